@@ -1,0 +1,481 @@
+/*
+ * host.c: plays the Hyper-V host's side of a backup.
+ *
+ * It negotiates the VSS service (offering the configured framework and
+ * message versions), waits for a daemon to register, then runs the
+ * scenario: a list of steps (requests, the frozen-window command, a fake
+ * hibernation, pauses), repeated.  Every request is a real IC packet put
+ * into the emulated channel; its reply is checked (same length and
+ * transaction id, reply flags) and timed from send to reply.  Like the
+ * real host it sends one request at a time and waits for its answer,
+ * unless a step asks to send the next one while this one is in flight.
+ * A request with no answer within the kernel's timeout plus a margin is
+ * recorded as unanswered; that is a bug in the guest kernel's emulation or
+ * a hung daemon, and the backup fails.
+ */
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "sim.h"
+
+#define HOST_REPLY_MARGIN_MS	10000	/* past the kernel's own timeout */
+#define HOST_NEGO_TIMEOUT_MS	5000
+#define HOST_REREGISTER_MS	10000	/* after a fake hibernation THAW */
+#define HOST_TICK_MS		2
+
+enum phase {
+	PH_NEGOTIATE,
+	PH_WAIT_REGISTER,
+	PH_STEPS,
+	PH_DONE,
+};
+
+struct pending {
+	uint64_t	reqid;
+	uint8_t		op;
+	uint8_t		txid;
+	size_t		len;
+	uint64_t	sent_us;
+	uint64_t	deadline_us;
+};
+
+struct host {
+	struct event_base	*base;
+	const struct sim_cfg	*cfg;
+	struct kernel		*kernel;
+	struct report		*rep;
+
+	enum phase	 phase;
+	unsigned int	 backup;	/* 1-based */
+	unsigned int	 step;		/* next step to run */
+	bool		 waiting;	/* for replies, a child, a timer */
+
+	struct pending	 out[SIM_MAX_STEPS];
+	unsigned int	 nout;
+	uint8_t		 txid;
+	uint64_t	 reqid;
+	struct ic_version fw, msgver;
+
+	pid_t		 exec_pid;
+	uint64_t	 exec_start;
+	unsigned int	 reg_before;
+	uint64_t	 wait_until;
+
+	struct event	*advance_ev;
+	struct event	*tick_ev;
+	struct event	*watch_ev;
+};
+
+static void	host_advance(struct host *);
+
+static void
+schedule(struct host *h)
+{
+	event_active(h->advance_ev, EV_TIMEOUT, 0);
+}
+
+static void
+tick_in(struct host *h, unsigned int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	evtimer_add(h->tick_ev, &tv);
+}
+
+static size_t
+request_size(uint8_t op)
+{
+	/* a FREEZE carries LUN data that Linux ignores */
+	return op == HV_OP_FREEZE ? IC_FREEZE_PKT_SIZE : IC_VSS_MIN_SIZE;
+}
+
+static void
+send_request(struct host *h, uint8_t op)
+{
+	uint8_t pkt[IC_MAX_PKT_SIZE];
+	struct pending *p;
+	unsigned int tmo;
+	int len;
+
+	len = ic_vss_build(pkt, sizeof(pkt), request_size(op), ++h->txid,
+	    h->fw, h->msgver, op);
+	if (len < 0) {
+		fprintf(stderr, "hv_vss_sim: cannot build %s: %s\n",
+		    hv_op_name(op), strerror(-len));
+		exit(2);
+	}
+	tmo = op < HV_OP_COUNT ? h->cfg->timeout_ms[op] : SIM_UTIL_TIMEOUT_MS;
+	p = &h->out[h->nout++];
+	p->reqid = ++h->reqid;
+	p->op = op;
+	p->txid = h->txid;
+	p->len = len;
+	p->sent_us = now_us();
+	p->deadline_us = p->sent_us +
+	    ((uint64_t)tmo + HOST_REPLY_MARGIN_MS) * 1000;
+	kernel_channel_send(h->kernel, pkt, len, p->reqid);
+}
+
+static void
+send_negotiation(struct host *h)
+{
+	uint8_t pkt[IC_MAX_PKT_SIZE];
+	struct pending *p;
+	int len;
+
+	len = ic_nego_build(pkt, sizeof(pkt), ++h->txid, h->cfg->offer_fw,
+	    h->cfg->noffer_fw, h->cfg->offer_msg, h->cfg->noffer_msg);
+	if (len < 0) {
+		fprintf(stderr, "hv_vss_sim: cannot build negotiation: %s\n",
+		    strerror(-len));
+		exit(2);
+	}
+	p = &h->out[h->nout++];
+	p->reqid = ++h->reqid;
+	p->op = 0;
+	p->txid = h->txid;
+	p->len = len;
+	p->sent_us = now_us();
+	p->deadline_us = p->sent_us + HOST_NEGO_TIMEOUT_MS * 1000ULL;
+	kernel_channel_send(h->kernel, pkt, len, p->reqid);
+}
+
+static void
+drop_pending(struct host *h, unsigned int i)
+{
+	h->out[i] = h->out[--h->nout];
+}
+
+static void
+negotiation_reply(struct host *h, const uint8_t *pkt, size_t len)
+{
+	static struct ic_nego n;
+	struct ic_hdr hdr;
+	struct ic_version none = { 0, 0 };
+
+	if (ic_hdr_decode(pkt, len, &hdr) < 0 || ic_nego_decode(pkt, len,
+	    &n) < 0 || !ic_is_reply(&hdr)) {
+		report_negotiation(h->rep, -1, none, none, HV_E_FAIL);
+		h->phase = PH_DONE;
+		return;
+	}
+	if (n.fw_count != 1 || n.msg_count != 1 || hdr.status != HV_S_OK) {
+		report_negotiation(h->rep, 0, none, none, hdr.status);
+		h->phase = PH_DONE;
+		return;
+	}
+	h->fw = n.fw[0];
+	h->msgver = n.msg[0];
+	report_negotiation(h->rep, 1, h->fw, h->msgver, hdr.status);
+	h->phase = PH_WAIT_REGISTER;
+	h->wait_until = now_us() + h->cfg->wait_register_ms * 1000ULL;
+}
+
+/* The guest kernel sent a packet back. */
+void
+host_on_reply(struct host *h, const uint8_t *pkt, size_t len,
+    uint64_t reqid)
+{
+	struct pending *p = NULL;
+	struct ic_hdr hdr;
+	struct ic_vss v;
+	uint64_t lat;
+	unsigned int i;
+	bool wellformed;
+
+	for (i = 0; i < h->nout; i++)
+		if (h->out[i].reqid == reqid) {
+			p = &h->out[i];
+			break;
+		}
+	if (p == NULL) {
+		report_event(h->rep, "stray_reply",
+		    "reply with request id %llu matches no request",
+		    (unsigned long long)reqid);
+		return;
+	}
+	lat = now_us() - p->sent_us;
+	if (h->phase == PH_NEGOTIATE) {
+		drop_pending(h, i);
+		negotiation_reply(h, pkt, len);
+		schedule(h);
+		return;
+	}
+	wellformed = ic_vss_decode(pkt, len, &hdr, &v) == 0 &&
+	    len == p->len && hdr.txid == p->txid && hdr.flags == IC_FLAGS_REPLY;
+	report_request(h->rep, p->op, p->txid, len, wellformed ? hdr.status :
+	    HV_E_FAIL, wellformed ? v.flags : 0, lat, true);
+	if (!wellformed)
+		report_event(h->rep, "bad_reply",
+		    "malformed reply to %s (length %zu, expected %zu)",
+		    hv_op_name(p->op), len, p->len);
+	drop_pending(h, i);
+	if (h->nout == 0 && h->waiting) {
+		h->waiting = false;
+		schedule(h);
+	}
+}
+
+/* A child of ours exited: maybe the frozen-window command. */
+void
+host_on_child(struct host *h, pid_t pid, int status)
+{
+	int rc;
+
+	if (pid != h->exec_pid)
+		return;
+	rc = WIFEXITED(status) ? WEXITSTATUS(status) :
+	    128 + WTERMSIG(status);
+	report_exec(h->rep, h->cfg->exec_cmd, rc, now_us() - h->exec_start);
+	h->exec_pid = 0;
+	h->waiting = false;
+	schedule(h);
+}
+
+static void
+start_exec(struct host *h)
+{
+	char num[16];
+	pid_t pid;
+
+	if (h->cfg->exec_cmd == NULL) {
+		schedule(h);
+		return;
+	}
+	h->exec_start = now_us();
+	snprintf(num, sizeof(num), "%u", h->backup);
+	switch (pid = fork()) {
+	case -1:
+		report_exec(h->rep, h->cfg->exec_cmd, 127, 0);
+		schedule(h);
+		return;
+	case 0:
+		/* the report owns our stdout */
+		dup2(STDERR_FILENO, STDOUT_FILENO);
+		setenv("HVVSS_SIM_BACKUP", num, 1);
+		execl("/bin/sh", "sh", "-c", h->cfg->exec_cmd, (char *)NULL);
+		_exit(127);
+	}
+	h->exec_pid = pid;
+	h->waiting = true;
+}
+
+static void
+run_step(struct host *h, const struct step *s)
+{
+	switch (s->kind) {
+	case STEP_REQUEST:
+		send_request(h, s->op);
+		if (s->nowait)
+			schedule(h);
+		else
+			h->waiting = true;
+		break;
+	case STEP_EXEC:
+		start_exec(h);
+		break;
+	case STEP_HIBERNATE:
+		h->reg_before = kernel_registrations(h->kernel);
+		kernel_hibernate(h->kernel);
+		h->wait_until = now_us() + HOST_REREGISTER_MS * 1000ULL;
+		h->waiting = true;
+		tick_in(h, HOST_TICK_MS);
+		break;
+	case STEP_SLEEP:
+		h->wait_until = now_us() + s->ms * 1000ULL;
+		h->waiting = true;
+		tick_in(h, s->ms);
+		break;
+	case STEP_CLOSE_WAIT:
+		break;
+	}
+}
+
+static void
+host_advance(struct host *h)
+{
+	const struct step *s;
+
+	switch (h->phase) {
+	case PH_NEGOTIATE:
+		return;
+	case PH_WAIT_REGISTER:
+		if (!kernel_ready(h->kernel) && now_us() < h->wait_until) {
+			tick_in(h, HOST_TICK_MS);
+			return;
+		}
+		if (!kernel_ready(h->kernel) && h->cfg->wait_register_ms > 0)
+			report_event(h->rep, "no_daemon",
+			    "no daemon registered within %u ms",
+			    h->cfg->wait_register_ms);
+		h->phase = PH_STEPS;
+		h->backup = 1;
+		h->step = 0;
+		report_backup_begin(h->rep, h->backup);
+		break;
+	case PH_STEPS:
+		break;
+	case PH_DONE:
+		event_base_loopbreak(h->base);
+		return;
+	}
+	if (h->waiting)
+		return;
+	if (h->step == h->cfg->nsteps) {
+		if (h->nout > 0) {	/* a last "+" step: wait for it */
+			h->waiting = true;
+			return;
+		}
+		report_backup_end(h->rep);
+		if (h->backup == h->cfg->repeat) {
+			h->phase = PH_DONE;
+			event_base_loopbreak(h->base);
+			return;
+		}
+		report_backup_begin(h->rep, ++h->backup);
+		h->step = 0;
+	}
+	s = &h->cfg->steps[h->step++];
+	run_step(h, s);
+}
+
+static void
+advance_cb(evutil_socket_t fd, short what, void *arg)
+{
+	host_advance(arg);
+}
+
+/* Timers: waiting for registration, hibernation, sleeps, deadlines. */
+static void
+tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct host *h = arg;
+	const struct step *s;
+	uint64_t now = now_us();
+	unsigned int i;
+
+	if (h->phase == PH_WAIT_REGISTER) {
+		schedule(h);
+		return;
+	}
+	if (h->phase != PH_STEPS || !h->waiting || h->step == 0)
+		return;
+	s = &h->cfg->steps[h->step - 1];
+	if (s->kind == STEP_HIBERNATE) {
+		if (kernel_registrations(h->kernel) > h->reg_before &&
+		    kernel_ready(h->kernel)) {
+			report_event(h->rep, "reregistered",
+			    "daemon registered again after hibernation");
+			h->waiting = false;
+			schedule(h);
+		} else if (now >= h->wait_until) {
+			report_event(h->rep, "no_reregister",
+			    "daemon did not register again within %u ms",
+			    HOST_REREGISTER_MS);
+			h->waiting = false;
+			schedule(h);
+		} else
+			tick_in(h, HOST_TICK_MS);
+		return;
+	}
+	if (s->kind == STEP_SLEEP && h->nout == 0) {
+		h->waiting = false;
+		schedule(h);
+		return;
+	}
+	/* replies overdue: the guest never answered */
+	for (i = 0; i < h->nout;) {
+		if (now < h->out[i].deadline_us) {
+			i++;
+			continue;
+		}
+		report_request(h->rep, h->out[i].op, h->out[i].txid, 0, 0, 0,
+		    now - h->out[i].sent_us, false);
+		drop_pending(h, i);
+	}
+	if (h->nout == 0) {
+		h->waiting = false;
+		schedule(h);
+	} else
+		tick_in(h, 100);
+}
+
+/* Deadline watchdog: a repeating check while replies are outstanding. */
+static void
+watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct host *h = arg;
+
+	if (h->phase == PH_STEPS && h->waiting && h->nout > 0)
+		tick_cb(-1, 0, h);
+	else if (h->phase == PH_NEGOTIATE && h->nout > 0 &&
+	    now_us() >= h->out[0].deadline_us) {
+		struct ic_version none = { 0, 0 };
+
+		report_negotiation(h->rep, -1, none, none, HV_E_FAIL);
+		h->phase = PH_DONE;
+		event_base_loopbreak(h->base);
+	}
+}
+
+struct host *
+host_new(struct event_base *base, const struct sim_cfg *cfg,
+    struct kernel *kernel, struct report *rep)
+{
+	struct host *h;
+	struct timeval sec = { 1, 0 };
+
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return NULL;
+	h->base = base;
+	h->cfg = cfg;
+	h->kernel = kernel;
+	h->rep = rep;
+	h->advance_ev = event_new(base, -1, 0, advance_cb, h);
+	h->tick_ev = evtimer_new(base, tick_cb, h);
+	h->watch_ev = event_new(base, -1, EV_PERSIST, watch_cb, h);
+	if (h->advance_ev == NULL || h->tick_ev == NULL ||
+	    h->watch_ev == NULL || event_add(h->watch_ev, &sec) != 0) {
+		host_free(h);
+		return NULL;
+	}
+	kernel_set_host(kernel, h);
+	return h;
+}
+
+void
+host_start(struct host *h)
+{
+	h->phase = PH_NEGOTIATE;
+	send_negotiation(h);
+}
+
+bool
+host_done(const struct host *h)
+{
+	return h->phase == PH_DONE;
+}
+
+void
+host_free(struct host *h)
+{
+	if (h == NULL)
+		return;
+	kernel_set_host(h->kernel, NULL);
+	if (h->advance_ev)
+		event_free(h->advance_ev);
+	if (h->tick_ev)
+		event_free(h->tick_ev);
+	if (h->watch_ev)
+		event_free(h->watch_ev);
+	free(h);
+}
