@@ -17,7 +17,7 @@ CC	?= cc
 PKG_CONFIG ?= /usr/bin/pkg-config
 CFLAGS	?= -O2 -g
 WARN	= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-	  -Wformat=2 -Wno-unused-parameter
+	  -Wformat=2 -Wno-unused-parameter -Wno-format-truncation
 ifdef WERROR
 WARN	+= -Werror
 endif
@@ -36,6 +36,12 @@ pc_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 COMMON_SRCS = common/hv_msg.c common/ic.c
 COMMON_OBJS = $(COMMON_SRCS:%.c=$(B)/%.o)
 
+# --- hv_vss_daemon: every object but main.o is also linked into the unit
+# tests, so that they test the code the daemon runs ---------------------
+DAEMON_LIB_SRCS = $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+DAEMON_LIB_OBJS = $(DAEMON_LIB_SRCS:%.c=$(B)/%.o)
+DAEMON_PKGS = libevent libevent_pthreads mount inih
+
 # --- hv_vss_sim ------------------------------------------------------------
 SIM_SRCS = sim/sim.c sim/kernel.c sim/fusedev.c sim/host.c sim/report.c
 SIM_OBJS = $(SIM_SRCS:%.c=$(B)/%.o)
@@ -48,8 +54,8 @@ SANDBOX_SRCS = tests/system/sandbox.c
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/unit/%)
 
-PROGS = $(B)/hv_vss_sim
-TEST_PROGS = $(B)/tests/sandbox $(UNIT_BINS)
+PROGS = $(B)/hv_vss_sim $(B)/hv_vss_daemon
+TEST_PROGS = $(B)/tests/sandbox $(B)/tests/failfreeze.so $(UNIT_BINS)
 
 .PHONY: all deps check unit system demo install lint fmt clean help
 
@@ -69,19 +75,27 @@ deps:
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(call pc_cflags,$(SIM_PKGS)) -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -Idaemon $(call pc_cflags,$(SIM_PKGS) $(DAEMON_PKGS)) \
+	    -MMD -MP -c $< -o $@
 
 $(B)/hv_vss_sim: $(SIM_OBJS) $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(SIM_PKGS)) -lm
+
+$(B)/hv_vss_daemon: $(B)/daemon/main.o $(DAEMON_LIB_OBJS) $(COMMON_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(DAEMON_PKGS)) -lpthread
 
 $(B)/tests/sandbox: $(SANDBOX_SRCS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^
 
-$(B)/tests/unit/%: tests/unit/%.c $(COMMON_OBJS)
+$(B)/tests/failfreeze.so: tests/system/failfreeze.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(call pc_cflags,cmocka) $(LDFLAGS) -o $@ $^ \
-	    $(call pc_libs,cmocka)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -shared -fPIC -o $@ $< -ldl
+
+$(B)/tests/unit/%: tests/unit/%.c $(COMMON_OBJS) $(DAEMON_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Idaemon $(call pc_cflags,cmocka $(DAEMON_PKGS)) \
+	    $(LDFLAGS) -o $@ $^ $(call pc_libs,cmocka $(DAEMON_PKGS)) -lpthread
 
 unit: $(UNIT_BINS)
 	@sh tests/run -u $(B)

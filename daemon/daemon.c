@@ -1,0 +1,454 @@
+/*
+ * daemon.c: the shell around the transaction machine (txn.c).
+ *
+ * Each event (a host request, a stage's result, a timer) is queued and
+ * fed to txn_step(); its actions are carried out here.  A stage that
+ * finishes at once (today, the application stages: no application
+ * registry yet) feeds its result through the same queue, so txn_step()
+ * is never re-entered.
+ *
+ * The log is held in memory from just before the first FIFREEZE until
+ * nothing can be frozen any more (see log.h); after every batch of
+ * events we check whether it can be released.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "conf.h"
+#include "daemon.h"
+#include "freeze.h"
+#include "hv_msg.h"
+#include "host.h"
+#include "log.h"
+#include "plan.h"
+#include "txn.h"
+
+#define QUEUE_MAX	16
+#define MOUNTINFO	"/proc/self/mountinfo"
+#define SYSFS		"/sys"
+
+static struct {
+	struct event_base *base;
+	struct conf	 conf;
+	const char	*conf_path;
+	char *const	*overrides;
+	int		 noverrides;
+	struct txn	 txn;
+	struct freezer	*freezer;
+	struct hostchan	*host;
+	struct event	*deadline_ev, *lease_ev;
+	uint64_t	 deadline_id, lease_id;
+	struct event	*sig_ev[4];
+
+	struct txn_event queue[QUEUE_MAX];
+	char		 reasons[QUEUE_MAX][TXN_TEXT_MAX];
+	size_t		 qhead, qlen;
+	bool		 pumping;
+	bool		 reconnect;	/* the device was lost */
+	bool		 reload;	/* SIGHUP while busy */
+	bool		 stopping;
+	int		 exit_status;
+} d;
+
+static void	pump(void);
+
+static void
+feed(enum txn_event_kind kind, uint64_t id, uint8_t op, bool ok,
+    const char *reason)
+{
+	size_t i;
+
+	if (d.qlen == QUEUE_MAX)
+		fatalx("event queue overflow (bug)");
+	i = (d.qhead + d.qlen++) % QUEUE_MAX;
+	snprintf(d.reasons[i], sizeof(d.reasons[i]), "%s",
+	    reason ? reason : "");
+	d.queue[i] = (struct txn_event){ .kind = kind, .id = id, .op = op,
+		.ok = ok, .reason = d.reasons[i] };
+}
+
+static void
+arm(struct event *ev, uint64_t *slot, uint64_t id, unsigned int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	evtimer_del(ev);
+	*slot = id;
+	if (ms > 0)
+		evtimer_add(ev, &tv);
+}
+
+static void
+deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	feed(TE_DEADLINE, d.deadline_id, 0, false, NULL);
+	pump();
+}
+
+static void
+lease_cb(evutil_socket_t fd, short what, void *arg)
+{
+	feed(TE_LEASE_EXPIRED, d.lease_id, 0, false, NULL);
+	pump();
+}
+
+/* Build the plan now; false (with the reason) if it refuses a backup. */
+static bool
+make_plan(struct plan *p, char *why, size_t len)
+{
+	char err[256];
+
+	if (plan_build(p, &d.conf, MOUNTINFO, SYSFS, err, sizeof(err)) != 0) {
+		snprintf(why, len, "cannot read the mount table: %s", err);
+		return false;
+	}
+	if (p->veto) {
+		snprintf(why, len, "%s", p->veto_reason);
+		plan_free(p);
+		return false;
+	}
+	return true;
+}
+
+static void
+log_plan(const struct plan *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->ntargets; i++)
+		log_debug("plan: freeze %s (%s, level %d)%s%s",
+		    p->targets[i].mountpoint, p->targets[i].fstype,
+		    p->targets[i].level, p->targets[i].order_reason[0] ?
+		    ": " : "", p->targets[i].order_reason);
+	for (i = 0; i < p->nskips; i++)
+		log_debug("plan: skip %s (%s): %s", p->skips[i].mountpoint,
+		    p->skips[i].fstype, p->skips[i].reason);
+}
+
+static void
+do_check(uint64_t id)
+{
+	struct plan p;
+	char why[TXN_TEXT_MAX];
+
+	if (!make_plan(&p, why, sizeof(why))) {
+		feed(TE_CHECK_DONE, id, 0, false, why);
+		return;
+	}
+	log_plan(&p);
+	if (p.ntargets == 0)
+		log_warnx("HOT_BACKUP: no filesystem to freeze; the snapshot "
+		    "will be crash-consistent only");
+	plan_free(&p);
+	/* the application stage (CHECK to every app) joins here */
+	feed(TE_CHECK_DONE, id, 0, true, NULL);
+}
+
+static void
+do_fs_freeze(uint64_t id)
+{
+	struct plan p;
+	char why[TXN_TEXT_MAX];
+	int rc;
+
+	/* the mount table may have changed since HOT_BACKUP */
+	if (!make_plan(&p, why, sizeof(why))) {
+		feed(TE_FS_FROZEN, id, 0, false, why);
+		return;
+	}
+	log_plan(&p);
+	log_hold();	/* from here on nothing may touch a file */
+	rc = freezer_freeze(d.freezer, &p, d.conf.presync, id);
+	plan_free(&p);
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "%s",
+		    freezer_last_reason(d.freezer)[0] ?
+		    freezer_last_reason(d.freezer) : strerror(-rc));
+		feed(TE_FS_FROZEN, id, 0, false, why);
+	}
+}
+
+static void
+freeze_done(const struct freeze_result *r, void *arg)
+{
+	if (r->thaw) {
+		if (r->ok)
+			log_info("txn %llu: thawed in %.1f ms: %s",
+			    (unsigned long long)r->id, r->freeze_us / 1000.0,
+			    r->order[0] ? r->order : "nothing was frozen");
+		feed(TE_FS_THAWED, r->id, 0, r->ok, r->reason);
+	} else {
+		if (r->ok) {
+			log_info("txn %llu: froze %zu filesystem%s in %.1f ms "
+			    "(presync %.1f ms): %s", (unsigned long long)r->id,
+			    r->nfrozen, r->nfrozen == 1 ? "" : "s",
+			    r->freeze_us / 1000.0, r->sync_us / 1000.0,
+			    r->order);
+		} else if (r->order[0])
+			log_info("txn %llu: thawed again: %s",
+			    (unsigned long long)r->id, r->order);
+		if (r->nforeign > 0)
+			log_warnx("txn %llu: already frozen by someone else, "
+			    "left to them: %s", (unsigned long long)r->id,
+			    r->foreign);
+		feed(TE_FS_FROZEN, r->id, 0, r->ok, r->reason);
+	}
+	pump();
+}
+
+static void
+do_fs_thaw(uint64_t id)
+{
+	int rc;
+
+	if ((rc = freezer_thaw(d.freezer, id)) < 0)
+		feed(TE_FS_THAWED, id, 0, false, strerror(-rc));
+}
+
+static void
+execute(const struct txn_actions *acts)
+{
+	const struct txn_action *a;
+	size_t i;
+
+	for (i = 0; i < acts->n; i++) {
+		a = &acts->a[i];
+		switch (a->kind) {
+		case TA_REPLY:
+			(void)hostchan_reply(d.host, a->hresult);
+			break;
+		case TA_CHECK:
+			do_check(a->id);
+			break;
+		case TA_APPS_FREEZE:
+			/* no application registry yet: nobody to ask */
+			feed(TE_APPS_FROZEN, a->id, 0, true, NULL);
+			break;
+		case TA_APPS_ABORT:
+			break;
+		case TA_APPS_THAW:
+			feed(TE_APPS_THAWED, a->id, 0, true, NULL);
+			break;
+		case TA_FS_FREEZE:
+			do_fs_freeze(a->id);
+			break;
+		case TA_FS_CANCEL:
+			freezer_cancel(d.freezer);
+			break;
+		case TA_FS_THAW:
+			do_fs_thaw(a->id);
+			break;
+		case TA_DEADLINE:
+			arm(d.deadline_ev, &d.deadline_id, a->id, a->ms);
+			break;
+		case TA_LEASE:
+			arm(d.lease_ev, &d.lease_id, a->id, a->ms);
+			break;
+		case TA_LOG:
+			if (a->prio <= LOG_WARNING)
+				log_warnx("%s", a->text);
+			else
+				log_info("%s", a->text);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static bool
+nothing_frozen(void)
+{
+	return !txn_may_be_frozen(&d.txn) && !freezer_busy(d.freezer) &&
+	    freezer_nfrozen(d.freezer) == 0;
+}
+
+static void
+reload_conf(void)
+{
+	struct conf c;
+	char err[512];
+	int i;
+
+	d.reload = false;
+	conf_defaults(&c);
+	if (conf_load(&c, d.conf_path, false, err, sizeof(err)) != 0)
+		goto bad;
+	for (i = 0; i < d.noverrides; i++)
+		if (conf_set(&c, d.overrides[i], err, sizeof(err)) != 0)
+			goto bad;
+	if (strcmp(c.device, d.conf.device) != 0) {
+		log_warnx("SIGHUP: device changed to %s: reconnecting",
+		    c.device);
+		hostchan_close(d.host);
+		hostchan_set_device(d.host, c.device);
+		d.reconnect = true;
+	}
+	conf_clear(&d.conf);
+	d.conf = c;
+	d.txn.limits = (struct txn_limits){ c.check_timeout_ms,
+		c.app_freeze_timeout_ms, c.fs_freeze_timeout_ms,
+		c.thaw_timeout_ms, c.max_frozen_ms };
+	log_setdebug(c.debug > log_getdebug() ? c.debug : log_getdebug());
+	log_info("configuration reloaded from %s", d.conf_path);
+	return;
+bad:
+	log_warnx("SIGHUP: %s; keeping the running configuration", err);
+	conf_clear(&c);
+}
+
+/* After each batch: release the log, reconnect, reload, stop. */
+static void
+settle(void)
+{
+	if (!nothing_frozen())
+		return;
+	if (log_held())
+		log_release();
+	if (d.txn.state != TXN_IDLE)
+		return;
+	if (d.reload)
+		reload_conf();
+	if (d.stopping) {
+		event_base_loopbreak(d.base);
+		return;
+	}
+	if (d.reconnect) {
+		d.reconnect = false;
+		hostchan_connect(d.host);
+	}
+}
+
+static void
+pump(void)
+{
+	struct txn_actions acts;
+	struct txn_event ev;
+
+	if (d.pumping)
+		return;		/* the outer pump() will get to it */
+	d.pumping = true;
+	while (d.qlen > 0) {
+		ev = d.queue[d.qhead];
+		d.qhead = (d.qhead + 1) % QUEUE_MAX;
+		d.qlen--;
+		txn_step(&d.txn, &ev, &acts);
+		execute(&acts);
+	}
+	d.pumping = false;
+	settle();
+}
+
+static void
+on_request(uint8_t op, void *arg)
+{
+	log_debug("host: %s", hv_op_name(op));
+	feed(TE_HOST_REQUEST, 0, op, false, NULL);
+	pump();
+}
+
+static void
+on_lost(const char *why, void *arg)
+{
+	log_warnx("host channel %s: %s; reconnecting once nothing is frozen",
+	    d.conf.device, why);
+	d.reconnect = true;
+	feed(TE_HOST_LOST, 0, 0, false, why);
+	pump();
+}
+
+static void
+on_registered(uint32_t version, void *arg)
+{
+	log_info("registered with %s (kernel VSS protocol %u)", d.conf.device,
+	    version);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	if (sig == SIGHUP) {
+		d.reload = true;
+		settle();
+		return;
+	}
+	log_info("%s: %s", strsignal(sig), nothing_frozen() ? "exiting" :
+	    "thawing, then exiting");
+	d.stopping = true;
+	/* answer nothing more; closing the device fails what is in flight */
+	hostchan_close(d.host);
+	feed(TE_HOST_LOST, 0, 0, false, "stopping");
+	pump();
+}
+
+/* fatal(): thaw before the process ends. */
+static void
+emergency_thaw(void)
+{
+	if (d.freezer != NULL)
+		freezer_thaw_now(d.freezer);
+}
+
+void
+daemon_start(struct event_base *base, const struct conf *c,
+    const char *conf_path, char *const *overrides, int noverrides)
+{
+	static const struct host_callbacks cb = { on_request, on_lost,
+		on_registered };
+	const int sigs[4] = { SIGTERM, SIGINT, SIGHUP, SIGPIPE };
+	struct txn_limits lim = { c->check_timeout_ms,
+		c->app_freeze_timeout_ms, c->fs_freeze_timeout_ms,
+		c->thaw_timeout_ms, c->max_frozen_ms };
+	int i;
+
+	d.base = base;
+	d.conf = *c;
+	d.conf_path = conf_path;
+	d.overrides = overrides;
+	d.noverrides = noverrides;
+	txn_init(&d.txn, &lim);
+	log_set_fatal_hook(emergency_thaw);
+	if ((d.freezer = freezer_new(base, freeze_done, NULL)) == NULL ||
+	    (d.host = hostchan_new(base, c->device, &cb, NULL)) == NULL ||
+	    (d.deadline_ev = evtimer_new(base, deadline_cb, NULL)) == NULL ||
+	    (d.lease_ev = evtimer_new(base, lease_cb, NULL)) == NULL)
+		fatalx("out of memory");
+	for (i = 0; i < 4; i++) {
+		d.sig_ev[i] = evsignal_new(base, sigs[i], signal_cb, NULL);
+		if (sigs[i] == SIGPIPE)
+			signal(SIGPIPE, SIG_IGN);
+		else if (d.sig_ev[i] == NULL ||
+		    event_add(d.sig_ev[i], NULL) != 0)
+			fatalx("cannot catch signals");
+	}
+	hostchan_connect(d.host);
+}
+
+int
+daemon_run(void)
+{
+	int i;
+
+	event_base_dispatch(d.base);
+	emergency_thaw();
+	if (log_held())
+		log_release();
+	hostchan_free(d.host);
+	freezer_free(d.freezer);
+	event_free(d.deadline_ev);
+	event_free(d.lease_ev);
+	for (i = 0; i < 4; i++)
+		if (d.sig_ev[i] != NULL)
+			event_free(d.sig_ev[i]);
+	conf_clear(&d.conf);
+	return d.exit_status;
+}

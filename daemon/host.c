@@ -1,0 +1,290 @@
+/*
+ * host.c: the host channel (Linux's /dev/vmbus/hv_vss; DESIGN.md "Host
+ * channel").
+ *
+ * Open O_RDWR, write REGISTER1, read the kernel's 4-byte answer; then
+ * each POLLIN brings one 12-byte request, answered by one 12-byte write.
+ * The device is read only after poll says a message waits: its read()
+ * blocks even with O_NONBLOCK.  Any failure (a short read, a write the
+ * kernel rejects because it gave up on the request, the device going
+ * away) is reported as lost; the daemon thaws before it lets us
+ * reconnect, as a rejected reply may mean a FREEZE the host no longer
+ * waits for.  The device may be a regular file: hv_vss_sim serves it
+ * through FUSE.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "hv_msg.h"
+#include "host.h"
+#include "log.h"
+
+#define RETRY_SECONDS	1
+
+struct hostchan {
+	struct event_base	*base;
+	struct host_callbacks	 cb;
+	void			*arg;
+	char			*device;
+	int			 fd;
+	bool			 registered;
+	bool			 open_failed_logged;
+	bool			 backoff;	/* wait before the next open */
+	uint32_t		 req_flags;	/* echoed in the reply */
+	struct event		*read_ev;
+	struct event		*retry_ev;
+};
+
+/* Who holds the device open?  Scan /proc for an fd on the same inode. */
+static void
+find_holder(const char *device, char *out, size_t len)
+{
+	struct stat dst, st;
+	struct dirent *pe, *fe;
+	DIR *proc, *fds;
+	char path[PATH_MAX], comm[64];
+	FILE *f;
+	size_t n;
+
+	snprintf(out, len, "unknown");
+	if (stat(device, &dst) == -1 || (proc = opendir("/proc")) == NULL)
+		return;
+	while ((pe = readdir(proc)) != NULL) {
+		if (!isdigit((unsigned char)pe->d_name[0]) ||
+		    atoi(pe->d_name) == getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/fd", pe->d_name);
+		if ((fds = opendir(path)) == NULL)
+			continue;
+		while ((fe = readdir(fds)) != NULL) {
+			snprintf(path, sizeof(path), "/proc/%s/fd/%s",
+			    pe->d_name, fe->d_name);
+			if (stat(path, &st) == -1 || st.st_dev != dst.st_dev ||
+			    st.st_ino != dst.st_ino || st.st_rdev !=
+			    dst.st_rdev)
+				continue;
+			comm[0] = '\0';
+			snprintf(path, sizeof(path), "/proc/%s/comm",
+			    pe->d_name);
+			if ((f = fopen(path, "r")) != NULL) {
+				if (fgets(comm, sizeof(comm), f) != NULL &&
+				    (n = strlen(comm)) > 0 && comm[n - 1] == '\n')
+					comm[n - 1] = '\0';
+				fclose(f);
+			}
+			snprintf(out, len, "pid %s (%s)", pe->d_name, comm);
+			closedir(fds);
+			closedir(proc);
+			return;
+		}
+		closedir(fds);
+	}
+	closedir(proc);
+}
+
+static void
+lose(struct hostchan *h, const char *why)
+{
+	hostchan_close(h);
+	h->cb.lost(why, h->arg);
+}
+
+static void
+read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct hostchan *h = arg;
+	uint8_t buf[HV_MSG_SIZE];
+	struct hv_msg m;
+	uint32_t version;
+	ssize_t n;
+	char why[128];
+
+	n = read(h->fd, buf, sizeof(buf));
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (!h->registered) {
+		if (hv_msg_decode_register_reply(buf, n < 0 ? 0 : (size_t)n,
+		    &version) != 0) {
+			snprintf(why, sizeof(why), "bad REGISTER1 answer "
+			    "(%zd bytes%s%s)", n, n < 0 ? ": " : "",
+			    n < 0 ? strerror(errno) : "");
+			/* not a VSS device (any more): don't spin on it */
+			h->backoff = true;
+			lose(h, why);
+			return;
+		}
+		h->registered = true;
+		h->open_failed_logged = false;
+		h->cb.registered(version, h->arg);
+		return;
+	}
+	if (n < 0 || hv_msg_decode(buf, (size_t)n, &m) != 0) {
+		snprintf(why, sizeof(why), "read %zd bytes%s%s", n,
+		    n < 0 ? ": " : " instead of 12",
+		    n < 0 ? strerror(errno) : "");
+		lose(h, why);
+		return;
+	}
+	h->req_flags = m.flags;
+	h->cb.request(m.op, h->arg);
+}
+
+static bool
+try_open(struct hostchan *h)
+{
+	uint8_t msg[HV_MSG_SIZE];
+	struct stat st;
+	char holder[128];
+	int fd, err;
+
+	if ((fd = open(h->device, O_RDWR | O_CLOEXEC)) == -1) {
+		err = errno;
+		if (h->open_failed_logged)
+			return false;
+		h->open_failed_logged = true;
+		if (err == EBUSY) {
+			find_holder(h->device, holder, sizeof(holder));
+			log_warnx("%s is busy: another VSS daemon holds it "
+			    "(%s); retrying every %d s", h->device, holder,
+			    RETRY_SECONDS);
+		} else
+			log_warnx("open %s: %s; retrying every %d s",
+			    h->device, strerror(err), RETRY_SECONDS);
+		return false;
+	}
+	if (fstat(fd, &st) == 0 && !S_ISCHR(st.st_mode) &&
+	    !S_ISREG(st.st_mode)) {
+		log_warnx("%s: neither a character device nor a file",
+		    h->device);
+		close(fd);
+		return false;
+	}
+	hv_msg_encode(HV_OP_REGISTER1, 0, msg);
+	if (write(fd, msg, sizeof(msg)) != (ssize_t)sizeof(msg)) {
+		log_warn("register with %s", h->device);
+		close(fd);
+		return false;
+	}
+	h->fd = fd;
+	h->registered = false;
+	h->read_ev = event_new(h->base, fd, EV_READ | EV_PERSIST, read_cb, h);
+	if (h->read_ev == NULL || event_add(h->read_ev, NULL) != 0)
+		fatalx("cannot watch %s", h->device);
+	return true;
+}
+
+static void
+retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	hostchan_connect(arg);
+}
+
+void
+hostchan_connect(struct hostchan *h)
+{
+	struct timeval tv = { RETRY_SECONDS, 0 };
+
+	if (h->fd != -1 || evtimer_pending(h->retry_ev, NULL))
+		return;
+	if (h->backoff) {
+		h->backoff = false;
+		evtimer_add(h->retry_ev, &tv);
+		return;
+	}
+	if (!try_open(h))
+		evtimer_add(h->retry_ev, &tv);
+}
+
+void
+hostchan_close(struct hostchan *h)
+{
+	if (h->read_ev != NULL) {
+		event_free(h->read_ev);
+		h->read_ev = NULL;
+	}
+	if (h->fd != -1)
+		close(h->fd);
+	h->fd = -1;
+	h->registered = false;
+}
+
+int
+hostchan_reply(struct hostchan *h, uint32_t hresult)
+{
+	uint8_t msg[HV_MSG_SIZE];
+	char why[128];
+	int err;
+
+	if (h->fd == -1)
+		return -ENOTCONN;
+	hv_msg_encode_reply(hresult, h->req_flags, msg);
+	if (write(h->fd, msg, sizeof(msg)) == (ssize_t)sizeof(msg))
+		return 0;
+	err = errno;
+	snprintf(why, sizeof(why), "reply rejected: %s%s", strerror(err),
+	    err == EINVAL ? " (the kernel no longer waits for it: timeout "
+	    "or hibernation)" : "");
+	lose(h, why);
+	return -err;
+}
+
+bool
+hostchan_connected(const struct hostchan *h)
+{
+	return h->fd != -1 && h->registered;
+}
+
+void
+hostchan_set_device(struct hostchan *h, const char *device)
+{
+	char *copy = strdup(device);
+
+	if (copy == NULL)
+		fatal("strdup");
+	free(h->device);
+	h->device = copy;
+}
+
+struct hostchan *
+hostchan_new(struct event_base *base, const char *device,
+    const struct host_callbacks *cb, void *arg)
+{
+	struct hostchan *h;
+
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return NULL;
+	h->base = base;
+	h->cb = *cb;
+	h->arg = arg;
+	h->fd = -1;
+	hostchan_set_device(h, device);
+	if ((h->retry_ev = evtimer_new(base, retry_cb, h)) == NULL) {
+		free(h->device);
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void
+hostchan_free(struct hostchan *h)
+{
+	if (h == NULL)
+		return;
+	hostchan_close(h);
+	event_free(h->retry_ev);
+	free(h->device);
+	free(h);
+}

@@ -1,0 +1,72 @@
+/*
+ * plan.h: which filesystems a backup freezes, in which order, and why the
+ * others are left out.  Built from /proc/self/mountinfo with libmount and
+ * from sysfs (loop backing files, dm/md slaves); pure otherwise, so that
+ * the unit tests feed it fixture files.
+ *
+ * Rules (DESIGN.md, "Which filesystems, in which order"):
+ * - candidates: read-write mounts of block-device filesystems whose type
+ *   can freeze (ext2/3/4, xfs, btrfs, f2fs, jfs, reiserfs, gfs2, ocfs2,
+ *   nilfs2);
+ * - one target per superblock (mountinfo major:minor): bind mounts and
+ *   btrfs subvolumes share one, the shortest mount point names it;
+ * - skipped with a reason: read-only, pseudo, network, FUSE, overlay,
+ *   tmpfs, not in the `mounts` allow-list, excluded by path or type;
+ *   an unfreezable read-write disk filesystem (vfat, exfat, ntfs, ...)
+ *   is skipped or vetoes, as `unfreezable` says;
+ * - order: a filesystem on a loop device (or dm/md over one) is frozen
+ *   before the filesystem that holds its backing file; otherwise deeper
+ *   mount points before their parents; "/" last.  A cycle is an error
+ *   (veto with the cycle named).
+ */
+#ifndef HVVSS_PLAN_H
+#define HVVSS_PLAN_H
+
+#include <sys/types.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "conf.h"
+
+#define PLAN_REASON_MAX	160
+
+struct plan_target {
+	char	*mountpoint;		/* where we open it to FIFREEZE */
+	char	*fstype;
+	char	*source;		/* e.g. /dev/loop3 */
+	dev_t	 dev;			/* the superblock (st_dev) */
+	int	 level;			/* 0 first; same level: independent */
+	/* why it comes where it does, e.g. "image /mnt/a/b.img lives on
+	 * /mnt/a" or "child of /" (empty for a free-standing target) */
+	char	 order_reason[PLAN_REASON_MAX];
+	size_t	 nmounts;		/* mount points sharing this sb */
+};
+
+struct plan_skip {
+	char	*mountpoint;
+	char	*fstype;
+	char	 reason[PLAN_REASON_MAX];
+};
+
+struct plan {
+	struct plan_target *targets;	/* in freeze order */
+	size_t		    ntargets;
+	struct plan_skip   *skips;
+	size_t		    nskips;
+	bool		    veto;	/* the policy refuses a backup now */
+	char		    veto_reason[PLAN_REASON_MAX * 2];
+};
+
+/*
+ * Build the plan from the mountinfo file at mountinfo (normally
+ * /proc/self/mountinfo) and the sysfs tree at sysfs (normally "/sys"; a
+ * missing tree means "no loop or dm information").  Returns 0, or -1 with
+ * a message in err (unreadable mountinfo, out of memory).
+ */
+int	plan_build(struct plan *p, const struct conf *c, const char *mountinfo,
+	    const char *sysfs, char *err, size_t errlen);
+
+/* Free what plan_build() allocated. */
+void	plan_free(struct plan *p);
+
+#endif /* HVVSS_PLAN_H */

@@ -1,0 +1,467 @@
+/*
+ * txn.c: the transaction state machine (see txn.h for the contract).
+ *
+ * Two hazards shape it.  First, Linux does not check which request a
+ * reply answers: once the kernel has given up on a request (its timeout,
+ * or the device was lost), our answer to it must never be written, and a
+ * freeze nobody is waiting for must be undone at once.  That is what
+ * owe_reply tracks.  Second, a stage that overruns cannot be stopped
+ * mid-syscall (FIFREEZE may sleep for long), so a deadline answers the
+ * host at once and leaves TA_FS_CANCEL behind: the freezer undoes
+ * everything as soon as the stuck call returns, and until then we are
+ * ABORTING and refuse new work.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "hv_msg.h"
+#include "txn.h"
+
+static const char *const state_names[TXN_NSTATES] = {
+	[TXN_IDLE] = "idle",
+	[TXN_CHECKING] = "checking",
+	[TXN_APPS_FREEZING] = "freezing apps",
+	[TXN_FS_FREEZING] = "freezing filesystems",
+	[TXN_FROZEN] = "frozen",
+	[TXN_FS_THAWING] = "thawing filesystems",
+	[TXN_APPS_THAWING] = "thawing apps",
+	[TXN_ABORTING] = "aborting",
+};
+
+const char *
+txn_state_name(enum txn_state s)
+{
+	return s < TXN_NSTATES ? state_names[s] : "?";
+}
+
+void
+txn_init(struct txn *t, const struct txn_limits *limits)
+{
+	memset(t, 0, sizeof(*t));
+	t->state = TXN_IDLE;
+	t->limits = *limits;
+}
+
+bool
+txn_may_be_frozen(const struct txn *t)
+{
+	switch (t->state) {
+	case TXN_FS_FREEZING:
+	case TXN_FROZEN:
+	case TXN_FS_THAWING:
+	case TXN_ABORTING:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static struct txn_action *
+act(struct txn *t, struct txn_actions *out, enum txn_action_kind kind)
+{
+	struct txn_action *a;
+
+	/* TXN_MAX_ACTIONS bounds the longest path through txn_step() */
+	if (out->n == TXN_MAX_ACTIONS)
+		out->n--;
+	a = &out->a[out->n++];
+	memset(a, 0, sizeof(*a));
+	a->kind = kind;
+	a->id = t->id;
+	return a;
+}
+
+static void __attribute__((format(printf, 4, 5)))
+say(struct txn *t, struct txn_actions *out, int prio, const char *fmt, ...)
+{
+	struct txn_action *a = act(t, out, TA_LOG);
+	va_list ap;
+	int n;
+
+	a->prio = prio;
+	n = snprintf(a->text, sizeof(a->text), "txn %llu: ",
+	    (unsigned long long)t->id);
+	va_start(ap, fmt);
+	vsnprintf(a->text + n, sizeof(a->text) - n, fmt, ap);
+	va_end(ap);
+}
+
+static void
+timer(struct txn *t, struct txn_actions *out, enum txn_action_kind kind,
+    unsigned int ms)
+{
+	act(t, out, kind)->ms = ms;
+}
+
+/* Answer the current request, if the kernel still waits for it. */
+static void
+reply(struct txn *t, struct txn_actions *out, uint32_t hresult)
+{
+	if (!t->owe_reply)
+		return;
+	t->owe_reply = false;
+	act(t, out, TA_REPLY)->hresult = hresult;
+	say(t, out, hresult == HV_S_OK ? LOG_INFO : LOG_WARNING,
+	    "%s answered %s", hv_op_name(t->op),
+	    hresult == HV_S_OK ? "S_OK" : "E_FAIL");
+}
+
+/* An immediate answer to a request that starts nothing. */
+static void
+answer_now(struct txn *t, struct txn_actions *out, uint8_t op,
+    uint32_t hresult)
+{
+	t->op = op;
+	t->owe_reply = true;
+	reply(t, out, hresult);
+}
+
+static void
+set_why(struct txn *t, const char *reason)
+{
+	snprintf(t->why, sizeof(t->why), "%s",
+	    reason != NULL && *reason != '\0' ? reason : "no reason given");
+}
+
+static void
+release_apps(struct txn *t, struct txn_actions *out)
+{
+	act(t, out, TA_APPS_ABORT);
+	t->apps_frozen = false;
+}
+
+static void
+start_thaw(struct txn *t, struct txn_actions *out)
+{
+	t->state = TXN_FS_THAWING;
+	t->result = HV_S_OK;
+	timer(t, out, TA_LEASE, 0);
+	timer(t, out, TA_DEADLINE, t->limits.thaw_ms);
+	act(t, out, TA_FS_THAW);
+}
+
+static void	idle_request(struct txn *, uint8_t, struct txn_actions *);
+
+/*
+ * A request arrived while the current one is unanswered: the kernel gave
+ * up on ours (it serves one at a time).  Void our answer, undo what the
+ * stage started, then serve the new request.
+ */
+static void
+superseded(struct txn *t, uint8_t op, struct txn_actions *out)
+{
+	say(t, out, LOG_WARNING, "%s superseded by %s: the kernel gave up "
+	    "on it; its answer will not be sent", hv_op_name(t->op),
+	    hv_op_name(op));
+	t->owe_reply = false;
+	timer(t, out, TA_DEADLINE, 0);
+	switch (t->state) {
+	case TXN_CHECKING:
+		t->state = TXN_IDLE;
+		idle_request(t, op, out);
+		break;
+	case TXN_APPS_FREEZING:
+		release_apps(t, out);
+		t->state = TXN_IDLE;
+		idle_request(t, op, out);
+		break;
+	case TXN_FS_FREEZING:
+		act(t, out, TA_FS_CANCEL);
+		release_apps(t, out);
+		t->state = TXN_ABORTING;
+		answer_now(t, out, op, HV_E_FAIL);
+		break;
+	default:
+		answer_now(t, out, op, HV_E_FAIL);
+		break;
+	}
+}
+
+static void
+idle_request(struct txn *t, uint8_t op, struct txn_actions *out)
+{
+	switch (op) {
+	case HV_OP_HOT_BACKUP:
+		t->id++;
+		t->op = op;
+		t->owe_reply = true;
+		t->state = TXN_CHECKING;
+		timer(t, out, TA_DEADLINE, t->limits.check_ms);
+		act(t, out, TA_CHECK);
+		break;
+	case HV_OP_FREEZE:
+		t->id++;
+		t->op = op;
+		t->owe_reply = true;
+		t->lease_expired = false;
+		t->state = TXN_APPS_FREEZING;
+		timer(t, out, TA_DEADLINE, t->limits.app_freeze_ms);
+		act(t, out, TA_APPS_FREEZE)->ms = t->limits.app_freeze_ms;
+		break;
+	case HV_OP_THAW:
+		if (t->lease_expired) {
+			t->lease_expired = false;
+			say(t, out, LOG_WARNING, "THAW after the lease "
+			    "expired: the filesystems were thawed before it, "
+			    "the snapshot may be inconsistent");
+			answer_now(t, out, op, HV_E_FAIL);
+		} else {
+			say(t, out, LOG_INFO, "THAW with nothing frozen: "
+			    "nothing to do");
+			answer_now(t, out, op, HV_S_OK);
+		}
+		break;
+	default:
+		say(t, out, LOG_WARNING, "unexpected operation %u (%s)",
+		    op, hv_op_name(op));
+		answer_now(t, out, op, HV_E_FAIL);
+		break;
+	}
+}
+
+static void
+on_request(struct txn *t, uint8_t op, struct txn_actions *out)
+{
+	switch (t->state) {
+	case TXN_IDLE:
+		idle_request(t, op, out);
+		return;
+	case TXN_FROZEN:
+		if (op == HV_OP_THAW) {
+			t->op = op;
+			t->owe_reply = true;
+			start_thaw(t, out);
+		} else if (op == HV_OP_FREEZE) {
+			say(t, out, LOG_INFO, "FREEZE while frozen: already "
+			    "frozen, nothing to do");
+			answer_now(t, out, op, HV_S_OK);
+		} else {
+			say(t, out, LOG_WARNING, "%s refused: frozen, a "
+			    "backup is in progress", hv_op_name(op));
+			answer_now(t, out, op, HV_E_FAIL);
+		}
+		return;
+	case TXN_FS_THAWING:
+	case TXN_APPS_THAWING:
+		if (!t->owe_reply && op == HV_OP_THAW) {
+			/* the host's THAW for a thaw already under way (the
+			 * lease's, or one the kernel gave up on) */
+			t->op = op;
+			t->owe_reply = true;
+			return;
+		}
+		break;
+	case TXN_ABORTING:
+		break;
+	default:
+		break;
+	}
+	if (t->owe_reply) {
+		superseded(t, op, out);
+		return;
+	}
+	say(t, out, LOG_WARNING, "%s refused: busy %s", hv_op_name(op),
+	    txn_state_name(t->state));
+	answer_now(t, out, op, HV_E_FAIL);
+}
+
+static void
+fail(struct txn *t, struct txn_actions *out, const char *what,
+    const char *reason)
+{
+	set_why(t, reason);
+	say(t, out, LOG_WARNING, "%s failed: %s", what, t->why);
+	reply(t, out, HV_E_FAIL);
+}
+
+static void
+on_deadline(struct txn *t, struct txn_actions *out)
+{
+	char why[TXN_TEXT_MAX];
+
+	switch (t->state) {
+	case TXN_CHECKING:
+		snprintf(why, sizeof(why), "no answer within %u ms",
+		    t->limits.check_ms);
+		fail(t, out, "HOT_BACKUP check", why);
+		t->state = TXN_IDLE;
+		break;
+	case TXN_APPS_FREEZING:
+		release_apps(t, out);
+		snprintf(why, sizeof(why), "applications did not all answer "
+		    "within %u ms", t->limits.app_freeze_ms);
+		fail(t, out, "FREEZE", why);
+		t->state = TXN_IDLE;
+		break;
+	case TXN_FS_FREEZING:
+		act(t, out, TA_FS_CANCEL);
+		release_apps(t, out);
+		snprintf(why, sizeof(why), "freezing the filesystems took "
+		    "longer than %u ms; undoing when the stuck call returns",
+		    t->limits.fs_freeze_ms);
+		fail(t, out, "FREEZE", why);
+		t->state = TXN_ABORTING;
+		break;
+	case TXN_FS_THAWING:
+		snprintf(why, sizeof(why), "thawing took longer than %u ms; "
+		    "still trying", t->limits.thaw_ms);
+		fail(t, out, "THAW", why);
+		break;
+	case TXN_APPS_THAWING:
+		say(t, out, LOG_WARNING, "applications did not all confirm "
+		    "THAW within %u ms", t->limits.thaw_ms);
+		reply(t, out, t->result);
+		t->state = TXN_IDLE;
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+on_lease(struct txn *t, struct txn_actions *out)
+{
+	if (t->state != TXN_FROZEN)
+		return;
+	t->lease_expired = true;
+	say(t, out, LOG_WARNING, "frozen for max_frozen (%u ms) without a "
+	    "THAW: thawing now; the next THAW will be answered E_FAIL",
+	    t->limits.max_frozen_ms);
+	t->owe_reply = false;
+	start_thaw(t, out);
+}
+
+static void
+on_lost(struct txn *t, struct txn_actions *out)
+{
+	if (t->owe_reply)
+		say(t, out, LOG_WARNING, "device lost: %s will not be "
+		    "answered", hv_op_name(t->op));
+	t->owe_reply = false;
+	switch (t->state) {
+	case TXN_CHECKING:
+		t->state = TXN_IDLE;
+		break;
+	case TXN_APPS_FREEZING:
+		timer(t, out, TA_DEADLINE, 0);
+		release_apps(t, out);
+		t->state = TXN_IDLE;
+		break;
+	case TXN_FS_FREEZING:
+		timer(t, out, TA_DEADLINE, 0);
+		act(t, out, TA_FS_CANCEL);
+		release_apps(t, out);
+		t->state = TXN_ABORTING;
+		break;
+	case TXN_FROZEN:
+		say(t, out, LOG_WARNING, "device lost while frozen: thawing");
+		start_thaw(t, out);
+		break;
+	default:
+		break;
+	}
+}
+
+void
+txn_step(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
+{
+	out->n = 0;
+	switch (ev->kind) {
+	case TE_HOST_REQUEST:
+		on_request(t, ev->op, out);
+		return;
+	case TE_HOST_LOST:
+		on_lost(t, out);
+		return;
+	default:
+		break;
+	}
+	if (ev->id != t->id)
+		return;		/* stale: from a transaction already over */
+
+	switch (ev->kind) {
+	case TE_CHECK_DONE:
+		if (t->state != TXN_CHECKING)
+			return;
+		timer(t, out, TA_DEADLINE, 0);
+		if (ev->ok)
+			reply(t, out, HV_S_OK);
+		else
+			fail(t, out, "HOT_BACKUP check", ev->reason);
+		t->state = TXN_IDLE;
+		return;
+	case TE_APPS_FROZEN:
+		if (t->state != TXN_APPS_FREEZING)
+			return;
+		if (!ev->ok) {
+			timer(t, out, TA_DEADLINE, 0);
+			release_apps(t, out);
+			fail(t, out, "FREEZE", ev->reason);
+			t->state = TXN_IDLE;
+			return;
+		}
+		t->apps_frozen = true;
+		t->state = TXN_FS_FREEZING;
+		timer(t, out, TA_DEADLINE, t->limits.fs_freeze_ms);
+		act(t, out, TA_FS_FREEZE);
+		return;
+	case TE_FS_FROZEN:
+		if (t->state == TXN_ABORTING) {
+			/* the cancelled freeze came back, undone */
+			say(t, out, LOG_INFO, "cancelled freeze undone");
+			t->state = TXN_IDLE;
+			return;
+		}
+		if (t->state != TXN_FS_FREEZING)
+			return;
+		timer(t, out, TA_DEADLINE, 0);
+		if (!ev->ok) {
+			release_apps(t, out);
+			fail(t, out, "FREEZE", ev->reason);
+			t->state = TXN_IDLE;
+			return;
+		}
+		t->state = TXN_FROZEN;
+		timer(t, out, TA_LEASE, t->limits.max_frozen_ms);
+		reply(t, out, HV_S_OK);
+		return;
+	case TE_FS_THAWED:
+		if (t->state != TXN_FS_THAWING)
+			return;
+		if (!ev->ok) {
+			t->result = HV_E_FAIL;
+			set_why(t, ev->reason);
+			say(t, out, LOG_WARNING, "THAW failed: %s", t->why);
+		}
+		if (t->lease_expired)
+			t->result = HV_E_FAIL;
+		t->state = TXN_APPS_THAWING;
+		timer(t, out, TA_DEADLINE, t->limits.thaw_ms);
+		act(t, out, TA_APPS_THAW)->ms = t->limits.thaw_ms;
+		t->apps_frozen = false;
+		return;
+	case TE_APPS_THAWED:
+		if (t->state != TXN_APPS_THAWING)
+			return;
+		timer(t, out, TA_DEADLINE, 0);
+		if (t->owe_reply && t->lease_expired) {
+			/* the host's THAW arrived during the lease's thaw */
+			t->lease_expired = false;
+			say(t, out, LOG_WARNING, "THAW after the lease expired: "
+			    "the snapshot may be inconsistent");
+		}
+		reply(t, out, t->result);
+		t->state = TXN_IDLE;
+		return;
+	case TE_DEADLINE:
+		on_deadline(t, out);
+		return;
+	case TE_LEASE_EXPIRED:
+		on_lease(t, out);
+		return;
+	default:
+		return;
+	}
+}

@@ -1,0 +1,9 @@
+#!/bin/sh
+# t_sim_rules: every kernel rule of DESIGN.md, checked against hv_vss_sim
+# with a scripted guest (sim_rules.py), inside the sandbox since the sim
+# serves its device at /dev/vmbus/hv_vss.
+. "$(dirname "$0")/lib.sh"
+need_root
+need_cmd python3
+"$SANDBOX" -t 300 -r "$TOP" -r "$B" -- \
+    python3 "$TOP/tests/system/sim_rules.py" "$B"

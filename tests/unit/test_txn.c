@@ -1,0 +1,367 @@
+/*
+ * test_txn.c: the transaction state machine, driven by event sequences.
+ *
+ * Each test feeds events and checks the actions that come out, in order,
+ * and the state left.  The helper "expect" names the action kinds
+ * (ignoring TA_LOG, checked separately where the text matters).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "hv_msg.h"
+#include "txn.h"
+
+static const struct txn_limits limits = { 10000, 10000, 60000, 20000,
+	60000 };
+
+static struct txn t;
+static struct txn_actions out;
+
+static int
+setup(void **state)
+{
+	txn_init(&t, &limits);
+	return 0;
+}
+
+static void
+feed(enum txn_event_kind kind, uint8_t op, bool ok)
+{
+	struct txn_event ev = { .kind = kind, .id = t.id, .op = op, .ok = ok,
+		.reason = ok ? NULL : "the culprit" };
+
+	txn_step(&t, &ev, &out);
+}
+
+/* The non-log actions, as a string of letters, for compact checks. */
+static const char *
+kinds(void)
+{
+	static char s[TXN_MAX_ACTIONS + 1];
+	static const char letter[TA_NKINDS] = {
+		[TA_REPLY] = 'R', [TA_CHECK] = 'C', [TA_APPS_FREEZE] = 'F',
+		[TA_APPS_ABORT] = 'A', [TA_APPS_THAW] = 'T',
+		[TA_FS_FREEZE] = 'f', [TA_FS_CANCEL] = 'x', [TA_FS_THAW] = 't',
+		[TA_DEADLINE] = 'd', [TA_LEASE] = 'l', [TA_LOG] = 0,
+	};
+	size_t i, n = 0;
+
+	for (i = 0; i < out.n; i++)
+		if (letter[out.a[i].kind])
+			s[n++] = letter[out.a[i].kind];
+	s[n] = '\0';
+	return s;
+}
+
+/* The hresult of the one reply among the actions (-1: none). */
+static int64_t
+replied(void)
+{
+	size_t i;
+	int64_t r = -1;
+
+	for (i = 0; i < out.n; i++)
+		if (out.a[i].kind == TA_REPLY) {
+			assert_int_equal(r, -1);	/* at most one */
+			r = out.a[i].hresult;
+		}
+	return r;
+}
+
+static bool
+logged(const char *needle)
+{
+	size_t i;
+
+	for (i = 0; i < out.n; i++)
+		if (out.a[i].kind == TA_LOG && strstr(out.a[i].text, needle))
+			return true;
+	return false;
+}
+
+static void
+to_frozen(void)
+{
+	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	assert_string_equal(kinds(), "dF");
+	assert_int_equal(t.state, TXN_APPS_FREEZING);
+	feed(TE_APPS_FROZEN, 0, true);
+	assert_string_equal(kinds(), "df");
+	feed(TE_FS_FROZEN, 0, true);
+	assert_string_equal(kinds(), "dlR");
+	assert_int_equal(replied(), HV_S_OK);
+	assert_int_equal(t.state, TXN_FROZEN);
+	assert_true(txn_may_be_frozen(&t));
+}
+
+static void
+test_hot_backup(void **state)
+{
+	feed(TE_HOST_REQUEST, HV_OP_HOT_BACKUP, false);
+	assert_string_equal(kinds(), "dC");
+	assert_int_equal(out.a[0].ms, limits.check_ms);
+	feed(TE_CHECK_DONE, 0, true);
+	assert_int_equal(replied(), HV_S_OK);
+	assert_int_equal(t.state, TXN_IDLE);
+
+	feed(TE_HOST_REQUEST, HV_OP_HOT_BACKUP, false);
+	feed(TE_CHECK_DONE, 0, false);
+	assert_int_equal(replied(), HV_E_FAIL);
+	assert_true(logged("the culprit"));
+}
+
+static void
+test_full_backup(void **state)
+{
+	to_frozen();
+	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
+	assert_string_equal(kinds(), "ldt");
+	assert_int_equal(out.a[0].ms, 0);	/* lease disarmed */
+	feed(TE_FS_THAWED, 0, true);
+	assert_string_equal(kinds(), "dT");
+	assert_int_equal(t.state, TXN_APPS_THAWING);
+	feed(TE_APPS_THAWED, 0, true);
+	assert_string_equal(kinds(), "dR");
+	assert_int_equal(replied(), HV_S_OK);
+	assert_int_equal(t.state, TXN_IDLE);
+	assert_false(txn_may_be_frozen(&t));
+}
+
+static void
+test_thaw_idle(void **state)
+{
+	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
+	assert_string_equal(kinds(), "R");
+	assert_int_equal(replied(), HV_S_OK);
+	assert_true(logged("nothing frozen"));
+	assert_int_equal(t.state, TXN_IDLE);
+}
+
+static void
+test_freeze_while_frozen(void **state)
+{
+	to_frozen();
+	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	assert_string_equal(kinds(), "R");
+	assert_int_equal(replied(), HV_S_OK);
+	assert_int_equal(t.state, TXN_FROZEN);
+	feed(TE_HOST_REQUEST, HV_OP_HOT_BACKUP, false);
+	assert_int_equal(replied(), HV_E_FAIL);
+	assert_int_equal(t.state, TXN_FROZEN);
+}
+
+static void
+test_unknown_op(void **state)
+{
+	feed(TE_HOST_REQUEST, HV_OP_CREATE, false);
+	assert_int_equal(replied(), HV_E_FAIL);
+	assert_int_equal(t.state, TXN_IDLE);
+}
+
+static void
+test_app_veto(void **state)
+{
+	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	feed(TE_APPS_FROZEN, 0, false);
+	assert_string_equal(kinds(), "dAR");
+	assert_int_equal(replied(), HV_E_FAIL);
+	assert_true(logged("the culprit"));
+	assert_int_equal(t.state, TXN_IDLE);
+}
+
+static void
+test_fs_freeze_fails(void **state)
+{
+	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	feed(TE_APPS_FROZEN, 0, true);
+	feed(TE_FS_FROZEN, 0, false);
+	assert_string_equal(kinds(), "dAR");
+	assert_int_equal(replied(), HV_E_FAIL);
+	assert_int_equal(t.state, TXN_IDLE);
+}
+
+static void
+test_deadlines(void **state)
+{
+	/* apps too slow: abort them, E_FAIL, nothing frozen */
+	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	feed(TE_DEADLINE, 0, false);
+	assert_string_equal(kinds(), "AR");
+	assert_int_equal(replied(), HV_E_FAIL);
+	assert_int_equal(t.state, TXN_IDLE);
+	/* their late answer is stale */
+	feed(TE_APPS_FROZEN, 0, true);
+	assert_int_equal(out.n, 0);
+
+	/* FIFREEZE stuck: answer now, cancel, wait for it, then idle */
+	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	feed(TE_APPS_FROZEN, 0, true);
+	feed(TE_DEADLINE, 0, false);
+	assert_string_equal(kinds(), "xAR");
+	assert_int_equal(replied(), HV_E_FAIL);
+	assert_int_equal(t.state, TXN_ABORTING);
+	assert_true(txn_may_be_frozen(&t));
+	feed(TE_HOST_REQUEST, HV_OP_THAW, false);	/* refused meanwhile */
+	assert_int_equal(replied(), HV_E_FAIL);
+	assert_int_equal(t.state, TXN_ABORTING);
+	feed(TE_FS_FROZEN, 0, false);			/* undone */
+	assert_int_equal(t.state, TXN_IDLE);
+	assert_int_equal(replied(), -1);
+}
+
+static void
+test_stale_events(void **state)
+{
+	feed(TE_HOST_REQUEST, HV_OP_HOT_BACKUP, false);
+	feed(TE_CHECK_DONE, 0, true);
+	/* an event of an older transaction id is ignored */
+	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	{
+		struct txn_event ev = { .kind = TE_APPS_FROZEN, .id = t.id - 1,
+			.ok = true };
+
+		txn_step(&t, &ev, &out);
+		assert_int_equal(out.n, 0);
+		assert_int_equal(t.state, TXN_APPS_FREEZING);
+	}
+	/* a deadline in IDLE does nothing */
+	setup(NULL);
+	feed(TE_DEADLINE, 0, false);
+	feed(TE_LEASE_EXPIRED, 0, false);
+	feed(TE_FS_THAWED, 0, true);
+	assert_int_equal(out.n, 0);
+	assert_int_equal(t.state, TXN_IDLE);
+}
+
+static void
+test_superseded(void **state)
+{
+	/* the kernel gave up on our HOT_BACKUP: the new FREEZE is served,
+	 * the old answer is never sent */
+	feed(TE_HOST_REQUEST, HV_OP_HOT_BACKUP, false);
+	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	assert_int_equal(replied(), -1);
+	assert_int_equal(t.state, TXN_APPS_FREEZING);
+	assert_true(logged("superseded"));
+	feed(TE_APPS_FROZEN, 0, true);
+	feed(TE_FS_FROZEN, 0, true);
+	assert_int_equal(replied(), HV_S_OK);
+
+	/* a request while filesystems are being frozen for an older one:
+	 * that freeze is cancelled and the new request refused */
+	setup(NULL);
+	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	feed(TE_APPS_FROZEN, 0, true);
+	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
+	assert_string_equal(kinds(), "dxAR");
+	assert_int_equal(replied(), HV_E_FAIL);
+	assert_int_equal(t.state, TXN_ABORTING);
+}
+
+static void
+test_lease(void **state)
+{
+	to_frozen();
+	feed(TE_LEASE_EXPIRED, 0, false);
+	assert_string_equal(kinds(), "ldt");
+	assert_int_equal(replied(), -1);
+	feed(TE_FS_THAWED, 0, true);
+	feed(TE_APPS_THAWED, 0, true);
+	assert_int_equal(replied(), -1);
+	assert_int_equal(t.state, TXN_IDLE);
+	/* the host's THAW, late: E_FAIL, once */
+	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
+	assert_int_equal(replied(), HV_E_FAIL);
+	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
+	assert_int_equal(replied(), HV_S_OK);
+
+	/* THAW arriving while the lease's thaw runs: adopted, E_FAIL */
+	setup(NULL);
+	to_frozen();
+	feed(TE_LEASE_EXPIRED, 0, false);
+	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
+	assert_int_equal(out.n, 0);
+	feed(TE_FS_THAWED, 0, true);
+	feed(TE_APPS_THAWED, 0, true);
+	assert_int_equal(replied(), HV_E_FAIL);
+	assert_int_equal(t.state, TXN_IDLE);
+	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
+	assert_int_equal(replied(), HV_S_OK);
+}
+
+static void
+test_host_lost(void **state)
+{
+	/* lost while frozen: thaw, answer nothing */
+	to_frozen();
+	feed(TE_HOST_LOST, 0, false);
+	assert_string_equal(kinds(), "ldt");
+	feed(TE_FS_THAWED, 0, true);
+	feed(TE_APPS_THAWED, 0, true);
+	assert_int_equal(replied(), -1);
+	assert_int_equal(t.state, TXN_IDLE);
+
+	/* lost during THAW (e.g. hibernation's fake THAW): finish it, do
+	 * not answer */
+	to_frozen();
+	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
+	feed(TE_HOST_LOST, 0, false);
+	feed(TE_FS_THAWED, 0, true);
+	feed(TE_APPS_THAWED, 0, true);
+	assert_int_equal(replied(), -1);
+	assert_int_equal(t.state, TXN_IDLE);
+
+	/* lost while freezing filesystems: cancel */
+	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	feed(TE_APPS_FROZEN, 0, true);
+	feed(TE_HOST_LOST, 0, false);
+	assert_string_equal(kinds(), "dxA");
+	assert_int_equal(t.state, TXN_ABORTING);
+	feed(TE_FS_FROZEN, 0, false);
+	assert_int_equal(t.state, TXN_IDLE);
+}
+
+static void
+test_thaw_fails(void **state)
+{
+	to_frozen();
+	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
+	feed(TE_FS_THAWED, 0, false);
+	feed(TE_APPS_THAWED, 0, true);
+	assert_int_equal(replied(), HV_E_FAIL);
+	/* apps late to confirm THAW: reported, not fatal */
+	to_frozen();
+	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
+	feed(TE_FS_THAWED, 0, true);
+	feed(TE_DEADLINE, 0, false);
+	assert_int_equal(replied(), HV_S_OK);
+	assert_true(logged("did not all confirm THAW"));
+	assert_int_equal(t.state, TXN_IDLE);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_hot_backup, setup),
+		cmocka_unit_test_setup(test_full_backup, setup),
+		cmocka_unit_test_setup(test_thaw_idle, setup),
+		cmocka_unit_test_setup(test_freeze_while_frozen, setup),
+		cmocka_unit_test_setup(test_unknown_op, setup),
+		cmocka_unit_test_setup(test_app_veto, setup),
+		cmocka_unit_test_setup(test_fs_freeze_fails, setup),
+		cmocka_unit_test_setup(test_deadlines, setup),
+		cmocka_unit_test_setup(test_stale_events, setup),
+		cmocka_unit_test_setup(test_superseded, setup),
+		cmocka_unit_test_setup(test_lease, setup),
+		cmocka_unit_test_setup(test_host_lost, setup),
+		cmocka_unit_test_setup(test_thaw_fails, setup),
+	};
+
+	return cmocka_run_group_tests_name("txn", tests, NULL, NULL);
+}
