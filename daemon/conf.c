@@ -247,6 +247,22 @@ conf_check_path(const char *v, size_t len, size_t max, const char *shown,
 	return 0;
 }
 
+/* ms as seconds, the way the file spells them: "60", "0.5", "1.001". */
+static const char *
+conf_fmt_seconds(unsigned int ms, char *buf, size_t len)
+{
+	size_t n;
+
+	if (ms % 1000 == 0) {
+		snprintf(buf, len, "%u", ms / 1000);
+		return buf;
+	}
+	snprintf(buf, len, "%u.%03u", ms / 1000, ms % 1000);
+	for (n = strlen(buf); buf[n - 1] == '0'; n--)
+		buf[n - 1] = '\0';
+	return buf;
+}
+
 /*
  * Seconds, as "10" or "0.5" (at most millisecond precision), into ms in
  * [min, max].  Parsed by hand: strtod would accept "1e3", " 5", "inf"
@@ -260,7 +276,7 @@ conf_parse_seconds(const char *v, unsigned int min, unsigned int max,
 	unsigned long long whole = 0, frac = 0, total;
 	int nfrac = 0;
 	bool neg = false;
-	char q[CONF_QUOTE_MAX * 4 + 16];
+	char q[CONF_QUOTE_MAX * 4 + 16], lo[16], hi[16];
 
 	if (*p == '-') {
 		neg = true;
@@ -290,9 +306,10 @@ conf_parse_seconds(const char *v, unsigned int min, unsigned int max,
 		return conf_bad(why, whylen, "not a number of seconds", v);
 	total = whole * 1000 + frac;
 	if (neg || total < min || total > max) {
-		conf_err(why, whylen,
-		    "out of range (%u.%03u to %u seconds): %s", min / 1000,
-		    min % 1000, max / 1000, conf_quote(v, q, sizeof(q)));
+		conf_err(why, whylen, "out of range (%s to %s seconds): %s",
+		    conf_fmt_seconds(min, lo, sizeof(lo)),
+		    conf_fmt_seconds(max, hi, sizeof(hi)),
+		    conf_quote(v, q, sizeof(q)));
 		return -1;
 	}
 	*ms = (unsigned int)total;
@@ -762,7 +779,7 @@ conf_load(
 int
 conf_set(struct conf *c, const char *keyval, char *err, size_t errlen)
 {
-	const struct conf_key *k = NULL;
+	const struct conf_key *k;
 	const char *eq, *v;
 	char key[CONF_QUOTE_MAX + 2], why[CONF_WHY_MAX];
 	char q[CONF_QUOTE_MAX * 4 + 16];
@@ -781,16 +798,9 @@ conf_set(struct conf *c, const char *keyval, char *err, size_t errlen)
 	for (klen = (size_t)(eq - keyval);
 	     klen > 0 && isspace((unsigned char)keyval[klen - 1]); klen--)
 		;
-	if (klen >= sizeof(key))
-		klen = sizeof(key) - 1; /* too long for a key: unknown */
-	else {
-		memcpy(key, keyval, klen);
-		key[klen] = '\0';
-		k = conf_key_find(key);
-	}
-	if (k == NULL) {
-		memcpy(key, keyval, klen);
-		key[klen] = '\0';
+	snprintf(key, sizeof(key), "%.*s",
+	    (int)(klen < sizeof(key) ? klen : sizeof(key)), keyval);
+	if (klen >= sizeof(key) || (k = conf_key_find(key)) == NULL) {
 		conf_err(err, errlen, "-o %s: unknown key",
 		    conf_name(key, q, sizeof(q)));
 		return -1;
@@ -810,22 +820,6 @@ conf_set(struct conf *c, const char *keyval, char *err, size_t errlen)
 	if (rc == -1)
 		conf_err(err, errlen, "-o %s: %s", key, why);
 	return rc;
-}
-
-/* ms as seconds: 60000 "60", 500 "0.5", 1001 "1.001". */
-static void
-conf_dump_seconds(FILE *f, unsigned int ms)
-{
-	char frac[8];
-	size_t n;
-
-	fprintf(f, "%u", ms / 1000);
-	if (ms % 1000 == 0)
-		return;
-	snprintf(frac, sizeof(frac), "%03u", ms % 1000);
-	for (n = strlen(frac); frac[n - 1] == '0'; n--)
-		frac[n - 1] = '\0';
-	fprintf(f, ".%s", frac);
 }
 
 /*
@@ -859,6 +853,7 @@ conf_dump(const struct conf *c, FILE *f)
 {
 	const struct conf_key *k;
 	const void *field;
+	char sec[16];
 	size_t i;
 
 	fputs("[" CONF_SECTION "]\n", f);
@@ -893,9 +888,9 @@ conf_dump(const struct conf *c, FILE *f)
 			        : "skip");
 			break;
 		case CK_SECONDS:
-			fprintf(f, "%s = ", k->name);
-			conf_dump_seconds(f, *(const unsigned int *)field);
-			fputc('\n', f);
+			fprintf(f, "%s = %s\n", k->name,
+			    conf_fmt_seconds(*(const unsigned int *)field, sec,
+			        sizeof(sec)));
 			break;
 		case CK_BOOL:
 			fprintf(f, "%s = %s\n", k->name,

@@ -8,7 +8,6 @@
  * can check that they are all really thawed before the host hears
  * E_FAIL.  Only the tests load it; the daemon has no test hooks.
  */
-#define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>

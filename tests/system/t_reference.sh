@@ -17,33 +17,17 @@ REF=$B/ref/usr/sbin/hv_vss_daemon
 
 mkimage ext4 64M "$WORK/a.img" || bail "mkfs"
 
-cat >"$WORK/frozen-window.sh" <<'EOF2'
-#!/bin/sh
-# Run by hv_vss_sim while the guest is frozen: start a write, and prove
-# it blocks.  It lands after THAW; the test checks that afterwards.
-n=$HVVSS_SIM_BACKUP
-( echo "backup $n" >"/mnt/a/write-$n"; : >"/tmp/landed-$n" ) &
-w=$!
-sleep 0.3
-if [ -e "/tmp/landed-$n" ]; then
-	echo "frozen-window: write $n landed while frozen" >&2
-	exit 1
-fi
-state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$w/status")
-[ "$state" = D ] || { echo "frozen-window: writer state $state" >&2; exit 1; }
-exit 0
-EOF2
-
 cat >"$WORK/inner.sh" <<'EOF2'
 #!/bin/sh
 # inside the sandbox
 set -u
-B=$1 REF=$2 W=$3
+B=$1 REF=$2 TOP=$3
 sim=$B/hv_vss_sim
 dev=/dev/vmbus/hv_vss
 
 # 20 backups, each with a proven freeze
-"$sim" -n 20 -x "sh $W/frozen-window.sh" $dev -- "$REF" -n >/tmp/r20.json
+"$sim" -n 20 -x "sh $TOP/tests/system/blocked_write.sh /mnt/a" $dev -- \
+    "$REF" -n >/tmp/r20.json
 echo "sim20=$?"
 sleep 0.5
 python3 - /tmp/r20.json <<'EOF3'
@@ -95,7 +79,7 @@ fault overlap -f overlap
 EOF2
 
 out=$("$SANDBOX" -t 300 -r "$TOP" -r "$B" -r "$WORK" \
-    -m "$WORK/a.img:/mnt/a" -- sh "$WORK/inner.sh" "$B" "$REF" "$WORK" 2>"$WORK/err")
+    -m "$WORK/a.img:/mnt/a" -- sh "$WORK/inner.sh" "$B" "$REF" "$TOP" 2>"$WORK/err")
 rc=$?
 echo "$out" | sed 's/^/# /'
 [ $rc -eq 0 ] || sed 's/^/# stderr: /' "$WORK/err" | tail -20

@@ -520,7 +520,7 @@ test_seconds(void **state)
 			    buf, sizeof(buf), "%s=%s", keys[k], good[i].value);
 			if (k == 4 && !good[i].lease_ok) {
 				snprintf(msg, sizeof(msg),
-				    "max_frozen: out of range (1.000 to 3600 "
+				    "max_frozen: out of range (1 to 3600 "
 				    "seconds): \"%s\"",
 				    good[i].value);
 				assert_set_error(fx, buf, msg);
@@ -589,6 +589,11 @@ static const struct {
     {"run_dir = run/hv_vss", "run_dir: not an absolute path: \"run/hv_vss\""},
     {"app_socket = app.sock", "app_socket: not an absolute path: \"app.sock\""},
     {"hooks_dir = ~/hooks", "hooks_dir: not an absolute path: \"~/hooks\""},
+    {"device = /dev/\001x",
+        "device: control character in path: \"/dev/\\x01x\""},
+    {"app_socket_group = wh\033eel",
+        "app_socket_group: control character in group name: "
+        "\"wh\\x1beel\""},
     {"hooks_dir = \"/etc/hooks\"",
         "hooks_dir: not an absolute path: \"\\x22/etc/hooks\\x22\""},
     {"app_socket_mode = 0888",
@@ -644,11 +649,11 @@ static const struct {
     {"thaw_timeout =", "thaw_timeout: not a number of seconds: \"\""},
     {"max_frozen = abc", "max_frozen: not a number of seconds: \"abc\""},
     {"max_frozen = 0.5",
-        "max_frozen: out of range (1.000 to 3600 seconds): \"0.5\""},
+        "max_frozen: out of range (1 to 3600 seconds): \"0.5\""},
     {"max_frozen = 3601",
-        "max_frozen: out of range (1.000 to 3600 seconds): \"3601\""},
+        "max_frozen: out of range (1 to 3600 seconds): \"3601\""},
     {"max_frozen = -60",
-        "max_frozen: out of range (1.000 to 3600 seconds): \"-60\""},
+        "max_frozen: out of range (1 to 3600 seconds): \"-60\""},
     {"presync = maybe",
         "presync: not yes, no, true, false, on, off, 1 or 0: \"maybe\""},
     {"presync = 2",
@@ -718,6 +723,17 @@ test_unknown_key(void **state)
 	/* inih's "key: value" form is a key too, and so is checked */
 	assert_load_error(fx, "debug: 7\n", 1, "debug: not 0, 1 or 2: \"7\"");
 	assert_set_error(fx, "maxfrozen=5", "maxfrozen: unknown key");
+	assert_set_error(fx, "max frozen = 5", "\"max frozen\": unknown key");
+	assert_set_error(fx,
+	    "a_very_long_key_that_is_no_key_at_all_and_goes_on_and_on_and_on="
+	    "1",
+	    "a_very_long_key_that_is_no_key_at_all_and_goes_on_and_on_and_on: "
+	    "unknown key");
+	assert_set_error(fx,
+	    "a_very_long_key_that_is_no_key_at_all_and_goes_on_and_on_and_on_"
+	    "and_on=1",
+	    "\"a_very_long_key_that_is_no_key_at_all_and_goes_on_and_on_and_"
+	    "on_...\": unknown key");
 }
 
 static void
