@@ -107,7 +107,7 @@ make_plan(struct plan *p, char *why, size_t len)
 {
 	char err[256];
 
-	if (plan_build(p, &d.conf, MOUNTINFO, SYSFS, err, sizeof(err)) != 0) {
+	if (plan_build(p, &d.conf, MOUNTINFO, SYSFS, true, err, sizeof(err)) != 0) {
 		snprintf(why, len, "cannot read the mount table: %s", err);
 		return false;
 	}

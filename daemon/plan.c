@@ -39,6 +39,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <linux/loop.h>
+#include <linux/major.h>
+#include <sys/ioctl.h>
+
 #include <libmount.h>
 
 #include "plan.h"
@@ -137,7 +141,9 @@ static const struct {
     {"unionfs", FSC_OVERLAY},
 
     {"fuse", FSC_FUSE},
-    {"fuseblk", FSC_FUSE},
+    /* a FUSE filesystem on a block device (ntfs-3g, exfat-fuse): a
+     * read-write disk filesystem that cannot freeze */
+    {"fuseblk", FSC_NOFREEZE},
 };
 
 /* One line of mountinfo, copied out of libmount. */
@@ -192,6 +198,7 @@ struct pb {
 	struct plan *p;
 	const struct conf *c;
 	const char *sysfs; /* NULL: no loop or dm information */
+	bool probe_loops;  /* ask loop devices themselves (no sysfs) */
 
 	struct ment *m;
 	size_t nm;
@@ -787,6 +794,7 @@ select_mounts(struct pb *pb, bool *cand)
 
 struct cand {
 	dev_t dev;
+	bool top;	/* mounts the filesystem's root, not a directory */
 	size_t len;
 	const char *target;
 	size_t i;
@@ -800,6 +808,8 @@ cand_cmp(const void *a, const void *b)
 
 	if (x->dev != y->dev)
 		return x->dev < y->dev ? -1 : 1;
+	if (x->top != y->top)
+		return x->top ? -1 : 1;
 	if (x->len != y->len)
 		return x->len < y->len ? -1 : 1;
 	if ((d = strcmp(x->target, y->target)) != 0)
@@ -810,8 +820,9 @@ cand_cmp(const void *a, const void *b)
 /*
  * One target per superblock: a second FIFREEZE of the same superblock
  * through another mount point gets EBUSY, and freezing it once freezes
- * every mount of it (bind mounts, btrfs subvolumes).  The shortest mount
- * point names it: the most likely to be the "real" one, and stable.
+ * every mount of it (bind mounts, btrfs subvolumes).  The mount of the
+ * filesystem's own root names it (a bind mount of a directory is the
+ * copy, not the original), then the shortest mount point: stable.
  * Targets come out sorted by dev, for tgt_by_dev().
  */
 static int
@@ -826,6 +837,7 @@ group_targets(struct pb *pb, const bool *cand)
 		if (!cand[i])
 			continue;
 		cs[n].dev = pb->m[i].dev;
+		cs[n].top = strcmp(pb->m[i].root, "/") == 0;
 		cs[n].len = strlen(pb->m[i].target);
 		cs[n].target = pb->m[i].target;
 		cs[n].i = i;
@@ -1207,6 +1219,48 @@ walk_source(struct walk *w)
 }
 
 /*
+ * Without sysfs, ask the loop device itself: LOOP_GET_STATUS64 on the
+ * source node gives the backing file's device and inode and the first 63
+ * bytes of its path.  The filesystem holding it is the target with that
+ * device number; failing that (btrfs reports a subvolume's st_dev), the
+ * holder of the path, unless the kernel cut the path short.  The node
+ * must be the block device mountinfo names, or it is not asked.
+ */
+static int
+probe_loop(struct walk *w)
+{
+	struct pb *pb = w->pb;
+	const struct ment *m = &pb->m[pb->t[w->t].m];
+	struct loop_info64 li;
+	struct stat st;
+	char img[LO_NAME_SIZE + 1];
+	size_t t;
+	int fd;
+
+	if (!pb->probe_loops || major(m->dev) != LOOP_MAJOR ||
+	    strncmp(m->source, "/dev/", 5) != 0)
+		return 0;
+	if ((fd = open(m->source, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1)
+		return 0;
+	if (fstat(fd, &st) == -1 || !S_ISBLK(st.st_mode) ||
+	    st.st_rdev != m->dev || ioctl(fd, LOOP_GET_STATUS64, &li) == -1) {
+		close(fd);
+		return 0;
+	}
+	close(fd);
+	if ((t = tgt_by_dev(pb, (dev_t)li.lo_device)) != NONE && t != w->t) {
+		memcpy(img, li.lo_file_name, LO_NAME_SIZE);
+		img[LO_NAME_SIZE] = '\0';
+		return add_edge(pb, w->t, t, true, img);
+	}
+	memcpy(img, li.lo_file_name, LO_NAME_SIZE);
+	img[LO_NAME_SIZE] = '\0';
+	if (strlen(img) >= LO_NAME_SIZE - 1)
+		return 0;	/* cut short: no safe guess */
+	return walk_backing(w, img, 0);
+}
+
+/*
  * THE hazard.  A filesystem on a loop device must be frozen before the
  * filesystem that holds its image file, and thawed after it.  FIFREEZE
  * first syncs: it writes the filesystem's dirty data and its journal (or
@@ -1228,15 +1282,15 @@ loop_edges(struct pb *pb)
 	char dir[PATH_MAX];
 	size_t i;
 
-	if (pb->sysfs == NULL)
-		return 0;
 	for (i = 0; i < pb->nt; i++) {
 		struct walk w = {.pb = pb, .t = i, .budget = WALK_DIRS};
 		const struct ment *m = &pb->m[pb->t[i].m];
 		int r;
 
-		if (mkpath(dir, sizeof(dir), "%s/dev/block/%u:%u", pb->sysfs,
-		        major(m->dev), minor(m->dev)) &&
+		if (pb->sysfs == NULL)
+			r = probe_loop(&w);
+		else if (mkpath(dir, sizeof(dir), "%s/dev/block/%u:%u",
+		        pb->sysfs, major(m->dev), minor(m->dev)) &&
 		    is_dir(dir))
 			r = walk_dev(&w, dir, 0);
 		else
@@ -1597,7 +1651,7 @@ pb_free(struct pb *pb)
 
 int
 plan_build(struct plan *p, const struct conf *c, const char *mountinfo,
-    const char *sysfs, char *err, size_t errlen)
+    const char *sysfs, bool probe_loops, char *err, size_t errlen)
 {
 	static const struct conf none;
 	struct pb pb;
@@ -1610,6 +1664,7 @@ plan_build(struct plan *p, const struct conf *c, const char *mountinfo,
 	/* no sysfs at all (a test sandbox): every device is plain */
 	if (sysfs != NULL && is_dir(sysfs))
 		pb.sysfs = sysfs;
+	pb.probe_loops = probe_loops;
 
 	if (read_mounts(&pb, mountinfo, err, errlen) == -1)
 		goto fail;

@@ -34,7 +34,9 @@ struct plan_target {
 	char	*mountpoint;		/* where we open it to FIFREEZE */
 	char	*fstype;
 	char	*source;		/* e.g. /dev/loop3 */
-	dev_t	 dev;			/* the superblock (st_dev) */
+	dev_t	 dev;			/* mountinfo major:minor (btrfs: the
+					 * filesystem's 0:N, not a subvolume's
+					 * st_dev) */
 	int	 level;			/* 0 first; same level: independent */
 	/* why it comes where it does, e.g. "image /mnt/a/b.img lives on
 	 * /mnt/a" or "child of /" (empty for a free-standing target) */
@@ -60,11 +62,15 @@ struct plan {
 /*
  * Build the plan from the mountinfo file at mountinfo (normally
  * /proc/self/mountinfo) and the sysfs tree at sysfs (normally "/sys"; a
- * missing tree means "no loop or dm information").  Returns 0, or -1 with
- * a message in err (unreadable mountinfo, out of memory).
+ * missing tree means "no dm or md information").  With probe_loops, a
+ * loop device that sysfs cannot describe is asked for its backing file
+ * itself (LOOP_GET_STATUS64 on the source named in mountinfo), so that
+ * the order stays right without /sys (containers, the test sandbox).
+ * Returns 0, or -1 with a message in err (unreadable mountinfo, out of
+ * memory).
  */
 int	plan_build(struct plan *p, const struct conf *c, const char *mountinfo,
-	    const char *sysfs, char *err, size_t errlen);
+	    const char *sysfs, bool probe_loops, char *err, size_t errlen);
 
 /* Free what plan_build() allocated. */
 void	plan_free(struct plan *p);
