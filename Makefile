@@ -115,9 +115,16 @@ demo: deps
 	@sh tools/demo $(B)
 
 install: $(PROGS)
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(SYSCONFDIR)/hv_vss/hooks.d
+	install -m 0755 $(B)/hv_vss_daemon $(DESTDIR)$(SBINDIR)/hv_vss_daemon
 	install -m 0755 $(B)/hv_vss_sim $(DESTDIR)$(BINDIR)/hv_vss_sim
-	install -m 0644 sim/hv_vss_sim.1 $(DESTDIR)$(MANDIR)/man1/hv_vss_sim.1
+	install -m 0644 daemon/hv_vss_daemon.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 sim/hv_vss_sim.1 $(DESTDIR)$(MANDIR)/man1/
+	@# never overwrite an admin's configuration
+	test -e $(DESTDIR)$(SYSCONFDIR)/hv_vss/hv_vss.conf || \
+	    install -m 0644 etc/hv_vss.conf $(DESTDIR)$(SYSCONFDIR)/hv_vss/
 
 C_FILES = $(wildcard common/*.[ch] sim/*.[ch] daemon/*.[ch] lib/*.[ch] \
 	  ctl/*.[ch] tests/unit/*.c tests/system/*.c tests/fuzz/*.c)

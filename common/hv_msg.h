@@ -30,66 +30,66 @@
 #include <stdint.h>
 #include <stdbool.h>
 
-#define HV_MSG_SIZE		12	/* sizeof(struct hv_vss_msg) */
-#define HV_REGISTER_REPLY_SIZE	4	/* the kernel's u32 answer to REGISTER1 */
+#define HV_MSG_SIZE 12 /* sizeof(struct hv_vss_msg) */
+#define HV_REGISTER_REPLY_SIZE 4 /* the kernel's u32 answer to REGISTER1 */
 
 /* enum hv_vss_op */
-#define HV_OP_CREATE		0
-#define HV_OP_DELETE		1
-#define HV_OP_HOT_BACKUP	2	/* "can you back up now?" */
-#define HV_OP_GET_DM_INFO	3
-#define HV_OP_BU_COMPLETE	4
-#define HV_OP_FREEZE		5
-#define HV_OP_THAW		6
-#define HV_OP_AUTO_RECOVER	7
-#define HV_OP_COUNT		8	/* first value that is not an op */
-#define HV_OP_REGISTER		128	/* legacy, daemon -> kernel, no answer */
-#define HV_OP_REGISTER1		129	/* daemon -> kernel, answered with 129 */
+#define HV_OP_CREATE 0
+#define HV_OP_DELETE 1
+#define HV_OP_HOT_BACKUP 2 /* "can you back up now?" */
+#define HV_OP_GET_DM_INFO 3
+#define HV_OP_BU_COMPLETE 4
+#define HV_OP_FREEZE 5
+#define HV_OP_THAW 6
+#define HV_OP_AUTO_RECOVER 7
+#define HV_OP_COUNT 8 /* first value that is not an op */
+#define HV_OP_REGISTER 128 /* legacy, daemon -> kernel, no answer */
+#define HV_OP_REGISTER1 129 /* daemon -> kernel, answered with 129 */
 
 /* HRESULTs carried in the reply (and in the IC header's status) */
-#define HV_S_OK		0x00000000u
-#define HV_E_FAIL	0x80004005u
+#define HV_S_OK 0x00000000u
+#define HV_E_FAIL 0x80004005u
 
 /* HOT_BACKUP reply body flags: VSS_HBU_NO_AUTO_RECOVERY */
-#define HV_HBU_NO_AUTO_RECOVERY	0x00000005u
+#define HV_HBU_NO_AUTO_RECOVERY 0x00000005u
 
 /* A decoded kernel -> daemon request. */
 struct hv_msg {
-	uint8_t	 op;		/* HV_OP_* */
-	uint32_t flags;		/* bytes 8..11 */
+	uint8_t op; /* HV_OP_* */
+	uint32_t flags; /* bytes 8..11 */
 };
 
 /* Encode a request (kernel -> daemon) or a REGISTER/REGISTER1 message. */
-void	hv_msg_encode(uint8_t op, uint32_t flags, uint8_t out[HV_MSG_SIZE]);
+void hv_msg_encode(uint8_t op, uint32_t flags, uint8_t out[HV_MSG_SIZE]);
 
 /* Encode a daemon reply: the HRESULT in bytes 0..3, zeros, then flags. */
-void	hv_msg_encode_reply(uint32_t hresult, uint32_t flags,
-	    uint8_t out[HV_MSG_SIZE]);
+void
+hv_msg_encode_reply(uint32_t hresult, uint32_t flags, uint8_t out[HV_MSG_SIZE]);
 
 /*
  * Decode a request read from the device.  -EINVAL unless len is exactly
  * HV_MSG_SIZE.  Any op value is returned; the caller decides what it
  * serves (see hv_op_reaches_daemon()).
  */
-int	hv_msg_decode(const void *buf, size_t len, struct hv_msg *m);
+int hv_msg_decode(const void *buf, size_t len, struct hv_msg *m);
 
 /* Decode a daemon reply (what the kernel does): -EINVAL unless 12 bytes. */
-int	hv_msg_decode_reply(const void *buf, size_t len, uint32_t *hresult,
-	    uint32_t *flags);
+int hv_msg_decode_reply(
+    const void *buf, size_t len, uint32_t *hresult, uint32_t *flags);
 
 /* Decode the kernel's answer to REGISTER1: -EINVAL unless 4 bytes. */
-int	hv_msg_decode_register_reply(const void *buf, size_t len,
-	    uint32_t *version);
+int
+hv_msg_decode_register_reply(const void *buf, size_t len, uint32_t *version);
 
 /* True for the ops Linux forwards to the daemon: FREEZE, THAW, HOT_BACKUP. */
-bool	hv_op_reaches_daemon(unsigned int op);
+bool hv_op_reaches_daemon(unsigned int op);
 
 /* "FREEZE", "HOT_BACKUP", ...; "UNKNOWN" for any other value. */
 const char *hv_op_name(unsigned int op);
 
 /* Parse an op name (case-insensitive, as hv_op_name() prints it, or a
  * decimal number 0..255).  -EINVAL if it is neither. */
-int	hv_op_parse(const char *s, uint8_t *op);
+int hv_op_parse(const char *s, uint8_t *op);
 
 /* "S_OK", "E_FAIL", or NULL for an HRESULT without a name here. */
 const char *hv_hresult_name(uint32_t hresult);

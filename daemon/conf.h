@@ -15,63 +15,63 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#define CONF_PATH_DEFAULT	"/etc/hv_vss/hv_vss.conf"
-#define CONF_MAX_LIST		64	/* entries in mounts / exclude */
-#define CONF_PATH_MAX		4096
+#define CONF_PATH_DEFAULT "/etc/hv_vss/hv_vss.conf"
+#define CONF_MAX_LIST 64 /* entries in mounts / exclude */
+#define CONF_PATH_MAX 4096
 
 enum unfreezable_policy {
-	UNFREEZABLE_SKIP,	/* leave it out, say so in the plan and log */
-	UNFREEZABLE_VETO,	/* refuse the backup (HOT_BACKUP E_FAIL) */
+	UNFREEZABLE_SKIP, /* leave it out, say so in the plan and log */
+	UNFREEZABLE_VETO, /* refuse the backup (HOT_BACKUP E_FAIL) */
 };
 
 struct conf {
-	char	device[CONF_PATH_MAX];		/* device = /dev/vmbus/hv_vss */
-	char	run_dir[CONF_PATH_MAX];		/* run_dir = /run/hv_vss */
-	char	app_socket[CONF_PATH_MAX];	/* app_socket = /run/hv_vss/app.sock */
-	mode_t	app_socket_mode;		/* app_socket_mode = 0600 */
-	char	app_socket_group[64];		/* app_socket_group = (none) */
-	char	hooks_dir[CONF_PATH_MAX];	/* hooks_dir = /etc/hv_vss/hooks.d */
+	char device[CONF_PATH_MAX]; /* device = /dev/vmbus/hv_vss */
+	char run_dir[CONF_PATH_MAX]; /* run_dir = /run/hv_vss */
+	char app_socket[CONF_PATH_MAX]; /* app_socket = /run/hv_vss/app.sock */
+	mode_t app_socket_mode; /* app_socket_mode = 0600 */
+	char app_socket_group[64]; /* app_socket_group = (none) */
+	char hooks_dir[CONF_PATH_MAX]; /* hooks_dir = /etc/hv_vss/hooks.d */
 
 	/* mounts = (empty: automatic plan); absolute mount points */
-	char	*mounts[CONF_MAX_LIST];
-	size_t	 nmounts;
+	char *mounts[CONF_MAX_LIST];
+	size_t nmounts;
 	/* exclude = paths (start with /) and filesystem types */
-	char	*exclude[CONF_MAX_LIST];
-	size_t	 nexclude;
-	enum unfreezable_policy unfreezable;	/* unfreezable = skip */
+	char *exclude[CONF_MAX_LIST];
+	size_t nexclude;
+	enum unfreezable_policy unfreezable; /* unfreezable = skip */
 
 	/* stage deadlines, milliseconds (config and -o take seconds) */
-	unsigned int check_timeout_ms;		/* check_timeout = 10 */
-	unsigned int app_freeze_timeout_ms;	/* app_freeze_timeout = 10 */
-	unsigned int fs_freeze_timeout_ms;	/* fs_freeze_timeout = 60 */
-	unsigned int thaw_timeout_ms;		/* thaw_timeout = 20 */
-	unsigned int max_frozen_ms;		/* max_frozen = 60 */
+	unsigned int check_timeout_ms; /* check_timeout = 10 */
+	unsigned int app_freeze_timeout_ms; /* app_freeze_timeout = 10 */
+	unsigned int fs_freeze_timeout_ms; /* fs_freeze_timeout = 60 */
+	unsigned int thaw_timeout_ms; /* thaw_timeout = 20 */
+	unsigned int max_frozen_ms; /* max_frozen = 60 */
 
-	bool	presync;			/* presync = yes */
-	int	debug;				/* debug = 0 (-d) */
+	bool presync; /* presync = yes */
+	int debug; /* debug = 0 (-d) */
 };
 
 /* Fill c with the defaults above. */
-void	conf_defaults(struct conf *c);
+void conf_defaults(struct conf *c);
 
 /*
  * Read path into c (on top of what c holds).  On error returns -1 and
  * writes "FILE:LINE: key: what is wrong" into err.  A missing file is an
  * error only if required is true (an explicit -c).
  */
-int	conf_load(struct conf *c, const char *path, bool required, char *err,
-	    size_t errlen);
+int conf_load(
+    struct conf *c, const char *path, bool required, char *err, size_t errlen);
 
 /*
  * Apply one "key=value" (from -o).  -1 and a message naming the key on
  * error.
  */
-int	conf_set(struct conf *c, const char *keyval, char *err, size_t errlen);
+int conf_set(struct conf *c, const char *keyval, char *err, size_t errlen);
 
 /* Release the lists. */
-void	conf_clear(struct conf *c);
+void conf_clear(struct conf *c);
 
 /* Write every key with its value, in config file syntax (for -t / plan). */
-void	conf_dump(const struct conf *c, FILE *f);
+void conf_dump(const struct conf *c, FILE *f);
 
 #endif /* HVVSS_CONF_H */

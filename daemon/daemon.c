@@ -32,34 +32,34 @@
 #include "plan.h"
 #include "txn.h"
 
-#define QUEUE_MAX	16
-#define MOUNTINFO	"/proc/self/mountinfo"
-#define SYSFS		"/sys"
+#define QUEUE_MAX 16
+#define MOUNTINFO "/proc/self/mountinfo"
+#define SYSFS "/sys"
 
 static struct {
 	struct event_base *base;
-	struct conf	 conf;
-	const char	*conf_path;
-	char *const	*overrides;
-	int		 noverrides;
-	struct txn	 txn;
-	struct freezer	*freezer;
-	struct hostchan	*host;
-	struct event	*deadline_ev, *lease_ev;
-	uint64_t	 deadline_id, lease_id;
-	struct event	*sig_ev[4];
+	struct conf conf;
+	const char *conf_path;
+	char *const *overrides;
+	int noverrides;
+	struct txn txn;
+	struct freezer *freezer;
+	struct hostchan *host;
+	struct event *deadline_ev, *lease_ev;
+	uint64_t deadline_id, lease_id;
+	struct event *sig_ev[4];
 
 	struct txn_event queue[QUEUE_MAX];
-	char		 reasons[QUEUE_MAX][TXN_TEXT_MAX];
-	size_t		 qhead, qlen;
-	bool		 pumping;
-	bool		 reconnect;	/* the device was lost */
-	bool		 reload;	/* SIGHUP while busy */
-	bool		 stopping;
-	int		 exit_status;
+	char reasons[QUEUE_MAX][TXN_TEXT_MAX];
+	size_t qhead, qlen;
+	bool pumping;
+	bool reconnect; /* the device was lost */
+	bool reload; /* SIGHUP while busy */
+	bool stopping;
+	int exit_status;
 } d;
 
-static void	pump(void);
+static void pump(void);
 
 static void
 feed(enum txn_event_kind kind, uint64_t id, uint8_t op, bool ok,
@@ -70,16 +70,16 @@ feed(enum txn_event_kind kind, uint64_t id, uint8_t op, bool ok,
 	if (d.qlen == QUEUE_MAX)
 		fatalx("event queue overflow (bug)");
 	i = (d.qhead + d.qlen++) % QUEUE_MAX;
-	snprintf(d.reasons[i], sizeof(d.reasons[i]), "%s",
-	    reason ? reason : "");
-	d.queue[i] = (struct txn_event){ .kind = kind, .id = id, .op = op,
-		.ok = ok, .reason = d.reasons[i] };
+	snprintf(
+	    d.reasons[i], sizeof(d.reasons[i]), "%s", reason ? reason : "");
+	d.queue[i] = (struct txn_event){
+	    .kind = kind, .id = id, .op = op, .ok = ok, .reason = d.reasons[i]};
 }
 
 static void
 arm(struct event *ev, uint64_t *slot, uint64_t id, unsigned int ms)
 {
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
 	evtimer_del(ev);
 	*slot = id;
@@ -107,7 +107,8 @@ make_plan(struct plan *p, char *why, size_t len)
 {
 	char err[256];
 
-	if (plan_build(p, &d.conf, MOUNTINFO, SYSFS, true, err, sizeof(err)) != 0) {
+	if (plan_build(p, &d.conf, MOUNTINFO, SYSFS, true, err, sizeof(err)) !=
+	    0) {
 		snprintf(why, len, "cannot read the mount table: %s", err);
 		return false;
 	}
@@ -127,8 +128,9 @@ log_plan(const struct plan *p)
 	for (i = 0; i < p->ntargets; i++)
 		log_debug("plan: freeze %s (%s, level %d)%s%s",
 		    p->targets[i].mountpoint, p->targets[i].fstype,
-		    p->targets[i].level, p->targets[i].order_reason[0] ?
-		    ": " : "", p->targets[i].order_reason);
+		    p->targets[i].level,
+		    p->targets[i].order_reason[0] ? ": " : "",
+		    p->targets[i].order_reason);
 	for (i = 0; i < p->nskips; i++)
 		log_debug("plan: skip %s (%s): %s", p->skips[i].mountpoint,
 		    p->skips[i].fstype, p->skips[i].reason);
@@ -147,7 +149,7 @@ do_check(uint64_t id)
 	log_plan(&p);
 	if (p.ntargets == 0)
 		log_warnx("HOT_BACKUP: no filesystem to freeze; the snapshot "
-		    "will be crash-consistent only");
+		          "will be crash-consistent only");
 	plan_free(&p);
 	/* the application stage (CHECK to every app) joins here */
 	feed(TE_CHECK_DONE, id, 0, true, NULL);
@@ -166,13 +168,14 @@ do_fs_freeze(uint64_t id)
 		return;
 	}
 	log_plan(&p);
-	log_hold();	/* from here on nothing may touch a file */
+	log_hold(); /* from here on nothing may touch a file */
 	rc = freezer_freeze(d.freezer, &p, d.conf.presync, id);
 	plan_free(&p);
 	if (rc < 0) {
 		snprintf(why, sizeof(why), "%s",
-		    freezer_last_reason(d.freezer)[0] ?
-		    freezer_last_reason(d.freezer) : strerror(-rc));
+		    freezer_last_reason(d.freezer)[0]
+		        ? freezer_last_reason(d.freezer)
+		        : strerror(-rc));
 		feed(TE_FS_FROZEN, id, 0, false, why);
 	}
 }
@@ -189,17 +192,17 @@ freeze_done(const struct freeze_result *r, void *arg)
 	} else {
 		if (r->ok) {
 			log_info("txn %llu: froze %zu filesystem%s in %.1f ms "
-			    "(presync %.1f ms): %s", (unsigned long long)r->id,
-			    r->nfrozen, r->nfrozen == 1 ? "" : "s",
-			    r->freeze_us / 1000.0, r->sync_us / 1000.0,
-			    r->order);
+			         "(presync %.1f ms): %s",
+			    (unsigned long long)r->id, r->nfrozen,
+			    r->nfrozen == 1 ? "" : "s", r->freeze_us / 1000.0,
+			    r->sync_us / 1000.0, r->order);
 		} else if (r->order[0])
 			log_info("txn %llu: thawed again: %s",
 			    (unsigned long long)r->id, r->order);
 		if (r->nforeign > 0)
 			log_warnx("txn %llu: already frozen by someone else, "
-			    "left to them: %s", (unsigned long long)r->id,
-			    r->foreign);
+			          "left to them: %s",
+			    (unsigned long long)r->id, r->foreign);
 		feed(TE_FS_FROZEN, r->id, 0, r->ok, r->reason);
 	}
 	pump();
@@ -287,17 +290,17 @@ reload_conf(void)
 		if (conf_set(&c, d.overrides[i], err, sizeof(err)) != 0)
 			goto bad;
 	if (strcmp(c.device, d.conf.device) != 0) {
-		log_warnx("SIGHUP: device changed to %s: reconnecting",
-		    c.device);
+		log_warnx(
+		    "SIGHUP: device changed to %s: reconnecting", c.device);
 		hostchan_close(d.host);
 		hostchan_set_device(d.host, c.device);
 		d.reconnect = true;
 	}
 	conf_clear(&d.conf);
 	d.conf = c;
-	d.txn.limits = (struct txn_limits){ c.check_timeout_ms,
-		c.app_freeze_timeout_ms, c.fs_freeze_timeout_ms,
-		c.thaw_timeout_ms, c.max_frozen_ms };
+	d.txn.limits =
+	    (struct txn_limits){c.check_timeout_ms, c.app_freeze_timeout_ms,
+	        c.fs_freeze_timeout_ms, c.thaw_timeout_ms, c.max_frozen_ms};
 	log_setdebug(c.debug > log_getdebug() ? c.debug : log_getdebug());
 	log_info("configuration reloaded from %s", d.conf_path);
 	return;
@@ -335,7 +338,7 @@ pump(void)
 	struct txn_event ev;
 
 	if (d.pumping)
-		return;		/* the outer pump() will get to it */
+		return; /* the outer pump() will get to it */
 	d.pumping = true;
 	while (d.qlen > 0) {
 		ev = d.queue[d.qhead];
@@ -381,8 +384,8 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 		settle();
 		return;
 	}
-	log_info("%s: %s", strsignal(sig), nothing_frozen() ? "exiting" :
-	    "thawing, then exiting");
+	log_info("%s: %s", strsignal(sig),
+	    nothing_frozen() ? "exiting" : "thawing, then exiting");
 	d.stopping = true;
 	/* answer nothing more; closing the device fails what is in flight */
 	hostchan_close(d.host);
@@ -402,12 +405,11 @@ void
 daemon_start(struct event_base *base, const struct conf *c,
     const char *conf_path, char *const *overrides, int noverrides)
 {
-	static const struct host_callbacks cb = { on_request, on_lost,
-		on_registered };
-	const int sigs[4] = { SIGTERM, SIGINT, SIGHUP, SIGPIPE };
-	struct txn_limits lim = { c->check_timeout_ms,
-		c->app_freeze_timeout_ms, c->fs_freeze_timeout_ms,
-		c->thaw_timeout_ms, c->max_frozen_ms };
+	static const struct host_callbacks cb = {
+	    on_request, on_lost, on_registered};
+	const int sigs[4] = {SIGTERM, SIGINT, SIGHUP, SIGPIPE};
+	struct txn_limits lim = {c->check_timeout_ms, c->app_freeze_timeout_ms,
+	    c->fs_freeze_timeout_ms, c->thaw_timeout_ms, c->max_frozen_ms};
 	int i;
 
 	d.base = base;

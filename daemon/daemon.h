@@ -13,9 +13,9 @@
 struct event_base;
 
 /* Start serving with configuration c (copied); conf_path for SIGHUP. */
-void	daemon_start(struct event_base *, const struct conf *c,
-	    const char *conf_path, char *const *overrides, int noverrides);
+void daemon_start(struct event_base *, const struct conf *c,
+    const char *conf_path, char *const *overrides, int noverrides);
 /* Run until SIGTERM/SIGINT; returns the exit status. */
-int	daemon_run(void);
+int daemon_run(void);
 
 #endif /* HVVSS_DAEMON_H */

@@ -42,35 +42,35 @@
 
 #include "freeze.h"
 
-#define MAX_PARALLEL	32
+#define MAX_PARALLEL 32
 
 struct target {
-	char	*path;
-	int	 fd;
-	int	 level;
-	int	 err;		/* errno of its FIFREEZE, 0 */
-	bool	 frozen;	/* frozen by us */
-	bool	 foreign;	/* frozen by someone else (EBUSY) */
+	char *path;
+	int fd;
+	int level;
+	int err; /* errno of its FIFREEZE, 0 */
+	bool frozen; /* frozen by us */
+	bool foreign; /* frozen by someone else (EBUSY) */
 };
 
 struct freezer {
 	struct event_base *base;
-	freeze_done_fn	 done;
-	void		*arg;
-	int		 pipefd[2];
-	struct event	*ev;
+	freeze_done_fn done;
+	void *arg;
+	int pipefd[2];
+	struct event *ev;
 
-	pthread_mutex_t	 mu;
-	bool		 busy;
-	bool		 cancel;
-	bool		 undoing;	/* a thaw job undoing a cancelled freeze */
-	pthread_t	 worker;
+	pthread_mutex_t mu;
+	bool busy;
+	bool cancel;
+	bool undoing; /* a thaw job undoing a cancelled freeze */
+	pthread_t worker;
 
-	struct target	*targets;
-	size_t		 ntargets;
-	size_t		*order;		/* indexes, in freeze completion order */
-	size_t		 nfrozen;
-	bool		 presync;
+	struct target *targets;
+	size_t ntargets;
+	size_t *order; /* indexes, in freeze completion order */
+	size_t nfrozen;
+	bool presync;
 	struct freeze_result result;
 };
 
@@ -126,7 +126,7 @@ thaw_all(struct freezer *f, char *reason, size_t len)
 				snprintf(reason, len, "FITHAW %s: %s", t->path,
 				    strerror(errno));
 			}
-			continue;	/* keep thawing the others */
+			continue; /* keep thawing the others */
 		}
 		t->frozen = false;
 	}
@@ -135,10 +135,10 @@ thaw_all(struct freezer *f, char *reason, size_t len)
 }
 
 struct level_job {
-	struct freezer	*f;
-	struct target	*t;
-	size_t		 index;
-	bool		 sync_only;
+	struct freezer *f;
+	struct target *t;
+	size_t index;
+	bool sync_only;
 };
 
 static void *
@@ -157,7 +157,7 @@ level_worker(void *arg)
 		f->order[f->nfrozen++] = j->index;
 		pthread_mutex_unlock(&f->mu);
 	} else if (errno == EBUSY)
-		j->t->foreign = true;	/* see the top of this file */
+		j->t->foreign = true; /* see the top of this file */
 	else
 		j->t->err = errno;
 	return NULL;
@@ -174,14 +174,14 @@ run_level(struct freezer *f, int level, bool sync_only)
 
 	for (i = 0; i <= f->ntargets; i++) {
 		if (i < f->ntargets && f->targets[i].level == level) {
-			jobs[n] = (struct level_job){ f, &f->targets[i], i,
-				sync_only };
+			jobs[n] =
+			    (struct level_job){f, &f->targets[i], i, sync_only};
 			n++;
 		}
 		if (n == MAX_PARALLEL || (i == f->ntargets && n > 0)) {
 			for (k = 0; k < n; k++)
 				started[k] = pthread_create(&tids[k], NULL,
-				    level_worker, &jobs[k]) == 0;
+				                 level_worker, &jobs[k]) == 0;
 			for (k = 0; k < n; k++) {
 				if (started[k])
 					pthread_join(tids[k], NULL);
@@ -249,8 +249,8 @@ freeze_worker(void *arg)
 	}
 	r->freeze_us = mono_us() - t0;
 	for (i = 0; i < f->nfrozen; i++)
-		append(r->order, sizeof(r->order),
-		    f->targets[f->order[i]].path);
+		append(
+		    r->order, sizeof(r->order), f->targets[f->order[i]].path);
 	for (i = 0; i < f->ntargets; i++)
 		if (f->targets[i].foreign) {
 			size_t n = strlen(r->foreign);
@@ -287,7 +287,7 @@ thaw_worker(void *arg)
 	return NULL;
 }
 
-static int	start(struct freezer *, void *(*)(void *), uint64_t, bool);
+static int start(struct freezer *, void *(*)(void *), uint64_t, bool);
 
 /* On the loop: the worker finished. */
 static void
@@ -342,8 +342,8 @@ start(struct freezer *f, void *(*fn)(void *), uint64_t id, bool thaw)
 }
 
 int
-freezer_freeze(struct freezer *f, const struct plan *p, bool presync,
-    uint64_t id)
+freezer_freeze(
+    struct freezer *f, const struct plan *p, bool presync, uint64_t id)
 {
 	size_t i;
 	int err;
@@ -352,8 +352,8 @@ freezer_freeze(struct freezer *f, const struct plan *p, bool presync,
 		return -EBUSY;
 	drop_targets(f);
 	if ((f->targets = calloc(p->ntargets + 1, sizeof(*f->targets))) ==
-	    NULL || (f->order = calloc(p->ntargets + 1, sizeof(size_t))) ==
-	    NULL) {
+	        NULL ||
+	    (f->order = calloc(p->ntargets + 1, sizeof(size_t))) == NULL) {
 		drop_targets(f);
 		return -ENOMEM;
 	}
@@ -447,8 +447,7 @@ freezer_new(struct event_base *base, freeze_done_fn done, void *arg)
 		free(f);
 		return NULL;
 	}
-	f->ev = event_new(base, f->pipefd[0], EV_READ | EV_PERSIST, done_cb,
-	    f);
+	f->ev = event_new(base, f->pipefd[0], EV_READ | EV_PERSIST, done_cb, f);
 	if (f->ev == NULL || event_add(f->ev, NULL) != 0) {
 		freezer_free(f);
 		return NULL;

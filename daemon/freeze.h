@@ -19,27 +19,27 @@
 struct event_base;
 struct freezer;
 
-#define FREEZE_REASON_MAX	256
+#define FREEZE_REASON_MAX 256
 
 /* What one job did. */
 struct freeze_result {
-	uint64_t	id;		/* the caller's, echoed */
-	bool		thaw;		/* a thaw job (else a freeze job) */
-	bool		ok;
-	bool		cancelled;	/* freeze undone on request */
-	char		reason[FREEZE_REASON_MAX];	/* the culprit */
-	size_t		nfrozen;	/* filesystems we hold frozen now */
-	size_t		nforeign;	/* found frozen by someone else */
-	char		foreign[FREEZE_REASON_MAX];	/* their mount points */
-	char		order[FREEZE_REASON_MAX];	/* as frozen / thawed */
-	uint64_t	sync_us;	/* presync time */
-	uint64_t	freeze_us;	/* FIFREEZE time, all levels */
+	uint64_t id; /* the caller's, echoed */
+	bool thaw; /* a thaw job (else a freeze job) */
+	bool ok;
+	bool cancelled; /* freeze undone on request */
+	char reason[FREEZE_REASON_MAX]; /* the culprit */
+	size_t nfrozen; /* filesystems we hold frozen now */
+	size_t nforeign; /* found frozen by someone else */
+	char foreign[FREEZE_REASON_MAX]; /* their mount points */
+	char order[FREEZE_REASON_MAX]; /* as frozen / thawed */
+	uint64_t sync_us; /* presync time */
+	uint64_t freeze_us; /* FIFREEZE time, all levels */
 };
 
 typedef void (*freeze_done_fn)(const struct freeze_result *, void *);
 
-struct freezer	*freezer_new(struct event_base *, freeze_done_fn, void *);
-void		 freezer_free(struct freezer *);
+struct freezer *freezer_new(struct event_base *, freeze_done_fn, void *);
+void freezer_free(struct freezer *);
 
 /*
  * Freeze the plan's targets: syncfs() all of them first (if presync),
@@ -47,19 +47,18 @@ void		 freezer_free(struct freezer *);
  * any failure everything already frozen is thawed, in reverse order,
  * before the result is reported.  -EBUSY if a job is running.
  */
-int		 freezer_freeze(struct freezer *, const struct plan *, bool,
-		    uint64_t);
+int freezer_freeze(struct freezer *, const struct plan *, bool, uint64_t);
 /* Undo the running freeze job as soon as it finishes. */
-void		 freezer_cancel(struct freezer *);
+void freezer_cancel(struct freezer *);
 /* Thaw what we hold frozen, in exact reverse order.  -EBUSY if busy. */
-int		 freezer_thaw(struct freezer *, uint64_t);
+int freezer_thaw(struct freezer *, uint64_t);
 /* Thaw now, on the calling thread (signals, fatal errors). */
-void		 freezer_thaw_now(struct freezer *);
-bool		 freezer_busy(const struct freezer *);
+void freezer_thaw_now(struct freezer *);
+bool freezer_busy(const struct freezer *);
 /* Why the last freezer_freeze() failed before it started. */
-const char	*freezer_last_reason(const struct freezer *);
-size_t		 freezer_nfrozen(const struct freezer *);
+const char *freezer_last_reason(const struct freezer *);
+size_t freezer_nfrozen(const struct freezer *);
 /* The i-th frozen filesystem, in freeze order: its mount point. */
-const char	*freezer_frozen_path(const struct freezer *, size_t);
+const char *freezer_frozen_path(const struct freezer *, size_t);
 
 #endif /* HVVSS_FREEZE_H */

@@ -31,20 +31,20 @@
 #include "host.h"
 #include "log.h"
 
-#define RETRY_SECONDS	1
+#define RETRY_SECONDS 1
 
 struct hostchan {
-	struct event_base	*base;
-	struct host_callbacks	 cb;
-	void			*arg;
-	char			*device;
-	int			 fd;
-	bool			 registered;
-	bool			 open_failed_logged;
-	bool			 backoff;	/* wait before the next open */
-	uint32_t		 req_flags;	/* echoed in the reply */
-	struct event		*read_ev;
-	struct event		*retry_ev;
+	struct event_base *base;
+	struct host_callbacks cb;
+	void *arg;
+	char *device;
+	int fd;
+	bool registered;
+	bool open_failed_logged;
+	bool backoff; /* wait before the next open */
+	uint32_t req_flags; /* echoed in the reply */
+	struct event *read_ev;
+	struct event *retry_ev;
 };
 
 /* Who holds the device open?  Scan /proc for an fd on the same inode. */
@@ -72,15 +72,16 @@ find_holder(const char *device, char *out, size_t len)
 			snprintf(path, sizeof(path), "/proc/%s/fd/%s",
 			    pe->d_name, fe->d_name);
 			if (stat(path, &st) == -1 || st.st_dev != dst.st_dev ||
-			    st.st_ino != dst.st_ino || st.st_rdev !=
-			    dst.st_rdev)
+			    st.st_ino != dst.st_ino ||
+			    st.st_rdev != dst.st_rdev)
 				continue;
 			comm[0] = '\0';
-			snprintf(path, sizeof(path), "/proc/%s/comm",
-			    pe->d_name);
+			snprintf(
+			    path, sizeof(path), "/proc/%s/comm", pe->d_name);
 			if ((f = fopen(path, "r")) != NULL) {
 				if (fgets(comm, sizeof(comm), f) != NULL &&
-				    (n = strlen(comm)) > 0 && comm[n - 1] == '\n')
+				    (n = strlen(comm)) > 0 &&
+				    comm[n - 1] == '\n')
 					comm[n - 1] = '\0';
 				fclose(f);
 			}
@@ -115,11 +116,12 @@ read_cb(evutil_socket_t fd, short what, void *arg)
 	if (n == -1 && (errno == EINTR || errno == EAGAIN))
 		return;
 	if (!h->registered) {
-		if (hv_msg_decode_register_reply(buf, n < 0 ? 0 : (size_t)n,
-		    &version) != 0) {
-			snprintf(why, sizeof(why), "bad REGISTER1 answer "
-			    "(%zd bytes%s%s)", n, n < 0 ? ": " : "",
-			    n < 0 ? strerror(errno) : "");
+		if (hv_msg_decode_register_reply(
+		        buf, n < 0 ? 0 : (size_t)n, &version) != 0) {
+			snprintf(why, sizeof(why),
+			    "bad REGISTER1 answer "
+			    "(%zd bytes%s%s)",
+			    n, n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
 			/* not a VSS device (any more): don't spin on it */
 			h->backoff = true;
 			lose(h, why);
@@ -157,17 +159,17 @@ try_open(struct hostchan *h)
 		if (err == EBUSY) {
 			find_holder(h->device, holder, sizeof(holder));
 			log_warnx("%s is busy: another VSS daemon holds it "
-			    "(%s); retrying every %d s", h->device, holder,
-			    RETRY_SECONDS);
+			          "(%s); retrying every %d s",
+			    h->device, holder, RETRY_SECONDS);
 		} else
-			log_warnx("open %s: %s; retrying every %d s",
-			    h->device, strerror(err), RETRY_SECONDS);
+			log_warnx("open %s: %s; retrying every %d s", h->device,
+			    strerror(err), RETRY_SECONDS);
 		return false;
 	}
 	if (fstat(fd, &st) == 0 && !S_ISCHR(st.st_mode) &&
 	    !S_ISREG(st.st_mode)) {
-		log_warnx("%s: neither a character device nor a file",
-		    h->device);
+		log_warnx(
+		    "%s: neither a character device nor a file", h->device);
 		close(fd);
 		return false;
 	}
@@ -194,7 +196,7 @@ retry_cb(evutil_socket_t fd, short what, void *arg)
 void
 hostchan_connect(struct hostchan *h)
 {
-	struct timeval tv = { RETRY_SECONDS, 0 };
+	struct timeval tv = {RETRY_SECONDS, 0};
 
 	if (h->fd != -1 || evtimer_pending(h->retry_ev, NULL))
 		return;
@@ -235,7 +237,8 @@ hostchan_reply(struct hostchan *h, uint32_t hresult)
 	err = errno;
 	snprintf(why, sizeof(why), "reply rejected: %s%s", strerror(err),
 	    err == EINVAL ? " (the kernel no longer waits for it: timeout "
-	    "or hibernation)" : "");
+	                    "or hibernation)"
+	                  : "");
 	lose(h, why);
 	return -err;
 }

@@ -13,23 +13,23 @@ struct hostchan;
 
 struct host_callbacks {
 	/* a request read from the device */
-	void	(*request)(uint8_t op, void *arg);
+	void (*request)(uint8_t op, void *arg);
 	/* the device failed or rejected a write: replies owed are void */
-	void	(*lost)(const char *why, void *arg);
+	void (*lost)(const char *why, void *arg);
 	/* REGISTER1 answered: requests will come */
-	void	(*registered)(uint32_t version, void *arg);
+	void (*registered)(uint32_t version, void *arg);
 };
 
-struct hostchan	*hostchan_new(struct event_base *, const char *,
-		    const struct host_callbacks *, void *);
-void		 hostchan_free(struct hostchan *);
+struct hostchan *hostchan_new(
+    struct event_base *, const char *, const struct host_callbacks *, void *);
+void hostchan_free(struct hostchan *);
 /* Open and register; on failure retry every second until it works. */
-void		 hostchan_connect(struct hostchan *);
+void hostchan_connect(struct hostchan *);
 /* Close now (the kernel fails a transaction in flight; thaws nothing). */
-void		 hostchan_close(struct hostchan *);
+void hostchan_close(struct hostchan *);
 /* Write the reply to the current request; -errno, and lost() is called. */
-int		 hostchan_reply(struct hostchan *, uint32_t);
-bool		 hostchan_connected(const struct hostchan *);
-void		 hostchan_set_device(struct hostchan *, const char *);
+int hostchan_reply(struct hostchan *, uint32_t);
+bool hostchan_connected(const struct hostchan *);
+void hostchan_set_device(struct hostchan *, const char *);
 
 #endif /* HVVSS_HOST_H */

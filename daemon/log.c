@@ -16,17 +16,17 @@
 #include "log.h"
 
 struct held_line {
-	struct timespec	when;
-	int		prio;
-	char		text[LOG_LINE_MAX];
+	struct timespec when;
+	int prio;
+	char text[LOG_LINE_MAX];
 };
 
 static struct held_line ring[LOG_RING_LINES];
-static unsigned int	held, dropped;
-static bool		holding;
-static bool		to_stderr = true;
-static int		verbosity;
-static void		(*fatal_hook)(void);
+static unsigned int held, dropped;
+static bool holding;
+static bool to_stderr = true;
+static int verbosity;
+static void (*fatal_hook)(void);
 
 void
 log_init(bool foreground, int debug)
@@ -64,11 +64,11 @@ emit(const struct timespec *when, int prio, const char *text, bool late)
 	localtime_r(&when->tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm);
 	if (to_stderr)
-		fprintf(stderr, "%s.%03ld %s\n", stamp,
-		    when->tv_nsec / 1000000, text);
+		fprintf(stderr, "%s.%03ld %s\n", stamp, when->tv_nsec / 1000000,
+		    text);
 	else if (late)
-		syslog(prio, "%s (held while frozen, logged at %s.%03ld)",
-		    text, stamp, when->tv_nsec / 1000000);
+		syslog(prio, "%s (held while frozen, logged at %s.%03ld)", text,
+		    stamp, when->tv_nsec / 1000000);
 	else
 		syslog(prio, "%s", text);
 }
@@ -103,8 +103,8 @@ vlog(int prio, int saved_errno, const char *fmt, va_list ap)
 	vsnprintf(text, sizeof(text), fmt, ap);
 	if (saved_errno != 0) {
 		n = strlen(text);
-		snprintf(text + n, sizeof(text) - n, ": %s",
-		    strerror(saved_errno));
+		snprintf(
+		    text + n, sizeof(text) - n, ": %s", strerror(saved_errno));
 	}
 	logline(prio, text);
 }
@@ -135,7 +135,7 @@ log_release(void)
 		clock_gettime(CLOCK_REALTIME, &now);
 		snprintf(text, sizeof(text),
 		    "%u log lines dropped while frozen (ring of %u full)",
-		    dropped, LOG_RING_LINES);
+		    dropped, (unsigned int)LOG_RING_LINES);
 		emit(&now, LOG_WARNING, text, false);
 	}
 	held = dropped = 0;

@@ -16,29 +16,27 @@
 #include <stdarg.h>
 #include <stdbool.h>
 
-#define LOG_RING_LINES	1024	/* lines kept while held */
-#define LOG_LINE_MAX	480	/* bytes per line, truncated beyond */
+#define LOG_RING_LINES 1024 /* lines kept while held */
+#define LOG_LINE_MAX 480 /* bytes per line, truncated beyond */
 
-void	log_init(bool foreground, int debug);
-void	log_setdebug(int debug);
-int	log_getdebug(void);
+void log_init(bool foreground, int debug);
+void log_setdebug(int debug);
+int log_getdebug(void);
 
 /* Hold lines in memory from now on (call before the first freeze). */
-void	log_hold(void);
+void log_hold(void);
 /* Write out what was held and log directly again (after thaw). */
-void	log_release(void);
-bool	log_held(void);
+void log_release(void);
+bool log_held(void);
 
 /* Called by fatal() before it logs, e.g. to thaw. */
-void	log_set_fatal_hook(void (*)(void));
+void log_set_fatal_hook(void (*)(void));
 
-void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	fatal(const char *, ...)
-	    __attribute__((format(printf, 1, 2), noreturn));
-void	fatalx(const char *, ...)
-	    __attribute__((format(printf, 1, 2), noreturn));
+void log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+void fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 #endif /* HVVSS_LOG_H */

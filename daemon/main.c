@@ -19,12 +19,12 @@
 #include "daemon.h"
 #include "log.h"
 
-#define MAX_OVERRIDES	64
+#define MAX_OVERRIDES 64
 
-static void __attribute__((noreturn))
-usage(void)
+static void __attribute__((noreturn)) usage(void)
 {
-	fprintf(stderr, "usage: hv_vss_daemon [-dhnt] [-c file] "
+	fprintf(stderr,
+	    "usage: hv_vss_daemon [-dhnt] [-c file] "
 	    "[-D device] [-o key=value]\n");
 	exit(1);
 }
@@ -33,10 +33,8 @@ int
 main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
-		{ "no-daemon", no_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
+	    {"no-daemon", no_argument, NULL, 'n'},
+	    {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	static char *overrides[MAX_OVERRIDES + 1];
 	static char devopt[CONF_PATH_MAX + 8];
 	const char *conf_path = CONF_PATH_DEFAULT;
@@ -46,8 +44,8 @@ main(int argc, char *argv[])
 	struct conf c;
 	char err[512];
 
-	while ((ch = getopt_long(argc, argv, "c:dD:hno:t", longopts,
-	    NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:dD:hno:t", longopts, NULL)) !=
+	    -1) {
 		switch (ch) {
 		case 'c':
 			conf_path = optarg;
@@ -67,8 +65,10 @@ main(int argc, char *argv[])
 			break;
 		case 'o':
 			if (noverrides == MAX_OVERRIDES) {
-				fprintf(stderr, "hv_vss_daemon: more than %d "
-				    "-o\n", MAX_OVERRIDES);
+				fprintf(stderr,
+				    "hv_vss_daemon: more than %d "
+				    "-o\n",
+				    MAX_OVERRIDES);
 				exit(1);
 			}
 			overrides[noverrides++] = optarg;
@@ -102,15 +102,15 @@ main(int argc, char *argv[])
 		exit(0);
 	}
 	if (geteuid() != 0) {
-		fprintf(stderr, "hv_vss_daemon: must run as root (it freezes "
+		fprintf(stderr,
+		    "hv_vss_daemon: must run as root (it freezes "
 		    "filesystems)\n");
 		exit(1);
 	}
 
 	log_init(foreground, c.debug);
 	if (!foreground && daemon(0, 0) == -1) {
-		fprintf(stderr, "hv_vss_daemon: daemon: %s\n",
-		    strerror(errno));
+		fprintf(stderr, "hv_vss_daemon: daemon: %s\n", strerror(errno));
 		exit(1);
 	}
 	/* the freezer reports from a worker thread */

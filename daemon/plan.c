@@ -198,7 +198,7 @@ struct pb {
 	struct plan *p;
 	const struct conf *c;
 	const char *sysfs; /* NULL: no loop or dm information */
-	bool probe_loops;  /* ask loop devices themselves (no sysfs) */
+	bool probe_loops; /* ask loop devices themselves (no sysfs) */
 
 	struct ment *m;
 	size_t nm;
@@ -794,7 +794,7 @@ select_mounts(struct pb *pb, bool *cand)
 
 struct cand {
 	dev_t dev;
-	bool top;	/* mounts the filesystem's root, not a directory */
+	bool top; /* mounts the filesystem's root, not a directory */
 	size_t len;
 	const char *target;
 	size_t i;
@@ -1256,7 +1256,7 @@ probe_loop(struct walk *w)
 	memcpy(img, li.lo_file_name, LO_NAME_SIZE);
 	img[LO_NAME_SIZE] = '\0';
 	if (strlen(img) >= LO_NAME_SIZE - 1)
-		return 0;	/* cut short: no safe guess */
+		return 0; /* cut short: no safe guess */
 	return walk_backing(w, img, 0);
 }
 
@@ -1290,7 +1290,7 @@ loop_edges(struct pb *pb)
 		if (pb->sysfs == NULL)
 			r = probe_loop(&w);
 		else if (mkpath(dir, sizeof(dir), "%s/dev/block/%u:%u",
-		        pb->sysfs, major(m->dev), minor(m->dev)) &&
+		             pb->sysfs, major(m->dev), minor(m->dev)) &&
 		    is_dir(dir))
 			r = walk_dev(&w, dir, 0);
 		else

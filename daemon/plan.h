@@ -28,35 +28,35 @@
 
 #include "conf.h"
 
-#define PLAN_REASON_MAX	160
+#define PLAN_REASON_MAX 160
 
 struct plan_target {
-	char	*mountpoint;		/* where we open it to FIFREEZE */
-	char	*fstype;
-	char	*source;		/* e.g. /dev/loop3 */
-	dev_t	 dev;			/* mountinfo major:minor (btrfs: the
+	char *mountpoint; /* where we open it to FIFREEZE */
+	char *fstype;
+	char *source; /* e.g. /dev/loop3 */
+	dev_t dev; /* mountinfo major:minor (btrfs: the
 					 * filesystem's 0:N, not a subvolume's
 					 * st_dev) */
-	int	 level;			/* 0 first; same level: independent */
+	int level; /* 0 first; same level: independent */
 	/* why it comes where it does, e.g. "image /mnt/a/b.img lives on
 	 * /mnt/a" or "child of /" (empty for a free-standing target) */
-	char	 order_reason[PLAN_REASON_MAX];
-	size_t	 nmounts;		/* mount points sharing this sb */
+	char order_reason[PLAN_REASON_MAX];
+	size_t nmounts; /* mount points sharing this sb */
 };
 
 struct plan_skip {
-	char	*mountpoint;
-	char	*fstype;
-	char	 reason[PLAN_REASON_MAX];
+	char *mountpoint;
+	char *fstype;
+	char reason[PLAN_REASON_MAX];
 };
 
 struct plan {
-	struct plan_target *targets;	/* in freeze order */
-	size_t		    ntargets;
-	struct plan_skip   *skips;
-	size_t		    nskips;
-	bool		    veto;	/* the policy refuses a backup now */
-	char		    veto_reason[PLAN_REASON_MAX * 2];
+	struct plan_target *targets; /* in freeze order */
+	size_t ntargets;
+	struct plan_skip *skips;
+	size_t nskips;
+	bool veto; /* the policy refuses a backup now */
+	char veto_reason[PLAN_REASON_MAX * 2];
 };
 
 /*
@@ -69,10 +69,10 @@ struct plan {
  * Returns 0, or -1 with a message in err (unreadable mountinfo, out of
  * memory).
  */
-int	plan_build(struct plan *p, const struct conf *c, const char *mountinfo,
-	    const char *sysfs, bool probe_loops, char *err, size_t errlen);
+int plan_build(struct plan *p, const struct conf *c, const char *mountinfo,
+    const char *sysfs, bool probe_loops, char *err, size_t errlen);
 
 /* Free what plan_build() allocated. */
-void	plan_free(struct plan *p);
+void plan_free(struct plan *p);
 
 #endif /* HVVSS_PLAN_H */

@@ -20,14 +20,14 @@
 #include "txn.h"
 
 static const char *const state_names[TXN_NSTATES] = {
-	[TXN_IDLE] = "idle",
-	[TXN_CHECKING] = "checking",
-	[TXN_APPS_FREEZING] = "freezing apps",
-	[TXN_FS_FREEZING] = "freezing filesystems",
-	[TXN_FROZEN] = "frozen",
-	[TXN_FS_THAWING] = "thawing filesystems",
-	[TXN_APPS_THAWING] = "thawing apps",
-	[TXN_ABORTING] = "aborting",
+    [TXN_IDLE] = "idle",
+    [TXN_CHECKING] = "checking",
+    [TXN_APPS_FREEZING] = "freezing apps",
+    [TXN_FS_FREEZING] = "freezing filesystems",
+    [TXN_FROZEN] = "frozen",
+    [TXN_FS_THAWING] = "thawing filesystems",
+    [TXN_APPS_THAWING] = "thawing apps",
+    [TXN_ABORTING] = "aborting",
 };
 
 const char *
@@ -81,8 +81,8 @@ say(struct txn *t, struct txn_actions *out, int prio, const char *fmt, ...)
 	int n;
 
 	a->prio = prio;
-	n = snprintf(a->text, sizeof(a->text), "txn %llu: ",
-	    (unsigned long long)t->id);
+	n = snprintf(
+	    a->text, sizeof(a->text), "txn %llu: ", (unsigned long long)t->id);
 	va_start(ap, fmt);
 	vsnprintf(a->text + n, sizeof(a->text) - n, fmt, ap);
 	va_end(ap);
@@ -110,8 +110,7 @@ reply(struct txn *t, struct txn_actions *out, uint32_t hresult)
 
 /* An immediate answer to a request that starts nothing. */
 static void
-answer_now(struct txn *t, struct txn_actions *out, uint8_t op,
-    uint32_t hresult)
+answer_now(struct txn *t, struct txn_actions *out, uint8_t op, uint32_t hresult)
 {
 	t->op = op;
 	t->owe_reply = true;
@@ -142,7 +141,7 @@ start_thaw(struct txn *t, struct txn_actions *out)
 	act(t, out, TA_FS_THAW);
 }
 
-static void	idle_request(struct txn *, uint8_t, struct txn_actions *);
+static void idle_request(struct txn *, uint8_t, struct txn_actions *);
 
 /*
  * A request arrived while the current one is unanswered: the kernel gave
@@ -152,9 +151,10 @@ static void	idle_request(struct txn *, uint8_t, struct txn_actions *);
 static void
 superseded(struct txn *t, uint8_t op, struct txn_actions *out)
 {
-	say(t, out, LOG_WARNING, "%s superseded by %s: the kernel gave up "
-	    "on it; its answer will not be sent", hv_op_name(t->op),
-	    hv_op_name(op));
+	say(t, out, LOG_WARNING,
+	    "%s superseded by %s: the kernel gave up "
+	    "on it; its answer will not be sent",
+	    hv_op_name(t->op), hv_op_name(op));
 	t->owe_reply = false;
 	timer(t, out, TA_DEADLINE, 0);
 	switch (t->state) {
@@ -203,19 +203,21 @@ idle_request(struct txn *t, uint8_t op, struct txn_actions *out)
 	case HV_OP_THAW:
 		if (t->lease_expired) {
 			t->lease_expired = false;
-			say(t, out, LOG_WARNING, "THAW after the lease "
+			say(t, out, LOG_WARNING,
+			    "THAW after the lease "
 			    "expired: the filesystems were thawed before it, "
 			    "the snapshot may be inconsistent");
 			answer_now(t, out, op, HV_E_FAIL);
 		} else {
-			say(t, out, LOG_INFO, "THAW with nothing frozen: "
+			say(t, out, LOG_INFO,
+			    "THAW with nothing frozen: "
 			    "nothing to do");
 			answer_now(t, out, op, HV_S_OK);
 		}
 		break;
 	default:
-		say(t, out, LOG_WARNING, "unexpected operation %u (%s)",
-		    op, hv_op_name(op));
+		say(t, out, LOG_WARNING, "unexpected operation %u (%s)", op,
+		    hv_op_name(op));
 		answer_now(t, out, op, HV_E_FAIL);
 		break;
 	}
@@ -234,12 +236,15 @@ on_request(struct txn *t, uint8_t op, struct txn_actions *out)
 			t->owe_reply = true;
 			start_thaw(t, out);
 		} else if (op == HV_OP_FREEZE) {
-			say(t, out, LOG_INFO, "FREEZE while frozen: already "
+			say(t, out, LOG_INFO,
+			    "FREEZE while frozen: already "
 			    "frozen, nothing to do");
 			answer_now(t, out, op, HV_S_OK);
 		} else {
-			say(t, out, LOG_WARNING, "%s refused: frozen, a "
-			    "backup is in progress", hv_op_name(op));
+			say(t, out, LOG_WARNING,
+			    "%s refused: frozen, a "
+			    "backup is in progress",
+			    hv_op_name(op));
 			answer_now(t, out, op, HV_E_FAIL);
 		}
 		return;
@@ -290,28 +295,35 @@ on_deadline(struct txn *t, struct txn_actions *out)
 		break;
 	case TXN_APPS_FREEZING:
 		release_apps(t, out);
-		snprintf(why, sizeof(why), "applications did not all answer "
-		    "within %u ms", t->limits.app_freeze_ms);
+		snprintf(why, sizeof(why),
+		    "applications did not all answer "
+		    "within %u ms",
+		    t->limits.app_freeze_ms);
 		fail(t, out, "FREEZE", why);
 		t->state = TXN_IDLE;
 		break;
 	case TXN_FS_FREEZING:
 		act(t, out, TA_FS_CANCEL);
 		release_apps(t, out);
-		snprintf(why, sizeof(why), "freezing the filesystems took "
+		snprintf(why, sizeof(why),
+		    "freezing the filesystems took "
 		    "longer than %u ms; undoing when the stuck call returns",
 		    t->limits.fs_freeze_ms);
 		fail(t, out, "FREEZE", why);
 		t->state = TXN_ABORTING;
 		break;
 	case TXN_FS_THAWING:
-		snprintf(why, sizeof(why), "thawing took longer than %u ms; "
-		    "still trying", t->limits.thaw_ms);
+		snprintf(why, sizeof(why),
+		    "thawing took longer than %u ms; "
+		    "still trying",
+		    t->limits.thaw_ms);
 		fail(t, out, "THAW", why);
 		break;
 	case TXN_APPS_THAWING:
-		say(t, out, LOG_WARNING, "applications did not all confirm "
-		    "THAW within %u ms", t->limits.thaw_ms);
+		say(t, out, LOG_WARNING,
+		    "applications did not all confirm "
+		    "THAW within %u ms",
+		    t->limits.thaw_ms);
 		reply(t, out, t->result);
 		t->state = TXN_IDLE;
 		break;
@@ -326,7 +338,8 @@ on_lease(struct txn *t, struct txn_actions *out)
 	if (t->state != TXN_FROZEN)
 		return;
 	t->lease_expired = true;
-	say(t, out, LOG_WARNING, "frozen for max_frozen (%u ms) without a "
+	say(t, out, LOG_WARNING,
+	    "frozen for max_frozen (%u ms) without a "
 	    "THAW: thawing now; the next THAW will be answered E_FAIL",
 	    t->limits.max_frozen_ms);
 	t->owe_reply = false;
@@ -337,8 +350,10 @@ static void
 on_lost(struct txn *t, struct txn_actions *out)
 {
 	if (t->owe_reply)
-		say(t, out, LOG_WARNING, "device lost: %s will not be "
-		    "answered", hv_op_name(t->op));
+		say(t, out, LOG_WARNING,
+		    "device lost: %s will not be "
+		    "answered",
+		    hv_op_name(t->op));
 	t->owe_reply = false;
 	switch (t->state) {
 	case TXN_CHECKING:
@@ -379,7 +394,7 @@ txn_step(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 		break;
 	}
 	if (ev->id != t->id)
-		return;		/* stale: from a transaction already over */
+		return; /* stale: from a transaction already over */
 
 	switch (ev->kind) {
 	case TE_CHECK_DONE:
@@ -449,7 +464,8 @@ txn_step(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 		if (t->owe_reply && t->lease_expired) {
 			/* the host's THAW arrived during the lease's thaw */
 			t->lease_expired = false;
-			say(t, out, LOG_WARNING, "THAW after the lease expired: "
+			say(t, out, LOG_WARNING,
+			    "THAW after the lease expired: "
 			    "the snapshot may be inconsistent");
 		}
 		reply(t, out, t->result);

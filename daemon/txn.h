@@ -29,68 +29,68 @@
 
 enum txn_state {
 	TXN_IDLE,
-	TXN_CHECKING,		/* HOT_BACKUP: plan and apps asked */
-	TXN_APPS_FREEZING,	/* FREEZE: apps asked to flush and hold */
-	TXN_FS_FREEZING,	/* FREEZE: filesystems being frozen */
-	TXN_FROZEN,		/* FREEZE answered S_OK; lease running */
-	TXN_FS_THAWING,		/* filesystems being thawed */
-	TXN_APPS_THAWING,	/* apps told to resume */
-	TXN_ABORTING,		/* undoing a freeze that will not be kept */
+	TXN_CHECKING, /* HOT_BACKUP: plan and apps asked */
+	TXN_APPS_FREEZING, /* FREEZE: apps asked to flush and hold */
+	TXN_FS_FREEZING, /* FREEZE: filesystems being frozen */
+	TXN_FROZEN, /* FREEZE answered S_OK; lease running */
+	TXN_FS_THAWING, /* filesystems being thawed */
+	TXN_APPS_THAWING, /* apps told to resume */
+	TXN_ABORTING, /* undoing a freeze that will not be kept */
 	TXN_NSTATES
 };
 
 enum txn_event_kind {
-	TE_HOST_REQUEST,	/* .op: a request read from the device */
-	TE_CHECK_DONE,		/* .ok, .reason */
-	TE_APPS_FROZEN,		/* .ok, .reason (the culprit when not ok) */
-	TE_FS_FROZEN,		/* .ok, .reason; not ok: nothing stays frozen */
-	TE_FS_THAWED,		/* .ok, .reason */
-	TE_APPS_THAWED,		/* apps answered, or their deadline passed */
-	TE_DEADLINE,		/* the current stage's deadline passed */
-	TE_LEASE_EXPIRED,	/* frozen for max_frozen */
-	TE_HOST_LOST,		/* the device failed: owed replies are void */
+	TE_HOST_REQUEST, /* .op: a request read from the device */
+	TE_CHECK_DONE, /* .ok, .reason */
+	TE_APPS_FROZEN, /* .ok, .reason (the culprit when not ok) */
+	TE_FS_FROZEN, /* .ok, .reason; not ok: nothing stays frozen */
+	TE_FS_THAWED, /* .ok, .reason */
+	TE_APPS_THAWED, /* apps answered, or their deadline passed */
+	TE_DEADLINE, /* the current stage's deadline passed */
+	TE_LEASE_EXPIRED, /* frozen for max_frozen */
+	TE_HOST_LOST, /* the device failed: owed replies are void */
 	TE_NKINDS
 };
 
 struct txn_event {
 	enum txn_event_kind kind;
-	uint64_t	 id;		/* completions: the id of their action */
-	uint8_t		 op;		/* TE_HOST_REQUEST: HV_OP_* */
-	bool		 ok;
-	const char	*reason;
+	uint64_t id; /* completions: the id of their action */
+	uint8_t op; /* TE_HOST_REQUEST: HV_OP_* */
+	bool ok;
+	const char *reason;
 };
 
 enum txn_action_kind {
-	TA_REPLY,		/* .hresult to the current host request */
-	TA_CHECK,		/* build the plan, ask apps CHECK */
-	TA_APPS_FREEZE,		/* ask apps to freeze, within .ms */
-	TA_APPS_ABORT,		/* tell frozen apps the freeze is off */
-	TA_APPS_THAW,		/* tell apps to resume, collect within .ms */
-	TA_FS_FREEZE,		/* sync, then freeze the plan's filesystems */
-	TA_FS_CANCEL,		/* undo the freeze in progress when it ends */
-	TA_FS_THAW,		/* thaw what we froze, in reverse order */
-	TA_DEADLINE,		/* arm the stage deadline (.ms), 0: disarm */
-	TA_LEASE,		/* arm the lease (.ms), 0: disarm */
-	TA_LOG,			/* .prio (syslog level), .text */
+	TA_REPLY, /* .hresult to the current host request */
+	TA_CHECK, /* build the plan, ask apps CHECK */
+	TA_APPS_FREEZE, /* ask apps to freeze, within .ms */
+	TA_APPS_ABORT, /* tell frozen apps the freeze is off */
+	TA_APPS_THAW, /* tell apps to resume, collect within .ms */
+	TA_FS_FREEZE, /* sync, then freeze the plan's filesystems */
+	TA_FS_CANCEL, /* undo the freeze in progress when it ends */
+	TA_FS_THAW, /* thaw what we froze, in reverse order */
+	TA_DEADLINE, /* arm the stage deadline (.ms), 0: disarm */
+	TA_LEASE, /* arm the lease (.ms), 0: disarm */
+	TA_LOG, /* .prio (syslog level), .text */
 	TA_NKINDS
 };
 
-#define TXN_TEXT_MAX	240
+#define TXN_TEXT_MAX 240
 
 struct txn_action {
 	enum txn_action_kind kind;
-	uint64_t	id;		/* the transaction; echo it in results */
-	uint32_t	hresult;
-	unsigned int	ms;
-	int		prio;
-	char		text[TXN_TEXT_MAX];
+	uint64_t id; /* the transaction; echo it in results */
+	uint32_t hresult;
+	unsigned int ms;
+	int prio;
+	char text[TXN_TEXT_MAX];
 };
 
-#define TXN_MAX_ACTIONS	12
+#define TXN_MAX_ACTIONS 12
 
 struct txn_actions {
 	struct txn_action a[TXN_MAX_ACTIONS];
-	size_t		  n;
+	size_t n;
 };
 
 /* Deadlines, in milliseconds. */
@@ -103,27 +103,26 @@ struct txn_limits {
 };
 
 struct txn {
-	enum txn_state	 state;
+	enum txn_state state;
 	struct txn_limits limits;
-	uint64_t	 id;		/* transaction number, for the logs */
-	uint8_t		 op;		/* the request being served */
-	bool		 owe_reply;	/* the current request awaits one */
-	uint32_t	 result;	/* the reply once the stage ends */
-	bool		 lease_expired;	/* the next THAW must say E_FAIL */
-	bool		 apps_frozen;	/* apps hold: ABORT or THAW owed */
-	char		 why[TXN_TEXT_MAX];	/* reason of a failure */
+	uint64_t id; /* transaction number, for the logs */
+	uint8_t op; /* the request being served */
+	bool owe_reply; /* the current request awaits one */
+	uint32_t result; /* the reply once the stage ends */
+	bool lease_expired; /* the next THAW must say E_FAIL */
+	bool apps_frozen; /* apps hold: ABORT or THAW owed */
+	char why[TXN_TEXT_MAX]; /* reason of a failure */
 };
 
-void		 txn_init(struct txn *, const struct txn_limits *);
+void txn_init(struct txn *, const struct txn_limits *);
 /*
  * Feed one event; the actions to carry out, in order, go to *out.  A
  * completion, deadline or lease event whose id is not the current
  * transaction's is stale and ignored.
  */
-void		 txn_step(struct txn *, const struct txn_event *,
-		    struct txn_actions *out);
+void txn_step(struct txn *, const struct txn_event *, struct txn_actions *out);
 /* True while filesystems may be frozen (for the log and the guard). */
-bool		 txn_may_be_frozen(const struct txn *);
-const char	*txn_state_name(enum txn_state);
+bool txn_may_be_frozen(const struct txn *);
+const char *txn_state_name(enum txn_state);
 
 #endif /* HVVSS_TXN_H */

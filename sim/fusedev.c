@@ -30,19 +30,19 @@
 #define MAX_PARKED 8
 
 struct fusedev {
-	struct event_base	*base;
-	struct kernel		*kernel;
-	struct fuse_session	*se;
-	struct fuse_buf		 fbuf;
-	struct event		*fuse_ev;
-	struct event		*intr_ev;
-	char			*path;
-	bool			 created;	/* we made the mount point */
-	bool			 verbose;
-	fuse_req_t		 parked[MAX_PARKED];	/* reads waiting */
-	size_t			 parked_size[MAX_PARKED];
-	bool			 parked_intr[MAX_PARKED];
-	struct fuse_pollhandle	*ph;
+	struct event_base *base;
+	struct kernel *kernel;
+	struct fuse_session *se;
+	struct fuse_buf fbuf;
+	struct event *fuse_ev;
+	struct event *intr_ev;
+	char *path;
+	bool created; /* we made the mount point */
+	bool verbose;
+	fuse_req_t parked[MAX_PARKED]; /* reads waiting */
+	size_t parked_size[MAX_PARKED];
+	bool parked_intr[MAX_PARKED];
+	struct fuse_pollhandle *ph;
 };
 
 static void
@@ -126,7 +126,8 @@ answer_read(struct fusedev *d, fuse_req_t req, size_t size)
 	uint8_t buf[64];
 	ssize_t n;
 
-	n = kernel_read(d->kernel, buf, size < sizeof(buf) ? size : sizeof(buf));
+	n = kernel_read(
+	    d->kernel, buf, size < sizeof(buf) ? size : sizeof(buf));
 	if (n == -EAGAIN)
 		return false;
 	if (n < 0)
@@ -210,20 +211,20 @@ dev_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 			fuse_pollhandle_destroy(d->ph);
 		d->ph = ph;
 	}
-	fuse_reply_poll(req, kernel_readable(d->kernel) ? POLLIN | POLLRDNORM :
-	    0);
+	fuse_reply_poll(
+	    req, kernel_readable(d->kernel) ? POLLIN | POLLRDNORM : 0);
 }
 
 static const struct fuse_lowlevel_ops dev_ops = {
-	.lookup = dev_lookup,
-	.getattr = dev_getattr,
-	.setattr = dev_setattr,
-	.open = dev_open,
-	.read = dev_read,
-	.write = dev_write,
-	.flush = dev_flush,
-	.release = dev_release,
-	.poll = dev_poll,
+    .lookup = dev_lookup,
+    .getattr = dev_getattr,
+    .setattr = dev_setattr,
+    .open = dev_open,
+    .read = dev_read,
+    .write = dev_write,
+    .flush = dev_flush,
+    .release = dev_release,
+    .poll = dev_poll,
 };
 
 /* The kernel model queued a message: serve parked reads, wake pollers. */
@@ -258,8 +259,8 @@ fuse_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	if (rc <= 0) {
 		if (rc < 0)
-			fprintf(stderr, "hv_vss_sim: fuse: %s\n",
-			    strerror(-rc));
+			fprintf(
+			    stderr, "hv_vss_sim: fuse: %s\n", strerror(-rc));
 		event_del(d->fuse_ev);
 		return;
 	}
@@ -267,8 +268,8 @@ fuse_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 struct fusedev *
-fusedev_start(struct event_base *base, const char *path,
-    struct kernel *kernel, bool verbose)
+fusedev_start(struct event_base *base, const char *path, struct kernel *kernel,
+    bool verbose)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fusedev *d;
@@ -288,7 +289,8 @@ fusedev_start(struct event_base *base, const char *path,
 			    strerror(errno));
 			goto fail;
 		}
-		if ((fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0600)) == -1) {
+		if ((fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0600)) ==
+		    -1) {
 			fprintf(stderr, "hv_vss_sim: create %s: %s\n", path,
 			    strerror(errno));
 			goto fail;
@@ -303,7 +305,7 @@ fusedev_start(struct event_base *base, const char *path,
 	if (fuse_opt_add_arg(&args, "hv_vss_sim") != 0 ||
 	    fuse_opt_add_arg(&args, "-o") != 0 ||
 	    fuse_opt_add_arg(&args, "fsname=hv_vss_sim,subtype=hv_vss_sim") !=
-		0)
+	        0)
 		goto fail;
 	if (verbose && fuse_opt_add_arg(&args, "-d") != 0)
 		goto fail;
@@ -319,8 +321,8 @@ fusedev_start(struct event_base *base, const char *path,
 		d->se = NULL;
 		goto fail;
 	}
-	d->fuse_ev = event_new(base, fuse_session_fd(d->se),
-	    EV_READ | EV_PERSIST, fuse_cb, d);
+	d->fuse_ev = event_new(
+	    base, fuse_session_fd(d->se), EV_READ | EV_PERSIST, fuse_cb, d);
 	d->intr_ev = event_new(base, -1, 0, intr_cb, d);
 	if (d->fuse_ev == NULL || d->intr_ev == NULL ||
 	    event_add(d->fuse_ev, NULL) != 0) {

@@ -27,10 +27,10 @@
 
 #include "sim.h"
 
-#define HOST_REPLY_MARGIN_MS	10000	/* past the kernel's own timeout */
-#define HOST_NEGO_TIMEOUT_MS	5000
-#define HOST_REREGISTER_MS	10000	/* after a fake hibernation THAW */
-#define HOST_TICK_MS		2
+#define HOST_REPLY_MARGIN_MS 10000 /* past the kernel's own timeout */
+#define HOST_NEGO_TIMEOUT_MS 5000
+#define HOST_REREGISTER_MS 10000 /* after a fake hibernation THAW */
+#define HOST_TICK_MS 2
 
 enum phase {
 	PH_NEGOTIATE,
@@ -40,42 +40,42 @@ enum phase {
 };
 
 struct pending {
-	uint64_t	reqid;
-	uint8_t		op;
-	uint8_t		txid;
-	size_t		len;
-	uint64_t	sent_us;
-	uint64_t	deadline_us;
+	uint64_t reqid;
+	uint8_t op;
+	uint8_t txid;
+	size_t len;
+	uint64_t sent_us;
+	uint64_t deadline_us;
 };
 
 struct host {
-	struct event_base	*base;
-	const struct sim_cfg	*cfg;
-	struct kernel		*kernel;
-	struct report		*rep;
+	struct event_base *base;
+	const struct sim_cfg *cfg;
+	struct kernel *kernel;
+	struct report *rep;
 
-	enum phase	 phase;
-	unsigned int	 backup;	/* 1-based */
-	unsigned int	 step;		/* next step to run */
-	bool		 waiting;	/* for replies, a child, a timer */
+	enum phase phase;
+	unsigned int backup; /* 1-based */
+	unsigned int step; /* next step to run */
+	bool waiting; /* for replies, a child, a timer */
 
-	struct pending	 out[SIM_MAX_STEPS];
-	unsigned int	 nout;
-	uint8_t		 txid;
-	uint64_t	 reqid;
+	struct pending out[SIM_MAX_STEPS];
+	unsigned int nout;
+	uint8_t txid;
+	uint64_t reqid;
 	struct ic_version fw, msgver;
 
-	pid_t		 exec_pid;
-	uint64_t	 exec_start;
-	unsigned int	 reg_before;
-	uint64_t	 wait_until;
+	pid_t exec_pid;
+	uint64_t exec_start;
+	unsigned int reg_before;
+	uint64_t wait_until;
 
-	struct event	*advance_ev;
-	struct event	*tick_ev;
-	struct event	*watch_ev;
+	struct event *advance_ev;
+	struct event *tick_ev;
+	struct event *watch_ev;
 };
 
-static void	host_advance(struct host *);
+static void host_advance(struct host *);
 
 static void
 schedule(struct host *h)
@@ -86,7 +86,7 @@ schedule(struct host *h)
 static void
 tick_in(struct host *h, unsigned int ms)
 {
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
 	evtimer_add(h->tick_ev, &tv);
 }
@@ -106,8 +106,8 @@ send_request(struct host *h, uint8_t op)
 	unsigned int tmo;
 	int len;
 
-	len = ic_vss_build(pkt, sizeof(pkt), request_size(op), ++h->txid,
-	    h->fw, h->msgver, op);
+	len = ic_vss_build(pkt, sizeof(pkt), request_size(op), ++h->txid, h->fw,
+	    h->msgver, op);
 	if (len < 0) {
 		fprintf(stderr, "hv_vss_sim: cannot build %s: %s\n",
 		    hv_op_name(op), strerror(-len));
@@ -120,8 +120,8 @@ send_request(struct host *h, uint8_t op)
 	p->txid = h->txid;
 	p->len = len;
 	p->sent_us = now_us();
-	p->deadline_us = p->sent_us +
-	    ((uint64_t)tmo + HOST_REPLY_MARGIN_MS) * 1000;
+	p->deadline_us =
+	    p->sent_us + ((uint64_t)tmo + HOST_REPLY_MARGIN_MS) * 1000;
 	kernel_channel_send(h->kernel, pkt, len, p->reqid);
 }
 
@@ -160,10 +160,10 @@ negotiation_reply(struct host *h, const uint8_t *pkt, size_t len)
 {
 	static struct ic_nego n;
 	struct ic_hdr hdr;
-	struct ic_version none = { 0, 0 };
+	struct ic_version none = {0, 0};
 
-	if (ic_hdr_decode(pkt, len, &hdr) < 0 || ic_nego_decode(pkt, len,
-	    &n) < 0 || !ic_is_reply(&hdr)) {
+	if (ic_hdr_decode(pkt, len, &hdr) < 0 ||
+	    ic_nego_decode(pkt, len, &n) < 0 || !ic_is_reply(&hdr)) {
 		report_negotiation(h->rep, -1, none, none, HV_E_FAIL);
 		h->phase = PH_DONE;
 		return;
@@ -182,8 +182,7 @@ negotiation_reply(struct host *h, const uint8_t *pkt, size_t len)
 
 /* The guest kernel sent a packet back. */
 void
-host_on_reply(struct host *h, const uint8_t *pkt, size_t len,
-    uint64_t reqid)
+host_on_reply(struct host *h, const uint8_t *pkt, size_t len, uint64_t reqid)
 {
 	struct pending *p = NULL;
 	struct ic_hdr hdr;
@@ -210,10 +209,11 @@ host_on_reply(struct host *h, const uint8_t *pkt, size_t len,
 		schedule(h);
 		return;
 	}
-	wellformed = ic_vss_decode(pkt, len, &hdr, &v) == 0 &&
-	    len == p->len && hdr.txid == p->txid && hdr.flags == IC_FLAGS_REPLY;
-	report_request(h->rep, p->op, p->txid, len, wellformed ? hdr.status :
-	    HV_E_FAIL, wellformed ? v.flags : 0, lat, true);
+	wellformed = ic_vss_decode(pkt, len, &hdr, &v) == 0 && len == p->len &&
+	    hdr.txid == p->txid && hdr.flags == IC_FLAGS_REPLY;
+	report_request(h->rep, p->op, p->txid, len,
+	    wellformed ? hdr.status : HV_E_FAIL, wellformed ? v.flags : 0, lat,
+	    true);
 	if (!wellformed)
 		report_event(h->rep, "bad_reply",
 		    "malformed reply to %s (length %zu, expected %zu)",
@@ -233,8 +233,7 @@ host_on_child(struct host *h, pid_t pid, int status)
 
 	if (pid != h->exec_pid)
 		return;
-	rc = WIFEXITED(status) ? WEXITSTATUS(status) :
-	    128 + WTERMSIG(status);
+	rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	report_exec(h->rep, h->cfg->exec_cmd, rc, now_us() - h->exec_start);
 	h->exec_pid = 0;
 	h->waiting = false;
@@ -331,7 +330,7 @@ host_advance(struct host *h)
 	if (h->waiting)
 		return;
 	if (h->step == h->cfg->nsteps) {
-		if (h->nout > 0) {	/* a last "+" step: wait for it */
+		if (h->nout > 0) { /* a last "+" step: wait for it */
 			h->waiting = true;
 			return;
 		}
@@ -419,7 +418,7 @@ watch_cb(evutil_socket_t fd, short what, void *arg)
 		tick_cb(-1, 0, h);
 	else if (h->phase == PH_NEGOTIATE && h->nout > 0 &&
 	    now_us() >= h->out[0].deadline_us) {
-		struct ic_version none = { 0, 0 };
+		struct ic_version none = {0, 0};
 
 		report_negotiation(h->rep, -1, none, none, HV_E_FAIL);
 		h->phase = PH_DONE;
@@ -432,7 +431,7 @@ host_new(struct event_base *base, const struct sim_cfg *cfg,
     struct kernel *kernel, struct report *rep)
 {
 	struct host *h;
-	struct timeval sec = { 1, 0 };
+	struct timeval sec = {1, 0};
 
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return NULL;

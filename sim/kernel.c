@@ -37,54 +37,54 @@
 #include "sim.h"
 
 enum kstate {
-	KS_INIT,		/* no daemon registered */
-	KS_READY,		/* idle, channel read */
-	KS_HOSTMSG,		/* a request taken from the channel */
-	KS_USER_REQ,		/* the request sent to the daemon */
-	KS_USER_RECV,		/* the daemon answered */
+	KS_INIT, /* no daemon registered */
+	KS_READY, /* idle, channel read */
+	KS_HOSTMSG, /* a request taken from the channel */
+	KS_USER_REQ, /* the request sent to the daemon */
+	KS_USER_RECV, /* the daemon answered */
 };
 
 struct chanpkt {
 	TAILQ_ENTRY(chanpkt) entry;
-	uint64_t	reqid;
-	size_t		len;
-	uint8_t		data[];
+	uint64_t reqid;
+	size_t len;
+	uint8_t data[];
 };
 
 struct kernel {
-	struct event_base	*base;
-	const struct sim_cfg	*cfg;
-	struct report		*rep;
-	struct host		*host;
+	struct event_base *base;
+	const struct sim_cfg *cfg;
+	struct report *rep;
+	struct host *host;
 
-	enum kstate	 state;
-	bool		 open;		/* the transport is in char-dev mode */
-	unsigned int	 registrations;
+	enum kstate state;
+	bool open; /* the transport is in char-dev mode */
+	unsigned int registrations;
 
 	/* the one message waiting for the daemon to read it */
-	uint8_t		 outmsg[HV_MSG_SIZE];
-	size_t		 outmsg_len;
-	bool		 outmsg_registers;	/* reading it completes REGISTER1 */
-	void		(*wakeup)(void *);
-	void		*wakeup_arg;
+	uint8_t outmsg[HV_MSG_SIZE];
+	size_t outmsg_len;
+	bool outmsg_registers; /* reading it completes REGISTER1 */
+	void (*wakeup)(void *);
+	void *wakeup_arg;
 
 	/* the channel: packets from the host not yet read */
-	TAILQ_HEAD(, chanpkt) ring;
-	struct event	*chan_ev;	/* the channel callback (a tasklet) */
-	struct event	*work_ev;	/* vss_handle_request (a work item) */
-	bool		 work_pending;
+	TAILQ_HEAD(chanring, chanpkt) ring;
+	struct event *chan_ev; /* the channel callback (a tasklet) */
+	struct event *work_ev; /* vss_handle_request (a work item) */
+	bool work_pending;
 
 	/* the one transaction */
-	uint8_t		 buf[IC_MAX_PKT_SIZE];
-	size_t		 len;
-	uint64_t	 reqid;
-	uint8_t		 op;
-	uint32_t	 hbu_flags;
-	struct event	*timeout_ev;
-	bool		 timeout_pending;
+	uint8_t buf[IC_MAX_PKT_SIZE];
+	size_t len;
+	uint64_t reqid;
+	uint8_t op;
+	uint32_t hbu_flags;
+	struct event *timeout_ev;
+	bool timeout_pending;
 };
 
-static void	kernel_poll_channel(struct kernel *);
+static void kernel_poll_channel(struct kernel *);
 
 static uint8_t
 cur_op(const struct kernel *k)
@@ -121,7 +121,7 @@ transport_send(struct kernel *k, const void *msg, size_t len, bool registers)
 	if (!k->open)
 		return -EINVAL;
 	if (k->outmsg_len > 0)
-		return -EFAULT;	/* the previous message was not read */
+		return -EFAULT; /* the previous message was not read */
 	memcpy(k->outmsg, msg, len);
 	k->outmsg_len = len;
 	k->outmsg_registers = registers;
@@ -134,7 +134,7 @@ static void
 arm_timeout(struct kernel *k, uint8_t op)
 {
 	unsigned int ms = k->cfg->timeout_ms[op];
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
 	evtimer_add(k->timeout_ev, &tv);
 	k->timeout_pending = true;
@@ -166,7 +166,8 @@ timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 	k->timeout_pending = false;
 	report_event(k->rep, "kernel_timeout",
-	    "VSS: timeout waiting for daemon to reply to %s", hv_op_name(k->op));
+	    "VSS: timeout waiting for daemon to reply to %s",
+	    hv_op_name(k->op));
 	respond(k, HV_E_FAIL);
 	finish(k);
 }
@@ -265,12 +266,11 @@ chan_cb(evutil_socket_t fd, short what, void *arg)
 		if (rc > 0) {
 			k->len = rc;
 			if (k->host != NULL)
-				host_on_reply(k->host, k->buf, k->len,
-				    k->reqid);
+				host_on_reply(
+				    k->host, k->buf, k->len, k->reqid);
 		} else
 			report_event(k->rep, "dropped",
-			    "malformed negotiation dropped: %s",
-			    strerror(-rc));
+			    "malformed negotiation dropped: %s", strerror(-rc));
 		kernel_poll_channel(k);
 		return;
 	}
@@ -309,7 +309,8 @@ on_reset(struct kernel *k)
 	if (cancel_timeout(k)) {
 		report_event(k->rep, "closed_in_transaction",
 		    "device closed during %s: host answered E_FAIL, nothing "
-		    "thawed", hv_op_name(k->op));
+		    "thawed",
+		    hv_op_name(k->op));
 		respond(k, HV_E_FAIL);
 	}
 	k->state = KS_INIT;
@@ -318,8 +319,8 @@ on_reset(struct kernel *k)
 
 /* The host puts a packet in the channel. */
 void
-kernel_channel_send(struct kernel *k, const uint8_t *pkt, size_t len,
-    uint64_t reqid)
+kernel_channel_send(
+    struct kernel *k, const uint8_t *pkt, size_t len, uint64_t reqid)
 {
 	struct chanpkt *p;
 
@@ -382,7 +383,7 @@ int
 kernel_write(struct kernel *k, const void *buf, size_t len)
 {
 	const uint8_t *b = buf;
-	uint8_t ver[HV_REGISTER_REPLY_SIZE] = { HV_OP_REGISTER1, 0, 0, 0 };
+	uint8_t ver[HV_REGISTER_REPLY_SIZE] = {HV_OP_REGISTER1, 0, 0, 0};
 	uint32_t hresult, flags;
 
 	if (len != HV_MSG_SIZE) {
@@ -466,8 +467,8 @@ kernel_set_wakeup(struct kernel *k, void (*fn)(void *), void *arg)
 }
 
 struct kernel *
-kernel_new(struct event_base *base, const struct sim_cfg *cfg,
-    struct report *rep)
+kernel_new(
+    struct event_base *base, const struct sim_cfg *cfg, struct report *rep)
 {
 	struct kernel *k;
 

@@ -18,45 +18,45 @@
 #include "sim.h"
 
 struct req_rec {
-	uint8_t		op;
-	uint8_t		txid;
-	size_t		len;
-	uint32_t	hresult;
-	uint32_t	flags;
-	uint64_t	latency_us;
-	bool		answered;
+	uint8_t op;
+	uint8_t txid;
+	size_t len;
+	uint32_t hresult;
+	uint32_t flags;
+	uint64_t latency_us;
+	bool answered;
 };
 
 struct backup_rec {
-	unsigned int	 n;
-	struct req_rec	*reqs;
-	size_t		 nreqs;
-	bool		 has_exec;
-	int		 exec_status;
-	uint64_t	 exec_us;
-	bool		 failed;
-	char		 why[256];
+	unsigned int n;
+	struct req_rec *reqs;
+	size_t nreqs;
+	bool has_exec;
+	int exec_status;
+	uint64_t exec_us;
+	bool failed;
+	char why[256];
 };
 
 struct event_rec {
-	uint64_t	t_us;
-	unsigned int	backup;
-	char		kind[32];
-	char		text[160];
+	uint64_t t_us;
+	unsigned int backup;
+	char kind[32];
+	char text[160];
 };
 
 struct report {
-	uint64_t	   start_us;
-	int		   nego_ok;	/* 1 ok, 0 refused, -1 no/bad reply */
-	struct ic_version  fw, msgver;
-	uint32_t	   nego_status;
-	bool		   nego_done;
+	uint64_t start_us;
+	int nego_ok; /* 1 ok, 0 refused, -1 no/bad reply */
+	struct ic_version fw, msgver;
+	uint32_t nego_status;
+	bool nego_done;
 	struct backup_rec *backups;
-	size_t		   nbackups;
-	struct event_rec  *events;
-	size_t		   nevents;
-	pid_t		   guest_pid;
-	int		   guest_status;	/* -1 still running */
+	size_t nbackups;
+	struct event_rec *events;
+	size_t nevents;
+	pid_t guest_pid;
+	int guest_status; /* -1 still running */
 };
 
 static void *
@@ -256,8 +256,8 @@ pct(const uint64_t *v, size_t n, double p)
 static void
 write_stats(FILE *f, struct report *r)
 {
-	static const uint8_t ops[] = { HV_OP_HOT_BACKUP, HV_OP_FREEZE,
-		HV_OP_THAW };
+	static const uint8_t ops[] = {
+	    HV_OP_HOT_BACKUP, HV_OP_FREEZE, HV_OP_THAW};
 	uint64_t *v;
 	size_t i, j, k, n, cap = 0;
 	bool first = true;
@@ -270,7 +270,8 @@ write_stats(FILE *f, struct report *r)
 	for (k = 0; k < sizeof(ops); k++) {
 		for (n = 0, i = 0; i < r->nbackups; i++)
 			for (j = 0; j < r->backups[i].nreqs; j++) {
-				const struct req_rec *q = &r->backups[i].reqs[j];
+				const struct req_rec *q =
+				    &r->backups[i].reqs[j];
 
 				if (q->op == ops[k] && q->answered)
 					v[n++] = q->latency_us;
@@ -278,7 +279,8 @@ write_stats(FILE *f, struct report *r)
 		if (n == 0)
 			continue;
 		qsort(v, n, sizeof(*v), cmp_u64);
-		fprintf(f, "%s\"%s\": {\"n\": %zu, \"median\": %llu, "
+		fprintf(f,
+		    "%s\"%s\": {\"n\": %zu, \"median\": %llu, "
 		    "\"p90\": %llu, \"p99\": %llu, \"max\": %llu}",
 		    first ? "" : ", ", hv_op_name(ops[k]), n,
 		    (unsigned long long)pct(v, n, 50),
@@ -304,15 +306,18 @@ write_backup(FILE *f, const struct backup_rec *b)
 	for (j = 0; j < b->nreqs; j++) {
 		const struct req_rec *q = &b->reqs[j];
 
-		fprintf(f, "%s\n      {\"op\": \"%s\", \"code\": %u, "
-		    "\"txid\": %u, ", j ? "," : "", hv_op_name(q->op), q->op,
-		    q->txid);
+		fprintf(f,
+		    "%s\n      {\"op\": \"%s\", \"code\": %u, "
+		    "\"txid\": %u, ",
+		    j ? "," : "", hv_op_name(q->op), q->op, q->txid);
 		if (q->answered) {
 			name = hv_hresult_name(q->hresult);
-			fprintf(f, "\"answered\": true, \"length\": %zu, "
+			fprintf(f,
+			    "\"answered\": true, \"length\": %zu, "
 			    "\"hresult\": \"0x%08x\", \"result\": \"%s\", "
-			    "\"flags\": %u, ", q->len, q->hresult,
-			    name ? name : "other", q->flags);
+			    "\"flags\": %u, ",
+			    q->len, q->hresult, name ? name : "other",
+			    q->flags);
 		} else
 			fprintf(f, "\"answered\": false, ");
 		fprintf(f, "\"latency_us\": %llu}",
@@ -320,9 +325,10 @@ write_backup(FILE *f, const struct backup_rec *b)
 	}
 	fprintf(f, "]");
 	if (b->has_exec)
-		fprintf(f, ",\n     \"exec\": {\"status\": %d, "
-		    "\"duration_us\": %llu}", b->exec_status,
-		    (unsigned long long)b->exec_us);
+		fprintf(f,
+		    ",\n     \"exec\": {\"status\": %d, "
+		    "\"duration_us\": %llu}",
+		    b->exec_status, (unsigned long long)b->exec_us);
 	fprintf(f, "}");
 }
 
@@ -338,16 +344,18 @@ report_write(struct report *r, const char *path)
 		return -errno;
 	fprintf(f, "{\n  \"program\": \"hv_vss_sim\",\n  \"negotiation\": ");
 	if (r->nego_ok == 1)
-		fprintf(f, "{\"ok\": true, \"framework\": \"%u.%u\", "
+		fprintf(f,
+		    "{\"ok\": true, \"framework\": \"%u.%u\", "
 		    "\"vss\": \"%u.%u\", \"status\": \"0x%08x\"}",
 		    r->fw.major, r->fw.minor, r->msgver.major, r->msgver.minor,
 		    r->nego_status);
 	else
-		fprintf(f, "{\"ok\": false, \"answered\": %s, "
-		    "\"status\": \"0x%08x\"}", r->nego_ok == 0 ? "true" :
-		    "false", r->nego_status);
-	fprintf(f, ",\n  \"guest\": {\"pid\": %d, \"exit\": ",
-	    (int)r->guest_pid);
+		fprintf(f,
+		    "{\"ok\": false, \"answered\": %s, "
+		    "\"status\": \"0x%08x\"}",
+		    r->nego_ok == 0 ? "true" : "false", r->nego_status);
+	fprintf(
+	    f, ",\n  \"guest\": {\"pid\": %d, \"exit\": ", (int)r->guest_pid);
 	if (r->guest_status < 0)
 		fprintf(f, "null}");
 	else
@@ -360,18 +368,20 @@ report_write(struct report *r, const char *path)
 	}
 	fprintf(f, "  ],\n  \"events\": [");
 	for (i = 0; i < r->nevents; i++) {
-		fprintf(f, "%s\n    {\"t_us\": %llu, \"backup\": %u, "
-		    "\"kind\": ", i ? "," : "",
-		    (unsigned long long)r->events[i].t_us,
+		fprintf(f,
+		    "%s\n    {\"t_us\": %llu, \"backup\": %u, "
+		    "\"kind\": ",
+		    i ? "," : "", (unsigned long long)r->events[i].t_us,
 		    r->events[i].backup);
 		json_str(f, r->events[i].kind);
 		fprintf(f, ", \"text\": ");
 		json_str(f, r->events[i].text);
 		fprintf(f, "}");
 	}
-	fprintf(f, "],\n  \"summary\": {\"backups\": %zu, \"ok\": %zu, "
-	    "\"failed\": %zu, \"latency_us\": ", r->nbackups, ok,
-	    r->nbackups - ok);
+	fprintf(f,
+	    "],\n  \"summary\": {\"backups\": %zu, \"ok\": %zu, "
+	    "\"failed\": %zu, \"latency_us\": ",
+	    r->nbackups, ok, r->nbackups - ok);
 	write_stats(f, r);
 	fprintf(f, "},\n  \"verdict\": \"%s\"\n}\n",
 	    report_ok(r) ? "ok" : "failed");

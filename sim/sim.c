@@ -23,20 +23,19 @@
 
 #include "sim.h"
 
-#define GUEST_TERM_MS	5000	/* SIGTERM, then SIGKILL after this */
+#define GUEST_TERM_MS 5000 /* SIGTERM, then SIGKILL after this */
 
 static struct {
 	struct event_base *base;
-	struct host	*host;
-	struct report	*rep;
-	pid_t		 guest;
-	bool		 guest_exited;
-	bool		 stopping;
-	bool		 interrupted;
+	struct host *host;
+	struct report *rep;
+	pid_t guest;
+	bool guest_exited;
+	bool stopping;
+	bool interrupted;
 } g;
 
-static void __attribute__((noreturn))
-usage(void)
+static void __attribute__((noreturn)) usage(void)
 {
 	fprintf(stderr,
 	    "usage: hv_vss_sim [-v] [-n count] [-w seconds] [-s steps] "
@@ -77,8 +76,8 @@ static void
 add_step(struct sim_cfg *cfg, unsigned int at, struct step s)
 {
 	if (cfg->nsteps == SIM_MAX_STEPS) {
-		fprintf(stderr, "hv_vss_sim: more than %d steps\n",
-		    SIM_MAX_STEPS);
+		fprintf(
+		    stderr, "hv_vss_sim: more than %d steps\n", SIM_MAX_STEPS);
 		exit(2);
 	}
 	memmove(&cfg->steps[at + 1], &cfg->steps[at],
@@ -99,7 +98,7 @@ parse_steps(struct sim_cfg *cfg, const char *arg)
 		exit(2);
 	cfg->nsteps = 0;
 	for (tok = strtok_r(copy, ",", &save); tok != NULL;
-	    tok = strtok_r(NULL, ",", &save)) {
+	     tok = strtok_r(NULL, ",", &save)) {
 		memset(&s, 0, sizeof(s));
 		n = strlen(tok);
 		if (n > 0 && tok[n - 1] == '+') {
@@ -123,8 +122,10 @@ parse_steps(struct sim_cfg *cfg, const char *arg)
 			exit(2);
 		}
 		if (s.nowait && s.kind != STEP_REQUEST) {
-			fprintf(stderr, "hv_vss_sim: only a request can be "
-			    "sent without waiting: %s+\n", tok);
+			fprintf(stderr,
+			    "hv_vss_sim: only a request can be "
+			    "sent without waiting: %s+\n",
+			    tok);
 			exit(2);
 		}
 		add_step(cfg, cfg->nsteps, s);
@@ -142,7 +143,8 @@ find_op(const struct sim_cfg *cfg, uint8_t op)
 	unsigned int i;
 
 	for (i = 0; i < cfg->nsteps; i++)
-		if (cfg->steps[i].kind == STEP_REQUEST && cfg->steps[i].op == op)
+		if (cfg->steps[i].kind == STEP_REQUEST &&
+		    cfg->steps[i].op == op)
 			return (int)i;
 	return -1;
 }
@@ -151,12 +153,12 @@ find_op(const struct sim_cfg *cfg, uint8_t op)
 static void
 apply_fault(struct sim_cfg *cfg, const char *f)
 {
-	struct step s = { .kind = STEP_REQUEST };
+	struct step s = {.kind = STEP_REQUEST};
 	uint8_t op;
 	int at;
 
 	if (strcmp(f, "unknown-op") == 0) {
-		s.op = HV_OP_COUNT;	/* the first value that is no op */
+		s.op = HV_OP_COUNT; /* the first value that is no op */
 		add_step(cfg, 0, s);
 	} else if (strcmp(f, "dup-freeze") == 0) {
 		if ((at = find_op(cfg, HV_OP_FREEZE)) < 0)
@@ -182,8 +184,10 @@ apply_fault(struct sim_cfg *cfg, const char *f)
 		if (strcmp(f + 8, "hot") == 0)
 			op = HV_OP_HOT_BACKUP;
 		if (!hv_op_reaches_daemon(op)) {
-			fprintf(stderr, "hv_vss_sim: the kernel only times out "
-			    "HOT_BACKUP, FREEZE and THAW: %s\n", f);
+			fprintf(stderr,
+			    "hv_vss_sim: the kernel only times out "
+			    "HOT_BACKUP, FREEZE and THAW: %s\n",
+			    f);
 			exit(2);
 		}
 		cfg->timeout_ms[op] = 0;
@@ -191,8 +195,8 @@ apply_fault(struct sim_cfg *cfg, const char *f)
 		goto bad;
 	return;
 nofreeze:
-	fprintf(stderr, "hv_vss_sim: fault %s needs a request to apply to\n",
-	    f);
+	fprintf(
+	    stderr, "hv_vss_sim: fault %s needs a request to apply to\n", f);
 	exit(2);
 bad:
 	fprintf(stderr, "hv_vss_sim: unknown fault: %s\n", f);
@@ -220,8 +224,10 @@ parse_timeout(struct sim_cfg *cfg, const char *arg)
 	if (strcmp(name, "hot") == 0)
 		op = HV_OP_HOT_BACKUP;
 	else if (hv_op_parse(name, &op) != 0 || !hv_op_reaches_daemon(op)) {
-		fprintf(stderr, "hv_vss_sim: -T: not hot_backup, freeze, thaw "
-		    "or all: %s\n", name);
+		fprintf(stderr,
+		    "hv_vss_sim: -T: not hot_backup, freeze, thaw "
+		    "or all: %s\n",
+		    name);
 		exit(2);
 	}
 	cfg->timeout_ms[op] = ms;
@@ -250,11 +256,11 @@ parse_offer(struct sim_cfg *cfg, const char *arg)
 	for (;;) {
 		if (*n == 8 || sscanf(p, "%u.%u%n", &maj, &min, &used) != 2 ||
 		    maj > 0xffff || min > 0xffff) {
-			fprintf(stderr, "hv_vss_sim: bad version list: %s\n",
-			    arg);
+			fprintf(
+			    stderr, "hv_vss_sim: bad version list: %s\n", arg);
 			exit(2);
 		}
-		v[(*n)++] = (struct ic_version){ maj, min };
+		v[(*n)++] = (struct ic_version){maj, min};
 		p += used;
 		if (*p == '\0')
 			break;
@@ -272,8 +278,9 @@ reap(void)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if (pid == g.guest) {
 			g.guest_exited = true;
-			report_guest(g.rep, pid, WIFEXITED(status) ?
-			    WEXITSTATUS(status) : 128 + WTERMSIG(status));
+			report_guest(g.rep, pid,
+			    WIFEXITED(status) ? WEXITSTATUS(status)
+			                      : 128 + WTERMSIG(status));
 			if (!g.stopping)
 				report_event(g.rep, "guest_exited",
 				    "the guest command exited before the end");
@@ -308,8 +315,8 @@ spawn_guest(char *const *argv)
 	case 0:
 		dup2(STDERR_FILENO, STDOUT_FILENO);
 		execvp(argv[0], argv);
-		fprintf(stderr, "hv_vss_sim: %s: %s\n", argv[0],
-		    strerror(errno));
+		fprintf(
+		    stderr, "hv_vss_sim: %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
 	return pid;
@@ -319,7 +326,7 @@ spawn_guest(char *const *argv)
 static void
 stop_guest(void)
 {
-	struct timeval tv = { GUEST_TERM_MS / 1000, 0 };
+	struct timeval tv = {GUEST_TERM_MS / 1000, 0};
 	int sig;
 
 	g.stopping = true;
@@ -339,7 +346,7 @@ main(int argc, char *argv[])
 {
 	static struct sim_cfg cfg;
 	struct event *sigev[4];
-	const int sigs[4] = { SIGCHLD, SIGINT, SIGTERM, SIGHUP };
+	const int sigs[4] = {SIGCHLD, SIGINT, SIGTERM, SIGHUP};
 	const char *faults[16];
 	struct kernel *k;
 	struct fusedev *dev;
@@ -370,8 +377,10 @@ main(int argc, char *argv[])
 			cfg.repeat = strtoul(optarg, &end, 10);
 			if (errno != 0 || *end != '\0' || cfg.repeat < 1 ||
 			    cfg.repeat > 1000000) {
-				fprintf(stderr, "hv_vss_sim: -n: bad count: "
-				    "%s\n", optarg);
+				fprintf(stderr,
+				    "hv_vss_sim: -n: bad count: "
+				    "%s\n",
+				    optarg);
 				exit(2);
 			}
 			break;

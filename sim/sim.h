@@ -34,90 +34,88 @@ struct fusedev;
 struct report;
 
 /* Kernel timeouts, as Linux has them: FREEZE 15 min, the others 30 s. */
-#define SIM_FREEZE_TIMEOUT_MS	(15 * 60 * 1000)
-#define SIM_UTIL_TIMEOUT_MS	(30 * 1000)
+#define SIM_FREEZE_TIMEOUT_MS (15 * 60 * 1000)
+#define SIM_UTIL_TIMEOUT_MS (30 * 1000)
 
-#define SIM_MAX_STEPS	64
+#define SIM_MAX_STEPS 64
 
 enum step_kind {
-	STEP_REQUEST,		/* send a VSS op */
-	STEP_EXEC,		/* run the frozen-window command */
-	STEP_HIBERNATE,		/* the kernel queues a fake THAW */
-	STEP_SLEEP,		/* wait ms */
-	STEP_CLOSE_WAIT,	/* wait for the daemon to re-register */
+	STEP_REQUEST, /* send a VSS op */
+	STEP_EXEC, /* run the frozen-window command */
+	STEP_HIBERNATE, /* the kernel queues a fake THAW */
+	STEP_SLEEP, /* wait ms */
+	STEP_CLOSE_WAIT, /* wait for the daemon to re-register */
 };
 
 struct step {
-	enum step_kind	kind;
-	uint8_t		op;		/* STEP_REQUEST */
-	bool		nowait;		/* send the next step before the reply */
-	unsigned int	ms;		/* STEP_SLEEP */
+	enum step_kind kind;
+	uint8_t op; /* STEP_REQUEST */
+	bool nowait; /* send the next step before the reply */
+	unsigned int ms; /* STEP_SLEEP */
 };
 
 struct sim_cfg {
-	const char	*device;	/* where the FUSE file is served */
-	const char	*exec_cmd;	/* run while frozen, or NULL */
-	char *const	*guest_argv;	/* guest command, or NULL */
-	const char	*report_path;	/* NULL: stdout */
-	unsigned int	 repeat;
-	unsigned int	 wait_register_ms;
-	unsigned int	 timeout_ms[HV_OP_COUNT];	/* kernel timeouts */
-	struct step	 steps[SIM_MAX_STEPS];
-	unsigned int	 nsteps;
+	const char *device; /* where the FUSE file is served */
+	const char *exec_cmd; /* run while frozen, or NULL */
+	char *const *guest_argv; /* guest command, or NULL */
+	const char *report_path; /* NULL: stdout */
+	unsigned int repeat;
+	unsigned int wait_register_ms;
+	unsigned int timeout_ms[HV_OP_COUNT]; /* kernel timeouts */
+	struct step steps[SIM_MAX_STEPS];
+	unsigned int nsteps;
 	struct ic_version offer_fw[8], offer_msg[8];
-	unsigned int	 noffer_fw, noffer_msg;
-	bool		 verbose;
+	unsigned int noffer_fw, noffer_msg;
+	bool verbose;
 };
 
 /* monotonic clock in microseconds */
-uint64_t	now_us(void);
+uint64_t now_us(void);
 
 /* kernel.c */
-struct kernel	*kernel_new(struct event_base *, const struct sim_cfg *,
-		    struct report *);
-void		 kernel_free(struct kernel *);
-void		 kernel_set_host(struct kernel *, struct host *);
-void		 kernel_set_wakeup(struct kernel *, void (*)(void *), void *);
-void		 kernel_channel_send(struct kernel *, const uint8_t *, size_t,
-		    uint64_t);
-int		 kernel_open(struct kernel *);
-void		 kernel_release(struct kernel *);
-ssize_t		 kernel_read(struct kernel *, void *, size_t);
-int		 kernel_write(struct kernel *, const void *, size_t);
-bool		 kernel_readable(const struct kernel *);
-bool		 kernel_ready(const struct kernel *);
-unsigned int	 kernel_registrations(const struct kernel *);
-void		 kernel_hibernate(struct kernel *);
+struct kernel *
+kernel_new(struct event_base *, const struct sim_cfg *, struct report *);
+void kernel_free(struct kernel *);
+void kernel_set_host(struct kernel *, struct host *);
+void kernel_set_wakeup(struct kernel *, void (*)(void *), void *);
+void kernel_channel_send(struct kernel *, const uint8_t *, size_t, uint64_t);
+int kernel_open(struct kernel *);
+void kernel_release(struct kernel *);
+ssize_t kernel_read(struct kernel *, void *, size_t);
+int kernel_write(struct kernel *, const void *, size_t);
+bool kernel_readable(const struct kernel *);
+bool kernel_ready(const struct kernel *);
+unsigned int kernel_registrations(const struct kernel *);
+void kernel_hibernate(struct kernel *);
 
 /* fusedev.c */
-struct fusedev	*fusedev_start(struct event_base *, const char *,
-		    struct kernel *, bool);
-void		 fusedev_stop(struct fusedev *);
+struct fusedev *
+fusedev_start(struct event_base *, const char *, struct kernel *, bool);
+void fusedev_stop(struct fusedev *);
 
 /* host.c */
-struct host	*host_new(struct event_base *, const struct sim_cfg *,
-		    struct kernel *, struct report *);
-void		 host_free(struct host *);
-void		 host_start(struct host *);
-void		 host_on_reply(struct host *, const uint8_t *, size_t,
-		    uint64_t);
-void		 host_on_child(struct host *, pid_t, int);
-bool		 host_done(const struct host *);
+struct host *host_new(struct event_base *, const struct sim_cfg *,
+    struct kernel *, struct report *);
+void host_free(struct host *);
+void host_start(struct host *);
+void host_on_reply(struct host *, const uint8_t *, size_t, uint64_t);
+void host_on_child(struct host *, pid_t, int);
+bool host_done(const struct host *);
 
 /* report.c */
-struct report	*report_new(void);
-void		 report_free(struct report *);
-void		 report_event(struct report *, const char *, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
-void		 report_negotiation(struct report *, int, struct ic_version,
-		    struct ic_version, uint32_t);
-void		 report_backup_begin(struct report *, unsigned int);
-void		 report_request(struct report *, uint8_t, uint8_t, size_t,
-		    uint32_t, uint32_t, uint64_t, bool);
-void		 report_exec(struct report *, const char *, int, uint64_t);
-void		 report_backup_end(struct report *);
-void		 report_guest(struct report *, pid_t, int);
-int		 report_write(struct report *, const char *);
-bool		 report_ok(const struct report *);
+struct report *report_new(void);
+void report_free(struct report *);
+void report_event(struct report *, const char *, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+void report_negotiation(
+    struct report *, int, struct ic_version, struct ic_version, uint32_t);
+void report_backup_begin(struct report *, unsigned int);
+void report_request(struct report *, uint8_t, uint8_t, size_t, uint32_t,
+    uint32_t, uint64_t, bool);
+void report_exec(struct report *, const char *, int, uint64_t);
+void report_backup_end(struct report *);
+void report_guest(struct report *, pid_t, int);
+int report_write(struct report *, const char *);
+bool report_ok(const struct report *);
 
 #endif /* HVVSS_SIM_H */

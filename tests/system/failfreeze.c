@@ -19,7 +19,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-int	ioctl(int, unsigned long, ...);
+int ioctl(int, unsigned long, ...);
 
 int
 ioctl(int fd, unsigned long req, ...)

@@ -86,8 +86,8 @@ build(struct plan *p, const struct conf *c, const char *mi, const char *sys)
 	char err[512] = "";
 	int rc;
 
-	rc = plan_build(
-	    p, c, fx(mi), sys != NULL ? fx(sys) : NULL, false, err, sizeof(err));
+	rc = plan_build(p, c, fx(mi), sys != NULL ? fx(sys) : NULL, false, err,
+	    sizeof(err));
 	if (rc != 0)
 		fail_msg("plan_build(%s, %s): %s", mi, sys ? sys : "-", err);
 }
@@ -736,7 +736,8 @@ test_errors(void **state)
 
 	path = fx("mountinfo-does-not-exist");
 	memset(&p, 0xa5, sizeof(p));
-	assert_int_equal(plan_build(&p, c, path, NULL, false, err, sizeof(err)), -1);
+	assert_int_equal(
+	    plan_build(&p, c, path, NULL, false, err, sizeof(err)), -1);
 	snprintf(want, sizeof(want), "%s: No such file or directory", path);
 	assert_string_equal(err, want);
 	assert_null(p.targets);
@@ -745,20 +746,23 @@ test_errors(void **state)
 
 	/* a line libmount cannot parse fails the plan, not just the line */
 	path = fx("mountinfo-badline");
-	assert_int_equal(plan_build(&p, c, path, NULL, false, err, sizeof(err)), -1);
+	assert_int_equal(
+	    plan_build(&p, c, path, NULL, false, err, sizeof(err)), -1);
 	snprintf(want, sizeof(want), "%s:3: not a mountinfo line", path);
 	assert_string_equal(err, want);
 	assert_int_equal(p.ntargets, 0);
 
 	/* fstab syntax parses too, but is not a mount table */
 	path = fx("mountinfo-fstab");
-	assert_int_equal(plan_build(&p, c, path, NULL, false, err, sizeof(err)), -1);
+	assert_int_equal(
+	    plan_build(&p, c, path, NULL, false, err, sizeof(err)), -1);
 	snprintf(want, sizeof(want), "%s: not in mountinfo format", path);
 	assert_string_equal(err, want);
 
 	/* no room for a message is fine */
 	assert_int_equal(plan_build(&p, c, path, NULL, false, NULL, 0), -1);
-	assert_int_equal(plan_build(&p, c, NULL, NULL, false, err, sizeof(err)), -1);
+	assert_int_equal(
+	    plan_build(&p, c, NULL, NULL, false, err, sizeof(err)), -1);
 }
 
 static void
@@ -816,7 +820,8 @@ test_scale(void **state)
 	fprintf(f, " rw - ext4 /dev/y rw\n");
 	assert_int_equal(fclose(f), 0);
 
-	assert_int_equal(plan_build(&p, c, path, NULL, false, err, sizeof(err)), 0);
+	assert_int_equal(
+	    plan_build(&p, c, path, NULL, false, err, sizeof(err)), 0);
 	unlink(path);
 	assert_int_equal(p.ntargets, NM + 2);
 	assert_int_equal(p.nskips, NB + NT);
@@ -928,7 +933,8 @@ test_scale_loops(void **state)
 	assert_int_equal(fclose(f), 0);
 	snprintf(dir, sizeof(dir), "%s/sys", top);
 
-	assert_int_equal(plan_build(&p, c, mi, dir, false, err, sizeof(err)), 0);
+	assert_int_equal(
+	    plan_build(&p, c, mi, dir, false, err, sizeof(err)), 0);
 	assert_int_equal(nftw(top, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
 	assert_int_equal(p.ntargets, 2 * NL + NC + 1);
 	assert_false(p.veto);

@@ -16,8 +16,7 @@
 #include "hv_msg.h"
 #include "txn.h"
 
-static const struct txn_limits limits = { 10000, 10000, 60000, 20000,
-	60000 };
+static const struct txn_limits limits = {10000, 10000, 60000, 20000, 60000};
 
 static struct txn t;
 static struct txn_actions out;
@@ -32,8 +31,11 @@ setup(void **state)
 static void
 feed(enum txn_event_kind kind, uint8_t op, bool ok)
 {
-	struct txn_event ev = { .kind = kind, .id = t.id, .op = op, .ok = ok,
-		.reason = ok ? NULL : "the culprit" };
+	struct txn_event ev = {.kind = kind,
+	    .id = t.id,
+	    .op = op,
+	    .ok = ok,
+	    .reason = ok ? NULL : "the culprit"};
 
 	txn_step(&t, &ev, &out);
 }
@@ -44,10 +46,17 @@ kinds(void)
 {
 	static char s[TXN_MAX_ACTIONS + 1];
 	static const char letter[TA_NKINDS] = {
-		[TA_REPLY] = 'R', [TA_CHECK] = 'C', [TA_APPS_FREEZE] = 'F',
-		[TA_APPS_ABORT] = 'A', [TA_APPS_THAW] = 'T',
-		[TA_FS_FREEZE] = 'f', [TA_FS_CANCEL] = 'x', [TA_FS_THAW] = 't',
-		[TA_DEADLINE] = 'd', [TA_LEASE] = 'l', [TA_LOG] = 0,
+	    [TA_REPLY] = 'R',
+	    [TA_CHECK] = 'C',
+	    [TA_APPS_FREEZE] = 'F',
+	    [TA_APPS_ABORT] = 'A',
+	    [TA_APPS_THAW] = 'T',
+	    [TA_FS_FREEZE] = 'f',
+	    [TA_FS_CANCEL] = 'x',
+	    [TA_FS_THAW] = 't',
+	    [TA_DEADLINE] = 'd',
+	    [TA_LEASE] = 'l',
+	    [TA_LOG] = 0,
 	};
 	size_t i, n = 0;
 
@@ -67,7 +76,7 @@ replied(void)
 
 	for (i = 0; i < out.n; i++)
 		if (out.a[i].kind == TA_REPLY) {
-			assert_int_equal(r, -1);	/* at most one */
+			assert_int_equal(r, -1); /* at most one */
 			r = out.a[i].hresult;
 		}
 	return r;
@@ -121,7 +130,7 @@ test_full_backup(void **state)
 	to_frozen();
 	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
 	assert_string_equal(kinds(), "ldt");
-	assert_int_equal(out.a[0].ms, 0);	/* lease disarmed */
+	assert_int_equal(out.a[0].ms, 0); /* lease disarmed */
 	feed(TE_FS_THAWED, 0, true);
 	assert_string_equal(kinds(), "dT");
 	assert_int_equal(t.state, TXN_APPS_THAWING);
@@ -206,10 +215,10 @@ test_deadlines(void **state)
 	assert_int_equal(replied(), HV_E_FAIL);
 	assert_int_equal(t.state, TXN_ABORTING);
 	assert_true(txn_may_be_frozen(&t));
-	feed(TE_HOST_REQUEST, HV_OP_THAW, false);	/* refused meanwhile */
+	feed(TE_HOST_REQUEST, HV_OP_THAW, false); /* refused meanwhile */
 	assert_int_equal(replied(), HV_E_FAIL);
 	assert_int_equal(t.state, TXN_ABORTING);
-	feed(TE_FS_FROZEN, 0, false);			/* undone */
+	feed(TE_FS_FROZEN, 0, false); /* undone */
 	assert_int_equal(t.state, TXN_IDLE);
 	assert_int_equal(replied(), -1);
 }
@@ -222,8 +231,8 @@ test_stale_events(void **state)
 	/* an event of an older transaction id is ignored */
 	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
 	{
-		struct txn_event ev = { .kind = TE_APPS_FROZEN, .id = t.id - 1,
-			.ok = true };
+		struct txn_event ev = {
+		    .kind = TE_APPS_FROZEN, .id = t.id - 1, .ok = true};
 
 		txn_step(&t, &ev, &out);
 		assert_int_equal(out.n, 0);
@@ -348,19 +357,19 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_hot_backup, setup),
-		cmocka_unit_test_setup(test_full_backup, setup),
-		cmocka_unit_test_setup(test_thaw_idle, setup),
-		cmocka_unit_test_setup(test_freeze_while_frozen, setup),
-		cmocka_unit_test_setup(test_unknown_op, setup),
-		cmocka_unit_test_setup(test_app_veto, setup),
-		cmocka_unit_test_setup(test_fs_freeze_fails, setup),
-		cmocka_unit_test_setup(test_deadlines, setup),
-		cmocka_unit_test_setup(test_stale_events, setup),
-		cmocka_unit_test_setup(test_superseded, setup),
-		cmocka_unit_test_setup(test_lease, setup),
-		cmocka_unit_test_setup(test_host_lost, setup),
-		cmocka_unit_test_setup(test_thaw_fails, setup),
+	    cmocka_unit_test_setup(test_hot_backup, setup),
+	    cmocka_unit_test_setup(test_full_backup, setup),
+	    cmocka_unit_test_setup(test_thaw_idle, setup),
+	    cmocka_unit_test_setup(test_freeze_while_frozen, setup),
+	    cmocka_unit_test_setup(test_unknown_op, setup),
+	    cmocka_unit_test_setup(test_app_veto, setup),
+	    cmocka_unit_test_setup(test_fs_freeze_fails, setup),
+	    cmocka_unit_test_setup(test_deadlines, setup),
+	    cmocka_unit_test_setup(test_stale_events, setup),
+	    cmocka_unit_test_setup(test_superseded, setup),
+	    cmocka_unit_test_setup(test_lease, setup),
+	    cmocka_unit_test_setup(test_host_lost, setup),
+	    cmocka_unit_test_setup(test_thaw_fails, setup),
 	};
 
 	return cmocka_run_group_tests_name("txn", tests, NULL, NULL);
