@@ -57,6 +57,7 @@ enum conf_kind {
 	CK_SECONDS, /* seconds with up to 3 decimals, kept in ms */
 	CK_BOOL, /* yes | no and friends */
 	CK_DEBUG, /* 0 to 2 */
+	CK_COUNT, /* a whole number from min to max */
 };
 
 struct conf_key {
@@ -79,6 +80,7 @@ static const struct conf_key conf_keys[] = {
     {"app_socket_mode", CK_MODE, CONF_FIELD(app_socket_mode), 0, 0, 0},
     {"app_socket_group", CK_GROUP, CONF_FIELD(app_socket_group), 0, 0, 0},
     {"hooks_dir", CK_PATH, CONF_FIELD(hooks_dir), 0, 0, 0},
+    {"app_max_clients", CK_COUNT, CONF_FIELD(app_max_clients), 0, 1, 65536},
     {"mounts", CK_PATHS, CONF_FIELD(mounts), offsetof(struct conf, nmounts), 0,
         0},
     {"exclude", CK_EXCLUDE, CONF_FIELD(exclude),
@@ -87,6 +89,7 @@ static const struct conf_key conf_keys[] = {
     {"check_timeout", CK_SECONDS, CONF_FIELD(check_timeout_ms), 0, 1, 86400000},
     {"app_freeze_timeout", CK_SECONDS, CONF_FIELD(app_freeze_timeout_ms), 0, 1,
         86400000},
+    {"hook_timeout", CK_SECONDS, CONF_FIELD(hook_timeout_ms), 0, 1, 86400000},
     {"fs_freeze_timeout", CK_SECONDS, CONF_FIELD(fs_freeze_timeout_ms), 0, 1,
         86400000},
     {"thaw_timeout", CK_SECONDS, CONF_FIELD(thaw_timeout_ms), 0, 1, 86400000},
@@ -483,6 +486,18 @@ conf_apply(struct conf *c, const struct conf_key *k, const char *v, bool append,
 			return conf_bad(why, whylen, "not 0, 1 or 2", v);
 		*(int *)field = v[0] - '0';
 		return 0;
+	case CK_COUNT: {
+		unsigned long n = 0;
+		size_t j;
+
+		for (j = 0; v[j] >= '0' && v[j] <= '9' && j < 6; j++)
+			n = n * 10 + (unsigned long)(v[j] - '0');
+		if (j == 0 || v[j] != '\0' || n < k->min || n > k->max)
+			return conf_bad(
+			    why, whylen, "not a whole number in range", v);
+		*(unsigned int *)field = (unsigned int)n;
+		return 0;
+	}
 	}
 	return conf_bad(why, whylen, "internal error: unknown kind", v);
 }
@@ -497,11 +512,13 @@ conf_defaults(struct conf *c)
 	c->app_socket_mode = 0600;
 	c->app_socket_group[0] = '\0';
 	strcpy(c->hooks_dir, "/etc/hv_vss/hooks.d");
+	c->app_max_clients = 1024;
 	c->nmounts = 0;
 	c->nexclude = 0;
 	c->unfreezable = UNFREEZABLE_SKIP;
 	c->check_timeout_ms = 10 * 1000;
 	c->app_freeze_timeout_ms = 10 * 1000;
+	c->hook_timeout_ms = 10 * 1000;
 	c->fs_freeze_timeout_ms = 60 * 1000;
 	c->thaw_timeout_ms = 20 * 1000;
 	c->max_frozen_ms = 60 * 1000;
@@ -898,6 +915,10 @@ conf_dump(const struct conf *c, FILE *f)
 			break;
 		case CK_DEBUG:
 			fprintf(f, "%s = %d\n", k->name, *(const int *)field);
+			break;
+		case CK_COUNT:
+			fprintf(f, "%s = %u\n", k->name,
+			    *(const unsigned int *)field);
 			break;
 		}
 	}

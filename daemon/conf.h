@@ -31,6 +31,7 @@ struct conf {
 	mode_t app_socket_mode; /* app_socket_mode = 0600 */
 	char app_socket_group[64]; /* app_socket_group = (none) */
 	char hooks_dir[CONF_PATH_MAX]; /* hooks_dir = /etc/hv_vss/hooks.d */
+	unsigned int app_max_clients; /* app_max_clients = 1024 */
 
 	/* mounts = (empty: automatic plan); absolute mount points */
 	char *mounts[CONF_MAX_LIST];
@@ -43,6 +44,7 @@ struct conf {
 	/* stage deadlines, milliseconds (config and -o take seconds) */
 	unsigned int check_timeout_ms; /* check_timeout = 10 */
 	unsigned int app_freeze_timeout_ms; /* app_freeze_timeout = 10 */
+	unsigned int hook_timeout_ms; /* hook_timeout = 10, each hook */
 	unsigned int fs_freeze_timeout_ms; /* fs_freeze_timeout = 60 */
 	unsigned int thaw_timeout_ms; /* thaw_timeout = 20 */
 	unsigned int max_frozen_ms; /* max_frozen = 60 */

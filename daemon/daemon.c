@@ -23,6 +23,7 @@
 
 #include <event2/event.h>
 
+#include "apps.h"
 #include "conf.h"
 #include "daemon.h"
 #include "freeze.h"
@@ -32,6 +33,12 @@
 #include "plan.h"
 #include "txn.h"
 
+/*
+ * The transaction's deadline on an application stage comes this much
+ * after the applications' own: when an app is late, apps.c names it
+ * before the transaction's generic deadline fires.
+ */
+#define APPS_GRACE_MS 200
 #define QUEUE_MAX 16
 #define MOUNTINFO "/proc/self/mountinfo"
 #define SYSFS "/sys"
@@ -45,6 +52,7 @@ static struct {
 	struct txn txn;
 	struct freezer *freezer;
 	struct hostchan *host;
+	struct apps *apps;
 	struct event *deadline_ev, *lease_ev;
 	uint64_t deadline_id, lease_id;
 	struct event *sig_ev[4];
@@ -136,6 +144,13 @@ log_plan(const struct plan *p)
 		    p->skips[i].fstype, p->skips[i].reason);
 }
 
+/* An application stage's budget, inside the transaction's deadline. */
+static unsigned int
+app_ms(unsigned int txn_ms)
+{
+	return txn_ms > 2 * APPS_GRACE_MS ? txn_ms - APPS_GRACE_MS : txn_ms / 2;
+}
+
 static void
 do_check(uint64_t id)
 {
@@ -151,8 +166,29 @@ do_check(uint64_t id)
 		log_warnx("HOT_BACKUP: no filesystem to freeze; the snapshot "
 		          "will be crash-consistent only");
 	plan_free(&p);
-	/* the application stage (CHECK to every app) joins here */
-	feed(TE_CHECK_DONE, id, 0, true, NULL);
+	/* then every application: apps_done() feeds TE_CHECK_DONE */
+	apps_check(d.apps, id, app_ms(d.txn.limits.check_ms));
+}
+
+static void
+apps_done(
+    enum apps_stage stage, uint64_t id, bool ok, const char *reason, void *arg)
+{
+	switch (stage) {
+	case APPS_CHECK:
+		feed(TE_CHECK_DONE, id, 0, ok, reason);
+		break;
+	case APPS_FREEZE:
+		feed(TE_APPS_FROZEN, id, 0, ok, reason);
+		break;
+	case APPS_THAW:
+		if (reason != NULL)
+			log_warnx("txn %llu: THAW: %s", (unsigned long long)id,
+			    reason);
+		feed(TE_APPS_THAWED, id, 0, true, NULL);
+		break;
+	}
+	pump();
 }
 
 static void
@@ -233,13 +269,13 @@ execute(const struct txn_actions *acts)
 			do_check(a->id);
 			break;
 		case TA_APPS_FREEZE:
-			/* no application registry yet: nobody to ask */
-			feed(TE_APPS_FROZEN, a->id, 0, true, NULL);
+			apps_freeze(d.apps, a->id, app_ms(a->ms));
 			break;
 		case TA_APPS_ABORT:
+			apps_abort(d.apps, a->id);
 			break;
 		case TA_APPS_THAW:
-			feed(TE_APPS_THAWED, a->id, 0, true, NULL);
+			apps_thaw(d.apps, a->id, app_ms(a->ms));
 			break;
 		case TA_FS_FREEZE:
 			do_fs_freeze(a->id);
@@ -424,6 +460,8 @@ daemon_start(struct event_base *base, const struct conf *c,
 	    (d.deadline_ev = evtimer_new(base, deadline_cb, NULL)) == NULL ||
 	    (d.lease_ev = evtimer_new(base, lease_cb, NULL)) == NULL)
 		fatalx("out of memory");
+	if ((d.apps = apps_new(base, c, apps_done, NULL)) == NULL)
+		fatalx("cannot serve applications on %s", c->app_socket);
 	for (i = 0; i < 4; i++) {
 		d.sig_ev[i] = evsignal_new(base, sigs[i], signal_cb, NULL);
 		if (sigs[i] == SIGPIPE)
@@ -445,6 +483,7 @@ daemon_run(void)
 	if (log_held())
 		log_release();
 	hostchan_free(d.host);
+	apps_free(d.apps);
 	freezer_free(d.freezer);
 	event_free(d.deadline_ev);
 	event_free(d.lease_ev);

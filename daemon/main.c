@@ -5,6 +5,8 @@
  * main.c only starts things: options, configuration, logging, then the
  * daemon proper (daemon.c).
  */
+#include <sys/resource.h>
+
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -27,6 +29,18 @@ static void __attribute__((noreturn)) usage(void)
 	    "usage: hv_vss_daemon [-dhnt] [-c file] "
 	    "[-D device] [-o key=value]\n");
 	exit(1);
+}
+
+/* One descriptor per application connection: allow app_max_clients. */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }
 
 int
@@ -108,6 +122,7 @@ main(int argc, char *argv[])
 		exit(1);
 	}
 
+	raise_fd_limit();
 	log_init(foreground, c.debug);
 	if (!foreground && daemon(0, 0) == -1) {
 		fprintf(stderr, "hv_vss_daemon: daemon: %s\n", strerror(errno));

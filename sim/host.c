@@ -35,6 +35,7 @@
 enum phase {
 	PH_NEGOTIATE,
 	PH_WAIT_REGISTER,
+	PH_SETUP, /* the -b command runs */
 	PH_STEPS,
 	PH_DONE,
 };
@@ -234,6 +235,22 @@ host_on_child(struct host *h, pid_t pid, int status)
 	if (pid != h->exec_pid)
 		return;
 	rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	if (h->phase == PH_SETUP) {
+		h->exec_pid = 0;
+		h->waiting = false;
+		report_setup(h->rep, rc);
+		if (rc != 0) {
+			h->phase = PH_DONE;
+			event_base_loopbreak(h->base);
+			return;
+		}
+		h->phase = PH_STEPS;
+		h->backup = 1;
+		h->step = 0;
+		report_backup_begin(h->rep, h->backup);
+		schedule(h);
+		return;
+	}
 	report_exec(h->rep, h->cfg->exec_cmd, rc, now_us() - h->exec_start);
 	h->exec_pid = 0;
 	h->waiting = false;
@@ -241,12 +258,12 @@ host_on_child(struct host *h, pid_t pid, int status)
 }
 
 static void
-start_exec(struct host *h)
+start_exec(struct host *h, const char *cmd)
 {
 	char num[16];
 	pid_t pid;
 
-	if (h->cfg->exec_cmd == NULL) {
+	if (cmd == NULL) {
 		schedule(h);
 		return;
 	}
@@ -254,14 +271,20 @@ start_exec(struct host *h)
 	snprintf(num, sizeof(num), "%u", h->backup);
 	switch (pid = fork()) {
 	case -1:
-		report_exec(h->rep, h->cfg->exec_cmd, 127, 0);
+		if (h->phase == PH_SETUP) {
+			report_setup(h->rep, 127);
+			h->phase = PH_DONE;
+			event_base_loopbreak(h->base);
+			return;
+		}
+		report_exec(h->rep, cmd, 127, 0);
 		schedule(h);
 		return;
 	case 0:
 		/* the report owns our stdout */
 		dup2(STDERR_FILENO, STDOUT_FILENO);
 		setenv("HVVSS_SIM_BACKUP", num, 1);
-		execl("/bin/sh", "sh", "-c", h->cfg->exec_cmd, (char *)NULL);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
 	h->exec_pid = pid;
@@ -280,7 +303,7 @@ run_step(struct host *h, const struct step *s)
 			h->waiting = true;
 		break;
 	case STEP_EXEC:
-		start_exec(h);
+		start_exec(h, h->cfg->exec_cmd);
 		break;
 	case STEP_HIBERNATE:
 		h->reg_before = kernel_registrations(h->kernel);
@@ -316,11 +339,18 @@ host_advance(struct host *h)
 			report_event(h->rep, "no_daemon",
 			    "no daemon registered within %u ms",
 			    h->cfg->wait_register_ms);
+		if (h->cfg->setup_cmd != NULL) {
+			h->phase = PH_SETUP;
+			start_exec(h, h->cfg->setup_cmd);
+			return;
+		}
 		h->phase = PH_STEPS;
 		h->backup = 1;
 		h->step = 0;
 		report_backup_begin(h->rep, h->backup);
 		break;
+	case PH_SETUP:
+		return;
 	case PH_STEPS:
 		break;
 	case PH_DONE:

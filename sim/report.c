@@ -56,6 +56,7 @@ struct report {
 	struct event_rec *events;
 	size_t nevents;
 	pid_t guest_pid;
+	int setup_status; /* -1: no setup command */
 	int guest_status; /* -1 still running */
 };
 
@@ -84,6 +85,7 @@ report_new(void)
 		return NULL;
 	r->start_us = now_us();
 	r->guest_status = -1;
+	r->setup_status = -1;
 	r->nego_ok = -1;
 	return r;
 }
@@ -200,6 +202,15 @@ report_backup_end(struct report *r)
 }
 
 void
+report_setup(struct report *r, int status)
+{
+	r->setup_status = status;
+	if (status != 0)
+		report_event(
+		    r, "setup_failed", "the set-up command exited %d", status);
+}
+
+void
 report_guest(struct report *r, pid_t pid, int status)
 {
 	r->guest_pid = pid;
@@ -211,7 +222,7 @@ report_ok(const struct report *r)
 {
 	size_t i;
 
-	if (r->nego_ok != 1)
+	if (r->nego_ok != 1 || r->setup_status > 0)
 		return false;
 	for (i = 0; i < r->nbackups; i++)
 		if (r->backups[i].failed)
@@ -360,6 +371,11 @@ report_write(struct report *r, const char *path)
 		fprintf(f, "null}");
 	else
 		fprintf(f, "%d}", r->guest_status);
+	fprintf(f, ",\n  \"setup\": ");
+	if (r->setup_status < 0)
+		fprintf(f, "null");
+	else
+		fprintf(f, "{\"status\": %d}", r->setup_status);
 	fprintf(f, ",\n  \"backups\": [\n");
 	for (i = 0; i < r->nbackups; i++) {
 		write_backup(f, &r->backups[i]);

@@ -38,12 +38,12 @@ static struct {
 static void __attribute__((noreturn)) usage(void)
 {
 	fprintf(stderr,
-	    "usage: hv_vss_sim [-v] [-n count] [-w seconds] [-s steps] "
-	    "[-f fault]\n"
-	    "                  [-T op=seconds] [-O fw|vss=versions] "
-	    "[-x command]\n"
-	    "                  [-o report] device [-- guest-command "
-	    "[arg ...]]\n");
+	    "usage: hv_vss_sim [-v] [-b command] [-n count] [-w seconds] "
+	    "[-s steps]\n"
+	    "                  [-f fault] [-T op=seconds] "
+	    "[-O fw|vss=versions]\n"
+	    "                  [-x command] [-o report] device "
+	    "[-- guest-command [arg ...]]\n");
 	exit(2);
 }
 
@@ -365,8 +365,11 @@ main(int argc, char *argv[])
 	cfg.noffer_msg = 1;
 	parse_steps(&cfg, "hot,freeze,exec,thaw");
 
-	while ((ch = getopt(argc, argv, "+f:n:o:O:s:T:vw:x:")) != -1) {
+	while ((ch = getopt(argc, argv, "+b:f:n:o:O:s:T:vw:x:")) != -1) {
 		switch (ch) {
+		case 'b':
+			cfg.setup_cmd = optarg;
+			break;
 		case 'f':
 			if (nfaults == sizeof(faults) / sizeof(faults[0]))
 				usage();

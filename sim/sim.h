@@ -57,6 +57,7 @@ struct step {
 struct sim_cfg {
 	const char *device; /* where the FUSE file is served */
 	const char *exec_cmd; /* run while frozen, or NULL */
+	const char *setup_cmd; /* run once before the first backup */
 	char *const *guest_argv; /* guest command, or NULL */
 	const char *report_path; /* NULL: stdout */
 	unsigned int repeat;
@@ -114,6 +115,7 @@ void report_request(struct report *, uint8_t, uint8_t, size_t, uint32_t,
     uint32_t, uint64_t, bool);
 void report_exec(struct report *, const char *, int, uint64_t);
 void report_backup_end(struct report *);
+void report_setup(struct report *, int);
 void report_guest(struct report *, pid_t, int);
 int report_write(struct report *, const char *);
 bool report_ok(const struct report *);

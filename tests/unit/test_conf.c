@@ -110,6 +110,7 @@ assert_conf_equal(const struct conf *a, const struct conf *b)
 	assert_int_equal(a->unfreezable, b->unfreezable);
 	assert_int_equal(a->check_timeout_ms, b->check_timeout_ms);
 	assert_int_equal(a->app_freeze_timeout_ms, b->app_freeze_timeout_ms);
+	assert_int_equal(a->hook_timeout_ms, b->hook_timeout_ms);
 	assert_int_equal(a->fs_freeze_timeout_ms, b->fs_freeze_timeout_ms);
 	assert_int_equal(a->thaw_timeout_ms, b->thaw_timeout_ms);
 	assert_int_equal(a->max_frozen_ms, b->max_frozen_ms);
@@ -195,6 +196,7 @@ test_defaults(void **state)
 	assert_int_equal(c.unfreezable, UNFREEZABLE_SKIP);
 	assert_int_equal(c.check_timeout_ms, 10000);
 	assert_int_equal(c.app_freeze_timeout_ms, 10000);
+	assert_int_equal(c.hook_timeout_ms, 10000);
 	assert_int_equal(c.fs_freeze_timeout_ms, 60000);
 	assert_int_equal(c.thaw_timeout_ms, 20000);
 	assert_int_equal(c.max_frozen_ms, 60000);
@@ -223,6 +225,7 @@ test_every_key_valid(void **state)
 	    "unfreezable = veto\n"
 	    "check_timeout = 1\n"
 	    "app_freeze_timeout = 2.5\n"
+	    "hook_timeout = 0.75\n"
 	    "fs_freeze_timeout = 3\n"
 	    "thaw_timeout = 0.25\n"
 	    "max_frozen = 5\n"
@@ -243,6 +246,7 @@ test_every_key_valid(void **state)
 	assert_int_equal(c->unfreezable, UNFREEZABLE_VETO);
 	assert_int_equal(c->check_timeout_ms, 1000);
 	assert_int_equal(c->app_freeze_timeout_ms, 2500);
+	assert_int_equal(c->hook_timeout_ms, 750);
 	assert_int_equal(c->fs_freeze_timeout_ms, 3000);
 	assert_int_equal(c->thaw_timeout_ms, 250);
 	assert_int_equal(c->max_frozen_ms, 5000);
@@ -487,6 +491,7 @@ test_seconds(void **state)
 	    "fs_freeze_timeout",
 	    "thaw_timeout",
 	    "max_frozen",
+	    "hook_timeout",
 	};
 	static const struct {
 		const char *value;
@@ -510,11 +515,12 @@ test_seconds(void **state)
 	    &fx->c.fs_freeze_timeout_ms,
 	    &fx->c.thaw_timeout_ms,
 	    &fx->c.max_frozen_ms,
+	    &fx->c.hook_timeout_ms,
 	};
 	char buf[64], msg[128];
 	size_t k, i;
 
-	for (k = 0; k < 5; k++) {
+	for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
 		for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 			snprintf(
 			    buf, sizeof(buf), "%s=%s", keys[k], good[i].value);
@@ -634,6 +640,9 @@ static const struct {
     {"app_freeze_timeout = 99999999999999999999999",
         "app_freeze_timeout: out of range (0.001 to 86400 seconds): "
         "\"99999999999999999999999\""},
+    {"hook_timeout = 0",
+        "hook_timeout: out of range (0.001 to 86400 seconds): \"0\""},
+    {"hook_timeout = 10s", "hook_timeout: not a number of seconds: \"10s\""},
     {"fs_freeze_timeout = 0.0005",
         "fs_freeze_timeout: finer than a millisecond: \"0.0005\""},
     {"fs_freeze_timeout = 1.",
@@ -935,11 +944,13 @@ test_dump_defaults(void **state)
 	    "app_socket_mode = 0600\n"
 	    "app_socket_group =\n"
 	    "hooks_dir = /etc/hv_vss/hooks.d\n"
+	    "app_max_clients = 1024\n"
 	    "mounts =\n"
 	    "exclude =\n"
 	    "unfreezable = skip\n"
 	    "check_timeout = 10\n"
 	    "app_freeze_timeout = 10\n"
+	    "hook_timeout = 10\n"
 	    "fs_freeze_timeout = 60\n"
 	    "thaw_timeout = 20\n"
 	    "max_frozen = 60\n"
@@ -975,6 +986,7 @@ test_dump_round_trip(void **state)
 	assert_set(&fx->c, "unfreezable=veto");
 	assert_set(&fx->c, "check_timeout=0.001");
 	assert_set(&fx->c, "app_freeze_timeout=1.5");
+	assert_set(&fx->c, "hook_timeout=0.125");
 	assert_set(&fx->c, "fs_freeze_timeout=86400");
 	assert_set(&fx->c, "thaw_timeout=2.05");
 	assert_set(&fx->c, "max_frozen=3599.999");

@@ -1,0 +1,817 @@
+/*
+ * apps.c: the application socket and the applications' part of a
+ * transaction (DESIGN.md, "Application socket (protocol 1)").
+ *
+ * Applications register with HELLO and are asked CHECK (can a backup run
+ * now?), FREEZE (flush and hold, by tier: tier 0 first, every app of a
+ * tier at once, each tier given its share of the stage's time), and THAW
+ * or ABORT (resume; THAW by tier, 9 first).  The daemon must never wait
+ * on an application it cannot afford to: every socket is non-blocking,
+ * every buffer bounded (a line may be at most APP_LINE_MAX bytes; an app
+ * that does not read what we send is dropped once APPS_OUT_MAX bytes
+ * wait for it), every wait has a deadline, and a client that breaks the
+ * protocol loses its connection and nothing else.  An app lost while it
+ * is asked to freeze is a veto: its data may not be flushed.
+ */
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "appproto.h"
+#include "apps.h"
+#include "log.h"
+
+/* glibc's <sys/queue.h> lacks it */
+#ifndef TAILQ_FOREACH_SAFE
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar) \
+	for ((var) = TAILQ_FIRST(head); \
+	     (var) != NULL && ((tvar) = TAILQ_NEXT(var, field), 1); \
+	     (var) = (tvar))
+#endif
+
+#define APPS_OUT_MAX (16 * APP_LINE_MAX) /* unread by the app */
+#define APPS_HELLO_SECONDS 5 /* to say HELLO after connecting */
+#define APPS_NTIERS (APP_TIER_MAX + 1)
+
+enum app_wait {
+	AW_NONE,
+	AW_READY, /* asked CHECK */
+	AW_FROZEN, /* asked FREEZE */
+	AW_THAWED, /* told THAW or ABORT */
+};
+
+struct app {
+	TAILQ_ENTRY(app) entry;
+	struct apps *apps;
+	struct bufferevent *bev;
+	struct event *hello_ev;
+	bool registered;
+	uint64_t id;
+	char name[APP_NAME_MAX + 1];
+	unsigned int tier;
+	uint32_t need_ms;
+	pid_t pid;
+	uid_t uid;
+
+	enum app_wait wait;
+	bool dead; /* dropped, freed soon */
+	bool asked_freeze; /* in apps->txid */
+	bool frozen; /* answered FROZEN in apps->txid */
+};
+
+TAILQ_HEAD(applist, app);
+
+struct apps {
+	struct event_base *base;
+	struct evconnlistener *lis;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	apps_done_fn done;
+	void *arg;
+	struct applist list;
+	struct applist zombies; /* dropped, to free */
+	struct event *reap_ev;
+	struct event *done_ev; /* tells the daemon, deferred */
+	bool done_ok;
+	char done_reason[APPS_REASON_MAX];
+	size_t nconn;
+	size_t nreg;
+	size_t max_clients;
+	uint64_t next_id;
+
+	/* the stage in progress, if active */
+	bool active;
+	enum apps_stage stage;
+	uint64_t txid;
+	int tier; /* -1 before the first */
+	unsigned int pending; /* answers still awaited */
+	struct timespec deadline; /* of the whole stage */
+	unsigned int tier_ms; /* the current tier's budget */
+	struct event *timer;
+	char missing[APPS_REASON_MAX];
+};
+
+static void next_tier(struct apps *);
+
+static void
+who(const struct app *a, char *buf, size_t len)
+{
+	snprintf(buf, len, "app %s (pid %d, uid %u)",
+	    a->registered ? a->name : "(unregistered)", (int)a->pid,
+	    (unsigned int)a->uid);
+}
+
+static unsigned int
+ms_left(const struct apps *as)
+{
+	struct timespec now;
+	long long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (as->deadline.tv_sec - now.tv_sec) * 1000LL +
+	    (as->deadline.tv_nsec - now.tv_nsec) / 1000000;
+	return ms > 0 ? (unsigned int)ms : 0;
+}
+
+static void
+arm(struct apps *as, unsigned int ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	evtimer_add(as->timer, &tv);
+}
+
+/*
+ * End the stage.  The daemon is told from the loop, not from here: we may
+ * be deep in a read callback, and what the daemon does next (ABORT to
+ * everyone, say) must not change the list under it.
+ */
+static void
+finish(struct apps *as, bool ok, const char *reason)
+{
+	struct app *a;
+
+	evtimer_del(as->timer);
+	as->active = false;
+	TAILQ_FOREACH(a, &as->list, entry)
+	if (a->wait == AW_READY || a->wait == AW_FROZEN)
+		a->wait = AW_NONE;
+	as->done_ok = ok;
+	snprintf(as->done_reason, sizeof(as->done_reason), "%s",
+	    reason != NULL ? reason : "");
+	event_active(as->done_ev, EV_TIMEOUT, 0);
+}
+
+static void
+done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct apps *as = arg;
+
+	as->done(as->stage, as->txid, as->done_ok,
+	    as->done_reason[0] ? as->done_reason : NULL, as->arg);
+}
+
+/* Free what drop() left: nobody holds a pointer to it any more. */
+static void
+reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct apps *as = arg;
+	struct app *a;
+
+	while ((a = TAILQ_FIRST(&as->zombies)) != NULL) {
+		TAILQ_REMOVE(&as->zombies, a, entry);
+		free(a);
+	}
+}
+
+static void
+drop(struct app *a, const char *why)
+{
+	struct apps *as = a->apps;
+	char name[128], reason[APPS_REASON_MAX];
+	bool veto;
+
+	who(a, name, sizeof(name));
+	veto = as->active &&
+	    ((as->stage == APPS_FREEZE && a->wait == AW_FROZEN) ||
+	        (as->stage == APPS_CHECK && a->wait == AW_READY));
+	if (a->registered)
+		log_info("%s: disconnected: %s", name, why);
+	else
+		log_debug("%s: disconnected: %s", name, why);
+	TAILQ_REMOVE(&as->list, a, entry);
+	as->nconn--;
+	if (a->registered)
+		as->nreg--;
+	if (a->hello_ev != NULL)
+		event_free(a->hello_ev);
+	a->hello_ev = NULL;
+	bufferevent_free(a->bev);
+	a->dead = true;
+	TAILQ_INSERT_TAIL(&as->zombies, a, entry);
+	event_active(as->reap_ev, EV_TIMEOUT, 0);
+	if (as->active && as->stage == APPS_THAW && a->wait == AW_THAWED &&
+	    a->tier == (unsigned int)as->tier && as->pending > 0) {
+		as->pending--;
+		if (as->pending == 0) {
+			evtimer_del(as->timer);
+			next_tier(as);
+		}
+	}
+	if (veto) {
+		snprintf(reason, sizeof(reason),
+		    "%s: lost while asked to %s "
+		    "(%s)",
+		    name, as->stage == APPS_FREEZE ? "FREEZE" : "CHECK", why);
+		finish(as, false, reason);
+	}
+}
+
+/* Queue one line for a; false if a was dropped (it does not read). */
+static bool
+say(struct app *a, const struct app_msg *m)
+{
+	char line[APP_LINE_MAX + 1];
+	int n;
+
+	if ((n = app_format(m, line, sizeof(line))) < 0)
+		fatalx("app_format %s: %s (bug)", app_msg_name(m->type),
+		    strerror(-n));
+	if (evbuffer_get_length(bufferevent_get_output(a->bev)) + (size_t)n >
+	    APPS_OUT_MAX) {
+		drop(a, "not reading what it is sent");
+		return false;
+	}
+	bufferevent_write(a->bev, line, (size_t)n);
+	return true;
+}
+
+static void
+refuse(struct app *a, const char *reason)
+{
+	struct app_msg m = {.type = AM_ERR};
+
+	snprintf(m.reason, sizeof(m.reason), "%s", reason);
+	if (say(a, &m))
+		drop(a, reason);
+}
+
+/* The budget of each remaining non-empty tier: needs first, then equal. */
+static unsigned int
+tier_budget(struct apps *as, int tier, int step)
+{
+	unsigned int need[APPS_NTIERS] = {0}, left = ms_left(as);
+	bool used[APPS_NTIERS] = {false};
+	unsigned long long total = 0;
+	unsigned int k = 0;
+	struct app *a;
+	int t;
+
+	TAILQ_FOREACH(a, &as->list, entry)
+	{
+		if (!a->registered ||
+		    (as->stage == APPS_THAW && !a->asked_freeze))
+			continue;
+		used[a->tier] = true;
+		if (a->need_ms > need[a->tier])
+			need[a->tier] = a->need_ms;
+	}
+	for (t = tier; t >= 0 && t < APPS_NTIERS; t += step)
+		if (used[t]) {
+			k++;
+			total += need[t];
+		}
+	if (k == 0)
+		return left;
+	if (total <= left) /* each its need, and a share of the rest */
+		return need[tier] + (unsigned int)((left - total) / k);
+	return left / k; /* needs exceed the stage: split evenly */
+}
+
+/* Ask the next non-empty tier (FREEZE ascending, THAW descending). */
+static void
+next_tier(struct apps *as)
+{
+	int step = as->stage == APPS_THAW ? -1 : 1;
+	struct app *a, *tmp;
+	struct app_msg m;
+	bool any;
+	int t;
+
+	for (t = as->tier + step; t >= 0 && t < APPS_NTIERS; t += step) {
+		any = false;
+		TAILQ_FOREACH(a, &as->list, entry)
+		if (a->registered && a->tier == (unsigned int)t &&
+		    (as->stage != APPS_THAW || a->asked_freeze))
+			any = true;
+		if (any)
+			break;
+	}
+	if (t < 0 || t >= APPS_NTIERS) {
+		finish(as, true, as->missing[0] ? as->missing : NULL);
+		return;
+	}
+	as->tier = t;
+	as->tier_ms = tier_budget(as, t, step);
+	as->pending = 0;
+	memset(&m, 0, sizeof(m));
+	m.txid = as->txid;
+	m.type = as->stage == APPS_THAW ? AM_THAW : AM_FREEZE;
+	m.ms = as->tier_ms;
+	TAILQ_FOREACH(a, &as->list, entry)
+	if (a->registered && a->tier == (unsigned int)t &&
+	    (as->stage != APPS_THAW || a->asked_freeze)) {
+		a->wait = as->stage == APPS_THAW ? AW_THAWED : AW_FROZEN;
+		if (as->stage == APPS_FREEZE)
+			a->asked_freeze = true;
+		as->pending++;
+	}
+	arm(as, as->tier_ms);
+	log_debug("txn %llu: %s tier %d: %u app%s, %u ms",
+	    (unsigned long long)as->txid, app_msg_name(m.type), t, as->pending,
+	    as->pending == 1 ? "" : "s", as->tier_ms);
+	/* say() may drop an app, which may end the stage: walk safely */
+	TAILQ_FOREACH_SAFE(a, &as->list, entry, tmp)
+	{
+		if (a->wait != (m.type == AM_THAW ? AW_THAWED : AW_FROZEN) ||
+		    a->tier != (unsigned int)t)
+			continue;
+		if (!say(a, &m) || !as->active || as->tier != t)
+			return;
+	}
+}
+
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct apps *as = arg;
+	char reason[APPS_REASON_MAX], name[128];
+	const char *op;
+	struct app *a;
+	enum app_wait w;
+	size_t n = 0;
+	unsigned int ms;
+
+	if (!as->active)
+		return;
+	w = as->stage == APPS_CHECK    ? AW_READY
+	    : as->stage == APPS_FREEZE ? AW_FROZEN
+	                               : AW_THAWED;
+	op = as->stage == APPS_CHECK   ? "CHECK"
+	    : as->stage == APPS_FREEZE ? "FREEZE"
+	                               : "THAW";
+	ms = as->tier_ms;
+	reason[0] = '\0';
+	TAILQ_FOREACH(a, &as->list, entry)
+	{
+		if (a->wait != w)
+			continue;
+		who(a, name, sizeof(name));
+		n = strlen(reason);
+		snprintf(reason + n, sizeof(reason) - n, "%s%s", n ? ", " : "",
+		    name);
+	}
+	n = strlen(reason);
+	snprintf(reason + n, sizeof(reason) - n,
+	    ": no answer to %s within "
+	    "%u ms",
+	    op, ms);
+	if (as->stage != APPS_THAW) {
+		finish(as, false, reason);
+		return;
+	}
+	/* a missing THAWED is reported, not fatal: go on to the next tier */
+	TAILQ_FOREACH(a, &as->list, entry)
+	if (a->wait == AW_THAWED && a->tier == (unsigned int)as->tier)
+		a->wait = AW_NONE;
+	log_warnx("txn %llu: %s", (unsigned long long)as->txid, reason);
+	n = strlen(as->missing);
+	snprintf(as->missing + n, sizeof(as->missing) - n, "%s%s",
+	    n ? "; " : "", reason);
+	next_tier(as);
+}
+
+static void
+hello(struct app *a, const struct app_msg *m)
+{
+	struct apps *as = a->apps;
+	struct app_msg ok = {.type = AM_OK};
+	char name[128];
+
+	a->registered = true;
+	a->id = ++as->next_id;
+	snprintf(a->name, sizeof(a->name), "%s", m->name);
+	a->tier = m->tier;
+	a->need_ms = m->has_timeout ? m->timeout_ms : 0;
+	as->nreg++;
+	event_free(a->hello_ev);
+	a->hello_ev = NULL;
+	ok.app_id = a->id;
+	who(a, name, sizeof(name));
+	log_info("%s registered: id %llu, tier %u%s", name,
+	    (unsigned long long)a->id, a->tier,
+	    a->need_ms ? ", needs time" : "");
+	(void)say(a, &ok);
+}
+
+/* An answer from a registered app (a may be dropped meanwhile). */
+static void
+answer(struct app *a, const struct app_msg *m)
+{
+	struct apps *as = a->apps;
+	char name[128], reason[APPS_REASON_MAX];
+	enum app_wait want;
+
+	if (m->txid != as->txid || as->txid == 0) {
+		drop(a, "answer for an unknown transaction");
+		return;
+	}
+	want = m->type == AM_READY ? AW_READY
+	    : m->type == AM_FROZEN ? AW_FROZEN
+	    : m->type == AM_THAWED ? AW_THAWED
+	                           : a->wait;
+	if (m->type == AM_VETO && a->wait != AW_READY && a->wait != AW_FROZEN)
+		want = AW_NONE; /* a VETO to nothing we asked */
+	if (a->wait != want || want == AW_NONE) {
+		/* late (after a deadline or an abort): harmless */
+		log_debug("app %s: late or unasked %s %llu ignored", a->name,
+		    app_msg_name(m->type), (unsigned long long)m->txid);
+		return;
+	}
+	a->wait = AW_NONE;
+	if (m->type == AM_VETO) {
+		who(a, name, sizeof(name));
+		snprintf(
+		    reason, sizeof(reason), "%s: VETO %s", name, m->reason);
+		if (as->active)
+			finish(as, false, reason);
+		return;
+	}
+	if (m->type == AM_FROZEN)
+		a->frozen = true;
+	if (m->type == AM_THAWED)
+		a->frozen = false;
+	if (!as->active || as->pending == 0)
+		return; /* THAWED after an ABORT */
+	if (--as->pending > 0)
+		return;
+	evtimer_del(as->timer);
+	if (as->stage == APPS_CHECK)
+		finish(as, true, NULL);
+	else
+		next_tier(as);
+}
+
+static void
+read_cb(struct bufferevent *bev, void *arg)
+{
+	struct app *a = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct app_msg m;
+	size_t len;
+	char *line;
+	int rc;
+
+	while ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF)) != NULL) {
+		rc = app_parse(line, len, &m);
+		free(line);
+		if (rc == -EPROTONOSUPPORT && !a->registered) {
+			refuse(a, "protocol version not supported (1 is)");
+			return;
+		}
+		if (rc != 0) {
+			drop(a,
+			    rc == -EMSGSIZE ? "line too long"
+			                    : "malformed line");
+			return;
+		}
+		switch (m.type) {
+		case AM_HELLO:
+			if (a->registered) {
+				drop(a, "second HELLO");
+				return;
+			}
+			hello(a, &m);
+			break;
+		case AM_READY:
+		case AM_FROZEN:
+		case AM_THAWED:
+		case AM_VETO:
+			if (!a->registered) {
+				drop(a, "answer before HELLO");
+				return;
+			}
+			answer(a, &m);
+			break;
+		default:
+			drop(a, "not a line an application sends");
+			return;
+		}
+		if (a->dead)
+			return; /* dropped while we served it */
+	}
+	if (evbuffer_get_length(in) >= APP_LINE_MAX)
+		drop(a, "line too long");
+}
+
+static void
+event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct app *a = arg;
+
+	if (what & BEV_EVENT_EOF)
+		drop(a, "closed");
+	else if (what & BEV_EVENT_ERROR)
+		drop(a, strerror(EVUTIL_SOCKET_ERROR()));
+}
+
+static void
+hello_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	drop(arg, "no HELLO in time");
+}
+
+static void
+accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct apps *as = arg;
+	struct timeval tv = {APPS_HELLO_SECONDS, 0};
+	static const char busy[] = "ERR too many connections\n";
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	struct app *a;
+
+	if (as->nconn >= as->max_clients) {
+		/* one try, never blocking: the socket is non-blocking */
+		(void)send(
+		    fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		evutil_closesocket(fd);
+		return;
+	}
+	if ((a = calloc(1, sizeof(*a))) == NULL) {
+		evutil_closesocket(fd);
+		return;
+	}
+	a->apps = as;
+	a->pid = -1;
+	a->uid = (uid_t)-1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
+		a->pid = cred.pid;
+		a->uid = cred.uid;
+	}
+	a->bev = bufferevent_socket_new(as->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	a->hello_ev = evtimer_new(as->base, hello_timeout_cb, a);
+	if (a->bev == NULL || a->hello_ev == NULL) {
+		if (a->bev != NULL)
+			bufferevent_free(a->bev);
+		else
+			evutil_closesocket(fd);
+		if (a->hello_ev != NULL)
+			event_free(a->hello_ev);
+		free(a);
+		return;
+	}
+	/* stop reading past two lines: bounds what a flood can make us hold */
+	bufferevent_setwatermark(a->bev, EV_READ, 0, 2 * APP_LINE_MAX);
+	bufferevent_setcb(a->bev, read_cb, NULL, event_cb, a);
+	bufferevent_enable(a->bev, EV_READ | EV_WRITE);
+	evtimer_add(a->hello_ev, &tv);
+	TAILQ_INSERT_TAIL(&as->list, a, entry);
+	as->nconn++;
+}
+
+static void
+listen_error_cb(struct evconnlistener *lis, void *arg)
+{
+	/* EMFILE and friends: wait a moment rather than spin */
+	log_warn("app socket accept");
+}
+
+static void
+begin(struct apps *as, enum apps_stage stage, uint64_t txid, unsigned int ms)
+{
+	struct timespec now;
+
+	if (as->active)
+		evtimer_del(as->timer);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	as->deadline.tv_sec = now.tv_sec + ms / 1000;
+	as->deadline.tv_nsec = now.tv_nsec + (long)(ms % 1000) * 1000000;
+	if (as->deadline.tv_nsec >= 1000000000) {
+		as->deadline.tv_sec++;
+		as->deadline.tv_nsec -= 1000000000;
+	}
+	as->active = true;
+	as->stage = stage;
+	as->tier = stage == APPS_THAW ? APPS_NTIERS : -1;
+	as->pending = 0;
+	as->missing[0] = '\0';
+	if (stage != APPS_THAW && as->txid != txid) {
+		struct app *a;
+
+		TAILQ_FOREACH(a, &as->list, entry)
+		{
+			a->asked_freeze = false;
+			a->frozen = false;
+		}
+	}
+	as->txid = txid;
+}
+
+void
+apps_check(struct apps *as, uint64_t txid, unsigned int ms)
+{
+	struct app_msg m = {.type = AM_CHECK, .txid = txid};
+	struct app *a, *tmp;
+
+	begin(as, APPS_CHECK, txid, ms);
+	as->tier_ms = ms;
+	TAILQ_FOREACH(a, &as->list, entry)
+	if (a->registered) {
+		a->wait = AW_READY;
+		as->pending++;
+	}
+	if (as->pending == 0) {
+		finish(as, true, NULL);
+		return;
+	}
+	arm(as, ms);
+	TAILQ_FOREACH_SAFE(a, &as->list, entry, tmp)
+	if (a->wait == AW_READY && (!say(a, &m) || !as->active))
+		return;
+}
+
+void
+apps_freeze(struct apps *as, uint64_t txid, unsigned int ms)
+{
+	begin(as, APPS_FREEZE, txid, ms);
+	next_tier(as);
+}
+
+void
+apps_abort(struct apps *as, uint64_t txid)
+{
+	struct app_msg m = {.type = AM_ABORT, .txid = txid};
+	struct app *a, *tmp;
+
+	if (as->txid != txid)
+		return;
+	if (as->active) {
+		evtimer_del(as->timer);
+		as->active = false;
+	}
+	TAILQ_FOREACH_SAFE(a, &as->list, entry, tmp)
+	{
+		if (!a->asked_freeze)
+			continue;
+		a->asked_freeze = false;
+		a->wait = AW_THAWED;
+		(void)say(a, &m);
+	}
+}
+
+void
+apps_thaw(struct apps *as, uint64_t txid, unsigned int ms)
+{
+	begin(as, APPS_THAW, txid, ms);
+	next_tier(as);
+}
+
+size_t
+apps_count(const struct apps *as)
+{
+	return as->nreg;
+}
+
+void
+apps_foreach(const struct apps *as,
+    void (*fn)(const struct apps_info *, void *), void *arg)
+{
+	struct apps_info info;
+	const struct app *a;
+
+	TAILQ_FOREACH(a, &as->list, entry)
+	{
+		if (!a->registered)
+			continue;
+		info = (struct apps_info){
+		    a->id, a->name, a->tier, a->pid, a->uid, a->need_ms};
+		fn(&info, arg);
+	}
+}
+
+/* Bind the socket: a stale one is replaced, a live one is an error. */
+static int
+bind_socket(struct apps *as, const struct conf *c)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct group *gr;
+	struct stat st;
+	int fd;
+
+	if (mkdir(c->run_dir, 0755) == -1 && errno != EEXIST) {
+		log_warn("mkdir %s", c->run_dir);
+		return -1;
+	}
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", c->app_socket);
+	snprintf(as->path, sizeof(as->path), "%s", c->app_socket);
+	if (lstat(sun.sun_path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_warnx(
+			    "%s exists and is not a socket", sun.sun_path);
+			return -1;
+		}
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd != -1 &&
+		    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+			close(fd);
+			log_warnx(
+			    "%s: another daemon is serving it", sun.sun_path);
+			return -1;
+		}
+		if (fd != -1)
+			close(fd);
+		unlink(sun.sun_path);
+	}
+	if ((fd = socket(
+	         AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		log_warn("bind %s", sun.sun_path);
+		close(fd);
+		return -1;
+	}
+	if (c->app_socket_group[0] != '\0') {
+		if ((gr = getgrnam(c->app_socket_group)) == NULL)
+			log_warnx("app_socket_group %s: no such group; the "
+			          "socket stays root's",
+			    c->app_socket_group);
+		else if (chown(sun.sun_path, 0, gr->gr_gid) == -1)
+			log_warn("chown %s", sun.sun_path);
+	}
+	if (chmod(sun.sun_path, c->app_socket_mode) == -1)
+		log_warn("chmod %s", sun.sun_path);
+	if (listen(fd, 128) == -1) {
+		log_warn("listen %s", sun.sun_path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+struct apps *
+apps_new(
+    struct event_base *base, const struct conf *c, apps_done_fn done, void *arg)
+{
+	struct apps *as;
+	int fd;
+
+	if ((as = calloc(1, sizeof(*as))) == NULL)
+		return NULL;
+	as->base = base;
+	as->done = done;
+	as->arg = arg;
+	as->max_clients = c->app_max_clients;
+	TAILQ_INIT(&as->list);
+	TAILQ_INIT(&as->zombies);
+	as->reap_ev = event_new(base, -1, 0, reap_cb, as);
+	as->done_ev = event_new(base, -1, 0, done_cb, as);
+	if (as->reap_ev == NULL || as->done_ev == NULL ||
+	    (as->timer = evtimer_new(base, timer_cb, as)) == NULL ||
+	    (fd = bind_socket(as, c)) == -1) {
+		apps_free(as);
+		return NULL;
+	}
+	as->lis = evconnlistener_new(base, accept_cb, as,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	if (as->lis == NULL) {
+		close(fd);
+		apps_free(as);
+		return NULL;
+	}
+	evconnlistener_set_error_cb(as->lis, listen_error_cb);
+	return as;
+}
+
+void
+apps_free(struct apps *as)
+{
+	struct app *a;
+
+	if (as == NULL)
+		return;
+	while ((a = TAILQ_FIRST(&as->list)) != NULL) {
+		TAILQ_REMOVE(&as->list, a, entry);
+		if (a->hello_ev != NULL)
+			event_free(a->hello_ev);
+		bufferevent_free(a->bev);
+		free(a);
+	}
+	if (as->lis != NULL) {
+		evconnlistener_free(as->lis);
+		unlink(as->path);
+	}
+	if (as->timer != NULL)
+		event_free(as->timer);
+	reap_cb(-1, 0, as);
+	if (as->reap_ev != NULL)
+		event_free(as->reap_ev);
+	if (as->done_ev != NULL)
+		event_free(as->done_ev);
+	free(as);
+}
