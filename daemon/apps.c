@@ -797,6 +797,10 @@ apps_free(struct apps *as)
 		return;
 	while ((a = TAILQ_FIRST(&as->list)) != NULL) {
 		TAILQ_REMOVE(&as->list, a, entry);
+		/* the daemon is stopping: one non-blocking try to deliver
+		 * what is queued (an ABORT, a THAW) before closing */
+		(void)evbuffer_write(bufferevent_get_output(a->bev),
+		    bufferevent_getfd(a->bev));
 		if (a->hello_ev != NULL)
 			event_free(a->hello_ev);
 		bufferevent_free(a->bev);

@@ -42,6 +42,7 @@
 #define CONF_WHY_MAX 256 /* one "what is wrong" */
 #define CONF_QUOTE_MAX 64 /* bytes of a bad value shown in a message */
 #define CONF_DUMP_COLS 78 /* conf_dump wraps lists here */
+#define CONF_LINE_MAX (INI_MAX_LINE - 2) /* bytes conf_read_line takes */
 
 /* The longest app_socket that fits in sockaddr_un (with its NUL). */
 #define CONF_SOCK_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
@@ -58,6 +59,7 @@ enum conf_kind {
 	CK_BOOL, /* yes | no and friends */
 	CK_DEBUG, /* 0 to 2 */
 	CK_COUNT, /* a whole number from min to max */
+	CK_OPTPATH, /* an absolute path, or empty for none */
 };
 
 struct conf_key {
@@ -81,6 +83,9 @@ static const struct conf_key conf_keys[] = {
     {"app_socket_group", CK_GROUP, CONF_FIELD(app_socket_group), 0, 0, 0},
     {"hooks_dir", CK_PATH, CONF_FIELD(hooks_dir), 0, 0, 0},
     {"app_max_clients", CK_COUNT, CONF_FIELD(app_max_clients), 0, 1, 65536},
+    {"ctl_socket", CK_SOCKET, CONF_FIELD(ctl_socket), 0, 0, 0},
+    {"ctl_group", CK_GROUP, CONF_FIELD(ctl_group), 0, 0, 0},
+    {"metrics_file", CK_OPTPATH, CONF_FIELD(metrics_file), 0, 0, 0},
     {"mounts", CK_PATHS, CONF_FIELD(mounts), offsetof(struct conf, nmounts), 0,
         0},
     {"exclude", CK_EXCLUDE, CONF_FIELD(exclude),
@@ -429,6 +434,12 @@ conf_apply(struct conf *c, const struct conf_key *k, const char *v, bool append,
 	size_t i, len = strlen(v);
 
 	switch (k->kind) {
+	case CK_OPTPATH:
+		if (len == 0) {
+			*(char *)field = '\0';
+			return 0;
+		}
+		/* FALLTHROUGH */
 	case CK_PATH:
 	case CK_SOCKET:
 		if (conf_check_path(v, len,
@@ -513,6 +524,7 @@ conf_defaults(struct conf *c)
 	c->app_socket_group[0] = '\0';
 	strcpy(c->hooks_dir, "/etc/hv_vss/hooks.d");
 	c->app_max_clients = 1024;
+	strcpy(c->ctl_socket, "/run/hv_vss/ctl.sock");
 	c->nmounts = 0;
 	c->nexclude = 0;
 	c->unfreezable = UNFREEZABLE_SKIP;
@@ -841,26 +853,33 @@ conf_set(struct conf *c, const char *keyval, char *err, size_t errlen)
 
 /*
  * A list on one line, or on indented continuation lines where it would
- * pass CONF_DUMP_COLS (and so stay within inih's line buffer).
+ * pass CONF_DUMP_COLS (and so stay within inih's line buffer).  An entry
+ * as long as a line may be (a continuation line holds 197 bytes of it)
+ * goes on a line of its own, even the first, and the comma that would
+ * end that line is left out: a blank separates entries as well.
  */
 static void
 conf_dump_list(FILE *f, const char *name, char *const *list, size_t n)
 {
-	size_t i, col, len;
+	size_t i, col, len, bytes;
 
 	fprintf(f, "%s =", name);
-	col = strlen(name) + 2;
+	col = bytes = strlen(name) + 2;
 	for (i = 0; i < n; i++) {
 		len = strlen(list[i]);
-		if (i > 0 && col + 2 + len > CONF_DUMP_COLS) {
-			fputs(",\n\t", f);
+		if (col + (i > 0 ? 2 : 1) + len > CONF_DUMP_COLS) {
+			fputs(i > 0 && bytes < CONF_LINE_MAX ? ",\n\t" : "\n\t",
+			    f);
 			col = 8;
+			bytes = 1;
 		} else {
 			fputs(i > 0 ? ", " : " ", f);
 			col += i > 0 ? 2 : 1;
+			bytes += i > 0 ? 2 : 1;
 		}
 		fputs(list[i], f);
 		col += len;
+		bytes += len;
 	}
 	fputc('\n', f);
 }
@@ -879,10 +898,17 @@ conf_dump(const struct conf *c, FILE *f)
 		field = (const char *)c + k->off;
 		switch (k->kind) {
 		case CK_PATH:
+		case CK_OPTPATH:
 		case CK_SOCKET:
 		case CK_GROUP:
 			if (*(const char *)field == '\0')
 				fprintf(f, "%s =\n", k->name);
+			else if (strlen(k->name) + 3 +
+			        strlen((const char *)field) >
+			    CONF_LINE_MAX)
+				/* no blanks: the line held it that way */
+				fprintf(f, "%s=%s\n", k->name,
+				    (const char *)field);
 			else
 				fprintf(f, "%s = %s\n", k->name,
 				    (const char *)field);

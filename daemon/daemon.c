@@ -28,6 +28,7 @@
 #include "daemon.h"
 #include "freeze.h"
 #include "hv_msg.h"
+#include "hooks.h"
 #include "host.h"
 #include "log.h"
 #include "plan.h"
@@ -53,6 +54,9 @@ static struct {
 	struct freezer *freezer;
 	struct hostchan *host;
 	struct apps *apps;
+	struct hooks *hooks;
+	struct event *abort_retry_ev; /* hooks "abort" after a cancel */
+	uint64_t abort_txid;
 	struct event *deadline_ev, *lease_ev;
 	uint64_t deadline_id, lease_id;
 	struct event *sig_ev[4];
@@ -170,16 +174,22 @@ do_check(uint64_t id)
 	apps_check(d.apps, id, app_ms(d.txn.limits.check_ms));
 }
 
+static int run_hooks(enum hooks_phase, uint64_t);
+
 static void
-apps_done(
-    enum apps_stage stage, uint64_t id, bool ok, const char *reason, void *arg)
+apps_done(enum apps_stage stage, uint64_t id, bool ok, const char *reason,
+    void *arg)
 {
 	switch (stage) {
 	case APPS_CHECK:
 		feed(TE_CHECK_DONE, id, 0, ok, reason);
 		break;
 	case APPS_FREEZE:
-		feed(TE_APPS_FROZEN, id, 0, ok, reason);
+		/* then the hooks, before the filesystems (DESIGN.md) */
+		if (ok && run_hooks(HOOKS_FREEZE, id) == 0)
+			return;
+		feed(TE_APPS_FROZEN, id, 0, false,
+		    ok ? "cannot run the hooks" : reason);
 		break;
 	case APPS_THAW:
 		if (reason != NULL)
@@ -189,6 +199,71 @@ apps_done(
 		break;
 	}
 	pump();
+}
+
+static int
+run_hooks(enum hooks_phase phase, uint64_t id)
+{
+	unsigned int ms = d.conf.hook_timeout_ms;
+	int rc;
+
+	if ((rc = hooks_run(d.hooks, d.conf.hooks_dir, phase, ms, id)) < 0)
+		log_warnx("txn %llu: hooks %s: %s", (unsigned long long)id,
+		    hooks_phase_name(phase), strerror(-rc));
+	return rc;
+}
+
+static void
+hooks_done(const struct hooks_result *r, void *arg)
+{
+	switch (r->phase) {
+	case HOOKS_FREEZE:
+		feed(TE_APPS_FROZEN, r->txid, 0, r->ok, r->reason);
+		pump();
+		break;
+	case HOOKS_THAW:
+		if (!r->ok)
+			log_warnx("txn %llu: hooks thaw: %s",
+			    (unsigned long long)r->txid, r->reason);
+		/* the applications last, tier 9 first */
+		apps_thaw(d.apps, r->txid, app_ms(d.txn.limits.thaw_ms));
+		break;
+	case HOOKS_ABORT:
+		if (!r->ok)
+			log_warnx("txn %llu: hooks abort: %s",
+			    (unsigned long long)r->txid, r->reason);
+		break;
+	}
+}
+
+/* "abort" to the hooks that saw "freeze"; after a cancel, once free. */
+static void
+abort_hooks(uint64_t id)
+{
+	struct timeval tv = { 0, 100 * 1000 };
+
+	if (hooks_busy(d.hooks))
+		hooks_cancel(d.hooks);
+	if (hooks_pending(d.hooks, id, HOOKS_ABORT) == 0)
+		return;
+	if (hooks_run(d.hooks, d.conf.hooks_dir, HOOKS_ABORT,
+	    d.conf.hook_timeout_ms, id) == -EBUSY) {
+		d.abort_txid = id; /* a killed hook not yet reaped */
+		evtimer_add(d.abort_retry_ev, &tv);
+	}
+}
+
+static void
+abort_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	abort_hooks(d.abort_txid);
+}
+
+static void
+emit_hook_output(const char *hook, enum hooks_phase phase, const char *line,
+    void *arg)
+{
+	log_info("hook %s (%s): %s", hook, hooks_phase_name(phase), line);
 }
 
 static void
@@ -273,9 +348,12 @@ execute(const struct txn_actions *acts)
 			break;
 		case TA_APPS_ABORT:
 			apps_abort(d.apps, a->id);
+			abort_hooks(a->id);
 			break;
 		case TA_APPS_THAW:
-			apps_thaw(d.apps, a->id, app_ms(a->ms));
+			/* hooks "thaw" first; hooks_done() thaws the apps */
+			if (run_hooks(HOOKS_THAW, a->id) < 0)
+				apps_thaw(d.apps, a->id, app_ms(a->ms));
 			break;
 		case TA_FS_FREEZE:
 			do_fs_freeze(a->id);
@@ -353,6 +431,7 @@ settle(void)
 		return;
 	if (log_held())
 		log_release();
+	hooks_output(d.hooks, emit_hook_output, NULL);
 	if (d.txn.state != TXN_IDLE)
 		return;
 	if (d.reload)
@@ -460,6 +539,10 @@ daemon_start(struct event_base *base, const struct conf *c,
 	    (d.deadline_ev = evtimer_new(base, deadline_cb, NULL)) == NULL ||
 	    (d.lease_ev = evtimer_new(base, lease_cb, NULL)) == NULL)
 		fatalx("out of memory");
+	if ((d.hooks = hooks_new(base, hooks_done, NULL)) == NULL ||
+	    (d.abort_retry_ev = evtimer_new(base, abort_retry_cb, NULL)) ==
+	        NULL)
+		fatalx("out of memory");
 	if ((d.apps = apps_new(base, c, apps_done, NULL)) == NULL)
 		fatalx("cannot serve applications on %s", c->app_socket);
 	for (i = 0; i < 4; i++) {
@@ -484,6 +567,8 @@ daemon_run(void)
 		log_release();
 	hostchan_free(d.host);
 	apps_free(d.apps);
+	hooks_free(d.hooks);
+	event_free(d.abort_retry_ev);
 	freezer_free(d.freezer);
 	event_free(d.deadline_ev);
 	event_free(d.lease_ev);
