@@ -402,9 +402,13 @@ hello(struct app *a, const struct app_msg *m)
 	a->hello_ev = NULL;
 	ok.app_id = a->id;
 	who(a, name, sizeof(name));
-	log_info("%s registered: id %llu, tier %u%s", name,
-	    (unsigned long long)a->id, a->tier,
-	    a->need_ms ? ", needs time" : "");
+	if (a->need_ms > 0)
+		log_info("%s registered: id %llu, tier %u, needs %u ms to "
+		    "flush", name, (unsigned long long)a->id, a->tier,
+		    a->need_ms);
+	else
+		log_info("%s registered: id %llu, tier %u", name,
+		    (unsigned long long)a->id, a->tier);
 	(void)say(a, &ok);
 }
 

@@ -565,6 +565,7 @@ daemon_run(void)
 	emergency_thaw();
 	if (log_held())
 		log_release();
+	hooks_output(d.hooks, emit_hook_output, NULL);
 	hostchan_free(d.host);
 	apps_free(d.apps);
 	hooks_free(d.hooks);
