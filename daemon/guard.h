@@ -1,0 +1,122 @@
+/*
+ * guard.h: the thaw guard, a small process forked at start-up that thaws
+ * what the daemon froze if the daemon dies or gets stuck.
+ *
+ * The daemon hands the guard a directory fd of every filesystem before it
+ * freezes it (SCM_RIGHTS over a SOCK_SEQPACKET socketpair), arms it with
+ * the lease when the frozen window starts, and tells it when everything is
+ * thawed.  The guard thaws everything it holds, newest first:
+ *  - when the socket reaches EOF (the daemon died, however: kill -9, a
+ *    crash, an exit), and then exits;
+ *  - when an armed lease plus a grace period passes without "thawed" (the
+ *    daemon is stuck, e.g. blocked on a log write); it then reports what
+ *    it did over the socket and goes on serving.
+ * After start it is mlocked, holds no fd but its socket and the ones it
+ * is given, ignores the terminating signals that stop a service (SIGTERM
+ * goes to the whole cgroup: the guard must outlive the daemon long enough
+ * to see the EOF), and does no file I/O and no allocation at all.
+ *
+ * All of it is for the event loop's thread, and nothing blocks for long:
+ * guard_start(), guard_restart() and guard_free() wait a few seconds at
+ * most for the guard to start or exit, and a send waits up to 1 s if the
+ * guard has fallen behind (its socket holds about 160 messages).
+ */
+#ifndef HVVSS_GUARD_H
+#define HVVSS_GUARD_H
+
+#include <sys/types.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define GUARD_MAX_FDS 256 /* filesystems held at once (fixed array) */
+#define GUARD_PATH_MAX 256 /* mount point kept for reports, truncated */
+#define GUARD_GRACE_MS 5000 /* default grace after the lease */
+#define GUARD_NOTE_MAX 160
+
+struct guard;
+
+enum guard_event_type {
+	/* the lease passed: the guard thawed (or tried) one filesystem */
+	GUARD_EV_THAWED,
+	/* the lease passed: summary, after the GUARD_EV_THAWED events; the
+	 * guard holds nothing any more (as after guard_thawed()) */
+	GUARD_EV_LEASE,
+	/* the guard rejected a message from us: a bug; it thaws what it
+	 * holds and exits (GUARD_EV_DIED follows) */
+	GUARD_EV_ERROR,
+	/* the guard is gone: remove guard_fd() from the loop, then
+	 * guard_restart() and hold again whatever is still frozen */
+	GUARD_EV_DIED,
+};
+
+struct guard_event {
+	enum guard_event_type type;
+	int slot; /* THAWED: guard_hold()'s return value */
+	int err; /* THAWED: 0 thawed, EINVAL was not frozen, else
+	          * FITHAW's errno; ERROR: what was wrong */
+	unsigned int nthawed; /* LEASE: thawed by the guard */
+	unsigned int nnotfrozen; /* LEASE: found thawed already */
+	unsigned int nfailed; /* LEASE: FITHAW failed */
+	bool truncated; /* LEASE: some THAWED events were not sent */
+	int status; /* DIED: wait status, -1 if unknown */
+	char path[GUARD_PATH_MAX]; /* THAWED: the mount point */
+};
+
+/*
+ * Fork the guard; grace_ms is added to every lease (0: GUARD_GRACE_MS).
+ * Waits (at most a few seconds) until the guard says it is ready.  Call
+ * it before anything is frozen, ideally before threads exist.  NULL and a
+ * message in err on failure.
+ */
+struct guard *guard_start(unsigned int grace_ms, char *err, size_t errlen);
+
+/*
+ * Close the socket (the guard thaws what it holds and exits), reap it,
+ * and free g.  Waits at most about 2 s, then SIGKILLs it.
+ */
+void guard_free(struct guard *g);
+
+/* Stop the guard (as guard_free) and start a new one.  -1 and err. */
+int guard_restart(struct guard *g, char *err, size_t errlen);
+
+/* The daemon's end of the socket: readable when guard_read() has news. */
+int guard_fd(const struct guard *g);
+pid_t guard_pid(const struct guard *g);
+/* Not seen dead, and not reaped. */
+bool guard_alive(struct guard *g);
+/* One line for the log: its pid, whether its memory is locked and why
+ * not, whether the OOM killer spares it. */
+const char *guard_note(const struct guard *g);
+
+/*
+ * Hand the guard a directory fd of mountpoint, BEFORE freezing it.  The
+ * guard keeps its own copy of the fd (ours stays ours).  Returns a slot
+ * number for guard_drop(), or -errno: -ENOSPC (GUARD_MAX_FDS held),
+ * -EPIPE (the guard is dead), -EAGAIN (it has read nothing for 1 s).  A
+ * failure means "do not freeze it".
+ */
+int guard_hold(struct guard *g, int dirfd, const char *mountpoint);
+
+/*
+ * Forget one held filesystem without thawing it: its FIFREEZE said EBUSY
+ * (someone else froze it; the guard must not thaw their freeze).
+ */
+int guard_drop(struct guard *g, int slot);
+
+/*
+ * The frozen window starts (again) now: if guard_thawed() does not come
+ * within lease_ms + grace, thaw all.  Each call restarts the clock; 0
+ * disarms.
+ */
+int guard_arm(struct guard *g, unsigned int lease_ms);
+
+/* Everything held was thawed by us: the guard closes its fds, disarms. */
+int guard_thawed(struct guard *g);
+
+/*
+ * Read one message: 1 and *ev filled, 0 if none is waiting (or the guard
+ * is known dead), -EPROTO for a malformed one (a bug).
+ */
+int guard_read(struct guard *g, struct guard_event *ev);
+
+#endif /* HVVSS_GUARD_H */

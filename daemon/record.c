@@ -1,0 +1,892 @@
+/*
+ * record.c: the ownership record (see record.h for the file format).
+ *
+ * Why a record on top of the thaw guard: the guard thaws when the daemon
+ * dies, but the guard can die too (kill -9 of both, the OOM killer, a
+ * bug).  The record is how a restarted daemon learns what it had frozen,
+ * so that it can thaw its own freezes -- and only its own: a filesystem
+ * an administrator froze with fsfreeze is none of our business.
+ *
+ * Decisions and hazards:
+ * - run_dir must be a tmpfs or ramfs; anything else is refused, not
+ *   warned about.  The record is rewritten right before each FIFREEZE,
+ *   when earlier filesystems of the same backup are frozen already; if
+ *   run_dir were on one of them the write would block, and the daemon
+ *   with it, holding everything frozen.  "It is not one of the planned
+ *   filesystems" is not enough either: the plan changes with the mount
+ *   table and the config.  And a record on disk would survive a reboot
+ *   and name freezes that no longer exist.  tmpfs cannot be frozen and
+ *   dies with the boot; systemd makes /run one everywhere.
+ * - Atomic: a new file beside the old one, fsync'd (harmless on tmpfs),
+ *   renamed over it.  A crash leaves the old record or the new one, and
+ *   a temporary file no reader looks at.
+ * - Trust: the record tells the daemon to FITHAW things, so it is read
+ *   only if it and its directory belong to us and nobody else can write
+ *   them; every line is parsed strictly (a bad line is reported and never
+ *   acted on); and every entry is checked against the live mount table:
+ *   the superblock now at the mount point must be the recorded one.
+ * - Owner: each entry names the daemon (pid and start time) that froze
+ *   it; while that process lives, its freezes are its own business.
+ * - What cannot be known cheaply: whether a filesystem that the record
+ *   names, and the guard thawed, was frozen again since by somebody else;
+ *   recovery would thaw that freeze.  And whether a filesystem not in the
+ *   record is frozen (short of trying to freeze it): those are never
+ *   looked at.
+ * - Recovery opens each recorded mount point: a path walk, which reads
+ *   but never writes, so a frozen filesystem does not block it (a hung
+ *   FUSE server on the way would).
+ */
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libmount.h>
+
+#include "record.h"
+
+#define MAJOR_MAX 4095u /* the kernel's dev_t: 12 bits */
+#define MINOR_MAX 1048575u /* 20 bits */
+#define PID_MAX 4194304u /* PID_MAX_LIMIT */
+#define FILE_MAX (2 * RECORD_MAX * (RECORD_LINE_MAX + 1)) /* to read */
+
+struct record {
+	char dir[PATH_MAX];
+	char path[PATH_MAX];
+	pid_t pid; /* us */
+	uint64_t pstart;
+	struct record_entry *e;
+	size_t n, cap;
+	char *line; /* RECORD_LINE_MAX + 1 */
+};
+
+static void set_err(char *, size_t, int, const char *, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* The message in err, then ": strerror(e)" unless e is 0. */
+static void
+set_err(char *err, size_t errlen, int e, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	if (e != 0) {
+		n = strlen(err);
+		snprintf(err + n, errlen - n, ": %s", strerror(e));
+	}
+}
+
+int
+record_check_dir(const char *dir, char *err, size_t errlen)
+{
+	struct statfs sf;
+
+	if (statfs(dir, &sf) == -1) {
+		set_err(err, errlen, errno, "%s", dir);
+		return -1;
+	}
+	if ((unsigned long)sf.f_type != (unsigned long)TMPFS_MAGIC &&
+	    (unsigned long)sf.f_type != (unsigned long)RAMFS_MAGIC) {
+		set_err(err, errlen, 0,
+		    "%s: not a tmpfs or ramfs: the record of frozen "
+		    "filesystems must live in memory (see run_dir)",
+		    dir);
+		return -1;
+	}
+	return 0;
+}
+
+/* dir: on tmpfs, a directory, ours, writable by us alone. */
+static int
+check_dir_owner(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (record_check_dir(dir, err, errlen) == -1)
+		return -1;
+	if (stat(dir, &st) == -1) {
+		set_err(err, errlen, errno, "%s", dir);
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		set_err(err, errlen, 0, "%s: not a directory", dir);
+		return -1;
+	}
+	if (st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
+		set_err(err, errlen, 0,
+		    "%s: must be owned by us and writable by nobody else", dir);
+		return -1;
+	}
+	return 0;
+}
+
+/* Field 22 of /proc/PID/stat: when the process started. */
+static int
+proc_starttime(pid_t pid, uint64_t *out)
+{
+	char path[64], buf[1024], *p, *tok, *save;
+	ssize_t n;
+	int fd, field;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = '\0';
+	/* "pid (comm) state ppid ...": comm may hold anything */
+	if ((p = strrchr(buf, ')')) == NULL)
+		return -EIO;
+	for (field = 3, tok = strtok_r(p + 1, " ", &save); tok != NULL;
+	     field++, tok = strtok_r(NULL, " ", &save))
+		if (field == 22) {
+			*out = strtoull(tok, NULL, 10);
+			return 0;
+		}
+	return -EIO;
+}
+
+/* Bytes written escaped in a mount point (see record.h). */
+static bool
+must_escape(unsigned char c)
+{
+	return c <= ' ' || c == '\\' || c == 0x7f;
+}
+
+int
+record_format(const struct record_entry *e, char *buf, size_t len)
+{
+	const unsigned char *s;
+	size_t n;
+	int k;
+
+	k = snprintf(buf, len, "%u:%u %llu %llu %d %llu ", major(e->dev),
+	    minor(e->dev), (unsigned long long)e->txid,
+	    (unsigned long long)e->time, (int)e->pid,
+	    (unsigned long long)e->pstart);
+	if (k < 0 || (size_t)k >= len)
+		return -ENAMETOOLONG;
+	n = (size_t)k;
+	for (s = (const unsigned char *)e->mountpoint; *s != '\0'; s++) {
+		/* the byte or its \ooo, and the final NUL */
+		if (n + (must_escape(*s) ? 4 : 1) + 1 > len)
+			return -ENAMETOOLONG;
+		if (must_escape(*s))
+			n += (size_t)snprintf(buf + n, len - n, "\\%03o", *s);
+		else
+			buf[n++] = (char)*s;
+	}
+	buf[n] = '\0';
+	return (int)n;
+}
+
+/* A decimal number from 0 to max, without sign or leading zeros, then
+ * the byte stop; returns what follows stop, or NULL. */
+static const char *
+parse_num(const char *s, char stop, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0, d;
+
+	if (*s < '0' || *s > '9' || (s[0] == '0' && s[1] >= '0' && s[1] <= '9'))
+		return NULL;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		d = (uint64_t)(*s - '0');
+		if (v > (max - d) / 10)
+			return NULL;
+		v = v * 10 + d;
+	}
+	if (*s != stop)
+		return NULL;
+	*out = v;
+	return s + 1;
+}
+
+/* Absolute, no empty, "." or ".." component, no trailing slash. */
+static bool
+canonical(const char *p)
+{
+	const char *c;
+	size_t n;
+
+	if (p[0] != '/')
+		return false;
+	if (p[1] == '\0')
+		return true;
+	for (c = p + 1;; c += n + 1) {
+		n = strcspn(c, "/");
+		if (n == 0 || (n == 1 && c[0] == '.') ||
+		    (n == 2 && c[0] == '.' && c[1] == '.'))
+			return false;
+		if (c[n] == '\0')
+			return true;
+	}
+}
+
+int
+record_parse(const char *line, struct record_entry *e)
+{
+	struct record_entry t;
+	uint64_t maj, min, v;
+	const char *s = line;
+	size_t n = 0;
+	unsigned char c;
+
+	memset(&t, 0, sizeof(t));
+	if ((s = parse_num(s, ':', MAJOR_MAX, &maj)) == NULL ||
+	    (s = parse_num(s, ' ', MINOR_MAX, &min)) == NULL ||
+	    (s = parse_num(s, ' ', UINT64_MAX, &t.txid)) == NULL ||
+	    (s = parse_num(s, ' ', UINT64_MAX, &t.time)) == NULL ||
+	    (s = parse_num(s, ' ', PID_MAX, &v)) == NULL || v == 0 ||
+	    (s = parse_num(s, ' ', UINT64_MAX, &t.pstart)) == NULL)
+		return -EINVAL;
+	t.dev = makedev((unsigned int)maj, (unsigned int)min);
+	t.pid = (pid_t)v;
+	while (*s != '\0') {
+		c = (unsigned char)*s;
+		if (c == '\\') {
+			/* exactly \ooo, and only for a byte that needs it */
+			if (s[1] < '0' || s[1] > '3' || s[2] < '0' ||
+			    s[2] > '7' || s[3] < '0' || s[3] > '7')
+				return -EINVAL;
+			c = (unsigned char)((s[1] - '0') * 64 +
+			    (s[2] - '0') * 8 + (s[3] - '0'));
+			if (c == 0 || !must_escape(c))
+				return -EINVAL;
+			s += 4;
+		} else if (must_escape(c))
+			return -EINVAL;
+		else
+			s++;
+		if (n + 1 >= sizeof(t.mountpoint))
+			return -EINVAL;
+		t.mountpoint[n++] = (char)c;
+	}
+	t.mountpoint[n] = '\0';
+	if (!canonical(t.mountpoint))
+		return -EINVAL;
+	*e = t;
+	return 0;
+}
+
+static int
+write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, buf, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -errno;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Replace the file at path (in dir) with these entries, atomically; no
+ * entry: remove it.  line is a RECORD_LINE_MAX + 1 scratch buffer.
+ */
+static int
+write_record(const char *dir, const char *path, const struct record_entry *e,
+    size_t n, char *line)
+{
+	char tmp[PATH_MAX];
+	size_t i;
+	int fd, k, rc = 0;
+
+	if (n == 0)
+		return unlink(path) == -1 && errno != ENOENT ? -errno : 0;
+	k = snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, RECORD_FILE);
+	if (k < 0 || (size_t)k >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
+		return -errno;
+	if (fchmod(fd, 0644) == -1)
+		rc = -errno;
+	if (rc == 0)
+		rc = write_all(fd, RECORD_MAGIC "\n", strlen(RECORD_MAGIC) + 1);
+	for (i = 0; i < n && rc == 0; i++) {
+		if ((k = record_format(&e[i], line, RECORD_LINE_MAX)) < 0) {
+			rc = k;
+			break;
+		}
+		line[k++] = '\n';
+		rc = write_all(fd, line, (size_t)k);
+	}
+	if (rc == 0 && fsync(fd) == -1)
+		rc = -errno;
+	if (close(fd) == -1 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, path) == -1)
+		rc = -errno;
+	if (rc != 0)
+		unlink(tmp);
+	return rc;
+}
+
+/*
+ * Read the record at path into a NUL-terminated buffer, if it can be
+ * trusted (regular, ours, writable by us alone).  NULL with *rc = 0 if
+ * there is none, else with *rc = -1 and err.
+ */
+static char *
+read_record(const char *path, size_t *len, int *rc, char *err, size_t errlen)
+{
+	struct stat st;
+	char *buf;
+	ssize_t n;
+	size_t got = 0;
+	int fd;
+
+	*rc = -1;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		if (errno == ENOENT)
+			*rc = 0;
+		else
+			set_err(err, errlen, errno, "%s", path);
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1) {
+		set_err(err, errlen, errno, "%s", path);
+		close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 022) != 0 || st.st_size > FILE_MAX) {
+		set_err(err, errlen, 0,
+		    "%s: not a regular file of ours, writable by us alone, of "
+		    "a sane size; not trusted",
+		    path);
+		close(fd);
+		return NULL;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		set_err(err, errlen, errno, "%s", path);
+		close(fd);
+		return NULL;
+	}
+	while (got < (size_t)st.st_size) {
+		n = read(fd, buf + got, (size_t)st.st_size - got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	buf[got] = '\0';
+	*len = got;
+	*rc = 0;
+	return buf;
+}
+
+/*
+ * Split a record's text into entries (each with its line number); lines
+ * that do not parse are reported as BAD_LINE in reps.  -1 and err if the
+ * magic line is missing.
+ */
+static int
+parse_record(char *buf, size_t len, struct record_entry *e, unsigned int *lines,
+    size_t *ne, struct record_report *reps, size_t *nrep, char *err,
+    size_t errlen, const char *path)
+{
+	char *p = buf, *nl, *end = buf + len;
+	unsigned int lineno = 1;
+
+	*ne = 0;
+	nl = memchr(p, '\n', (size_t)(end - p));
+	if (nl == NULL || (size_t)(nl - p) != strlen(RECORD_MAGIC) ||
+	    memcmp(p, RECORD_MAGIC, strlen(RECORD_MAGIC)) != 0) {
+		set_err(err, errlen, 0,
+		    "%s: no \"" RECORD_MAGIC "\" line: not a record; "
+		    "not trusted",
+		    path);
+		return -1;
+	}
+	for (p = nl + 1; p < end; p = nl + 1) {
+		lineno++;
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end; /* an unterminated last line: bad */
+		if (nl < end)
+			*nl = '\0';
+		if (nl == end || strlen(p) != (size_t)(nl - p) ||
+		    (size_t)(nl - p) > RECORD_LINE_MAX || *ne == RECORD_MAX ||
+		    record_parse(p, &e[*ne]) != 0) {
+			memset(&reps[*nrep], 0, sizeof(reps[*nrep]));
+			reps[*nrep].outcome = RECORD_BAD_LINE;
+			reps[*nrep].line = lineno;
+			(*nrep)++;
+			continue;
+		}
+		lines[(*ne)++] = lineno;
+	}
+	return 0;
+}
+
+/* The devno of the mount with this id, from a mountinfo table. */
+static int
+lookup_devno(struct libmnt_table *tb, uint64_t id, dev_t *dev)
+{
+	struct libmnt_iter *it;
+	struct libmnt_fs *fs;
+	int rc = -ENOENT;
+
+	if ((it = mnt_new_iter(MNT_ITER_FORWARD)) == NULL)
+		return -ENOMEM;
+	while (mnt_table_next_fs(tb, it, &fs) == 0)
+		if (mnt_fs_get_id(fs) >= 0 &&
+		    (uint64_t)mnt_fs_get_id(fs) == id) {
+			*dev = mnt_fs_get_devno(fs);
+			rc = 0;
+			break;
+		}
+	mnt_free_iter(it);
+	return rc;
+}
+
+static int
+fd_devno(struct libmnt_table *tb, int fd, dev_t *dev)
+{
+	struct statx stx;
+
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) == -1)
+		return -errno;
+	if (!(stx.stx_mask & STATX_MNT_ID))
+		return -ENOTSUP;
+	return lookup_devno(tb, stx.stx_mnt_id, dev);
+}
+
+static struct libmnt_table *
+read_mountinfo(void)
+{
+	return mnt_new_table_from_file("/proc/self/mountinfo");
+}
+
+int
+record_devno(int fd, dev_t *dev)
+{
+	struct libmnt_table *tb;
+	int rc;
+
+	if ((tb = read_mountinfo()) == NULL)
+		return errno != 0 ? -errno : -EIO;
+	rc = fd_devno(tb, fd, dev);
+	mnt_unref_table(tb);
+	return rc;
+}
+
+/* One recorded filesystem: thaw it if it is still what we froze. */
+static void
+recover_one(struct libmnt_table *tb, struct record_report *rep, bool *keep)
+{
+	const struct record_entry *e = &rep->e;
+	uint64_t start;
+	dev_t dev;
+	int fd, rc;
+
+	*keep = false;
+	if (proc_starttime(e->pid, &start) == 0 && start == e->pstart) {
+		rep->outcome = RECORD_OWNER_ALIVE;
+		*keep = true;
+		return;
+	}
+	fd = open(e->mountpoint,
+	    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	if (fd == -1) {
+		rep->outcome = RECORD_GONE;
+		rep->err = errno;
+		return;
+	}
+	if ((rc = fd_devno(tb, fd, &dev)) != 0) {
+		rep->outcome = RECORD_GONE;
+		rep->err = -rc;
+	} else if (dev != e->dev) {
+		/* never touched: not the superblock we froze */
+		rep->outcome = RECORD_OTHER_FS;
+		rep->found = dev;
+	} else if (ioctl(fd, FITHAW, 0) == 0)
+		rep->outcome = RECORD_THAWED;
+	else if (errno == EINVAL)
+		rep->outcome = RECORD_NOT_FROZEN;
+	else {
+		rep->outcome = RECORD_FAILED;
+		rep->err = errno;
+		*keep = true;
+	}
+	close(fd);
+}
+
+int
+record_recover(const char *run_dir, struct record_report **reports,
+    size_t *nreports, char *err, size_t errlen)
+{
+	struct record_entry *e = NULL, *kept = NULL;
+	struct record_report *reps = NULL;
+	struct libmnt_table *tb = NULL;
+	unsigned int *lines = NULL;
+	char path[PATH_MAX], *buf = NULL, *line = NULL;
+	size_t len = 0, ne = 0, nrep = 0, nkept = 0, nlines, i;
+	bool keep;
+	int rc;
+
+	*reports = NULL;
+	*nreports = 0;
+	if (snprintf(path, sizeof(path), "%s/%s", run_dir, RECORD_FILE) >=
+	    (int)sizeof(path)) {
+		set_err(err, errlen, 0, "%s: path too long", run_dir);
+		return -1;
+	}
+	if (access(run_dir, F_OK) == -1 && errno == ENOENT)
+		return 0; /* no run_dir, no record */
+	if (check_dir_owner(run_dir, err, errlen) == -1)
+		return -1;
+	if ((buf = read_record(path, &len, &rc, err, errlen)) == NULL)
+		return rc;
+
+	nlines = 1;
+	for (i = 0; i < len; i++)
+		nlines += buf[i] == '\n';
+	e = calloc(nlines, sizeof(*e));
+	kept = calloc(nlines, sizeof(*kept));
+	lines = calloc(nlines, sizeof(*lines));
+	reps = calloc(nlines, sizeof(*reps));
+	line = malloc(RECORD_LINE_MAX + 1);
+	if (e == NULL || kept == NULL || lines == NULL || reps == NULL ||
+	    line == NULL) {
+		set_err(err, errlen, ENOMEM, "%s", path);
+		rc = -1;
+		goto out;
+	}
+	if ((rc = parse_record(
+	         buf, len, e, lines, &ne, reps, &nrep, err, errlen, path)) != 0)
+		goto out;
+	if (ne > 0 && (tb = read_mountinfo()) == NULL) {
+		set_err(err, errlen, errno != 0 ? errno : EIO, "%s",
+		    "/proc/self/mountinfo");
+		rc = -1;
+		goto out;
+	}
+
+	/* newest first: a loop image's filesystem after its holder's */
+	for (i = ne; i-- > 0;) {
+		struct record_report *rep = &reps[nrep++];
+
+		memset(rep, 0, sizeof(*rep));
+		rep->e = e[i];
+		rep->line = lines[i];
+		recover_one(tb, rep, &keep);
+		if (keep)
+			kept[nkept++] = e[i];
+	}
+	/* kept entries in their original order, oldest first */
+	for (i = 0; i < nkept / 2; i++) {
+		struct record_entry t = kept[i];
+
+		kept[i] = kept[nkept - 1 - i];
+		kept[nkept - 1 - i] = t;
+	}
+	if ((rc = write_record(run_dir, path, kept, nkept, line)) != 0) {
+		set_err(err, errlen, -rc, "rewriting %s", path);
+		rc = -1;
+	}
+	*reports = reps;
+	*nreports = nrep;
+	reps = NULL;
+out:
+	if (tb != NULL)
+		mnt_unref_table(tb);
+	free(buf);
+	free(e);
+	free(kept);
+	free(lines);
+	free(reps);
+	free(line);
+	return rc;
+}
+
+struct record *
+record_open(const char *run_dir, char *err, size_t errlen)
+{
+	struct record_entry *e = NULL;
+	struct record_report *reps = NULL;
+	struct record *r;
+	unsigned int *lines = NULL;
+	char *buf = NULL;
+	size_t len = 0, ne = 0, nrep = 0, nlines, i;
+	int rc;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    (r->line = malloc(RECORD_LINE_MAX + 1)) == NULL) {
+		set_err(err, errlen, ENOMEM, "%s", run_dir);
+		goto fail;
+	}
+	if (snprintf(r->dir, sizeof(r->dir), "%s", run_dir) >=
+	        (int)sizeof(r->dir) ||
+	    snprintf(r->path, sizeof(r->path), "%s/%s", run_dir, RECORD_FILE) >=
+	        (int)sizeof(r->path)) {
+		set_err(err, errlen, 0, "%s: path too long", run_dir);
+		goto fail;
+	}
+	if (mkdir(run_dir, 0755) == -1 && errno != EEXIST) {
+		set_err(err, errlen, errno, "mkdir %s", run_dir);
+		goto fail;
+	}
+	if (check_dir_owner(run_dir, err, errlen) == -1)
+		goto fail;
+	r->pid = getpid();
+	if ((rc = proc_starttime(r->pid, &r->pstart)) != 0) {
+		set_err(err, errlen, -rc, "%s", "/proc/self/stat");
+		goto fail;
+	}
+
+	/* keep what is there already (what recovery could not finish) */
+	if ((buf = read_record(r->path, &len, &rc, err, errlen)) == NULL) {
+		if (rc != 0)
+			goto fail;
+		return r;
+	}
+	nlines = 1;
+	for (i = 0; i < len; i++)
+		nlines += buf[i] == '\n';
+	e = calloc(nlines, sizeof(*e));
+	lines = calloc(nlines, sizeof(*lines));
+	reps = calloc(nlines, sizeof(*reps));
+	if (e == NULL || lines == NULL || reps == NULL) {
+		set_err(err, errlen, ENOMEM, "%s", r->path);
+		goto fail;
+	}
+	if (parse_record(buf, len, e, lines, &ne, reps, &nrep, err, errlen,
+	        r->path) != 0)
+		goto fail;
+	r->e = e;
+	r->n = r->cap = ne;
+	e = NULL;
+	free(buf);
+	free(lines);
+	free(reps);
+	return r;
+fail:
+	free(buf);
+	free(e);
+	free(lines);
+	free(reps);
+	record_close(r);
+	return NULL;
+}
+
+void
+record_close(struct record *r)
+{
+	if (r == NULL)
+		return;
+	free(r->e);
+	free(r->line);
+	free(r);
+}
+
+int
+record_add(struct record *r, dev_t dev, const char *mountpoint, uint64_t txid)
+{
+	struct record_entry t, back, *ne;
+	size_t i, cap;
+	int rc;
+
+	memset(&t, 0, sizeof(t));
+	if (snprintf(t.mountpoint, sizeof(t.mountpoint), "%s", mountpoint) >=
+	    (int)sizeof(t.mountpoint))
+		return -ENAMETOOLONG;
+	t.dev = dev;
+	t.txid = txid;
+	t.time = (uint64_t)time(NULL);
+	t.pid = r->pid;
+	t.pstart = r->pstart;
+	/* what recovery cannot read back must not be recorded */
+	if ((rc = record_format(&t, r->line, RECORD_LINE_MAX)) < 0)
+		return rc;
+	if (record_parse(r->line, &back) != 0 || back.dev != t.dev ||
+	    back.txid != t.txid || back.time != t.time || back.pid != t.pid ||
+	    back.pstart != t.pstart ||
+	    strcmp(back.mountpoint, t.mountpoint) != 0)
+		return -EINVAL;
+
+	for (i = 0; i < r->n; i++)
+		if (r->e[i].dev == dev)
+			break;
+	if (i == r->n) {
+		if (r->n == RECORD_MAX)
+			return -ENOSPC;
+		if (r->n == r->cap) {
+			cap = r->cap == 0 ? 8 : r->cap * 2;
+			if ((ne = reallocarray(r->e, cap, sizeof(*ne))) == NULL)
+				return -ENOMEM;
+			r->e = ne;
+			r->cap = cap;
+		}
+		r->e[r->n++] = t;
+		if ((rc = write_record(r->dir, r->path, r->e, r->n, r->line)) !=
+		    0)
+			r->n--;
+		return rc;
+	}
+	back = r->e[i];
+	r->e[i] = t;
+	if ((rc = write_record(r->dir, r->path, r->e, r->n, r->line)) != 0)
+		r->e[i] = back;
+	return rc;
+}
+
+/* Remove the entries that match, and write; all or nothing. */
+static int
+remove_where(struct record *r,
+    bool (*match)(const struct record *, const struct record_entry *, dev_t),
+    dev_t dev)
+{
+	struct record_entry *old;
+	size_t i, n = 0, oldn = r->n;
+	int rc;
+
+	if ((old = calloc(oldn + 1, sizeof(*old))) == NULL)
+		return -ENOMEM;
+	memcpy(old, r->e, oldn * sizeof(*old));
+	for (i = 0; i < oldn; i++)
+		if (!match(r, &old[i], dev))
+			r->e[n++] = old[i];
+	r->n = n;
+	if (n == oldn)
+		rc = 0; /* nothing to change */
+	else if ((rc = write_record(r->dir, r->path, r->e, r->n, r->line)) !=
+	    0) {
+		memcpy(r->e, old, oldn * sizeof(*old));
+		r->n = oldn;
+	}
+	free(old);
+	return rc;
+}
+
+static bool
+match_dev(const struct record *r, const struct record_entry *e, dev_t dev)
+{
+	return e->dev == dev;
+}
+
+static bool
+match_ours(const struct record *r, const struct record_entry *e, dev_t dev)
+{
+	return e->pid == r->pid && e->pstart == r->pstart;
+}
+
+int
+record_remove(struct record *r, dev_t dev)
+{
+	return remove_where(r, match_dev, dev);
+}
+
+int
+record_clear(struct record *r)
+{
+	return remove_where(r, match_ours, 0);
+}
+
+size_t
+record_count(const struct record *r)
+{
+	return r->n;
+}
+
+const struct record_entry *
+record_get(const struct record *r, size_t i)
+{
+	return i < r->n ? &r->e[i] : NULL;
+}
+
+const char *
+record_outcome_name(enum record_outcome o)
+{
+	switch (o) {
+	case RECORD_THAWED:
+		return "thawed";
+	case RECORD_NOT_FROZEN:
+		return "not frozen";
+	case RECORD_FAILED:
+		return "thaw failed";
+	case RECORD_GONE:
+		return "gone";
+	case RECORD_OTHER_FS:
+		return "other filesystem";
+	case RECORD_OWNER_ALIVE:
+		return "owner alive";
+	case RECORD_BAD_LINE:
+		return "bad line";
+	}
+	return "?";
+}
+
+void
+record_describe(const struct record_report *rep, char *buf, size_t len)
+{
+	const struct record_entry *e = &rep->e;
+	char when[32], what[PATH_MAX + 160];
+	struct tm tm;
+	time_t t = (time_t)e->time;
+
+	if (rep->outcome == RECORD_BAD_LINE) {
+		snprintf(buf, len, "record line %u: not a record line; ignored",
+		    rep->line);
+		return;
+	}
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(
+		    when, sizeof(when), "%llu", (unsigned long long)e->time);
+	snprintf(what, sizeof(what),
+	    "%s (%u:%u, frozen by pid %d for transaction %llu at %s)",
+	    e->mountpoint, major(e->dev), minor(e->dev), (int)e->pid,
+	    (unsigned long long)e->txid, when);
+	switch (rep->outcome) {
+	case RECORD_THAWED:
+		snprintf(buf, len, "thawed %s: it was left frozen", what);
+		break;
+	case RECORD_NOT_FROZEN:
+		snprintf(buf, len, "%s: not frozen any more", what);
+		break;
+	case RECORD_FAILED:
+		snprintf(buf, len, "%s: FITHAW: %s; kept in the record", what,
+		    strerror(rep->err));
+		break;
+	case RECORD_GONE:
+		snprintf(buf, len, "%s: gone (%s); dropped", what,
+		    strerror(rep->err));
+		break;
+	case RECORD_OTHER_FS:
+		snprintf(buf, len, "%s: %u:%u is mounted there now; left alone",
+		    what, major(rep->found), minor(rep->found));
+		break;
+	case RECORD_OWNER_ALIVE:
+		snprintf(
+		    buf, len, "%s: that daemon still runs; left alone", what);
+		break;
+	default:
+		snprintf(buf, len, "%s: ?", what);
+	}
+}

@@ -1,0 +1,379 @@
+#!/bin/sh
+# t_guard: the thaw guard and the ownership record, for real, on frozen
+# filesystems in the sandbox, driven by build/tests/guard_drive (which
+# uses daemon/guard.c and daemon/record.c as the daemon will).
+#
+#  (a) the driver freezes an ext4 on a loop image inside another ext4
+#      (inner first, as the plan orders them) and an xfs, then is killed
+#      with SIGKILL: writers blocked on all three land within 2 s.  The
+#      guard must thaw newest first: thawing the inner one first would
+#      hang it (its superblock goes to an image on the frozen outer one).
+#      Before that: the guard is called hv_vss_guard, holds exactly its
+#      socket and the three fds, has its memory locked, and shrugs off
+#      SIGTERM, SIGINT and SIGHUP.
+#  (b) the driver arms a lease of 1 s (grace 1 s), freezes xfs and btrfs
+#      and hangs: the guard thaws both, newest first, 2 s after the arm
+#      and not before, while the driver still hangs, and reports it.
+#  (c) the driver freezes, thaws, says guard_thawed(): the guard lets its
+#      fds go, and later thaws nothing -- not when the old lease would
+#      have run out, not when the driver exits -- although the test has
+#      frozen the filesystem again by hand meanwhile.
+#  (d) the driver records and freezes three filesystems, then it and its
+#      guard are both killed with SIGKILL (guard first): nothing is
+#      thawed.  A recovery pass thaws the three from the record, newest
+#      first, and leaves alone an xfs the test froze by hand -- even with
+#      a record entry naming its mount point under another device.
+#  (e) the driver records and freezes, is killed, its guard thaws: the
+#      recovery pass then finds the filesystem not frozen, and says so.
+# After every case every filesystem must take a write at once (the case
+# fails, after thawing, if one does not).
+
+. "$(dirname "$0")/lib.sh"
+need_root
+need_cmd mkfs.ext4 mkfs.xfs mkfs.btrfs fsfreeze
+[ -x "$B/tests/guard_drive" ] ||
+    bail "guard_drive is built ($B/tests/guard_drive)"
+workdir
+mkimage ext4 256M "$WORK/outer.img" || bail "mkfs.ext4"
+mkimage xfs 300M "$WORK/xfs.img" || bail "mkfs.xfs"
+mkimage btrfs 128M "$WORK/btrfs.img" || bail "mkfs.btrfs"
+"$SANDBOX" -t 60 -m "$WORK/outer.img:/mnt/outer" -- sh -c \
+    'truncate -s 64M /mnt/outer/inner.img &&
+    mkfs.ext4 -q -F /mnt/outer/inner.img' \
+    >"$WORK/prep.log" 2>&1 || { cat "$WORK/prep.log"; bail "inner image"; }
+
+cat >"$WORK/inner.sh" <<'EOF2'
+#!/bin/sh
+# inside the sandbox: prints key=value lines for the checks outside
+GD=$B/tests/guard_drive
+RUN=/run/hv_vss
+# thaw order: the outer filesystem before the one whose image it holds
+ALL="/mnt/outer /mnt/inner /mnt/xfs /mnt/btrfs"
+
+now() { _t=$(date +%s%N); echo $((_t / 1000000)); }
+res() { echo "$1=$2"; }
+thaw_all() { for _m in $ALL; do fsfreeze -u "$_m" 2>/dev/null; done; }
+trap thaw_all EXIT
+
+# wait_for file regex: until a line of file matches (10 s at most)
+wait_for() {
+	_i=0
+	until grep -q "$2" "$1" 2>/dev/null; do
+		_i=$((_i + 1))
+		[ $_i -gt 500 ] && return 1
+		sleep 0.02
+	done
+}
+
+# start_writer name dir: a write to dir; /tmp/landed-name once it lands.
+# Its pid goes to /tmp/wpid-name.
+start_writer() {
+	rm -f "/tmp/landed-$1"
+	( echo "$1" >"$2/w-$1" && : >"/tmp/landed-$1" ) &
+	echo $! >"/tmp/wpid-$1"
+}
+# wstate name: the writer's state letter (D: blocked on a frozen fs), or
+# "-" if it has finished
+wstate() {
+	_s=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' \
+	    "/proc/$(cat "/tmp/wpid-$1")/status" 2>/dev/null)
+	[ -e "/tmp/landed-$1" ] && _s=-
+	echo "${_s:--}"
+}
+# landed t0 max name...: ms from t0 until all have landed, or "never"
+landed() {
+	_t0=$1
+	_max=$2
+	shift 2
+	while :; do
+		_all=1
+		for _n in "$@"; do
+			[ -e "/tmp/landed-$_n" ] || _all=0
+		done
+		_el=$(($(now) - _t0))
+		[ $_all -eq 1 ] && { echo "$_el"; return 0; }
+		[ $_el -ge "$_max" ] && { echo never; return 1; }
+		sleep 0.01
+	done
+}
+gone() {	# pid: wait up to 3 s for it to disappear
+	_i=0
+	while [ -d "/proc/$1" ] && [ $_i -lt 150 ]; do
+		sleep 0.02
+		_i=$((_i + 1))
+	done
+	[ -d "/proc/$1" ] && echo no || echo yes
+}
+# every filesystem takes a write at once; else thaw, and name it
+nothing_frozen() {
+	_left=
+	for _m in $ALL; do
+		_n=$1-end-$(basename "$_m")
+		start_writer "$_n" "$_m"
+		if [ "$(landed "$(now)" 2000 "$_n")" = never ]; then
+			_left="$_left $_m"
+		fi
+	done
+	res "$1.left_frozen" "${_left:-none}"
+	if [ -n "$_left" ]; then
+		thaw_all
+	fi
+}
+show() {	# case file
+	sed "s/^/$1.out /" "$2"
+}
+
+# --- (a) kill -9 while frozen: the guard thaws at EOF -------------------
+$GD die /mnt/inner /mnt/outer /mnt/xfs >/tmp/a.out 2>&1 &
+d=$!
+wait_for /tmp/a.out '^frozen\|^error'
+show a /tmp/a.out
+g=$(sed -n 's/^guard \([0-9]*\) .*/\1/p' /tmp/a.out)
+res a.frozen "$(sed -n 's/^frozen //p' /tmp/a.out)"
+res a.comm "$(cat "/proc/$g/comm")"
+res a.parent "$([ "$(cut -d' ' -f4 "/proc/$g/stat")" = "$d" ] && echo driver)"
+res a.fds "$(ls "/proc/$g/fd" | wc -l)"
+res a.fd_targets "$(for f in /proc/$g/fd/*; do readlink "$f"; done |
+    sed 's/socket:.*/socket/' | sort | tr '\n' ' ')"
+res a.locked "$(awk '/^VmLck:/ { print ($2 > 0) ? "yes" : "no" }' \
+    "/proc/$g/status")"
+start_writer a1 /mnt/inner
+start_writer a2 /mnt/outer
+start_writer a3 /mnt/xfs
+sleep 0.3
+res a.blocked "$(wstate a1)$(wstate a2)$(wstate a3)"
+kill -TERM "$g"
+kill -INT "$g"
+kill -HUP "$g"
+sleep 0.3
+res a.after_signals \
+    "$([ -d "/proc/$g" ] && echo alive)$(wstate a1)$(wstate a2)$(wstate a3)"
+t0=$(now)
+kill -KILL "$d"
+res a.landed_ms "$(landed "$t0" 5000 a1 a2 a3)"
+wait "$d" 2>/dev/null
+res a.guard_exited "$(gone "$g")"
+nothing_frozen a
+
+# --- (b) stuck past the lease: the guard thaws by itself -----------------
+$GD stuck 1000 1000 /mnt/xfs /mnt/btrfs >/tmp/b.out 2>&1 &
+d=$!
+wait_for /tmp/b.out '^frozen\|^error'
+t0=$(now)
+start_writer b1 /mnt/xfs
+start_writer b2 /mnt/btrfs
+sleep 0.3
+res b.blocked "$(wstate b1)$(wstate b2)"
+res b.landed_ms "$(landed "$t0" 6000 b1 b2)"
+res b.driver_at_thaw "$([ -d "/proc/$d" ] && echo stuck)"
+wait "$d"
+res b.rc $?
+show b /tmp/b.out
+res b.lease "$(sed -n 's/^event lease //p' /tmp/b.out)"
+res b.order "$(sed -n 's/^event thawed \([^ ]*\) err=0 .*/\1/p' /tmp/b.out |
+    tr '\n' ' ')"
+res b.guard_fds "$(sed -n 's/^guard_fds //p' /tmp/b.out)"
+nothing_frozen b
+
+# --- (c) normal thaw: the guard lets go and thaws nothing later ---------
+rm -f /tmp/c.in
+mkfifo /tmp/c.in
+$GD normal 1000 500 /mnt/outer </tmp/c.in >/tmp/c.out 2>&1 &
+d=$!
+exec 7>/tmp/c.in
+wait_for /tmp/c.out '^ready\|^error'
+g=$(sed -n 's/^guard \([0-9]*\) .*/\1/p' /tmp/c.out)
+start_writer c0 /mnt/outer
+res c.writable "$(landed "$(now)" 2000 c0)"
+fsfreeze -f /mnt/outer
+echo go >&7
+exec 7>&-
+wait "$d"
+res c.rc $?
+show c /tmp/c.out
+res c.thawed "$(grep -c '^thawed$' /tmp/c.out)"
+res c.guard_fds "$(sed -n 's/^guard_fds //p' /tmp/c.out)"
+res c.events "$(grep -c '^event' /tmp/c.out)"
+res c.guard_exited "$(gone "$g")"
+start_writer c1 /mnt/outer
+sleep 0.5
+res c.still_frozen "$(wstate c1)"
+fsfreeze -u /mnt/outer
+res c.after_hand_thaw "$(landed "$(now)" 2000 c1)"
+nothing_frozen c
+
+# --- (d) daemon and guard killed: recovery from the record ---------------
+$GD fake "$RUN" /mnt/xfs 7:1048575 >/tmp/d0.out 2>&1
+res d.fake_rc $?
+show d /tmp/d0.out
+$GD record "$RUN" 77 /mnt/inner /mnt/outer /mnt/btrfs >/tmp/d.out 2>&1 &
+d=$!
+wait_for /tmp/d.out '^frozen\|^error'
+show d /tmp/d.out
+g=$(sed -n 's/^guard \([0-9]*\) .*/\1/p' /tmp/d.out)
+sed 's/^/d.record /' "$RUN/frozen"
+res d.record_lines "$(wc -l <"$RUN/frozen")"
+res d.record_magic "$(head -n 1 "$RUN/frozen")"
+res d.record_ours "$(awk -v p="$d" '$4 == p && $2 == 77 { print $6 }' \
+    "$RUN/frozen" | tr '\n' ' ')"
+fsfreeze -f /mnt/xfs
+kill -KILL "$g" "$d"
+wait "$d" 2>/dev/null
+res d.guard_killed "$(gone "$g")"
+sleep 0.5
+start_writer d1 /mnt/inner
+start_writer d2 /mnt/outer
+start_writer d3 /mnt/btrfs
+start_writer d4 /mnt/xfs
+sleep 0.3
+res d.blocked "$(wstate d1)$(wstate d2)$(wstate d3)$(wstate d4)"
+t0=$(now)
+$GD recover "$RUN" >/tmp/d2.out 2>&1
+res d.recover_rc $?
+show d /tmp/d2.out
+res d.outcomes "$(sed -n 's/^report \([^:]*\):.*/\1/p' /tmp/d2.out |
+    tr '\n' ',')"
+res d.order "$(sed -n 's/^report [^:]*: \(thawed \)\{0,1\}\([^ ]*\) .*/\2/p' \
+    /tmp/d2.out | tr '\n' ' ')"
+res d.landed_ms "$(landed "$t0" 2000 d1 d2 d3)"
+sleep 0.3
+res d.hand_frozen "$(wstate d4)"
+res d.record_after "$([ -e "$RUN/frozen" ] && echo present || echo gone)"
+fsfreeze -u /mnt/xfs
+res d.after_hand_thaw "$(landed "$(now)" 2000 d4)"
+$GD recover "$RUN" >/tmp/d3.out 2>&1
+res d.again "$(cat /tmp/d3.out)"
+nothing_frozen d
+
+# --- (e) the guard thawed at EOF: recovery finds it not frozen ------------
+$GD record "$RUN" 78 /mnt/xfs >/tmp/e.out 2>&1 &
+d=$!
+wait_for /tmp/e.out '^frozen\|^error'
+show e /tmp/e.out
+start_writer e1 /mnt/xfs
+sleep 0.3
+res e.blocked "$(wstate e1)"
+t0=$(now)
+kill -KILL "$d"
+res e.landed_ms "$(landed "$t0" 5000 e1)"
+wait "$d" 2>/dev/null
+$GD recover "$RUN" >/tmp/e2.out 2>&1
+res e.recover_rc $?
+show e /tmp/e2.out
+res e.outcomes "$(sed -n 's/^report \([^:]*\):.*/\1/p' /tmp/e2.out |
+    tr '\n' ',')"
+res e.record_after "$([ -e "$RUN/frozen" ] && echo present || echo gone)"
+nothing_frozen e
+EOF2
+
+"$SANDBOX" -t 240 -r "$TOP" -r "$B" -r "$WORK" -e "B=$B" \
+    -m "$WORK/outer.img:/mnt/outer" -m "/mnt/outer/inner.img:/mnt/inner" \
+    -m "$WORK/xfs.img:/mnt/xfs" -m "$WORK/btrfs.img:/mnt/btrfs" \
+    -- sh "$WORK/inner.sh" >"$WORK/out" 2>"$WORK/err"
+rc=$?
+out=$WORK/out
+get() { sed -n "s/^$1=//p" "$out" | head -n 1; }
+sed 's/^/# /' "$out"
+sed 's/^/# err: /' "$WORK/err"
+check_eq "sandbox exit" 0 "$rc"
+
+# between lo and hi milliseconds (a number, not "never")
+within() {	# what lo hi value
+	case $4 in
+	''|*[!0-9]*) fail "$1 (got '$4')"; return ;;
+	esac
+	if [ "$4" -ge "$2" ] && [ "$4" -le "$3" ]; then
+		pass "$1 ($4 ms)"
+	else
+		fail "$1 ($4 ms, want $2..$3)"
+	fi
+}
+
+# (a)
+check_eq "(a) the driver froze 3 filesystems" 3 "$(get a.frozen)"
+check_eq "(a) the guard is named hv_vss_guard" hv_vss_guard "$(get a.comm)"
+check_eq "(a) the guard is the driver's child" driver "$(get a.parent)"
+check_eq "(a) the guard holds its socket and the 3 fds, nothing else" \
+    "/mnt/inner /mnt/outer /mnt/xfs socket " "$(get a.fd_targets)"
+# a sanitizer build cannot lock its shadow memory (see guard.c) and says so
+if grep -q '^a.out guard .*NOT locked (sanitizer build)' "$out"; then
+	check_eq "(a) sanitizer build: the guard says its memory is not locked" \
+	    no "$(get a.locked)"
+else
+	check_eq "(a) the guard's memory is locked" yes "$(get a.locked)"
+fi
+check_eq "(a) writers on the 3 filesystems blocked (D)" DDD "$(get a.blocked)"
+check_eq "(a) SIGTERM, SIGINT, SIGHUP: the guard lives, thaws nothing" \
+    aliveDDD "$(get a.after_signals)"
+within "(a) kill -9 of the driver: all 3 writers landed within 2 s" \
+    0 2000 "$(get a.landed_ms)"
+check_eq "(a) the guard exited after thawing" yes "$(get a.guard_exited)"
+check_eq "(a) nothing left frozen" none "$(get a.left_frozen)"
+
+# (b)
+check_eq "(b) writers on xfs and btrfs blocked (D)" DD "$(get b.blocked)"
+within "(b) the guard thawed both at lease + grace (2 s after the arm)" \
+    1600 2700 "$(get b.landed_ms)"
+check_eq "(b) ... while the driver was still stuck" stuck \
+    "$(get b.driver_at_thaw)"
+check_eq "(b) the driver exits 0" 0 "$(get b.rc)"
+check_eq "(b) the guard reported: 2 thawed" \
+    "thawed=2 notfrozen=0 failed=0 truncated=0" "$(get b.lease)"
+check_eq "(b) ... newest first" "/mnt/btrfs /mnt/xfs " "$(get b.order)"
+check_eq "(b) ... and let its fds go" 1 "$(get b.guard_fds)"
+check_eq "(b) nothing left frozen" none "$(get b.left_frozen)"
+
+# (c)
+check_eq "(c) the driver exits 0" 0 "$(get c.rc)"
+check_eq "(c) the driver froze and thawed" 1 "$(get c.thawed)"
+check_eq "(c) after guard_thawed the guard holds only its socket" 1 \
+    "$(get c.guard_fds)"
+within "(c) the filesystem took a write after the thaw" 0 1000 \
+    "$(get c.writable)"
+check_eq "(c) no report from the guard past the old lease" 0 \
+    "$(get c.events)"
+check_eq "(c) the guard exited at the driver's exit" yes \
+    "$(get c.guard_exited)"
+check_eq "(c) the hand freeze survived lease and EOF (writer in D)" D \
+    "$(get c.still_frozen)"
+within "(c) ... and the writer landed after fsfreeze -u" 0 2000 \
+    "$(get c.after_hand_thaw)"
+check_eq "(c) nothing left frozen" none "$(get c.left_frozen)"
+
+# (d)
+check_eq "(d) a fake entry recorded" 0 "$(get d.fake_rc)"
+check_eq "(d) the record: magic line, fake entry, 3 of ours" 5 \
+    "$(get d.record_lines)"
+check_eq "(d) ... magic line" "hvvss-frozen 1" "$(get d.record_magic)"
+check_eq "(d) ... ours, in freeze order, with pid and txid" \
+    "/mnt/inner /mnt/outer /mnt/btrfs " "$(get d.record_ours)"
+check_eq "(d) guard killed" yes "$(get d.guard_killed)"
+check_eq "(d) both killed: all 4 still frozen (writers in D)" DDDD \
+    "$(get d.blocked)"
+check_eq "(d) recovery ran" 0 "$(get d.recover_rc)"
+check_eq "(d) recovery: 3 thawed, the fake entry left alone" \
+    "thawed,thawed,thawed,other filesystem," "$(get d.outcomes)"
+check_eq "(d) ... newest first (outer before inner)" \
+    "/mnt/btrfs /mnt/outer /mnt/inner /mnt/xfs " "$(get d.order)"
+within "(d) writers on the 3 recorded filesystems landed" 0 2000 \
+    "$(get d.landed_ms)"
+check_eq "(d) the xfs frozen by hand is still frozen (writer in D)" D \
+    "$(get d.hand_frozen)"
+within "(d) ... until fsfreeze -u" 0 2000 "$(get d.after_hand_thaw)"
+check_eq "(d) the record is gone after recovery" gone \
+    "$(get d.record_after)"
+check_eq "(d) a second recovery finds nothing" "recovered 0" \
+    "$(get d.again)"
+check_eq "(d) nothing left frozen" none "$(get d.left_frozen)"
+
+# (e)
+check_eq "(e) writer blocked (D)" D "$(get e.blocked)"
+within "(e) kill -9 of the driver alone: the guard thawed" 0 2000 \
+    "$(get e.landed_ms)"
+check_eq "(e) recovery ran" 0 "$(get e.recover_rc)"
+check_eq "(e) recovery: not frozen any more (the guard did it)" \
+    "not frozen," "$(get e.outcomes)"
+check_eq "(e) the record is gone after recovery" gone \
+    "$(get e.record_after)"
+check_eq "(e) nothing left frozen" none "$(get e.left_frozen)"
+finish

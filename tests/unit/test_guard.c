@@ -1,0 +1,295 @@
+/*
+ * test_guard.c: unit tests for the thaw guard's protocol (daemon/guard.c),
+ * with a real guard process but nothing frozen.  The "filesystems" it is
+ * handed are pipes: FITHAW on a pipe reaches pipefs, an internal
+ * superblock that is never frozen, so the guard's thaw gets EINVAL (or
+ * EPERM without root) and nothing anywhere is touched.  What is checked:
+ * the guard's name and its indifference to SIGTERM; the lease firing no
+ * earlier than lease + grace, thawing newest first and skipping a dropped
+ * slot, then reporting; guard_thawed() releasing everything so that no
+ * lease fires later; the fd limit; a guard killed under us (GUARD_EV_DIED,
+ * -EPIPE) and restarted.  Real freezes, and the guard thawing them when
+ * the daemon dies, are tests/system/t_guard.sh.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "guard.h"
+
+#define GRACE_MS 100
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The next event within ms: 1, or 0 if none came. */
+static int
+next_event(struct guard *g, struct guard_event *ev, int ms)
+{
+	struct pollfd pfd = {guard_fd(g), POLLIN, 0};
+	uint64_t end = now_ms() + (uint64_t)ms;
+	int rc;
+
+	for (;;) {
+		if ((rc = guard_read(g, ev)) != 0) {
+			assert_int_equal(rc, 1);
+			return 1;
+		}
+		if (now_ms() >= end)
+			return 0;
+		(void)poll(&pfd, 1, (int)(end - now_ms()));
+	}
+}
+
+static void
+read_comm(pid_t pid, char *buf, size_t len)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	assert_non_null(f = fopen(path, "r"));
+	assert_non_null(fgets(buf, (int)len, f));
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+/* A FITHAW of a pipe: not frozen (EINVAL), or no right to ask (EPERM). */
+static void
+assert_harmless(int err)
+{
+	if (err != EINVAL && err != EPERM)
+		fail_msg("FITHAW of a pipe gave %s", strerror(err));
+}
+
+static void
+start_and_signals(void **state)
+{
+	struct guard *g;
+	char err[256], comm[32];
+	pid_t pid;
+
+	assert_non_null(g = guard_start(GRACE_MS, err, sizeof(err)));
+	pid = guard_pid(g);
+	assert_true(pid > 0);
+	assert_true(guard_alive(g));
+	assert_true(guard_fd(g) >= 0);
+	assert_non_null(strstr(guard_note(g), "thaw guard pid"));
+	read_comm(pid, comm, sizeof(comm));
+	assert_string_equal(comm, "hv_vss_guard");
+	/* a service stop signals the whole cgroup: the guard stays */
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	assert_int_equal(kill(pid, SIGINT), 0);
+	assert_int_equal(kill(pid, SIGHUP), 0);
+	usleep(100000);
+	assert_true(guard_alive(g));
+	assert_int_equal(kill(pid, 0), 0);
+	/* nothing to report */
+	{
+		struct guard_event ev;
+
+		assert_int_equal(next_event(g, &ev, 50), 0);
+	}
+	/* closing our end makes it exit; guard_free reaps it */
+	guard_free(g);
+	assert_int_equal(kill(pid, 0), -1);
+	assert_int_equal(errno, ESRCH);
+}
+
+/* Hand the guard the read end of a new pipe; close ours.  The slot. */
+static int
+hold_pipe(struct guard *g, const char *name)
+{
+	int p[2], slot;
+
+	assert_int_equal(pipe(p), 0);
+	slot = guard_hold(g, p[0], name);
+	/* the guard has its own copy */
+	close(p[0]);
+	close(p[1]);
+	return slot;
+}
+
+static void
+lease(void **state)
+{
+	static const char *names[] = {"/mnt/a", "/mnt/b", "/mnt/c"};
+	struct guard *g;
+	struct guard_event ev;
+	char err[256];
+	uint64_t t0, el;
+	int i;
+
+	assert_non_null(g = guard_start(GRACE_MS, err, sizeof(err)));
+	for (i = 0; i < 3; i++)
+		assert_int_equal(hold_pipe(g, names[i]), i);
+	assert_int_equal(guard_drop(g, 1), 0);
+	t0 = now_ms();
+	assert_int_equal(guard_arm(g, 200), 0);
+
+	/* newest first, the dropped one skipped, not before lease + grace */
+	assert_int_equal(next_event(g, &ev, 3000), 1);
+	el = now_ms() - t0;
+	if (el < 200 + GRACE_MS - 5 || el > 1500)
+		fail_msg("lease fired after %llu ms, want about %d",
+		    (unsigned long long)el, 200 + GRACE_MS);
+	assert_int_equal(ev.type, GUARD_EV_THAWED);
+	assert_int_equal(ev.slot, 2);
+	assert_string_equal(ev.path, "/mnt/c");
+	assert_harmless(ev.err);
+	assert_int_equal(next_event(g, &ev, 1000), 1);
+	assert_int_equal(ev.type, GUARD_EV_THAWED);
+	assert_int_equal(ev.slot, 0);
+	assert_string_equal(ev.path, "/mnt/a");
+	assert_harmless(ev.err);
+	assert_int_equal(next_event(g, &ev, 1000), 1);
+	assert_int_equal(ev.type, GUARD_EV_LEASE);
+	assert_int_equal(ev.nthawed, 0);
+	assert_int_equal(ev.nnotfrozen + ev.nfailed, 2);
+	assert_false(ev.truncated);
+	/* once: the guard let everything go and disarmed */
+	assert_int_equal(next_event(g, &ev, 2 * (200 + GRACE_MS)), 0);
+	assert_true(guard_alive(g));
+
+	/* re-arming restarts the clock */
+	assert_int_equal(hold_pipe(g, "/mnt/d"), 3);
+	assert_int_equal(guard_arm(g, 200), 0);
+	usleep(200000);
+	assert_int_equal(guard_arm(g, 200), 0); /* before it fired */
+	t0 = now_ms();
+	assert_int_equal(next_event(g, &ev, 3000), 1);
+	el = now_ms() - t0;
+	if (el < 200 + GRACE_MS - 5)
+		fail_msg("re-armed lease fired after %llu ms",
+		    (unsigned long long)el);
+	assert_int_equal(ev.type, GUARD_EV_THAWED);
+	assert_string_equal(ev.path, "/mnt/d");
+	assert_int_equal(next_event(g, &ev, 1000), 1);
+	assert_int_equal(ev.type, GUARD_EV_LEASE);
+	assert_int_equal(ev.nnotfrozen + ev.nfailed, 1);
+
+	/* 0 disarms */
+	assert_int_equal(hold_pipe(g, "/mnt/e"), 4);
+	assert_int_equal(guard_arm(g, 100), 0);
+	assert_int_equal(guard_arm(g, 0), 0);
+	assert_int_equal(next_event(g, &ev, 2 * (100 + GRACE_MS)), 0);
+	guard_free(g);
+}
+
+static void
+thawed_releases(void **state)
+{
+	struct guard *g;
+	struct guard_event ev;
+	char err[256], path[64];
+	int p[2], i;
+
+	assert_non_null(g = guard_start(GRACE_MS, err, sizeof(err)));
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(guard_hold(g, p[0], "/mnt/a"), 0);
+	assert_int_equal(guard_arm(g, 100), 0);
+	assert_int_equal(guard_thawed(g), 0);
+	/* no lease fires after "thawed" */
+	assert_int_equal(next_event(g, &ev, 3 * (100 + GRACE_MS)), 0);
+	/* and slots start again from 0 */
+	assert_int_equal(guard_hold(g, p[0], "/mnt/a"), 0);
+	assert_int_equal(guard_thawed(g), 0);
+
+	/* at most GUARD_MAX_FDS at once */
+	for (i = 0; i < GUARD_MAX_FDS; i++) {
+		snprintf(path, sizeof(path), "/mnt/%d", i);
+		assert_int_equal(guard_hold(g, p[0], path), i);
+	}
+	assert_int_equal(guard_hold(g, p[0], "/mnt/more"), -ENOSPC);
+	assert_int_equal(guard_thawed(g), 0);
+	assert_int_equal(guard_hold(g, p[0], "/mnt/again"), 0);
+	assert_int_equal(guard_hold(g, -1, "/mnt/bad"), -EBADF);
+	/* a mount point longer than reports keep is cut, not refused */
+	{
+		char longp[GUARD_PATH_MAX * 2];
+
+		memset(longp, 'x', sizeof(longp) - 1);
+		longp[0] = '/';
+		longp[sizeof(longp) - 1] = '\0';
+		assert_int_equal(guard_hold(g, p[0], longp), 1);
+	}
+	assert_int_equal(guard_thawed(g), 0);
+	assert_int_equal(next_event(g, &ev, 100), 0);
+	assert_true(guard_alive(g));
+	close(p[0]);
+	close(p[1]);
+	guard_free(g);
+}
+
+static void
+died_and_restart(void **state)
+{
+	struct guard *g;
+	struct guard_event ev;
+	char err[256];
+	pid_t old;
+	int p[2];
+
+	assert_non_null(g = guard_start(GRACE_MS, err, sizeof(err)));
+	old = guard_pid(g);
+	assert_int_equal(kill(old, SIGKILL), 0);
+	assert_int_equal(next_event(g, &ev, 3000), 1);
+	assert_int_equal(ev.type, GUARD_EV_DIED);
+	assert_true(WIFSIGNALED(ev.status));
+	assert_int_equal(WTERMSIG(ev.status), SIGKILL);
+	assert_false(guard_alive(g));
+	/* known dead: nothing more to read, nothing can be held */
+	assert_int_equal(guard_read(g, &ev), 0);
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(guard_hold(g, p[0], "/mnt/a"), -EPIPE);
+	assert_int_equal(guard_arm(g, 100), -EPIPE);
+	assert_int_equal(guard_thawed(g), -EPIPE);
+
+	assert_int_equal(guard_restart(g, err, sizeof(err)), 0);
+	assert_true(guard_pid(g) > 0);
+	assert_true(guard_pid(g) != old);
+	assert_true(guard_alive(g));
+	assert_int_equal(guard_hold(g, p[0], "/mnt/a"), 0);
+	assert_int_equal(guard_thawed(g), 0);
+
+	/* a restart of a live guard stops the old one first */
+	old = guard_pid(g);
+	assert_int_equal(guard_restart(g, err, sizeof(err)), 0);
+	assert_int_equal(kill(old, 0), -1);
+	assert_int_equal(errno, ESRCH);
+	assert_true(guard_alive(g));
+	close(p[0]);
+	close(p[1]);
+	guard_free(g);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(start_and_signals),
+	    cmocka_unit_test(lease),
+	    cmocka_unit_test(thawed_releases),
+	    cmocka_unit_test(died_and_restart),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
