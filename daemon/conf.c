@@ -907,8 +907,8 @@ conf_dump(const struct conf *c, FILE *f)
 			        strlen((const char *)field) >
 			    CONF_LINE_MAX)
 				/* no blanks: the line held it that way */
-				fprintf(f, "%s=%s\n", k->name,
-				    (const char *)field);
+				fprintf(
+				    f, "%s=%s\n", k->name, (const char *)field);
 			else
 				fprintf(f, "%s = %s\n", k->name,
 				    (const char *)field);

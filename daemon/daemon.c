@@ -1,11 +1,15 @@
 /*
  * daemon.c: the shell around the transaction machine (txn.c).
  *
- * Each event (a host request, a stage's result, a timer) is queued and
- * fed to txn_step(); its actions are carried out here.  A stage that
- * finishes at once (today, the application stages: no application
- * registry yet) feeds its result through the same queue, so txn_step()
- * is never re-entered.
+  * Each event (a host request, a local request from hv_vss_ctl, a stage's
+ * result, a timer) is queued and fed to txn_step(); its actions are
+ * carried out here.  A stage that finishes at once feeds its result
+ * through the same queue, so txn_step() is never re-entered.
+ *
+ * Around every freeze: each filesystem's directory fd goes to the thaw
+ * guard and its device to the ownership record before it is frozen
+ * (freezer hooks below), so that a daemon that dies frozen is undone by
+ * the guard, or by the next daemon from the record.
  *
  * The log is held in memory from just before the first FIFREEZE until
  * nothing can be frozen any more (see log.h); after every batch of
@@ -25,13 +29,19 @@
 
 #include "apps.h"
 #include "conf.h"
+#include "ctl.h"
 #include "daemon.h"
 #include "freeze.h"
+#include "guard.h"
+#include "history.h"
 #include "hv_msg.h"
 #include "hooks.h"
 #include "host.h"
 #include "log.h"
+#include "metrics.h"
 #include "plan.h"
+#include "record.h"
+#include "status.h"
 #include "txn.h"
 
 /*
@@ -55,6 +65,16 @@ static struct {
 	struct hostchan *host;
 	struct apps *apps;
 	struct hooks *hooks;
+	struct ctl *ctl;
+	struct ctl_conn *local_conn; /* awaits the local reply */
+	struct ctl_conn *hold_conn; /* holds a local freeze */
+	bool local_hold; /* the local FREEZE is a hold */
+	struct guard *guard;
+	struct event *guard_ev;
+	struct record *record;
+	struct timespec frozen_since; /* wall clock */
+	uint64_t lease_until_us; /* monotonic; 0: no lease */
+	uint64_t freeze_req_us; /* when the FREEZE arrived */
 	struct event *abort_retry_ev; /* hooks "abort" after a cancel */
 	uint64_t abort_txid;
 	struct event *deadline_ev, *lease_ev;
@@ -67,13 +87,14 @@ static struct {
 	bool pumping;
 	bool reconnect; /* the device was lost */
 	bool reload; /* SIGHUP while busy */
+	bool metrics_due; /* write the metrics file once thawed */
 	bool stopping;
 	int exit_status;
 } d;
 
 static void pump(void);
 
-static void
+static struct txn_event *
 feed(enum txn_event_kind kind, uint64_t id, uint8_t op, bool ok,
     const char *reason)
 {
@@ -86,6 +107,16 @@ feed(enum txn_event_kind kind, uint64_t id, uint8_t op, bool ok,
 	    d.reasons[i], sizeof(d.reasons[i]), "%s", reason ? reason : "");
 	d.queue[i] = (struct txn_event){
 	    .kind = kind, .id = id, .op = op, .ok = ok, .reason = d.reasons[i]};
+	return &d.queue[i];
+}
+
+static uint64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 static void
@@ -97,6 +128,8 @@ arm(struct event *ev, uint64_t *slot, uint64_t id, unsigned int ms)
 	*slot = id;
 	if (ms > 0)
 		evtimer_add(ev, &tv);
+	if (ev == d.lease_ev)
+		d.lease_until_us = ms > 0 ? mono_us() + ms * 1000ULL : 0;
 }
 
 static void
@@ -177,8 +210,8 @@ do_check(uint64_t id)
 static int run_hooks(enum hooks_phase, uint64_t);
 
 static void
-apps_done(enum apps_stage stage, uint64_t id, bool ok, const char *reason,
-    void *arg)
+apps_done(
+    enum apps_stage stage, uint64_t id, bool ok, const char *reason, void *arg)
 {
 	switch (stage) {
 	case APPS_CHECK:
@@ -240,14 +273,14 @@ hooks_done(const struct hooks_result *r, void *arg)
 static void
 abort_hooks(uint64_t id)
 {
-	struct timeval tv = { 0, 100 * 1000 };
+	struct timeval tv = {0, 100 * 1000};
 
 	if (hooks_busy(d.hooks))
 		hooks_cancel(d.hooks);
 	if (hooks_pending(d.hooks, id, HOOKS_ABORT) == 0)
 		return;
 	if (hooks_run(d.hooks, d.conf.hooks_dir, HOOKS_ABORT,
-	    d.conf.hook_timeout_ms, id) == -EBUSY) {
+	        d.conf.hook_timeout_ms, id) == -EBUSY) {
 		d.abort_txid = id; /* a killed hook not yet reaped */
 		evtimer_add(d.abort_retry_ev, &tv);
 	}
@@ -260,8 +293,8 @@ abort_retry_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-emit_hook_output(const char *hook, enum hooks_phase phase, const char *line,
-    void *arg)
+emit_hook_output(
+    const char *hook, enum hooks_phase phase, const char *line, void *arg)
 {
 	log_info("hook %s (%s): %s", hook, hooks_phase_name(phase), line);
 }
@@ -310,6 +343,11 @@ freeze_done(const struct freeze_result *r, void *arg)
 		} else if (r->order[0])
 			log_info("txn %llu: thawed again: %s",
 			    (unsigned long long)r->id, r->order);
+		if (r->ok) {
+			clock_gettime(CLOCK_REALTIME, &d.frozen_since);
+			if (d.guard != NULL)
+				guard_arm(d.guard, d.txn.lease_ms);
+		}
 		if (r->nforeign > 0)
 			log_warnx("txn %llu: already frozen by someone else, "
 			          "left to them: %s",
@@ -328,6 +366,214 @@ do_fs_thaw(uint64_t id)
 		feed(TE_FS_THAWED, id, 0, false, strerror(-rc));
 }
 
+/* The answer to hv_vss_ctl's request, to whoever asked. */
+static void
+local_reply(uint64_t id, uint32_t hresult)
+{
+	struct ctl_conn *c = d.local_conn;
+	bool ok = hresult == HV_S_OK;
+
+	d.local_conn = NULL;
+	if (c == NULL)
+		return;
+	if (ok && d.local_hold && d.txn.state == TXN_FROZEN) {
+		d.local_hold = false;
+		d.hold_conn = c;
+		ctl_frozen(c, id);
+		return;
+	}
+	ctl_done(c, ok, ok ? NULL : d.txn.why[0] ? d.txn.why : "refused");
+}
+
+static void
+ctl_freeze(struct ctl_conn *c, unsigned int ms, bool hold, void *arg)
+{
+	struct txn_event *ev;
+
+	if (d.local_conn != NULL || (hold && d.hold_conn != NULL)) {
+		ctl_done(c, false, "another local request is in progress");
+		return;
+	}
+	d.local_conn = c;
+	d.local_hold = hold;
+	d.txn.why[0] = '\0';
+	ev = feed(TE_HOST_REQUEST, 0, HV_OP_FREEZE, false, NULL);
+	ev->local = true;
+	ev->ms = ms;
+	pump();
+}
+
+static void
+ctl_thaw(struct ctl_conn *c, void *arg)
+{
+	if (d.local_conn != NULL) {
+		ctl_done(c, false, "another local request is in progress");
+		return;
+	}
+	d.local_conn = c;
+	d.txn.why[0] = '\0';
+	feed(TE_HOST_REQUEST, 0, HV_OP_THAW, false, NULL)->local = true;
+	pump();
+}
+
+static void
+ctl_release(struct ctl_conn *c, void *arg)
+{
+	if (c != d.hold_conn)
+		return;
+	d.hold_conn = NULL;
+	ctl_thaw(c, arg);
+}
+
+/* A client went away: a hold is over, a request it awaited is undone. */
+static void
+ctl_gone(struct ctl_conn *c, void *arg)
+{
+	if (c == d.hold_conn)
+		d.hold_conn = NULL;
+	else if (c == d.local_conn)
+		d.local_conn = NULL;
+	else
+		return;
+	log_warnx("hv_vss_ctl went away: undoing its snapshot");
+	feed(TE_LOCAL_LOST, 0, 0, false, "hv_vss_ctl went away");
+	pump();
+}
+
+static void
+view(struct daemon_view *v, char *paths, size_t len)
+{
+	uint64_t now = mono_us();
+	size_t i, n;
+
+	memset(v, 0, sizeof(*v));
+	v->state = txn_state_name(d.txn.state);
+	v->txid = d.txn.id;
+	v->local = d.txn.local;
+	v->frozen = freezer_nfrozen(d.freezer) > 0;
+	v->frozen_since = d.frozen_since;
+	v->lease_left_ms = d.lease_until_us > now
+	    ? (long long)(d.lease_until_us - now) / 1000
+	    : -1;
+	v->device = d.conf.device;
+	v->connected = hostchan_connected(d.host);
+	v->guard_pid = d.guard != NULL ? guard_pid(d.guard) : 0;
+	v->guard_alive = d.guard != NULL && guard_alive(d.guard);
+	v->apps = d.apps;
+	paths[0] = '\0';
+	for (i = 0, n = 0; i < freezer_nfrozen(d.freezer); i++)
+		n += snprintf(paths + n, n < len ? len - n : 0, "%s%s",
+		    i ? " " : "", freezer_frozen_path(d.freezer, i));
+	v->frozen_paths = paths;
+}
+
+static int
+ctl_status(bool json, struct evbuffer *out, void *arg)
+{
+	struct daemon_view v;
+	char paths[2048];
+
+	view(&v, paths, sizeof(paths));
+	return status_write(&v, json, out);
+}
+
+static int
+ctl_plan(bool json, struct evbuffer *out, void *arg)
+{
+	return plan_write(&d.conf, d.apps, json, out);
+}
+
+static int
+ctl_history(unsigned int n, bool json, struct evbuffer *out, void *arg)
+{
+	return history_write(n, json, out);
+}
+
+/* Freezer hooks: the guard holds each fd, the record names it. */
+static int
+fs_prepare(int fd, const char *path, dev_t dev, void *arg)
+{
+	int slot;
+
+	if (d.record != NULL && record_add(d.record, dev, path, d.txn.id) < 0)
+		return -EIO;
+	if (d.guard == NULL)
+		return 0;
+	if ((slot = guard_hold(d.guard, fd, path)) < 0)
+		return slot;
+	/* the guard thaws on its own if we are stuck past the freeze's
+	 * deadline plus the lease */
+	guard_arm(d.guard, d.txn.limits.fs_freeze_ms + d.txn.lease_ms);
+	return slot;
+}
+
+static void
+fs_foreign(int slot, dev_t dev, void *arg)
+{
+	if (d.guard != NULL && slot >= 0)
+		guard_drop(d.guard, slot);
+	if (d.record != NULL)
+		record_remove(d.record, dev);
+}
+
+static void
+fs_released(void *arg)
+{
+	if (d.guard != NULL)
+		guard_thawed(d.guard);
+	if (d.record != NULL)
+		record_clear(d.record);
+}
+
+/* The guard said something: it thawed on its own, or it died. */
+static void
+guard_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct guard_event ev;
+	char err[256];
+	size_t i;
+	int slot, rc;
+
+	while ((rc = guard_read(d.guard, &ev)) == 1) {
+		switch (ev.type) {
+		case GUARD_EV_THAWED:
+			log_warnx("thaw guard thawed %s%s%s", ev.path,
+			    ev.err ? ": " : "", ev.err ? strerror(ev.err) : "");
+			break;
+		case GUARD_EV_LEASE:
+			log_warnx(
+			    "thaw guard: the daemon did not thaw in time; "
+			    "the guard thawed what it held");
+			metrics_guard_thaw();
+			break;
+		case GUARD_EV_ERROR:
+			log_warnx("thaw guard rejected a message (bug)");
+			break;
+		case GUARD_EV_DIED:
+			event_del(d.guard_ev);
+			log_warnx("thaw guard died; restarting it");
+			if (guard_restart(d.guard, err, sizeof(err)) != 0) {
+				log_warnx("thaw guard: %s", err);
+				return;
+			}
+			event_free(d.guard_ev);
+			d.guard_ev = event_new(d.base, guard_fd(d.guard),
+			    EV_READ | EV_PERSIST, guard_cb, NULL);
+			event_add(d.guard_ev, NULL);
+			/* hand it what is frozen now, in freeze order */
+			for (i = 0; i < freezer_nfrozen(d.freezer); i++) {
+				slot = guard_hold(d.guard,
+				    freezer_frozen_fd(d.freezer, i),
+				    freezer_frozen_path(d.freezer, i));
+				freezer_set_slot(d.freezer, i, slot);
+			}
+			if (freezer_nfrozen(d.freezer) > 0)
+				guard_arm(d.guard, d.txn.lease_ms);
+			return;
+		}
+	}
+}
+
 static void
 execute(const struct txn_actions *acts)
 {
@@ -338,7 +584,10 @@ execute(const struct txn_actions *acts)
 		a = &acts->a[i];
 		switch (a->kind) {
 		case TA_REPLY:
-			(void)hostchan_reply(d.host, a->hresult);
+			if (a->local)
+				local_reply(a->id, a->hresult);
+			else
+				(void)hostchan_reply(d.host, a->hresult);
 			break;
 		case TA_CHECK:
 			do_check(a->id);
@@ -432,6 +681,14 @@ settle(void)
 	if (log_held())
 		log_release();
 	hooks_output(d.hooks, emit_hook_output, NULL);
+	if (d.metrics_due && d.conf.metrics_file[0] != '\0') {
+		int rc = metrics_write(d.conf.metrics_file);
+
+		if (rc < 0)
+			log_warnx("metrics %s: %s", d.conf.metrics_file,
+			    strerror(-rc));
+	}
+	d.metrics_due = false;
 	if (d.txn.state != TXN_IDLE)
 		return;
 	if (d.reload)
@@ -446,11 +703,71 @@ settle(void)
 	}
 }
 
+/*
+ * Keep the history (and, when a transaction ends, the metrics) from what
+ * went through the machine: the event, the state before, the actions.
+ */
+static void
+note_history(const struct txn_event *ev, enum txn_state before,
+    uint64_t before_id, const struct txn_actions *acts)
+{
+	struct hist_entry *e;
+	size_t i;
+	uint64_t id = d.txn.id;
+
+	if (ev->kind == TE_HOST_REQUEST && id != before_id) {
+		history_begin(id, d.txn.local, hv_op_name(ev->op));
+		if (ev->op == HV_OP_FREEZE)
+			d.freeze_req_us = mono_us();
+	}
+	if ((e = history_find(id)) == NULL)
+		return;
+	if (ev->kind == TE_CHECK_DONE && ev->id == id)
+		history_stage(id, HS_CHECK);
+	if (ev->kind == TE_APPS_FROZEN && ev->id == id)
+		history_stage(id, HS_APPS);
+	if (ev->kind == TE_FS_FROZEN && ev->id == id)
+		history_stage(id, HS_FS);
+	if (before == TXN_FROZEN && d.txn.state == TXN_FS_THAWING)
+		history_stage(id, HS_FROZEN);
+	if (ev->kind == TE_LEASE_EXPIRED && before == TXN_FROZEN)
+		history_lease(id);
+	if (ev->kind == TE_APPS_THAWED && ev->id == id)
+		history_stage(id, HS_THAW);
+	for (i = 0; i < acts->n; i++) {
+		const struct txn_action *a = &acts->a[i];
+
+		if (a->kind != TA_REPLY || a->id != id || e->ended)
+			continue;
+		if (a->hresult != HV_S_OK)
+			history_end(id, false, d.txn.why);
+		else if (before != TXN_FS_FREEZING) /* FREEZE S_OK: not yet */
+			history_end(id, true, NULL);
+	}
+	if (d.txn.state == TXN_IDLE && before != TXN_IDLE && !e->ended)
+		history_end(id,
+		    !e->lease_expired && ev->kind != TE_HOST_LOST &&
+		        ev->kind != TE_LOCAL_LOST,
+		    e->lease_expired ? "the lease expired before THAW"
+		        : ev->kind == TE_HOST_LOST  ? "the device was lost"
+		        : ev->kind == TE_LOCAL_LOST ? "hv_vss_ctl went away"
+		                                    : NULL);
+	if (e->ended && d.txn.state == TXN_IDLE && before != TXN_IDLE) {
+		metrics_backup(e->local, e->ok, e->culprit,
+		    e->done[HS_FS] ? e->stage_us[HS_APPS] + e->stage_us[HS_FS]
+		                   : 0,
+		    e->stage_us[HS_FROZEN], e->lease_expired);
+		d.metrics_due = true;
+	}
+}
+
 static void
 pump(void)
 {
 	struct txn_actions acts;
 	struct txn_event ev;
+	enum txn_state before;
+	uint64_t before_id;
 
 	if (d.pumping)
 		return; /* the outer pump() will get to it */
@@ -459,7 +776,10 @@ pump(void)
 		ev = d.queue[d.qhead];
 		d.qhead = (d.qhead + 1) % QUEUE_MAX;
 		d.qlen--;
+		before = d.txn.state;
+		before_id = d.txn.id;
 		txn_step(&d.txn, &ev, &acts);
+		note_history(&ev, before, before_id, &acts);
 		execute(&acts);
 	}
 	d.pumping = false;
@@ -505,6 +825,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	/* answer nothing more; closing the device fails what is in flight */
 	hostchan_close(d.host);
 	feed(TE_HOST_LOST, 0, 0, false, "stopping");
+	feed(TE_LOCAL_LOST, 0, 0, false, "stopping");
 	pump();
 }
 
@@ -514,6 +835,42 @@ emergency_thaw(void)
 {
 	if (d.freezer != NULL)
 		freezer_thaw_now(d.freezer);
+}
+
+static const struct ctl_handlers ctl_handlers = {ctl_status, ctl_plan,
+    ctl_history, ctl_freeze, ctl_thaw, ctl_release, ctl_gone};
+
+/*
+ * Before the first freeze: thaw what a previous daemon of ours left
+ * frozen (the record says which; nothing else is touched), open the
+ * record, and fork the thaw guard.
+ */
+static void
+start_guard_and_record(const struct conf *c)
+{
+	static const struct freezer_hooks fh = {
+	    fs_prepare, fs_foreign, fs_released, NULL};
+	struct record_report *reports = NULL;
+	size_t n = 0, i;
+	char err[512], line[512];
+
+	if (record_recover(c->run_dir, &reports, &n, err, sizeof(err)) != 0)
+		log_warnx("recovery from %s: %s", c->run_dir, err);
+	for (i = 0; i < n; i++) {
+		record_describe(&reports[i], line, sizeof(line));
+		log_warnx("recovery: %s", line);
+	}
+	free(reports);
+	if ((d.record = record_open(c->run_dir, err, sizeof(err))) == NULL)
+		fatalx("ownership record: %s", err);
+	if ((d.guard = guard_start(0, err, sizeof(err))) == NULL)
+		fatalx("thaw guard: %s", err);
+	log_info("%s", guard_note(d.guard));
+	d.guard_ev = event_new(
+	    d.base, guard_fd(d.guard), EV_READ | EV_PERSIST, guard_cb, NULL);
+	if (d.guard_ev == NULL || event_add(d.guard_ev, NULL) != 0)
+		fatalx("cannot watch the thaw guard");
+	freezer_set_hooks(d.freezer, &fh);
 }
 
 void
@@ -545,6 +902,9 @@ daemon_start(struct event_base *base, const struct conf *c,
 		fatalx("out of memory");
 	if ((d.apps = apps_new(base, c, apps_done, NULL)) == NULL)
 		fatalx("cannot serve applications on %s", c->app_socket);
+	if ((d.ctl = ctl_new(base, c, &ctl_handlers, NULL)) == NULL)
+		fatalx("cannot serve hv_vss_ctl on %s", c->ctl_socket);
+	start_guard_and_record(c);
 	for (i = 0; i < 4; i++) {
 		d.sig_ev[i] = evsignal_new(base, sigs[i], signal_cb, NULL);
 		if (sigs[i] == SIGPIPE)
@@ -567,10 +927,15 @@ daemon_run(void)
 		log_release();
 	hooks_output(d.hooks, emit_hook_output, NULL);
 	hostchan_free(d.host);
+	ctl_free(d.ctl);
 	apps_free(d.apps);
 	hooks_free(d.hooks);
 	event_free(d.abort_retry_ev);
 	freezer_free(d.freezer);
+	if (d.guard_ev != NULL)
+		event_free(d.guard_ev);
+	guard_free(d.guard);
+	record_close(d.record);
 	event_free(d.deadline_ev);
 	event_free(d.lease_ev);
 	for (i = 0; i < 4; i++)

@@ -51,11 +51,15 @@ struct target {
 	int err; /* errno of its FIFREEZE, 0 */
 	bool frozen; /* frozen by us */
 	bool foreign; /* frozen by someone else (EBUSY) */
+	dev_t dev; /* the plan's, for the record */
+	int slot; /* what prepare() returned, -1 before */
 };
 
 struct freezer {
 	struct event_base *base;
 	freeze_done_fn done;
+	struct freezer_hooks hooks;
+	bool prepared; /* prepare() ran: released() is owed */
 	void *arg;
 	int pipefd[2];
 	struct event *ev;
@@ -81,6 +85,15 @@ mono_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Nothing of ours is frozen: let the guard and the record go. */
+static void
+release(struct freezer *f)
+{
+	if (f->prepared && f->hooks.released != NULL)
+		f->hooks.released(f->hooks.arg);
+	f->prepared = false;
 }
 
 static void
@@ -319,8 +332,18 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 		snprintf(r.reason, sizeof(r.reason),
 		    "cancelled: the freeze overran its deadline");
 	}
-	if (f->nfrozen == 0)
+	if (!r.thaw && f->hooks.foreign != NULL) {
+		size_t i;
+
+		for (i = 0; i < f->ntargets; i++)
+			if (f->targets[i].foreign)
+				f->hooks.foreign(f->targets[i].slot,
+				    f->targets[i].dev, f->hooks.arg);
+	}
+	if (f->nfrozen == 0) {
+		release(f);
 		drop_targets(f);
+	}
 	f->done(&r, f->arg);
 }
 
@@ -368,11 +391,27 @@ freezer_freeze(
 			return -ENOMEM;
 		}
 		f->ntargets = i + 1;
+		t->dev = p->targets[i].dev;
+		t->slot = -1;
 		t->fd = open(t->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (t->fd == -1) {
 			err = errno;
 			snprintf(f->result.reason, sizeof(f->result.reason),
 			    "open %s: %s", t->path, strerror(err));
+			release(f);
+			drop_targets(f);
+			return -err;
+		}
+		if (f->hooks.prepare == NULL)
+			continue;
+		f->prepared = true;
+		if ((t->slot = f->hooks.prepare(
+		         t->fd, t->path, t->dev, f->hooks.arg)) < 0) {
+			err = -t->slot;
+			snprintf(f->result.reason, sizeof(f->result.reason),
+			    "cannot hand %s to the thaw guard: %s", t->path,
+			    strerror(err));
+			release(f);
 			drop_targets(f);
 			return -err;
 		}
@@ -411,7 +450,8 @@ freezer_thaw_now(struct freezer *f)
 	/* a running worker owns the targets; only thaw when idle */
 	if (f->busy)
 		return;
-	(void)thaw_all(f, why, sizeof(why));
+	if (thaw_all(f, why, sizeof(why)) == 0)
+		release(f);
 }
 
 bool
@@ -424,6 +464,25 @@ size_t
 freezer_nfrozen(const struct freezer *f)
 {
 	return f->nfrozen;
+}
+
+void
+freezer_set_hooks(struct freezer *f, const struct freezer_hooks *h)
+{
+	f->hooks = *h;
+}
+
+int
+freezer_frozen_fd(const struct freezer *f, size_t i)
+{
+	return i < f->nfrozen ? f->targets[f->order[i]].fd : -1;
+}
+
+void
+freezer_set_slot(struct freezer *f, size_t i, int slot)
+{
+	if (i < f->nfrozen)
+		f->targets[f->order[i]].slot = slot;
 }
 
 const char *

@@ -38,7 +38,23 @@ struct freeze_result {
 
 typedef void (*freeze_done_fn)(const struct freeze_result *, void *);
 
+/*
+ * What the daemon does around each freeze (the thaw guard, the ownership
+ * record): prepare() for each target once its directory is open and
+ * before anything is frozen (a slot number >= 0, or -errno to refuse the
+ * freeze); foreign() for a target found frozen by someone else, which we
+ * will not thaw; released() once nothing of ours is frozen any more.
+ * All three run on the loop thread.
+ */
+struct freezer_hooks {
+	int (*prepare)(int fd, const char *path, dev_t dev, void *arg);
+	void (*foreign)(int slot, dev_t dev, void *arg);
+	void (*released)(void *arg);
+	void *arg;
+};
+
 struct freezer *freezer_new(struct event_base *, freeze_done_fn, void *);
+void freezer_set_hooks(struct freezer *, const struct freezer_hooks *);
 void freezer_free(struct freezer *);
 
 /*
@@ -60,5 +76,9 @@ const char *freezer_last_reason(const struct freezer *);
 size_t freezer_nfrozen(const struct freezer *);
 /* The i-th frozen filesystem, in freeze order: its mount point. */
 const char *freezer_frozen_path(const struct freezer *, size_t);
+/* Its directory fd (for a new guard to hold), or -1. */
+int freezer_frozen_fd(const struct freezer *, size_t);
+/* Its new slot number, after the guard was restarted. */
+void freezer_set_slot(struct freezer *, size_t, int);
 
 #endif /* HVVSS_FREEZE_H */

@@ -99,22 +99,34 @@ timer(struct txn *t, struct txn_actions *out, enum txn_action_kind kind,
 static void
 reply(struct txn *t, struct txn_actions *out, uint32_t hresult)
 {
+	struct txn_action *a;
+
 	if (!t->owe_reply)
 		return;
 	t->owe_reply = false;
-	act(t, out, TA_REPLY)->hresult = hresult;
+	a = act(t, out, TA_REPLY);
+	a->hresult = hresult;
+	a->local = t->local;
 	say(t, out, hresult == HV_S_OK ? LOG_INFO : LOG_WARNING,
-	    "%s answered %s", hv_op_name(t->op),
+	    "%s%s answered %s", t->local ? "local " : "", hv_op_name(t->op),
 	    hresult == HV_S_OK ? "S_OK" : "E_FAIL");
 }
 
-/* An immediate answer to a request that starts nothing. */
+/*
+ * An immediate answer to a request that starts nothing.  It leaves the
+ * current transaction alone: it may belong to the other requester.
+ */
 static void
-answer_now(struct txn *t, struct txn_actions *out, uint8_t op, uint32_t hresult)
+answer_now(struct txn *t, struct txn_actions *out, bool local, uint8_t op,
+    uint32_t hresult)
 {
-	t->op = op;
-	t->owe_reply = true;
-	reply(t, out, hresult);
+	struct txn_action *a = act(t, out, TA_REPLY);
+
+	a->hresult = hresult;
+	a->local = local;
+	say(t, out, hresult == HV_S_OK ? LOG_INFO : LOG_WARNING,
+	    "%s%s answered %s", local ? "local " : "", hv_op_name(op),
+	    hresult == HV_S_OK ? "S_OK" : "E_FAIL");
 }
 
 static void
@@ -141,49 +153,65 @@ start_thaw(struct txn *t, struct txn_actions *out)
 	act(t, out, TA_FS_THAW);
 }
 
-static void idle_request(struct txn *, uint8_t, struct txn_actions *);
+static void
+idle_request(struct txn *, uint8_t, bool, unsigned int, struct txn_actions *);
 
 /*
  * A request arrived while the current one is unanswered: the kernel gave
  * up on ours (it serves one at a time).  Void our answer, undo what the
- * stage started, then serve the new request.
+ * stage started, then serve the new request.  A thaw goes on, and so
+ * does its deadline: the thaw still has to end.
  */
 static void
 superseded(struct txn *t, uint8_t op, struct txn_actions *out)
 {
+	const bool local = false; /* only the kernel gives up on requests */
+
 	say(t, out, LOG_WARNING,
 	    "%s superseded by %s: the kernel gave up "
 	    "on it; its answer will not be sent",
 	    hv_op_name(t->op), hv_op_name(op));
 	t->owe_reply = false;
-	timer(t, out, TA_DEADLINE, 0);
 	switch (t->state) {
 	case TXN_CHECKING:
+		timer(t, out, TA_DEADLINE, 0);
 		t->state = TXN_IDLE;
-		idle_request(t, op, out);
+		idle_request(t, op, local, 0, out);
 		break;
 	case TXN_APPS_FREEZING:
+		timer(t, out, TA_DEADLINE, 0);
 		release_apps(t, out);
 		t->state = TXN_IDLE;
-		idle_request(t, op, out);
+		idle_request(t, op, local, 0, out);
 		break;
 	case TXN_FS_FREEZING:
+		timer(t, out, TA_DEADLINE, 0);
 		act(t, out, TA_FS_CANCEL);
 		release_apps(t, out);
 		t->state = TXN_ABORTING;
-		answer_now(t, out, op, HV_E_FAIL);
+		answer_now(t, out, local, op, HV_E_FAIL);
 		break;
 	default:
-		answer_now(t, out, op, HV_E_FAIL);
+		answer_now(t, out, local, op, HV_E_FAIL);
 		break;
 	}
 }
 
 static void
-idle_request(struct txn *t, uint8_t op, struct txn_actions *out)
+idle_request(struct txn *t, uint8_t op, bool local, unsigned int ms,
+    struct txn_actions *out)
 {
+	if (local && op != HV_OP_FREEZE && op != HV_OP_THAW) {
+		say(t, out, LOG_WARNING,
+		    "local %s refused: only FREEZE and "
+		    "THAW are local requests",
+		    hv_op_name(op));
+		answer_now(t, out, local, op, HV_E_FAIL);
+		return;
+	}
 	switch (op) {
 	case HV_OP_HOT_BACKUP:
+		t->local = local;
 		t->id++;
 		t->op = op;
 		t->owe_reply = true;
@@ -192,6 +220,8 @@ idle_request(struct txn *t, uint8_t op, struct txn_actions *out)
 		act(t, out, TA_CHECK);
 		break;
 	case HV_OP_FREEZE:
+		t->local = local;
+		t->lease_ms = local && ms > 0 ? ms : t->limits.max_frozen_ms;
 		t->id++;
 		t->op = op;
 		t->owe_reply = true;
@@ -201,60 +231,73 @@ idle_request(struct txn *t, uint8_t op, struct txn_actions *out)
 		act(t, out, TA_APPS_FREEZE)->ms = t->limits.app_freeze_ms;
 		break;
 	case HV_OP_THAW:
-		if (t->lease_expired) {
+		if (t->lease_expired && local == t->local) {
 			t->lease_expired = false;
 			say(t, out, LOG_WARNING,
 			    "THAW after the lease "
 			    "expired: the filesystems were thawed before it, "
 			    "the snapshot may be inconsistent");
-			answer_now(t, out, op, HV_E_FAIL);
+			answer_now(t, out, local, op, HV_E_FAIL);
 		} else {
 			say(t, out, LOG_INFO,
 			    "THAW with nothing frozen: "
 			    "nothing to do");
-			answer_now(t, out, op, HV_S_OK);
+			answer_now(t, out, local, op, HV_S_OK);
 		}
 		break;
 	default:
 		say(t, out, LOG_WARNING, "unexpected operation %u (%s)", op,
 		    hv_op_name(op));
-		answer_now(t, out, op, HV_E_FAIL);
+		answer_now(t, out, local, op, HV_E_FAIL);
 		break;
 	}
 }
 
 static void
-on_request(struct txn *t, uint8_t op, struct txn_actions *out)
+on_request(struct txn *t, uint8_t op, bool local, unsigned int ms,
+    struct txn_actions *out)
 {
+	if (t->state != TXN_IDLE && local != t->local) {
+		/* host and local requests never interleave */
+		say(t, out, LOG_WARNING,
+		    "%s%s refused: a %s transaction is "
+		    "in progress (%s)",
+		    local ? "local " : "", hv_op_name(op),
+		    t->local ? "local" : "host", txn_state_name(t->state));
+		answer_now(t, out, local, op, HV_E_FAIL);
+		return;
+	}
 	switch (t->state) {
 	case TXN_IDLE:
-		idle_request(t, op, out);
+		idle_request(t, op, local, ms, out);
 		return;
 	case TXN_FROZEN:
 		if (op == HV_OP_THAW) {
 			t->op = op;
 			t->owe_reply = true;
 			start_thaw(t, out);
-		} else if (op == HV_OP_FREEZE) {
+		} else if (op == HV_OP_FREEZE && !local) {
 			say(t, out, LOG_INFO,
 			    "FREEZE while frozen: already "
 			    "frozen, nothing to do");
-			answer_now(t, out, op, HV_S_OK);
+			answer_now(t, out, local, op, HV_S_OK);
 		} else {
 			say(t, out, LOG_WARNING,
 			    "%s refused: frozen, a "
 			    "backup is in progress",
 			    hv_op_name(op));
-			answer_now(t, out, op, HV_E_FAIL);
+			answer_now(t, out, local, op, HV_E_FAIL);
 		}
 		return;
 	case TXN_FS_THAWING:
 	case TXN_APPS_THAWING:
 		if (!t->owe_reply && op == HV_OP_THAW) {
 			/* the host's THAW for a thaw already under way (the
-			 * lease's, or one the kernel gave up on) */
+			 * lease's, or one the kernel gave up on); the stage's
+			 * deadline may have passed: it gets one of its own */
 			t->op = op;
 			t->owe_reply = true;
+			timer(t, out, TA_DEADLINE, t->limits.thaw_ms);
 			return;
 		}
 		break;
@@ -263,13 +306,13 @@ on_request(struct txn *t, uint8_t op, struct txn_actions *out)
 	default:
 		break;
 	}
-	if (t->owe_reply) {
+	if (t->owe_reply && !local) {
 		superseded(t, op, out);
 		return;
 	}
 	say(t, out, LOG_WARNING, "%s refused: busy %s", hv_op_name(op),
 	    txn_state_name(t->state));
-	answer_now(t, out, op, HV_E_FAIL);
+	answer_now(t, out, local, op, HV_E_FAIL);
 }
 
 static void
@@ -338,22 +381,34 @@ on_lease(struct txn *t, struct txn_actions *out)
 	if (t->state != TXN_FROZEN)
 		return;
 	t->lease_expired = true;
-	say(t, out, LOG_WARNING,
-	    "frozen for max_frozen (%u ms) without a "
-	    "THAW: thawing now; the next THAW will be answered E_FAIL",
-	    t->limits.max_frozen_ms);
+	if (t->local)
+		say(t, out, LOG_WARNING,
+		    "local snapshot frozen for its "
+		    "timeout (%u ms) without a THAW: thawing now",
+		    t->lease_ms);
+	else
+		say(t, out, LOG_WARNING,
+		    "frozen for max_frozen (%u ms) "
+		    "without a THAW: thawing now; the next THAW will be "
+		    "answered E_FAIL",
+		    t->lease_ms);
 	t->owe_reply = false;
 	start_thaw(t, out);
 }
 
+/*
+ * The host's device, or the local requester, went away: what it is owed
+ * is void, and what it started is undone.  Only the party that owns the
+ * transaction in progress matters.
+ */
 static void
-on_lost(struct txn *t, struct txn_actions *out)
+on_lost(struct txn *t, bool local, struct txn_actions *out)
 {
+	if (t->state == TXN_IDLE || t->local != local)
+		return;
 	if (t->owe_reply)
-		say(t, out, LOG_WARNING,
-		    "device lost: %s will not be "
-		    "answered",
-		    hv_op_name(t->op));
+		say(t, out, LOG_WARNING, "%s lost: %s will not be answered",
+		    local ? "local requester" : "device", hv_op_name(t->op));
 	t->owe_reply = false;
 	switch (t->state) {
 	case TXN_CHECKING:
@@ -371,7 +426,8 @@ on_lost(struct txn *t, struct txn_actions *out)
 		t->state = TXN_ABORTING;
 		break;
 	case TXN_FROZEN:
-		say(t, out, LOG_WARNING, "device lost while frozen: thawing");
+		say(t, out, LOG_WARNING, "%s lost while frozen: thawing",
+		    local ? "local requester" : "device");
 		start_thaw(t, out);
 		break;
 	default:
@@ -385,10 +441,11 @@ txn_step(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 	out->n = 0;
 	switch (ev->kind) {
 	case TE_HOST_REQUEST:
-		on_request(t, ev->op, out);
+		on_request(t, ev->op, ev->local, ev->ms, out);
 		return;
 	case TE_HOST_LOST:
-		on_lost(t, out);
+	case TE_LOCAL_LOST:
+		on_lost(t, ev->kind == TE_LOCAL_LOST, out);
 		return;
 	default:
 		break;
@@ -439,7 +496,7 @@ txn_step(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 			return;
 		}
 		t->state = TXN_FROZEN;
-		timer(t, out, TA_LEASE, t->limits.max_frozen_ms);
+		timer(t, out, TA_LEASE, t->lease_ms);
 		reply(t, out, HV_S_OK);
 		return;
 	case TE_FS_THAWED:

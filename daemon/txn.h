@@ -49,6 +49,7 @@ enum txn_event_kind {
 	TE_DEADLINE, /* the current stage's deadline passed */
 	TE_LEASE_EXPIRED, /* frozen for max_frozen */
 	TE_HOST_LOST, /* the device failed: owed replies are void */
+	TE_LOCAL_LOST, /* the local requester went away */
 	TE_NKINDS
 };
 
@@ -56,6 +57,8 @@ struct txn_event {
 	enum txn_event_kind kind;
 	uint64_t id; /* completions: the id of their action */
 	uint8_t op; /* TE_HOST_REQUEST: HV_OP_* */
+	bool local; /* TE_HOST_REQUEST from hv_vss_ctl, not the host */
+	unsigned int ms; /* a local FREEZE: its lease */
 	bool ok;
 	const char *reason;
 };
@@ -80,6 +83,7 @@ enum txn_action_kind {
 struct txn_action {
 	enum txn_action_kind kind;
 	uint64_t id; /* the transaction; echo it in results */
+	bool local; /* TA_REPLY: to hv_vss_ctl, not the host */
 	uint32_t hresult;
 	unsigned int ms;
 	int prio;
@@ -107,6 +111,8 @@ struct txn {
 	struct txn_limits limits;
 	uint64_t id; /* transaction number, for the logs */
 	uint8_t op; /* the request being served */
+	bool local; /* its requester is hv_vss_ctl */
+	unsigned int lease_ms; /* of this transaction's freeze */
 	bool owe_reply; /* the current request awaits one */
 	uint32_t result; /* the reply once the stage ends */
 	bool lease_expired; /* the next THAW must say E_FAIL */

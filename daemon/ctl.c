@@ -1,0 +1,375 @@
+/*
+ * ctl.c: the control socket (see common/ctlproto.h).
+ *
+ * Like the application socket, nothing a client does may stall the
+ * daemon: the socket is non-blocking, a request line is bounded, a
+ * client that says nothing is dropped after a while.  Credentials come
+ * from SO_PEERCRED and are checked for each command, so that a process
+ * in ctl_group reads status but cannot freeze.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "ctl.h"
+#include "ctlproto.h"
+#include "log.h"
+
+#define CTL_REQUEST_SECONDS 5 /* to send the request line */
+#define CTL_MAX_CONNS 32
+
+struct ctl_conn {
+	struct ctl *ctl;
+	struct bufferevent *bev;
+	struct event *idle_ev;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	bool got_request;
+	bool waiting; /* a handler will answer */
+	bool holding; /* a hold: "release" awaited */
+	bool closing; /* flush the output, then close */
+};
+
+struct ctl {
+	struct event_base *base;
+	struct evconnlistener *lis;
+	struct ctl_handlers h;
+	void *arg;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	gid_t ro_gid; /* may read status; -1: none */
+	unsigned int nconns;
+};
+
+static void
+conn_free(struct ctl_conn *c)
+{
+	if (c->waiting && c->ctl->h.gone != NULL)
+		c->ctl->h.gone(c, c->ctl->arg);
+	if (c->idle_ev != NULL)
+		event_free(c->idle_ev);
+	bufferevent_free(c->bev);
+	c->ctl->nconns--;
+	free(c);
+}
+
+static void
+write_cb(struct bufferevent *bev, void *arg)
+{
+	struct ctl_conn *c = arg;
+
+	if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		conn_free(c);
+}
+
+void
+ctl_progress(struct ctl_conn *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	evbuffer_add(bufferevent_get_output(c->bev), "# ", 2);
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(bufferevent_get_output(c->bev), fmt, ap);
+	va_end(ap);
+	evbuffer_add(bufferevent_get_output(c->bev), "\n", 1);
+}
+
+void
+ctl_frozen(struct ctl_conn *c, uint64_t txid)
+{
+	c->holding = true;
+	evbuffer_add_printf(bufferevent_get_output(c->bev), "FROZEN %llu\n",
+	    (unsigned long long)txid);
+}
+
+void
+ctl_done(struct ctl_conn *c, bool ok, const char *reason)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	c->waiting = false;
+	c->holding = false;
+	if (ok)
+		evbuffer_add(out, "OK\n", 3);
+	else
+		evbuffer_add_printf(
+		    out, "ERR %s\n", reason != NULL ? reason : "failed");
+	c->closing = true;
+	bufferevent_disable(c->bev, EV_READ);
+	write_cb(c->bev, c);
+}
+
+/* May the peer read status?  Root, or a member of ctl_group. */
+static bool
+may_read(const struct ctl_conn *c)
+{
+	struct group *gr;
+	char **m;
+
+	if (c->uid == 0)
+		return true;
+	if (c->ctl->ro_gid == (gid_t)-1)
+		return false;
+	if (c->gid == c->ctl->ro_gid)
+		return true;
+	/* the peer's supplementary groups are not in SO_PEERCRED: ask the
+	 * group database for its members by name */
+	if ((gr = getgrgid(c->ctl->ro_gid)) == NULL)
+		return false;
+	for (m = gr->gr_mem; *m != NULL; m++) {
+		struct passwd *pw = getpwnam(*m);
+
+		if (pw != NULL && pw->pw_uid == c->uid)
+			return true;
+	}
+	return false;
+}
+
+static bool
+parse_uint(const char *s, unsigned int max, unsigned int *out)
+{
+	unsigned long v = 0;
+	const char *p;
+
+	if (s == NULL || *s == '\0')
+		return false;
+	for (p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		v = v * 10 + (unsigned long)(*p - '0');
+		if (v > max)
+			return false;
+	}
+	*out = (unsigned int)v;
+	return true;
+}
+
+static void
+request(struct ctl_conn *c, char *line)
+{
+	struct ctl *ctl = c->ctl;
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	char *argv[4], *save = NULL, *tok;
+	unsigned int argc = 0, n, ms;
+	bool json = false, ro;
+	int rc = 0;
+
+	for (tok = strtok_r(line, " ", &save); tok != NULL && argc < 4;
+	     tok = strtok_r(NULL, " ", &save))
+		argv[argc++] = tok;
+	if (tok != NULL || argc == 0) {
+		ctl_done(c, false, "bad request");
+		return;
+	}
+	if (argc > 1 && strcmp(argv[argc - 1], "json") == 0) {
+		json = true;
+		argc--;
+	}
+	ro = strcmp(argv[0], "status") == 0 || strcmp(argv[0], "plan") == 0 ||
+	    strcmp(argv[0], "history") == 0;
+	if (ro ? !may_read(c) : c->uid != 0) {
+		log_warnx("ctl: uid %u (pid %d) may not %s", (unsigned)c->uid,
+		    (int)c->pid, argv[0]);
+		ctl_done(c, false, "permission denied");
+		return;
+	}
+	if (strcmp(argv[0], "status") == 0 && argc == 1)
+		rc = ctl->h.status(json, out, ctl->arg);
+	else if (strcmp(argv[0], "plan") == 0 && argc == 1)
+		rc = ctl->h.plan(json, out, ctl->arg);
+	else if (strcmp(argv[0], "history") == 0 && argc <= 2) {
+		n = CTL_HISTORY_MAX;
+		if (argc == 2 && !parse_uint(argv[1], 100000, &n)) {
+			ctl_done(c, false, "history: not a count");
+			return;
+		}
+		rc = ctl->h.history(n, json, out, ctl->arg);
+	} else if ((strcmp(argv[0], "freeze") == 0 ||
+	               strcmp(argv[0], "hold") == 0) &&
+	    argc == 2 && !json) {
+		if (!parse_uint(argv[1], 3600 * 1000, &ms) || ms == 0) {
+			ctl_done(c, false, "freeze: not a number of ms");
+			return;
+		}
+		log_info("ctl: %s %u ms by uid %u (pid %d)", argv[0], ms,
+		    (unsigned)c->uid, (int)c->pid);
+		c->waiting = true;
+		ctl->h.freeze(c, ms, argv[0][0] == 'h', ctl->arg);
+		return;
+	} else if (strcmp(argv[0], "thaw") == 0 && argc == 1 && !json) {
+		log_info("ctl: thaw by uid %u (pid %d)", (unsigned)c->uid,
+		    (int)c->pid);
+		c->waiting = true;
+		ctl->h.thaw(c, ctl->arg);
+		return;
+	} else {
+		ctl_done(c, false, "unknown command");
+		return;
+	}
+	if (rc == 0)
+		ctl_done(c, true, NULL);
+	else
+		ctl_done(c, false, "failed");
+}
+
+static void
+read_cb(struct bufferevent *bev, void *arg)
+{
+	struct ctl_conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t len;
+	char *line;
+
+	while ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF)) != NULL) {
+		if (!c->got_request) {
+			c->got_request = true;
+			event_del(c->idle_ev);
+			request(c, line);
+		} else if (c->holding && strcmp(line, "release") == 0) {
+			c->holding = false;
+			c->ctl->h.release(c, c->ctl->arg);
+		}
+		free(line);
+		if (c->closing)
+			return;
+	}
+	if (evbuffer_get_length(in) >= CTL_LINE_MAX) {
+		c->closing = true;
+		conn_free(c);
+	}
+}
+
+static void
+event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct ctl_conn *c = arg;
+
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		conn_free(c); /* calls gone(): a hold is released */
+}
+
+static void
+idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	conn_free(arg);
+}
+
+static void
+accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct ctl *ctl = arg;
+	struct timeval tv = {CTL_REQUEST_SECONDS, 0};
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	struct ctl_conn *c;
+
+	if (ctl->nconns >= CTL_MAX_CONNS ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == -1 ||
+	    (c = calloc(1, sizeof(*c))) == NULL) {
+		evutil_closesocket(fd);
+		return;
+	}
+	c->ctl = ctl;
+	c->uid = cred.uid;
+	c->gid = cred.gid;
+	c->pid = cred.pid;
+	c->bev = bufferevent_socket_new(ctl->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->idle_ev = evtimer_new(ctl->base, idle_cb, c);
+	if (c->bev == NULL || c->idle_ev == NULL) {
+		if (c->bev != NULL)
+			bufferevent_free(c->bev);
+		else
+			evutil_closesocket(fd);
+		if (c->idle_ev != NULL)
+			event_free(c->idle_ev);
+		free(c);
+		return;
+	}
+	ctl->nconns++;
+	bufferevent_setwatermark(c->bev, EV_READ, 0, 2 * CTL_LINE_MAX);
+	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	evtimer_add(c->idle_ev, &tv);
+}
+
+struct ctl *
+ctl_new(struct event_base *base, const struct conf *conf,
+    const struct ctl_handlers *h, void *arg)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct group *gr;
+	struct ctl *ctl;
+	mode_t mode = 0600;
+	int fd;
+
+	if ((ctl = calloc(1, sizeof(*ctl))) == NULL)
+		return NULL;
+	ctl->base = base;
+	ctl->h = *h;
+	ctl->arg = arg;
+	ctl->ro_gid = (gid_t)-1;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", conf->ctl_socket);
+	snprintf(ctl->path, sizeof(ctl->path), "%s", conf->ctl_socket);
+	if (mkdir(conf->run_dir, 0755) == -1 && errno != EEXIST)
+		log_warn("mkdir %s", conf->run_dir);
+	(void)unlink(sun.sun_path); /* one daemon per device: ours */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		log_warn("control socket %s", sun.sun_path);
+		if (fd != -1)
+			close(fd);
+		free(ctl);
+		return NULL;
+	}
+	if (conf->ctl_group[0] != '\0') {
+		if ((gr = getgrnam(conf->ctl_group)) == NULL)
+			log_warnx(
+			    "ctl_group %s: no such group", conf->ctl_group);
+		else {
+			ctl->ro_gid = gr->gr_gid;
+			mode = 0660;
+			if (chown(sun.sun_path, 0, gr->gr_gid) == -1)
+				log_warn("chown %s", sun.sun_path);
+		}
+	}
+	if (chmod(sun.sun_path, mode) == -1 || listen(fd, 16) == -1) {
+		log_warn("control socket %s", sun.sun_path);
+		close(fd);
+		free(ctl);
+		return NULL;
+	}
+	ctl->lis = evconnlistener_new(base, accept_cb, ctl,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	if (ctl->lis == NULL) {
+		close(fd);
+		free(ctl);
+		return NULL;
+	}
+	return ctl;
+}
+
+void
+ctl_free(struct ctl *ctl)
+{
+	if (ctl == NULL)
+		return;
+	evconnlistener_free(ctl->lis);
+	unlink(ctl->path);
+	free(ctl);
+}

@@ -1,0 +1,51 @@
+/*
+ * history.h: the last transactions, for hv_vss_ctl history and the
+ * metrics: who asked, how long each stage took, how it ended, and who or
+ * what was to blame.
+ */
+#ifndef HVVSS_HISTORY_H
+#define HVVSS_HISTORY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "ctlproto.h"
+
+enum hist_stage {
+	HS_CHECK, /* HOT_BACKUP: plan and apps asked */
+	HS_APPS, /* FREEZE: apps (and hooks) flushed */
+	HS_FS, /* FREEZE: filesystems frozen */
+	HS_FROZEN, /* the frozen window, to THAW (or the lease) */
+	HS_THAW, /* THAW: filesystems and apps resumed */
+	HS_NSTAGES
+};
+
+struct hist_entry {
+	uint64_t id;
+	bool local; /* hv_vss_ctl, not the host */
+	char kind[16]; /* "HOT_BACKUP" or "FREEZE" */
+	struct timespec start; /* wall clock */
+	uint64_t start_us; /* monotonic */
+	uint64_t stage_us[HS_NSTAGES];
+	bool done[HS_NSTAGES];
+	bool ended;
+	bool ok;
+	bool lease_expired;
+	char culprit[320];
+};
+
+/* Start an entry (the oldest of CTL_HISTORY_MAX goes). */
+struct hist_entry *history_begin(uint64_t id, bool local, const char *kind);
+/* The entry of transaction id, or NULL if it is gone. */
+struct hist_entry *history_find(uint64_t id);
+/* Stage s of id ended now (its time is measured from the previous). */
+void history_stage(uint64_t id, enum hist_stage s);
+/* The transaction ended; culprit may be NULL. */
+void history_end(uint64_t id, bool ok, const char *culprit);
+void history_lease(uint64_t id);
+/* The i-th most recent (0: newest), or NULL. */
+const struct hist_entry *history_get(unsigned int i);
+const char *history_stage_name(enum hist_stage);
+
+#endif /* HVVSS_HISTORY_H */

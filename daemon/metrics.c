@@ -1,0 +1,162 @@
+/*
+ * metrics.c: counters since start, written as a Prometheus textfile (see
+ * metrics.h).  Written to a temporary file beside the target and renamed,
+ * so the collector never reads half a file; the caller writes only when
+ * nothing is frozen, since metrics_file may live on any filesystem.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "metrics.h"
+
+#define MAX_VETO_APPS 32
+static const double buckets[] = {
+    0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60};
+#define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
+
+static struct {
+	uint64_t backups[2][2]; /* [local][ok] */
+	struct {
+		char name[65];
+		uint64_t n;
+	} vetoes[MAX_VETO_APPS];
+	uint64_t vetoes_other;
+	uint64_t lease_expiries;
+	uint64_t guard_thaws;
+	double last_frozen_s;
+	uint64_t hist[NBUCKETS]; /* FREEZE latency, cumulative later */
+	uint64_t hist_count;
+	double hist_sum;
+} m;
+
+/* "app NAME (pid ...": the app to blame, if an app is. */
+static void
+count_veto(const char *culprit)
+{
+	char name[65];
+	size_t i, n;
+
+	if (culprit == NULL || strncmp(culprit, "app ", 4) != 0)
+		return;
+	for (n = 0; culprit[4 + n] != '\0' && culprit[4 + n] != ' ' &&
+	     n < sizeof(name) - 1;
+	     n++)
+		name[n] = culprit[4 + n];
+	name[n] = '\0';
+	for (i = 0; i < MAX_VETO_APPS; i++) {
+		if (m.vetoes[i].name[0] == '\0')
+			snprintf(m.vetoes[i].name, sizeof(m.vetoes[i].name),
+			    "%s", name);
+		if (strcmp(m.vetoes[i].name, name) == 0) {
+			m.vetoes[i].n++;
+			return;
+		}
+	}
+	m.vetoes_other++;
+}
+
+void
+metrics_backup(bool local, bool ok, const char *culprit, uint64_t freeze_us,
+    uint64_t frozen_us, bool lease_expired)
+{
+	size_t i;
+	double s = freeze_us / 1e6;
+
+	m.backups[local][ok]++;
+	if (!ok)
+		count_veto(culprit);
+	if (lease_expired)
+		m.lease_expiries++;
+	if (frozen_us > 0)
+		m.last_frozen_s = frozen_us / 1e6;
+	if (freeze_us > 0) {
+		for (i = 0; i < NBUCKETS; i++)
+			if (s <= buckets[i]) {
+				m.hist[i]++;
+				break;
+			}
+		m.hist_count++;
+		m.hist_sum += s;
+	}
+}
+
+void
+metrics_guard_thaw(void)
+{
+	m.guard_thaws++;
+}
+
+int
+metrics_write(const char *path)
+{
+	char tmp[4200];
+	uint64_t cum = 0;
+	size_t i;
+	FILE *f;
+	int r, l;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	if ((f = fopen(tmp, "w")) == NULL)
+		return -errno;
+	fprintf(f,
+	    "# HELP hvvss_backups_total Transactions that ended, by "
+	    "requester and result.\n# TYPE hvvss_backups_total counter\n");
+	for (l = 0; l < 2; l++)
+		for (r = 0; r < 2; r++)
+			fprintf(f,
+			    "hvvss_backups_total{requester=\"%s\","
+			    "result=\"%s\"} %llu\n",
+			    l ? "local" : "host", r ? "ok" : "failed",
+			    (unsigned long long)m.backups[l][r]);
+	fprintf(f,
+	    "# HELP hvvss_app_vetoes_total Failed transactions "
+	    "blamed on an application.\n# TYPE hvvss_app_vetoes_total "
+	    "counter\n");
+	for (i = 0; i < MAX_VETO_APPS && m.vetoes[i].name[0]; i++)
+		fprintf(f, "hvvss_app_vetoes_total{app=\"%s\"} %llu\n",
+		    m.vetoes[i].name, (unsigned long long)m.vetoes[i].n);
+	if (m.vetoes_other > 0)
+		fprintf(f, "hvvss_app_vetoes_total{app=\"(other)\"} %llu\n",
+		    (unsigned long long)m.vetoes_other);
+	fprintf(f,
+	    "# HELP hvvss_lease_expiries_total Frozen windows ended "
+	    "by max_frozen.\n# TYPE hvvss_lease_expiries_total counter\n"
+	    "hvvss_lease_expiries_total %llu\n",
+	    (unsigned long long)m.lease_expiries);
+	fprintf(f,
+	    "# HELP hvvss_guard_thaws_total Thaws done by the thaw "
+	    "guard.\n# TYPE hvvss_guard_thaws_total counter\n"
+	    "hvvss_guard_thaws_total %llu\n",
+	    (unsigned long long)m.guard_thaws);
+	fprintf(f,
+	    "# HELP hvvss_last_frozen_window_seconds How long the "
+	    "last frozen window lasted.\n# TYPE "
+	    "hvvss_last_frozen_window_seconds gauge\n"
+	    "hvvss_last_frozen_window_seconds %.6f\n",
+	    m.last_frozen_s);
+	fprintf(f,
+	    "# HELP hvvss_freeze_latency_seconds FREEZE request to "
+	    "reply.\n# TYPE hvvss_freeze_latency_seconds histogram\n");
+	for (i = 0; i < NBUCKETS; i++) {
+		cum += m.hist[i];
+		fprintf(f,
+		    "hvvss_freeze_latency_seconds_bucket{le=\"%g\"} "
+		    "%llu\n",
+		    buckets[i], (unsigned long long)cum);
+	}
+	fprintf(f,
+	    "hvvss_freeze_latency_seconds_bucket{le=\"+Inf\"} %llu\n"
+	    "hvvss_freeze_latency_seconds_sum %.6f\n"
+	    "hvvss_freeze_latency_seconds_count %llu\n",
+	    (unsigned long long)m.hist_count, m.hist_sum,
+	    (unsigned long long)m.hist_count);
+	if (fclose(f) != 0 || rename(tmp, path) != 0) {
+		r = -errno;
+		unlink(tmp);
+		return r;
+	}
+	return 0;
+}

@@ -1,0 +1,19 @@
+/*
+ * metrics.h: Prometheus metrics in the node_exporter textfile collector
+ * format, written after each transaction (after thaw, never while
+ * anything is frozen) when metrics_file is set.
+ */
+#ifndef HVVSS_METRICS_H
+#define HVVSS_METRICS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Count one ended transaction (FREEZE latency in us, 0 if none). */
+void metrics_backup(bool local, bool ok, const char *culprit,
+    uint64_t freeze_us, uint64_t frozen_us, bool lease_expired);
+void metrics_guard_thaw(void);
+/* Write them to path atomically; -errno. */
+int metrics_write(const char *path);
+
+#endif /* HVVSS_METRICS_H */

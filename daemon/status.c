@@ -1,0 +1,343 @@
+/*
+ * status.c: formats status, plan and history (see status.h).  Text is
+ * for a terminal; JSON, for scripts and monitoring, is built by hand with
+ * every string escaped, since the values (mount points, app names, veto
+ * reasons) come from the outside.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+
+#include "apps.h"
+#include "history.h"
+#include "plan.h"
+#include "status.h"
+
+static void
+json_str(struct evbuffer *b, const char *s)
+{
+	evbuffer_add(b, "\"", 1);
+	for (; s != NULL && *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			evbuffer_add_printf(b, "\\%c", c);
+		else if (c < 0x20 || c > 0x7e)
+			evbuffer_add_printf(b, "\\u%04x", c);
+		else
+			evbuffer_add(b, s, 1);
+	}
+	evbuffer_add(b, "\"", 1);
+}
+
+static void
+clock_str(const struct timespec *ts, char *buf, size_t len)
+{
+	struct tm tm;
+
+	localtime_r(&ts->tv_sec, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+}
+
+struct app_rows {
+	struct evbuffer *b;
+	bool json;
+	bool first;
+	int tier; /* -1: all */
+};
+
+static void
+app_row(const struct apps_info *a, void *arg)
+{
+	struct app_rows *r = arg;
+
+	if (r->tier >= 0 && (int)a->tier != r->tier)
+		return;
+	if (!r->json) {
+		evbuffer_add_printf(r->b, "  %-4u %-24s %7d %6u %6llu\n",
+		    a->tier, a->name, (int)a->pid, (unsigned)a->uid,
+		    (unsigned long long)a->id);
+		return;
+	}
+	evbuffer_add_printf(r->b,
+	    "%s{\"id\": %llu, \"name\": ", r->first ? "" : ", ",
+	    (unsigned long long)a->id);
+	json_str(r->b, a->name);
+	evbuffer_add_printf(r->b,
+	    ", \"tier\": %u, \"pid\": %d, \"uid\": %u, "
+	    "\"needs_ms\": %u}",
+	    a->tier, (int)a->pid, (unsigned)a->uid, a->need_ms);
+	r->first = false;
+}
+
+int
+status_write(const struct daemon_view *v, bool json, struct evbuffer *b)
+{
+	struct app_rows rows = {b, json, true, -1};
+	char since[32] = "";
+
+	if (v->frozen)
+		clock_str(&v->frozen_since, since, sizeof(since));
+	if (json) {
+		evbuffer_add_printf(
+		    b, "{\"version\": \"%s\", \"state\": ", HVVSS_VERSION);
+		json_str(b, v->state);
+		evbuffer_add_printf(b,
+		    ", \"txid\": %llu, \"requester\": "
+		    "\"%s\", \"frozen\": %s, \"frozen_since\": ",
+		    (unsigned long long)v->txid, v->local ? "local" : "host",
+		    v->frozen ? "true" : "false");
+		if (v->frozen)
+			json_str(b, since);
+		else
+			evbuffer_add_printf(b, "null");
+		evbuffer_add_printf(b, ", \"lease_left_ms\": ");
+		if (v->lease_left_ms >= 0)
+			evbuffer_add_printf(b, "%lld", v->lease_left_ms);
+		else
+			evbuffer_add_printf(b, "null");
+		evbuffer_add_printf(b, ", \"frozen_filesystems\": ");
+		json_str(b, v->frozen_paths);
+		evbuffer_add_printf(b, ", \"device\": {\"path\": ");
+		json_str(b, v->device);
+		evbuffer_add_printf(b,
+		    ", \"connected\": %s}, \"guard\": "
+		    "{\"alive\": %s, \"pid\": %d}, \"apps\": [",
+		    v->connected ? "true" : "false",
+		    v->guard_alive ? "true" : "false", (int)v->guard_pid);
+		apps_foreach(v->apps, app_row, &rows);
+		evbuffer_add_printf(b, "]}\n");
+		return 0;
+	}
+	evbuffer_add_printf(b, "hv_vss_daemon %s\n", HVVSS_VERSION);
+	evbuffer_add_printf(b, "state:   %s", v->state);
+	if (v->txid > 0)
+		evbuffer_add_printf(b, " (last transaction %llu, %s)",
+		    (unsigned long long)v->txid, v->local ? "local" : "host");
+	evbuffer_add_printf(b, "\n");
+	if (v->frozen) {
+		evbuffer_add_printf(
+		    b, "frozen:  since %s: %s\n", since, v->frozen_paths);
+		if (v->lease_left_ms >= 0)
+			evbuffer_add_printf(b, "lease:   %lld.%01lld s left\n",
+			    v->lease_left_ms / 1000,
+			    (v->lease_left_ms % 1000) / 100);
+	}
+	evbuffer_add_printf(b, "device:  %s, %s\n", v->device,
+	    v->connected ? "connected" : "not connected");
+	if (v->guard_pid > 0)
+		evbuffer_add_printf(b, "guard:   %s (pid %d)\n",
+		    v->guard_alive ? "alive" : "dead", (int)v->guard_pid);
+	else
+		evbuffer_add_printf(b, "guard:   not running\n");
+	evbuffer_add_printf(
+	    b, "apps:    %zu registered\n", apps_count(v->apps));
+	if (apps_count(v->apps) > 0) {
+		evbuffer_add_printf(b, "  %-4s %-24s %7s %6s %6s\n", "tier",
+		    "name", "pid", "uid", "id");
+		apps_foreach(v->apps, app_row, &rows);
+	}
+	return 0;
+}
+
+/* The hooks directory's entries that look like hooks, in name order. */
+static void
+list_hooks(const char *dir, struct evbuffer *b, bool json)
+{
+	struct dirent **names;
+	int i, n;
+	bool first = true;
+
+	n = scandir(dir, &names, NULL, alphasort);
+	if (json)
+		evbuffer_add_printf(b, "[");
+	for (i = 0; i < n; i++) {
+		if (names[i]->d_name[0] != '.') {
+			if (json) {
+				evbuffer_add_printf(b, "%s", first ? "" : ", ");
+				json_str(b, names[i]->d_name);
+			} else
+				evbuffer_add_printf(
+				    b, "  %s/%s\n", dir, names[i]->d_name);
+			first = false;
+		}
+		free(names[i]);
+	}
+	if (n >= 0)
+		free(names);
+	if (json)
+		evbuffer_add_printf(b, "]");
+	else if (first)
+		evbuffer_add_printf(b, "  (none in %s)\n", dir);
+}
+
+int
+plan_write(const struct conf *c, const struct apps *apps, bool json,
+    struct evbuffer *b)
+{
+	struct app_rows rows = {b, json, true, -1};
+	struct plan p;
+	char err[256];
+	size_t i;
+
+	if (plan_build(&p, c, "/proc/self/mountinfo", "/sys", true, err,
+	        sizeof(err)) != 0) {
+		evbuffer_add_printf(b, "cannot plan: %s\n", err);
+		return -1;
+	}
+	if (json) {
+		evbuffer_add_printf(b, "{\"filesystems\": [");
+		for (i = 0; i < p.ntargets; i++) {
+			const struct plan_target *t = &p.targets[i];
+
+			evbuffer_add_printf(
+			    b, "%s{\"mountpoint\": ", i ? ", " : "");
+			json_str(b, t->mountpoint);
+			evbuffer_add_printf(b, ", \"fstype\": ");
+			json_str(b, t->fstype);
+			evbuffer_add_printf(b, ", \"source\": ");
+			json_str(b, t->source);
+			evbuffer_add_printf(
+			    b, ", \"level\": %d, \"after\": ", t->level);
+			json_str(b, t->order_reason);
+			evbuffer_add_printf(b, "}");
+		}
+		evbuffer_add_printf(b, "], \"skipped\": [");
+		for (i = 0; i < p.nskips; i++) {
+			evbuffer_add_printf(
+			    b, "%s{\"mountpoint\": ", i ? ", " : "");
+			json_str(b, p.skips[i].mountpoint);
+			evbuffer_add_printf(b, ", \"fstype\": ");
+			json_str(b, p.skips[i].fstype);
+			evbuffer_add_printf(b, ", \"reason\": ");
+			json_str(b, p.skips[i].reason);
+			evbuffer_add_printf(b, "}");
+		}
+		evbuffer_add_printf(b, "], \"apps\": [");
+		apps_foreach(apps, app_row, &rows);
+		evbuffer_add_printf(b, "], \"hooks\": ");
+		list_hooks(c->hooks_dir, b, true);
+		evbuffer_add_printf(b,
+		    ", \"hot_backup\": {\"answer\": \"%s\", "
+		    "\"why\": ",
+		    p.veto ? "E_FAIL" : "S_OK");
+		json_str(b,
+		    p.veto ? p.veto_reason
+		        : p.ntargets == 0
+		        ? "nothing to freeze: crash-consistent only"
+		        : "the plan is acceptable; applications are asked at "
+		          "HOT_BACKUP");
+		evbuffer_add_printf(b, "}}\n");
+		plan_free(&p);
+		return 0;
+	}
+	evbuffer_add_printf(b,
+	    "freeze, in this order (a level at a time, "
+	    "in parallel within a level):\n");
+	for (i = 0; i < p.ntargets; i++) {
+		const struct plan_target *t = &p.targets[i];
+
+		evbuffer_add_printf(b, "  %d  %-24s %-6s %s%s%s\n", t->level,
+		    t->mountpoint, t->fstype, t->source,
+		    t->order_reason[0] ? "  " : "", t->order_reason);
+	}
+	if (p.ntargets == 0)
+		evbuffer_add_printf(b, "  (nothing)\n");
+	evbuffer_add_printf(b, "thaw: the exact reverse.\nskipped:\n");
+	for (i = 0; i < p.nskips; i++)
+		evbuffer_add_printf(b, "  %-24s %-10s %s\n",
+		    p.skips[i].mountpoint, p.skips[i].fstype,
+		    p.skips[i].reason);
+	evbuffer_add_printf(b,
+	    "applications, by tier (FREEZE from tier 0, "
+	    "THAW from tier 9):\n");
+	if (apps_count(apps) == 0)
+		evbuffer_add_printf(b, "  (none registered)\n");
+	for (rows.tier = 0; rows.tier <= 9; rows.tier++)
+		apps_foreach(apps, app_row, &rows);
+	evbuffer_add_printf(b, "hooks:\n");
+	list_hooks(c->hooks_dir, b, false);
+	if (p.veto)
+		evbuffer_add_printf(
+		    b, "HOT_BACKUP now: E_FAIL: %s\n", p.veto_reason);
+	else
+		evbuffer_add_printf(b, "HOT_BACKUP now: S_OK%s\n",
+		    p.ntargets == 0 ? " (but nothing to freeze: "
+		                      "crash-consistent only)"
+		                    : ", if every application "
+		                      "answers READY");
+	plan_free(&p);
+	return 0;
+}
+
+static void
+us_text(char *buf, size_t len, const struct hist_entry *e, enum hist_stage s)
+{
+	if (!e->done[s])
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%.1f", e->stage_us[s] / 1000.0);
+}
+
+int
+history_write(unsigned int n, bool json, struct evbuffer *b)
+{
+	const struct hist_entry *e;
+	char when[32], st[HS_NSTAGES][24];
+	unsigned int i;
+	int s;
+
+	if (json)
+		evbuffer_add_printf(b, "[");
+	else
+		evbuffer_add_printf(b,
+		    "%-5s %-19s %-5s %-10s %8s %8s %8s %8s "
+		    "%8s  %s\n",
+		    "txn", "start", "by", "kind", "check", "apps", "fs",
+		    "frozen", "thaw", "verdict");
+	for (i = 0; i < n && (e = history_get(i)) != NULL; i++) {
+		clock_str(&e->start, when, sizeof(when));
+		for (s = 0; s < HS_NSTAGES; s++)
+			us_text(st[s], sizeof(st[s]), e, (enum hist_stage)s);
+		if (!json) {
+			evbuffer_add_printf(b,
+			    "%-5llu %-19s %-5s %-10s %8s %8s "
+			    "%8s %8s %8s  %s%s%s%s\n",
+			    (unsigned long long)e->id, when,
+			    e->local ? "local" : "host", e->kind, st[HS_CHECK],
+			    st[HS_APPS], st[HS_FS], st[HS_FROZEN], st[HS_THAW],
+			    !e->ended   ? "running"
+			        : e->ok ? "ok"
+			                : "failed",
+			    e->lease_expired ? " (lease expired)" : "",
+			    e->culprit[0] ? ": " : "", e->culprit);
+			continue;
+		}
+		evbuffer_add_printf(b,
+		    "%s{\"txid\": %llu, \"start\": \"%s\", "
+		    "\"requester\": \"%s\", \"kind\": \"%s\", \"stages_ms\": {",
+		    i ? ", " : "", (unsigned long long)e->id, when,
+		    e->local ? "local" : "host", e->kind);
+		for (s = 0; s < HS_NSTAGES; s++)
+			evbuffer_add_printf(b, "%s\"%s\": %s", s ? ", " : "",
+			    history_stage_name((enum hist_stage)s),
+			    e->done[s] ? st[s] : "null");
+		evbuffer_add_printf(b,
+		    "}, \"verdict\": \"%s\", "
+		    "\"lease_expired\": %s, \"culprit\": ",
+		    !e->ended   ? "running"
+		        : e->ok ? "ok"
+		                : "failed",
+		    e->lease_expired ? "true" : "false");
+		json_str(b, e->culprit);
+		evbuffer_add_printf(b, "}");
+	}
+	if (json)
+		evbuffer_add_printf(b, "]\n");
+	return 0;
+}

@@ -1,0 +1,45 @@
+/*
+ * status.h: what hv_vss_ctl shows: status, plan and history, as text for
+ * people and as JSON for programs.
+ */
+#ifndef HVVSS_STATUS_H
+#define HVVSS_STATUS_H
+
+#include <sys/types.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "conf.h"
+
+struct evbuffer;
+struct apps;
+
+#define HVVSS_VERSION "0.1.0"
+
+/* The daemon's state, as daemon.c sees it now. */
+struct daemon_view {
+	const char *state; /* idle, checking, freezing, ... */
+	uint64_t txid;
+	bool local; /* the transaction is hv_vss_ctl's */
+	bool frozen;
+	struct timespec frozen_since; /* wall clock */
+	long long lease_left_ms; /* -1: no lease running */
+	const char *device;
+	bool connected;
+	bool guard_alive;
+	pid_t guard_pid;
+	const struct apps *apps;
+	const char *frozen_paths; /* in freeze order, space-separated */
+};
+
+int status_write(const struct daemon_view *, bool json, struct evbuffer *);
+/*
+ * The dry run: the plan from the mount table now, the apps by tier, the
+ * hooks, and what a HOT_BACKUP would be answered.  Freezes nothing.
+ */
+int plan_write(
+    const struct conf *, const struct apps *, bool json, struct evbuffer *);
+int history_write(unsigned int n, bool json, struct evbuffer *);
+
+#endif /* HVVSS_STATUS_H */
