@@ -173,17 +173,30 @@ try_open(struct hostchan *h)
 		close(fd);
 		return false;
 	}
+	/* pollable first: a plain file left where the emulator was served
+	 * is not a VSS device (yet), and must not be written to */
+	h->read_ev = event_new(h->base, fd, EV_READ | EV_PERSIST, read_cb, h);
+	if (h->read_ev == NULL || event_add(h->read_ev, NULL) != 0) {
+		if (!h->open_failed_logged)
+			log_warnx("%s cannot be polled: not a VSS device; "
+			    "retrying every %d s", h->device, RETRY_SECONDS);
+		h->open_failed_logged = true;
+		if (h->read_ev != NULL)
+			event_free(h->read_ev);
+		h->read_ev = NULL;
+		close(fd);
+		return false;
+	}
 	hv_msg_encode(HV_OP_REGISTER1, 0, msg);
 	if (write(fd, msg, sizeof(msg)) != (ssize_t)sizeof(msg)) {
 		log_warn("register with %s", h->device);
+		event_free(h->read_ev);
+		h->read_ev = NULL;
 		close(fd);
 		return false;
 	}
 	h->fd = fd;
 	h->registered = false;
-	h->read_ev = event_new(h->base, fd, EV_READ | EV_PERSIST, read_cb, h);
-	if (h->read_ev == NULL || event_add(h->read_ev, NULL) != 0)
-		fatalx("cannot watch %s", h->device);
 	return true;
 }
 

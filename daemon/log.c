@@ -5,13 +5,27 @@
  * blocks and never fails; when the ring is full the oldest lines are
  * kept and later ones counted as dropped, so that the start of a
  * failure (usually the interesting part) survives.
+ *
+ * Writing a line must never block either, frozen or not: a syslogd or
+ * journald that is stuck (on a frozen /var, say) or a stderr pipe that
+ * nobody reads would otherwise hang the daemon with the host waiting.
+ * So syslog(3) is not used: lines go to /dev/log through our own
+ * non-blocking datagram socket, and to stderr only when poll() says a
+ * line fits; a line that cannot go now is dropped and counted, and the
+ * count is logged when lines flow again.
  */
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -27,6 +41,66 @@ static bool holding;
 static bool to_stderr = true;
 static int verbosity;
 static void (*fatal_hook)(void);
+static int syslog_fd = -1;
+static unsigned int lost;	/* lines the target could not take */
+
+/* (Re)connect to /dev/log, non-blocking; false if there is none. */
+static bool
+syslog_connect(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+	if (syslog_fd != -1)
+		return true;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", "/dev/log");
+	syslog_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0);
+	if (syslog_fd == -1)
+		return false;
+	if (connect(syslog_fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		close(syslog_fd);
+		syslog_fd = -1;
+		return false;
+	}
+	return true;
+}
+
+/* One RFC 3164 line to syslogd; false if it could not go now. */
+static bool
+send_syslog(int prio, const char *text)
+{
+	char msg[LOG_LINE_MAX + 128];
+	int n;
+
+	if (!syslog_connect())
+		return false;
+	n = snprintf(msg, sizeof(msg), "<%d>hv_vss_daemon[%d]: %s",
+	    LOG_DAEMON | prio, (int)getpid(), text);
+	if (n < 0)
+		return false;
+	if ((size_t)n >= sizeof(msg))
+		n = sizeof(msg) - 1;
+	if (send(syslog_fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) == n)
+		return true;
+	if (errno != EAGAIN && errno != EWOULDBLOCK) {
+		close(syslog_fd);	/* syslogd restarted: reconnect next */
+		syslog_fd = -1;
+	}
+	return false;
+}
+
+/* One line to stderr, only if it fits now. */
+static bool
+send_stderr(const char *line, size_t len)
+{
+	struct pollfd pfd = { .fd = STDERR_FILENO, .events = POLLOUT };
+	ssize_t n;
+
+	if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLOUT))
+		return false;
+	n = write(STDERR_FILENO, line, len);
+	return n == (ssize_t)len;
+}
 
 void
 log_init(bool foreground, int debug)
@@ -34,7 +108,7 @@ log_init(bool foreground, int debug)
 	to_stderr = foreground;
 	verbosity = debug;
 	if (!foreground)
-		openlog("hv_vss_daemon", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+		(void)syslog_connect();
 }
 
 void
@@ -61,16 +135,42 @@ emit(const struct timespec *when, int prio, const char *text, bool late)
 	struct tm tm;
 	char stamp[32];
 
+	char line[LOG_LINE_MAX + 96];
+	int n;
+	bool sent;
+
 	localtime_r(&when->tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm);
 	if (to_stderr)
-		fprintf(stderr, "%s.%03ld %s\n", stamp, when->tv_nsec / 1000000,
-		    text);
+		n = snprintf(line, sizeof(line), "%s.%03ld %s\n", stamp,
+		    when->tv_nsec / 1000000, text);
 	else if (late)
-		syslog(prio, "%s (held while frozen, logged at %s.%03ld)", text,
-		    stamp, when->tv_nsec / 1000000);
+		n = snprintf(line, sizeof(line), "%s (held while frozen, "
+		    "logged at %s.%03ld)", text, stamp,
+		    when->tv_nsec / 1000000);
 	else
-		syslog(prio, "%s", text);
+		n = snprintf(line, sizeof(line), "%s", text);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;
+	sent = to_stderr ? send_stderr(line, (size_t)n) :
+	    send_syslog(prio, line);
+	if (!sent) {
+		lost++;
+		return;
+	}
+	if (lost > 0) {
+		n = snprintf(line, sizeof(line), "%s%s%u log line%s lost: "
+		    "the log target was not taking them%s",
+		    to_stderr ? stamp : "", to_stderr ? " " : "", lost,
+		    lost == 1 ? "" : "s", to_stderr ? "\n" : "");
+		lost = 0;
+		if (to_stderr)
+			(void)send_stderr(line, strlen(line));
+		else
+			(void)send_syslog(LOG_WARNING, line);
+	}
 }
 
 /* One line, out now or into the ring. */
