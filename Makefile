@@ -59,6 +59,12 @@ LIB_SONAME = libhvvss.so.1
 LIB_VERSION = 1.0
 LIB_OUT = $(B)/$(LIB_SONAME) $(B)/libhvvss.so $(B)/libhvvss.a
 EXAMPLES = $(B)/examples/app
+# mariadb-hold needs libmariadb (tools/deps db, which its test installs):
+# built by "all" only where pkg-config finds it, so that a machine
+# without a database still builds everything else
+ifeq ($(shell $(PKG_CONFIG) --exists libmariadb 2>/dev/null && echo y),y)
+EXAMPLES += $(B)/examples/mariadb-hold
+endif
 
 # --- test helpers ----------------------------------------------------------
 SANDBOX_SRCS = tests/system/sandbox.c
@@ -67,7 +73,7 @@ SANDBOX_SRCS = tests/system/sandbox.c
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/unit/%)
 
-PROGS = $(B)/hv_vss_sim $(B)/hv_vss_daemon
+PROGS = $(B)/hv_vss_sim $(B)/hv_vss_daemon $(B)/hv_vss_ctl
 TEST_PROGS = $(B)/tests/sandbox $(B)/tests/failfreeze.so $(UNIT_BINS) \
 	     $(B)/tests/guard_drive
 
@@ -99,6 +105,10 @@ $(B)/hv_vss_sim: $(SIM_OBJS) $(COMMON_OBJS)
 $(B)/hv_vss_daemon: $(B)/daemon/main.o $(DAEMON_LIB_OBJS) $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(DAEMON_PKGS)) -lpthread
 
+# hv_vss_ctl: libc only, common/ctlproto.h is its protocol
+$(B)/hv_vss_ctl: $(B)/ctl/hv_vss_ctl.o
+	$(CC) $(LDFLAGS) -o $@ $^
+
 $(B)/lib/%.o: lib/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -fPIC -MMD -MP -c $< -o $@
@@ -123,6 +133,12 @@ $(B)/libhvvss.a: $(LIB_OBJS)
 $(B)/examples/app: examples/app.c $(B)/libhvvss.so
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Ilib $(LDFLAGS) -o $@ $< -L$(B) -lhvvss \
+	    -Wl,-rpath,'$$ORIGIN/..'
+
+$(B)/examples/mariadb-hold: examples/mariadb-hold.c $(B)/libhvvss.so
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Ilib $(call pc_cflags,libmariadb) $(LDFLAGS) \
+	    -o $@ $< -L$(B) -lhvvss $(call pc_libs,libmariadb) \
 	    -Wl,-rpath,'$$ORIGIN/..'
 
 $(B)/tests/sandbox: $(SANDBOX_SRCS)
@@ -198,8 +214,10 @@ install: $(PROGS) install-lib
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(SYSCONFDIR)/hv_vss/hooks.d
 	install -m 0755 $(B)/hv_vss_daemon $(DESTDIR)$(SBINDIR)/hv_vss_daemon
+	install -m 0755 $(B)/hv_vss_ctl $(DESTDIR)$(SBINDIR)/hv_vss_ctl
 	install -m 0755 $(B)/hv_vss_sim $(DESTDIR)$(BINDIR)/hv_vss_sim
 	install -m 0644 daemon/hv_vss_daemon.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 ctl/hv_vss_ctl.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 sim/hv_vss_sim.1 $(DESTDIR)$(MANDIR)/man1/
 	@# never overwrite an admin's configuration
 	test -e $(DESTDIR)$(SYSCONFDIR)/hv_vss/hv_vss.conf || \

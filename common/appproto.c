@@ -124,7 +124,9 @@ parse_hello(const char *p, const char *end, struct app_msg *m)
 		return -EINVAL;
 	memcpy(m->name, p, n);
 	m->name[n] = '\0';
-	if (!app_name_valid(m->name) || !next(&p, end, n))
+	/* all n bytes: a NUL in the token would end the check early */
+	if (strlen(m->name) != n || !app_name_valid(m->name) ||
+	    !next(&p, end, n))
 		return -EINVAL;
 	m->tier = APP_TIER_DEFAULT;
 	while (p < end) {

@@ -795,12 +795,12 @@ on_request(uint8_t op, void *arg)
 }
 
 static void
-on_lost(const char *why, void *arg)
+on_lost(const char *why, bool rejected, void *arg)
 {
 	log_warnx("host channel %s: %s; reconnecting once nothing is frozen",
 	    d.conf.device, why);
 	d.reconnect = true;
-	feed(TE_HOST_LOST, 0, 0, false, why);
+	feed(TE_HOST_LOST, 0, 0, rejected, why);
 	pump();
 }
 

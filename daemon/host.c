@@ -95,11 +95,12 @@ find_holder(const char *device, char *out, size_t len)
 	closedir(proc);
 }
 
+/* rejected: only our reply was refused (the kernel gave up on it) */
 static void
-lose(struct hostchan *h, const char *why)
+lose(struct hostchan *h, const char *why, bool rejected)
 {
 	hostchan_close(h);
-	h->cb.lost(why, h->arg);
+	h->cb.lost(why, rejected, h->arg);
 }
 
 static void
@@ -124,7 +125,7 @@ read_cb(evutil_socket_t fd, short what, void *arg)
 			    n, n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
 			/* not a VSS device (any more): don't spin on it */
 			h->backoff = true;
-			lose(h, why);
+			lose(h, why, false);
 			return;
 		}
 		h->registered = true;
@@ -136,7 +137,7 @@ read_cb(evutil_socket_t fd, short what, void *arg)
 		snprintf(why, sizeof(why), "read %zd bytes%s%s", n,
 		    n < 0 ? ": " : " instead of 12",
 		    n < 0 ? strerror(errno) : "");
-		lose(h, why);
+		lose(h, why, false);
 		return;
 	}
 	h->req_flags = m.flags;
@@ -252,7 +253,7 @@ hostchan_reply(struct hostchan *h, uint32_t hresult)
 	    err == EINVAL ? " (the kernel no longer waits for it: timeout "
 	                    "or hibernation)"
 	                  : "");
-	lose(h, why);
+	lose(h, why, err == EINVAL);
 	return -err;
 }
 

@@ -15,7 +15,7 @@ struct host_callbacks {
 	/* a request read from the device */
 	void (*request)(uint8_t op, void *arg);
 	/* the device failed or rejected a write: replies owed are void */
-	void (*lost)(const char *why, void *arg);
+	void (*lost)(const char *why, bool rejected, void *arg);
 	/* REGISTER1 answered: requests will come */
 	void (*registered)(uint32_t version, void *arg);
 };

@@ -225,14 +225,14 @@ idle_request(struct txn *t, uint8_t op, bool local, unsigned int ms,
 		t->id++;
 		t->op = op;
 		t->owe_reply = true;
-		t->lease_expired = false;
+		t->lease_expired[local] = false;
 		t->state = TXN_APPS_FREEZING;
 		timer(t, out, TA_DEADLINE, t->limits.app_freeze_ms);
 		act(t, out, TA_APPS_FREEZE)->ms = t->limits.app_freeze_ms;
 		break;
 	case HV_OP_THAW:
-		if (t->lease_expired && local == t->local) {
-			t->lease_expired = false;
+		if (t->lease_expired[local]) {
+			t->lease_expired[local] = false;
 			say(t, out, LOG_WARNING,
 			    "THAW after the lease "
 			    "expired: the filesystems were thawed before it, "
@@ -380,7 +380,7 @@ on_lease(struct txn *t, struct txn_actions *out)
 {
 	if (t->state != TXN_FROZEN)
 		return;
-	t->lease_expired = true;
+	t->lease_expired[t->local] = true;
 	if (t->local)
 		say(t, out, LOG_WARNING,
 		    "local snapshot frozen for its "
@@ -402,7 +402,7 @@ on_lease(struct txn *t, struct txn_actions *out)
  * transaction in progress matters.
  */
 static void
-on_lost(struct txn *t, bool local, struct txn_actions *out)
+on_lost(struct txn *t, bool local, bool rejected, struct txn_actions *out)
 {
 	if (t->state == TXN_IDLE || t->local != local)
 		return;
@@ -428,6 +428,14 @@ on_lost(struct txn *t, bool local, struct txn_actions *out)
 	case TXN_FROZEN:
 		say(t, out, LOG_WARNING, "%s lost while frozen: thawing",
 		    local ? "local requester" : "device");
+		/*
+		 * The host may take its snapshot after this thaw, so its
+		 * THAW (once the device is back) must say E_FAIL, as after
+		 * the lease.  Not when the kernel merely rejected our FREEZE
+		 * answer: then the host was told E_FAIL already.
+		 */
+		if (!local && !rejected)
+			t->lease_expired[0] = true;
 		start_thaw(t, out);
 		break;
 	default:
@@ -445,7 +453,7 @@ txn_step(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 		return;
 	case TE_HOST_LOST:
 	case TE_LOCAL_LOST:
-		on_lost(t, ev->kind == TE_LOCAL_LOST, out);
+		on_lost(t, ev->kind == TE_LOCAL_LOST, ev->ok, out);
 		return;
 	default:
 		break;
@@ -507,7 +515,7 @@ txn_step(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 			set_why(t, ev->reason);
 			say(t, out, LOG_WARNING, "THAW failed: %s", t->why);
 		}
-		if (t->lease_expired)
+		if (t->lease_expired[t->local])
 			t->result = HV_E_FAIL;
 		t->state = TXN_APPS_THAWING;
 		timer(t, out, TA_DEADLINE, t->limits.thaw_ms);
@@ -518,9 +526,9 @@ txn_step(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 		if (t->state != TXN_APPS_THAWING)
 			return;
 		timer(t, out, TA_DEADLINE, 0);
-		if (t->owe_reply && t->lease_expired) {
+		if (t->owe_reply && t->lease_expired[t->local]) {
 			/* the host's THAW arrived during the lease's thaw */
-			t->lease_expired = false;
+			t->lease_expired[t->local] = false;
 			say(t, out, LOG_WARNING,
 			    "THAW after the lease expired: "
 			    "the snapshot may be inconsistent");

@@ -48,7 +48,8 @@ enum txn_event_kind {
 	TE_APPS_THAWED, /* apps answered, or their deadline passed */
 	TE_DEADLINE, /* the current stage's deadline passed */
 	TE_LEASE_EXPIRED, /* frozen for max_frozen */
-	TE_HOST_LOST, /* the device failed: owed replies are void */
+	TE_HOST_LOST, /* the device failed (ok: only a reply was rejected,
+	                * the kernel gave up on it): owed replies are void */
 	TE_LOCAL_LOST, /* the local requester went away */
 	TE_NKINDS
 };
@@ -115,7 +116,9 @@ struct txn {
 	unsigned int lease_ms; /* of this transaction's freeze */
 	bool owe_reply; /* the current request awaits one */
 	uint32_t result; /* the reply once the stage ends */
-	bool lease_expired; /* the next THAW must say E_FAIL */
+	/* [local]: that requester's next THAW must say E_FAIL; one each,
+	 * as the other's transaction may come in between */
+	bool lease_expired[2];
 	bool apps_frozen; /* apps hold: ABORT or THAW owed */
 	char why[TXN_TEXT_MAX]; /* reason of a failure */
 };

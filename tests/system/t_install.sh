@@ -337,10 +337,18 @@ check "its hook ran as another user, on freeze and on thaw" \
 if grep -q '^caps.log: .*thaw guard pid' "$out"; then
 	check "its thaw guard locked its memory (CAP_IPC_LOCK)" \
 	    grep -q '^caps.log: .*thaw guard pid [0-9]*, memory locked' "$out"
-	check "its thaw guard is exempt from the OOM killer (CAP_SYS_RESOURCE)" \
-	    grep -q '^caps.log: .*thaw guard pid .*, OOM killer exempt' "$out"
+	# Lowering oom_score_adj needs CAP_SYS_RESOURCE in our own bounding
+	# set too; some machines (this VM among them) do not grant it even
+	# to root.  Then the guard must say so, not pretend.
+	if sh -c 'echo -1000 >/proc/self/oom_score_adj' 2>/dev/null; then
+		check "its thaw guard is exempt from the OOM killer (CAP_SYS_RESOURCE)" \
+		    grep -q '^caps.log: .*thaw guard pid .*, OOM killer exempt' "$out"
+	else
+		check "its thaw guard says it is NOT exempt from the OOM killer (this machine forbids it)" \
+		    grep -q '^caps.log: .*thaw guard pid .*, OOM killer NOT exempt' "$out"
+	fi
 else
-	echo "# this daemon starts no thaw guard yet: its capabilities unchecked"
+	fail "the daemon started no thaw guard"
 fi
 
 sed -n 's/^syscall: //p' "$out" >"$WORK/used"

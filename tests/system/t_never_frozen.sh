@@ -33,14 +33,14 @@ EOF3
 . $WORK/land.sh
 
 # A. kill -9 of the daemon while frozen: the guard thaws at once
-\$SIM -s hot,freeze,exec,thaw -x "kill -9 \\\$(pgrep -x hv_vss_daemon); sh -c '. $WORK/land.sh; land kill9' >>/tmp/kill9.land" \$DEV -- \$DAEMON >/tmp/kill9.json 2>/tmp/kill9.log
+\$SIM -s hot,freeze,exec,thaw -x "kill -9 \\\$(pgrep --ns \$\$ --nslist mnt -x hv_vss_daemon); sh -c '. $WORK/land.sh; land kill9' >>/tmp/kill9.land" \$DEV -- \$DAEMON >/tmp/kill9.json 2>/tmp/kill9.log
 results kill9 /tmp/kill9.json
 cat /tmp/kill9.land
 # live guards (an exited one may wait as a zombie for its new parent);
 # it has up to 2 s to go
 for try in \$(seq 1 20); do
 	n=0
-	for p in \$(pgrep -x hv_vss_guard); do
+	for p in \$(pgrep --ns \$\$ --nslist mnt -x hv_vss_guard); do
 		grep -q '^State:.*Z' /proc/\$p/status 2>/dev/null && continue
 		n=\$((n + 1))
 		[ \$try -eq 20 ] && sed -n 's/^\\(State\\|PPid\\):/kill9.guard &/p' /proc/\$p/status
@@ -53,7 +53,7 @@ echo "kill9.guard_left=\$n"
 # B. kill -9 of daemon and guard together (stopped first, so that the
 # guard cannot see the daemon go): frozen until the next daemon starts and
 # thaws what its record says it froze
-\$SIM -s hot,freeze,exec,thaw -x "kill -STOP \\\$(pgrep -x hv_vss_guard) \\\$(pgrep -x hv_vss_daemon); kill -9 \\\$(pgrep -x hv_vss_guard) \\\$(pgrep -x hv_vss_daemon)" \$DEV -- \$DAEMON >/tmp/both.json 2>/tmp/both.log
+\$SIM -s hot,freeze,exec,thaw -x "kill -STOP \\\$(pgrep --ns \$\$ --nslist mnt -x hv_vss_guard) \\\$(pgrep --ns \$\$ --nslist mnt -x hv_vss_daemon); kill -9 \\\$(pgrep --ns \$\$ --nslist mnt -x hv_vss_guard) \\\$(pgrep --ns \$\$ --nslist mnt -x hv_vss_daemon)" \$DEV -- \$DAEMON >/tmp/both.json 2>/tmp/both.log
 results both /tmp/both.json
 if frozen_now; then echo "both.frozen_after_kill=yes"; else echo "both.frozen_after_kill=no"; fi
 echo "both.record=\$(cat /run/hv_vss/frozen 2>/dev/null | wc -l)"
@@ -98,23 +98,23 @@ $B/hv_vss_daemon -dd -c /dev/null -o mounts=/mnt/a
 timeout 60 \$SIM -w 10 -n 5 \$DEV >/tmp/deaf.json 2>/dev/null
 echo "deaf.sim_rc=\$?"
 results deaf /tmp/deaf.json
-kill \$(pgrep -x hv_vss_daemon) 2>/dev/null
+kill \$(pgrep --ns \$\$ --nslist mnt -x hv_vss_daemon) 2>/dev/null
 kill \$deaf
 sleep 0.5
-echo "deaf.daemon_left=\$(pgrep -x hv_vss_daemon | wc -l)"
+echo "deaf.daemon_left=\$(pgrep --ns \$\$ --nslist mnt -x hv_vss_daemon | wc -l)"
 
 # F. SIGHUP during a transaction: the reload waits until it is over
 printf '[daemon]\\nmounts = /mnt/a\\n' >/tmp/hv.conf
-\$SIM -s hot,freeze,exec,thaw,sleep=0.5 -x "printf '[daemon]\\nmounts = /mnt/a\\nmax_frozen = 30\\n' >/tmp/hv.conf; kill -HUP \\\$(pgrep -x hv_vss_daemon); sleep 0.3" \$DEV -- $B/hv_vss_daemon -n -d -c /tmp/hv.conf >/tmp/hup.json 2>/tmp/hup.log
+\$SIM -s hot,freeze,exec,thaw,sleep=0.5 -x "printf '[daemon]\\nmounts = /mnt/a\\nmax_frozen = 30\\n' >/tmp/hv.conf; kill -HUP \\\$(pgrep --ns \$\$ --nslist mnt -x hv_vss_daemon); sleep 0.3" \$DEV -- $B/hv_vss_daemon -n -d -c /tmp/hv.conf >/tmp/hup.json 2>/tmp/hup.log
 results hup /tmp/hup.json
 grep -n -E 'thawed in|configuration reloaded' /tmp/hup.log | sed 's/^/hup.order /'
 printf '[daemon]\\nmounts = /mnt/a\\n' >/tmp/hv.conf
-\$SIM -s hot,freeze,exec,thaw,sleep=0.5 -x "printf 'bogus line\\n' >/tmp/hv.conf; kill -HUP \\\$(pgrep -x hv_vss_daemon); sleep 0.3" \$DEV -- $B/hv_vss_daemon -n -d -c /tmp/hv.conf >/tmp/badhup.json 2>/tmp/badhup.log
+\$SIM -s hot,freeze,exec,thaw,sleep=0.5 -x "printf 'bogus line\\n' >/tmp/hv.conf; kill -HUP \\\$(pgrep --ns \$\$ --nslist mnt -x hv_vss_daemon); sleep 0.3" \$DEV -- $B/hv_vss_daemon -n -d -c /tmp/hv.conf >/tmp/badhup.json 2>/tmp/badhup.log
 results badhup /tmp/badhup.json
 grep -E 'SIGHUP' /tmp/badhup.log | sed 's/^/badhup.log /'
 
 # G. SIGTERM while frozen: thaw, release the apps, exit 0
-\$SIM -s hot,freeze,exec,thaw -b "\$SWARM --background --log /tmp/term.swarm --apps 2:app:0-1:ok" -x "kill -TERM \\\$(pgrep -x hv_vss_daemon); sh -c '. $WORK/land.sh; land term' >>/tmp/term.land" \$DEV -- \$DAEMON >/tmp/term.json 2>/tmp/term.log
+\$SIM -s hot,freeze,exec,thaw -b "\$SWARM --background --log /tmp/term.swarm --apps 2:app:0-1:ok" -x "kill -TERM \\\$(pgrep --ns \$\$ --nslist mnt -x hv_vss_daemon); sh -c '. $WORK/land.sh; land term' >>/tmp/term.land" \$DEV -- \$DAEMON >/tmp/term.json 2>/tmp/term.log
 results term /tmp/term.json
 cat /tmp/term.land
 sleep 0.3

@@ -289,12 +289,14 @@ test_lease(void **state)
 	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
 	assert_int_equal(replied(), HV_S_OK);
 
-	/* THAW arriving while the lease's thaw runs: adopted, E_FAIL */
+	/* THAW arriving while the lease's thaw runs: adopted, with a
+	 * deadline of its own, E_FAIL */
 	setup(NULL);
 	to_frozen();
 	feed(TE_LEASE_EXPIRED, 0, false);
 	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
-	assert_int_equal(out.n, 0);
+	assert_string_equal(kinds(), "d");
+	assert_int_equal(out.a[0].ms, limits.thaw_ms);
 	feed(TE_FS_THAWED, 0, true);
 	feed(TE_APPS_THAWED, 0, true);
 	assert_int_equal(replied(), HV_E_FAIL);
@@ -353,6 +355,228 @@ test_thaw_fails(void **state)
 	assert_int_equal(t.state, TXN_IDLE);
 }
 
+/*
+ * Found by test_txn_model.c: a request that supersedes an owed THAW
+ * disarmed the thaw's deadline, so that apps which never confirmed THAW
+ * kept the machine in "thawing apps" for good (every later request
+ * refused as busy).  The thaw goes on, and so does its deadline.
+ */
+static void
+test_thaw_superseded_keeps_deadline(void **state)
+{
+	to_frozen();
+	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
+	feed(TE_FS_THAWED, 0, true);
+	assert_int_equal(t.state, TXN_APPS_THAWING);
+	feed(TE_HOST_REQUEST, HV_OP_HOT_BACKUP, false);
+	assert_string_equal(kinds(), "R"); /* no 'd': still armed */
+	assert_int_equal(replied(), HV_E_FAIL);
+	assert_true(logged("superseded"));
+	assert_int_equal(t.state, TXN_APPS_THAWING);
+	feed(TE_DEADLINE, 0, false); /* the apps never answer */
+	assert_int_equal(replied(), -1); /* the THAW was given up on */
+	assert_int_equal(t.state, TXN_IDLE);
+
+	/* the same while the filesystems thaw */
+	to_frozen();
+	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
+	feed(TE_HOST_REQUEST, HV_OP_HOT_BACKUP, false);
+	assert_string_equal(kinds(), "R");
+	assert_int_equal(t.state, TXN_FS_THAWING);
+	feed(TE_FS_THAWED, 0, true);
+	feed(TE_APPS_THAWED, 0, true);
+	assert_int_equal(replied(), -1);
+	assert_int_equal(t.state, TXN_IDLE);
+}
+
+/*
+ * Found by test_txn_model.c: after the thaw's deadline had passed, a
+ * THAW (the host trying again) was adopted into the running thaw with
+ * no deadline: had FITHAW hung, it would never have been answered.
+ */
+static void
+test_thaw_adopted_gets_deadline(void **state)
+{
+	to_frozen();
+	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
+	feed(TE_DEADLINE, 0, false);
+	assert_int_equal(replied(), HV_E_FAIL); /* "still trying" */
+	assert_int_equal(t.state, TXN_FS_THAWING);
+	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
+	assert_string_equal(kinds(), "d");
+	assert_int_equal(out.a[0].ms, limits.thaw_ms);
+	feed(TE_DEADLINE, 0, false); /* FITHAW still stuck */
+	assert_int_equal(replied(), HV_E_FAIL);
+	assert_int_equal(t.state, TXN_FS_THAWING);
+	feed(TE_FS_THAWED, 0, true);
+	feed(TE_APPS_THAWED, 0, true);
+	assert_int_equal(replied(), -1); /* answered once, already */
+	assert_int_equal(t.state, TXN_IDLE);
+}
+
+/* A request from hv_vss_ctl (ms: a FREEZE's lease, 0 for max_frozen). */
+static void
+feed_local(uint8_t op, unsigned int ms)
+{
+	struct txn_event ev = {
+	    .kind = TE_HOST_REQUEST, .op = op, .local = true, .ms = ms};
+
+	txn_step(&t, &ev, &out);
+}
+
+/* True if the one reply among the actions goes to hv_vss_ctl. */
+static bool
+replied_local(void)
+{
+	size_t i;
+
+	for (i = 0; i < out.n; i++)
+		if (out.a[i].kind == TA_REPLY)
+			return out.a[i].local;
+	fail_msg("no reply");
+	return false;
+}
+
+/*
+ * Found by test_txn_model.c: one lease_expired flag served both
+ * requesters, so that a local snapshot taken after the host's lease had
+ * expired cleared it, and the host's late THAW was answered S_OK for a
+ * snapshot that may be inconsistent; the same the other way round.
+ */
+static void
+test_lease_per_requester(void **state)
+{
+	/* the host's lease expires; a local snapshot comes and goes */
+	to_frozen();
+	feed(TE_LEASE_EXPIRED, 0, false);
+	feed(TE_FS_THAWED, 0, true);
+	feed(TE_APPS_THAWED, 0, true);
+	assert_int_equal(t.state, TXN_IDLE);
+	feed_local(HV_OP_FREEZE, 5000);
+	assert_int_equal(t.state, TXN_APPS_FREEZING);
+	feed(TE_APPS_FROZEN, 0, true);
+	feed(TE_FS_FROZEN, 0, true);
+	assert_string_equal(kinds(), "dlR");
+	assert_int_equal(out.a[1].ms, 5000); /* its own lease */
+	assert_int_equal(replied(), HV_S_OK);
+	assert_true(replied_local());
+	feed_local(HV_OP_THAW, 0);
+	feed(TE_FS_THAWED, 0, true);
+	feed(TE_APPS_THAWED, 0, true);
+	assert_int_equal(replied(), HV_S_OK);
+	assert_true(replied_local());
+	/* the host's THAW, late: still E_FAIL */
+	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
+	assert_int_equal(replied(), HV_E_FAIL);
+	assert_false(replied_local());
+	assert_true(logged("lease"));
+
+	/* the local lease expires; a host backup comes and goes */
+	setup(NULL);
+	feed_local(HV_OP_FREEZE, 5000);
+	feed(TE_APPS_FROZEN, 0, true);
+	feed(TE_FS_FROZEN, 0, true);
+	assert_int_equal(replied(), HV_S_OK);
+	feed(TE_LEASE_EXPIRED, 0, false);
+	feed(TE_FS_THAWED, 0, true);
+	feed(TE_APPS_THAWED, 0, true);
+	assert_int_equal(t.state, TXN_IDLE);
+	to_frozen();
+	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
+	feed(TE_FS_THAWED, 0, true);
+	feed(TE_APPS_THAWED, 0, true);
+	assert_int_equal(replied(), HV_S_OK);
+	/* hv_vss_ctl's release, late: E_FAIL */
+	feed_local(HV_OP_THAW, 0);
+	assert_int_equal(replied(), HV_E_FAIL);
+	assert_true(replied_local());
+}
+
+static void
+test_local_snapshot(void **state)
+{
+	size_t i;
+
+	/* a local FREEZE runs the same stages, with its own lease */
+	feed_local(HV_OP_FREEZE, 5000);
+	assert_string_equal(kinds(), "dF");
+	feed(TE_APPS_FROZEN, 0, true);
+	feed(TE_FS_FROZEN, 0, true);
+	assert_int_equal(replied(), HV_S_OK);
+	assert_true(replied_local());
+	for (i = 0; i < out.n; i++)
+		if (out.a[i].kind == TA_LEASE)
+			assert_int_equal(out.a[i].ms, 5000);
+	assert_int_equal(t.state, TXN_FROZEN);
+
+	/* host requests never interleave: refused, the snapshot stays */
+	feed(TE_HOST_REQUEST, HV_OP_HOT_BACKUP, false);
+	assert_int_equal(replied(), HV_E_FAIL);
+	assert_false(replied_local());
+	assert_true(logged("a local transaction is in progress"));
+	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
+	assert_int_equal(replied(), HV_E_FAIL);
+	assert_int_equal(t.state, TXN_FROZEN);
+	/* nor does the host losing its device end a local snapshot */
+	feed(TE_HOST_LOST, 0, false);
+	assert_int_equal(out.n, 0);
+	assert_int_equal(t.state, TXN_FROZEN);
+
+	/* a second local FREEZE is refused; the local THAW ends it */
+	feed_local(HV_OP_FREEZE, 5000);
+	assert_int_equal(replied(), HV_E_FAIL);
+	feed_local(HV_OP_THAW, 0);
+	assert_string_equal(kinds(), "ldt");
+	feed(TE_FS_THAWED, 0, true);
+	feed(TE_APPS_THAWED, 0, true);
+	assert_int_equal(replied(), HV_S_OK);
+	assert_true(replied_local());
+	assert_int_equal(t.state, TXN_IDLE);
+}
+
+static void
+test_local_refused_during_host(void **state)
+{
+	to_frozen();
+	feed_local(HV_OP_THAW, 0);
+	assert_int_equal(replied(), HV_E_FAIL);
+	assert_true(replied_local());
+	assert_true(logged("a host transaction is in progress"));
+	assert_int_equal(t.state, TXN_FROZEN);
+	feed_local(HV_OP_HOT_BACKUP, 0);
+	assert_int_equal(replied(), HV_E_FAIL);
+	/* the host's own THAW is untouched */
+	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
+	assert_string_equal(kinds(), "ldt");
+}
+
+static void
+test_local_lost(void **state)
+{
+	/* hv_vss_ctl dies while its snapshot is frozen: thaw, answer none */
+	feed_local(HV_OP_FREEZE, 5000);
+	feed(TE_APPS_FROZEN, 0, true);
+	feed(TE_FS_FROZEN, 0, true);
+	feed(TE_LOCAL_LOST, 0, false);
+	assert_string_equal(kinds(), "ldt");
+	feed(TE_FS_THAWED, 0, true);
+	feed(TE_APPS_THAWED, 0, true);
+	assert_int_equal(replied(), -1);
+	assert_int_equal(t.state, TXN_IDLE);
+	/* ... or while it is being frozen: cancel and undo */
+	feed_local(HV_OP_FREEZE, 5000);
+	feed(TE_APPS_FROZEN, 0, true);
+	feed(TE_LOCAL_LOST, 0, false);
+	assert_string_equal(kinds(), "dxA");
+	assert_int_equal(t.state, TXN_ABORTING);
+	/* a local loss does nothing to a host transaction */
+	setup(NULL);
+	to_frozen();
+	feed(TE_LOCAL_LOST, 0, false);
+	assert_int_equal(out.n, 0);
+	assert_int_equal(t.state, TXN_FROZEN);
+}
+
 int
 main(void)
 {
@@ -370,6 +594,12 @@ main(void)
 	    cmocka_unit_test_setup(test_lease, setup),
 	    cmocka_unit_test_setup(test_host_lost, setup),
 	    cmocka_unit_test_setup(test_thaw_fails, setup),
+	    cmocka_unit_test_setup(test_local_snapshot, setup),
+	    cmocka_unit_test_setup(test_local_refused_during_host, setup),
+	    cmocka_unit_test_setup(test_local_lost, setup),
+	    cmocka_unit_test_setup(test_thaw_superseded_keeps_deadline, setup),
+	    cmocka_unit_test_setup(test_thaw_adopted_gets_deadline, setup),
+	    cmocka_unit_test_setup(test_lease_per_requester, setup),
 	};
 
 	return cmocka_run_group_tests_name("txn", tests, NULL, NULL);
