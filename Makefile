@@ -245,13 +245,16 @@ install-lib: $(LIB_OUT)
 C_FILES = $(wildcard common/*.[ch] sim/*.[ch] daemon/*.[ch] lib/*.[ch] \
 	  ctl/*.[ch] tests/unit/*.c tests/system/*.c tests/fuzz/*.c \
 	  examples/*.c)
-MAN_PAGES = $(wildcard */*.[1-8])
+MAN_PAGES = $(wildcard daemon/*.[1-8] sim/*.[1-8] ctl/*.[1-8] lib/*.[1-8])
 
 lint:
 	@sh tools/deps lint
 	clang-format --dry-run --Werror $(C_FILES)
+	@# the queue(3) macros must be known, or cppcheck misreads loops
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 	    --inline-suppr --suppress=missingIncludeSystem -D__linux__ \
+	    --include=$(shell echo '#include <sys/queue.h>' | \
+	        $(CC) -H -E -o /dev/null - 2>&1 | sed -n 's/^\. //p' | head -n 1) \
 	    -Icommon $(C_FILES)
 	mandoc -Tlint -W warning $(MAN_PAGES)
 

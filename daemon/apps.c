@@ -404,8 +404,8 @@ hello(struct app *a, const struct app_msg *m)
 	who(a, name, sizeof(name));
 	if (a->need_ms > 0)
 		log_info("%s registered: id %llu, tier %u, needs %u ms to "
-		    "flush", name, (unsigned long long)a->id, a->tier,
-		    a->need_ms);
+		         "flush",
+		    name, (unsigned long long)a->id, a->tier, a->need_ms);
 	else
 		log_info("%s registered: id %llu, tier %u", name,
 		    (unsigned long long)a->id, a->tier);
@@ -803,8 +803,8 @@ apps_free(struct apps *as)
 		TAILQ_REMOVE(&as->list, a, entry);
 		/* the daemon is stopping: one non-blocking try to deliver
 		 * what is queued (an ABORT, a THAW) before closing */
-		(void)evbuffer_write(bufferevent_get_output(a->bev),
-		    bufferevent_getfd(a->bev));
+		(void)evbuffer_write(
+		    bufferevent_get_output(a->bev), bufferevent_getfd(a->bev));
 		if (a->hello_ev != NULL)
 			event_free(a->hello_ev);
 		bufferevent_free(a->bev);

@@ -180,7 +180,8 @@ try_open(struct hostchan *h)
 	if (h->read_ev == NULL || event_add(h->read_ev, NULL) != 0) {
 		if (!h->open_failed_logged)
 			log_warnx("%s cannot be polled: not a VSS device; "
-			    "retrying every %d s", h->device, RETRY_SECONDS);
+			          "retrying every %d s",
+			    h->device, RETRY_SECONDS);
 		h->open_failed_logged = true;
 		if (h->read_ev != NULL)
 			event_free(h->read_ev);

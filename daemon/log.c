@@ -42,19 +42,19 @@ static bool to_stderr = true;
 static int verbosity;
 static void (*fatal_hook)(void);
 static int syslog_fd = -1;
-static unsigned int lost;	/* lines the target could not take */
+static unsigned int lost; /* lines the target could not take */
 
 /* (Re)connect to /dev/log, non-blocking; false if there is none. */
 static bool
 syslog_connect(void)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 
 	if (syslog_fd != -1)
 		return true;
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", "/dev/log");
-	syslog_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    0);
+	syslog_fd =
+	    socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (syslog_fd == -1)
 		return false;
 	if (connect(syslog_fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
@@ -83,7 +83,7 @@ send_syslog(int prio, const char *text)
 	if (send(syslog_fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) == n)
 		return true;
 	if (errno != EAGAIN && errno != EWOULDBLOCK) {
-		close(syslog_fd);	/* syslogd restarted: reconnect next */
+		close(syslog_fd); /* syslogd restarted: reconnect next */
 		syslog_fd = -1;
 	}
 	return false;
@@ -93,7 +93,7 @@ send_syslog(int prio, const char *text)
 static bool
 send_stderr(const char *line, size_t len)
 {
-	struct pollfd pfd = { .fd = STDERR_FILENO, .events = POLLOUT };
+	struct pollfd pfd = {.fd = STDERR_FILENO, .events = POLLOUT};
 	ssize_t n;
 
 	if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLOUT))
@@ -145,23 +145,25 @@ emit(const struct timespec *when, int prio, const char *text, bool late)
 		n = snprintf(line, sizeof(line), "%s.%03ld %s\n", stamp,
 		    when->tv_nsec / 1000000, text);
 	else if (late)
-		n = snprintf(line, sizeof(line), "%s (held while frozen, "
-		    "logged at %s.%03ld)", text, stamp,
-		    when->tv_nsec / 1000000);
+		n = snprintf(line, sizeof(line),
+		    "%s (held while frozen, "
+		    "logged at %s.%03ld)",
+		    text, stamp, when->tv_nsec / 1000000);
 	else
 		n = snprintf(line, sizeof(line), "%s", text);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(line))
 		n = sizeof(line) - 1;
-	sent = to_stderr ? send_stderr(line, (size_t)n) :
-	    send_syslog(prio, line);
+	sent =
+	    to_stderr ? send_stderr(line, (size_t)n) : send_syslog(prio, line);
 	if (!sent) {
 		lost++;
 		return;
 	}
 	if (lost > 0) {
-		n = snprintf(line, sizeof(line), "%s%s%u log line%s lost: "
+		n = snprintf(line, sizeof(line),
+		    "%s%s%u log line%s lost: "
 		    "the log target was not taking them%s",
 		    to_stderr ? stamp : "", to_stderr ? " " : "", lost,
 		    lost == 1 ? "" : "s", to_stderr ? "\n" : "");
