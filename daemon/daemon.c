@@ -368,7 +368,7 @@ do_fs_thaw(uint64_t id)
 
 /* The answer to hv_vss_ctl's request, to whoever asked. */
 static void
-local_reply(uint64_t id, uint32_t hresult)
+local_reply(uint64_t id, uint32_t hresult, const char *said)
 {
 	struct ctl_conn *c = d.local_conn;
 	bool ok = hresult == HV_S_OK;
@@ -382,7 +382,11 @@ local_reply(uint64_t id, uint32_t hresult)
 		ctl_frozen(c, id);
 		return;
 	}
-	ctl_done(c, ok, ok ? NULL : d.txn.why[0] ? d.txn.why : "refused");
+	ctl_done(c, ok,
+	    ok                 ? NULL
+	        : d.txn.why[0] ? d.txn.why
+	        : said != NULL ? said
+	                       : "refused");
 }
 
 static void
@@ -578,14 +582,19 @@ static void
 execute(const struct txn_actions *acts)
 {
 	const struct txn_action *a;
+	const char *said = NULL; /* the last warning, for hv_vss_ctl */
 	size_t i;
 
 	for (i = 0; i < acts->n; i++) {
 		a = &acts->a[i];
+		if (a->kind == TA_LOG && a->prio <= LOG_WARNING)
+			said = strstr(a->text, ": ") != NULL
+			    ? strstr(a->text, ": ") + 2
+			    : a->text;
 		switch (a->kind) {
 		case TA_REPLY:
 			if (a->local)
-				local_reply(a->id, a->hresult);
+				local_reply(a->id, a->hresult, said);
 			else
 				(void)hostchan_reply(d.host, a->hresult);
 			break;
@@ -734,26 +743,37 @@ note_history(const struct txn_event *ev, enum txn_state before,
 		history_lease(id);
 	if (ev->kind == TE_APPS_THAWED && ev->id == id)
 		history_stage(id, HS_THAW);
+	/* the transaction's own requester went away: it failed, whatever
+	 * the thaw that follows does (a loss of the other requester does
+	 * nothing to it) */
+	if (before != TXN_IDLE && ev->kind == TE_LOCAL_LOST && e->local)
+		history_end(id, false, "hv_vss_ctl went away");
+	if (before != TXN_IDLE && ev->kind == TE_HOST_LOST && !e->local)
+		history_end(id, false,
+		    ev->ok ? "the kernel gave up waiting for the answer"
+		           : "the device was lost");
 	for (i = 0; i < acts->n; i++) {
 		const struct txn_action *a = &acts->a[i];
 
-		if (a->kind != TA_REPLY || a->id != id || e->ended)
+		/* a refusal sent to the other requester is not this one's */
+		if (a->kind != TA_REPLY || a->id != id || e->ended ||
+		    a->local != e->local)
 			continue;
 		if (a->hresult != HV_S_OK)
-			history_end(id, false, d.txn.why);
+			history_end(id, false,
+			    d.txn.why[0] ? d.txn.why
+			        : e->lease_expired
+			        ? "the lease expired before THAW"
+			        : NULL);
 		else if (before != TXN_FS_FREEZING) /* FREEZE S_OK: not yet */
 			history_end(id, true, NULL);
 	}
 	if (d.txn.state == TXN_IDLE && before != TXN_IDLE && !e->ended)
-		history_end(id,
-		    !e->lease_expired && ev->kind != TE_HOST_LOST &&
-		        ev->kind != TE_LOCAL_LOST,
-		    e->lease_expired ? "the lease expired before THAW"
-		        : ev->kind == TE_HOST_LOST  ? "the device was lost"
-		        : ev->kind == TE_LOCAL_LOST ? "hv_vss_ctl went away"
-		                                    : NULL);
+		history_end(id, !e->lease_expired,
+		    e->lease_expired ? "the lease expired before THAW" : NULL);
 	if (e->ended && d.txn.state == TXN_IDLE && before != TXN_IDLE) {
-		metrics_backup(e->local, e->ok, e->culprit,
+		metrics_backup(strcmp(e->kind, "FREEZE") == 0, e->local, e->ok,
+		    e->culprit,
 		    e->done[HS_FS] ? e->stage_us[HS_APPS] + e->stage_us[HS_FS]
 		                   : 0,
 		    e->stage_us[HS_FROZEN], e->lease_expired);

@@ -58,15 +58,17 @@ count_veto(const char *culprit)
 }
 
 void
-metrics_backup(bool local, bool ok, const char *culprit, uint64_t freeze_us,
-    uint64_t frozen_us, bool lease_expired)
+metrics_backup(bool backup, bool local, bool ok, const char *culprit,
+    uint64_t freeze_us, uint64_t frozen_us, bool lease_expired)
 {
 	size_t i;
 	double s = freeze_us / 1e6;
 
-	m.backups[local][ok]++;
 	if (!ok)
 		count_veto(culprit);
+	if (!backup)
+		return;
+	m.backups[local][ok]++;
 	if (lease_expired)
 		m.lease_expiries++;
 	if (frozen_us > 0)

@@ -9,8 +9,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Count one ended transaction (FREEZE latency in us, 0 if none). */
-void metrics_backup(bool local, bool ok, const char *culprit,
+/*
+ * Count one ended transaction: a backup (a FREEZE, with its latency in
+ * us, 0 if none) or a HOT_BACKUP check, which counts only if an app
+ * vetoed it.
+ */
+void metrics_backup(bool backup, bool local, bool ok, const char *culprit,
     uint64_t freeze_us, uint64_t frozen_us, bool lease_expired);
 void metrics_guard_thaw(void);
 /* Write them to path atomically; -errno. */

@@ -1,0 +1,1107 @@
+/*
+ * hv_vss_ctl: the operator's tool for hv_vss_daemon.  See hv_vss_ctl(8).
+ *
+ * A client of the control socket (common/ctlproto.h): one request per
+ * connection, then the daemon's lines until its final "OK" or "ERR
+ * <reason>" and the close.  The subcommands come from one table, which
+ * also makes usage(), so that the usage and the manual's SYNOPSIS are the
+ * same lines.
+ *
+ * Replies are streamed: a payload line (a JSON document may be long) goes
+ * to stdout as its bytes arrive, and only lines that may be protocol
+ * lines ("# " progress, "OK", "ERR ...", "FROZEN ...") are buffered, in a
+ * bounded buffer.  The final line is the last one before the daemon
+ * closes: an "OK" followed by more lines was payload after all.
+ *
+ * snapshot is the one subcommand with state: the daemon holds the freeze
+ * for as long as the connection lives ("hold"), and CMD runs meanwhile.
+ * Every way out of it (CMD's exit, its overrun, a signal to us) ends by
+ * sending "release" or closing the socket, and the daemon thaws on either;
+ * if we are killed outright, the close is what thaws.  Signals are read
+ * from a signalfd, so that nothing happens in a signal handler.
+ */
+#include <sys/types.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctlproto.h"
+
+#define PROG "hv_vss_ctl"
+#define CONNECT_SECONDS 5 /* connect, and send the request */
+#define QUERY_SECONDS 30 /* status, plan, history: each read */
+#define TXN_SECONDS 300 /* freeze, thaw, hold: each read */
+#define KILL_GRACE_MS 2000 /* SIGTERM to SIGKILL for CMD */
+#define REAP_MS 5000 /* then wait this long for it to go */
+/*
+ * The daemon's own limit on a hold, beyond --timeout: hv_vss_ctl kills an
+ * overrunning CMD at --timeout and releases at most KILL_GRACE_MS later;
+ * the daemon's limit is for a hv_vss_ctl that can no longer do that.
+ */
+#define HOLD_SLACK_MS (KILL_GRACE_MS + 3000)
+#define TIMEOUT_DEFAULT_MS 60000
+#define TIMEOUT_MAX_MS (3600 * 1000 - HOLD_SLACK_MS)
+#define CTLBUF_MAX 4096 /* a protocol line, longer is payload */
+
+#define EXIT_ERR 1 /* the daemon said ERR, or went away */
+#define EXIT_USAGE 2
+#define EXIT_NOCONN 3 /* no daemon to talk to */
+#define EXIT_OVERRUN 124 /* snapshot: CMD overran --timeout */
+
+struct cmd {
+	const char *name;
+	int (*fn)(int, char **);
+	const char *args; /* its SYNOPSIS after the name */
+	const char *help;
+};
+
+static int cmd_status(int, char **);
+static int cmd_plan(int, char **);
+static int cmd_history(int, char **);
+static int cmd_freeze(int, char **);
+static int cmd_thaw(int, char **);
+static int cmd_snapshot(int, char **);
+
+static const struct cmd cmds[] = {
+    {"status", cmd_status, "[--json]",
+        "the daemon's state, device, guard and applications"},
+    {"plan", cmd_plan, "[--json]",
+        "what a backup would freeze now, in which order, and why"},
+    {"history", cmd_history, "[-n count] [--json]",
+        "the last transactions, their timings and verdicts"},
+    {"freeze", cmd_freeze, "[--timeout seconds]",
+        "freeze now; thawed by thaw, or after the timeout"},
+    {"thaw", cmd_thaw, "", "thaw what freeze froze"},
+    {"snapshot", cmd_snapshot, "[--timeout seconds] -- command [arg ...]",
+        "freeze, run command, thaw; exit with its status"},
+};
+#define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+static const char *sockpath = CTL_SOCKET_DEFAULT;
+static bool verbose; /* show progress: -v, or stderr is a tty */
+
+/* What conn_next() saw. */
+enum reply_ev {
+	R_FINAL, /* "OK" or "ERR <reason>", then the close */
+	R_FROZEN, /* "FROZEN <txid>" (a hold only) */
+	R_CLOSED, /* closed (or failed) without a final line */
+	R_TIMEOUT, /* nothing within the time given */
+	R_OTHER /* the other descriptor is readable */
+};
+
+enum line_kind {
+	LK_START, /* nothing of the line yet, or too little to tell */
+	LK_PROTO, /* may be "OK", "ERR ..." or "FROZEN ...": buffered */
+	LK_PROGRESS, /* "# ...": buffered (cut at CTLBUF_MAX) */
+	LK_PAYLOAD /* anything else: streamed to stdout */
+};
+
+struct conn {
+	int fd;
+	char rbuf[16384];
+	size_t roff, rlen;
+	enum line_kind kind;
+	char line[CTLBUF_MAX];
+	size_t llen;
+	/* a complete "OK" / "ERR ..." line: the final one if the close
+	 * comes next, payload if more follows */
+	bool held;
+	char final[CTLBUF_MAX];
+	bool hold; /* "FROZEN <txid>" is a protocol line */
+	bool eof;
+	int rerrno; /* the read error that ended it */
+	bool out_gone; /* stdout is closed: stop writing */
+	/* results */
+	bool ok;
+	const char *reason;
+	uint64_t txid;
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void progress(const char *, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+/* Our own progress line, shown as the daemon's are. */
+static void
+progress(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!verbose)
+		return;
+	fputs("# ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* A message on stderr, "hv_vss_ctl: ...". */
+static void
+say(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void
+usage_line(FILE *f, const char *lead, const struct cmd *c)
+{
+	fprintf(f, "%s" PROG " [-v] [-s socket] %s%s%s\n", lead, c->name,
+	    c->args[0] != '\0' ? " " : "", c->args);
+}
+
+/* The SYNOPSIS: one line per subcommand, then -h. */
+static void
+usage_all(FILE *f)
+{
+	size_t i;
+
+	for (i = 0; i < NCMDS; i++)
+		usage_line(f, i == 0 ? "usage: " : "       ", &cmds[i]);
+	fprintf(f, "       " PROG " -h\n");
+}
+
+static int
+usage(const struct cmd *c)
+{
+	if (c != NULL)
+		usage_line(stderr, "usage: ", c);
+	else
+		usage_all(stderr);
+	return EXIT_USAGE;
+}
+
+static void
+help(void)
+{
+	size_t i;
+
+	usage_all(stdout);
+	printf("\ncommands:\n");
+	for (i = 0; i < NCMDS; i++)
+		printf("  %-9s %s\n", cmds[i].name, cmds[i].help);
+	printf("\nThe socket is %s unless -s says otherwise; -v shows "
+	       "progress\neven when stderr is not a terminal.  "
+	       "See hv_vss_ctl(8).\n",
+	    CTL_SOCKET_DEFAULT);
+}
+
+/* Write all of buf to fd; false on an error (EPIPE: the reader left). */
+static bool
+write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, buf, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+static void
+out(struct conn *c, const char *buf, size_t len)
+{
+	if (!c->out_gone && !write_all(STDOUT_FILENO, buf, len))
+		c->out_gone = true;
+}
+
+/*
+ * Connect to the daemon.  A Unix socket's connect blocks only while the
+ * listener's backlog is full, and SO_SNDTIMEO bounds that wait (and the
+ * request's send).  Exit status on failure: EXIT_NOCONN.
+ */
+static int
+ctl_connect(int *fdp)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct timeval tv = {CONNECT_SECONDS, 0};
+	int fd, e;
+
+	if (strlen(sockpath) >= sizeof(sun.sun_path)) {
+		say("%s: socket path too long", sockpath);
+		return EXIT_NOCONN;
+	}
+	memcpy(sun.sun_path, sockpath, strlen(sockpath));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		say("socket: %s", strerror(errno));
+		return EXIT_NOCONN;
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	while (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		if (errno == EINTR)
+			continue;
+		e = errno;
+		close(fd);
+		if (e == EACCES || e == EPERM)
+			say("cannot connect to %s: %s (only root, or the "
+			    "daemon's ctl_group, may)",
+			    sockpath, strerror(e));
+		else if (e == EAGAIN)
+			say("cannot connect to %s: no answer within %d s "
+			    "(is hv_vss_daemon stuck?)",
+			    sockpath, CONNECT_SECONDS);
+		else
+			say("cannot connect to %s: %s (is hv_vss_daemon "
+			    "running?)",
+			    sockpath, strerror(e));
+		return EXIT_NOCONN;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+static bool
+send_line(int fd, const char *line)
+{
+	size_t len = strlen(line);
+	ssize_t n;
+
+	while (len > 0) {
+		n = send(fd, line, len, MSG_NOSIGNAL);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		line += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+/* Could the line so far still become a protocol line? */
+static bool
+proto_prefix(const struct conn *c)
+{
+	static const char *const heads[] = {"OK\n", "ERR ", "ERR\n", "FROZEN "};
+	size_t i, n;
+
+	for (i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+		if (i == 3 && !c->hold)
+			break;
+		n = strlen(heads[i]);
+		if (memcmp(c->line, heads[i], c->llen < n ? c->llen : n) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool
+parse_u64(const char *s, uint64_t *v)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	return errno == 0 && *end == '\0';
+}
+
+/* The held line was payload after all. */
+static void
+unhold(struct conn *c)
+{
+	if (!c->held)
+		return;
+	c->held = false;
+	out(c, c->final, strlen(c->final));
+	out(c, "\n", 1);
+}
+
+/* A complete protocol-looking line (without its newline) in c->line. */
+static bool
+proto_line(struct conn *c)
+{
+	c->line[c->llen] = '\0';
+	if (c->hold && strncmp(c->line, "FROZEN ", 7) == 0 &&
+	    parse_u64(c->line + 7, &c->txid)) {
+		c->hold = false; /* one, and only before the end */
+		return true;
+	}
+	if (strcmp(c->line, "OK") == 0 || strcmp(c->line, "ERR") == 0 ||
+	    strncmp(c->line, "ERR ", 4) == 0) {
+		memcpy(c->final, c->line, c->llen + 1);
+		c->held = true;
+	} else {
+		out(c, c->line, c->llen);
+		out(c, "\n", 1);
+	}
+	return false;
+}
+
+/*
+ * Consume what has been read, up to the end of a line that makes an
+ * event (FROZEN); returns true then.
+ */
+static bool
+consume(struct conn *c)
+{
+	char *p, *nl;
+	size_t n;
+	char ch;
+
+	while (c->roff < c->rlen) {
+		p = c->rbuf + c->roff;
+		n = c->rlen - c->roff;
+		unhold(c);
+		if (c->kind == LK_PAYLOAD) {
+			nl = memchr(p, '\n', n);
+			if (nl != NULL) {
+				n = (size_t)(nl - p) + 1;
+				c->kind = LK_START;
+			}
+			out(c, p, n);
+			c->roff += n;
+			continue;
+		}
+		ch = *p;
+		c->roff++;
+		if (ch == '\n') {
+			enum line_kind k = c->kind;
+
+			c->kind = LK_START;
+			if (k == LK_PROGRESS) {
+				c->line[c->llen] = '\0';
+				if (verbose)
+					fprintf(stderr, "%s\n", c->line);
+			} else if (k == LK_PROTO ||
+			    (c->llen > 0 && proto_prefix(c))) {
+				bool ev = proto_line(c);
+
+				c->llen = 0;
+				if (ev)
+					return true;
+			} else {
+				out(c, c->line, c->llen);
+				out(c, "\n", 1);
+			}
+			c->llen = 0;
+			continue;
+		}
+		if (c->llen < sizeof(c->line) - 1)
+			c->line[c->llen++] = ch;
+		else if (c->kind == LK_PROTO || c->kind == LK_START) {
+			/* too long for a protocol line: it is payload */
+			out(c, c->line, c->llen);
+			out(c, &ch, 1);
+			c->llen = 0;
+			c->kind = LK_PAYLOAD;
+			continue;
+		}
+		/* else a progress line too long: the rest is cut */
+		if (c->kind != LK_START)
+			continue;
+		if (c->llen >= 2 && memcmp(c->line, "# ", 2) == 0)
+			c->kind = LK_PROGRESS;
+		else if (c->llen == 1 && c->line[0] == '#')
+			; /* "# " or payload: see the next byte */
+		else if (!proto_prefix(c)) {
+			out(c, c->line, c->llen);
+			c->llen = 0;
+			c->kind = LK_PAYLOAD;
+		} else if (c->llen >= 4)
+			c->kind = LK_PROTO; /* "ERR " or "FROZ" */
+	}
+	return false;
+}
+
+static void
+take_final(struct conn *c)
+{
+	c->held = false;
+	c->ok = strcmp(c->final, "OK") == 0;
+	c->reason = c->ok ? NULL : c->final[3] == ' ' ? c->final + 4 : "failed";
+}
+
+/*
+ * The next event on the connection.  timeout_ms bounds the wait for each
+ * read (-1: none); other, if not -1, is watched too.  An "OK"/"ERR" line
+ * is the final one when the close follows it, or when nothing follows it
+ * within the timeout.
+ */
+static enum reply_ev
+conn_next(struct conn *c, int timeout_ms, int other)
+{
+	struct pollfd pfd[2];
+	ssize_t n;
+	int r;
+
+	for (;;) {
+		if (consume(c))
+			return R_FROZEN;
+		if (c->eof) {
+			if (c->llen > 0 && c->kind != LK_PROGRESS) {
+				/* an unterminated last line */
+				if (c->kind == LK_PAYLOAD || !proto_prefix(c) ||
+				    c->rerrno != 0)
+					out(c, c->line, c->llen);
+				else
+					proto_line(c);
+				c->llen = 0;
+			}
+			/* a complete final line stands, even if a reset
+			 * (our unread "release") followed it */
+			if (c->held) {
+				take_final(c);
+				return R_FINAL;
+			}
+			return R_CLOSED;
+		}
+		pfd[0].fd = c->fd;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = other;
+		pfd[1].events = POLLIN;
+		r = poll(pfd, other != -1 ? 2 : 1, timeout_ms);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1) {
+			c->eof = true;
+			c->rerrno = errno;
+			continue;
+		}
+		if (r == 0) {
+			if (c->held) {
+				take_final(c);
+				return R_FINAL;
+			}
+			return R_TIMEOUT;
+		}
+		if (other != -1 && pfd[1].revents != 0)
+			return R_OTHER;
+		n = read(c->fd, c->rbuf, sizeof(c->rbuf));
+		if (n == -1 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0) {
+			c->eof = true;
+			c->rerrno = n == 0 ? 0 : errno;
+			continue;
+		}
+		c->roff = 0;
+		c->rlen = (size_t)n;
+	}
+}
+
+static void
+conn_init(struct conn *c, int fd)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = fd;
+	c->kind = LK_START;
+}
+
+/* What to say when the reply ends without its final line. */
+static int
+lost(const struct conn *c, enum reply_ev ev, int seconds)
+{
+	if (ev == R_TIMEOUT)
+		say("no answer from hv_vss_daemon within %d s", seconds);
+	else if (c->rerrno != 0)
+		say("reading from %s: %s", sockpath, strerror(c->rerrno));
+	else
+		say("hv_vss_daemon closed the connection without an "
+		    "answer");
+	return EXIT_ERR;
+}
+
+/*
+ * One request, its reply to the end.  Payload to stdout, progress to
+ * stderr; returns the exit status.
+ */
+static int
+request(const char *line, int seconds)
+{
+	struct conn c;
+	enum reply_ev ev;
+	char req[CTL_LINE_MAX + 1];
+	int fd, rc;
+
+	if (snprintf(req, sizeof(req), "%s\n", line) >= CTL_LINE_MAX + 1) {
+		say("request too long");
+		return EXIT_USAGE;
+	}
+	if ((rc = ctl_connect(&fd)) != 0)
+		return rc;
+	if (!send_line(fd, req)) {
+		say("sending to %s: %s", sockpath, strerror(errno));
+		close(fd);
+		return EXIT_ERR;
+	}
+	conn_init(&c, fd);
+	ev = conn_next(&c, seconds * 1000, -1);
+	close(fd);
+	if (ev != R_FINAL)
+		return lost(&c, ev, seconds);
+	if (!c.ok) {
+		say("%s", c.reason);
+		return EXIT_ERR;
+	}
+	return 0;
+}
+
+/* "1.5" seconds -> 1500 ms, within (0, max]. */
+static bool
+parse_timeout(const char *s, unsigned int max_ms, unsigned int *ms)
+{
+	char *end;
+	double v;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || *end != '\0' || v * 1000 > max_ms)
+		return false;
+	*ms = (unsigned int)(v * 1000 + 0.5);
+	return *ms > 0;
+}
+
+static const struct option json_opts[] = {
+    {"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+
+static const struct option no_opts[] = {{NULL, 0, NULL, 0}};
+
+static const struct option timeout_opts[] = {
+    {"timeout", required_argument, NULL, 't'}, {NULL, 0, NULL, 0}};
+
+static const struct cmd *
+find_cmd(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NCMDS; i++)
+		if (strcmp(cmds[i].name, name) == 0)
+			return &cmds[i];
+	return NULL;
+}
+
+/*
+ * Before getopt for a subcommand: start afresh (optind 0), and have its
+ * messages say "hv_vss_ctl status:" (glibc's getopt names argv[0]).
+ */
+static void
+sub_begin(char **argv)
+{
+	static char name[64];
+
+	snprintf(name, sizeof(name), PROG " %s", argv[0]);
+	argv[0] = name;
+	optind = 0;
+}
+
+static int
+cmd_query(int argc, char **argv, const char *what)
+{
+	const struct cmd *self = find_cmd(what);
+	char req[64];
+	bool json = false;
+	unsigned int n = 0;
+	bool have_n = false;
+	uint64_t v;
+	int ch;
+
+	sub_begin(argv);
+	while ((ch = getopt_long(argc, argv,
+	            strcmp(what, "history") == 0 ? "+n:" : "+", json_opts,
+	            NULL)) != -1) {
+		switch (ch) {
+		case 'j':
+			json = true;
+			break;
+		case 'n':
+			if (!parse_u64(optarg, &v) || v == 0) {
+				say("history: -n %s: not a count", optarg);
+				return usage(self);
+			}
+			/* the daemon keeps CTL_HISTORY_MAX */
+			n = v > CTL_HISTORY_MAX ? CTL_HISTORY_MAX
+			                        : (unsigned int)v;
+			have_n = true;
+			break;
+		default:
+			return usage(self);
+		}
+	}
+	if (optind != argc)
+		return usage(self);
+	if (have_n)
+		snprintf(
+		    req, sizeof(req), "%s %u%s", what, n, json ? " json" : "");
+	else
+		snprintf(req, sizeof(req), "%s%s", what, json ? " json" : "");
+	return request(req, QUERY_SECONDS);
+}
+
+static int
+cmd_status(int argc, char **argv)
+{
+	return cmd_query(argc, argv, "status");
+}
+
+static int
+cmd_plan(int argc, char **argv)
+{
+	return cmd_query(argc, argv, "plan");
+}
+
+static int
+cmd_history(int argc, char **argv)
+{
+	return cmd_query(argc, argv, "history");
+}
+
+/* --timeout for freeze and snapshot; -1 on a usage error. */
+static int
+timeout_args(int argc, char **argv, const struct cmd *self, unsigned int *ms)
+{
+	int ch;
+
+	*ms = TIMEOUT_DEFAULT_MS;
+	sub_begin(argv);
+	while ((ch = getopt_long(argc, argv, "+", timeout_opts, NULL)) != -1) {
+		if (ch != 't')
+			return -1;
+		if (!parse_timeout(optarg, TIMEOUT_MAX_MS, ms)) {
+			say("%s: --timeout %s: not a number of seconds "
+			    "(0 < seconds <= %u)",
+			    self->name, optarg, TIMEOUT_MAX_MS / 1000);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+cmd_freeze(int argc, char **argv)
+{
+	const struct cmd *self = find_cmd("freeze");
+	unsigned int ms;
+	char req[64];
+
+	if (timeout_args(argc, argv, self, &ms) != 0 || optind != argc)
+		return usage(self);
+	snprintf(req, sizeof(req), "freeze %u", ms);
+	return request(req, TXN_SECONDS);
+}
+
+static int
+cmd_thaw(int argc, char **argv)
+{
+	const struct cmd *self = find_cmd("thaw");
+
+	sub_begin(argv);
+	if (getopt_long(argc, argv, "+", no_opts, NULL) != -1 || optind != argc)
+		return usage(self);
+	return request("thaw", TXN_SECONDS);
+}
+
+/* --- snapshot -------------------------------------------------------- */
+
+struct snap {
+	struct conn c;
+	int sfd; /* signalfd: INT, TERM, HUP, CHLD */
+	sigset_t oldmask;
+	struct sigaction oldpipe;
+	const char *name; /* CMD's */
+	pid_t pid; /* CMD, and its process group */
+	bool reaped;
+	int status; /* CMD's, as from waitpid */
+	bool tty; /* CMD is the terminal's foreground */
+	int signo; /* the signal that interrupted us */
+};
+
+/* Read the signalfd: a signal's number, 0 if none. */
+static int
+next_signal(struct snap *s)
+{
+	struct signalfd_siginfo si;
+
+	if (read(s->sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return 0;
+	return (int)si.ssi_signo;
+}
+
+static void
+reap(struct snap *s)
+{
+	int st;
+
+	if (!s->reaped && s->pid > 0 &&
+	    waitpid(s->pid, &st, WNOHANG) == s->pid) {
+		s->reaped = true;
+		s->status = st;
+	}
+}
+
+/* Give the terminal back to us, if CMD had it. */
+static void
+take_tty(struct snap *s)
+{
+	sigset_t ttou, old;
+
+	if (!s->tty)
+		return;
+	sigemptyset(&ttou);
+	sigaddset(&ttou, SIGTTOU);
+	sigprocmask(SIG_BLOCK, &ttou, &old);
+	(void)tcsetpgrp(STDIN_FILENO, getpgrp());
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	s->tty = false;
+}
+
+/* Wait up to ms for CMD to end; a signal to us cuts the wait short. */
+static void
+wait_cmd(struct snap *s, int ms)
+{
+	int64_t end = now_ms() + ms, left;
+	struct pollfd pfd = {s->sfd, POLLIN, 0};
+	int sig;
+
+	for (reap(s); !s->reaped; reap(s)) {
+		if ((left = end - now_ms()) <= 0)
+			break;
+		if (poll(&pfd, 1, (int)left) <= 0)
+			continue;
+		sig = next_signal(s);
+		if (sig != 0 && sig != SIGCHLD)
+			return; /* asked again: stop waiting */
+	}
+}
+
+/* End CMD's process group: SIGTERM, then SIGKILL after KILL_GRACE_MS. */
+static void
+kill_cmd(struct snap *s)
+{
+	reap(s);
+	if (s->reaped)
+		return;
+	(void)kill(-s->pid, SIGTERM);
+	(void)kill(-s->pid, SIGCONT); /* if stopped, so it sees TERM */
+	wait_cmd(s, KILL_GRACE_MS);
+	if (!s->reaped) {
+		progress("%s did not end on SIGTERM: SIGKILL", s->name);
+		(void)kill(-s->pid, SIGKILL);
+	}
+}
+
+static void
+join_words(char *buf, size_t len, char **words)
+{
+	size_t off = 0;
+	int i, n;
+
+	buf[0] = '\0';
+	for (i = 0; words[i] != NULL && off < len; i++) {
+		n = snprintf(
+		    buf + off, len - off, "%s%s", i ? " " : "", words[i]);
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+	if (off >= len && len > 4)
+		memcpy(buf + len - 4, "...", 4);
+}
+
+static pid_t
+spawn(struct snap *s, char **argv)
+{
+	sigset_t ttou;
+	pid_t pid;
+
+	s->tty = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
+	/* SIGTTOU blocked over the fork: both sides hand CMD the terminal */
+	sigemptyset(&ttou);
+	sigaddset(&ttou, SIGTTOU);
+	sigprocmask(SIG_BLOCK, &ttou, NULL);
+	pid = fork();
+	if (pid == 0) {
+		(void)setpgid(0, 0);
+		if (s->tty)
+			(void)tcsetpgrp(STDIN_FILENO, getpid());
+		sigaction(SIGPIPE, &s->oldpipe, NULL);
+		sigprocmask(SIG_SETMASK, &s->oldmask, NULL);
+		execvp(argv[0], argv);
+		fprintf(stderr, PROG ": %s: %s\n", argv[0], strerror(errno));
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	if (pid > 0) {
+		/* either side's setpgid may come first: both do it */
+		(void)setpgid(pid, pid);
+		if (s->tty)
+			(void)tcsetpgrp(STDIN_FILENO, pid);
+	} else
+		s->tty = false;
+	sigprocmask(SIG_UNBLOCK, &ttou, NULL);
+	return pid;
+}
+
+/* "60 s", "2.5 s" */
+static const char *
+seconds(unsigned int ms)
+{
+	static char buf[32];
+
+	if (ms % 1000 == 0)
+		snprintf(buf, sizeof(buf), "%u s", ms / 1000);
+	else
+		snprintf(buf, sizeof(buf), "%u.%03u s", ms / 1000, ms % 1000);
+	return buf;
+}
+
+static int
+cmd_status_of(int st)
+{
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return EXIT_ERR;
+}
+
+/*
+ * Release the hold and wait for the daemon's final line.  Returns
+ * whether it confirmed the thaw.
+ */
+static bool
+release(struct snap *s)
+{
+	int64_t t0 = now_ms();
+	enum reply_ev ev;
+
+	(void)send_line(s->c.fd, "release\n");
+	for (;;) {
+		ev = conn_next(&s->c, TXN_SECONDS * 1000, s->sfd);
+		if (ev == R_OTHER) {
+			(void)next_signal(s); /* releasing already */
+			reap(s);
+			continue;
+		}
+		if (ev == R_FROZEN)
+			continue;
+		break;
+	}
+	if (ev != R_FINAL) {
+		lost(&s->c, ev, TXN_SECONDS);
+		say("the thaw was not confirmed (the daemon thaws when the "
+		    "connection closes)");
+		return false;
+	}
+	if (!s->c.ok) {
+		say("%s", s->c.reason);
+		return false;
+	}
+	progress("thawed in %" PRId64 " ms", now_ms() - t0);
+	return true;
+}
+
+static int
+snapshot_run(struct snap *s, char **argv, unsigned int ms)
+{
+	enum reply_ev ev;
+	char req[64], words[200];
+	int64_t t0, deadline, left;
+	int sig, rc;
+	bool overrun = false;
+
+	if ((rc = ctl_connect(&s->c.fd)) != 0)
+		return rc;
+	conn_init(&s->c, s->c.fd);
+	s->c.hold = true;
+	snprintf(req, sizeof(req), "hold %u\n", ms + HOLD_SLACK_MS);
+	t0 = now_ms();
+	if (!send_line(s->c.fd, req)) {
+		say("sending to %s: %s", sockpath, strerror(errno));
+		return EXIT_ERR;
+	}
+	progress("freezing (timeout %s)", seconds(ms));
+	for (;;) {
+		ev = conn_next(&s->c, TXN_SECONDS * 1000, s->sfd);
+		if (ev != R_OTHER)
+			break;
+		sig = next_signal(s);
+		if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
+			/* the close calls the freeze off, or thaws */
+			say("interrupted by SIG%s while freezing",
+			    sigabbrev_np(sig));
+			return 128 + sig;
+		}
+	}
+	if (ev == R_FINAL) {
+		say("%s",
+		    s->c.ok ? "the daemon ended the hold before "
+		              "freezing"
+		            : s->c.reason);
+		return EXIT_ERR;
+	}
+	if (ev != R_FROZEN)
+		return lost(&s->c, ev, TXN_SECONDS);
+	progress("frozen (txn %" PRIu64 ") in %" PRId64 " ms", s->c.txid,
+	    now_ms() - t0);
+	s->name = argv[0];
+	join_words(words, sizeof(words), argv);
+	progress("running %s", words);
+
+	if ((s->pid = spawn(s, argv)) == -1) {
+		say("fork: %s", strerror(errno));
+		release(s);
+		return EXIT_ERR;
+	}
+	deadline = now_ms() + ms;
+	for (;;) {
+		reap(s);
+		if (s->reaped)
+			break;
+		if ((left = deadline - now_ms()) <= 0) {
+			overrun = true;
+			break;
+		}
+		ev = conn_next(&s->c, (int)left, s->sfd);
+		if (ev == R_TIMEOUT) {
+			overrun = true;
+			break;
+		}
+		if (ev == R_FINAL || ev == R_CLOSED) {
+			/* the daemon ended the hold: CMD runs thawed */
+			take_tty(s);
+			if (ev == R_FINAL)
+				say("the daemon thawed before %s ended%s%s",
+				    argv[0], s->c.ok ? "" : ": ",
+				    s->c.ok ? "" : s->c.reason);
+			else
+				say("the connection to hv_vss_daemon was lost "
+				    "while frozen (the daemon thaws then)");
+			kill_cmd(s);
+			wait_cmd(s, REAP_MS);
+			return EXIT_ERR;
+		}
+		if (ev != R_OTHER)
+			continue;
+		sig = next_signal(s);
+		if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
+			s->signo = sig;
+			break;
+		}
+	}
+	take_tty(s);
+	if (s->signo != 0) {
+		say("interrupted by SIG%s: thawing, then ending %s",
+		    sigabbrev_np(s->signo), argv[0]);
+		release(s);
+		kill_cmd(s);
+		wait_cmd(s, REAP_MS);
+		return 128 + s->signo;
+	}
+	if (overrun) {
+		say("%s overran the timeout (%s): ending it, then thawing",
+		    argv[0], seconds(ms));
+		kill_cmd(s);
+		release(s);
+		wait_cmd(s, REAP_MS);
+		return EXIT_OVERRUN;
+	}
+	rc = cmd_status_of(s->status);
+	if (rc != 0)
+		progress("%s exited with status %d", argv[0], rc);
+	if (!release(s) && rc == 0)
+		rc = EXIT_ERR;
+	return rc;
+}
+
+static int
+cmd_snapshot(int argc, char **argv)
+{
+	const struct cmd *self = find_cmd("snapshot");
+	struct sigaction ign = {.sa_handler = SIG_IGN};
+	struct snap s;
+	sigset_t set;
+	unsigned int ms;
+	int rc;
+
+	if (timeout_args(argc, argv, self, &ms) != 0 || optind == argc)
+		return usage(self);
+	memset(&s, 0, sizeof(s));
+	s.c.fd = -1;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, &s.oldmask);
+	sigaction(SIGPIPE, &ign, &s.oldpipe);
+	if ((s.sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) == -1) {
+		say("signalfd: %s", strerror(errno));
+		return EXIT_ERR;
+	}
+	rc = snapshot_run(&s, argv + optind, ms);
+	take_tty(&s);
+	if (s.c.fd != -1)
+		close(s.c.fd);
+	close(s.sfd);
+	return rc;
+}
+
+int
+main(int argc, char *argv[])
+{
+	const struct cmd *c;
+	int ch;
+
+	while ((ch = getopt(argc, argv, "+hs:v")) != -1) {
+		switch (ch) {
+		case 'h':
+			help();
+			return 0;
+		case 's':
+			sockpath = optarg;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		default:
+			return usage(NULL);
+		}
+	}
+	if (optind == argc)
+		return usage(NULL);
+	if ((c = find_cmd(argv[optind])) == NULL) {
+		say("%s: unknown command", argv[optind]);
+		return usage(NULL);
+	}
+	if (isatty(STDERR_FILENO))
+		verbose = true;
+	return c->fn(argc - optind, argv + optind);
+}

@@ -1,0 +1,146 @@
+#!/usr/bin/python3
+"""ctl_fake.py: a stand-in for hv_vss_daemon's control socket, for
+testing hv_vss_ctl alone (t_ctl_client.sh).  It freezes nothing.
+
+  ctl_fake.py --socket PATH --log FILE [--mode MODE] [--pidfile FILE]
+
+Speaks common/ctlproto.h: reads one request line, answers with canned
+payload and progress lines, then "OK" or "ERR <reason>", and closes.
+For "hold <ms>" it answers "FROZEN 42" and waits for "release" or the
+close.  Every connection is logged to FILE, one line per event, flushed
+at once:
+
+  req <request line>        the request
+  line <line>               a later line from the client
+  released | closed-while-held | hold-expired
+                            how a hold ended
+
+MODE changes the answers, for the failure cases:
+  normal      the canned answers below
+  refuse      every request: "ERR busy: host transaction 7 in progress"
+  silent      read the request, never answer
+  nofinal     payload, then close without a final line
+  early       hold: FROZEN, then after 1 s "ERR lease expired" and close
+  slowhold    hold: progress, FROZEN after 1.5 s
+
+The canned answers (normal):
+  status          three text lines, OK
+  status json     one JSON object, OK
+  plan            text with a payload line "OK" in the middle, OK
+  plan json       one JSON line of 300 KB (streaming), OK
+  history ...     a JSON or text echo of the count asked, OK
+  freeze <ms>     "# freezing" progress, OK
+  thaw            ERR nothing is frozen
+"""
+import argparse
+import json
+import os
+import socket
+import sys
+import threading
+import time
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--socket", required=True)
+    ap.add_argument("--log", required=True)
+    ap.add_argument("--mode", default="normal")
+    ap.add_argument("--pidfile")
+    a = ap.parse_args()
+    log = open(a.log, "a", buffering=1)
+    lock = threading.Lock()
+
+    def note(s):
+        with lock:
+            log.write(s + "\n")
+
+    def serve(c):
+        f = c.makefile("rb")
+        req = f.readline().decode(errors="replace").rstrip("\n")
+        note("req " + req)
+        w = req.split()
+        if a.mode == "silent":
+            time.sleep(3600)
+            return
+        out = []
+        if a.mode == "refuse":
+            out = ["ERR busy: host transaction 7 in progress"]
+        elif a.mode == "nofinal":
+            out = ["hv_vss_daemon 0.1.0", "state:   idle"]
+        elif w[0] == "status" and "json" in w:
+            out = [json.dumps({"version": "0.1.0", "state": "idle",
+                               "apps": [{"name": "db", "tier": 1}]}), "OK"]
+        elif w[0] == "status":
+            out = ["hv_vss_daemon 0.1.0", "state:   idle",
+                   "device:  /dev/vmbus/hv_vss, connected", "OK"]
+        elif w[0] == "plan" and "json" in w:
+            fs = [{"mountpoint": "/mnt/m%05d" % i, "fstype": "ext4"}
+                  for i in range(6000)]
+            out = [json.dumps({"filesystems": fs}), "OK"]
+        elif w[0] == "plan":
+            out = ["freeze, in this order:", "OK", "ERR not the end",
+                   "# not progress: payload", "#", "thaw: the exact reverse.",
+                   "OK"]
+        elif w[0] == "history":
+            n = w[1] if len(w) > 1 and w[1] != "json" else "all"
+            out = [json.dumps({"asked": n}) if "json" in w
+                   else "asked " + n, "OK"]
+        elif w[0] == "freeze":
+            out = ["# freezing for %s ms" % w[1], "OK"]
+        elif w[0] == "thaw":
+            out = ["ERR nothing is frozen"]
+        elif w[0] == "hold":
+            return hold(c, f, w)
+        else:
+            out = ["ERR unknown command"]
+        c.sendall("".join(l + "\n" for l in out).encode())
+        c.close()
+
+    def hold(c, f, w):
+        if a.mode == "slowhold":
+            c.sendall(b"# apps: 0 asked\n")
+            time.sleep(1.5)
+        c.sendall(b"# frozen 1 filesystem\nFROZEN 42\n")
+        if a.mode == "early":
+            time.sleep(1)
+            c.sendall(b"ERR lease expired after 1000 ms\n")
+            note("hold-expired")
+            c.close()
+            return
+        c.settimeout(int(w[1]) / 1000)
+        try:
+            line = f.readline().decode(errors="replace")
+        except socket.timeout:
+            note("hold-expired")
+            c.close()
+            return
+        if line == "":
+            note("closed-while-held")
+            c.close()
+            return
+        note("line " + line.rstrip("\n"))
+        if line == "release\n":
+            note("released")
+            c.sendall(b"# thawed 1 filesystem\nOK\n")
+        else:
+            c.sendall(b"ERR bad line while holding\n")
+        c.close()
+
+    try:
+        os.unlink(a.socket)
+    except FileNotFoundError:
+        pass
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(a.socket)
+    s.listen(16)
+    if a.pidfile:
+        with open(a.pidfile, "w") as p:
+            p.write("%d\n" % os.getpid())
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=serve, args=(c,), daemon=True).start()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,321 @@
+#!/bin/sh
+# t_ctl_client: hv_vss_ctl alone, against a stand-in for the daemon's
+# control socket (ctl_fake.py): what it sends for each subcommand, that
+# replies reach stdout byte for byte (a 300 KB JSON line, a payload line
+# "OK" that is not the end), progress only on request, the exit statuses,
+# and every way out of a snapshot: CMD's status, a signal ending CMD, an
+# overrun (SIGTERM, then SIGKILL), a signal to hv_vss_ctl, hv_vss_ctl
+# killed -9, the daemon ending the hold early.  Nothing is frozen here:
+# t_ctl.sh runs hv_vss_ctl against the real daemon in the sandbox.
+. "$(dirname "$0")/lib.sh"
+need_cmd python3 mandoc col setpriv
+workdir
+CTL=$B/hv_vss_ctl
+FAKE="python3 $TOP/tests/system/ctl_fake.py"
+[ -x "$CTL" ] || bail "no $CTL (make)"
+chmod 0755 "$WORK"
+S=$WORK/ctl.sock
+LOG=$WORK/fake.log
+fake_pid=
+
+fake() {	# mode: (re)start the fake daemon
+	stop_fake
+	rm -f "$S" "$WORK/fake.pid"
+	: >"$LOG"
+	$FAKE --socket "$S" --log "$LOG" --mode "$1" \
+	    --pidfile "$WORK/fake.pid" &
+	fake_pid=$!
+	for _i in $(seq 1 50); do
+		[ -s "$WORK/fake.pid" ] && return 0
+		sleep 0.1
+	done
+	bail "ctl_fake.py did not start"
+}
+
+stop_fake() {
+	[ -n "$fake_pid" ] || return 0
+	kill "$fake_pid" 2>/dev/null
+	wait "$fake_pid" 2>/dev/null
+	fake_pid=
+}
+
+wait_for() {	# file [tenths]: until it exists and is not empty
+	for _i in $(seq 1 "${2:-50}"); do
+		[ -s "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+gone() {	# pidfile: that process no longer exists
+	! kill -0 "$(cat "$1")" 2>/dev/null
+}
+
+ctl() {		# args: run hv_vss_ctl on the fake, output in $WORK/out, err
+	"$CTL" -s "$S" "$@" >"$WORK/out" 2>"$WORK/err" </dev/null
+	rc=$?
+}
+
+# --- usage: the table makes usage(), which is the manual's SYNOPSIS -----
+"$CTL" >/dev/null 2>"$WORK/usage"
+check_eq "no command: exit 2" 2 "$?"
+mandoc -Tascii -O width=300 "$TOP/ctl/hv_vss_ctl.8" | col -b |
+    sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed '1d;$d' |
+    sed 's/^ *//' | grep -v '^$' | tr -s ' ' >"$WORK/synopsis"
+sed 's/^usage: //; s/^ *//' "$WORK/usage" | tr -s ' ' >"$WORK/usage.n"
+check "usage() equals the SYNOPSIS of hv_vss_ctl.8, line for line" \
+    cmp -s "$WORK/synopsis" "$WORK/usage.n"
+[ "$nfail" -eq 0 ] || diff "$WORK/synopsis" "$WORK/usage.n" | sed 's/^/# /'
+check "hv_vss_ctl.8 is mandoc -Tlint clean" \
+    mandoc -Tlint -W warning "$TOP/ctl/hv_vss_ctl.8"
+"$CTL" -h >"$WORK/help" 2>&1
+check_eq "-h: exit 0" 0 "$?"
+check "-h: the synopsis and each command's help" \
+    grep -q '^  snapshot  freeze, run command, thaw' "$WORK/help"
+
+for bad in "frobnicate" "status --jsn" "status extra" "history -n x" \
+    "history -n 0" "freeze --timeout 0" "freeze --timeout soon" \
+    "freeze --timeout 99999" "thaw now" "snapshot" "snapshot --" \
+    "snapshot --timeout -1 -- true" "-x status"; do
+	# shellcheck disable=SC2086
+	"$CTL" -s "$WORK/none" $bad >/dev/null 2>"$WORK/err"
+	rc=$?
+	if [ "$rc" -eq 2 ] && grep -q '^usage: hv_vss_ctl' "$WORK/err"; then
+		pass "usage error: '$bad' exits 2 with the usage"
+	else
+		fail "usage error: '$bad': exit $rc, $(head -n 1 "$WORK/err")"
+	fi
+done
+"$CTL" -s "$WORK/none" history -n x >/dev/null 2>"$WORK/err"
+check_eq "a subcommand's usage error shows that subcommand's line" \
+    "usage: hv_vss_ctl [-v] [-s socket] history [-n count] [--json]" \
+    "$(grep '^usage' "$WORK/err")"
+
+# --- cannot connect: exit 3, the socket named ------------------------------
+ctl_none() { "$CTL" -s "$WORK/none" status 2>&1 >/dev/null; }
+msg=$(ctl_none)
+check_eq "no daemon: exit 3" 3 "$(ctl_none >/dev/null; echo $?)"
+check_eq "no daemon: says which socket and asks whether it runs" \
+    "hv_vss_ctl: cannot connect to $WORK/none: No such file or directory (is hv_vss_daemon running?)" \
+    "$msg"
+long=$WORK/$(printf 'x%.0s' $(seq 1 120))
+"$CTL" -s "$long" status >/dev/null 2>"$WORK/err"
+check_eq "a socket path too long for sun_path: exit 3" 3 "$?"
+check "... and said so" grep -q 'socket path too long' "$WORK/err"
+: >"$WORK/plainfile"
+"$CTL" -s "$WORK/plainfile" status >/dev/null 2>"$WORK/err"
+check_eq "a file that is no socket: exit 3" 3 "$?"
+
+# --- the read-only subcommands: request lines, replies through ----------
+fake normal
+ctl status
+check_eq "status: exit 0" 0 "$rc"
+check_eq "status: sends 'status'" "req status" "$(cat "$LOG")"
+check_eq "status: the payload on stdout, the final OK not" \
+    "hv_vss_daemon 0.1.0|state:   idle|device:  /dev/vmbus/hv_vss, connected" \
+    "$(tr '\n' '|' <"$WORK/out" | sed 's/|$//')"
+check_eq "status: nothing on stderr" "" "$(cat "$WORK/err")"
+: >"$LOG"
+ctl status --json
+check_eq "status --json: sends 'status json'" "req status json" "$(cat "$LOG")"
+check_eq "status --json: the document as is, parsed by python3" "idle db" \
+    "$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["state"], d["apps"][0]["name"])' <"$WORK/out")"
+"$CTL" -s "$S" status --json | python3 -m json.tool >/dev/null
+check_eq "status --json | python3 -m json.tool" 0 "$?"
+: >"$LOG"
+ctl plan --json
+python3 - "$WORK/out" >"$WORK/py" <<'EOF'
+import json, sys
+raw = open(sys.argv[1], "rb").read()
+d = json.loads(raw)
+print(len(raw), len(d["filesystems"]), d["filesystems"][-1]["mountpoint"])
+EOF
+check_eq "plan --json: a 300 KB line streamed through whole" \
+    "294018 6000 /mnt/m05999" "$(cat "$WORK/py")"
+ctl plan
+check_eq "plan: payload lines 'OK', 'ERR ...', '#' are payload, the last OK final" \
+    "freeze, in this order:|OK|ERR not the end|#|thaw: the exact reverse." \
+    "$(tr '\n' '|' <"$WORK/out" | sed 's/|$//')"
+check_eq "plan: a '# ' line is progress: not on stdout, and without -v or a tty not on stderr" \
+    "" "$(cat "$WORK/err")"
+"$CTL" -v -s "$S" plan >/dev/null 2>"$WORK/err"
+check_eq "plan -v: the progress line on stderr" "# not progress: payload" \
+    "$(cat "$WORK/err")"
+: >"$LOG"
+ctl history
+ctl history --json
+ctl history -n 5 --json
+check_eq "history -n 5 --json: the count on stdout" '{"asked": "5"}' \
+    "$(cat "$WORK/out")"
+ctl history -n 1000
+ctl history --json -n 2
+check_eq "history: requests 'history', 'history json', 'history N [json]', N at most 64" \
+    "req history|req history json|req history 5 json|req history 64|req history 2 json" \
+    "$(tr '\n' '|' <"$LOG" | sed 's/|$//')"
+
+# --- freeze, thaw: progress, ERR ----------------------------------------------
+: >"$LOG"
+ctl freeze
+check_eq "freeze: exit 0" 0 "$rc"
+ctl freeze --timeout 2.5
+"$CTL" -v -s "$S" freeze --timeout 90 >"$WORK/out" 2>"$WORK/err"
+check_eq "freeze: sends 'freeze <ms>', 60 s by default" \
+    "req freeze 60000|req freeze 2500|req freeze 90000" \
+    "$(tr '\n' '|' <"$LOG" | sed 's/|$//')"
+check_eq "freeze -v: the daemon's progress on stderr" \
+    "# freezing for 90000 ms" "$(cat "$WORK/err")"
+: >"$LOG"
+ctl thaw
+check_eq "thaw: sends 'thaw'" "req thaw" "$(cat "$LOG")"
+check_eq "thaw answered ERR: exit 1" 1 "$rc"
+check_eq "thaw answered ERR: the reason on stderr" \
+    "hv_vss_ctl: nothing is frozen" "$(cat "$WORK/err")"
+
+# --- snapshot -------------------------------------------------------------
+: >"$LOG"
+ctl snapshot -- sh -c 'echo "cmd out"; echo "cmd err" >&2; exit 7'
+check_eq "snapshot: exit status of CMD (7)" 7 "$rc"
+check_eq "snapshot: CMD's stdout inherited" "cmd out" "$(cat "$WORK/out")"
+check_eq "snapshot: CMD's stderr inherited, no progress without -v" \
+    "cmd err" "$(cat "$WORK/err")"
+check_eq "snapshot: 'hold <timeout + 5 s>', then 'release' after CMD" \
+    "req hold 65000|line release|released" \
+    "$(tr '\n' '|' <"$LOG" | sed 's/|$//')"
+"$CTL" -v -s "$S" snapshot --timeout 10 -- true >"$WORK/out" 2>"$WORK/err"
+check_eq "snapshot -- true: exit 0" 0 "$?"
+sed 's/[0-9][0-9]* ms/N ms/' "$WORK/err" >"$WORK/err.n"
+check_eq "snapshot -v: the daemon's progress and its own, in order" \
+    "# freezing (timeout 10 s)|# frozen 1 filesystem|# frozen (txn 42) in N ms|# running true|# thawed 1 filesystem|# thawed in N ms" \
+    "$(tr '\n' '|' <"$WORK/err.n" | sed 's/|$//')"
+ctl snapshot -- sh -c 'kill -USR1 $$'
+check_eq "snapshot: CMD killed by SIGUSR1: exit 128+10" 138 "$rc"
+ctl snapshot -- "$WORK/no-such-command"
+check_eq "snapshot: CMD not found: 127" 127 "$rc"
+check "snapshot: ... and thawed all the same" \
+    sh -c "tail -n 1 '$LOG' | grep -qx released"
+ctl snapshot -- "$WORK/plainfile"
+check_eq "snapshot: CMD not executable: 126" 126 "$rc"
+
+# an overrun: CMD ignores SIGTERM, so it takes the SIGKILL 2 s later
+: >"$LOG"
+rm -f "$WORK/cmd.pid"
+t0=$(now_ms)
+ctl snapshot --timeout 1 -- sh -c \
+    'echo $$ >"$0"; trap "" TERM; sleep 60 & echo $! >>"$0"; wait' \
+    "$WORK/cmd.pid"
+t=$(($(now_ms) - t0))
+check_eq "overrun: exit 124" 124 "$rc"
+check "overrun: 1 s, then SIGTERM ignored, SIGKILL after 2 s (took $t ms)" \
+    test "$t" -ge 2900 -a "$t" -lt 6000
+check "overrun: CMD and its child are gone (the whole group killed)" \
+    sh -c "! kill -0 $(tr '\n' ' ' <"$WORK/cmd.pid") 2>/dev/null"
+check_eq "overrun: released" "req hold 6000|line release|released" \
+    "$(tr '\n' '|' <"$LOG" | sed 's/|$//')"
+check "overrun: said so" grep -q 'overran the timeout (1 s)' "$WORK/err"
+ctl snapshot --timeout 0.5 -- sleep 30
+check_eq "overrun of a CMD that ends on SIGTERM: 124" 124 "$rc"
+
+# a signal to hv_vss_ctl: release, then end CMD, exit 128+signal
+for sig in INT TERM HUP; do
+	: >"$LOG"
+	rm -f "$WORK/cmd.pid"
+	"$CTL" -s "$S" snapshot -- sh -c 'echo $$ >"$0"; exec sleep 60' \
+	    "$WORK/cmd.pid" >"$WORK/out" 2>"$WORK/err" </dev/null &
+	p=$!
+	wait_for "$WORK/cmd.pid" || fail "SIG$sig: CMD never started"
+	kill -"$sig" "$p"
+	wait "$p"
+	rc=$?
+	case $sig in INT) n=2 ;; TERM) n=15 ;; HUP) n=1 ;; esac
+	check_eq "SIG$sig to hv_vss_ctl: exit 128+$n" $((128 + n)) "$rc"
+	check_eq "SIG$sig to hv_vss_ctl: released" \
+	    "req hold 65000|line release|released" \
+	    "$(tr '\n' '|' <"$LOG" | sed 's/|$//')"
+	check "SIG$sig to hv_vss_ctl: CMD ended" gone "$WORK/cmd.pid"
+done
+check "a signal: said so" grep -q 'interrupted by SIGHUP' "$WORK/err"
+
+# hv_vss_ctl killed -9: the connection closes, which is the daemon's cue
+: >"$LOG"
+rm -f "$WORK/cmd.pid"
+"$CTL" -s "$S" snapshot -- sh -c 'echo $$ >"$0"; exec sleep 60' \
+    "$WORK/cmd.pid" >/dev/null 2>&1 </dev/null &
+p=$!
+wait_for "$WORK/cmd.pid" || fail "kill -9: CMD never started"
+kill -9 "$p"
+wait "$p" 2>/dev/null
+sleep 0.3
+check_eq "hv_vss_ctl killed -9: the daemon sees the close" \
+    "req hold 65000|closed-while-held" "$(tr '\n' '|' <"$LOG" | sed 's/|$//')"
+kill "$(cat "$WORK/cmd.pid")" 2>/dev/null	# ours: nobody else will
+
+# --- the daemon's side of failures -------------------------------------------
+fake refuse
+rm -f "$WORK/ran"
+ctl snapshot -- touch "$WORK/ran"
+check_eq "hold refused: exit 1" 1 "$rc"
+check_eq "hold refused: the reason" \
+    "hv_vss_ctl: busy: host transaction 7 in progress" "$(cat "$WORK/err")"
+check "hold refused: CMD never ran" test ! -e "$WORK/ran"
+ctl status
+check_eq "status refused: exit 1" 1 "$rc"
+
+fake early
+rm -f "$WORK/cmd.pid"
+t0=$(now_ms)
+ctl snapshot -- sh -c 'echo $$ >"$0"; exec sleep 30' "$WORK/cmd.pid"
+t=$(($(now_ms) - t0))
+check_eq "the daemon ends the hold while CMD runs: exit 1" 1 "$rc"
+check "... CMD is ended at once (took $t ms)" test "$t" -lt 4000
+check "... CMD gone" gone "$WORK/cmd.pid"
+check_eq "... and the reason said" \
+    "hv_vss_ctl: the daemon thawed before sh ended: lease expired after 1000 ms" \
+    "$(cat "$WORK/err")"
+
+fake slowhold
+"$CTL" -v -s "$S" snapshot -- true >"$WORK/out" 2>"$WORK/err"
+check_eq "a slow freeze (1.5 s): exit 0" 0 "$?"
+check "a slow freeze: its time measured" \
+    grep -q '^# frozen (txn 42) in 1[5-9][0-9][0-9] ms$' "$WORK/err"
+
+fake nofinal
+ctl status
+check_eq "a reply without its final line: exit 1" 1 "$rc"
+check_eq "... said so" \
+    "hv_vss_ctl: hv_vss_daemon closed the connection without an answer" \
+    "$(cat "$WORK/err")"
+check_eq "... the payload still shown" "hv_vss_daemon 0.1.0|state:   idle" \
+    "$(tr '\n' '|' <"$WORK/out" | sed 's/|$//')"
+
+# a daemon that never answers: each read waits 30 s, then exit 1
+fake silent
+t0=$(now_ms)
+ctl status
+t=$(($(now_ms) - t0))
+check_eq "a silent daemon: exit 1" 1 "$rc"
+check "a silent daemon: given up after 30 s (took $t ms)" \
+    test "$t" -ge 29500 -a "$t" -lt 35000
+check_eq "... said so" "hv_vss_ctl: no answer from hv_vss_daemon within 30 s" \
+    "$(cat "$WORK/err")"
+
+# a socket others may not open: exit 3, said why
+fake normal
+chmod 0600 "$S"
+setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" -s "$S" status \
+    >/dev/null 2>"$WORK/err"
+check_eq "a user without access to the socket: exit 3" 3 "$?"
+check "... told who may" grep -q 'Permission denied (only root, or the daemon.s ctl_group, may)' "$WORK/err"
+stop_fake
+
+# --- make install: the program to SBINDIR, its page to man8 ----------------
+env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u PREFIX -u SBINDIR -u MANDIR \
+    -u DESTDIR make -C "$TOP" --no-print-directory B="$B" \
+    DESTDIR="$WORK/root" PREFIX=/usr/local install >"$WORK/install.log" 2>&1
+check_eq "make install DESTDIR=...: exit 0" 0 "$?"
+check_eq "installed usr/local/sbin/hv_vss_ctl, 0755, the one built" \
+    "regular file 755 same" \
+    "$(stat -c '%F %a' "$WORK/root/usr/local/sbin/hv_vss_ctl" 2>&1) $(cmp -s "$WORK/root/usr/local/sbin/hv_vss_ctl" "$CTL" && echo same)"
+check_eq "installed usr/local/share/man/man8/hv_vss_ctl.8, 0644" \
+    "regular file 644 same" \
+    "$(stat -c '%F %a' "$WORK/root/usr/local/share/man/man8/hv_vss_ctl.8" 2>&1) $(cmp -s "$WORK/root/usr/local/share/man/man8/hv_vss_ctl.8" "$TOP/ctl/hv_vss_ctl.8" && echo same)"
+finish
