@@ -87,6 +87,8 @@ struct apps {
 	struct event *reap_ev;
 	struct event *done_ev; /* tells the daemon, deferred */
 	bool done_ok;
+	enum apps_stage done_stage; /* what ended, as it was then */
+	uint64_t done_txid;
 	char done_reason[APPS_REASON_MAX];
 	size_t nconn;
 	size_t nreg;
@@ -151,6 +153,8 @@ finish(struct apps *as, bool ok, const char *reason)
 	if (a->wait == AW_READY || a->wait == AW_FROZEN)
 		a->wait = AW_NONE;
 	as->done_ok = ok;
+	as->done_stage = as->stage;
+	as->done_txid = as->txid;
 	snprintf(as->done_reason, sizeof(as->done_reason), "%s",
 	    reason != NULL ? reason : "");
 	event_active(as->done_ev, EV_TIMEOUT, 0);
@@ -161,7 +165,7 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct apps *as = arg;
 
-	as->done(as->stage, as->txid, as->done_ok,
+	as->done(as->done_stage, as->done_txid, as->done_ok,
 	    as->done_reason[0] ? as->done_reason : NULL, as->arg);
 }
 
@@ -330,7 +334,11 @@ next_tier(struct apps *as)
 		if (a->wait != (m.type == AM_THAW ? AW_THAWED : AW_FROZEN) ||
 		    a->tier != (unsigned int)t)
 			continue;
-		if (!say(a, &m) || !as->active || as->tier != t)
+		/* one app dropped (not reading) must not stop the others
+		 * of its tier from being told; but a stage that ended or
+		 * moved on meanwhile is not ours to continue */
+		(void)say(a, &m);
+		if (!as->active || as->tier != t)
 			return;
 	}
 }
@@ -593,6 +601,7 @@ begin(struct apps *as, enum apps_stage stage, uint64_t txid, unsigned int ms)
 
 	if (as->active)
 		evtimer_del(as->timer);
+	event_del(as->done_ev); /* a result not yet told is moot now */
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	as->deadline.tv_sec = now.tv_sec + ms / 1000;
 	as->deadline.tv_nsec = now.tv_nsec + (long)(ms % 1000) * 1000000;
@@ -655,6 +664,7 @@ apps_abort(struct apps *as, uint64_t txid)
 
 	if (as->txid != txid)
 		return;
+	event_del(as->done_ev); /* an aborted stage's result is moot */
 	if (as->active) {
 		evtimer_del(as->timer);
 		as->active = false;

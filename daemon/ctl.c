@@ -14,7 +14,6 @@
 
 #include <errno.h>
 #include <grp.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,12 +113,18 @@ ctl_done(struct ctl_conn *c, bool ok, const char *reason)
 	write_cb(c->bev, c);
 }
 
-/* May the peer read status?  Root, or a member of ctl_group. */
+/*
+ * May the peer read status?  Root, or a member of ctl_group.  The peer's
+ * groups come from the socket (SO_PEERGROUPS), never from the group
+ * database: NSS may go to sssd or LDAP, which may be stuck on a frozen
+ * /var, and this runs on the loop, frozen window included.
+ */
 static bool
 may_read(const struct ctl_conn *c)
 {
-	struct group *gr;
-	char **m;
+	gid_t groups[256];
+	socklen_t len = sizeof(groups);
+	size_t i;
 
 	if (c->uid == 0)
 		return true;
@@ -127,16 +132,12 @@ may_read(const struct ctl_conn *c)
 		return false;
 	if (c->gid == c->ctl->ro_gid)
 		return true;
-	/* the peer's supplementary groups are not in SO_PEERCRED: ask the
-	 * group database for its members by name */
-	if ((gr = getgrgid(c->ctl->ro_gid)) == NULL)
+	if (getsockopt(bufferevent_getfd(c->bev), SOL_SOCKET, SO_PEERGROUPS,
+	        groups, &len) == -1)
 		return false;
-	for (m = gr->gr_mem; *m != NULL; m++) {
-		struct passwd *pw = getpwnam(*m);
-
-		if (pw != NULL && pw->pw_uid == c->uid)
+	for (i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == c->ctl->ro_gid)
 			return true;
-	}
 	return false;
 }
 

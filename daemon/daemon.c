@@ -50,6 +50,7 @@
  * before the transaction's generic deadline fires.
  */
 #define APPS_GRACE_MS 200
+#define RETHAW_SECONDS 2 /* between tries of a thaw that failed */
 #define QUEUE_MAX 16
 #define MOUNTINFO "/proc/self/mountinfo"
 #define SYSFS "/sys"
@@ -68,18 +69,20 @@ static struct {
 	struct ctl *ctl;
 	struct ctl_conn *local_conn; /* awaits the local reply */
 	struct ctl_conn *hold_conn; /* holds a local freeze */
+	uint64_t hold_txid; /* ... of this transaction */
+	uint64_t local_txid; /* the transaction local_conn awaits */
 	bool local_hold; /* the local FREEZE is a hold */
 	struct guard *guard;
 	struct event *guard_ev;
 	struct record *record;
 	struct timespec frozen_since; /* wall clock */
 	uint64_t lease_until_us; /* monotonic; 0: no lease */
-	uint64_t freeze_req_us; /* when the FREEZE arrived */
 	struct event *abort_retry_ev; /* hooks "abort" after a cancel */
+	struct event *rethaw_ev; /* what failed to thaw, tried again */
 	uint64_t abort_txid;
 	struct event *deadline_ev, *lease_ev;
 	uint64_t deadline_id, lease_id;
-	struct event *sig_ev[4];
+	struct event *sig_ev[3];
 
 	struct txn_event queue[QUEUE_MAX];
 	char reasons[QUEUE_MAX][TXN_TEXT_MAX];
@@ -89,7 +92,6 @@ static struct {
 	bool reload; /* SIGHUP while busy */
 	bool metrics_due; /* write the metrics file once thawed */
 	bool stopping;
-	int exit_status;
 } d;
 
 static void pump(void);
@@ -218,7 +220,10 @@ apps_done(
 		feed(TE_CHECK_DONE, id, 0, ok, reason);
 		break;
 	case APPS_FREEZE:
-		/* then the hooks, before the filesystems (DESIGN.md) */
+		/* then the hooks, before the filesystems (DESIGN.md); not
+		 * for a transaction that is over already */
+		if (ok && (d.txn.state != TXN_APPS_FREEZING || id != d.txn.id))
+			break;
 		if (ok && run_hooks(HOOKS_FREEZE, id) == 0)
 			return;
 		feed(TE_APPS_FROZEN, id, 0, false,
@@ -258,8 +263,17 @@ hooks_done(const struct hooks_result *r, void *arg)
 		if (!r->ok)
 			log_warnx("txn %llu: hooks thaw: %s",
 			    (unsigned long long)r->txid, r->reason);
-		/* the applications last, tier 9 first */
-		apps_thaw(d.apps, r->txid, app_ms(d.txn.limits.thaw_ms));
+		/* the applications last, tier 9 first; a transaction that
+		 * moved on (its deadline passed while the hooks ran) would
+		 * have its own stage clobbered */
+		if (r->txid == d.txn.id && d.txn.state == TXN_APPS_THAWING)
+			apps_thaw(
+			    d.apps, r->txid, app_ms(d.txn.limits.thaw_ms));
+		else
+			log_warnx(
+			    "txn %llu: its thaw hooks outlasted the "
+			    "transaction; its applications were not told THAW",
+			    (unsigned long long)r->txid);
 		break;
 	case HOOKS_ABORT:
 		if (!r->ok)
@@ -328,6 +342,18 @@ static void
 freeze_done(const struct freeze_result *r, void *arg)
 {
 	if (r->thaw) {
+		if (r->ok && r->nstale > 0) {
+			char why[TXN_TEXT_MAX];
+
+			snprintf(why, sizeof(why),
+			    "%zu filesystem%s thawed by "
+			    "someone else before THAW (the thaw guard, or an "
+			    "admin): the snapshot may be inconsistent",
+			    r->nstale, r->nstale == 1 ? " was" : "s were");
+			feed(TE_FS_THAWED, r->id, 0, false, why);
+			pump();
+			return;
+		}
 		if (r->ok)
 			log_info("txn %llu: thawed in %.1f ms: %s",
 			    (unsigned long long)r->id, r->freeze_us / 1000.0,
@@ -379,6 +405,7 @@ local_reply(uint64_t id, uint32_t hresult, const char *said)
 	if (ok && d.local_hold && d.txn.state == TXN_FROZEN) {
 		d.local_hold = false;
 		d.hold_conn = c;
+		d.hold_txid = id;
 		ctl_frozen(c, id);
 		return;
 	}
@@ -394,7 +421,7 @@ ctl_freeze(struct ctl_conn *c, unsigned int ms, bool hold, void *arg)
 {
 	struct txn_event *ev;
 
-	if (d.local_conn != NULL || (hold && d.hold_conn != NULL)) {
+	if (d.local_conn != NULL || d.hold_conn != NULL) {
 		ctl_done(c, false, "another local request is in progress");
 		return;
 	}
@@ -405,6 +432,19 @@ ctl_freeze(struct ctl_conn *c, unsigned int ms, bool hold, void *arg)
 	ev->local = true;
 	ev->ms = ms;
 	pump();
+	if (d.local_conn == c)
+		d.local_txid = d.txn.id;
+}
+
+static void
+local_thaw(struct ctl_conn *c)
+{
+	d.local_conn = c;
+	d.txn.why[0] = '\0';
+	feed(TE_HOST_REQUEST, 0, HV_OP_THAW, false, NULL)->local = true;
+	pump();
+	if (d.local_conn == c)
+		d.local_txid = d.txn.id;
 }
 
 static void
@@ -414,10 +454,22 @@ ctl_thaw(struct ctl_conn *c, void *arg)
 		ctl_done(c, false, "another local request is in progress");
 		return;
 	}
-	d.local_conn = c;
-	d.txn.why[0] = '\0';
-	feed(TE_HOST_REQUEST, 0, HV_OP_THAW, false, NULL)->local = true;
-	pump();
+	/* a held snapshot ends when its holder says so, not before */
+	if (d.hold_conn != NULL) {
+		ctl_done(c, false,
+		    "a snapshot held by another hv_vss_ctl is "
+		    "in progress; it thaws when that one ends");
+		return;
+	}
+	local_thaw(c);
+}
+
+/* True while the hold's own transaction is still frozen. */
+static bool
+hold_live(void)
+{
+	return d.txn.local && d.txn.id == d.hold_txid &&
+	    d.txn.state == TXN_FROZEN;
 }
 
 static void
@@ -426,18 +478,34 @@ ctl_release(struct ctl_conn *c, void *arg)
 	if (c != d.hold_conn)
 		return;
 	d.hold_conn = NULL;
-	ctl_thaw(c, arg);
+	if (!hold_live()) {
+		ctl_done(c, false,
+		    "the snapshot was thawed before the "
+		    "release: its timeout passed, or the daemon is stopping");
+		return;
+	}
+	local_thaw(c);
 }
 
-/* A client went away: a hold is over, a request it awaited is undone. */
+/*
+ * A client went away: its hold is over, a request it awaited is undone;
+ * but only if the transaction is still that client's own.
+ */
 static void
 ctl_gone(struct ctl_conn *c, void *arg)
 {
-	if (c == d.hold_conn)
+	bool mine;
+
+	if (c == d.hold_conn) {
 		d.hold_conn = NULL;
-	else if (c == d.local_conn)
+		mine = hold_live();
+	} else if (c == d.local_conn) {
 		d.local_conn = NULL;
-	else
+		mine = d.txn.local && d.txn.id == d.local_txid &&
+		    d.txn.state != TXN_IDLE;
+	} else
+		return;
+	if (!mine)
 		return;
 	log_warnx("hv_vss_ctl went away: undoing its snapshot");
 	feed(TE_LOCAL_LOST, 0, 0, false, "hv_vss_ctl went away");
@@ -549,6 +617,9 @@ guard_cb(evutil_socket_t fd, short what, void *arg)
 			    "thaw guard: the daemon did not thaw in time; "
 			    "the guard thawed what it held");
 			metrics_guard_thaw();
+			/* as the lease: the next THAW must say E_FAIL */
+			feed(TE_LEASE_EXPIRED, d.lease_id, 0, false, NULL);
+			pump();
 			break;
 		case GUARD_EV_ERROR:
 			log_warnx("thaw guard rejected a message (bug)");
@@ -656,7 +727,9 @@ reload_conf(void)
 
 	d.reload = false;
 	conf_defaults(&c);
-	if (conf_load(&c, d.conf_path, false, err, sizeof(err)) != 0)
+	/* required: a file gone at reload must not mean "the defaults"
+	 * (an empty mounts list would freeze every filesystem) */
+	if (conf_load(&c, d.conf_path, true, err, sizeof(err)) != 0)
 		goto bad;
 	for (i = 0; i < d.noverrides; i++)
 		if (conf_set(&c, d.overrides[i], err, sizeof(err)) != 0)
@@ -681,12 +754,30 @@ bad:
 	conf_clear(&c);
 }
 
+/*
+ * A FITHAW that failed left filesystems frozen (and still held by the
+ * guard and the record): try again every few seconds while idle.
+ */
+static void
+rethaw_cb(evutil_socket_t fd, short what, void *arg)
+{
+	if (d.txn.state == TXN_IDLE && !freezer_busy(d.freezer) &&
+	    freezer_nfrozen(d.freezer) > 0)
+		(void)freezer_thaw(d.freezer, 0);
+}
+
 /* After each batch: release the log, reconnect, reload, stop. */
 static void
 settle(void)
 {
-	if (!nothing_frozen())
+	struct timeval tv = {RETHAW_SECONDS, 0};
+
+	if (!nothing_frozen()) {
+		if (d.txn.state == TXN_IDLE && !freezer_busy(d.freezer) &&
+		    !evtimer_pending(d.rethaw_ev, NULL))
+			evtimer_add(d.rethaw_ev, &tv);
 		return;
+	}
 	if (log_held())
 		log_release();
 	hooks_output(d.hooks, emit_hook_output, NULL);
@@ -726,8 +817,6 @@ note_history(const struct txn_event *ev, enum txn_state before,
 
 	if (ev->kind == TE_HOST_REQUEST && id != before_id) {
 		history_begin(id, d.txn.local, hv_op_name(ev->op));
-		if (ev->op == HV_OP_FREEZE)
-			d.freeze_req_us = mono_us();
 	}
 	if ((e = history_find(id)) == NULL)
 		return;
@@ -803,6 +892,15 @@ pump(void)
 		execute(&acts);
 	}
 	d.pumping = false;
+	/* a local request the machine no longer owes (its transaction was
+	 * undone under it) gets its answer here, or never */
+	if (d.local_conn != NULL && !(d.txn.local && d.txn.owe_reply)) {
+		ctl_done(d.local_conn, false,
+		    d.txn.why[0]
+		        ? d.txn.why
+		        : "the request was undone before it could be answered");
+		d.local_conn = NULL;
+	}
 	settle();
 }
 
@@ -899,7 +997,7 @@ daemon_start(struct event_base *base, const struct conf *c,
 {
 	static const struct host_callbacks cb = {
 	    on_request, on_lost, on_registered};
-	const int sigs[4] = {SIGTERM, SIGINT, SIGHUP, SIGPIPE};
+	const int sigs[3] = {SIGTERM, SIGINT, SIGHUP};
 	struct txn_limits lim = {c->check_timeout_ms, c->app_freeze_timeout_ms,
 	    c->fs_freeze_timeout_ms, c->thaw_timeout_ms, c->max_frozen_ms};
 	int i;
@@ -916,6 +1014,8 @@ daemon_start(struct event_base *base, const struct conf *c,
 	    (d.deadline_ev = evtimer_new(base, deadline_cb, NULL)) == NULL ||
 	    (d.lease_ev = evtimer_new(base, lease_cb, NULL)) == NULL)
 		fatalx("out of memory");
+	if ((d.rethaw_ev = evtimer_new(base, rethaw_cb, NULL)) == NULL)
+		fatalx("out of memory");
 	if ((d.hooks = hooks_new(base, hooks_done, NULL)) == NULL ||
 	    (d.abort_retry_ev = evtimer_new(base, abort_retry_cb, NULL)) ==
 	        NULL)
@@ -925,12 +1025,11 @@ daemon_start(struct event_base *base, const struct conf *c,
 	if ((d.ctl = ctl_new(base, c, &ctl_handlers, NULL)) == NULL)
 		fatalx("cannot serve hv_vss_ctl on %s", c->ctl_socket);
 	start_guard_and_record(c);
-	for (i = 0; i < 4; i++) {
+	/* a client gone mid-write must not kill us */
+	signal(SIGPIPE, SIG_IGN);
+	for (i = 0; i < 3; i++) {
 		d.sig_ev[i] = evsignal_new(base, sigs[i], signal_cb, NULL);
-		if (sigs[i] == SIGPIPE)
-			signal(SIGPIPE, SIG_IGN);
-		else if (d.sig_ev[i] == NULL ||
-		    event_add(d.sig_ev[i], NULL) != 0)
+		if (d.sig_ev[i] == NULL || event_add(d.sig_ev[i], NULL) != 0)
 			fatalx("cannot catch signals");
 	}
 	hostchan_connect(d.host);
@@ -951,6 +1050,7 @@ daemon_run(void)
 	apps_free(d.apps);
 	hooks_free(d.hooks);
 	event_free(d.abort_retry_ev);
+	event_free(d.rethaw_ev);
 	freezer_free(d.freezer);
 	if (d.guard_ev != NULL)
 		event_free(d.guard_ev);
@@ -958,9 +1058,9 @@ daemon_run(void)
 	record_close(d.record);
 	event_free(d.deadline_ev);
 	event_free(d.lease_ev);
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 3; i++)
 		if (d.sig_ev[i] != NULL)
 			event_free(d.sig_ev[i]);
 	conf_clear(&d.conf);
-	return d.exit_status;
+	return 0; /* a stop asked for by a signal, after thawing */
 }

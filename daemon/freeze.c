@@ -129,11 +129,21 @@ thaw_all(struct freezer *f, char *reason, size_t len)
 	size_t k;
 	struct target *t;
 
+	size_t left = 0;
+
 	f->result.order[0] = '\0';
+	f->result.nstale = 0;
 	for (k = f->nfrozen; k-- > 0;) {
 		t = &f->targets[f->order[k]];
 		append(f->result.order, sizeof(f->result.order), t->path);
-		if (ioctl(t->fd, FITHAW, 0) == -1 && errno != EINVAL) {
+		if (ioctl(t->fd, FITHAW, 0) == -1) {
+			if (errno == EINVAL) {
+				/* thawed under us: by the guard, or an admin;
+				 * the caller must not call the snapshot good */
+				f->result.nstale++;
+				t->frozen = false;
+				continue;
+			}
 			if (first == 0) {
 				first = errno;
 				snprintf(reason, len, "FITHAW %s: %s", t->path,
@@ -143,7 +153,15 @@ thaw_all(struct freezer *f, char *reason, size_t len)
 		}
 		t->frozen = false;
 	}
-	f->nfrozen = 0;
+	/*
+	 * What failed to thaw stays ours, in freeze order: the guard and the
+	 * record keep it, and the next thaw tries again.  Forgetting it
+	 * would leave it frozen with nobody knowing.
+	 */
+	for (k = 0; k < f->nfrozen; k++)
+		if (f->targets[f->order[k]].frozen)
+			f->order[left++] = f->order[k];
+	f->nfrozen = left;
 	return first;
 }
 
@@ -371,8 +389,16 @@ freezer_freeze(
 	size_t i;
 	int err;
 
-	if (f->busy || f->nfrozen > 0)
+	f->result.reason[0] = '\0';
+	if (f->busy || f->nfrozen > 0) {
+		snprintf(f->result.reason, sizeof(f->result.reason),
+		    f->busy
+		        ? "the freezer is busy"
+		        : "still frozen from the "
+		          "last transaction: %zu filesystem%s failed to thaw",
+		    f->nfrozen, f->nfrozen == 1 ? "" : "s");
 		return -EBUSY;
+	}
 	drop_targets(f);
 	if ((f->targets = calloc(p->ntargets + 1, sizeof(*f->targets))) ==
 	        NULL ||

@@ -29,6 +29,7 @@ struct freeze_result {
 	bool cancelled; /* freeze undone on request */
 	char reason[FREEZE_REASON_MAX]; /* the culprit */
 	size_t nfrozen; /* filesystems we hold frozen now */
+	size_t nstale; /* thaw: found thawed already, by someone else */
 	size_t nforeign; /* found frozen by someone else */
 	char foreign[FREEZE_REASON_MAX]; /* their mount points */
 	char order[FREEZE_REASON_MAX]; /* as frozen / thawed */

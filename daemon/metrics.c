@@ -1,11 +1,17 @@
 /*
  * metrics.c: counters since start, written as a Prometheus textfile (see
  * metrics.h).  Written to a temporary file beside the target and renamed,
- * so the collector never reads half a file; the caller writes only when
- * nothing is frozen, since metrics_file may live on any filesystem.
+ * so the collector never reads half a file.  The caller writes only when
+ * nothing of ours is frozen, but metrics_file may live on a filesystem
+ * someone else froze: the write runs on a detached thread, never on the
+ * loop, and a write still stuck makes the next one wait its turn.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -90,19 +96,14 @@ metrics_guard_thaw(void)
 	m.guard_thaws++;
 }
 
-int
-metrics_write(const char *path)
+/* The whole textfile, into f. */
+static void
+format(FILE *f)
 {
-	char tmp[4200];
 	uint64_t cum = 0;
 	size_t i;
-	FILE *f;
 	int r, l;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	if ((f = fopen(tmp, "w")) == NULL)
-		return -errno;
 	fprintf(f,
 	    "# HELP hvvss_backups_total Transactions that ended, by "
 	    "requester and result.\n# TYPE hvvss_backups_total counter\n");
@@ -155,10 +156,81 @@ metrics_write(const char *path)
 	    "hvvss_freeze_latency_seconds_count %llu\n",
 	    (unsigned long long)m.hist_count, m.hist_sum,
 	    (unsigned long long)m.hist_count);
-	if (fclose(f) != 0 || rename(tmp, path) != 0) {
-		r = -errno;
-		unlink(tmp);
-		return r;
+}
+
+struct job {
+	char path[4096];
+	char *text;
+	size_t len;
+};
+
+static atomic_bool writing;
+
+/* The writer thread: the file may sit on a filesystem someone froze. */
+static void *
+write_job(void *arg)
+{
+	struct job *j = arg;
+	char tmp[sizeof(j->path) + 8];
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", j->path);
+	(void)unlink(tmp); /* a leftover of a crash */
+	fd = open(
+	    tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd != -1) {
+		if (write(fd, j->text, j->len) != (ssize_t)j->len ||
+		    close(fd) != 0 || rename(tmp, j->path) != 0)
+			(void)unlink(tmp);
+	}
+	free(j->text);
+	free(j);
+	atomic_store(&writing, false);
+	return NULL;
+}
+
+int
+metrics_write(const char *path)
+{
+	pthread_attr_t attr;
+	pthread_t tid;
+	struct job *j;
+	FILE *f;
+	int rc;
+
+	/* a write still stuck (a frozen target): skip this one */
+	if (atomic_exchange(&writing, true))
+		return -EBUSY;
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		goto nomem;
+	if (snprintf(j->path, sizeof(j->path), "%s", path) >=
+	    (int)sizeof(j->path)) {
+		free(j);
+		atomic_store(&writing, false);
+		return -ENAMETOOLONG;
+	}
+	if ((f = open_memstream(&j->text, &j->len)) == NULL) {
+		free(j);
+		goto nomem;
+	}
+	format(f);
+	if (fclose(f) != 0) {
+		free(j->text);
+		free(j);
+		goto nomem;
+	}
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&tid, &attr, write_job, j);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		free(j->text);
+		free(j);
+		atomic_store(&writing, false);
+		return -rc;
 	}
 	return 0;
+nomem:
+	atomic_store(&writing, false);
+	return -ENOMEM;
 }
