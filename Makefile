@@ -76,10 +76,12 @@ UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/unit/%)
 PROGS = $(B)/hv_vss_sim $(B)/hv_vss_daemon $(B)/hv_vss_ctl
 TEST_PROGS = $(B)/tests/sandbox $(B)/tests/failfreeze.so $(UNIT_BINS) \
 	     $(B)/tests/guard_drive
+# bench/: the raw FIFREEZE floor and the write-stall writer (bench/run)
+BENCH_PROGS = $(B)/bench/rawfreeze $(B)/bench/stallwriter
 
-.PHONY: all deps check unit system demo install lint fmt clean help
+.PHONY: all deps check unit system demo install lint fmt clean help bench
 
-all: $(PROGS) $(LIB_OUT) $(EXAMPLES) $(TEST_PROGS)
+all: $(PROGS) $(LIB_OUT) $(EXAMPLES) $(TEST_PROGS) $(BENCH_PROGS)
 
 help:
 	@echo "make            build the programs and test helpers into $(B)/"
@@ -88,6 +90,7 @@ help:
 	@echo "make unit       unit tests only"
 	@echo "make fuzz       libFuzzer targets, FUZZ_SECONDS=$(FUZZ_SECONDS) each"
 	@echo "make demo       an emulated host backup of real filesystems"
+	@echo "make bench      benchmarks vs Debian's daemon (SMOKE=1: one pass)"
 	@echo "make install    install (PREFIX=$(PREFIX) DESTDIR=)"
 	@echo "make lint       clang-format check, cppcheck, mandoc -Tlint"
 
@@ -209,6 +212,17 @@ demo: deps
 	@sh tools/fetch-ref $(B)/ref
 	@sh tools/demo $(B)
 
+$(B)/bench/%: bench/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< -lpthread
+
+# SMOKE=1 (or BENCH_SMOKE=1): one backup per row, for CI (bench/README.md)
+BENCH_FLAGS = $(if $(filter-out 0,$(SMOKE) $(BENCH_SMOKE)),--smoke)
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@sh tools/fetch-ref $(B)/ref
+	@python3 bench/run -B $(B) $(BENCH_FLAGS)
+
 install: $(PROGS) install-lib
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
@@ -244,7 +258,7 @@ install-lib: $(LIB_OUT)
 
 C_FILES = $(wildcard common/*.[ch] sim/*.[ch] daemon/*.[ch] lib/*.[ch] \
 	  ctl/*.[ch] tests/unit/*.c tests/system/*.c tests/fuzz/*.c \
-	  examples/*.c)
+	  examples/*.c bench/*.c)
 MAN_PAGES = $(wildcard daemon/*.[1-8] sim/*.[1-8] ctl/*.[1-8] lib/*.[1-8])
 
 lint:

@@ -220,7 +220,8 @@ host_on_reply(struct host *h, const uint8_t *pkt, size_t len, uint64_t reqid)
 		    "malformed reply to %s (length %zu, expected %zu)",
 		    hv_op_name(p->op), len, p->len);
 	drop_pending(h, i);
-	if (h->nout == 0 && h->waiting) {
+	/* a reply never ends the wait for the frozen-window command */
+	if (h->nout == 0 && h->waiting && h->exec_pid == 0) {
 		h->waiting = false;
 		schedule(h);
 	}
@@ -431,6 +432,8 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 		    now - h->out[i].sent_us, false);
 		drop_pending(h, i);
 	}
+	if (h->exec_pid != 0)
+		return;	/* the command ends the wait (host_on_child) */
 	if (h->nout == 0) {
 		h->waiting = false;
 		schedule(h);
