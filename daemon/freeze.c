@@ -1,11 +1,11 @@
 /*
  * freeze.c: the freezer (see freeze.h).
  *
- * One worker thread per job; within a freeze job, one short-lived thread
- * per target of a level, since independent filesystems freeze in
- * parallel.  The worker only makes system calls and writes into its own
- * job; it never logs (the loop logs the result, through the log ring
- * while anything is frozen).
+ * One worker thread per job; within a freeze job, one thread per target
+ * that writes it back and then freezes it when its level's turn comes,
+ * since independent filesystems freeze in parallel.  The threads only
+ * make system calls and write into their own job; they never log (the
+ * loop logs the result, through the log ring while anything is frozen).
  *
  * Hazards:
  * - Order.  A filesystem on a loop device must freeze before the one
@@ -42,8 +42,6 @@
 
 #include "freeze.h"
 
-#define MAX_PARALLEL 32
-
 struct target {
 	char *path;
 	int fd;
@@ -65,6 +63,9 @@ struct freezer {
 	struct event *ev;
 
 	pthread_mutex_t mu;
+	pthread_cond_t cv; /* a job synced, finished; a level's turn */
+	int turn; /* the level now allowed to freeze */
+	bool stop; /* the job is over: waiting threads go */
 	bool busy;
 	bool cancel;
 	bool undoing; /* a thaw job undoing a cancelled freeze */
@@ -165,62 +166,85 @@ thaw_all(struct freezer *f, char *reason, size_t len)
 	return first;
 }
 
-struct level_job {
+/*
+ * One thread per filesystem for the whole job: it writes its filesystem
+ * back (syncfs), waits for its level's turn, then freezes it.  A thread
+ * that lives across both steps matters: a fresh thread for each step
+ * made a cold FIFREEZE wait one RCU grace period longer (measured in
+ * bench/README.md).
+ */
+struct fs_job {
 	struct freezer *f;
-	struct target *t;
 	size_t index;
-	bool sync_only;
+	pthread_t tid;
+	bool started;
+	bool synced;
+	bool done;
 };
 
 static void *
-level_worker(void *arg)
+fs_thread(void *arg)
 {
-	struct level_job *j = arg;
+	struct fs_job *j = arg;
 	struct freezer *f = j->f;
+	struct target *t = &f->targets[j->index];
+	int err = 0;
+	bool frozen = false, foreign = false;
 
-	if (j->sync_only) {
-		(void)syncfs(j->t->fd);
+	if (f->presync)
+		(void)syncfs(t->fd);
+	pthread_mutex_lock(&f->mu);
+	j->synced = true;
+	pthread_cond_broadcast(&f->cv);
+	while (f->turn < t->level && !f->stop)
+		pthread_cond_wait(&f->cv, &f->mu);
+	if (f->stop) {
+		j->done = true;
+		pthread_cond_broadcast(&f->cv);
+		pthread_mutex_unlock(&f->mu);
 		return NULL;
 	}
-	if (ioctl(j->t->fd, FIFREEZE, 0) == 0) {
-		pthread_mutex_lock(&f->mu);
-		j->t->frozen = true;
-		f->order[f->nfrozen++] = j->index;
-		pthread_mutex_unlock(&f->mu);
-	} else if (errno == EBUSY)
-		j->t->foreign = true; /* see the top of this file */
+	pthread_mutex_unlock(&f->mu);
+
+	if (ioctl(t->fd, FIFREEZE, 0) == 0)
+		frozen = true;
+	else if (errno == EBUSY)
+		foreign = true; /* see the top of this file */
 	else
-		j->t->err = errno;
+		err = errno;
+
+	pthread_mutex_lock(&f->mu);
+	t->frozen = frozen;
+	t->foreign = foreign;
+	t->err = err;
+	if (frozen)
+		f->order[f->nfrozen++] = j->index;
+	j->done = true;
+	pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->mu);
 	return NULL;
 }
 
-/* Run sync or freeze on every target of one level, in parallel. */
+/* Wait (holding f->mu) until every job satisfies the predicate. */
 static void
-run_level(struct freezer *f, int level, bool sync_only)
+wait_all(struct freezer *f, struct fs_job *jobs, bool synced, int level)
 {
-	struct level_job jobs[MAX_PARALLEL];
-	pthread_t tids[MAX_PARALLEL];
-	bool started[MAX_PARALLEL];
-	size_t i, n = 0, k;
+	size_t i;
+	bool all;
 
-	for (i = 0; i <= f->ntargets; i++) {
-		if (i < f->ntargets && f->targets[i].level == level) {
-			jobs[n] =
-			    (struct level_job){f, &f->targets[i], i, sync_only};
-			n++;
+	for (;;) {
+		all = true;
+		for (i = 0; i < f->ntargets && all; i++) {
+			if (!jobs[i].started)
+				continue;
+			if (synced
+			        ? !jobs[i].synced
+			        : f->targets[i].level == level && !jobs[i].done)
+				all = false;
 		}
-		if (n == MAX_PARALLEL || (i == f->ntargets && n > 0)) {
-			for (k = 0; k < n; k++)
-				started[k] = pthread_create(&tids[k], NULL,
-				                 level_worker, &jobs[k]) == 0;
-			for (k = 0; k < n; k++) {
-				if (started[k])
-					pthread_join(tids[k], NULL);
-				else
-					level_worker(&jobs[k]);
-			}
-			n = 0;
-		}
+		if (all)
+			return;
+		pthread_cond_wait(&f->cv, &f->mu);
 	}
 }
 
@@ -239,6 +263,7 @@ freeze_worker(void *arg)
 {
 	struct freezer *f = arg;
 	struct freeze_result *r = &f->result;
+	struct fs_job *jobs;
 	int level, maxlevel = 0;
 	uint64_t t0;
 	size_t i;
@@ -247,19 +272,38 @@ freeze_worker(void *arg)
 	for (i = 0; i < f->ntargets; i++)
 		if (f->targets[i].level > maxlevel)
 			maxlevel = f->targets[i].level;
+	f->turn = -1;
+	f->stop = false;
+	r->ok = true;
+	if ((jobs = calloc(f->ntargets + 1, sizeof(*jobs))) == NULL) {
+		r->ok = false;
+		snprintf(r->reason, sizeof(r->reason), "out of memory");
+		goto out;
+	}
 
-	/* 1. write back outside the frozen window, inner levels first */
+	/* 1. write back outside the frozen window, all at once */
 	t0 = mono_us();
-	if (f->presync)
-		for (level = 0; level <= maxlevel; level++)
-			run_level(f, level, true);
+	for (i = 0; i < f->ntargets; i++) {
+		jobs[i].f = f;
+		jobs[i].index = i;
+		jobs[i].started = pthread_create(&jobs[i].tid, NULL, fs_thread,
+		                      &jobs[i]) == 0;
+		if (!jobs[i].started && r->ok) {
+			r->ok = false;
+			snprintf(r->reason, sizeof(r->reason),
+			    "cannot start a thread for %s", f->targets[i].path);
+		}
+	}
+	pthread_mutex_lock(&f->mu);
+	wait_all(f, jobs, true, 0);
 	r->sync_us = mono_us() - t0;
 
 	/* 2. freeze level by level; stop at the first failure */
 	t0 = mono_us();
-	r->ok = true;
 	for (level = 0; level <= maxlevel && r->ok; level++) {
-		run_level(f, level, false);
+		f->turn = level;
+		pthread_cond_broadcast(&f->cv);
+		wait_all(f, jobs, false, level);
 		for (i = 0; i < f->ntargets; i++)
 			if (f->targets[i].level == level &&
 			    f->targets[i].err != 0) {
@@ -269,16 +313,22 @@ freeze_worker(void *arg)
 				    strerror(f->targets[i].err));
 				break;
 			}
-		pthread_mutex_lock(&f->mu);
 		if (f->cancel && r->ok) {
 			r->ok = false;
 			r->cancelled = true;
 			snprintf(r->reason, sizeof(r->reason),
 			    "cancelled: the freeze overran its deadline");
 		}
-		pthread_mutex_unlock(&f->mu);
 	}
+	f->stop = true; /* the threads of levels never reached: go */
+	pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+	for (i = 0; i < f->ntargets; i++)
+		if (jobs[i].started)
+			pthread_join(jobs[i].tid, NULL);
+	free(jobs);
 	r->freeze_us = mono_us() - t0;
+out:
 	for (i = 0; i < f->nfrozen; i++)
 		append(
 		    r->order, sizeof(r->order), f->targets[f->order[i]].path);
@@ -528,6 +578,7 @@ freezer_new(struct event_base *base, freeze_done_fn done, void *arg)
 	f->done = done;
 	f->arg = arg;
 	pthread_mutex_init(&f->mu, NULL);
+	pthread_cond_init(&f->cv, NULL);
 	if (pipe2(f->pipefd, O_CLOEXEC | O_NONBLOCK) == -1) {
 		free(f);
 		return NULL;
@@ -551,5 +602,6 @@ freezer_free(struct freezer *f)
 	close(f->pipefd[1]);
 	drop_targets(f);
 	pthread_mutex_destroy(&f->mu);
+	pthread_cond_destroy(&f->cv);
 	free(f);
 }
