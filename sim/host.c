@@ -433,7 +433,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 		drop_pending(h, i);
 	}
 	if (h->exec_pid != 0)
-		return;	/* the command ends the wait (host_on_child) */
+		return; /* the command ends the wait (host_on_child) */
 	if (h->nout == 0) {
 		h->waiting = false;
 		schedule(h);
