@@ -85,6 +85,7 @@ struct apps {
 	struct applist list;
 	struct applist zombies; /* dropped, to free */
 	struct event *reap_ev;
+	struct event *relisten_ev; /* accepting again after an error */
 	struct event *done_ev; /* tells the daemon, deferred */
 	bool done_ok;
 	enum apps_stage done_stage; /* what ended, as it was then */
@@ -590,8 +591,23 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
 static void
 listen_error_cb(struct evconnlistener *lis, void *arg)
 {
-	/* EMFILE and friends: wait a moment rather than spin */
-	log_warn("app socket accept");
+	struct apps *as = arg;
+	struct timeval tv = {1, 0};
+
+	/* EMFILE and friends: the pending connection stays pending, and
+	 * would come back at once; pause accepting for a second instead of
+	 * spinning (and filling the held log) */
+	log_warn("app socket accept (pausing 1 s)");
+	evconnlistener_disable(lis);
+	evtimer_add(as->relisten_ev, &tv);
+}
+
+static void
+relisten_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct apps *as = arg;
+
+	evconnlistener_enable(as->lis);
 }
 
 static void
@@ -784,8 +800,10 @@ apps_new(
 	TAILQ_INIT(&as->list);
 	TAILQ_INIT(&as->zombies);
 	as->reap_ev = event_new(base, -1, 0, reap_cb, as);
+	as->relisten_ev = evtimer_new(base, relisten_cb, as);
 	as->done_ev = event_new(base, -1, 0, done_cb, as);
 	if (as->reap_ev == NULL || as->done_ev == NULL ||
+	    as->relisten_ev == NULL ||
 	    (as->timer = evtimer_new(base, timer_cb, as)) == NULL ||
 	    (fd = bind_socket(as, c)) == -1) {
 		apps_free(as);
@@ -829,6 +847,8 @@ apps_free(struct apps *as)
 	reap_cb(-1, 0, as);
 	if (as->reap_ev != NULL)
 		event_free(as->reap_ev);
+	if (as->relisten_ev != NULL)
+		event_free(as->relisten_ev);
 	if (as->done_ev != NULL)
 		event_free(as->done_ev);
 	free(as);

@@ -48,6 +48,7 @@ struct ctl_conn {
 struct ctl {
 	struct event_base *base;
 	struct evconnlistener *lis;
+	struct event *relisten_ev; /* accepting again after an error */
 	struct ctl_handlers h;
 	void *arg;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -309,6 +310,26 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
 	evtimer_add(c->idle_ev, &tv);
 }
 
+static void
+relisten_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ctl *ctl = arg;
+
+	evconnlistener_enable(ctl->lis);
+}
+
+/* EMFILE and friends: pause accepting for a second rather than spin. */
+static void
+listen_error_cb(struct evconnlistener *lis, void *arg)
+{
+	struct ctl *ctl = arg;
+	struct timeval tv = {1, 0};
+
+	log_warn("control socket accept (pausing 1 s)");
+	evconnlistener_disable(lis);
+	evtimer_add(ctl->relisten_ev, &tv);
+}
+
 struct ctl *
 ctl_new(struct event_base *base, const struct conf *conf,
     const struct ctl_handlers *h, void *arg)
@@ -357,11 +378,18 @@ ctl_new(struct event_base *base, const struct conf *conf,
 	}
 	ctl->lis = evconnlistener_new(base, accept_cb, ctl,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
-	if (ctl->lis == NULL) {
-		close(fd);
+	ctl->relisten_ev = evtimer_new(base, relisten_cb, ctl);
+	if (ctl->lis == NULL || ctl->relisten_ev == NULL) {
+		if (ctl->lis != NULL)
+			evconnlistener_free(ctl->lis);
+		else
+			close(fd);
+		if (ctl->relisten_ev != NULL)
+			event_free(ctl->relisten_ev);
 		free(ctl);
 		return NULL;
 	}
+	evconnlistener_set_error_cb(ctl->lis, listen_error_cb);
 	return ctl;
 }
 
@@ -371,6 +399,7 @@ ctl_free(struct ctl *ctl)
 	if (ctl == NULL)
 		return;
 	evconnlistener_free(ctl->lis);
+	event_free(ctl->relisten_ev);
 	unlink(ctl->path);
 	free(ctl);
 }

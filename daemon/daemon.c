@@ -741,6 +741,17 @@ reload_conf(void)
 		hostchan_set_device(d.host, c.device);
 		d.reconnect = true;
 	}
+	/* what the sockets and the record were made with stays until the
+	 * next start: say so rather than pretend */
+	if (strcmp(c.run_dir, d.conf.run_dir) != 0 ||
+	    strcmp(c.app_socket, d.conf.app_socket) != 0 ||
+	    c.app_socket_mode != d.conf.app_socket_mode ||
+	    strcmp(c.app_socket_group, d.conf.app_socket_group) != 0 ||
+	    c.app_max_clients != d.conf.app_max_clients ||
+	    strcmp(c.ctl_socket, d.conf.ctl_socket) != 0 ||
+	    strcmp(c.ctl_group, d.conf.ctl_group) != 0)
+		log_warnx("SIGHUP: run_dir and the app and control socket "
+		          "settings take effect at the next start");
 	conf_clear(&d.conf);
 	d.conf = c;
 	d.txn.limits =
@@ -955,6 +966,31 @@ emergency_thaw(void)
 		freezer_thaw_now(d.freezer);
 }
 
+/*
+ * Linux answers the host E_FAIL itself after 30 s for HOT_BACKUP and THAW
+ * and after 900 s for FREEZE, and rejects a later answer; a stage
+ * deadline past that only delays the truth.
+ */
+static void
+warn_timeouts(const struct conf *c)
+{
+	if (c->check_timeout_ms >= 30000)
+		log_warnx("check_timeout %u ms: Linux gives up on HOT_BACKUP "
+		          "after 30 s",
+		    c->check_timeout_ms);
+	if (2 * c->thaw_timeout_ms >= 30000)
+		log_warnx("thaw_timeout %u ms: a THAW may take it twice (the "
+		          "filesystems, then the applications); Linux gives up "
+		          "on THAW after 30 s",
+		    c->thaw_timeout_ms);
+	if (c->app_freeze_timeout_ms + c->hook_timeout_ms +
+	        c->fs_freeze_timeout_ms >=
+	    900000)
+		log_warnx("app_freeze_timeout, hook_timeout and "
+		          "fs_freeze_timeout add up past the 900 s Linux waits "
+		          "for FREEZE");
+}
+
 static const struct ctl_handlers ctl_handlers = {ctl_status, ctl_plan,
     ctl_history, ctl_freeze, ctl_thaw, ctl_release, ctl_gone};
 
@@ -1025,6 +1061,7 @@ daemon_start(struct event_base *base, const struct conf *c,
 	if ((d.ctl = ctl_new(base, c, &ctl_handlers, NULL)) == NULL)
 		fatalx("cannot serve hv_vss_ctl on %s", c->ctl_socket);
 	start_guard_and_record(c);
+	warn_timeouts(c);
 	/* a client gone mid-write must not kill us */
 	signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < 3; i++) {
