@@ -522,7 +522,7 @@ view(struct daemon_view *v, char *paths, size_t len)
 	v->state = txn_state_name(d.txn.state);
 	v->txid = d.txn.id;
 	v->local = d.txn.local;
-	v->frozen = freezer_nfrozen(d.freezer) > 0;
+	v->frozen = !freezer_busy(d.freezer) && freezer_nfrozen(d.freezer) > 0;
 	v->frozen_since = d.frozen_since;
 	v->lease_left_ms = d.lease_until_us > now
 	    ? (long long)(d.lease_until_us - now) / 1000
@@ -533,10 +533,17 @@ view(struct daemon_view *v, char *paths, size_t len)
 	v->guard_alive = d.guard != NULL && guard_alive(d.guard);
 	v->apps = d.apps;
 	paths[0] = '\0';
+	v->frozen_paths = paths;
+	/* a running job changes what is frozen under us: say so, and read
+	 * nothing its threads write */
+	if (freezer_busy(d.freezer)) {
+		v->frozen = txn_may_be_frozen(&d.txn);
+		snprintf(paths, len, "(a freeze or thaw is in progress)");
+		return;
+	}
 	for (i = 0, n = 0; i < freezer_nfrozen(d.freezer); i++)
 		n += snprintf(paths + n, n < len ? len - n : 0, "%s%s",
 		    i ? " " : "", freezer_frozen_path(d.freezer, i));
-	v->frozen_paths = paths;
 }
 
 static int
