@@ -680,7 +680,10 @@ execute(const struct txn_actions *acts)
 			do_check(a->id);
 			break;
 		case TA_APPS_FREEZE:
-			apps_freeze(d.apps, a->id, app_ms(a->ms));
+			/* the apps' own time; the stage's also covers the
+			 * freeze hooks that follow (limits()) */
+			apps_freeze(d.apps, a->id,
+			    app_ms(d.conf.app_freeze_timeout_ms));
 			break;
 		case TA_APPS_ABORT:
 			apps_abort(d.apps, a->id);
@@ -725,6 +728,22 @@ nothing_frozen(void)
 	    freezer_nfrozen(d.freezer) == 0;
 }
 
+/*
+ * The transaction's deadlines from the configuration.  The application
+ * stage is the apps' flush and then the freeze hooks, one after the
+ * other: its deadline gives each its own time, so that a slow app does
+ * not eat a hook's.
+ */
+static struct txn_limits
+limits(const struct conf *c)
+{
+	struct txn_limits l = {c->check_timeout_ms,
+	    c->app_freeze_timeout_ms + c->hook_timeout_ms,
+	    c->fs_freeze_timeout_ms, c->thaw_timeout_ms, c->max_frozen_ms};
+
+	return l;
+}
+
 static void
 reload_conf(void)
 {
@@ -761,9 +780,7 @@ reload_conf(void)
 		          "settings take effect at the next start");
 	conf_clear(&d.conf);
 	d.conf = c;
-	d.txn.limits =
-	    (struct txn_limits){c.check_timeout_ms, c.app_freeze_timeout_ms,
-	        c.fs_freeze_timeout_ms, c.thaw_timeout_ms, c.max_frozen_ms};
+	d.txn.limits = limits(&c);
 	log_setdebug(c.debug > log_getdebug() ? c.debug : log_getdebug());
 	log_info("configuration reloaded from %s", d.conf_path);
 	return;
@@ -1041,8 +1058,7 @@ daemon_start(struct event_base *base, const struct conf *c,
 	static const struct host_callbacks cb = {
 	    on_request, on_lost, on_registered};
 	const int sigs[3] = {SIGTERM, SIGINT, SIGHUP};
-	struct txn_limits lim = {c->check_timeout_ms, c->app_freeze_timeout_ms,
-	    c->fs_freeze_timeout_ms, c->thaw_timeout_ms, c->max_frozen_ms};
+	struct txn_limits lim = limits(c);
 	int i;
 
 	d.base = base;

@@ -341,7 +341,7 @@ on_deadline(struct txn *t, struct txn_actions *out)
 	case TXN_APPS_FREEZING:
 		release_apps(t, out);
 		snprintf(why, sizeof(why),
-		    "applications did not all answer "
+		    "applications and freeze hooks did not all answer "
 		    "within %u ms",
 		    t->limits.app_freeze_ms);
 		fail(t, out, "FREEZE", why);
