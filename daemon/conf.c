@@ -248,10 +248,16 @@ conf_check_path(const char *v, size_t len, size_t max, const char *shown,
 		    max, conf_quote(shown, q, sizeof(q)));
 		return -1;
 	}
-	for (i = 0; i < len; i++)
+	for (i = 0; i < len; i++) {
 		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
 			return conf_bad(
 			    why, whylen, "control character in path", shown);
+		/* in the file, a blank then ';' or '#' starts a comment: a
+		 * path with one could not be written back as it was */
+		if ((v[i] == ';' || v[i] == '#') && i > 0 && v[i - 1] == ' ')
+			return conf_bad(why, whylen,
+			    "a blank before ';' or '#' in a path", shown);
+	}
 	return 0;
 }
 
@@ -463,6 +469,15 @@ conf_apply(struct conf *c, const struct conf_key *k, const char *v, bool append,
 		if (conf_has_ctrl(v))
 			return conf_bad(
 			    why, whylen, "control character in group name", v);
+		/* what a group can be called (POSIX's portable characters,
+		 * and samba's trailing $); anything else could not be
+		 * written back to the file as it was read */
+		for (size_t g = 0; g < len; g++)
+			if (!isalnum((unsigned char)v[g]) && v[g] != '.' &&
+			    v[g] != '_' && v[g] != '-' &&
+			    !(v[g] == '$' && g == len - 1))
+				return conf_bad(why, whylen,
+				    "not a group name ([A-Za-z0-9._-])", v);
 		memcpy(field, v, len + 1);
 		return 0;
 	case CK_PATHS:
