@@ -639,6 +639,30 @@ detect_fstype(int fd, const char *path)
 	return NULL;
 }
 
+/* Open an image (a regular file) and learn its filesystem type. */
+static void
+open_image(struct image *im)
+{
+	struct stat st;
+	const char *t;
+
+	im->fd = open(
+	    im->path, (im->flags & MS_RDONLY ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (im->fd == -1)
+		die("open image", im->path, errno);
+	if (fstat(im->fd, &st) == -1)
+		die("stat image", im->path, errno);
+	if (!S_ISREG(st.st_mode))
+		diex("image: %s: not a regular file", im->path);
+	if (im->fstype == NULL) {
+		if ((t = detect_fstype(im->fd, im->path)) == NULL)
+			diex("image: %s: unknown filesystem type; give it as "
+			     "image:dir:fstype",
+			    im->path);
+		im->fstype = (char *)t;
+	}
+}
+
 /*
  * Open the images that are host paths now, before the namespace exists:
  * they must be regular files (a block device here would be a host disk).
@@ -646,31 +670,11 @@ detect_fstype(int fd, const char *path)
 static void
 open_host_images(void)
 {
-	struct image *im;
-	struct stat st;
-	const char *t;
 	size_t i;
 
-	for (i = 0; i < nimages; i++) {
-		im = &images[i];
-		if (im->inside)
-			continue;
-		im->fd = open(im->path,
-		    (im->flags & MS_RDONLY ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-		if (im->fd == -1)
-			die("open image", im->path, errno);
-		if (fstat(im->fd, &st) == -1)
-			die("stat image", im->path, errno);
-		if (!S_ISREG(st.st_mode))
-			diex("image: %s: not a regular file", im->path);
-		if (im->fstype == NULL) {
-			if ((t = detect_fstype(im->fd, im->path)) == NULL)
-				diex("image: %s: unknown filesystem type; give "
-				     "it as image:dir:fstype",
-				    im->path);
-			im->fstype = (char *)t;
-		}
-	}
+	for (i = 0; i < nimages; i++)
+		if (!images[i].inside)
+			open_image(&images[i]);
 }
 
 /* mkdir -p; every component must be a directory (no symlinks followed). */
@@ -1012,26 +1016,10 @@ static void
 mount_image(struct image *im)
 {
 	struct stat st;
-	const char *t;
 	char *what;
 
-	if (im->inside) {
-		im->fd = open(im->path,
-		    (im->flags & MS_RDONLY ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-		if (im->fd == -1)
-			die("open image", im->path, errno);
-		if (fstat(im->fd, &st) == -1)
-			die("stat image", im->path, errno);
-		if (!S_ISREG(st.st_mode))
-			diex("image: %s: not a regular file", im->path);
-		if (im->fstype == NULL) {
-			if ((t = detect_fstype(im->fd, im->path)) == NULL)
-				diex("image: %s: unknown filesystem type; give "
-				     "it as image:dir:fstype",
-				    im->path);
-			im->fstype = (char *)t;
-		}
-	}
+	if (im->inside)
+		open_image(im);
 	loop_attach(im);
 	mkdir_p(im->dir, 0755);
 	if (mount(im->loopdev, im->dir, im->fstype, im->flags,
