@@ -394,7 +394,7 @@ do_fs_thaw(uint64_t id)
 
 /* The answer to hv_vss_ctl's request, to whoever asked. */
 static void
-local_reply(uint64_t id, uint32_t hresult, const char *said)
+local_reply(uint64_t id, uint32_t hresult, const char *why)
 {
 	struct ctl_conn *c = d.local_conn;
 	bool ok = hresult == HV_S_OK;
@@ -409,11 +409,7 @@ local_reply(uint64_t id, uint32_t hresult, const char *said)
 		ctl_frozen(c, id);
 		return;
 	}
-	ctl_done(c, ok,
-	    ok                 ? NULL
-	        : d.txn.why[0] ? d.txn.why
-	        : said != NULL ? said
-	                       : "refused");
+	ctl_done(c, ok, ok ? NULL : why[0] ? why : "refused");
 }
 
 static void
@@ -427,7 +423,6 @@ ctl_freeze(struct ctl_conn *c, unsigned int ms, bool hold, void *arg)
 	}
 	d.local_conn = c;
 	d.local_hold = hold;
-	d.txn.why[0] = '\0';
 	ev = feed(TE_HOST_REQUEST, 0, HV_OP_FREEZE, false, NULL);
 	ev->local = true;
 	ev->ms = ms;
@@ -440,7 +435,6 @@ static void
 local_thaw(struct ctl_conn *c)
 {
 	d.local_conn = c;
-	d.txn.why[0] = '\0';
 	feed(TE_HOST_REQUEST, 0, HV_OP_THAW, false, NULL)->local = true;
 	pump();
 	if (d.local_conn == c)
@@ -660,19 +654,14 @@ static void
 execute(const struct txn_actions *acts)
 {
 	const struct txn_action *a;
-	const char *said = NULL; /* the last warning, for hv_vss_ctl */
 	size_t i;
 
 	for (i = 0; i < acts->n; i++) {
 		a = &acts->a[i];
-		if (a->kind == TA_LOG && a->prio <= LOG_WARNING)
-			said = strstr(a->text, ": ") != NULL
-			    ? strstr(a->text, ": ") + 2
-			    : a->text;
 		switch (a->kind) {
 		case TA_REPLY:
 			if (a->local)
-				local_reply(a->id, a->hresult, said);
+				local_reply(a->id, a->hresult, a->text);
 			else
 				(void)hostchan_reply(d.host, a->hresult);
 			break;
@@ -884,11 +873,7 @@ note_history(const struct txn_event *ev, enum txn_state before,
 		    a->local != e->local)
 			continue;
 		if (a->hresult != HV_S_OK)
-			history_end(id, false,
-			    d.txn.why[0] ? d.txn.why
-			        : e->lease_expired
-			        ? "the lease expired before THAW"
-			        : NULL);
+			history_end(id, false, a->text[0] ? a->text : NULL);
 		else if (before != TXN_FS_FREEZING) /* FREEZE S_OK: not yet */
 			history_end(id, true, NULL);
 	}
@@ -931,9 +916,7 @@ pump(void)
 	 * undone under it) gets its answer here, or never */
 	if (d.local_conn != NULL && !(d.txn.local && d.txn.owe_reply)) {
 		ctl_done(d.local_conn, false,
-		    d.txn.why[0]
-		        ? d.txn.why
-		        : "the request was undone before it could be answered");
+		    "the request was undone before it could be answered");
 		d.local_conn = NULL;
 	}
 	settle();

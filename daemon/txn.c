@@ -109,6 +109,9 @@ reply(struct txn *t, struct txn_actions *out, uint32_t hresult)
 	a = act(t, out, TA_REPLY);
 	a->hresult = hresult;
 	a->local = t->local;
+	if (hresult != HV_S_OK)
+		snprintf(a->text, sizeof(a->text), "%s",
+		    t->why[0] ? t->why : "failed");
 	say(t, out, hresult == HV_S_OK ? LOG_INFO : LOG_WARNING,
 	    "%s%s answered %s", t->local ? "local " : "", hv_op_name(t->op),
 	    hresult == HV_S_OK ? "S_OK" : "E_FAIL");
@@ -123,9 +126,18 @@ answer_now(struct txn *t, struct txn_actions *out, bool local, uint8_t op,
     uint32_t hresult)
 {
 	struct txn_action *a = act(t, out, TA_REPLY);
+	const char *why;
 
 	a->hresult = hresult;
 	a->local = local;
+	/* the reason is what the caller just logged (every caller does),
+	 * without its "txn N: " */
+	if (hresult != HV_S_OK && out->n >= 2 &&
+	    out->a[out->n - 2].kind == TA_LOG) {
+		why = strstr(out->a[out->n - 2].text, ": ");
+		snprintf(a->text, sizeof(a->text), "%s",
+		    why != NULL ? why + 2 : out->a[out->n - 2].text);
+	}
 	say(t, out, hresult == HV_S_OK ? LOG_INFO : LOG_WARNING,
 	    "%s%s answered %s", local ? "local " : "", hv_op_name(op),
 	    hresult == HV_S_OK ? "S_OK" : "E_FAIL");
@@ -215,6 +227,7 @@ idle_request(struct txn *t, uint8_t op, bool local, unsigned int ms,
 	case HV_OP_HOT_BACKUP:
 		t->local = local;
 		t->id++;
+		t->why[0] = '\0'; /* a new transaction's */
 		t->op = op;
 		t->owe_reply = true;
 		t->state = TXN_CHECKING;
@@ -225,6 +238,7 @@ idle_request(struct txn *t, uint8_t op, bool local, unsigned int ms,
 		t->local = local;
 		t->lease_ms = local && ms > 0 ? ms : t->limits.max_frozen_ms;
 		t->id++;
+		t->why[0] = '\0'; /* a new transaction's */
 		t->op = op;
 		t->owe_reply = true;
 		t->lease_expired[local] = false;
@@ -383,6 +397,9 @@ on_lease(struct txn *t, struct txn_actions *out)
 	if (t->state != TXN_FROZEN)
 		return;
 	t->lease_expired[t->local] = true;
+	set_why(t,
+	    "the lease expired before THAW: the filesystems were "
+	    "thawed, the snapshot may be inconsistent");
 	if (t->local)
 		say(t, out, LOG_WARNING,
 		    "local snapshot frozen for its "

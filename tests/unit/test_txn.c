@@ -577,6 +577,44 @@ test_local_lost(void **state)
 	assert_int_equal(t.state, TXN_FROZEN);
 }
 
+/* The text a refusal carries, for hv_vss_ctl and the history. */
+static const char *
+reply_text(void)
+{
+	size_t i;
+
+	for (i = 0; i < out.n; i++)
+		if (out.a[i].kind == TA_REPLY)
+			return out.a[i].text;
+	return NULL;
+}
+
+static void
+test_reply_reasons(void **state)
+{
+	/* a stage that fails: its culprit */
+	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	feed(TE_APPS_FROZEN, 0, false);
+	assert_int_equal(replied(), HV_E_FAIL);
+	assert_string_equal(reply_text(), "the culprit");
+	/* a refusal that starts nothing: what was logged with it */
+	to_frozen();
+	assert_string_equal(reply_text(), "");
+	feed_local(HV_OP_THAW, 0);
+	assert_int_equal(replied(), HV_E_FAIL);
+	assert_non_null(strstr(reply_text(),
+	    "a host transaction is in "
+	    "progress"));
+	/* a new transaction does not inherit the last one's reason */
+	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
+	feed(TE_FS_THAWED, 0, true);
+	feed(TE_APPS_THAWED, 0, true);
+	assert_int_equal(replied(), HV_S_OK);
+	feed(TE_HOST_REQUEST, HV_OP_HOT_BACKUP, false);
+	feed(TE_DEADLINE, 0, false);
+	assert_non_null(strstr(reply_text(), "no answer within"));
+}
+
 int
 main(void)
 {
@@ -597,6 +635,7 @@ main(void)
 	    cmocka_unit_test_setup(test_local_snapshot, setup),
 	    cmocka_unit_test_setup(test_local_refused_during_host, setup),
 	    cmocka_unit_test_setup(test_local_lost, setup),
+	    cmocka_unit_test_setup(test_reply_reasons, setup),
 	    cmocka_unit_test_setup(test_thaw_superseded_keeps_deadline, setup),
 	    cmocka_unit_test_setup(test_thaw_adopted_gets_deadline, setup),
 	    cmocka_unit_test_setup(test_lease_per_requester, setup),
