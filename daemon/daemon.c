@@ -251,7 +251,6 @@ do_check(uint64_t id)
 	if (p.ntargets == 0)
 		log_warnx("HOT_BACKUP: no filesystem to freeze; the snapshot "
 		          "will be crash-consistent only");
-	forget_checked_plan();
 	d.checked = p; /* for the FREEZE that follows */
 	d.checked_valid = true;
 	d.checked_us = mono_us();
