@@ -16,6 +16,9 @@ only those.  Phases:
   resources  RSS, context switches while idle, CPU time per backup
   stall      a paced 4 KiB writer on each mount (stallwriter) while each
              backup finds DIRTY MiB per mount not yet written back
+  mounts     hvvss HOT_BACKUP/FREEZE with COUNT unrelated tmpfs mounts
+             (a container host) against none, and with one of them
+             changing between HOT_BACKUP and FREEZE
 
 The phase's results are one JSON object, the last line on stdout;
 progress and the daemons' logs go to stderr.  Every daemon run is one
@@ -29,6 +32,7 @@ Two helper commands are run by hv_vss_sim itself (-b and -x):
                              (the child of our hv_vss_sim running EXE)
   inner.py idle OUT EXE SECONDS   sample, sleep, sample
 """
+import ctypes
 import json
 import os
 import re
@@ -238,6 +242,77 @@ def phase_apps(a):
                 wait_swarm_done(logf)
         log("apps round %d/%d done" % (r + 1, rounds))
     return {"counts": counts, "cells": cells}
+
+
+MANY = "/tmp/many"
+
+
+def mount_many(n):
+    """n tmpfs mounts under one tmpfs at MANY, as a container host has
+    them; mount(2) directly, since 10,000 mount(8) processes take
+    minutes.  The sandbox's own mount namespace ends them all."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    os.makedirs(MANY, exist_ok=True)
+    if libc.mount(b"none", MANY.encode(), b"tmpfs", 0, None) != 0:
+        raise OSError(ctypes.get_errno(), "mount tmpfs on " + MANY)
+    for i in range(n):
+        d = ("%s/c%d" % (MANY, i)).encode()
+        os.mkdir(d)
+        if libc.mount(b"none", d, b"tmpfs", 0, b"size=64k") != 0:
+            raise OSError(ctypes.get_errno(), "mount tmpfs on %s" % d)
+
+
+# the "exec" step of the mounts phase: nothing, or a mount made or
+# undone (so that every backup of the churn cell sees a changed table)
+CHURN = ("sh -c 'if mountpoint -q /tmp/churn; then umount /tmp/churn; "
+         "else mkdir -p /tmp/churn && mount -t tmpfs none /tmp/churn; fi'")
+
+
+def phase_mounts(a):
+    """FREEZE and HOT_BACKUP with a.count unrelated mounts: "none" runs
+    in a mount namespace of its own where they are gone (umount -l), so
+    that the same filesystems, daemon and steps differ only by them;
+    "static" sees them all; "churn" sees them, and one mount changes
+    between HOT_BACKUP and FREEZE, so the plan must be made anew."""
+    mounts, rounds, warm, per, n = a["mounts"], a["rounds"], a["warmup"], \
+        a["per"], a["count"]
+    t0 = time.monotonic()
+    mount_many(n)
+    log("mounts: %d tmpfs mounts in %.1f s" % (n, time.monotonic() - t0))
+    steps = "hot,exec,freeze,thaw,sleep=%g" % (a["gap_ms"] / 1000.0)
+    methods = ["none", "static", "churn"]
+    cells = {m: empty_cell() for m in methods}
+    p = progs()
+    for r in range(rounds):
+        for m in rotate(methods, r):
+            tag = "mounts-%s-%d" % (m, r)
+            xcmd = CHURN if m == "churn" else "true"
+            if m != "none":
+                rep, text, rc = run_sim(tag, "hvvss", mounts, warm + per,
+                                        steps=steps, xcmd=xcmd)
+                add_sim(cells[m], rep, text, warm, rc)
+                continue
+            # the same run, in a namespace without the mounts
+            rep_path = "/tmp/%s.json" % tag
+            argv = [p["sim"], "-n", str(warm + per), "-o", rep_path,
+                    "-s", steps, "-x", xcmd, DEV, "--"] + \
+                daemon_argv("hvvss", mounts)
+            with open("/tmp/%s.log" % tag, "w") as errf:
+                rc = subprocess.run(
+                    ["unshare", "-m", "--propagation", "private", "sh",
+                     "-c", 'umount -l "$0" && exec "$@"', MANY] + argv,
+                    stdout=subprocess.DEVNULL, stderr=errf,
+                    timeout=600).returncode
+            text = open("/tmp/%s.log" % tag).read()
+            try:
+                rep = json.load(open(rep_path))
+            except (OSError, ValueError) as e:
+                rep = {"verdict": "no report: %s" % e, "backups": []}
+            if rc != 0:
+                log("%s: exit %d" % (tag, rc))
+            add_sim(cells[m], rep, text, warm, rc)
+        log("mounts round %d/%d done" % (r + 1, rounds))
+    return {"count": n, "cells": cells}
 
 
 def me_cmd(*args):
@@ -498,7 +573,8 @@ def cmd_idle(out, exe, seconds):
 
 
 PHASES = {"latency": phase_latency, "apps": phase_apps,
-          "resources": phase_resources, "stall": phase_stall}
+          "resources": phase_resources, "stall": phase_stall,
+          "mounts": phase_mounts}
 HELPERS = {"sample": cmd_sample, "idle": cmd_idle}
 
 

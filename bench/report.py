@@ -24,6 +24,8 @@ TARGETS = [
     ("longest write stall vs Debian's, 256 MiB", "<= 0.50x"),
     ("wakeups while idle (context switches)", "0"),
     ("RSS with 1000 apps (daemon process)", "<= 8 MiB"),
+    # issue 10
+    ("10,000 unrelated mounts: FREEZE over none", "<= +10 ms"),
 ]
 
 
@@ -227,6 +229,45 @@ def stall_section(r, out, verdict):
     out.append("")
 
 
+def mounts_section(r, out, verdict):
+    g = r.get("mounts", {}).get("mounts")
+    if g is None:
+        return
+    if "error" in g:
+        out.append("Unrelated mounts: %s" % g["error"])
+        out.append("")
+        return
+    c = g["cells"]
+    out.append("Unrelated mounts: hvvss, 1 ext4 allow-listed, %d tmpfs "
+               "mounts beside it, ms" % g["count"])
+    out.append("%-8s %-17s %-10s %-17s %-10s %s" % (
+        "mounts", "FREEZE med / p90", "FREEZE +", "HOT_BACKUP",
+        "HOT +", "backups"))
+    base = {op: med(c["none"][op]) for op in ("FREEZE", "HOT_BACKUP")}
+    labels = [("none", "none"), ("static", "%d" % g["count"]),
+              ("churn", "%d, one changing between HOT_BACKUP and FREEZE"
+               % g["count"])]
+    for m, label in labels:
+        x = c[m]
+        over = {op: (med(x[op]) - base[op]) / 1000.0
+                if base[op] is not None and x[op] else None
+                for op in ("FREEZE", "HOT_BACKUP")}
+        out.append("%-8s %-17s %-10s %-17s %-10s %d%s%s" % (
+            m, pair(x["FREEZE"]),
+            "%+.1f" % over["FREEZE"] if over["FREEZE"] is not None else "-",
+            pair(x["HOT_BACKUP"]),
+            "%+.1f" % over["HOT_BACKUP"]
+            if over["HOT_BACKUP"] is not None else "-",
+            len(x["FREEZE"]),
+            " (%d FAILED)" % x["failed"] if x["failed"] else "",
+            "" if m == "none" else "  (%s)" % label))
+        if m == "static":
+            verdict["mounts"] = over["FREEZE"]
+    out.append("(static: the FREEZE reuses the plan its HOT_BACKUP made; "
+               "churn: it reads the mount table again)")
+    out.append("")
+
+
 def kib(x):
     return "%.1f MiB" % (x / 1024.0) if x is not None else "-"
 
@@ -304,6 +345,7 @@ def targets_section(r, out, v):
         (v.get("stall256"), lambda x: x <= 0.50, rtxt),
         (v.get("ctx"), lambda x: x == 0, lambda x: "%d" % x),
         (v.get("rss_apps"), lambda x: x <= 8192, kib),
+        (v.get("mounts"), lambda x: x <= 10, lambda x: "%+.1f ms" % x),
     ]
     for (what, limit), (x, ok, fmt) in zip(TARGETS, vals):
         if x is None:
@@ -336,6 +378,7 @@ def render(r):
     apps_section(r, out, verdict)
     stall_section(r, out, verdict)
     resources_section(r, out, verdict)
+    mounts_section(r, out, verdict)
     targets_section(r, out, verdict)
     bad = failures(r)
     if bad:
@@ -346,7 +389,7 @@ def render(r):
 def failures(r):
     """What did not run as it should: not the targets, the runs."""
     bad = []
-    for phase in ("latency", "apps", "resources", "stall"):
+    for phase in ("latency", "apps", "resources", "stall", "mounts"):
         for g, x in r.get(phase, {}).items():
             if "error" in x:
                 bad.append("%s/%s: %s" % (g, phase, x["error"]))

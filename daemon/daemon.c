@@ -39,6 +39,7 @@
 #include "host.h"
 #include "log.h"
 #include "metrics.h"
+#include "mountwatch.h"
 #include "plan.h"
 #include "record.h"
 #include "status.h"
@@ -52,6 +53,9 @@
 #define APPS_GRACE_MS 200
 #define RETHAW_SECONDS 2 /* between tries of a thaw that failed */
 #define QUEUE_MAX 16
+/* a plan made at HOT_BACKUP serves the FREEZE that follows within this
+ * long, if the mount table did not change meanwhile (mountwatch.h) */
+#define PLAN_REUSE_MS 60000
 #define MOUNTINFO "/proc/self/mountinfo"
 #define SYSFS "/sys"
 
@@ -74,6 +78,10 @@ static struct {
 	bool local_hold; /* the local FREEZE is a hold */
 	struct guard *guard;
 	struct event *guard_ev;
+	struct mountwatch *mounts; /* NULL: always read the table */
+	struct plan checked; /* made at the last HOT_BACKUP */
+	bool checked_valid; /* ... and not used or outdated since */
+	uint64_t checked_us; /* monotonic, when made */
 	struct record *record;
 	struct timespec frozen_since; /* wall clock */
 	uint64_t lease_until_us; /* monotonic; 0: no lease */
@@ -154,6 +162,10 @@ make_plan(struct plan *p, char *why, size_t len)
 {
 	char err[256];
 
+	/* before the table is read: a change made meanwhile then shows at
+	 * the next look, and the plan is made anew (mountwatch.h) */
+	if (d.mounts != NULL)
+		(void)mountwatch_changed(d.mounts);
 	if (plan_build(p, &d.conf, MOUNTINFO, SYSFS, true, err, sizeof(err)) !=
 	    0) {
 		snprintf(why, len, "cannot read the mount table: %s", err);
@@ -165,6 +177,40 @@ make_plan(struct plan *p, char *why, size_t len)
 		return false;
 	}
 	return true;
+}
+
+/* The HOT_BACKUP's plan is no longer to be trusted. */
+static void
+forget_checked_plan(void)
+{
+	if (d.checked_valid)
+		plan_free(&d.checked);
+	d.checked_valid = false;
+}
+
+/*
+ * The plan for a FREEZE: the one HOT_BACKUP made, if the mount table has
+ * not changed since and it is recent, else a new one.  With thousands of
+ * unrelated mounts (a container host), reading the table is most of a
+ * FREEZE's own time, and it is spent while the applications hold.
+ * Either way the freezer checks each target's mount and device when it
+ * opens it, so a plan can never make it freeze something else.
+ */
+static bool
+freeze_plan(struct plan *p, char *why, size_t len)
+{
+	bool reuse = d.checked_valid && d.mounts != NULL &&
+	    mono_us() - d.checked_us <= PLAN_REUSE_MS * 1000ULL &&
+	    !mountwatch_changed(d.mounts);
+
+	if (reuse) {
+		*p = d.checked;
+		d.checked_valid = false; /* one FREEZE each; ours to free */
+		log_debug("plan: the mount table is as at HOT_BACKUP");
+		return true;
+	}
+	forget_checked_plan();
+	return make_plan(p, why, len);
 }
 
 static void
@@ -196,6 +242,7 @@ do_check(uint64_t id)
 	struct plan p;
 	char why[TXN_TEXT_MAX];
 
+	forget_checked_plan();
 	if (!make_plan(&p, why, sizeof(why))) {
 		feed(TE_CHECK_DONE, id, 0, false, why);
 		return;
@@ -204,7 +251,9 @@ do_check(uint64_t id)
 	if (p.ntargets == 0)
 		log_warnx("HOT_BACKUP: no filesystem to freeze; the snapshot "
 		          "will be crash-consistent only");
-	plan_free(&p);
+	d.checked = p; /* for the FREEZE that follows */
+	d.checked_valid = true;
+	d.checked_us = mono_us();
 	/* then every application: apps_done() feeds TE_CHECK_DONE */
 	apps_check(d.apps, id, app_ms(d.txn.limits.check_ms));
 }
@@ -321,7 +370,7 @@ do_fs_freeze(uint64_t id)
 	int rc;
 
 	/* the mount table may have changed since HOT_BACKUP */
-	if (!make_plan(&p, why, sizeof(why))) {
+	if (!freeze_plan(&p, why, sizeof(why))) {
 		feed(TE_FS_FROZEN, id, 0, false, why);
 		return;
 	}
@@ -770,6 +819,7 @@ reload_conf(void)
 	conf_clear(&d.conf);
 	d.conf = c;
 	d.txn.limits = limits(&c);
+	forget_checked_plan(); /* made with the old allow-list */
 	log_setdebug(c.debug > log_getdebug() ? c.debug : log_getdebug());
 	log_info("configuration reloaded from %s", d.conf_path);
 	return;
@@ -1068,6 +1118,10 @@ daemon_start(struct event_base *base, const struct conf *c,
 		fatalx("cannot serve hv_vss_ctl on %s", c->ctl_socket);
 	start_guard_and_record(c);
 	warn_timeouts(c);
+	/* without it every FREEZE reads the mount table anew: slower with
+	 * many mounts, never wrong */
+	if ((d.mounts = mountwatch_open(MOUNTINFO)) == NULL)
+		log_warn("%s: cannot watch for mount changes", MOUNTINFO);
 	/* a client gone mid-write must not kill us */
 	signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < 3; i++) {
@@ -1099,6 +1153,8 @@ daemon_run(void)
 		event_free(d.guard_ev);
 	guard_free(d.guard);
 	record_close(d.record);
+	forget_checked_plan();
+	mountwatch_close(d.mounts);
 	event_free(d.deadline_ev);
 	event_free(d.lease_ev);
 	for (i = 0; i < 3; i++)
