@@ -219,9 +219,8 @@ drop(struct app *a, const char *why)
 	}
 	if (veto) {
 		snprintf(reason, sizeof(reason),
-		    "%s: lost while asked to %s "
-		    "(%s)",
-		    name, as->stage == APPS_FREEZE ? "FREEZE" : "CHECK", why);
+		    "%s: lost while asked to %s (%s)", name,
+		    as->stage == APPS_FREEZE ? "FREEZE" : "CHECK", why);
 		finish(as, false, reason);
 	}
 }
@@ -374,9 +373,7 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	n = strlen(reason);
 	snprintf(reason + n, sizeof(reason) - n,
-	    ": no answer to %s within "
-	    "%u ms",
-	    op, ms);
+	    ": no answer to %s within %u ms", op, ms);
 	if (as->stage != APPS_THAW) {
 		finish(as, false, reason);
 		return;
@@ -410,8 +407,8 @@ hello(struct app *a, const struct app_msg *m)
 	ok.app_id = a->id;
 	who(a, name, sizeof(name));
 	if (a->need_ms > 0)
-		log_info("%s registered: id %llu, tier %u, needs %u ms to "
-		         "flush",
+		log_info(
+		    "%s registered: id %llu, tier %u, needs %u ms to flush",
 		    name, (unsigned long long)a->id, a->tier, a->need_ms);
 	else
 		log_info("%s registered: id %llu, tier %u", name,
@@ -763,8 +760,8 @@ bind_socket(struct apps *as, const struct conf *c)
 	}
 	if (c->app_socket_group[0] != '\0') {
 		if ((gr = getgrnam(c->app_socket_group)) == NULL)
-			log_warnx("app_socket_group %s: no such group; the "
-			          "socket stays root's",
+			log_warnx(
+			    "app_socket_group %s: no such group; the socket stays root's",
 			    c->app_socket_group);
 		else if (chown(sun.sun_path, 0, gr->gr_gid) == -1)
 			log_warn("chown %s", sun.sun_path);

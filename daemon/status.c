@@ -282,15 +282,13 @@ plan_write(const struct conf *c, const struct apps *apps, bool json,
 		    p.veto ? p.veto_reason
 		        : p.ntargets == 0
 		        ? "nothing to freeze: crash-consistent only"
-		        : "the plan is acceptable; applications are asked at "
-		          "HOT_BACKUP");
+		        : "the plan is acceptable; applications are asked at HOT_BACKUP");
 		evbuffer_add_printf(b, "}}\n");
 		plan_free(&p);
 		return 0;
 	}
 	evbuffer_add_printf(b,
-	    "freeze, in this order (a level at a time, "
-	    "in parallel within a level):\n");
+	    "freeze, in this order (a level at a time, in parallel within a level):\n");
 	for (i = 0; i < p.ntargets; i++) {
 		const struct plan_target *t = &p.targets[i];
 
@@ -306,8 +304,7 @@ plan_write(const struct conf *c, const struct apps *apps, bool json,
 		    p.skips[i].mountpoint, p.skips[i].fstype,
 		    p.skips[i].reason);
 	evbuffer_add_printf(b,
-	    "applications, by tier (FREEZE from tier 0, "
-	    "THAW from tier 9):\n");
+	    "applications, by tier (FREEZE from tier 0, THAW from tier 9):\n");
 	if (apps_count(apps) == 0)
 		evbuffer_add_printf(b, "  (none registered)\n");
 	for (rows.tier = 0; rows.tier <= 9; rows.tier++)
@@ -319,10 +316,9 @@ plan_write(const struct conf *c, const struct apps *apps, bool json,
 		    b, "HOT_BACKUP now: E_FAIL: %s\n", p.veto_reason);
 	else
 		evbuffer_add_printf(b, "HOT_BACKUP now: S_OK%s\n",
-		    p.ntargets == 0 ? " (but nothing to freeze: "
-		                      "crash-consistent only)"
-		                    : ", if every application "
-		                      "answers READY");
+		    p.ntargets == 0
+		        ? " (but nothing to freeze: crash-consistent only)"
+		        : ", if every application answers READY");
 	plan_free(&p);
 	return 0;
 }
