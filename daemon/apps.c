@@ -1,6 +1,6 @@
 /*
  * apps.c: the application socket and the applications' part of a
- * transaction (DESIGN.md, "Application socket (protocol 1)").
+ * transaction (doc/DESIGN.md, "Application socket (protocol 1)").
  *
  * Applications register with HELLO and are asked CHECK (can a backup run
  * now?), FREEZE (flush and hold, by tier: tier 0 first, every app of a

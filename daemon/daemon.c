@@ -220,8 +220,9 @@ apps_done(
 		feed(TE_CHECK_DONE, id, 0, ok, reason);
 		break;
 	case APPS_FREEZE:
-		/* then the hooks, before the filesystems (DESIGN.md); not
-		 * for a transaction that is over already */
+		/* then the hooks, before the filesystems (doc/DESIGN.md,
+		 * "One transaction"); not for a transaction that is over
+		 * already */
 		if (ok && (d.txn.state != TXN_APPS_FREEZING || id != d.txn.id))
 			break;
 		if (ok && run_hooks(HOOKS_FREEZE, id) == 0)

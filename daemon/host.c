@@ -1,6 +1,6 @@
 /*
- * host.c: the host channel (Linux's /dev/vmbus/hv_vss; DESIGN.md "Host
- * channel").
+ * host.c: the host channel (Linux's /dev/vmbus/hv_vss; doc/DESIGN.md,
+ * "Host contract").
  *
  * Open O_RDWR, write REGISTER1, read the kernel's 4-byte answer; then
  * each POLLIN brings one 12-byte request, answered by one 12-byte write.
