@@ -1,6 +1,6 @@
 /*
  * appproto.h: the application socket's line protocol, version 1 (the
- * contract is DESIGN.md, "Application socket (protocol 1)").
+ * contract is doc/DESIGN.md, "Application socket (protocol 1)").
  *
  * ASCII lines ending in '\n', at most APP_LINE_MAX bytes with the newline,
  * tokens separated by exactly one space, nothing before the first or

@@ -268,16 +268,13 @@ ctl_connect(int *fdp)
 		e = errno;
 		close(fd);
 		if (e == EACCES || e == EPERM)
-			say("cannot connect to %s: %s (only root, or the "
-			    "daemon's ctl_group, may)",
+			say("cannot connect to %s: %s (only root, or the daemon's ctl_group, may)",
 			    sockpath, strerror(e));
 		else if (e == EAGAIN)
-			say("cannot connect to %s: no answer within %d s "
-			    "(is hv_vss_daemon stuck?)",
+			say("cannot connect to %s: no answer within %d s (is hv_vss_daemon stuck?)",
 			    sockpath, CONNECT_SECONDS);
 		else
-			say("cannot connect to %s: %s (is hv_vss_daemon "
-			    "running?)",
+			say("cannot connect to %s: %s (is hv_vss_daemon running?)",
 			    sockpath, strerror(e));
 		return EXIT_NOCONN;
 	}
@@ -533,8 +530,7 @@ lost(const struct conn *c, enum reply_ev ev, int seconds)
 	else if (c->rerrno != 0)
 		say("reading from %s: %s", sockpath, strerror(c->rerrno));
 	else
-		say("hv_vss_daemon closed the connection without an "
-		    "answer");
+		say("hv_vss_daemon closed the connection without an answer");
 	return EXIT_ERR;
 }
 
@@ -696,8 +692,7 @@ timeout_args(int argc, char **argv, const struct cmd *self, unsigned int *ms)
 		if (ch != 't')
 			return -1;
 		if (!parse_timeout(optarg, TIMEOUT_MAX_MS, ms)) {
-			say("%s: --timeout %s: not a number of seconds "
-			    "(0 < seconds <= %u)",
+			say("%s: --timeout %s: not a number of seconds (0 < seconds <= %u)",
 			    self->name, optarg, TIMEOUT_MAX_MS / 1000);
 			return -1;
 		}
@@ -916,8 +911,7 @@ release(struct snap *s)
 	}
 	if (ev != R_FINAL) {
 		lost(&s->c, ev, TXN_SECONDS);
-		say("the thaw was not confirmed (the daemon thaws when the "
-		    "connection closes)");
+		say("the thaw was not confirmed (the daemon thaws when the connection closes)");
 		return false;
 	}
 	if (!s->c.ok) {
@@ -962,8 +956,7 @@ snapshot_run(struct snap *s, char **argv, unsigned int ms)
 	}
 	if (ev == R_FINAL) {
 		say("%s",
-		    s->c.ok ? "the daemon ended the hold before "
-		              "freezing"
+		    s->c.ok ? "the daemon ended the hold before freezing"
 		            : s->c.reason);
 		return EXIT_ERR;
 	}
@@ -1002,8 +995,7 @@ snapshot_run(struct snap *s, char **argv, unsigned int ms)
 				    argv[0], s->c.ok ? "" : ": ",
 				    s->c.ok ? "" : s->c.reason);
 			else
-				say("the connection to hv_vss_daemon was lost "
-				    "while frozen (the daemon thaws then)");
+				say("the connection to hv_vss_daemon was lost while frozen (the daemon thaws then)");
 			kill_cmd(s);
 			wait_cmd(s, REAP_MS);
 			return EXIT_ERR;

@@ -1,6 +1,6 @@
 /*
  * apps.c: the application socket and the applications' part of a
- * transaction (DESIGN.md, "Application socket (protocol 1)").
+ * transaction (doc/DESIGN.md, "Application socket (protocol 1)").
  *
  * Applications register with HELLO and are asked CHECK (can a backup run
  * now?), FREEZE (flush and hold, by tier: tier 0 first, every app of a
@@ -151,8 +151,8 @@ finish(struct apps *as, bool ok, const char *reason)
 	evtimer_del(as->timer);
 	as->active = false;
 	TAILQ_FOREACH(a, &as->list, entry)
-	if (a->wait == AW_READY || a->wait == AW_FROZEN)
-		a->wait = AW_NONE;
+		if (a->wait == AW_READY || a->wait == AW_FROZEN)
+			a->wait = AW_NONE;
 	as->done_ok = ok;
 	as->done_stage = as->stage;
 	as->done_txid = as->txid;
@@ -219,9 +219,8 @@ drop(struct app *a, const char *why)
 	}
 	if (veto) {
 		snprintf(reason, sizeof(reason),
-		    "%s: lost while asked to %s "
-		    "(%s)",
-		    name, as->stage == APPS_FREEZE ? "FREEZE" : "CHECK", why);
+		    "%s: lost while asked to %s (%s)", name,
+		    as->stage == APPS_FREEZE ? "FREEZE" : "CHECK", why);
 		finish(as, false, reason);
 	}
 }
@@ -266,8 +265,7 @@ tier_budget(struct apps *as, int tier, int step)
 	struct app *a;
 	int t;
 
-	TAILQ_FOREACH(a, &as->list, entry)
-	{
+	TAILQ_FOREACH(a, &as->list, entry) {
 		if (!a->registered ||
 		    (as->stage == APPS_THAW && !a->asked_freeze))
 			continue;
@@ -300,9 +298,9 @@ next_tier(struct apps *as)
 	for (t = as->tier + step; t >= 0 && t < APPS_NTIERS; t += step) {
 		any = false;
 		TAILQ_FOREACH(a, &as->list, entry)
-		if (a->registered && a->tier == (unsigned int)t &&
-		    (as->stage != APPS_THAW || a->asked_freeze))
-			any = true;
+			if (a->registered && a->tier == (unsigned int)t &&
+			    (as->stage != APPS_THAW || a->asked_freeze))
+				any = true;
 		if (any)
 			break;
 	}
@@ -318,20 +316,20 @@ next_tier(struct apps *as)
 	m.type = as->stage == APPS_THAW ? AM_THAW : AM_FREEZE;
 	m.ms = as->tier_ms;
 	TAILQ_FOREACH(a, &as->list, entry)
-	if (a->registered && a->tier == (unsigned int)t &&
-	    (as->stage != APPS_THAW || a->asked_freeze)) {
-		a->wait = as->stage == APPS_THAW ? AW_THAWED : AW_FROZEN;
-		if (as->stage == APPS_FREEZE)
-			a->asked_freeze = true;
-		as->pending++;
-	}
+		if (a->registered && a->tier == (unsigned int)t &&
+		    (as->stage != APPS_THAW || a->asked_freeze)) {
+			a->wait =
+			    as->stage == APPS_THAW ? AW_THAWED : AW_FROZEN;
+			if (as->stage == APPS_FREEZE)
+				a->asked_freeze = true;
+			as->pending++;
+		}
 	arm(as, as->tier_ms);
 	log_debug("txn %llu: %s tier %d: %u app%s, %u ms",
 	    (unsigned long long)as->txid, app_msg_name(m.type), t, as->pending,
 	    as->pending == 1 ? "" : "s", as->tier_ms);
 	/* say() may drop an app, which may end the stage: walk safely */
-	TAILQ_FOREACH_SAFE(a, &as->list, entry, tmp)
-	{
+	TAILQ_FOREACH_SAFE(a, &as->list, entry, tmp) {
 		if (a->wait != (m.type == AM_THAW ? AW_THAWED : AW_FROZEN) ||
 		    a->tier != (unsigned int)t)
 			continue;
@@ -365,8 +363,7 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	                               : "THAW";
 	ms = as->tier_ms;
 	reason[0] = '\0';
-	TAILQ_FOREACH(a, &as->list, entry)
-	{
+	TAILQ_FOREACH(a, &as->list, entry) {
 		if (a->wait != w)
 			continue;
 		who(a, name, sizeof(name));
@@ -376,17 +373,15 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	n = strlen(reason);
 	snprintf(reason + n, sizeof(reason) - n,
-	    ": no answer to %s within "
-	    "%u ms",
-	    op, ms);
+	    ": no answer to %s within %u ms", op, ms);
 	if (as->stage != APPS_THAW) {
 		finish(as, false, reason);
 		return;
 	}
 	/* a missing THAWED is reported, not fatal: go on to the next tier */
 	TAILQ_FOREACH(a, &as->list, entry)
-	if (a->wait == AW_THAWED && a->tier == (unsigned int)as->tier)
-		a->wait = AW_NONE;
+		if (a->wait == AW_THAWED && a->tier == (unsigned int)as->tier)
+			a->wait = AW_NONE;
 	log_warnx("txn %llu: %s", (unsigned long long)as->txid, reason);
 	n = strlen(as->missing);
 	snprintf(as->missing + n, sizeof(as->missing) - n, "%s%s",
@@ -412,8 +407,8 @@ hello(struct app *a, const struct app_msg *m)
 	ok.app_id = a->id;
 	who(a, name, sizeof(name));
 	if (a->need_ms > 0)
-		log_info("%s registered: id %llu, tier %u, needs %u ms to "
-		         "flush",
+		log_info(
+		    "%s registered: id %llu, tier %u, needs %u ms to flush",
 		    name, (unsigned long long)a->id, a->tier, a->need_ms);
 	else
 		log_info("%s registered: id %llu, tier %u", name,
@@ -633,8 +628,7 @@ begin(struct apps *as, enum apps_stage stage, uint64_t txid, unsigned int ms)
 	if (stage != APPS_THAW && as->txid != txid) {
 		struct app *a;
 
-		TAILQ_FOREACH(a, &as->list, entry)
-		{
+		TAILQ_FOREACH(a, &as->list, entry) {
 			a->asked_freeze = false;
 			a->frozen = false;
 		}
@@ -651,18 +645,18 @@ apps_check(struct apps *as, uint64_t txid, unsigned int ms)
 	begin(as, APPS_CHECK, txid, ms);
 	as->tier_ms = ms;
 	TAILQ_FOREACH(a, &as->list, entry)
-	if (a->registered) {
-		a->wait = AW_READY;
-		as->pending++;
-	}
+		if (a->registered) {
+			a->wait = AW_READY;
+			as->pending++;
+		}
 	if (as->pending == 0) {
 		finish(as, true, NULL);
 		return;
 	}
 	arm(as, ms);
 	TAILQ_FOREACH_SAFE(a, &as->list, entry, tmp)
-	if (a->wait == AW_READY && (!say(a, &m) || !as->active))
-		return;
+		if (a->wait == AW_READY && (!say(a, &m) || !as->active))
+			return;
 }
 
 void
@@ -685,8 +679,7 @@ apps_abort(struct apps *as, uint64_t txid)
 		evtimer_del(as->timer);
 		as->active = false;
 	}
-	TAILQ_FOREACH_SAFE(a, &as->list, entry, tmp)
-	{
+	TAILQ_FOREACH_SAFE(a, &as->list, entry, tmp) {
 		if (!a->asked_freeze)
 			continue;
 		a->asked_freeze = false;
@@ -715,8 +708,7 @@ apps_foreach(const struct apps *as,
 	struct apps_info info;
 	const struct app *a;
 
-	TAILQ_FOREACH(a, &as->list, entry)
-	{
+	TAILQ_FOREACH(a, &as->list, entry) {
 		if (!a->registered)
 			continue;
 		info = (struct apps_info){
@@ -768,8 +760,8 @@ bind_socket(struct apps *as, const struct conf *c)
 	}
 	if (c->app_socket_group[0] != '\0') {
 		if ((gr = getgrnam(c->app_socket_group)) == NULL)
-			log_warnx("app_socket_group %s: no such group; the "
-			          "socket stays root's",
+			log_warnx(
+			    "app_socket_group %s: no such group; the socket stays root's",
 			    c->app_socket_group);
 		else if (chown(sun.sun_path, 0, gr->gr_gid) == -1)
 			log_warn("chown %s", sun.sun_path);

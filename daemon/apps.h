@@ -1,5 +1,5 @@
 /*
- * apps.h: the application socket (DESIGN.md, "Application socket
+ * apps.h: the application socket (doc/DESIGN.md, "Application socket
  * (protocol 1)"): who is registered, and the application stages of a
  * transaction: CHECK, FREEZE by tier, ABORT, THAW by tier.
  */

@@ -370,8 +370,7 @@ conf_check_entry(const struct conf_key *k, const char *v, size_t len, char *why,
 		if (!islower((unsigned char)v[i]) &&
 		    !isdigit((unsigned char)v[i]) && v[i] != '_' && v[i] != '.')
 			return conf_bad(why, whylen,
-			    "neither an absolute path nor a filesystem type "
-			    "[a-z0-9_.]",
+			    "neither an absolute path nor a filesystem type [a-z0-9_.]",
 			    shown);
 	if (len > CONF_PATH_MAX - 1)
 		return conf_bad(why, whylen, "filesystem type too long", shown);
@@ -619,8 +618,7 @@ conf_read_line(char *buf, int size, void *arg)
 		if (len == (size_t)size - 2) {
 			p->err_line = ++p->lineno;
 			conf_err(p->err, p->errlen,
-			    "%s:%d: line too long (at most %d bytes; an "
-			    "indented line continues a list)",
+			    "%s:%d: line too long (at most %d bytes; an indented line continues a list)",
 			    p->path, p->lineno, size - 2);
 			return NULL;
 		}
@@ -660,9 +658,9 @@ conf_read_line(char *buf, int size, void *arg)
 			    s + 1);
 			p->err_line = p->lineno;
 			conf_err(p->err, p->errlen,
-			    "%s:%d: [%s]: unknown section (the only one is "
-			    "[" CONF_SECTION "])",
-			    p->path, p->lineno, conf_name(name, q, sizeof(q)));
+			    "%s:%d: [%s]: unknown section (the only one is [%s])",
+			    p->path, p->lineno, conf_name(name, q, sizeof(q)),
+			    CONF_SECTION);
 			return NULL;
 		}
 	}
@@ -695,8 +693,7 @@ conf_ini_handler(
 	}
 	if (cont && !conf_is_list(k)) {
 		conf_err(p->err, p->errlen,
-		    "%s:%d: %s: indented line, but only a list may go on "
-		    "over lines",
+		    "%s:%d: %s: indented line, but only a list may go on over lines",
 		    p->path, p->lineno, name);
 		goto fail;
 	}

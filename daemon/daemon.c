@@ -249,8 +249,8 @@ do_check(uint64_t id)
 	}
 	log_plan(&p);
 	if (p.ntargets == 0)
-		log_warnx("HOT_BACKUP: no filesystem to freeze; the snapshot "
-		          "will be crash-consistent only");
+		log_warnx(
+		    "HOT_BACKUP: no filesystem to freeze; the snapshot will be crash-consistent only");
 	d.checked = p; /* for the FREEZE that follows */
 	d.checked_valid = true;
 	d.checked_us = mono_us();
@@ -269,8 +269,9 @@ apps_done(
 		feed(TE_CHECK_DONE, id, 0, ok, reason);
 		break;
 	case APPS_FREEZE:
-		/* then the hooks, before the filesystems (DESIGN.md); not
-		 * for a transaction that is over already */
+		/* then the hooks, before the filesystems (doc/DESIGN.md,
+		 * "One transaction"); not for a transaction that is over
+		 * already */
 		if (ok && (d.txn.state != TXN_APPS_FREEZING || id != d.txn.id))
 			break;
 		if (ok && run_hooks(HOOKS_FREEZE, id) == 0)
@@ -320,8 +321,7 @@ hooks_done(const struct hooks_result *r, void *arg)
 			    d.apps, r->txid, app_ms(d.txn.limits.thaw_ms));
 		else
 			log_warnx(
-			    "txn %llu: its thaw hooks outlasted the "
-			    "transaction; its applications were not told THAW",
+			    "txn %llu: its thaw hooks outlasted the transaction; its applications were not told THAW",
 			    (unsigned long long)r->txid);
 		break;
 	case HOOKS_ABORT:
@@ -395,9 +395,7 @@ freeze_done(const struct freeze_result *r, void *arg)
 			char why[TXN_TEXT_MAX];
 
 			snprintf(why, sizeof(why),
-			    "%zu filesystem%s thawed by "
-			    "someone else before THAW (the thaw guard, or an "
-			    "admin): the snapshot may be inconsistent",
+			    "%zu filesystem%s thawed by someone else before THAW (the thaw guard, or an admin): the snapshot may be inconsistent",
 			    r->nstale, r->nstale == 1 ? " was" : "s were");
 			feed(TE_FS_THAWED, r->id, 0, false, why);
 			pump();
@@ -410,8 +408,8 @@ freeze_done(const struct freeze_result *r, void *arg)
 		feed(TE_FS_THAWED, r->id, 0, r->ok, r->reason);
 	} else {
 		if (r->ok) {
-			log_info("txn %llu: froze %zu filesystem%s in %.1f ms "
-			         "(presync %.1f ms): %s",
+			log_info(
+			    "txn %llu: froze %zu filesystem%s in %.1f ms (presync %.1f ms): %s",
 			    (unsigned long long)r->id, r->nfrozen,
 			    r->nfrozen == 1 ? "" : "s", r->freeze_us / 1000.0,
 			    r->sync_us / 1000.0, r->order);
@@ -424,8 +422,8 @@ freeze_done(const struct freeze_result *r, void *arg)
 				guard_arm(d.guard, d.txn.lease_ms);
 		}
 		if (r->nforeign > 0)
-			log_warnx("txn %llu: already frozen by someone else, "
-			          "left to them: %s",
+			log_warnx(
+			    "txn %llu: already frozen by someone else, left to them: %s",
 			    (unsigned long long)r->id, r->foreign);
 		feed(TE_FS_FROZEN, r->id, 0, r->ok, r->reason);
 	}
@@ -500,8 +498,7 @@ ctl_thaw(struct ctl_conn *c, void *arg)
 	/* a held snapshot ends when its holder says so, not before */
 	if (d.hold_conn != NULL) {
 		ctl_done(c, false,
-		    "a snapshot held by another hv_vss_ctl is "
-		    "in progress; it thaws when that one ends");
+		    "a snapshot held by another hv_vss_ctl is in progress; it thaws when that one ends");
 		return;
 	}
 	local_thaw(c);
@@ -523,8 +520,7 @@ ctl_release(struct ctl_conn *c, void *arg)
 	d.hold_conn = NULL;
 	if (!hold_live()) {
 		ctl_done(c, false,
-		    "the snapshot was thawed before the "
-		    "release: its timeout passed, or the daemon is stopping");
+		    "the snapshot was thawed before the release: its timeout passed, or the daemon is stopping");
 		return;
 	}
 	local_thaw(c);
@@ -664,8 +660,7 @@ guard_cb(evutil_socket_t fd, short what, void *arg)
 			break;
 		case GUARD_EV_LEASE:
 			log_warnx(
-			    "thaw guard: the daemon did not thaw in time; "
-			    "the guard thawed what it held");
+			    "thaw guard: the daemon did not thaw in time; the guard thawed what it held");
 			metrics_guard_thaw();
 			/* as the lease: the next THAW must say E_FAIL */
 			feed(TE_LEASE_EXPIRED, d.lease_id, 0, false, NULL);
@@ -814,8 +809,8 @@ reload_conf(void)
 	    c.app_max_clients != d.conf.app_max_clients ||
 	    strcmp(c.ctl_socket, d.conf.ctl_socket) != 0 ||
 	    strcmp(c.ctl_group, d.conf.ctl_group) != 0)
-		log_warnx("SIGHUP: run_dir and the app and control socket "
-		          "settings take effect at the next start");
+		log_warnx(
+		    "SIGHUP: run_dir and the app and control socket settings take effect at the next start");
 	conf_clear(&d.conf);
 	d.conf = c;
 	d.txn.limits = limits(&c);
@@ -1032,20 +1027,18 @@ static void
 warn_timeouts(const struct conf *c)
 {
 	if (c->check_timeout_ms >= 30000)
-		log_warnx("check_timeout %u ms: Linux gives up on HOT_BACKUP "
-		          "after 30 s",
+		log_warnx(
+		    "check_timeout %u ms: Linux gives up on HOT_BACKUP after 30 s",
 		    c->check_timeout_ms);
 	if (2 * c->thaw_timeout_ms >= 30000)
-		log_warnx("thaw_timeout %u ms: a THAW may take it twice (the "
-		          "filesystems, then the applications); Linux gives up "
-		          "on THAW after 30 s",
+		log_warnx(
+		    "thaw_timeout %u ms: a THAW may take it twice (the filesystems, then the applications); Linux gives up on THAW after 30 s",
 		    c->thaw_timeout_ms);
 	if (c->app_freeze_timeout_ms + c->hook_timeout_ms +
 	        c->fs_freeze_timeout_ms >=
 	    900000)
-		log_warnx("app_freeze_timeout, hook_timeout and "
-		          "fs_freeze_timeout add up past the 900 s Linux waits "
-		          "for FREEZE");
+		log_warnx(
+		    "app_freeze_timeout, hook_timeout and fs_freeze_timeout add up past the 900 s Linux waits for FREEZE");
 }
 
 static const struct ctl_handlers ctl_handlers = {ctl_status, ctl_plan,

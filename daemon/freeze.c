@@ -444,8 +444,7 @@ freezer_freeze(
 		snprintf(f->result.reason, sizeof(f->result.reason),
 		    f->busy
 		        ? "the freezer is busy"
-		        : "still frozen from the "
-		          "last transaction: %zu filesystem%s failed to thaw",
+		        : "still frozen from the last transaction: %zu filesystem%s failed to thaw",
 		    f->nfrozen, f->nfrozen == 1 ? "" : "s");
 		return -EBUSY;
 	}

@@ -536,26 +536,20 @@ spawn(struct guard *g, char *err, size_t errlen)
 			set_err(err, errlen, "the thaw guard's hello", errno);
 		else if (err != NULL && errlen > 0)
 			snprintf(err, errlen,
-			    "the thaw guard did not start "
-			    "(got %zd bytes)",
-			    n);
+			    "the thaw guard did not start (got %zd bytes)", n);
 		stop(g);
 		return -1;
 	}
 	if (m.arg[0] & HELLO_LOCKED)
 		snprintf(g->note, sizeof(g->note),
-		    "thaw guard pid %d, memory "
-		    "locked",
-		    (int)g->pid);
+		    "thaw guard pid %d, memory locked", (int)g->pid);
 	else if (m.arg[0] & HELLO_NOLOCK_SAN)
 		snprintf(g->note, sizeof(g->note),
-		    "thaw guard pid %d, memory "
-		    "NOT locked (sanitizer build)",
+		    "thaw guard pid %d, memory NOT locked (sanitizer build)",
 		    (int)g->pid);
 	else
 		snprintf(g->note, sizeof(g->note),
-		    "thaw guard pid %d, memory "
-		    "NOT locked (mlockall: %s)",
+		    "thaw guard pid %d, memory NOT locked (mlockall: %s)",
 		    (int)g->pid, strerror(m.err));
 	n = strlen(g->note);
 	snprintf(g->note + n, sizeof(g->note) - n, "%s",

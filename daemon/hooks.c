@@ -650,8 +650,7 @@ hook_over(struct hooks *h, const siginfo_t *si)
 			    h->timeout_ms);
 		else if (si->si_code == 0)
 			set_why(e, HOOK_ERROR,
-			    "ended, but its exit status was lost (reaped by "
-			    "someone else)");
+			    "ended, but its exit status was lost (reaped by someone else)");
 		else if (si->si_code != CLD_EXITED)
 			set_why(e, HOOK_FAILED, "killed by signal %d%s",
 			    si->si_status,

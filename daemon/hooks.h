@@ -1,7 +1,7 @@
 /*
- * hooks.h: the hooks directory (DESIGN.md "Hooks"): executables run with
- * "freeze" before the filesystems are frozen, and with "thaw" or "abort"
- * after, for applications that cannot speak the socket protocol.
+ * hooks.h: the hooks directory (doc/DESIGN.md, "Hooks"): executables run
+ * with "freeze" before the filesystems are frozen, and with "thaw" or
+ * "abort" after, for applications that cannot speak the socket protocol.
  *
  * It runs on the daemon's libevent loop: hooks_run() starts a stage and
  * returns at once; the hooks run one at a time, each under its own

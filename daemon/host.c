@@ -1,6 +1,6 @@
 /*
- * host.c: the host channel (Linux's /dev/vmbus/hv_vss; DESIGN.md "Host
- * channel").
+ * host.c: the host channel (Linux's /dev/vmbus/hv_vss; doc/DESIGN.md,
+ * "Host contract").
  *
  * Open O_RDWR, write REGISTER1, read the kernel's 4-byte answer; then
  * each POLLIN brings one 12-byte request, answered by one 12-byte write.
@@ -120,9 +120,8 @@ read_cb(evutil_socket_t fd, short what, void *arg)
 		if (hv_msg_decode_register_reply(
 		        buf, n < 0 ? 0 : (size_t)n, &version) != 0) {
 			snprintf(why, sizeof(why),
-			    "bad REGISTER1 answer "
-			    "(%zd bytes%s%s)",
-			    n, n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
+			    "bad REGISTER1 answer (%zd bytes%s%s)", n,
+			    n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
 			/* not a VSS device (any more): don't spin on it */
 			h->backoff = true;
 			lose(h, why, false);
@@ -159,8 +158,8 @@ try_open(struct hostchan *h)
 		h->open_failed_logged = true;
 		if (err == EBUSY) {
 			find_holder(h->device, holder, sizeof(holder));
-			log_warnx("%s is busy: another VSS daemon holds it "
-			          "(%s); retrying every %d s",
+			log_warnx(
+			    "%s is busy: another VSS daemon holds it (%s); retrying every %d s",
 			    h->device, holder, RETRY_SECONDS);
 		} else
 			log_warnx("open %s: %s; retrying every %d s", h->device,
@@ -179,8 +178,8 @@ try_open(struct hostchan *h)
 	h->read_ev = event_new(h->base, fd, EV_READ | EV_PERSIST, read_cb, h);
 	if (h->read_ev == NULL || event_add(h->read_ev, NULL) != 0) {
 		if (!h->open_failed_logged)
-			log_warnx("%s cannot be polled: not a VSS device; "
-			          "retrying every %d s",
+			log_warnx(
+			    "%s cannot be polled: not a VSS device; retrying every %d s",
 			    h->device, RETRY_SECONDS);
 		h->open_failed_logged = true;
 		if (h->read_ev != NULL)
@@ -251,9 +250,9 @@ hostchan_reply(struct hostchan *h, uint32_t hresult)
 		return 0;
 	err = errno;
 	snprintf(why, sizeof(why), "reply rejected: %s%s", strerror(err),
-	    err == EINVAL ? " (the kernel no longer waits for it: timeout "
-	                    "or hibernation)"
-	                  : "");
+	    err == EINVAL
+	        ? " (the kernel no longer waits for it: timeout or hibernation)"
+	        : "");
 	lose(h, why, err == EINVAL);
 	return -err;
 }

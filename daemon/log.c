@@ -146,9 +146,8 @@ emit(const struct timespec *when, int prio, const char *text, bool late)
 		    when->tv_nsec / 1000000, text);
 	else if (late)
 		n = snprintf(line, sizeof(line),
-		    "%s (held while frozen, "
-		    "logged at %s.%03ld)",
-		    text, stamp, when->tv_nsec / 1000000);
+		    "%s (held while frozen, logged at %s.%03ld)", text, stamp,
+		    when->tv_nsec / 1000000);
 	else
 		n = snprintf(line, sizeof(line), "%s", text);
 	if (n < 0)
@@ -163,8 +162,7 @@ emit(const struct timespec *when, int prio, const char *text, bool late)
 	}
 	if (lost > 0) {
 		n = snprintf(line, sizeof(line),
-		    "%s%s%u log line%s lost: "
-		    "the log target was not taking them%s",
+		    "%s%s%u log line%s lost: the log target was not taking them%s",
 		    to_stderr ? stamp : "", to_stderr ? " " : "", lost,
 		    lost == 1 ? "" : "s", to_stderr ? "\n" : "");
 		lost = 0;

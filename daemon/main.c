@@ -26,8 +26,7 @@
 static void __attribute__((noreturn)) usage(void)
 {
 	fprintf(stderr,
-	    "usage: hv_vss_daemon [-dhnt] [-c file] "
-	    "[-D device] [-o key=value]\n");
+	    "usage: hv_vss_daemon [-dhnt] [-c file] [-D device] [-o key=value]\n");
 	exit(1);
 }
 
@@ -80,8 +79,7 @@ main(int argc, char *argv[])
 		case 'o':
 			if (noverrides == MAX_OVERRIDES) {
 				fprintf(stderr,
-				    "hv_vss_daemon: more than %d "
-				    "-o\n",
+				    "hv_vss_daemon: more than %d -o\n",
 				    MAX_OVERRIDES);
 				exit(1);
 			}
@@ -117,8 +115,7 @@ main(int argc, char *argv[])
 	}
 	if (geteuid() != 0) {
 		fprintf(stderr,
-		    "hv_vss_daemon: must run as root (it freezes "
-		    "filesystems)\n");
+		    "hv_vss_daemon: must run as root (it freezes filesystems)\n");
 		exit(1);
 	}
 

@@ -744,12 +744,10 @@ select_one(struct pb *pb, size_t i)
 	if (cls == FSC_NOFREEZE) {
 		if (pb->c->unfreezable == UNFREEZABLE_VETO) {
 			add_veto(pb->p,
-			    "%s (%s) cannot be frozen "
-			    "(unfreezable=veto)",
+			    "%s (%s) cannot be frozen (unfreezable=veto)",
 			    m->target, m->fstype);
 			return add_skip(pb, i, false,
-			    "cannot freeze (%s): vetoes the backup "
-			    "(unfreezable=veto)",
+			    "cannot freeze (%s): vetoes the backup (unfreezable=veto)",
 			    m->fstype);
 		}
 		return add_skip(pb, i, false,
@@ -862,8 +860,7 @@ group_targets(struct pb *pb, const bool *cand)
 			if (strcmp(m->fstype, "btrfs") == 0 &&
 			    strcmp(m->root, keep->root) != 0)
 				r = add_skip(pb, cs[j].i, true,
-				    "btrfs subvolume %s: same filesystem as "
-				    "%s (%u:%u)",
+				    "btrfs subvolume %s: same filesystem as %s (%u:%u)",
 				    m->root, keep->target, major(m->dev),
 				    minor(m->dev));
 			else
@@ -1348,8 +1345,7 @@ find_cycle(struct pb *pb)
 				for (i = 0; stk[i] != v; i++)
 					;
 				add_veto(pb->p,
-				    "cycle of loop images (each "
-				    "lives on the next): ");
+				    "cycle of loop images (each lives on the next): ");
 				for (; i <= top; i++)
 					append(vr, vs, "%s -> ",
 					    pb->m[pb->t[stk[i]].m].target);

@@ -4,7 +4,7 @@
  * from sysfs (loop backing files, dm/md slaves); pure otherwise, so that
  * the unit tests feed it fixture files.
  *
- * Rules (DESIGN.md, "Which filesystems, in which order"):
+ * Rules (doc/DESIGN.md, "Which filesystems, in which order"):
  * - candidates: read-write mounts of block-device filesystems whose type
  *   can freeze (ext2/3/4, xfs, btrfs, f2fs, jfs, reiserfs, gfs2, ocfs2,
  *   nilfs2);

@@ -104,8 +104,7 @@ record_check_dir(const char *dir, char *err, size_t errlen)
 	if ((unsigned long)sf.f_type != (unsigned long)TMPFS_MAGIC &&
 	    (unsigned long)sf.f_type != (unsigned long)RAMFS_MAGIC) {
 		set_err(err, errlen, 0,
-		    "%s: not a tmpfs or ramfs: the record of frozen "
-		    "filesystems must live in memory (see run_dir)",
+		    "%s: not a tmpfs or ramfs: the record of frozen filesystems must live in memory (see run_dir)",
 		    dir);
 		return -1;
 	}
@@ -375,8 +374,7 @@ read_record(const char *path, size_t *len, int *rc, char *err, size_t errlen)
 	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
 	    (st.st_mode & 022) != 0 || st.st_size > FILE_MAX) {
 		set_err(err, errlen, 0,
-		    "%s: not a regular file of ours, writable by us alone, of "
-		    "a sane size; not trusted",
+		    "%s: not a regular file of ours, writable by us alone, of a sane size; not trusted",
 		    path);
 		close(fd);
 		return NULL;
@@ -419,9 +417,8 @@ parse_record(char *buf, size_t len, struct record_entry *e, unsigned int *lines,
 	if (nl == NULL || (size_t)(nl - p) != strlen(RECORD_MAGIC) ||
 	    memcmp(p, RECORD_MAGIC, strlen(RECORD_MAGIC)) != 0) {
 		set_err(err, errlen, 0,
-		    "%s: no \"" RECORD_MAGIC "\" line: not a record; "
-		    "not trusted",
-		    path);
+		    "%s: no \"%s\" line: not a record; not trusted", path,
+		    RECORD_MAGIC);
 		return -1;
 	}
 	for (p = nl + 1; p < end; p = nl + 1) {

@@ -18,19 +18,71 @@
 #include "plan.h"
 #include "status.h"
 
-static void
-json_str(struct evbuffer *b, const char *s)
+/*
+ * Length of the valid UTF-8 sequence at s (RFC 3629: no overlong forms,
+ * no surrogates, nothing above U+10FFFF), or 0 if s does not start one.
+ */
+static size_t
+utf8_len(const unsigned char *s)
 {
-	evbuffer_add(b, "\"", 1);
-	for (; s != NULL && *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n, i;
 
-		if (c == '"' || c == '\\')
-			evbuffer_add_printf(b, "\\%c", c);
-		else if (c < 0x20 || c > 0x7e)
-			evbuffer_add_printf(b, "\\u%04x", c);
-		else
-			evbuffer_add(b, s, 1);
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		if (s[0] == 0xe0)
+			lo = 0xa0;
+		else if (s[0] == 0xed)
+			hi = 0x9f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		if (s[0] == 0xf0)
+			lo = 0x90;
+		else if (s[0] == 0xf4)
+			hi = 0x8f;
+	} else
+		return 0;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/*
+ * Valid UTF-8 passes through as it is, so that a mount point named in
+ * UTF-8 reads the same in JSON as on the terminal.  Control characters,
+ * DEL, '"' and '\' are escaped.  A JSON string holds characters, not
+ * bytes: each byte that does not start a valid UTF-8 sequence becomes
+ * U+FFFD ("\ufffd"), as hv_vss_ctl(8) documents.
+ */
+void
+status_json_str(struct evbuffer *b, const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n;
+
+	evbuffer_add(b, "\"", 1);
+	while (u != NULL && *u != '\0') {
+		if (*u == '"' || *u == '\\') {
+			evbuffer_add_printf(b, "\\%c", *u);
+			u++;
+		} else if (*u < 0x20 || *u == 0x7f) {
+			evbuffer_add_printf(b, "\\u%04x", *u);
+			u++;
+		} else if (*u < 0x7f) {
+			evbuffer_add(b, u, 1);
+			u++;
+		} else if ((n = utf8_len(u)) > 0) {
+			evbuffer_add(b, u, n);
+			u += n;
+		} else {
+			evbuffer_add(b, "\\ufffd", 6);
+			u++;
+		}
 	}
 	evbuffer_add(b, "\"", 1);
 }
@@ -67,7 +119,7 @@ app_row(const struct apps_info *a, void *arg)
 	evbuffer_add_printf(r->b,
 	    "%s{\"id\": %llu, \"name\": ", r->first ? "" : ", ",
 	    (unsigned long long)a->id);
-	json_str(r->b, a->name);
+	status_json_str(r->b, a->name);
 	evbuffer_add_printf(r->b,
 	    ", \"tier\": %u, \"pid\": %d, \"uid\": %u, "
 	    "\"needs_ms\": %u}",
@@ -86,14 +138,14 @@ status_write(const struct daemon_view *v, bool json, struct evbuffer *b)
 	if (json) {
 		evbuffer_add_printf(
 		    b, "{\"version\": \"%s\", \"state\": ", HVVSS_VERSION);
-		json_str(b, v->state);
+		status_json_str(b, v->state);
 		evbuffer_add_printf(b,
 		    ", \"txid\": %llu, \"requester\": "
 		    "\"%s\", \"frozen\": %s, \"frozen_since\": ",
 		    (unsigned long long)v->txid, v->local ? "local" : "host",
 		    v->frozen ? "true" : "false");
 		if (v->frozen)
-			json_str(b, since);
+			status_json_str(b, since);
 		else
 			evbuffer_add_printf(b, "null");
 		evbuffer_add_printf(b, ", \"lease_left_ms\": ");
@@ -102,9 +154,9 @@ status_write(const struct daemon_view *v, bool json, struct evbuffer *b)
 		else
 			evbuffer_add_printf(b, "null");
 		evbuffer_add_printf(b, ", \"frozen_filesystems\": ");
-		json_str(b, v->frozen_paths);
+		status_json_str(b, v->frozen_paths);
 		evbuffer_add_printf(b, ", \"device\": {\"path\": ");
-		json_str(b, v->device);
+		status_json_str(b, v->device);
 		evbuffer_add_printf(b,
 		    ", \"connected\": %s}, \"guard\": "
 		    "{\"alive\": %s, \"pid\": %d}, \"apps\": [",
@@ -160,7 +212,7 @@ list_hooks(const char *dir, struct evbuffer *b, bool json)
 		if (names[i]->d_name[0] != '.') {
 			if (json) {
 				evbuffer_add_printf(b, "%s", first ? "" : ", ");
-				json_str(b, names[i]->d_name);
+				status_json_str(b, names[i]->d_name);
 			} else
 				evbuffer_add_printf(
 				    b, "  %s/%s\n", dir, names[i]->d_name);
@@ -197,25 +249,25 @@ plan_write(const struct conf *c, const struct apps *apps, bool json,
 
 			evbuffer_add_printf(
 			    b, "%s{\"mountpoint\": ", i ? ", " : "");
-			json_str(b, t->mountpoint);
+			status_json_str(b, t->mountpoint);
 			evbuffer_add_printf(b, ", \"fstype\": ");
-			json_str(b, t->fstype);
+			status_json_str(b, t->fstype);
 			evbuffer_add_printf(b, ", \"source\": ");
-			json_str(b, t->source);
+			status_json_str(b, t->source);
 			evbuffer_add_printf(
 			    b, ", \"level\": %d, \"after\": ", t->level);
-			json_str(b, t->order_reason);
+			status_json_str(b, t->order_reason);
 			evbuffer_add_printf(b, "}");
 		}
 		evbuffer_add_printf(b, "], \"skipped\": [");
 		for (i = 0; i < p.nskips; i++) {
 			evbuffer_add_printf(
 			    b, "%s{\"mountpoint\": ", i ? ", " : "");
-			json_str(b, p.skips[i].mountpoint);
+			status_json_str(b, p.skips[i].mountpoint);
 			evbuffer_add_printf(b, ", \"fstype\": ");
-			json_str(b, p.skips[i].fstype);
+			status_json_str(b, p.skips[i].fstype);
 			evbuffer_add_printf(b, ", \"reason\": ");
-			json_str(b, p.skips[i].reason);
+			status_json_str(b, p.skips[i].reason);
 			evbuffer_add_printf(b, "}");
 		}
 		evbuffer_add_printf(b, "], \"apps\": [");
@@ -226,19 +278,17 @@ plan_write(const struct conf *c, const struct apps *apps, bool json,
 		    ", \"hot_backup\": {\"answer\": \"%s\", "
 		    "\"why\": ",
 		    p.veto ? "E_FAIL" : "S_OK");
-		json_str(b,
+		status_json_str(b,
 		    p.veto ? p.veto_reason
 		        : p.ntargets == 0
 		        ? "nothing to freeze: crash-consistent only"
-		        : "the plan is acceptable; applications are asked at "
-		          "HOT_BACKUP");
+		        : "the plan is acceptable; applications are asked at HOT_BACKUP");
 		evbuffer_add_printf(b, "}}\n");
 		plan_free(&p);
 		return 0;
 	}
 	evbuffer_add_printf(b,
-	    "freeze, in this order (a level at a time, "
-	    "in parallel within a level):\n");
+	    "freeze, in this order (a level at a time, in parallel within a level):\n");
 	for (i = 0; i < p.ntargets; i++) {
 		const struct plan_target *t = &p.targets[i];
 
@@ -254,8 +304,7 @@ plan_write(const struct conf *c, const struct apps *apps, bool json,
 		    p.skips[i].mountpoint, p.skips[i].fstype,
 		    p.skips[i].reason);
 	evbuffer_add_printf(b,
-	    "applications, by tier (FREEZE from tier 0, "
-	    "THAW from tier 9):\n");
+	    "applications, by tier (FREEZE from tier 0, THAW from tier 9):\n");
 	if (apps_count(apps) == 0)
 		evbuffer_add_printf(b, "  (none registered)\n");
 	for (rows.tier = 0; rows.tier <= 9; rows.tier++)
@@ -267,10 +316,9 @@ plan_write(const struct conf *c, const struct apps *apps, bool json,
 		    b, "HOT_BACKUP now: E_FAIL: %s\n", p.veto_reason);
 	else
 		evbuffer_add_printf(b, "HOT_BACKUP now: S_OK%s\n",
-		    p.ntargets == 0 ? " (but nothing to freeze: "
-		                      "crash-consistent only)"
-		                    : ", if every application "
-		                      "answers READY");
+		    p.ntargets == 0
+		        ? " (but nothing to freeze: crash-consistent only)"
+		        : ", if every application answers READY");
 	plan_free(&p);
 	return 0;
 }
@@ -334,7 +382,7 @@ history_write(unsigned int n, bool json, struct evbuffer *b)
 		        : e->ok ? "ok"
 		                : "failed",
 		    e->lease_expired ? "true" : "false");
-		json_str(b, e->culprit);
+		status_json_str(b, e->culprit);
 		evbuffer_add_printf(b, "}");
 	}
 	if (json)

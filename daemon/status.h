@@ -41,5 +41,7 @@ int status_write(const struct daemon_view *, bool json, struct evbuffer *);
 int plan_write(
     const struct conf *, const struct apps *, bool json, struct evbuffer *);
 int history_write(unsigned int n, bool json, struct evbuffer *);
+/* s as a JSON string: UTF-8 kept, invalid bytes as U+FFFD (status.c) */
+void status_json_str(struct evbuffer *, const char *s);
 
 #endif /* HVVSS_STATUS_H */

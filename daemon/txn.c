@@ -182,8 +182,7 @@ superseded(struct txn *t, uint8_t op, struct txn_actions *out)
 	const bool local = false; /* only the kernel gives up on requests */
 
 	say(t, out, LOG_WARNING,
-	    "%s superseded by %s: the kernel gave up "
-	    "on it; its answer will not be sent",
+	    "%s superseded by %s: the kernel gave up on it; its answer will not be sent",
 	    hv_op_name(t->op), hv_op_name(op));
 	t->owe_reply = false;
 	switch (t->state) {
@@ -217,8 +216,7 @@ idle_request(struct txn *t, uint8_t op, bool local, unsigned int ms,
 {
 	if (local && op != HV_OP_FREEZE && op != HV_OP_THAW) {
 		say(t, out, LOG_WARNING,
-		    "local %s refused: only FREEZE and "
-		    "THAW are local requests",
+		    "local %s refused: only FREEZE and THAW are local requests",
 		    hv_op_name(op));
 		answer_now(t, out, local, op, HV_E_FAIL);
 		return;
@@ -250,14 +248,11 @@ idle_request(struct txn *t, uint8_t op, bool local, unsigned int ms,
 		if (t->lease_expired[local]) {
 			t->lease_expired[local] = false;
 			say(t, out, LOG_WARNING,
-			    "THAW after the lease "
-			    "expired: the filesystems were thawed before it, "
-			    "the snapshot may be inconsistent");
+			    "THAW after the lease expired: the filesystems were thawed before it, the snapshot may be inconsistent");
 			answer_now(t, out, local, op, HV_E_FAIL);
 		} else {
 			say(t, out, LOG_INFO,
-			    "THAW with nothing frozen: "
-			    "nothing to do");
+			    "THAW with nothing frozen: nothing to do");
 			answer_now(t, out, local, op, HV_S_OK);
 		}
 		break;
@@ -276,8 +271,7 @@ on_request(struct txn *t, uint8_t op, bool local, unsigned int ms,
 	if (t->state != TXN_IDLE && local != t->local) {
 		/* host and local requests never interleave */
 		say(t, out, LOG_WARNING,
-		    "%s%s refused: a %s transaction is "
-		    "in progress (%s)",
+		    "%s%s refused: a %s transaction is in progress (%s)",
 		    local ? "local " : "", hv_op_name(op),
 		    t->local ? "local" : "host", txn_state_name(t->state));
 		answer_now(t, out, local, op, HV_E_FAIL);
@@ -294,13 +288,11 @@ on_request(struct txn *t, uint8_t op, bool local, unsigned int ms,
 			start_thaw(t, out);
 		} else if (op == HV_OP_FREEZE && !local) {
 			say(t, out, LOG_INFO,
-			    "FREEZE while frozen: already "
-			    "frozen, nothing to do");
+			    "FREEZE while frozen: already frozen, nothing to do");
 			answer_now(t, out, local, op, HV_S_OK);
 		} else {
 			say(t, out, LOG_WARNING,
-			    "%s refused: frozen, a "
-			    "backup is in progress",
+			    "%s refused: frozen, a backup is in progress",
 			    hv_op_name(op));
 			answer_now(t, out, local, op, HV_E_FAIL);
 		}
@@ -355,8 +347,7 @@ on_deadline(struct txn *t, struct txn_actions *out)
 	case TXN_APPS_FREEZING:
 		release_apps(t, out);
 		snprintf(why, sizeof(why),
-		    "applications and freeze hooks did not all answer "
-		    "within %u ms",
+		    "applications and freeze hooks did not all answer within %u ms",
 		    t->limits.app_freeze_ms);
 		fail(t, out, "FREEZE", why);
 		t->state = TXN_IDLE;
@@ -365,23 +356,20 @@ on_deadline(struct txn *t, struct txn_actions *out)
 		act(t, out, TA_FS_CANCEL);
 		release_apps(t, out);
 		snprintf(why, sizeof(why),
-		    "freezing the filesystems took "
-		    "longer than %u ms; undoing when the stuck call returns",
+		    "freezing the filesystems took longer than %u ms; undoing when the stuck call returns",
 		    t->limits.fs_freeze_ms);
 		fail(t, out, "FREEZE", why);
 		t->state = TXN_ABORTING;
 		break;
 	case TXN_FS_THAWING:
 		snprintf(why, sizeof(why),
-		    "thawing took longer than %u ms; "
-		    "still trying",
+		    "thawing took longer than %u ms; still trying",
 		    t->limits.thaw_ms);
 		fail(t, out, "THAW", why);
 		break;
 	case TXN_APPS_THAWING:
 		say(t, out, LOG_WARNING,
-		    "applications did not all confirm "
-		    "THAW within %u ms",
+		    "applications did not all confirm THAW within %u ms",
 		    t->limits.thaw_ms);
 		reply(t, out, t->result);
 		t->state = TXN_IDLE;
@@ -398,18 +386,14 @@ on_lease(struct txn *t, struct txn_actions *out)
 		return;
 	t->lease_expired[t->local] = true;
 	set_why(t,
-	    "the lease expired before THAW: the filesystems were "
-	    "thawed, the snapshot may be inconsistent");
+	    "the lease expired before THAW: the filesystems were thawed, the snapshot may be inconsistent");
 	if (t->local)
 		say(t, out, LOG_WARNING,
-		    "local snapshot frozen for its "
-		    "timeout (%u ms) without a THAW: thawing now",
+		    "local snapshot frozen for its timeout (%u ms) without a THAW: thawing now",
 		    t->lease_ms);
 	else
 		say(t, out, LOG_WARNING,
-		    "frozen for max_frozen (%u ms) "
-		    "without a THAW: thawing now; the next THAW will be "
-		    "answered E_FAIL",
+		    "frozen for max_frozen (%u ms) without a THAW: thawing now; the next THAW will be answered E_FAIL",
 		    t->lease_ms);
 	t->owe_reply = false;
 	start_thaw(t, out);
@@ -549,8 +533,7 @@ txn_step(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 			/* the host's THAW arrived during the lease's thaw */
 			t->lease_expired[t->local] = false;
 			say(t, out, LOG_WARNING,
-			    "THAW after the lease expired: "
-			    "the snapshot may be inconsistent");
+			    "THAW after the lease expired: the snapshot may be inconsistent");
 		}
 		reply(t, out, t->result);
 		t->state = TXN_IDLE;

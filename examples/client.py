@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """client.py: take part in hv_vss_daemon's backups from Python, with
 nothing but the standard library, by speaking the line protocol itself
-(DESIGN.md, "Application socket (protocol 1)").
+(doc/DESIGN.md, "Application socket (protocol 1)").
 
 It registers, then answers every request and prints it: CHECK with
 READY, FREEZE with FROZEN (this is where a real program would flush and

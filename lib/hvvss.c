@@ -1,7 +1,8 @@
 /*
  * hvvss.c: libhvvss, an application's end of hv_vss_daemon's socket
- * (DESIGN.md, "Application socket (protocol 1)"; the lines themselves are
- * parsed and formatted by common/appproto.c, the daemon's own codec).
+ * (doc/DESIGN.md, "Application socket (protocol 1)"; the lines
+ * themselves are parsed and formatted by common/appproto.c, the daemon's
+ * own codec).
  *
  * The library runs inside other people's programs, so it keeps to a few
  * rules: it never logs, exits or raises SIGPIPE (MSG_NOSIGNAL), it

@@ -6,9 +6,10 @@
  * what the daemon asks, through three callbacks: can a backup run now
  * (check), flush and hold your writes (freeze, with a budget in ms), and
  * resume (thaw, also after an aborted freeze).  The library owns the
- * socket and the line protocol (DESIGN.md, "Application socket (protocol
- * 1)"); the application owns its loop: it polls hvvss_fd() for input and
- * calls hvvss_dispatch(), or hands its thread to hvvss_run().
+ * socket and the line protocol (doc/DESIGN.md in the sources,
+ * "Application socket (protocol 1)"); the application owns its loop: it
+ * polls hvvss_fd() for input and calls hvvss_dispatch(), or hands its
+ * thread to hvvss_run().
  *
  * Every function returns 0 or a negative errno; the library never logs,
  * never exits and never raises a signal.  A handle is used by one thread

@@ -308,8 +308,7 @@ on_reset(struct kernel *k)
 {
 	if (cancel_timeout(k)) {
 		report_event(k->rep, "closed_in_transaction",
-		    "device closed during %s: host answered E_FAIL, nothing "
-		    "thawed",
+		    "device closed during %s: host answered E_FAIL, nothing thawed",
 		    hv_op_name(k->op));
 		respond(k, HV_E_FAIL);
 	}

@@ -123,8 +123,7 @@ parse_steps(struct sim_cfg *cfg, const char *arg)
 		}
 		if (s.nowait && s.kind != STEP_REQUEST) {
 			fprintf(stderr,
-			    "hv_vss_sim: only a request can be "
-			    "sent without waiting: %s+\n",
+			    "hv_vss_sim: only a request can be sent without waiting: %s+\n",
 			    tok);
 			exit(2);
 		}
@@ -185,8 +184,7 @@ apply_fault(struct sim_cfg *cfg, const char *f)
 			op = HV_OP_HOT_BACKUP;
 		if (!hv_op_reaches_daemon(op)) {
 			fprintf(stderr,
-			    "hv_vss_sim: the kernel only times out "
-			    "HOT_BACKUP, FREEZE and THAW: %s\n",
+			    "hv_vss_sim: the kernel only times out HOT_BACKUP, FREEZE and THAW: %s\n",
 			    f);
 			exit(2);
 		}
@@ -225,8 +223,7 @@ parse_timeout(struct sim_cfg *cfg, const char *arg)
 		op = HV_OP_HOT_BACKUP;
 	else if (hv_op_parse(name, &op) != 0 || !hv_op_reaches_daemon(op)) {
 		fprintf(stderr,
-		    "hv_vss_sim: -T: not hot_backup, freeze, thaw "
-		    "or all: %s\n",
+		    "hv_vss_sim: -T: not hot_backup, freeze, thaw or all: %s\n",
 		    name);
 		exit(2);
 	}
@@ -381,9 +378,7 @@ main(int argc, char *argv[])
 			if (errno != 0 || *end != '\0' || cfg.repeat < 1 ||
 			    cfg.repeat > 1000000) {
 				fprintf(stderr,
-				    "hv_vss_sim: -n: bad count: "
-				    "%s\n",
-				    optarg);
+				    "hv_vss_sim: -n: bad count: %s\n", optarg);
 				exit(2);
 			}
 			break;

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Every kernel rule of DESIGN.md ("Host channel"), checked against
+"""Every kernel rule of doc/DESIGN.md ("Kernel rules"), checked against
 hv_vss_sim with a scripted guest.
 
 Run inside the sandbox (it mounts the emulated device at

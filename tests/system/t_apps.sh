@@ -1,5 +1,5 @@
 #!/bin/sh
-# t_apps: applications take part in the transaction (DESIGN.md,
+# t_apps: applications take part in the transaction (doc/DESIGN.md,
 # "Application socket (protocol 1)"): many at once, in tier order, and
 # every way one can fail: a veto, silence, death while asked to freeze,
 # death while frozen, garbage, an endless line, a connection flood.  In
