@@ -80,9 +80,17 @@ static struct event *stray_ev[SIGS_MAX];
 static void
 stray_cb(evutil_socket_t sig, short what, void *arg)
 {
-	log_info("signal %d (%s) ignored, and from now on without a word "
+	const char *abbrev = sigabbrev_np((int)sig);
+	char name[32];
+
+	if (abbrev != NULL)
+		snprintf(name, sizeof(name), "SIG%s", abbrev);
+	else
+		snprintf(
+		    name, sizeof(name), "SIGRTMIN+%d", (int)sig - SIGRTMIN);
+	log_info("%s (signal %d) ignored, and from now on without a word "
 	         "(see SIGNALS in hv_vss_daemon(8))",
-	    (int)sig, strsignal((int)sig));
+	    name, (int)sig);
 	event_del(arg);
 }
 
