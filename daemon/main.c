@@ -133,7 +133,8 @@ prepare_dirs(const struct conf *c)
 {
 	const char *keys[2] = {"app_socket", "ctl_socket"};
 	const char *socks[2] = {c->app_socket, c->ctl_socket};
-	char dir[CONF_PATH_MAX];
+	char buf[CONF_PATH_MAX];
+	const char *dir;
 	struct stat st;
 	int i;
 
@@ -144,8 +145,9 @@ prepare_dirs(const struct conf *c)
 	if (!S_ISDIR(st.st_mode))
 		fatalx("run_dir %s: not a directory", c->run_dir);
 	for (i = 0; i < 2; i++) {
-		snprintf(dir, sizeof(dir), "%s", socks[i]);
-		if (stat(dirname(dir), &st) == -1)
+		snprintf(buf, sizeof(buf), "%s", socks[i]);
+		dir = dirname(buf);
+		if (stat(dir, &st) == -1)
 			fatal("%s %s: its directory %s (run_dir, %s, is the "
 			      "only one made)",
 			    keys[i], socks[i], dir, c->run_dir);
