@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 int ioctl(int, unsigned long, ...);
@@ -40,9 +41,15 @@ ioctl(int fd, unsigned long req, ...)
 	va_end(ap);
 	if (real == NULL)
 		*(void **)&real = dlsym(RTLD_NEXT, "ioctl");
-	if (req == FIFREEZE && getenv("HVVSS_FREEZE_DELAY_MS") != NULL)
-		usleep(
-		    (useconds_t)atoi(getenv("HVVSS_FREEZE_DELAY_MS")) * 1000);
+	if (req == FIFREEZE && getenv("HVVSS_FREEZE_DELAY_MS") != NULL) {
+		/* all of it, as a real FIFREEZE would, even if a signal
+		 * handler runs on this thread meanwhile */
+		long ms = atol(getenv("HVVSS_FREEZE_DELAY_MS"));
+		struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+			;
+	}
 	if (req == FIFREEZE && victim != NULL) {
 		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 		n = readlink(link, path, sizeof(path) - 1);

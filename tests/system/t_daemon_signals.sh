@@ -7,7 +7,10 @@
 # (hv_vss_daemon(8), SIGNALS) are sent to the daemon: idle (-b, before
 # the first backup), during the application stage (by a freeze hook, to
 # its parent), and in the frozen window (-x), where they go to the thaw
-# guard too.  Every request must still be answered S_OK, the daemon and
+# guard too.  A second daemon gets them while its freezer threads are in
+# FIFREEZE (made slow by failfreeze.so), the first of each kind then
+# landing on whichever thread.  Every request must still be answered
+# S_OK, the daemon and
 # its guard must still run (and not be stopped), each signal is logged
 # once, and the hook, which the daemon spawned after ignoring them all,
 # must see default dispositions and an empty signal mask.
@@ -74,8 +77,19 @@ $B/hv_vss_sim -n 2 -b "python3 $WORK/strays.py \\\$(cat /tmp/daemon.pid) $STRAYS
     >/tmp/report.json 2>/tmp/daemon.log
 echo "sim=\$?"
 python3 -c 'import json; r=json.load(open("/tmp/report.json")); print("results=" + ";".join(",".join(q["op"]+":"+q.get("result","none") for q in b["requests"]) for b in r["backups"])); print("guest.exit=%s" % r["guest"]["exit"])'
-cat /tmp/results
 sed 's/^/log /' /tmp/daemon.log
+
+# while the freezer works: each FIFREEZE takes 1 s, and the frozen-window
+# command runs while the FREEZE is in flight
+$B/hv_vss_sim -s hot,freeze+,exec,thaw \
+    -x "sleep 0.3; python3 $WORK/strays.py \\\$(cat /tmp/daemon.pid) $STRAYS && sh $WORK/alive.sh busy \\\$(cat /tmp/daemon.pid)" \
+    /dev/vmbus/hv_vss -- sh -c 'echo \$\$ >/tmp/daemon.pid;
+    exec env LD_PRELOAD=$B/tests/failfreeze.so HVVSS_FREEZE_DELAY_MS=1000 $B/hv_vss_daemon -n -d -c /dev/null -o mounts=/mnt/a' \
+    >/tmp/busy.json 2>/tmp/busy.log
+echo "busy.sim=\$?"
+python3 -c 'import json; r=json.load(open("/tmp/busy.json")); print("busy.results=" + ";".join(",".join(q["op"]+":"+q.get("result","none") for q in b["requests"]) for b in r["backups"])); print("busy.guest.exit=%s" % r["guest"]["exit"])'
+sed 's/^/busy.log /' /tmp/busy.log
+cat /tmp/results
 EOF2
 
 "$SANDBOX" -t 120 -r "$TOP" -r "$B" -r "$WORK" -m "$WORK/a.img:/mnt/a" \
@@ -103,10 +117,21 @@ done
 for s in USR1 USR2 ALRM VTALRM PROF POLL PWR STKFLT XCPU TSTP TTIN TTOU \
     RTMIN+0 RTMIN+6 RTMIN+30; do
 	check_eq "SIG$s: logged as ignored exactly once" 1 \
-	    "$(grep -c "log .* SIG$s (signal [0-9]*) ignored, and from now on without a word" "$out")"
+	    "$(grep -c "^log .* SIG$s (signal [0-9]*) ignored, and from now on without a word" "$out")"
 done
 check_eq "SIGPIPE and SIGXFSZ (raised by our own writes): ignored quietly" "" \
     "$(grep -E 'SIG(PIPE|XFSZ) .*ignored' "$out")"
+check_eq "signals while the freezer works: sim verdict ok" 0 "$(get busy.sim)"
+check_eq "signals while the freezer works: all S_OK" \
+    "HOT_BACKUP:S_OK,FREEZE:S_OK,THAW:S_OK" "$(get busy.results)"
+check_eq "signals while the freezer works: the daemon running" S \
+    "$(get busy.alive | tr R S)"
+check_eq "signals while the freezer works: it lived to the end" 0 \
+    "$(get busy.guest.exit)"
+check "signals while the freezer works: the FREEZE was in flight then" \
+    grep -q 'busy.log .*froze 1 filesystem in 1[0-9][0-9][0-9]\.' "$out"
+check_eq "signals while the freezer works: each logged once" 15 \
+    "$(grep -c 'busy.log .* ignored, and from now on without a word' "$out")"
 check_eq "the hook ran on freeze and thaw, twice each" 4 \
     "$(grep -c 'log .*hook 10-strays ([a-z]*): [a-z]* SigIgn=' "$out")"
 # glibc's posix_spawn sets its own two internal signals (32 and 33,
