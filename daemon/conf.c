@@ -7,7 +7,13 @@
  * alone.  Hence everything unknown is an error (keys, sections, lines that
  * are not "key = value"), every value is checked the same way whether it
  * comes from the file or from -o, and every error names the file, the
- * line and the key.  Nothing here logs or exits; the caller prints err.
+ * line and the key.  So is what is known but could be read otherwise
+ * than its author meant: a key set twice in a file (which one was
+ * meant?), a key before [daemon], an empty "mounts" (an allow-list that
+ * allows nothing would mean "freeze everything": the automatic plan is
+ * asked for by name, "mounts = auto"), and a list path with "." or ".."
+ * (mount points are matched as the mount table spells them, so it would
+ * never match).  Nothing here logs or exits; the caller prints err.
  *
  * inih splits the file into sections and "key = value" pairs; we feed it
  * through our own line reader (ini_parse_stream) because inih does not tell
@@ -31,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <ini.h>
@@ -43,6 +50,9 @@
 #define CONF_QUOTE_MAX 64 /* bytes of a bad value shown in a message */
 #define CONF_DUMP_COLS 78 /* conf_dump wraps lists here */
 #define CONF_LINE_MAX (INI_MAX_LINE - 2) /* bytes conf_read_line takes */
+#define CONF_AUTO "auto" /* mounts: the automatic plan */
+#define CONF_EMPTY_WHY \
+	"an empty allow-list (for the automatic plan, say \"" CONF_AUTO "\")"
 
 /* The longest app_socket that fits in sockaddr_un (with its NUL). */
 #define CONF_SOCK_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
@@ -127,6 +137,9 @@ struct conf_parse {
 	int lineno; /* of the line inih is working on */
 	bool indented; /* it starts with a blank */
 	bool have_key; /* inih would continue the last key */
+	int seen[CONF_NKEYS]; /* the line that set each key, or 0 */
+	int empty_line; /* of a "mounts =" not continued (yet) */
+	bool is_auto; /* the last key was "mounts = auto" */
 	int err_line; /* of the first error we found, or 0 */
 	int read_errno;
 	char *err;
@@ -352,6 +365,31 @@ conf_parse_mode(const char *v, mode_t *mode, char *why, size_t whylen)
 	return 0;
 }
 
+/* Does the path (len bytes at v) have a "." or ".." component? */
+static bool
+conf_has_dots(const char *v, size_t len)
+{
+	size_t i, n;
+
+	for (i = 0; i < len; i += n + 1) {
+		while (i < len && v[i] == '/')
+			i++;
+		for (n = 0; i + n < len && v[i + n] != '/'; n++)
+			;
+		if ((n == 1 && v[i] == '.') ||
+		    (n == 2 && v[i] == '.' && v[i + 1] == '.'))
+			return true;
+	}
+	return false;
+}
+
+/* True if list value v holds no entry at all. */
+static bool
+conf_list_empty(const char *v)
+{
+	return v[strspn(v, CONF_SEPS)] == '\0';
+}
+
 /* Check one list entry, the len bytes at v, for key k. */
 static int
 conf_check_entry(const struct conf_key *k, const char *v, size_t len, char *why,
@@ -363,9 +401,17 @@ conf_check_entry(const struct conf_key *k, const char *v, size_t len, char *why,
 	/* v goes on with the next entries: quote a copy of this one */
 	snprintf(shown, sizeof(shown), "%.*s",
 	    (int)(len < sizeof(shown) - 1 ? len : sizeof(shown) - 1), v);
-	if (k->kind == CK_PATHS || v[0] == '/')
-		return conf_check_path(
-		    v, len, CONF_PATH_MAX - 1, shown, why, whylen);
+	if (k->kind == CK_PATHS || v[0] == '/') {
+		if (conf_check_path(
+		        v, len, CONF_PATH_MAX - 1, shown, why, whylen) == -1)
+			return -1;
+		if (conf_has_dots(v, len))
+			return conf_bad(why, whylen,
+			    "\".\" or \"..\" in a path (mount points are "
+			    "matched as the mount table spells them)",
+			    shown);
+		return 0;
+	}
 	for (i = 0; i < len; i++)
 		if (!islower((unsigned char)v[i]) &&
 		    !isdigit((unsigned char)v[i]) && v[i] != '_' && v[i] != '.')
@@ -394,6 +440,19 @@ conf_set_list(struct conf *c, const struct conf_key *k, const char *v,
 
 	for (p = v; *(p += strspn(p, CONF_SEPS)) != '\0'; p += len) {
 		len = strcspn(p, CONF_SEPS);
+		if (k->kind == CK_PATHS && len == strlen(CONF_AUTO) &&
+		    strncmp(p, CONF_AUTO, len) == 0) {
+			/* the automatic plan: alone, and not continued */
+			if (append || nadd > 0 || !conf_list_empty(p + len))
+				return conf_bad(why, whylen,
+				    "\"" CONF_AUTO "\" (the automatic plan) "
+				    "goes alone",
+				    v);
+			for (i = 0; i < *np; i++)
+				free(list[i]);
+			*np = 0;
+			return 0;
+		}
 		if (conf_check_entry(k, p, len, why, whylen) == -1)
 			return -1;
 		if (have + ++nadd > CONF_MAX_LIST) {
@@ -592,6 +651,23 @@ fail:
 }
 
 /*
+ * A new key or section, or the end of the file, ends the list before it:
+ * a "mounts =" that nothing continued is an error, at its own line.
+ */
+static int
+conf_end_list(struct conf_parse *p)
+{
+	p->is_auto = false;
+	if (p->empty_line == 0)
+		return 0;
+	p->err_line = p->empty_line;
+	p->empty_line = 0;
+	conf_err(p->err, p->errlen, "%s:%d: mounts: " CONF_EMPTY_WHY, p->path,
+	    p->err_line);
+	return -1;
+}
+
+/*
  * inih's line reader: one physical line per call, so that our count is
  * inih's.  The line is checked here for what inih would get wrong.
  */
@@ -649,6 +725,8 @@ conf_read_line(char *buf, int size, void *arg)
 	s += strspn(s, " \t\r\v\f");
 	if (*s == '[' && (end = strchr(s, ']')) != NULL) {
 		p->have_key = false;
+		if (conf_end_list(p) == -1)
+			return NULL;
 		if ((size_t)(end - s - 1) != strlen(CONF_SECTION) ||
 		    strncmp(s + 1, CONF_SECTION, strlen(CONF_SECTION)) != 0) {
 			snprintf(name, sizeof(name), "%.*s",
@@ -680,6 +758,8 @@ conf_ini_handler(
 
 	if (p->err_line != 0)
 		return 0;
+	if (!cont && conf_end_list(p) == -1)
+		return 0;
 	/* the reader has checked sections; this is a second line of defence */
 	if (*section != '\0' && strcmp(section, CONF_SECTION) != 0) {
 		conf_err(p->err, p->errlen, "%s:%d: [%s]: unknown section",
@@ -689,6 +769,26 @@ conf_ini_handler(
 	if ((k = conf_key_find(name)) == NULL) {
 		conf_err(p->err, p->errlen, "%s:%d: %s: unknown key", p->path,
 		    p->lineno, conf_name(name, q, sizeof(q)));
+		goto fail;
+	}
+	if (!cont && *section == '\0') {
+		conf_err(p->err, p->errlen,
+		    "%s:%d: %s: before [" CONF_SECTION "] (every key goes in "
+		    "that section)",
+		    p->path, p->lineno, name);
+		goto fail;
+	}
+	if (!cont && p->seen[k - conf_keys] != 0) {
+		conf_err(p->err, p->errlen,
+		    "%s:%d: %s: set again (first at line %d)", p->path,
+		    p->lineno, name, p->seen[k - conf_keys]);
+		goto fail;
+	}
+	if (cont && p->is_auto) {
+		conf_err(p->err, p->errlen,
+		    "%s:%d: %s: \"" CONF_AUTO "\" (the automatic plan) goes "
+		    "alone, but an indented line continues it",
+		    p->path, p->lineno, name);
 		goto fail;
 	}
 	if (cont && !conf_is_list(k)) {
@@ -723,6 +823,14 @@ conf_ini_handler(
 		    name, why);
 		goto fail;
 	}
+	if (!cont)
+		p->seen[k - conf_keys] = p->lineno;
+	if (k->kind == CK_PATHS && !cont) {
+		/* an empty first line is fine if indented lines follow */
+		p->empty_line = conf_list_empty(value) ? p->lineno : 0;
+		p->is_auto = !conf_list_empty(value) && p->c->nmounts == 0;
+	} else if (k->kind == CK_PATHS && p->c->nmounts > 0)
+		p->empty_line = 0;
 	p->have_key = true;
 	return 1;
 fail:
@@ -789,6 +897,8 @@ conf_load(
 	p.err = err;
 	p.errlen = errlen;
 	rc = ini_parse_stream(conf_read_line, &p, conf_ini_handler, &p);
+	if (p.err_line == 0 && p.read_errno == 0)
+		(void)conf_end_list(&p);
 
 	/*
 	 * inih goes on after a syntax error and returns the first bad line;
@@ -856,6 +966,11 @@ conf_set(struct conf *c, const char *keyval, char *err, size_t errlen)
 	for (klen = strlen(value);
 	     klen > 0 && isspace((unsigned char)value[klen - 1]); klen--)
 		value[klen - 1] = '\0';
+	if (k->kind == CK_PATHS && conf_list_empty(value)) {
+		free(value);
+		conf_err(err, errlen, "-o %s: " CONF_EMPTY_WHY, key);
+		return -1;
+	}
 	rc = conf_apply(c, k, value, false, why, sizeof(why));
 	free(value);
 	if (rc == -1)
@@ -931,6 +1046,10 @@ conf_dump(const struct conf *c, FILE *f)
 			break;
 		case CK_PATHS:
 		case CK_EXCLUDE:
+			if (k->kind == CK_PATHS && c->nmounts == 0) {
+				fprintf(f, "%s = " CONF_AUTO "\n", k->name);
+				break;
+			}
 			conf_dump_list(f, k->name, (char *const *)field,
 			    *(const size_t *)(const void *)((const char *)c +
 			        k->noff));
@@ -960,4 +1079,27 @@ conf_dump(const struct conf *c, FILE *f)
 			break;
 		}
 	}
+}
+
+int
+conf_check_mounts(const struct conf *c, char *err, size_t errlen)
+{
+	char q[CONF_QUOTE_MAX * 4 + 16];
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < c->nmounts; i++) {
+		if (stat(c->mounts[i], &st) == -1) {
+			conf_err(err, errlen, "mounts: %s: %s",
+			    conf_quote(c->mounts[i], q, sizeof(q)),
+			    strerror(errno));
+			return -1;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			conf_err(err, errlen, "mounts: %s: not a directory",
+			    conf_quote(c->mounts[i], q, sizeof(q)));
+			return -1;
+		}
+	}
+	return 0;
 }

@@ -4,8 +4,8 @@
  * -o key=value, every key with a documented default (hv_vss_daemon(8),
  * etc/hv_vss.conf).
  *
- * Keys live in one section, [daemon] (a key before any section header is
- * accepted as [daemon] too).  Lists are comma- or space-separated.
+ * Keys live in one section, [daemon], each at most once in a file.
+ * Lists are comma- or space-separated.
  */
 #ifndef HVVSS_CONF_H
 #define HVVSS_CONF_H
@@ -36,7 +36,7 @@ struct conf {
 	char ctl_group[64]; /* ctl_group = (none): may read status */
 	char metrics_file[CONF_PATH_MAX]; /* metrics_file = (none: off) */
 
-	/* mounts = (empty: automatic plan); absolute mount points */
+	/* mounts = auto (nmounts 0: automatic plan); absolute mount points */
 	char *mounts[CONF_MAX_LIST];
 	size_t nmounts;
 	/* exclude = paths (start with /) and filesystem types */
@@ -72,6 +72,13 @@ int conf_load(
  * error.
  */
 int conf_set(struct conf *c, const char *keyval, char *err, size_t errlen);
+
+/*
+ * What only a check of the system as it is now can say (-t): every
+ * allow-listed mount point exists and is a directory.  -1 and a message
+ * naming the key and the path if not.
+ */
+int conf_check_mounts(const struct conf *c, char *err, size_t errlen);
 
 /* Release the lists. */
 void conf_clear(struct conf *c);

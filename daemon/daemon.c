@@ -90,7 +90,7 @@ static struct {
 	uint64_t abort_txid;
 	struct event *deadline_ev, *lease_ev;
 	uint64_t deadline_id, lease_id;
-	struct event *sig_ev[3];
+	struct event *sig_ev[4];
 
 	struct txn_event queue[QUEUE_MAX];
 	char reasons[QUEUE_MAX][TXN_TEXT_MAX];
@@ -375,6 +375,9 @@ do_fs_freeze(uint64_t id)
 		return;
 	}
 	log_plan(&p);
+	/* what status shows while the freezer works (freeze_done sets it
+	 * again once all is frozen): the window may open from now on */
+	clock_gettime(CLOCK_REALTIME, &d.frozen_since);
 	log_hold(); /* from here on nothing may touch a file */
 	rc = freezer_freeze(d.freezer, &p, d.conf.presync, id);
 	plan_free(&p);
@@ -1083,7 +1086,7 @@ daemon_start(struct event_base *base, const struct conf *c,
 {
 	static const struct host_callbacks cb = {
 	    on_request, on_lost, on_registered};
-	const int sigs[3] = {SIGTERM, SIGINT, SIGHUP};
+	const int sigs[4] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP};
 	struct txn_limits lim = limits(c);
 	int i;
 
@@ -1117,7 +1120,7 @@ daemon_start(struct event_base *base, const struct conf *c,
 		log_warn("%s: cannot watch for mount changes", MOUNTINFO);
 	/* a client gone mid-write must not kill us */
 	signal(SIGPIPE, SIG_IGN);
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 4; i++) {
 		d.sig_ev[i] = evsignal_new(base, sigs[i], signal_cb, NULL);
 		if (d.sig_ev[i] == NULL || event_add(d.sig_ev[i], NULL) != 0)
 			fatalx("cannot catch signals");
@@ -1150,7 +1153,7 @@ daemon_run(void)
 	mountwatch_close(d.mounts);
 	event_free(d.deadline_ev);
 	event_free(d.lease_ev);
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		if (d.sig_ev[i] != NULL)
 			event_free(d.sig_ev[i]);
 	conf_clear(&d.conf);

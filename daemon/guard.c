@@ -41,7 +41,8 @@
  * - Signals: SIGTERM, SIGINT, SIGHUP and the other terminating signals a
  *   service manager or a terminal sends are ignored: stopping the service
  *   signals every process of the cgroup, and the guard must live until
- *   it sees the daemon's EOF, thaw, and then exit by itself.
+ *   it sees the daemon's EOF, thaw, and then exit by itself.  So are the
+ *   stray signals of sigs.h.
  */
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -64,6 +65,7 @@
 #include <unistd.h>
 
 #include "guard.h"
+#include "sigs.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define GUARD_NO_MLOCK 1
@@ -409,6 +411,9 @@ guard_child(int sock, unsigned int grace_ms)
 	sa.sa_handler = SIG_IGN;
 	for (i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
 		(void)sigaction(ignored[i], &sa, NULL);
+	/* and the strays the daemon ignores: forked later, the guard would
+	 * otherwise inherit the daemon's event loop handlers for them */
+	sigs_ignore_stray();
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 	(void)prctl(PR_SET_NAME, "hv_vss_guard", 0, 0, 0);

@@ -2,13 +2,16 @@
  * hv_vss_daemon: the guest side of Hyper-V backups (VSS) for Linux.
  * See hv_vss_daemon(8).
  *
- * main.c only starts things: options, configuration, logging, then the
- * daemon proper (daemon.c).
+ * main.c only starts things: options, configuration, logging, signals,
+ * run_dir, then the daemon proper (daemon.c).
  */
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +23,7 @@
 #include "conf.h"
 #include "daemon.h"
 #include "log.h"
+#include "sigs.h"
 
 #define MAX_OVERRIDES 64
 
@@ -39,6 +43,116 @@ raise_fd_limit(void)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/*
+ * libevent's messages, through our log instead of raw "[warn]" lines on
+ * stderr.  Its warnings come with a failure it also returns to its
+ * caller, who reports it in the daemon's own words (and repeats it each
+ * time it retries), so they are debug detail; an error precedes a fatal
+ * one.
+ */
+static void
+libevent_log(int severity, const char *msg)
+{
+	if (severity == EVENT_LOG_ERR)
+		log_warnx("libevent: %s", msg);
+	else
+		log_debug("libevent: %s", msg);
+}
+
+/* libevent cannot go on: thaw (fatal's hook) before the process ends. */
+static void
+libevent_fatal(int err)
+{
+	fatalx("libevent: fatal error %d", err);
+}
+
+static struct event *stray_ev[SIGS_MAX];
+
+/*
+ * A stray signal (sigs.h) arrived: say which, once.  Deleting the event
+ * puts back SIG_IGN, the disposition libevent found, so later ones are
+ * ignored by the kernel without waking the loop or interrupting anything.
+ */
+static void
+stray_cb(evutil_socket_t sig, short what, void *arg)
+{
+	const char *abbrev = sigabbrev_np((int)sig);
+	char name[32];
+
+	if (abbrev != NULL)
+		snprintf(name, sizeof(name), "SIG%s", abbrev);
+	else
+		snprintf(
+		    name, sizeof(name), "SIGRTMIN+%d", (int)sig - SIGRTMIN);
+	log_info("%s (signal %d) ignored, and from now on without a word "
+	         "(see SIGNALS in hv_vss_daemon(8))",
+	    name, (int)sig);
+	event_del(arg);
+}
+
+/* Watch the strays that are worth a log line; they are ignored already. */
+static void
+watch_strays(struct event_base *base)
+{
+	int sigs[SIGS_MAX];
+	bool quiet[SIGS_MAX];
+	size_t i, n;
+
+	n = sigs_stray(sigs, quiet, SIGS_MAX);
+	for (i = 0; i < n; i++) {
+		if (quiet[i])
+			continue;
+		stray_ev[i] =
+		    evsignal_new(base, sigs[i], stray_cb, event_self_cbarg());
+		if (stray_ev[i] == NULL || event_add(stray_ev[i], NULL) != 0)
+			fatalx("cannot watch signal %d", sigs[i]);
+	}
+}
+
+static void
+unwatch_strays(void)
+{
+	size_t i;
+
+	for (i = 0; i < SIGS_MAX; i++)
+		if (stray_ev[i] != NULL)
+			event_free(stray_ev[i]);
+}
+
+/*
+ * run_dir, made if missing; and the directories of the sockets, which
+ * need not be in it.  Each failure names the key at fault, not the
+ * socket that would fail to bind later.
+ */
+static void
+prepare_dirs(const struct conf *c)
+{
+	const char *keys[2] = {"app_socket", "ctl_socket"};
+	const char *socks[2] = {c->app_socket, c->ctl_socket};
+	char buf[CONF_PATH_MAX];
+	const char *dir;
+	struct stat st;
+	int i;
+
+	if (mkdir(c->run_dir, 0755) == -1 && errno != EEXIST)
+		fatal("run_dir %s: cannot create it", c->run_dir);
+	if (stat(c->run_dir, &st) == -1)
+		fatal("run_dir %s", c->run_dir);
+	if (!S_ISDIR(st.st_mode))
+		fatalx("run_dir %s: not a directory", c->run_dir);
+	for (i = 0; i < 2; i++) {
+		snprintf(buf, sizeof(buf), "%s", socks[i]);
+		dir = dirname(buf);
+		if (stat(dir, &st) == -1)
+			fatal("%s %s: its directory %s (run_dir, %s, is the "
+			      "only one made)",
+			    keys[i], socks[i], dir, c->run_dir);
+		if (!S_ISDIR(st.st_mode))
+			fatalx("%s %s: %s is not a directory", keys[i],
+			    socks[i], dir);
 	}
 }
 
@@ -109,6 +223,11 @@ main(int argc, char *argv[])
 	if (debug > c.debug)
 		c.debug = debug;
 	if (test_only) {
+		/* what only a check can say: the allow-list as it is now */
+		if (conf_check_mounts(&c, err, sizeof(err)) != 0) {
+			fprintf(stderr, "hv_vss_daemon: %s\n", err);
+			exit(1);
+		}
 		conf_dump(&c, stdout);
 		conf_clear(&c);
 		exit(0);
@@ -120,7 +239,12 @@ main(int argc, char *argv[])
 	}
 
 	raise_fd_limit();
+	/* from the start: ignored dispositions are inherited by the guard */
+	sigs_ignore_stray();
 	log_init(foreground, c.debug);
+	event_set_log_callback(libevent_log);
+	event_set_fatal_callback(libevent_fatal);
+	prepare_dirs(&c);
 	if (!foreground && daemon(0, 0) == -1) {
 		fprintf(stderr, "hv_vss_daemon: daemon: %s\n", strerror(errno));
 		exit(1);
@@ -133,7 +257,9 @@ main(int argc, char *argv[])
 	log_info("starting: device %s, %s plan", c.device,
 	    c.nmounts > 0 ? "allow-listed" : "automatic");
 	daemon_start(base, &c, conf_path, overrides, noverrides);
+	watch_strays(base);
 	i = daemon_run();
+	unwatch_strays();
 	event_base_free(base);
 	log_info("exiting");
 	return i;

@@ -6,7 +6,10 @@
  * every other filesystem, goes to the real one.  This gives a freeze that
  * fails part-way, after other filesystems were really frozen, so a test
  * can check that they are all really thawed before the host hears
- * E_FAIL.  Only the tests load it; the daemon has no test hooks.
+ * E_FAIL.  With HVVSS_FREEZE_DELAY_MS set, every FIFREEZE first sleeps
+ * that long: a slow filesystem, so that a test can look at the daemon
+ * while its freezer is busy.  Only the tests load it; the daemon has no
+ * test hooks.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -17,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 int ioctl(int, unsigned long, ...);
@@ -37,6 +41,15 @@ ioctl(int fd, unsigned long req, ...)
 	va_end(ap);
 	if (real == NULL)
 		*(void **)&real = dlsym(RTLD_NEXT, "ioctl");
+	if (req == FIFREEZE && getenv("HVVSS_FREEZE_DELAY_MS") != NULL) {
+		/* all of it, as a real FIFREEZE would, even if a signal
+		 * handler runs on this thread meanwhile */
+		long ms = atol(getenv("HVVSS_FREEZE_DELAY_MS"));
+		struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+			;
+	}
 	if (req == FIFREEZE && victim != NULL) {
 		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 		n = readlink(link, path, sizeof(path) - 1);

@@ -25,6 +25,8 @@
 
 /* The longest line inih takes (without its newline). */
 #define LINE_MAX_BYTES (INI_MAX_LINE - 2)
+/* Every key goes in this section, which must come first. */
+#define D "[daemon]\n"
 
 struct fx {
 	char path[PATH_MAX];
@@ -213,8 +215,8 @@ test_every_key_valid(void **state)
 	struct conf *c = &fx->c;
 
 	assert_loads(fx,
-	    "device = /tmp/sim/hv_vss\n"
 	    "[daemon]\n"
+	    "device = /tmp/sim/hv_vss\n"
 	    "run_dir = /run/test\n"
 	    "app_socket = /run/test/s\n"
 	    "app_socket_mode = 0660\n"
@@ -327,10 +329,10 @@ test_group(void **state)
 	char *name = repeat('g', 63);
 	char buf[128];
 
-	assert_loads(fx, "app_socket_group = hvvss\n");
+	assert_loads(fx, D "app_socket_group = hvvss\n");
 	assert_string_equal(fx->c.app_socket_group, "hvvss");
 	/* an empty value is "no group" */
-	assert_loads(fx, "app_socket_group =\n");
+	assert_loads(fx, D "app_socket_group =\n");
 	assert_string_equal(fx->c.app_socket_group, "");
 	snprintf(buf, sizeof(buf), "app_socket_group=%s", name);
 	assert_set(&fx->c, buf);
@@ -349,8 +351,8 @@ test_lists(void **state)
 
 	/* commas, blanks or both; trailing slashes go, "/" stays */
 	assert_loads(fx,
-	    "mounts = /mnt/a,/mnt/b  /mnt/c/ ,, /, //, /mnt/a\n"
-	    "exclude = vfat,/srv/x/ fuse.sshfs ext_4.1\n");
+	    D "mounts = /mnt/a,/mnt/b  /mnt/c/ ,, /, //, /mnt/a\n"
+	      "exclude = vfat,/srv/x/ fuse.sshfs ext_4.1\n");
 	assert_int_equal(c->nmounts, 6);
 	assert_string_equal(c->mounts[0], "/mnt/a");
 	assert_string_equal(c->mounts[1], "/mnt/b");
@@ -364,10 +366,161 @@ test_lists(void **state)
 	assert_string_equal(c->exclude[2], "fuse.sshfs");
 	assert_string_equal(c->exclude[3], "ext_4.1");
 
-	/* an empty value empties the list: back to the automatic plan */
-	assert_loads(fx, "mounts =\nexclude = ,\n");
+	/* "auto" empties the allow-list: back to the automatic plan; an
+	 * empty value empties the exclude list */
+	assert_loads(fx, D "mounts = auto\nexclude = ,\n");
 	assert_int_equal(c->nmounts, 0);
 	assert_int_equal(c->nexclude, 0);
+}
+
+/*
+ * An empty allow-list would mean "freeze everything": refused, from the
+ * file and from -o, with how to ask for that.  The automatic plan is
+ * "auto", alone.
+ */
+static void
+test_empty_mounts(void **state)
+{
+	struct fx *fx = *state;
+	struct conf *c = &fx->c;
+
+	assert_load_error(fx, D "mounts =\n", 2,
+	    "mounts: an empty allow-list (for the automatic plan, say "
+	    "\"auto\")");
+	assert_load_error(fx, D "mounts = , \ndebug = 1\n", 2,
+	    "mounts: an empty allow-list (for the automatic plan, say "
+	    "\"auto\")");
+	assert_load_error(fx, D "debug = 1\nmounts =\n[daemon]\npresync = 1\n",
+	    3,
+	    "mounts: an empty allow-list (for the automatic plan, say "
+	    "\"auto\")");
+	/* continuation lines that hold nothing either */
+	assert_load_error(fx, D "mounts =\n\n; c\n\t,\ndebug = 1\n", 2,
+	    "mounts: an empty allow-list (for the automatic plan, say "
+	    "\"auto\")");
+	/* the first error wins */
+	assert_load_error(fx, D "mounts =\nbogus = 1\n", 2,
+	    "mounts: an empty allow-list (for the automatic plan, say "
+	    "\"auto\")");
+	assert_load_error(fx, D "oops\nmounts =\n", 2,
+	    "syntax error: expected key = value: \"oops\"");
+	assert_set_error(fx, "mounts=",
+	    "mounts: an empty allow-list (for the automatic plan, say "
+	    "\"auto\")");
+	assert_set_error(fx, "mounts = , ",
+	    "mounts: an empty allow-list (for the automatic plan, say "
+	    "\"auto\")");
+
+	/* a list may start on the line after its key, as conf_dump writes
+	 * a long first entry */
+	assert_loads(fx, D "mounts =\n\t/mnt/a\n");
+	assert_int_equal(c->nmounts, 1);
+	assert_string_equal(c->mounts[0], "/mnt/a");
+
+	/* "auto", alone */
+	assert_set(c, "mounts=/a");
+	assert_set(c, "mounts= auto ");
+	assert_int_equal(c->nmounts, 0);
+	assert_set(c, "mounts=/a");
+	assert_loads(fx, D "mounts = auto ; the default\n");
+	assert_int_equal(c->nmounts, 0);
+	assert_set_error(fx, "mounts=auto /a",
+	    "mounts: \"auto\" (the automatic plan) goes alone: \"auto /a\"");
+	assert_set_error(fx, "mounts=/a,auto",
+	    "mounts: \"auto\" (the automatic plan) goes alone: \"/a,auto\"");
+	assert_load_error(fx, D "mounts = auto\n\t/a\n", 3,
+	    "mounts: \"auto\" (the automatic plan) goes alone, but an "
+	    "indented line continues it");
+	assert_load_error(fx, D "mounts = /a\n\tauto\n", 3,
+	    "mounts: \"auto\" (the automatic plan) goes alone: \"auto\"");
+	assert_set_error(
+	    fx, "mounts=AUTO", "mounts: not an absolute path: \"AUTO\"");
+	/* "auto" means nothing special elsewhere: a filesystem type */
+	assert_set(c, "exclude=auto");
+	assert_int_equal(c->nexclude, 1);
+}
+
+/* A list path with "." or ".." would never match a mount point. */
+static void
+test_dots(void **state)
+{
+	struct fx *fx = *state;
+	struct conf *c = &fx->c;
+	static const char *const bad[] = {
+	    "/mnt/../etc", "/mnt/..", "/..", "/mnt/.", "/./mnt", "/mnt//./a/"};
+	char buf[128], msg[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(buf, sizeof(buf), "mounts=/ok %s", bad[i]);
+		snprintf(msg, sizeof(msg),
+		    "mounts: \".\" or \"..\" in a path (mount points are "
+		    "matched as the mount table spells them): \"%s\"",
+		    bad[i]);
+		assert_set_error(fx, buf, msg);
+		snprintf(buf, sizeof(buf), "exclude=vfat %s", bad[i]);
+		snprintf(msg, sizeof(msg),
+		    "exclude: \".\" or \"..\" in a path (mount points are "
+		    "matched as the mount table spells them): \"%s\"",
+		    bad[i]);
+		assert_set_error(fx, buf, msg);
+	}
+	assert_load_error(fx, D "mounts = /srv/db\n\t/srv/../www\n", 3,
+	    "mounts: \".\" or \"..\" in a path (mount points are matched as "
+	    "the mount table spells them): \"/srv/../www\"");
+	/* names that merely start with dots are names */
+	assert_set(c, "mounts=/mnt/.hidden /mnt/..x /mnt/... /a.b/c..");
+	assert_int_equal(c->nmounts, 4);
+	assert_string_equal(c->mounts[2], "/mnt/...");
+}
+
+/* In one file a key is set once, and only in [daemon]. */
+static void
+test_once_in_daemon(void **state)
+{
+	struct fx *fx = *state;
+	struct conf *c = &fx->c;
+
+	assert_load_error(fx, D "debug = 1\nmax_frozen = 5\ndebug = 2\n", 4,
+	    "debug: set again (first at line 2)");
+	assert_load_error(fx, D "mounts = /a\n\t/b\nmounts = /c\n", 4,
+	    "mounts: set again (first at line 2)");
+	assert_load_error(fx, D "presync = no\n[daemon]\npresync = no\n", 4,
+	    "presync: set again (first at line 2)");
+	assert_load_error(fx, "debug = 1\n[daemon]\n", 1,
+	    "debug: before [daemon] (every key goes in that section)");
+	assert_load_error(fx, "\xef\xbb\xbf; c\n\n  max_frozen = 5\n[daemon]\n",
+	    3, "max_frozen: before [daemon] (every key goes in that section)");
+	/* a second file, and -o, go on top of the first */
+	assert_loads(fx, D "debug = 1\n");
+	assert_loads(fx, D "debug = 2\n");
+	assert_int_equal(c->debug, 2);
+	assert_set(c, "debug=0");
+	assert_set(c, "debug=1");
+	assert_int_equal(c->debug, 1);
+}
+
+/* -t: the allow-list as the system is now. */
+static void
+test_check_mounts(void **state)
+{
+	struct fx *fx = *state;
+	struct conf *c = &fx->c;
+	char want[sizeof(fx->err) + 64];
+
+	assert_int_equal(conf_check_mounts(c, fx->err, sizeof(fx->err)), 0);
+	assert_set(c, "mounts=/ /tmp");
+	assert_int_equal(conf_check_mounts(c, fx->err, sizeof(fx->err)), 0);
+	assert_set(c, "mounts=/ /nonexistent/hvvss");
+	assert_int_equal(conf_check_mounts(c, fx->err, sizeof(fx->err)), -1);
+	assert_string_equal(fx->err,
+	    "mounts: \"/nonexistent/hvvss\": No such file or directory");
+	snprintf(want, sizeof(want), "mounts=/ %s", fx->path);
+	assert_set(c, want);
+	assert_int_equal(conf_check_mounts(c, fx->err, sizeof(fx->err)), -1);
+	snprintf(
+	    want, sizeof(want), "mounts: \"%s\": not a directory", fx->path);
+	assert_string_equal(fx->err, want);
 }
 
 /* "key=" and count short paths, for -o. */
@@ -410,12 +563,13 @@ test_list_replace(void **state)
 	char text[64 * 16], *p;
 	size_t i;
 
-	assert_loads(fx, "mounts = /a /b\nmounts = /c\n");
+	assert_loads(fx, D "mounts = /a /b\n");
+	assert_loads(fx, D "mounts = /c\n");
 	assert_int_equal(c->nmounts, 1);
 	assert_string_equal(c->mounts[0], "/c");
 
 	/* a second file on top replaces, and so does -o */
-	assert_loads(fx, "exclude = vfat\n");
+	assert_loads(fx, D "exclude = vfat\n");
 	assert_int_equal(c->nmounts, 1);
 	assert_set(c, "mounts=/d,/e");
 	assert_int_equal(c->nmounts, 2);
@@ -433,38 +587,39 @@ test_list_replace(void **state)
 	    "\n"
 	    "    /var/spool ; and a comment\n"
 	    "debug = 1\n"
-	    "mounts = /x\n"
+	    "exclude = /x\n"
 	    "  /y\n");
-	assert_int_equal(c->nmounts, 2);
-	assert_string_equal(c->mounts[0], "/x");
-	assert_string_equal(c->mounts[1], "/y");
+	assert_int_equal(c->nmounts, 4);
+	assert_int_equal(c->nexclude, 2);
+	assert_string_equal(c->exclude[0], "/x");
+	assert_string_equal(c->exclude[1], "/y");
 	assert_int_equal(c->debug, 1);
 	assert_loads(fx,
-	    "mounts = /srv/db, /srv/www,\n"
-	    "\t/var/lib/mail\n"
-	    "\n"
-	    "    /var/spool ; and a comment\n");
+	    D "mounts = /srv/db, /srv/www,\n"
+	      "\t/var/lib/mail\n"
+	      "\n"
+	      "    /var/spool ; and a comment\n");
 	assert_int_equal(c->nmounts, 4);
 	assert_string_equal(c->mounts[2], "/var/lib/mail");
 	assert_string_equal(c->mounts[3], "/var/spool");
 
 	/* the limit counts every line of the list */
-	p = text + sprintf(text, "mounts =\n");
+	p = text + sprintf(text, D "mounts =\n");
 	for (i = 0; i < CONF_MAX_LIST; i++)
 		p += sprintf(p, "\t/m%zu\n", i);
 	assert_loads(fx, text);
 	assert_int_equal(c->nmounts, CONF_MAX_LIST);
 	sprintf(p, "\t/m64\n");
 	assert_load_error(
-	    fx, text, CONF_MAX_LIST + 2, "mounts: more than 64 entries");
+	    fx, text, CONF_MAX_LIST + 3, "mounts: more than 64 entries");
 
 	/* only a list goes on over lines */
 	assert_load_error(fx, "[daemon]\ndevice = /dev/x\n  /dev/y\n", 3,
 	    "device: indented line, but only a list may go on over lines");
 	/* indented keys are continuations, so they are caught too */
-	assert_load_error(fx, "  debug = 1\n  presync = no\n", 2,
+	assert_load_error(fx, D "  debug = 1\n  presync = no\n", 3,
 	    "debug: indented line, but only a list may go on over lines");
-	assert_load_error(fx, "mounts = /a\n  exclude = vfat\n", 2,
+	assert_load_error(fx, D "mounts = /a\n  exclude = vfat\n", 3,
 	    "mounts: not an absolute path: \"exclude\"");
 }
 
@@ -700,10 +855,10 @@ test_load_is_atomic(void **state)
 	assert_set(&fx->c, "mounts=/keep/me");
 	assert_set(&fx->c, "debug=1");
 	assert_int_equal(load_text(fx,
-	                     "debug = 2\n"
-	                     "mounts = /lost\n"
-	                     "exclude = vfat\n"
-	                     "max_frozen = forever\n"),
+	                     D "debug = 2\n"
+	                       "mounts = /lost\n"
+	                       "exclude = vfat\n"
+	                       "max_frozen = forever\n"),
 	    -1);
 	assert_int_equal(fx->c.debug, 1);
 	assert_int_equal(fx->c.nmounts, 1);
@@ -730,7 +885,7 @@ test_unknown_key(void **state)
 	assert_load_error(
 	    fx, "de\033[2Jbug = 1\n", 1, "\"de\\x1b[2Jbug\": unknown key");
 	/* inih's "key: value" form is a key too, and so is checked */
-	assert_load_error(fx, "debug: 7\n", 1, "debug: not 0, 1 or 2: \"7\"");
+	assert_load_error(fx, D "debug: 7\n", 2, "debug: not 0, 1 or 2: \"7\"");
 	assert_set_error(fx, "maxfrozen=5", "maxfrozen: unknown key");
 	assert_set_error(fx, "max frozen = 5", "\"max frozen\": unknown key");
 	assert_set_error(fx,
@@ -750,7 +905,7 @@ test_unknown_section(void **state)
 {
 	struct fx *fx = *state;
 
-	assert_load_error(fx, "debug = 1\n[deamon]\nmax_frozen = 5\n", 2,
+	assert_load_error(fx, D "debug = 1\n[deamon]\nmax_frozen = 5\n", 3,
 	    "[deamon]: unknown section (the only one is [daemon])");
 	/* even when it holds nothing */
 	assert_load_error(fx, "[daemon]\ndebug = 1\n\n[extra]\n", 4,
@@ -759,9 +914,11 @@ test_unknown_section(void **state)
 	    "[\" daemon \"]: unknown section (the only one is [daemon])");
 	assert_load_error(fx, "[Daemon]\n", 1,
 	    "[Daemon]: unknown section (the only one is [daemon])");
-	/* [daemon] may come back */
-	assert_loads(fx, "[daemon]\ndebug = 1\n[daemon] ; again\ndebug = 2\n");
-	assert_int_equal(fx->c.debug, 2);
+	/* [daemon] may come back (but not a key: test_once_in_daemon) */
+	assert_loads(
+	    fx, "[daemon]\ndebug = 1\n[daemon] ; again\npresync = 0\n");
+	assert_int_equal(fx->c.debug, 1);
+	assert_false(fx->c.presync);
 }
 
 static void
@@ -775,12 +932,12 @@ test_syntax_errors(void **state)
 	assert_load_error(fx, "\n\n[daemon\ndebug = 1\n", 3,
 	    "syntax error: expected [section]: \"[daemon\"");
 	/* the first error wins, whichever kind it is */
-	assert_load_error(fx, "debug = 1\noops\ndebug = 9\n", 2,
+	assert_load_error(fx, D "debug = 1\noops\ndebug = 9\n", 3,
 	    "syntax error: expected key = value: \"oops\"");
 	assert_load_error(
-	    fx, "debug = 9\noops\n", 1, "debug: not 0, 1 or 2: \"9\"");
+	    fx, D "debug = 9\noops\n", 2, "debug: not 0, 1 or 2: \"9\"");
 	/* the last line needs no newline */
-	assert_load_error(fx, "debug = 1\n\n\noops", 4,
+	assert_load_error(fx, D "debug = 1\n\n\noops", 5,
 	    "syntax error: expected key = value: \"oops\"");
 	assert_set_error(fx, "debug", "\"debug\": expected key=value");
 	assert_set_error(fx, "=1", "\"=1\": expected key=value");
@@ -795,32 +952,32 @@ test_long_lines(void **state)
 	char line[LINE_MAX_BYTES + 64], msg[128];
 	size_t n;
 
-	n = (size_t)snprintf(line, sizeof(line), "debug = 1\nmounts = /");
+	n = (size_t)snprintf(line, sizeof(line), D "debug = 1\nmounts = /");
 	memset(line + n, 'a', LINE_MAX_BYTES - 10);
 	strcpy(line + n + LINE_MAX_BYTES - 10, "\n");
 	assert_loads(fx, line);
 	assert_int_equal(fx->c.nmounts, 1);
 	assert_int_equal(strlen(fx->c.mounts[0]), LINE_MAX_BYTES - 9);
 
-	strcpy(line + n + LINE_MAX_BYTES - 10, "b\ndebug = 2\n");
+	strcpy(line + n + LINE_MAX_BYTES - 10, "b\npresync = no\n");
 	snprintf(msg, sizeof(msg),
 	    "line too long (at most %d bytes; an indented line continues a "
 	    "list)",
 	    LINE_MAX_BYTES);
-	assert_load_error(fx, line, 2, msg);
+	assert_load_error(fx, line, 3, msg);
 }
 
 static void
 test_nul_byte(void **state)
 {
 	struct fx *fx = *state;
-	static const char text[] = "debug = 1\ndebug = 2\0 ; hidden\n";
+	static const char text[] = D "debug = 1\npresync = 0\0 ; hidden\n";
 	char want[sizeof(fx->err)];
 
 	write_file(fx->path, text, sizeof(text) - 1);
 	assert_int_equal(
 	    conf_load(&fx->c, fx->path, true, fx->err, sizeof(fx->err)), -1);
-	snprintf(want, sizeof(want), "%s:2: NUL byte in line", fx->path);
+	snprintf(want, sizeof(want), "%s:3: NUL byte in line", fx->path);
 	assert_string_equal(fx->err, want);
 	assert_is_default(&fx->c);
 }
@@ -863,7 +1020,7 @@ test_overrides(void **state)
 {
 	struct fx *fx = *state;
 
-	assert_loads(fx, "max_frozen = 30\nmounts = /a\ndebug = 1\n");
+	assert_loads(fx, D "max_frozen = 30\nmounts = /a\ndebug = 1\n");
 	assert_set(&fx->c, "max_frozen=0300");
 	assert_set(&fx->c, "  debug = 2  ");
 	assert_set(&fx->c, "mounts = /b /c ");
@@ -948,7 +1105,7 @@ test_dump_defaults(void **state)
 	    "ctl_socket = /run/hv_vss/ctl.sock\n"
 	    "ctl_group =\n"
 	    "metrics_file =\n"
-	    "mounts =\n"
+	    "mounts = auto\n"
 	    "exclude =\n"
 	    "unfreezable = skip\n"
 	    "check_timeout = 10\n"
@@ -1090,6 +1247,11 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_mode, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_group, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lists, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_empty_mounts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dots, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_once_in_daemon, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_check_mounts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_list_limit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_list_replace, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_policy, setup, teardown),
