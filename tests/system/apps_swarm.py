@@ -17,7 +17,8 @@ or "0-9", spread round robin), behaving as MODE:
 
 A mode may end in "+late=MS": the THAWED that answers an ABORT is sent
 MS ms late (the daemon does not wait for it; a new transaction may have
-begun).  --uid UID runs the apps as that uid (and its gid), to test
+begun); or in "+delay=MS": every answer is sent MS ms after its request,
+in order (an app that takes its time, but answers everything).  --uid UID runs the apps as that uid (and its gid), to test
 per-uid limits.
 
 Every line received is logged to FILE as "seq t_us name tier LINE", in
@@ -46,9 +47,11 @@ def now_us():
 
 class App:
     def __init__(self, name, tier, mode):
-        mode, _, late = mode.partition("+late=")
+        mode, *opts = mode.split("+")
+        opts = dict(o.split("=", 1) for o in opts)
         self.name, self.tier, self.mode = name, tier, mode
-        self.late_ms = int(late) if late else 0
+        self.late_ms = int(opts.get("late", 0))
+        self.delay_ms = int(opts.get("delay", 0))
         self.vetoed = False
         self.buf = b""
         self.registered = None
@@ -149,7 +152,10 @@ def serve(apps, log, background, deadline):
                     app.sock.close()
                     live -= 1
                     break
-                if reply:
+                if reply and app.delay_ms:
+                    app.pending.append((time.monotonic() +
+                                        app.delay_ms / 1000, reply))
+                elif reply:
                     app.sock.sendall((reply + "\n").encode())
                 if words[0] == "FREEZE" and app.mode == "die-frozen":
                     sel.unregister(app.sock)

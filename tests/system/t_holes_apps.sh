@@ -55,11 +55,18 @@ unfrozen() {	# name
 	fi
 }
 
-run() {	# name count apps-spec ...: a host backup run of count backups
+# the sim, or one that pauses 30 ms before each backup (a late answer
+# then lands after the next backup began, not in the pause after the
+# veto)
+SIM=$B/hv_vss_sim
+printf '#!/bin/sh\nexec $B/hv_vss_sim -s sleep=0.03,hot,freeze,exec,thaw "\$@"\n' >/tmp/simnap
+chmod +x /tmp/simnap
+
+run() {	# name "sim-options" apps-spec ...: a host backup run
 	name=\$1
-	n=\$2
+	simopts=\$2
 	shift 2
-	$B/hv_vss_sim -n \$n -b "\$SWARM --background --log /tmp/\$name.swarm \$*" \\
+	\$SIM \$simopts -b "\$SWARM --background --log /tmp/\$name.swarm \$*" \\
 	    \$DEV -- \$DAEMON >/tmp/\$name.json 2>/tmp/\$name.log
 	echo "\$name.rc=\$?"
 	results \$name
@@ -69,18 +76,27 @@ run() {	# name count apps-spec ...: a host backup run of count backups
 	unfrozen \$name
 }
 
-# 1. one app vetoes the first FREEZE and answers the ABORT at once
+# 1. one app vetoes the first FREEZE and answers the ABORT at once (a
+# race with the host's next HOT_BACKUP); then the same app answering
+# everything in order, each answer 10 ms after its request: its THAWED
+# for the ABORT comes after the next CHECK, every time
 for n in 2 3 4 5; do
-	run now\$n \$n --apps 1:once:0:veto-once
+	run now\$n "-n \$n" --apps 1:once:0:veto-once
 	told now\$n once-0
+	run inorder\$n "-n \$n" --apps 1:once:0:veto-once+delay=10
+	told inorder\$n once-0
 done
-# 2. the same, the ABORT answered 50 ms late
-run late50 4 --apps 1:once:0:veto-once+late=50
+# 2. the ABORT answered 50 ms late: after the next backup began
+SIM=/tmp/simnap
+run late50 "-n 4" --apps 1:once:0:veto-once+late=50
 told late50 once-0
-# 3. two apps of one tier, one vetoes once: both were told ABORT
-run two 5 --apps 1:once:0:veto-once --apps 1:good:0:ok+late=20
+# 3. two apps of one tier, one vetoes once: both were told ABORT, both
+# answer late
+run two "-n 5" --apps 1:once:0:veto-once+delay=40 \\
+    --apps 1:good:0:ok+late=45
 told two once-0
 told two good-0
+SIM=$B/hv_vss_sim
 
 # 4. a local freeze vetoed, retried at once (and 20 ms after a late
 # THAWED); then an app that answers a transaction it was never asked
@@ -176,14 +192,16 @@ for n in 2 3 4 5; do
 	want=$veto
 	i=1
 	while [ $i -lt $n ]; do want="$want;$ok"; i=$((i + 1)); done
-	check_eq "ABORT answered at once, -n $n: backup 1 vetoed, the rest S_OK" \
-	    "$want" "$(get now$n.results)"
-	check_eq "ABORT answered at once, -n $n: the app was asked every FREEZE" \
-	    "$n" "$(get now$n.once-0.FREEZE)"
-	check_eq "ABORT answered at once, -n $n: and THAW after each later one" \
-	    "$((n - 1))" "$(get now$n.once-0.THAW)"
-	check_eq "ABORT answered at once, -n $n: never dropped" \
-	    0 "$(get now$n.once-0.dropped)"
+	for c in now inorder; do
+		what="ABORT answered at once"
+		[ $c = inorder ] && what="answers in order, 10 ms each"
+		check_eq "$what, -n $n: backup 1 vetoed, the rest S_OK" \
+		    "$want" "$(get $c$n.results)"
+		check_eq "$what, -n $n: the app was asked every FREEZE, and THAW after each later one" \
+		    "$n $((n - 1))" "$(get $c$n.once-0.FREEZE) $(get $c$n.once-0.THAW)"
+		check_eq "$what, -n $n: never dropped" \
+		    0 "$(get $c$n.once-0.dropped)"
+	done
 done
 check_eq "ABORT answered 50 ms late: backup 1 vetoed, the rest S_OK" \
     "$veto;$ok;$ok;$ok" "$(get late50.results)"
