@@ -564,7 +564,7 @@ late(struct app *a, const struct app_msg *m, struct asked *p)
 	log_debug("app %s: late %s %llu (now txn %llu)%s, ignored", a->name,
 	    app_msg_name(m->type), (unsigned long long)m->txid,
 	    (unsigned long long)a->apps->txid,
-	    (p->asked & what) == 0      ? ": not asked"
+	    (p->asked & what) == 0     ? ": not asked"
 	        : (p->answered & what) ? ": answered before"
 	                               : "");
 	p->answered |= p->asked & what;
@@ -908,8 +908,8 @@ apps_news(struct apps *as, char *buf, size_t len)
 	size_t n = as->news_n;
 
 	if (as->news_told < n)
-		snprintf(buf, len, "%s; and %zu more", as->news,
-		    n - as->news_told);
+		snprintf(
+		    buf, len, "%s; and %zu more", as->news, n - as->news_told);
 	else
 		snprintf(buf, len, "%s", as->news);
 	as->news[0] = '\0';

@@ -76,8 +76,8 @@ void apps_foreach(
     const struct apps *, void (*fn)(const struct apps_info *, void *), void *);
 
 /* Call fn for each of the last registered apps gone, newest first. */
-void apps_foreach_gone(const struct apps *,
-    void (*fn)(const struct apps_gone *, void *), void *);
+void apps_foreach_gone(
+    const struct apps *, void (*fn)(const struct apps_gone *, void *), void *);
 /*
  * The registered apps gone since the last call, named with why ("app db
  * (pid 41, uid 26): closed; ... and 3 more") into buf; returns how many
