@@ -282,10 +282,11 @@ gone(struct apps *as, const struct app *a, const char *name, const char *why)
 	as->gone_next = (as->gone_next + 1) % APPS_GONE_MAX;
 	if (as->gone_count < APPS_GONE_MAX)
 		as->gone_count++;
-	as->news_n++;
 	n = strlen(as->news);
-	/* whole entries only; the rest is counted ("and N more") */
-	if (n + strlen(name) + strlen(why) + 4 < sizeof(as->news) - 24) {
+	/* whole entries, in order, while they fit; the rest is counted
+	 * ("and N more") */
+	if (as->news_told == as->news_n++ &&
+	    n + strlen(name) + strlen(why) + 4 < sizeof(as->news) - 24) {
 		snprintf(as->news + n, sizeof(as->news) - n, "%s%s: %s",
 		    n ? "; " : "", name, why);
 		as->news_told++;
@@ -692,10 +693,16 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct app *a = arg;
 
+	int e;
+
 	if (what & BEV_EVENT_EOF)
 		drop(a, "closed");
-	else if (what & BEV_EVENT_ERROR)
-		drop(a, strerror(EVUTIL_SOCKET_ERROR()));
+	else if (what & BEV_EVENT_ERROR) {
+		/* it closed, and we wrote before we read the EOF: it left,
+		 * which is no "Broken pipe" of ours */
+		e = EVUTIL_SOCKET_ERROR();
+		drop(a, e == EPIPE || e == ECONNRESET ? "closed" : strerror(e));
+	}
 }
 
 static void

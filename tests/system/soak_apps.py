@@ -192,6 +192,8 @@ def main():
                         f.write("go\n")
                 continue
             app = key.data
+            if app not in apps:         # left earlier in this batch
+                continue
             try:
                 data = app.sock.recv(65536)
             except OSError:
