@@ -22,6 +22,19 @@
  * HELLO without tier= is tier APP_TIER_DEFAULT; timeout= is what the app
  * says it needs to flush.
  *
+ * Late answers are harmless.  Every answer names the transaction it
+ * answers.  The daemon does not wait for the THAWED that answers an ABORT,
+ * and a stage may end (its deadline, another app's VETO) before an app
+ * answered, so an answer may name an earlier transaction than the one in
+ * progress.  An answer to a transaction the app was asked in (among its
+ * last four) is ignored: a late READY or THAWED, a VETO to a stage that
+ * is over (it vetoes nothing), a FROZEN for a transaction already
+ * aborted; a FROZEN for one the app was never told to leave is answered
+ * ABORT.  None costs the app its registration.  An answer naming a txid
+ * the app was never asked about is a protocol error (the daemon closes
+ * the connection).  A daemon may forget transactions older than an app's
+ * last four and ignore answers to them.
+ *
  * The parser rejects before it copies: the line is checked against every
  * limit first.  No logging, no exit, no allocation.
  */

@@ -47,6 +47,17 @@
 #define APPS_OUT_MAX (16 * APP_LINE_MAX) /* unread by the app */
 #define APPS_HELLO_SECONDS 5 /* to say HELLO after connecting */
 #define APPS_NTIERS (APP_TIER_MAX + 1)
+#define APPS_PAST 4 /* transactions an app's late answers are known for */
+#define APPS_GONE_MAX 8 /* registered apps gone, kept for status */
+
+/* What an app was sent in one transaction, and what it answered. */
+enum { ASKED_CHECK = 1, ASKED_FREEZE = 2, ASKED_RESUME = 4 };
+
+struct asked {
+	uint64_t txid; /* 0: unused */
+	unsigned int asked; /* ASKED_* sent */
+	unsigned int answered; /* ASKED_* answered */
+};
 
 enum app_wait {
 	AW_NONE,
@@ -72,6 +83,11 @@ struct app {
 	bool dead; /* dropped, freed soon */
 	bool asked_freeze; /* in apps->txid */
 	bool frozen; /* answered FROZEN in apps->txid */
+
+	/* the last APPS_PAST transactions it was asked in: an answer to
+	 * one of them is late, not a protocol error */
+	struct asked past[APPS_PAST];
+	uint64_t forgot; /* the newest txid that fell out of past[] */
 };
 
 TAILQ_HEAD(applist, app);
@@ -106,6 +122,17 @@ struct apps {
 	unsigned int tier_ms; /* the current tier's budget */
 	struct event *timer;
 	char missing[APPS_REASON_MAX];
+
+	size_t max_per_uid; /* connections, root not counted */
+	time_t uid_warned; /* last "uid over its limit" warning */
+
+	/* registered apps gone: the last few for status, and those not yet
+	 * told to a transaction (apps_news()) */
+	struct apps_gone gone[APPS_GONE_MAX];
+	unsigned int gone_next, gone_count;
+	char news[APPS_REASON_MAX];
+	size_t news_n; /* gone since apps_news() */
+	size_t news_told; /* of which named in news[] */
 };
 
 static void next_tier(struct apps *);
@@ -116,6 +143,56 @@ who(const struct app *a, char *buf, size_t len)
 	snprintf(buf, len, "app %s (pid %d, uid %u)",
 	    a->registered ? a->name : "(unregistered)", (int)a->pid,
 	    (unsigned int)a->uid);
+}
+
+/* The record of txid in a's past, or NULL. */
+static struct asked *
+past_find(struct app *a, uint64_t txid)
+{
+	size_t i;
+
+	if (txid == 0)
+		return NULL;
+	for (i = 0; i < APPS_PAST; i++)
+		if (a->past[i].txid == txid)
+			return &a->past[i];
+	return NULL;
+}
+
+/* Note that a was sent what (ASKED_*) in txid; the oldest record goes. */
+static void
+past_ask(struct app *a, uint64_t txid, unsigned int what)
+{
+	struct asked *p, *old;
+	size_t i;
+
+	if ((p = past_find(a, txid)) == NULL) {
+		old = &a->past[0];
+		for (i = 1; i < APPS_PAST; i++)
+			if (a->past[i].txid < old->txid)
+				old = &a->past[i];
+		if (old->txid > a->forgot)
+			a->forgot = old->txid;
+		p = old;
+		*p = (struct asked){.txid = txid};
+	}
+	p->asked |= what;
+}
+
+/* Which ASKED_* an answer answers. */
+static unsigned int
+answers(enum app_msg_type t)
+{
+	switch (t) {
+	case AM_READY:
+		return ASKED_CHECK;
+	case AM_FROZEN:
+		return ASKED_FREEZE;
+	case AM_THAWED:
+		return ASKED_RESUME;
+	default: /* VETO: to a CHECK or a FREEZE */
+		return ASKED_CHECK | ASKED_FREEZE;
+	}
 }
 
 static unsigned int
@@ -183,6 +260,39 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/*
+ * A registered app is gone: no backup from now on is consistent for it.
+ * Kept for status (the last APPS_GONE_MAX) and for the next transaction's
+ * log and history (apps_news()).
+ */
+static void
+gone(struct apps *as, const struct app *a, const char *name, const char *why)
+{
+	struct apps_gone *g = &as->gone[as->gone_next];
+	size_t n;
+
+	memset(g, 0, sizeof(*g));
+	g->id = a->id;
+	snprintf(g->name, sizeof(g->name), "%s", a->name);
+	g->pid = a->pid;
+	g->uid = a->uid;
+	g->txid = as->txid;
+	clock_gettime(CLOCK_REALTIME, &g->when);
+	snprintf(g->why, sizeof(g->why), "%s", why);
+	as->gone_next = (as->gone_next + 1) % APPS_GONE_MAX;
+	if (as->gone_count < APPS_GONE_MAX)
+		as->gone_count++;
+	n = strlen(as->news);
+	/* whole entries, in order, while they fit; the rest is counted
+	 * ("and N more") */
+	if (as->news_told == as->news_n++ &&
+	    n + strlen(name) + strlen(why) + 4 < sizeof(as->news) - 24) {
+		snprintf(as->news + n, sizeof(as->news) - n, "%s%s: %s",
+		    n ? "; " : "", name, why);
+		as->news_told++;
+	}
+}
+
 static void
 drop(struct app *a, const char *why)
 {
@@ -194,9 +304,10 @@ drop(struct app *a, const char *why)
 	veto = as->active &&
 	    ((as->stage == APPS_FREEZE && a->wait == AW_FROZEN) ||
 	        (as->stage == APPS_CHECK && a->wait == AW_READY));
-	if (a->registered)
+	if (a->registered) {
 		log_info("%s: disconnected: %s", name, why);
-	else
+		gone(as, a, name, why);
+	} else
 		log_debug("%s: disconnected: %s", name, why);
 	TAILQ_REMOVE(&as->list, a, entry);
 	as->nconn--;
@@ -241,6 +352,20 @@ say(struct app *a, const struct app_msg *m)
 		return false;
 	}
 	bufferevent_write(a->bev, line, (size_t)n);
+	switch (m->type) {
+	case AM_CHECK:
+		past_ask(a, m->txid, ASKED_CHECK);
+		break;
+	case AM_FREEZE:
+		past_ask(a, m->txid, ASKED_FREEZE);
+		break;
+	case AM_THAW:
+	case AM_ABORT:
+		past_ask(a, m->txid, ASKED_RESUME);
+		break;
+	default:
+		break;
+	}
 	return true;
 }
 
@@ -416,6 +541,34 @@ hello(struct app *a, const struct app_msg *m)
 	(void)say(a, &ok);
 }
 
+/*
+ * An answer to a transaction that is not the one in progress, but one
+ * the app was asked in: late, and harmless (protocol 1, appproto.h).
+ * The daemon does not wait for the THAWED that answers an ABORT, and a
+ * deadline or another app's veto can end a stage before an app answers;
+ * none of that is the app's fault.  One answer needs more than a note:
+ * FROZEN for a transaction the app was never told to leave (its stage
+ * ended with it silent and no ABORT followed) would hold it frozen until
+ * the next THAW; it is told ABORT now.
+ */
+static void
+late(struct app *a, const struct app_msg *m, struct asked *p)
+{
+	struct app_msg ab = {.type = AM_ABORT, .txid = m->txid};
+	unsigned int what = answers(m->type);
+
+	log_debug("app %s: late %s %llu (now txn %llu)%s, ignored", a->name,
+	    app_msg_name(m->type), (unsigned long long)m->txid,
+	    (unsigned long long)a->apps->txid,
+	    (p->asked & what) == 0     ? ": not asked"
+	        : (p->answered & what) ? ": answered before"
+	                               : "");
+	p->answered |= p->asked & what;
+	if (m->type == AM_FROZEN && (p->asked & ASKED_FREEZE) &&
+	    !(p->asked & ASKED_RESUME))
+		(void)say(a, &ab);
+}
+
 /* An answer from a registered app (a may be dropped meanwhile). */
 static void
 answer(struct app *a, const struct app_msg *m)
@@ -423,11 +576,25 @@ answer(struct app *a, const struct app_msg *m)
 	struct apps *as = a->apps;
 	char name[128], reason[APPS_REASON_MAX];
 	enum app_wait want;
+	struct asked *p;
 
-	if (m->txid != as->txid || as->txid == 0) {
-		drop(a, "answer for an unknown transaction");
+	if ((p = past_find(a, m->txid)) == NULL) {
+		if (m->txid != 0 && m->txid <= a->forgot) {
+			/* asked, maybe, too long ago to tell: harmless */
+			log_debug("app %s: %s %llu: older than its last %d "
+			          "transactions, ignored",
+			    a->name, app_msg_name(m->type),
+			    (unsigned long long)m->txid, APPS_PAST);
+			return;
+		}
+		drop(a, "answer for a transaction it was never asked about");
 		return;
 	}
+	if (m->txid != as->txid) {
+		late(a, m, p);
+		return;
+	}
+	p->answered |= p->asked & answers(m->type);
 	want = m->type == AM_READY ? AW_READY
 	    : m->type == AM_FROZEN ? AW_FROZEN
 	    : m->type == AM_THAWED ? AW_THAWED
@@ -521,10 +688,16 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct app *a = arg;
 
+	int e;
+
 	if (what & BEV_EVENT_EOF)
 		drop(a, "closed");
-	else if (what & BEV_EVENT_ERROR)
-		drop(a, strerror(EVUTIL_SOCKET_ERROR()));
+	else if (what & BEV_EVENT_ERROR) {
+		/* it closed, and we wrote before we read the EOF: it left,
+		 * which is no "Broken pipe" of ours */
+		e = EVUTIL_SOCKET_ERROR();
+		drop(a, e == EPIPE || e == ECONNRESET ? "closed" : strerror(e));
+	}
 }
 
 static void
@@ -540,10 +713,36 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
 	struct apps *as = arg;
 	struct timeval tv = {APPS_HELLO_SECONDS, 0};
 	static const char busy[] = "ERR too many connections\n";
-	struct ucred cred;
+	static const char uidbusy[] = "ERR too many connections for this uid\n";
+	struct ucred cred = {.pid = -1, .uid = (uid_t)-1};
 	socklen_t clen = sizeof(cred);
 	struct app *a;
+	size_t mine = 0;
+	time_t now;
 
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0) {
+		cred.pid = -1;
+		cred.uid = (uid_t)-1;
+	}
+	/* one uid must not take every slot (app_max_per_uid); root can
+	 * stop the daemon anyway and is not counted */
+	if (cred.uid != 0) {
+		TAILQ_FOREACH(a, &as->list, entry)
+		if (a->uid == cred.uid)
+			mine++;
+	}
+	if (cred.uid != 0 && mine >= as->max_per_uid) {
+		now = time(NULL);
+		if (now != as->uid_warned) /* a flood: once a second */
+			log_warnx("app socket: uid %u has %zu connections "
+			          "(app_max_per_uid); refusing more",
+			    (unsigned int)cred.uid, mine);
+		as->uid_warned = now;
+		(void)send(fd, uidbusy, sizeof(uidbusy) - 1,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		evutil_closesocket(fd);
+		return;
+	}
 	if (as->nconn >= as->max_clients) {
 		/* one try, never blocking: the socket is non-blocking */
 		(void)send(
@@ -556,12 +755,8 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
 		return;
 	}
 	a->apps = as;
-	a->pid = -1;
-	a->uid = (uid_t)-1;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
-		a->pid = cred.pid;
-		a->uid = cred.uid;
-	}
+	a->pid = cred.pid;
+	a->uid = cred.uid;
 	a->bev = bufferevent_socket_new(as->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	a->hello_ev = evtimer_new(as->base, hello_timeout_cb, a);
 	if (a->bev == NULL || a->hello_ev == NULL) {
@@ -695,6 +890,33 @@ apps_thaw(struct apps *as, uint64_t txid, unsigned int ms)
 	next_tier(as);
 }
 
+void
+apps_foreach_gone(const struct apps *as,
+    void (*fn)(const struct apps_gone *, void *), void *arg)
+{
+	unsigned int i;
+
+	for (i = 1; i <= as->gone_count; i++)
+		fn(&as->gone[(as->gone_next + APPS_GONE_MAX - i) %
+		       APPS_GONE_MAX],
+		    arg);
+}
+
+size_t
+apps_news(struct apps *as, char *buf, size_t len)
+{
+	size_t n = as->news_n;
+
+	if (as->news_told < n)
+		snprintf(
+		    buf, len, "%s; and %zu more", as->news, n - as->news_told);
+	else
+		snprintf(buf, len, "%s", as->news);
+	as->news[0] = '\0';
+	as->news_n = as->news_told = 0;
+	return n;
+}
+
 size_t
 apps_count(const struct apps *as)
 {
@@ -789,6 +1011,7 @@ apps_new(
 	as->done = done;
 	as->arg = arg;
 	as->max_clients = c->app_max_clients;
+	as->max_per_uid = c->app_max_per_uid;
 	TAILQ_INIT(&as->list);
 	TAILQ_INIT(&as->zombies);
 	as->reap_ev = event_new(base, -1, 0, reap_cb, as);

@@ -11,6 +11,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <time.h>
+
+#include "appproto.h"
 #include "conf.h"
 
 struct event_base;
@@ -42,6 +45,17 @@ struct apps_info {
 	uint32_t need_ms; /* its HELLO timeout=, 0 if none */
 };
 
+/* A registered app that went away (closed, or dropped), for status. */
+struct apps_gone {
+	uint64_t id;
+	char name[APP_NAME_MAX + 1];
+	pid_t pid;
+	uid_t uid;
+	uint64_t txid; /* the last transaction begun when it went */
+	struct timespec when; /* wall clock */
+	char why[96];
+};
+
 /* Create the socket from c (run_dir, app_socket, mode, group, cap). */
 struct apps *
 apps_new(struct event_base *, const struct conf *c, apps_done_fn, void *arg);
@@ -60,5 +74,16 @@ size_t apps_count(const struct apps *);
 /* Call fn for each registered app, in registration order. */
 void apps_foreach(
     const struct apps *, void (*fn)(const struct apps_info *, void *), void *);
+
+/* Call fn for each of the last registered apps gone, newest first. */
+void apps_foreach_gone(
+    const struct apps *, void (*fn)(const struct apps_gone *, void *), void *);
+/*
+ * The registered apps gone since the last call, named with why ("app db
+ * (pid 41, uid 26): closed; ... and 3 more") into buf; returns how many
+ * (0: none, buf empty).  A transaction's start calls it: that backup is
+ * the first without them.
+ */
+size_t apps_news(struct apps *, char *buf, size_t len);
 
 #endif /* HVVSS_APPS_H */

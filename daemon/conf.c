@@ -93,6 +93,7 @@ static const struct conf_key conf_keys[] = {
     {"app_socket_group", CK_GROUP, CONF_FIELD(app_socket_group), 0, 0, 0},
     {"hooks_dir", CK_PATH, CONF_FIELD(hooks_dir), 0, 0, 0},
     {"app_max_clients", CK_COUNT, CONF_FIELD(app_max_clients), 0, 1, 65536},
+    {"app_max_per_uid", CK_COUNT, CONF_FIELD(app_max_per_uid), 0, 1, 65536},
     {"ctl_socket", CK_SOCKET, CONF_FIELD(ctl_socket), 0, 0, 0},
     {"ctl_group", CK_GROUP, CONF_FIELD(ctl_group), 0, 0, 0},
     {"metrics_file", CK_OPTPATH, CONF_FIELD(metrics_file), 0, 0, 0},
@@ -597,6 +598,7 @@ conf_defaults(struct conf *c)
 	c->app_socket_group[0] = '\0';
 	strcpy(c->hooks_dir, "/etc/hv_vss/hooks.d");
 	c->app_max_clients = 1024;
+	c->app_max_per_uid = 64;
 	strcpy(c->ctl_socket, "/run/hv_vss/ctl.sock");
 	c->nmounts = 0;
 	c->nexclude = 0;

@@ -32,6 +32,7 @@ struct conf {
 	char app_socket_group[64]; /* app_socket_group = (none) */
 	char hooks_dir[CONF_PATH_MAX]; /* hooks_dir = /etc/hv_vss/hooks.d */
 	unsigned int app_max_clients; /* app_max_clients = 1024 */
+	unsigned int app_max_per_uid; /* app_max_per_uid = 64, root free */
 	char ctl_socket[CONF_PATH_MAX]; /* ctl_socket = /run/hv_vss/ctl.sock */
 	char ctl_group[64]; /* ctl_group = (none): may read status */
 	char metrics_file[CONF_PATH_MAX]; /* metrics_file = (none: off) */

@@ -810,6 +810,7 @@ reload_conf(void)
 	    c.app_socket_mode != d.conf.app_socket_mode ||
 	    strcmp(c.app_socket_group, d.conf.app_socket_group) != 0 ||
 	    c.app_max_clients != d.conf.app_max_clients ||
+	    c.app_max_per_uid != d.conf.app_max_per_uid ||
 	    strcmp(c.ctl_socket, d.conf.ctl_socket) != 0 ||
 	    strcmp(c.ctl_group, d.conf.ctl_group) != 0)
 		log_warnx(
@@ -888,7 +889,18 @@ note_history(const struct txn_event *ev, enum txn_state before,
 	uint64_t id = d.txn.id;
 
 	if (ev->kind == TE_HOST_REQUEST && id != before_id) {
+		char gone[APPS_REASON_MAX];
+		size_t n;
+
 		history_begin(id, d.txn.local, hv_op_name(ev->op));
+		/* the first backup without an app says so, by name */
+		if ((n = apps_news(d.apps, gone, sizeof(gone))) > 0) {
+			log_warnx("txn %llu: %zu registered app%s gone since "
+			          "the last transaction, not part of this one: "
+			          "%s",
+			    (unsigned long long)id, n, n == 1 ? "" : "s", gone);
+			history_gone(id, gone);
+		}
 	}
 	if ((e = history_find(id)) == NULL)
 		return;

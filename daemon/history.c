@@ -103,6 +103,15 @@ history_lease(uint64_t id)
 		e->lease_expired = true;
 }
 
+void
+history_gone(uint64_t id, const char *text)
+{
+	struct hist_entry *e = history_find(id);
+
+	if (e != NULL)
+		snprintf(e->gone, sizeof(e->gone), "%s", text);
+}
+
 const struct hist_entry *
 history_get(unsigned int i)
 {

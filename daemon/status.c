@@ -127,9 +127,44 @@ app_row(const struct apps_info *a, void *arg)
 	r->first = false;
 }
 
+/* A registered app gone (closed or dropped): status must show it. */
+static void
+gone_row(const struct apps_gone *g, void *arg)
+{
+	struct app_rows *r = arg;
+	char when[32];
+
+	clock_str(&g->when, when, sizeof(when));
+	if (!r->json) {
+		evbuffer_add_printf(r->b, "  %-19s %-24s %7d %6u %6llu  %s\n",
+		    when, g->name, (int)g->pid, (unsigned)g->uid,
+		    (unsigned long long)g->id, g->why);
+		return;
+	}
+	evbuffer_add_printf(r->b,
+	    "%s{\"id\": %llu, \"name\": ", r->first ? "" : ", ",
+	    (unsigned long long)g->id);
+	status_json_str(r->b, g->name);
+	evbuffer_add_printf(r->b,
+	    ", \"pid\": %d, \"uid\": %u, \"txid\": %llu, \"when\": ",
+	    (int)g->pid, (unsigned)g->uid, (unsigned long long)g->txid);
+	status_json_str(r->b, when);
+	evbuffer_add_printf(r->b, ", \"why\": ");
+	status_json_str(r->b, g->why);
+	evbuffer_add_printf(r->b, "}");
+	r->first = false;
+}
+
+static void
+count_gone(const struct apps_gone *g, void *arg)
+{
+	(*(unsigned int *)arg)++;
+}
+
 int
 status_write(const struct daemon_view *v, bool json, struct evbuffer *b)
 {
+	unsigned int ngone = 0;
 	struct app_rows rows = {b, json, true, -1};
 	char since[32] = "";
 
@@ -163,6 +198,9 @@ status_write(const struct daemon_view *v, bool json, struct evbuffer *b)
 		    v->connected ? "true" : "false",
 		    v->guard_alive ? "true" : "false", (int)v->guard_pid);
 		apps_foreach(v->apps, app_row, &rows);
+		evbuffer_add_printf(b, "], \"apps_gone\": [");
+		rows.first = true;
+		apps_foreach_gone(v->apps, gone_row, &rows);
 		evbuffer_add_printf(b, "]}\n");
 		return 0;
 	}
@@ -193,6 +231,14 @@ status_write(const struct daemon_view *v, bool json, struct evbuffer *b)
 		evbuffer_add_printf(b, "  %-4s %-24s %7s %6s %6s\n", "tier",
 		    "name", "pid", "uid", "id");
 		apps_foreach(v->apps, app_row, &rows);
+	}
+	apps_foreach_gone(v->apps, count_gone, &ngone);
+	if (ngone > 0) {
+		evbuffer_add_printf(b, "gone:    %u app%s (latest first)\n",
+		    ngone, ngone == 1 ? "" : "s");
+		evbuffer_add_printf(b, "  %-19s %-24s %7s %6s %6s  %s\n",
+		    "when", "name", "pid", "uid", "id", "why");
+		apps_foreach_gone(v->apps, gone_row, &rows);
 	}
 	return 0;
 }
@@ -355,7 +401,7 @@ history_write(unsigned int n, bool json, struct evbuffer *b)
 		if (!json) {
 			evbuffer_add_printf(b,
 			    "%-5llu %-19s %-5s %-10s %8s %8s "
-			    "%8s %8s %8s  %s%s%s%s\n",
+			    "%8s %8s %8s  %s%s%s%s%s%s%s\n",
 			    (unsigned long long)e->id, when,
 			    e->local ? "local" : "host", e->kind, st[HS_CHECK],
 			    st[HS_APPS], st[HS_FS], st[HS_FROZEN], st[HS_THAW],
@@ -363,7 +409,9 @@ history_write(unsigned int n, bool json, struct evbuffer *b)
 			        : e->ok ? "ok"
 			                : "failed",
 			    e->lease_expired ? " (lease expired)" : "",
-			    e->culprit[0] ? ": " : "", e->culprit);
+			    e->culprit[0] ? ": " : "", e->culprit,
+			    e->gone[0] ? " [without apps gone before it: " : "",
+			    e->gone, e->gone[0] ? "]" : "");
 			continue;
 		}
 		evbuffer_add_printf(b,
@@ -383,6 +431,8 @@ history_write(unsigned int n, bool json, struct evbuffer *b)
 		                : "failed",
 		    e->lease_expired ? "true" : "false");
 		status_json_str(b, e->culprit);
+		evbuffer_add_printf(b, ", \"apps_gone\": ");
+		status_json_str(b, e->gone);
 		evbuffer_add_printf(b, "}");
 	}
 	if (json)

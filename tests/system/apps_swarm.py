@@ -13,6 +13,13 @@ or "0-9", spread round robin), behaving as MODE:
   die-frozen    answer FROZEN, then close at once
   slow-freeze=MS  answer FREEZE after MS ms
   no-thawed     never answer THAW/ABORT
+  veto-once     VETO the first FREEZE, then answer everything at once
+
+A mode may end in "+late=MS": the THAWED that answers an ABORT is sent
+MS ms late (the daemon does not wait for it; a new transaction may have
+begun); or in "+delay=MS": every answer is sent MS ms after its request,
+in order (an app that takes its time, but answers everything).  --uid UID runs the apps as that uid (and its gid), to test
+per-uid limits.
 
 Every line received is logged to FILE as "seq t_us name tier LINE", in
 the order this single-threaded process saw them, so tests can check the
@@ -40,7 +47,12 @@ def now_us():
 
 class App:
     def __init__(self, name, tier, mode):
+        mode, *opts = mode.split("+")
+        opts = dict(o.split("=", 1) for o in opts)
         self.name, self.tier, self.mode = name, tier, mode
+        self.late_ms = int(opts.get("late", 0))
+        self.delay_ms = int(opts.get("delay", 0))
+        self.vetoed = False
         self.buf = b""
         self.registered = None
         self.pending = []       # (due, line) answers to send later
@@ -74,7 +86,9 @@ def answer(app, words, log):
         return "VETO %s %s says no" % (txid, app.name) \
             if mode == "veto-check" else "READY %s" % txid
     if kind == "FREEZE":
-        if mode == "veto-freeze":
+        if mode == "veto-freeze" or (mode == "veto-once" and
+                                     not app.vetoed):
+            app.vetoed = True
             return "VETO %s %s cannot flush" % (txid, app.name)
         if mode == "silent-freeze":
             return None
@@ -86,6 +100,10 @@ def answer(app, words, log):
                                 "FROZEN %s" % txid))
             return None
         return "FROZEN %s" % txid
+    if kind == "ABORT" and app.late_ms:
+        app.pending.append((time.monotonic() + app.late_ms / 1000,
+                            "THAWED %s" % txid))
+        return None
     if kind in ("THAW", "ABORT"):
         return None if mode == "no-thawed" else "THAWED %s" % txid
     return None
@@ -100,8 +118,8 @@ def serve(apps, log, background, deadline):
     seq = 0
     forked = not background
     while live > 0 and time.monotonic() < deadline:
-        due = [a for a in apps if a.pending]
-        timeout = 0.05 if due else 1.0
+        due = [a.pending[0][0] for a in apps if a.pending]
+        timeout = max(0.001, min(due) - time.monotonic()) if due else 1.0
         for key, _ in sel.select(timeout):
             app = key.data
             try:
@@ -134,7 +152,10 @@ def serve(apps, log, background, deadline):
                     app.sock.close()
                     live -= 1
                     break
-                if reply:
+                if reply and app.delay_ms:
+                    app.pending.append((time.monotonic() +
+                                        app.delay_ms / 1000, reply))
+                elif reply:
                     app.sock.sendall((reply + "\n").encode())
                 if words[0] == "FREEZE" and app.mode == "die-frozen":
                     sel.unregister(app.sock)
@@ -239,11 +260,16 @@ def main():
     ap.add_argument("--long-line", type=int, default=0)
     ap.add_argument("--flood", type=int, default=0)
     ap.add_argument("--hold", type=float, default=8)
+    ap.add_argument("--uid", type=int, default=-1)
     args = ap.parse_args()
+    log = open(args.log, "w")
+    if args.uid >= 0:
+        os.setgroups([])
+        os.setgid(args.uid)
+        os.setuid(args.uid)
     if not args.apps:
         return abuse(args)
     apps = parse_groups(args.apps)
-    log = open(args.log, "w")
     for app in apps:
         app.sock = connect(args.socket)
         app.sock.sendall(("HELLO 1 %s tier=%d\n" % (app.name, app.tier))

@@ -1102,6 +1102,7 @@ test_dump_defaults(void **state)
 	    "app_socket_group =\n"
 	    "hooks_dir = /etc/hv_vss/hooks.d\n"
 	    "app_max_clients = 1024\n"
+	    "app_max_per_uid = 64\n"
 	    "ctl_socket = /run/hv_vss/ctl.sock\n"
 	    "ctl_group =\n"
 	    "metrics_file =\n"
