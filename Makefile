@@ -214,12 +214,15 @@ fuzz:
 	@$(MAKE) --no-print-directory $(FUZZ_BINS)
 	@sh tests/fuzz/run $(FUZZ_B) $(FUZZ_SECONDS)
 
+# tests/system/t_deb.sh and t_nspawn.sh build and boot the packages
 check: deps
+	@sh tools/deps deb nspawn
 	@$(MAKE) --no-print-directory all
 	@sh tools/fetch-ref $(B)/ref
 	@sh tests/run $(B)
 
 system: all
+	@sh tools/deps deb nspawn
 	@sh tools/fetch-ref $(B)/ref
 	@sh tests/run -s $(B)
 
