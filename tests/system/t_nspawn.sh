@@ -21,7 +21,9 @@
 #  (d) "systemctl stop hv_vss_daemon" while the host holds the guest
 #      frozen: a write blocked on the frozen filesystem completes after
 #      the stop, and the journal says the daemon thawed;
-#  (e) dpkg --purge hvvss: the unit and the configuration go.
+#  (e) an upgrade restarts the running daemon and keeps the edited
+#      configuration; dpkg --purge hvvss stops it, and the unit and the
+#      configuration go; hyperv-daemons stays.
 #
 # What differs from a Hyper-V guest, and why:
 #  - /dev/vmbus/hv_vss is the emulator's FUSE file, not the hv_utils
@@ -266,7 +268,9 @@ cat >"$WORK/root/root/window.sh" <<'EOF'
 #!/bin/sh
 n=$TAG	# this emulator's backups are numbered from 1 again
 rm -f /run/w$n.done
-(echo "written after freeze $n" >/srv/t/w$n && echo done >/run/w$n.done) &
+# a unit of its own: the emulator's cgroup, this script's, ends with it
+systemd-run -q --collect --unit=writer$n sh -c \
+    "echo 'written after freeze $n' >/srv/t/w$n && echo done >/run/w$n.done"
 sleep 1
 if [ -e /run/w$n.done ]; then
 	echo "window $n: the write went through: not frozen" >/run/window$n
@@ -344,8 +348,8 @@ check "a second emulated host, that holds the guest frozen" \
     sim 2 50
 if wait_for 150 cin test -e /run/frozen2; then
 	pass "the daemon (still running) froze /srv/t for it"
-	cin sh -c '(echo after-stop >/srv/t/stop && echo done >/run/stop.done) \
-	    >/dev/null 2>&1 &'
+	cin systemd-run -q --collect --unit=writer-stop sh -c \
+	    'echo after-stop >/srv/t/stop && echo done >/run/stop.done'
 	sleep 1
 	check "a write to /srv/t blocks while frozen" \
 	    cin test ! -e /run/stop.done
@@ -376,11 +380,28 @@ else
 fi
 cin systemctl stop hvsim2 >/dev/null 2>&1
 
+# An upgrade (the same version again: dpkg runs "postinst configure 1.0")
+# restarts a running daemon, and leaves the configuration as edited.
+# Started with no emulator: it waits for the device and freezes nothing.
+cin systemctl start hv_vss_daemon.service
+pid1=$(cin systemctl show -P MainPID hv_vss_daemon.service)
+cin dpkg -i "/root/debs/hvvss_${ver}_$arch.deb" >"$WORK/up.log" 2>&1
+rc=$?
+[ $rc -eq 0 ] || sed 's/^/# /' "$WORK/up.log"
+check_eq "dpkg -i hvvss over itself (an upgrade)" 0 $rc
+pid2=$(cin systemctl show -P MainPID hv_vss_daemon.service)
+check "it restarted the running daemon (MainPID $pid1, then $pid2)" \
+    test "$pid1" != 0 -a "$pid2" != 0 -a "$pid1" != "$pid2"
+check_eq "the edited configuration is kept" "mounts = /srv/t" \
+    "$(cin tail -n 1 /etc/hv_vss/hv_vss.conf)"
+
 # ------------------------------------------------------------- (e) --
 cin dpkg --purge hvvss >"$WORK/purge.log" 2>&1
 rc=$?
 [ $rc -eq 0 ] || sed 's/^/# /' "$WORK/purge.log"
 check_eq "dpkg --purge hvvss" 0 $rc
+check_eq "the purge stopped the daemon" inactive \
+    "$(cin systemctl is-active hv_vss_daemon.service)"
 check "the packaged unit and the configuration are gone" \
     cin sh -c '! test -e /lib/systemd/system/hv_vss_daemon.service &&
     ! test -e /etc/hv_vss/hv_vss.conf'
