@@ -6,7 +6,8 @@
 # with systemd-nspawn -b: systemd is its PID 1.  In it:
 #
 #  (a) Debian's hyperv-daemons is installed first, then hvvss, hvvss-sim
-#      and libhvvss1 from "make deb" with dpkg -i: no file conflict, and
+#      and libhvvss1 from "make deb" with apt-get install (as the README
+#      says): no file conflict, and
 #      hvvss's postinst does not start its daemon over hyperv-daemons'
 #      unmasked VSS unit, and says so (README.Debian); hyperv-daemons'
 #      KVP and fcopy units are still there and loadable; our unit
@@ -195,11 +196,15 @@ cin sh -c 'printf "#!/bin/sh\nexit 101\n" >/usr/sbin/policy-rc.d &&
 rc=$?
 [ $rc -eq 0 ] || sed 's/^/# /' "$WORK/hd.log"
 check_eq "dpkg -i hyperv-daemons (its units not started: policy-rc.d)" 0 $rc
-cin sh -c 'dpkg -i /root/debs/hvvss_*.deb /root/debs/hvvss-sim_*.deb \
+# as the README says, with apt (offline here: the root holds what they
+# depend on, which apt checks)
+cin sh -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y \
+    /root/debs/hvvss_*.deb /root/debs/hvvss-sim_*.deb \
     /root/debs/libhvvss1_*.deb' >"$WORK/dpkg.log" 2>&1
 rc=$?
-sed 's/^/# dpkg: /' "$WORK/dpkg.log"
-check_eq "dpkg -i hvvss hvvss-sim libhvvss1, beside hyperv-daemons" 0 $rc
+sed 's/^/# apt: /' "$WORK/dpkg.log"
+check_eq "apt-get install ./hvvss ./hvvss-sim ./libhvvss1, beside hyperv-daemons" 0 $rc
+[ $rc -eq 0 ] || bail "nothing to test without the packages"
 check_eq "all four installed" "ii ii ii ii" "$(cin dpkg-query -W \
     -f='${db:Status-Abbrev}\n' hyperv-daemons hvvss hvvss-sim libhvvss1 |
     tr -d ' ' | paste -sd' ' -)"
@@ -228,9 +233,10 @@ cin systemctl mask hv-vss-daemon.service >/dev/null 2>&1
 check_eq "the administrator masks Debian's VSS unit" masked \
     "$(cin systemctl is-enabled hv-vss-daemon.service)"
 cin sh -c 'printf "mounts = /srv/t\n" >>/etc/hv_vss/hv_vss.conf'
+mounts=$(cin /usr/libexec/hvvss/hv_vss_daemon -t 2>&1 | grep '^mounts *=')
 check_eq "the daemon's configuration in effect: mounts = /srv/t" \
-    "mounts = /srv/t" \
-    "$(cin /usr/libexec/hvvss/hv_vss_daemon -t 2>&1 | grep '^mounts *=')"
+    "mounts = /srv/t" "$mounts"
+[ "$mounts" = "mounts = /srv/t" ] || bail "refusing to start a daemon without its allow-list"
 # the unit without the device it cannot have here (see the top)
 cin sh -c 'sed "/^BindsTo=sys-devices/d; /^After=sys-devices/d" \
     /lib/systemd/system/hv_vss_daemon.service \
