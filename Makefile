@@ -6,6 +6,9 @@
 PREFIX	?= /usr/local
 BINDIR	?= $(PREFIX)/bin
 SBINDIR	?= $(PREFIX)/sbin
+# hv_vss_daemon alone: the Debian package puts it in /usr/libexec/hvvss,
+# as hyperv-daemons owns /usr/sbin/hv_vss_daemon (debian/rules)
+DAEMONDIR ?= $(SBINDIR)
 LIBDIR	?= $(PREFIX)/lib
 INCDIR	?= $(PREFIX)/include
 MANDIR	?= $(PREFIX)/share/man
@@ -79,9 +82,13 @@ TEST_PROGS = $(B)/tests/sandbox $(B)/tests/failfreeze.so $(UNIT_BINS) \
 # bench/: the raw FIFREEZE floor and the write-stall writer (bench/run)
 BENCH_PROGS = $(B)/bench/rawfreeze $(B)/bench/stallwriter
 
-.PHONY: all deps check unit system demo install lint fmt clean help bench
+.PHONY: all deps check unit system demo install lint fmt clean help bench \
+	programs deb
 
 all: $(PROGS) $(LIB_OUT) $(EXAMPLES) $(TEST_PROGS) $(BENCH_PROGS)
+
+# what "make install" installs, and no test: debian/rules builds this
+programs: $(PROGS) $(LIB_OUT)
 
 help:
 	@echo "make            build the programs and test helpers into $(B)/"
@@ -92,10 +99,19 @@ help:
 	@echo "make demo       an emulated host backup of real filesystems"
 	@echo "make bench      benchmarks vs Debian's daemon (SMOKE=1: one pass)"
 	@echo "make install    install (PREFIX=$(PREFIX) DESTDIR=)"
+	@echo "make deb        the Debian packages (debian/) into $(B)/deb/"
 	@echo "make lint       clang-format check, cppcheck, mandoc -Tlint"
 
 deps:
 	@sh tools/deps build test
+
+# The Debian packages, built by dpkg-buildpackage from a copy of the
+# sources in $(B)/deb/src (debian/rules' own build directory inside it),
+# so that nothing is written to the tree or beside it.  Skipped when the
+# sources are those of the packages already there (tools/mkdeb).
+deb:
+	@sh tools/deps build deb
+	@sh tools/mkdeb $(B)/deb
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
@@ -198,12 +214,15 @@ fuzz:
 	@$(MAKE) --no-print-directory $(FUZZ_BINS)
 	@sh tests/fuzz/run $(FUZZ_B) $(FUZZ_SECONDS)
 
+# tests/system/t_deb.sh and t_nspawn.sh build and boot the packages
 check: deps
+	@sh tools/deps deb nspawn
 	@$(MAKE) --no-print-directory all
 	@sh tools/fetch-ref $(B)/ref
 	@sh tests/run $(B)
 
 system: all
+	@sh tools/deps deb nspawn
 	@sh tools/fetch-ref $(B)/ref
 	@sh tests/run -s $(B)
 
@@ -225,9 +244,9 @@ bench: deps
 
 install: $(PROGS) install-lib
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
-	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(DAEMONDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(SYSCONFDIR)/hv_vss/hooks.d
-	install -m 0755 $(B)/hv_vss_daemon $(DESTDIR)$(SBINDIR)/hv_vss_daemon
+	install -m 0755 $(B)/hv_vss_daemon $(DESTDIR)$(DAEMONDIR)/hv_vss_daemon
 	install -m 0755 $(B)/hv_vss_ctl $(DESTDIR)$(SBINDIR)/hv_vss_ctl
 	install -m 0755 $(B)/hv_vss_sim $(DESTDIR)$(BINDIR)/hv_vss_sim
 	install -m 0644 daemon/hv_vss_daemon.8 $(DESTDIR)$(MANDIR)/man8/
@@ -238,7 +257,7 @@ install: $(PROGS) install-lib
 	    install -m 0644 etc/hv_vss.conf $(DESTDIR)$(SYSCONFDIR)/hv_vss/
 	install -m 0644 etc/hooks.d/README $(DESTDIR)$(SYSCONFDIR)/hv_vss/hooks.d/
 	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(UDEVRULESDIR)
-	sed 's|@SBINDIR@|$(SBINDIR)|g' etc/hv_vss_daemon.service \
+	sed 's|@SBINDIR@|$(DAEMONDIR)|g' etc/hv_vss_daemon.service \
 	    >$(DESTDIR)$(SYSTEMDUNITDIR)/hv_vss_daemon.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/hv_vss_daemon.service
 	install -m 0644 etc/60-hv_vss.rules $(DESTDIR)$(UDEVRULESDIR)/

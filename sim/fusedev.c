@@ -200,6 +200,15 @@ dev_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		fuse_reply_write(req, size);
 }
 
+/* hvt_op_poll() */
+static unsigned int
+poll_mask(const struct fusedev *d)
+{
+	if (kernel_removed(d->kernel))
+		return POLLERR | POLLHUP;
+	return kernel_readable(d->kernel) ? POLLIN | POLLRDNORM : 0;
+}
+
 static void
 dev_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
     struct fuse_pollhandle *ph)
@@ -211,8 +220,7 @@ dev_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 			fuse_pollhandle_destroy(d->ph);
 		d->ph = ph;
 	}
-	fuse_reply_poll(
-	    req, kernel_readable(d->kernel) ? POLLIN | POLLRDNORM : 0);
+	fuse_reply_poll(req, poll_mask(d));
 }
 
 static const struct fuse_lowlevel_ops dev_ops = {
@@ -241,7 +249,7 @@ wakeup(void *arg)
 			break;
 		d->parked[i] = NULL;
 	}
-	if (d->ph != NULL && kernel_readable(d->kernel)) {
+	if (d->ph != NULL && poll_mask(d) != 0) {
 		fuse_lowlevel_notify_poll(d->ph);
 		fuse_pollhandle_destroy(d->ph);
 		d->ph = NULL;

@@ -30,6 +30,7 @@
 #define HOST_REPLY_MARGIN_MS 10000 /* past the kernel's own timeout */
 #define HOST_NEGO_TIMEOUT_MS 5000
 #define HOST_REREGISTER_MS 10000 /* after a fake hibernation THAW */
+#define HOST_RELEASE_MS 5000 /* for the daemon to close a removed device */
 #define HOST_TICK_MS 2
 
 enum phase {
@@ -42,6 +43,7 @@ enum phase {
 
 struct pending {
 	uint64_t reqid;
+	bool nego; /* a negotiation, not a VSS request */
 	uint8_t op;
 	uint8_t txid;
 	size_t len;
@@ -70,6 +72,7 @@ struct host {
 	uint64_t exec_start;
 	unsigned int reg_before;
 	uint64_t wait_until;
+	bool renego_failed;
 
 	struct event *advance_ev;
 	struct event *tick_ev;
@@ -114,9 +117,17 @@ send_request(struct host *h, uint8_t op)
 		    hv_op_name(op), strerror(-len));
 		exit(2);
 	}
+	if (op == HV_OP_HOT_BACKUP) {
+		/* body.flags (-H), which Linux sends back as they are */
+		pkt[IC_HDR_SIZE + 8] = h->cfg->hot_flags & 0xff;
+		pkt[IC_HDR_SIZE + 9] = (h->cfg->hot_flags >> 8) & 0xff;
+		pkt[IC_HDR_SIZE + 10] = (h->cfg->hot_flags >> 16) & 0xff;
+		pkt[IC_HDR_SIZE + 11] = (h->cfg->hot_flags >> 24) & 0xff;
+	}
 	tmo = op < HV_OP_COUNT ? h->cfg->timeout_ms[op] : SIM_UTIL_TIMEOUT_MS;
 	p = &h->out[h->nout++];
 	p->reqid = ++h->reqid;
+	p->nego = false;
 	p->op = op;
 	p->txid = h->txid;
 	p->len = len;
@@ -142,6 +153,7 @@ send_negotiation(struct host *h)
 	}
 	p = &h->out[h->nout++];
 	p->reqid = ++h->reqid;
+	p->nego = true;
 	p->op = 0;
 	p->txid = h->txid;
 	p->len = len;
@@ -181,6 +193,32 @@ negotiation_reply(struct host *h, const uint8_t *pkt, size_t len)
 	h->wait_until = now_us() + h->cfg->wait_register_ms * 1000ULL;
 }
 
+/*
+ * The answer to the negotiation that follows a resume: the same rules as
+ * the first, and the versions chosen again are the ones used from now on.
+ */
+static void
+renegotiation_reply(struct host *h, const uint8_t *pkt, size_t len)
+{
+	struct ic_nego n;
+	struct ic_hdr hdr;
+
+	if (ic_hdr_decode(pkt, len, &hdr) < 0 ||
+	    ic_nego_decode(pkt, len, &n) < 0 || !ic_is_reply(&hdr) ||
+	    n.fw_count != 1 || n.msg_count != 1 || hdr.status != HV_S_OK) {
+		h->renego_failed = true;
+		report_event(h->rep, "renegotiation_failed",
+		    "after resume: negotiation answered with status 0x%08x",
+		    hdr.status);
+		return;
+	}
+	h->fw = n.fw[0];
+	h->msgver = n.msg[0];
+	report_event(h->rep, "renegotiated",
+	    "after resume: framework %u.%u, VSS %u.%u", h->fw.major,
+	    h->fw.minor, h->msgver.major, h->msgver.minor);
+}
+
 /* The guest kernel sent a packet back. */
 void
 host_on_reply(struct host *h, const uint8_t *pkt, size_t len, uint64_t reqid)
@@ -208,6 +246,11 @@ host_on_reply(struct host *h, const uint8_t *pkt, size_t len, uint64_t reqid)
 		drop_pending(h, i);
 		negotiation_reply(h, pkt, len);
 		schedule(h);
+		return;
+	}
+	if (p->nego) { /* after a resume; the hibernate step waits for it */
+		drop_pending(h, i);
+		renegotiation_reply(h, pkt, len);
 		return;
 	}
 	wellformed = ic_vss_decode(pkt, len, &hdr, &v) == 0 && len == p->len &&
@@ -309,7 +352,28 @@ run_step(struct host *h, const struct step *s)
 	case STEP_HIBERNATE:
 		h->reg_before = kernel_registrations(h->kernel);
 		kernel_hibernate(h->kernel);
+		/* what was in flight went with the channel: never answered */
+		while (h->nout > 0) {
+			report_request(h->rep, h->out[0].op, h->out[0].txid, 0,
+			    0, 0, now_us() - h->out[0].sent_us, false);
+			drop_pending(h, 0);
+		}
+		/* resume: the channel is opened again, and a host always
+		 * negotiates on a fresh channel before anything else */
+		kernel_resume(h->kernel);
+		send_negotiation(h);
 		h->wait_until = now_us() + HOST_REREGISTER_MS * 1000ULL;
+		h->waiting = true;
+		tick_in(h, HOST_TICK_MS);
+		break;
+	case STEP_REMOVE:
+		kernel_remove(h->kernel);
+		while (h->nout > 0) {
+			report_request(h->rep, h->out[0].op, h->out[0].txid, 0,
+			    0, 0, now_us() - h->out[0].sent_us, false);
+			drop_pending(h, 0);
+		}
+		h->wait_until = now_us() + HOST_RELEASE_MS * 1000ULL;
 		h->waiting = true;
 		tick_in(h, HOST_TICK_MS);
 		break;
@@ -400,17 +464,38 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	if (h->phase != PH_STEPS || !h->waiting || h->step == 0)
 		return;
 	s = &h->cfg->steps[h->step - 1];
+	if (s->kind == STEP_REMOVE) {
+		if (!kernel_is_open(h->kernel) || now >= h->wait_until) {
+			if (kernel_is_open(h->kernel))
+				report_event(h->rep, "not_released",
+				    "the removed device was still open after "
+				    "%u ms",
+				    HOST_RELEASE_MS);
+			h->waiting = false;
+			schedule(h);
+		} else
+			tick_in(h, HOST_TICK_MS);
+		return;
+	}
 	if (s->kind == STEP_HIBERNATE) {
 		if (kernel_registrations(h->kernel) > h->reg_before &&
-		    kernel_ready(h->kernel)) {
+		    kernel_ready(h->kernel) && h->nout == 0) {
 			report_event(h->rep, "reregistered",
 			    "daemon registered again after hibernation");
 			h->waiting = false;
 			schedule(h);
 		} else if (now >= h->wait_until) {
-			report_event(h->rep, "no_reregister",
-			    "daemon did not register again within %u ms",
-			    HOST_REREGISTER_MS);
+			if (h->nout > 0)
+				report_event(h->rep, "renegotiation_failed",
+				    "after resume: negotiation not answered "
+				    "within %u ms",
+				    HOST_REREGISTER_MS);
+			h->nout = 0;
+			if (!kernel_ready(h->kernel))
+				report_event(h->rep, "no_reregister",
+				    "daemon did not register again within "
+				    "%u ms",
+				    HOST_REREGISTER_MS);
 			h->waiting = false;
 			schedule(h);
 		} else

@@ -19,12 +19,19 @@
  * - closing the device during a transaction fails it (E_FAIL) and thaws
  *   nothing;
  * - one outbound message at a time (a second send fails);
- * - on hibernation a fake THAW is queued and the state forced to READY,
- *   so that the daemon's reply to it fails with EINVAL.
- * Linux decides the HOT_BACKUP reply's NO_AUTO_RECOVERY flag from the
- * operation byte of the daemon's reply, which the daemon's HRESULT has
- * overwritten; the flag is therefore never set in practice.  We do the
- * same, so the report shows what a real host receives.
+ * - on hibernation (hv_vss_pre_suspend, then hv_utils closing the
+ *   channel) a fake THAW is queued and the state forced to READY, so that
+ *   the daemon's reply to it fails with EINVAL; what the channel held is
+ *   lost; on resume the channel is opened again and the host negotiates
+ *   anew before any request;
+ * - when the device goes away (hvutil_transport_destroy) an open
+ *   descriptor stays valid but dead: poll says POLLERR|POLLHUP, read,
+ *   write and open fail with EBADF, until the daemon closes it.
+ * The reply to HOT_BACKUP is the host's request sent back with a status:
+ * Linux sets its NO_AUTO_RECOVERY flag (5) only when the operation byte
+ * of the daemon's reply is HOT_BACKUP, and the daemon's HRESULT has
+ * overwritten that byte, so in practice the host gets back the flags it
+ * sent.  We do the same, so the report shows what a real host receives.
  */
 #include <sys/queue.h>
 
@@ -59,6 +66,7 @@ struct kernel {
 
 	enum kstate state;
 	bool open; /* the transport is in char-dev mode */
+	bool removed; /* HVUTIL_TRANSPORT_DESTROY */
 	unsigned int registrations;
 
 	/* the one message waiting for the daemon to read it */
@@ -73,13 +81,14 @@ struct kernel {
 	struct event *chan_ev; /* the channel callback (a tasklet) */
 	struct event *work_ev; /* vss_handle_request (a work item) */
 	bool work_pending;
+	bool suspended; /* hibernated: the channel is closed */
 
 	/* the one transaction */
 	uint8_t buf[IC_MAX_PKT_SIZE];
 	size_t len;
 	uint64_t reqid;
 	uint8_t op;
-	uint32_t hbu_flags;
+	bool set_nar; /* the daemon's reply said HOT_BACKUP */
 	struct event *timeout_ev;
 	bool timeout_pending;
 };
@@ -99,16 +108,24 @@ cur_op(const struct kernel *k)
 static void
 respond(struct kernel *k, uint32_t hresult)
 {
-	uint32_t flags;
+	uint8_t *body = k->buf + IC_HDR_SIZE + 8;
+	uint8_t sent[4];
+	uint32_t flags = HV_HBU_NO_AUTO_RECOVERY;
 
+	/*
+	 * ic_vss_answer() is a guest done right (the flag decided from the
+	 * request); Linux leaves the host's flags unless the daemon's reply
+	 * said HOT_BACKUP (see the top of this file).
+	 */
+	memcpy(sent, body, sizeof(sent));
 	ic_vss_answer(k->buf, k->len, hresult);
-	if (k->op == HV_OP_HOT_BACKUP) {
-		/* see the top of this file: decided from the reply */
-		flags = k->hbu_flags;
-		k->buf[IC_HDR_SIZE + 8] = flags & 0xff;
-		k->buf[IC_HDR_SIZE + 9] = (flags >> 8) & 0xff;
-		k->buf[IC_HDR_SIZE + 10] = (flags >> 16) & 0xff;
-		k->buf[IC_HDR_SIZE + 11] = (flags >> 24) & 0xff;
+	if (k->op == HV_OP_HOT_BACKUP && !k->set_nar)
+		memcpy(body, sent, sizeof(sent));
+	else if (k->op == HV_OP_HOT_BACKUP) {
+		body[0] = flags & 0xff;
+		body[1] = (flags >> 8) & 0xff;
+		body[2] = (flags >> 16) & 0xff;
+		body[3] = (flags >> 24) & 0xff;
 	}
 	if (k->host != NULL)
 		host_on_reply(k->host, k->buf, k->len, k->reqid);
@@ -202,7 +219,7 @@ work_cb(evutil_socket_t fd, short what, void *arg)
 
 	k->work_pending = false;
 	k->op = cur_op(k);
-	k->hbu_flags = 0;
+	k->set_nar = false;
 	switch (k->op) {
 	case HV_OP_THAW:
 	case HV_OP_FREEZE:
@@ -243,7 +260,8 @@ chan_cb(evutil_socket_t fd, short what, void *arg)
 	struct ic_version fw_out, vss_out;
 	int rc;
 
-	if (k->state > KS_READY || k->work_pending)
+	if (k->state > KS_READY || k->work_pending || k->suspended ||
+	    k->removed)
 		return;
 	if ((p = TAILQ_FIRST(&k->ring)) == NULL)
 		return;
@@ -338,6 +356,8 @@ kernel_channel_send(
 int
 kernel_open(struct kernel *k)
 {
+	if (k->removed)
+		return -EBADF;
 	if (k->open) {
 		report_event(k->rep, "open_busy",
 		    "second open of the device refused with EBUSY");
@@ -354,6 +374,12 @@ kernel_release(struct kernel *k)
 	k->open = false;
 	k->outmsg_len = 0;
 	k->outmsg_registers = false;
+	if (k->removed) {
+		/* what hvutil_transport_destroy() waits for */
+		report_event(k->rep, "released",
+		    "device closed by the daemon after its removal");
+		return;
+	}
 	report_event(k->rep, "closed", "device closed by the daemon");
 	on_reset(k);
 }
@@ -364,6 +390,8 @@ kernel_read(struct kernel *k, void *buf, size_t len)
 {
 	size_t n = k->outmsg_len;
 
+	if (k->removed)
+		return -EBADF; /* even with a message waiting */
 	if (n == 0)
 		return -EAGAIN;
 	if (len < n)
@@ -385,6 +413,8 @@ kernel_write(struct kernel *k, const void *buf, size_t len)
 	uint8_t ver[HV_REGISTER_REPLY_SIZE] = {HV_OP_REGISTER1, 0, 0, 0};
 	uint32_t hresult, flags;
 
+	if (k->removed)
+		return -EBADF; /* before any check of the message */
 	if (len != HV_MSG_SIZE) {
 		report_event(k->rep, "bad_write",
 		    "write of %zu bytes rejected with EINVAL", len);
@@ -410,7 +440,7 @@ kernel_write(struct kernel *k, const void *buf, size_t len)
 	k->state = KS_USER_RECV;
 	hv_msg_decode_reply(buf, len, &hresult, &flags);
 	if (b[0] == HV_OP_HOT_BACKUP)
-		k->hbu_flags = HV_HBU_NO_AUTO_RECOVERY;
+		k->set_nar = true;
 	if (cancel_timeout(k)) {
 		respond(k, hresult);
 		finish(k);
@@ -436,20 +466,76 @@ kernel_registrations(const struct kernel *k)
 	return k->registrations;
 }
 
-/* hv_vss_pre_suspend(): a fake THAW for a daemon that may have frozen */
+/*
+ * util_suspend(): hv_vss_pre_suspend() queues a fake THAW for a daemon
+ * that may have frozen and forgets the transaction (the host is not
+ * answered), then the channel is closed: what it held is lost.  Nothing
+ * is read from it until kernel_resume().
+ */
 void
 kernel_hibernate(struct kernel *k)
 {
 	uint8_t msg[HV_MSG_SIZE];
+	struct chanpkt *p;
+	unsigned int lost = 0;
 
-	report_event(k->rep, "hibernate",
-	    "hibernation: fake THAW queued for the daemon");
 	hv_msg_encode(HV_OP_THAW, 0, msg);
-	cancel_timeout(k);
+	cancel_timeout(k); /* hv_vss_cancel_work() */
+	event_del(k->work_ev);
 	k->work_pending = false;
 	(void)transport_send(k, msg, sizeof(msg), false);
 	k->state = KS_READY;
+	k->suspended = true;
+	while ((p = TAILQ_FIRST(&k->ring)) != NULL) {
+		TAILQ_REMOVE(&k->ring, p, entry);
+		free(p);
+		lost++;
+	}
+	report_event(k->rep, "hibernate",
+	    "hibernation: fake THAW queued for the daemon, channel closed "
+	    "(%u packets in it lost)",
+	    lost);
+}
+
+/* util_resume(): the channel is opened again; the host negotiates first. */
+void
+kernel_resume(struct kernel *k)
+{
+	k->suspended = false;
+	report_event(k->rep, "resume", "resumed: channel opened again");
 	kernel_poll_channel(k);
+}
+
+/*
+ * hv_vss_deinit() -> hvutil_transport_destroy(): the transaction is
+ * dropped (the host is not answered), a waiting read or poll wakes up to
+ * EBADF and POLLERR|POLLHUP, and the device lingers until the daemon
+ * closes it.
+ */
+void
+kernel_remove(struct kernel *k)
+{
+	cancel_timeout(k);
+	event_del(k->work_ev);
+	k->work_pending = false;
+	k->removed = true;
+	report_event(k->rep, "removed",
+	    "device removed: poll gives POLLERR|POLLHUP, read, write and "
+	    "open EBADF");
+	if (k->wakeup != NULL)
+		k->wakeup(k->wakeup_arg);
+}
+
+bool
+kernel_removed(const struct kernel *k)
+{
+	return k->removed;
+}
+
+bool
+kernel_is_open(const struct kernel *k)
+{
+	return k->open;
 }
 
 void

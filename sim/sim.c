@@ -40,7 +40,7 @@ static void __attribute__((noreturn)) usage(void)
 	fprintf(stderr,
 	    "usage: hv_vss_sim [-v] [-b command] [-n count] [-w seconds] "
 	    "[-s steps]\n"
-	    "                  [-f fault] [-T op=seconds] "
+	    "                  [-f fault] [-H flags] [-T op=seconds] "
 	    "[-O fw|vss=versions]\n"
 	    "                  [-x command] [-o report] device "
 	    "[-- guest-command [arg ...]]\n");
@@ -109,6 +109,8 @@ parse_steps(struct sim_cfg *cfg, const char *arg)
 			s.kind = STEP_EXEC;
 		else if (strcmp(tok, "hibernate") == 0)
 			s.kind = STEP_HIBERNATE;
+		else if (strcmp(tok, "remove") == 0)
+			s.kind = STEP_REMOVE;
 		else if (strncmp(tok, "sleep=", 6) == 0) {
 			s.kind = STEP_SLEEP;
 			s.ms = parse_seconds_ms(tok + 6, "sleep");
@@ -125,6 +127,12 @@ parse_steps(struct sim_cfg *cfg, const char *arg)
 			fprintf(stderr,
 			    "hv_vss_sim: only a request can be sent without waiting: %s+\n",
 			    tok);
+			exit(2);
+		}
+		if (cfg->nsteps > 0 &&
+		    cfg->steps[cfg->nsteps - 1].kind == STEP_REMOVE) {
+			fprintf(stderr,
+			    "hv_vss_sim: nothing can follow remove: %s\n", tok);
 			exit(2);
 		}
 		add_step(cfg, cfg->nsteps, s);
@@ -348,6 +356,7 @@ main(int argc, char *argv[])
 	struct kernel *k;
 	struct fusedev *dev;
 	unsigned int nfaults = 0, i;
+	unsigned long ul;
 	int ch, rc;
 	char *end;
 
@@ -362,7 +371,7 @@ main(int argc, char *argv[])
 	cfg.noffer_msg = 1;
 	parse_steps(&cfg, "hot,freeze,exec,thaw");
 
-	while ((ch = getopt(argc, argv, "+b:f:n:o:O:s:T:vw:x:")) != -1) {
+	while ((ch = getopt(argc, argv, "+b:f:H:n:o:O:s:T:vw:x:")) != -1) {
 		switch (ch) {
 		case 'b':
 			cfg.setup_cmd = optarg;
@@ -371,6 +380,17 @@ main(int argc, char *argv[])
 			if (nfaults == sizeof(faults) / sizeof(faults[0]))
 				usage();
 			faults[nfaults++] = optarg;
+			break;
+		case 'H':
+			errno = 0;
+			ul = strtoul(optarg, &end, 0);
+			if (errno != 0 || end == optarg || *end != '\0' ||
+			    ul > UINT32_MAX) {
+				fprintf(stderr,
+				    "hv_vss_sim: -H: bad flags: %s\n", optarg);
+				exit(2);
+			}
+			cfg.hot_flags = (uint32_t)ul;
 			break;
 		case 'n':
 			errno = 0;

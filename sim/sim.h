@@ -42,7 +42,8 @@ struct report;
 enum step_kind {
 	STEP_REQUEST, /* send a VSS op */
 	STEP_EXEC, /* run the frozen-window command */
-	STEP_HIBERNATE, /* the kernel queues a fake THAW */
+	STEP_HIBERNATE, /* fake THAW, channel closed, reopened, renegotiated */
+	STEP_REMOVE, /* the device goes away (hvutil_transport_destroy) */
 	STEP_SLEEP, /* wait ms */
 	STEP_CLOSE_WAIT, /* wait for the daemon to re-register */
 };
@@ -65,6 +66,7 @@ struct sim_cfg {
 	unsigned int timeout_ms[HV_OP_COUNT]; /* kernel timeouts */
 	struct step steps[SIM_MAX_STEPS];
 	unsigned int nsteps;
+	uint32_t hot_flags; /* in the host's HOT_BACKUP requests */
 	struct ic_version offer_fw[8], offer_msg[8];
 	unsigned int noffer_fw, noffer_msg;
 	bool verbose;
@@ -88,6 +90,10 @@ bool kernel_readable(const struct kernel *);
 bool kernel_ready(const struct kernel *);
 unsigned int kernel_registrations(const struct kernel *);
 void kernel_hibernate(struct kernel *);
+void kernel_resume(struct kernel *);
+void kernel_remove(struct kernel *);
+bool kernel_removed(const struct kernel *);
+bool kernel_is_open(const struct kernel *);
 
 /* fusedev.c */
 struct fusedev *

@@ -89,6 +89,9 @@ def guest(mode):
     if mode == "blocked-read":
         os.read(fd, 12)         # never returns: killed by the test
         return
+    if mode == "removal":
+        removal(fd, notes, save)
+        return
     if mode == "interrupted-read":
         def on_alarm(sig, frame):
             raise TimeoutError()
@@ -131,7 +134,9 @@ def guest(mode):
             except OSError as e:
                 notes["register_mid"] = e.errno
         try:
-            reply(fd, S_OK)
+            # the op byte of the reply is the low byte of the HRESULT
+            # (a union): 2 makes it read as HOT_BACKUP to the kernel
+            reply(fd, 2 if mode == "reply-op-hot" and op == 2 else S_OK)
         except OSError as e:
             err("reply to %d" % op, e)
             save()
@@ -141,6 +146,34 @@ def guest(mode):
                 register(fd)
                 reopened = True
     save()
+
+
+def removal(fd, notes, save):
+    """Answer HOT_BACKUP, then block in read() until the device goes
+    away, and note what each call gives afterwards."""
+    m = next_msg(fd, 10.0)
+    notes["ops"].append(m[0] if m else None)
+    reply(fd, S_OK)
+    save()
+    try:
+        os.read(fd, 12)
+        notes["blocked_read"] = "ok"
+    except OSError as e:
+        notes["blocked_read"] = e.errno
+    p = select.poll()
+    p.register(fd, select.POLLIN)
+    notes["revents"] = [ev for _, ev in p.poll(2000)]
+    for what, call in (("read", lambda: os.read(fd, 12)),
+                       ("write", lambda: reply(fd, S_OK)),
+                       ("write_short", lambda: os.write(fd, b"x")),
+                       ("open", lambda: os.close(os.open(DEV, os.O_RDWR)))):
+        try:
+            call()
+            notes[what] = "ok"
+        except OSError as e:
+            notes[what] = e.errno
+    save()
+    os.close(fd)
 
 
 # ----------------------------------------------------------------- test side
@@ -299,13 +332,71 @@ def rule_register_mid(build):
 
 def rule_hibernate(build):
     """Hibernation queues a fake THAW; the daemon's reply to it fails
-    with EINVAL; after reopening it serves the host's THAW."""
-    rc, rep, g = run_sim(build, ["-f", "hibernate"], "hibernate")
+    with EINVAL; after reopening it serves the host's THAW.  The channel
+    is closed and opened again, and the host negotiates anew (with the
+    versions it offers) before its next request."""
+    rc, rep, g = run_sim(build, ["-f", "hibernate", "-O", "vss=4.0,5.0"],
+                         "hibernate")
     check(g["ops"] == [2, 5, 6, 6], "guest saw %r" % g["ops"])
     check(["reply to 6", 22] in g["errors"], "errors %r" % g["errors"])
-    check(events(rep, "hibernate") and events(rep, "reregistered"),
-          "events %r" % rep["events"])
+    kinds = [e["kind"] for e in rep["events"]
+             if e["kind"] in ("hibernate", "resume", "renegotiated",
+                              "reregistered", "renegotiation_failed")]
+    check(kinds == ["hibernate", "resume", "renegotiated", "reregistered"],
+          "events in order %r" % kinds)
+    h = events(rep, "hibernate")[0]["text"]
+    check("channel closed" in h, "hibernate event: %r" % h)
+    r = events(rep, "renegotiated")[0]["text"]
+    check(r == "after resume: framework 3.0, VSS 5.0",
+          "renegotiated: %r" % r)
     check(rc == 0, "sim exited %d: %r" % (rc, results(rep)))
+    check(results(rep)[-1] == ("THAW", "S_OK"), "after resume: %r"
+          % results(rep))
+
+
+def rule_hot_flags(build):
+    """The reply to HOT_BACKUP carries back the flags the host sent
+    (Linux edits the request in place and sets NO_AUTO_RECOVERY only when
+    the daemon's reply reads as HOT_BACKUP, which an HRESULT never
+    does); a reply whose op byte is HOT_BACKUP gets flags 5."""
+    rc, rep, g = run_sim(build, ["-s", "hot"], "ok")
+    check(rc == 0 and reqs(rep)[0]["flags"] == 0,
+          "default: rc %d, %r" % (rc, reqs(rep)))
+    rc, rep, g = run_sim(build, ["-s", "hot", "-H", "0x2a"], "ok")
+    q = reqs(rep)[0]
+    check(rc == 0 and q["result"] == "S_OK" and q["flags"] == 0x2a,
+          "-H 0x2a: rc %d, %r" % (rc, q))
+    rc, rep, g = run_sim(build, ["-s", "hot", "-H", "0x2a"], "reply-op-hot")
+    q = reqs(rep)[0]
+    check(q["flags"] == 5 and q["hresult"] == "0x00000002",
+          "op byte HOT_BACKUP: %r" % q)
+    # only HOT_BACKUP carries those flags: GET_DM_INFO is zeroed
+    rc, rep, g = run_sim(build, ["-s", "get_dm_info,hot", "-H", "7"], "ok")
+    check([q["flags"] for q in reqs(rep)] == [0, 7],
+          "flags %r" % [q["flags"] for q in reqs(rep)])
+
+
+def rule_removal(build):
+    """When the device goes away (hvutil_transport_destroy) a read
+    blocked on it wakes with EBADF, poll says POLLERR|POLLHUP, read,
+    write (of any size) and open fail with EBADF, and the host waits for
+    the daemon to close it."""
+    rc, rep, g = run_sim(build, ["-s", "hot,sleep=0.3,remove"], "removal")
+    check(g["ops"] == [2], "guest saw %r" % g["ops"])
+    check(g["blocked_read"] == 9, "blocked read: %r" % g["blocked_read"])
+    check(g["revents"] == [select.POLLERR | select.POLLHUP],
+          "poll: %r" % g["revents"])
+    for what in ("read", "write", "write_short", "open"):
+        check(g[what] == 9, "%s: %r" % (what, g[what]))
+    check(events(rep, "removed") and events(rep, "released") and
+          not events(rep, "not_released"), "events %r" % rep["events"])
+    check(rc == 0, "sim exited %d: %r" % (rc, results(rep)))
+    # nothing may follow remove
+    p = subprocess.run([os.path.join(build, "hv_vss_sim"), "-s",
+                        "remove,hot", DEV], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=10)
+    check(p.returncode == 2 and b"nothing can follow remove" in p.stderr,
+          "remove,hot: %d %r" % (p.returncode, p.stderr))
 
 
 def rule_interrupt(build):
@@ -367,7 +458,8 @@ def rule_faults(build):
 
 RULES = [rule_handshake, rule_kernel_answers, rule_no_daemon, rule_timeout,
          rule_one_transaction, rule_close, rule_register_mid,
-         rule_hibernate, rule_interrupt, rule_negotiation, rule_faults]
+         rule_hibernate, rule_interrupt, rule_negotiation, rule_faults,
+         rule_hot_flags, rule_removal]
 
 
 def main():

@@ -48,7 +48,7 @@ inst() {
 	_d=$1
 	shift
 	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u PREFIX -u BINDIR \
-	    -u SBINDIR -u LIBDIR -u INCDIR -u MANDIR -u SYSCONFDIR \
+	    -u SBINDIR -u DAEMONDIR -u LIBDIR -u INCDIR -u MANDIR -u SYSCONFDIR \
 	    -u SYSTEMDUNITDIR -u UDEVRULESDIR -u DESTDIR \
 	    make -C "$TOP" --no-print-directory B="$B" DESTDIR="$_d" "$@" \
 	    install >"$_d.log" 2>&1
