@@ -996,8 +996,7 @@ static const struct ctl_handlers ctl_handlers = {ctl_status, ctl_plan,
 static void
 start_guard_and_record(const struct conf *c)
 {
-	static const struct freezer_hooks fh = {
-	    fs_prepare, fs_released, NULL};
+	static const struct freezer_hooks fh = {fs_prepare, fs_released, NULL};
 	struct record_report *reports = NULL;
 	size_t n = 0, i;
 	char err[512], line[512];

@@ -94,6 +94,10 @@ mountid_statmount(int fd, struct mountid *out)
 	req.param = SM_SB_BASIC | SM_MNT_BASIC | SM_MNT_POINT;
 	memset(&u, 0, sizeof(u));
 	if (syscall(__NR_statmount, &req, &u, sizeof(u), 0) == -1) {
+		/* EPERM: a seccomp filter that predates statmount (the
+		 * systemd unit's SystemCallFilter on an older systemd) */
+		if (errno == ENOSYS || errno == EPERM)
+			return -ENOSYS;
 		if (errno != EOVERFLOW)
 			return -errno;
 		/* a mount point longer than the buffer: go without it */
@@ -131,9 +135,10 @@ unescape(char *dst, size_t len, const char *src, size_t n)
 	size_t i, o = 0;
 
 	for (i = 0; i < n && o + 1 < len; i++) {
-		if (src[i] == '\\' && i + 3 < n && src[i + 1] >= '0' && src[i + 1] <= '3' &&
-		    src[i + 2] >= '0' && src[i + 2] <= '7' &&
-		    src[i + 3] >= '0' && src[i + 3] <= '7') {
+		if (src[i] == '\\' && i + 3 < n && src[i + 1] >= '0' &&
+		    src[i + 1] <= '3' && src[i + 2] >= '0' &&
+		    src[i + 2] <= '7' && src[i + 3] >= '0' &&
+		    src[i + 3] <= '7') {
 			dst[o++] = (char)((src[i + 1] - '0') << 6 |
 			    (src[i + 2] - '0') << 3 | (src[i + 3] - '0'));
 			i += 3;
@@ -258,8 +263,8 @@ mountid_fds(
 }
 
 bool
-mountid_check(const struct mountid *got, int id, dev_t dev,
-    const char *path, char *why, size_t len)
+mountid_check(const struct mountid *got, int id, dev_t dev, const char *path,
+    char *why, size_t len)
 {
 	if (got->err == ENOENT) {
 		snprintf(why, len,
@@ -269,8 +274,8 @@ mountid_check(const struct mountid *got, int id, dev_t dev,
 		return false;
 	}
 	if (got->err != 0) {
-		snprintf(why, len, "cannot tell which mount %s is on: %s",
-		    path, strerror(got->err));
+		snprintf(why, len, "cannot tell which mount %s is on: %s", path,
+		    strerror(got->err));
 		return false;
 	}
 	if (got->id == id && got->dev == dev)

@@ -40,8 +40,8 @@ struct mountid {
  * /proc/self/mountinfo).  Per-fd failures are in out[i].err; the return
  * is 0, or -errno if nothing could be identified (mountinfo unreadable).
  */
-int mountid_fds(const int *fds, size_t n, struct mountid *out,
-    const char *mountinfo);
+int mountid_fds(
+    const int *fds, size_t n, struct mountid *out, const char *mountinfo);
 
 /*
  * The fallback's half, pure: fill dev and where of every out[i] whose id
@@ -51,8 +51,8 @@ int mountid_fds(const int *fds, size_t n, struct mountid *out,
 int mountid_scan(const char *mountinfo, struct mountid *out, size_t n);
 
 /*
- * statmount(2) for one fd: 0, -ENOSYS where the kernel (or libc's
- * headers) lack it, or another -errno.
+ * statmount(2) for one fd: 0, -ENOSYS where the kernel lacks it or a
+ * seccomp filter refuses it (EPERM), or another -errno.
  */
 int mountid_statmount(int fd, struct mountid *out);
 

@@ -490,8 +490,8 @@ recover_open(struct record_report *rep, int *fd, bool *keep)
 
 /* Second half: thaw it if the fd is on the superblock we froze. */
 static void
-recover_thaw(struct record_report *rep, int fd, const struct mountid *id,
-    bool *keep)
+recover_thaw(
+    struct record_report *rep, int fd, const struct mountid *id, bool *keep)
 {
 	if (id->err != 0) {
 		rep->outcome = RECORD_GONE;
