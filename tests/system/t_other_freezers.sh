@@ -12,6 +12,8 @@
 #  second:  two daemons on two emulated devices, same filesystems: while
 #           the first holds them frozen, the second's FREEZE is E_FAIL;
 #           the first's freeze is untouched and its THAW S_OK.
+#  local:   the same for hv_vss_ctl freeze (a local snapshot), which goes
+#           through the same freezer.
 #  subvol:  a btrfs subvolume allow-listed alone (its st_dev is not the
 #           superblock's) freezes: the freezer's check against the plan
 #           uses mountinfo's device, not st_dev.
@@ -84,6 +86,22 @@ sed 's/^/first.log /' /tmp/first.log | grep -v plan:
 sed 's/^/second.log /' /tmp/second.log | grep -v plan:
 sh $WORK/writes.sh second /mnt/a /mnt/a/b
 
+# local: hv_vss_ctl freeze while the admin holds /mnt/a
+$B/hv_vss_sim -s sleep=30 /dev/vmbus/hv_vss -- \$DAEMON \
+    >/tmp/local.json 2>/tmp/local.log &
+sim=\$!
+i=0
+while [ ! -S /run/hv_vss/ctl.sock ] && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i + 1)); done
+fsfreeze -f /mnt/a
+$B/hv_vss_ctl freeze --timeout 10 >/tmp/local.out 2>/tmp/local.err
+echo "local.rc \$?"
+sed 's/^/local.err /' /tmp/local.err
+sh $WORK/writes.sh local /mnt/a /mnt/a/b
+fsfreeze -u /mnt/a
+kill \$sim
+wait \$sim
+sed 's/^/local.log /' /tmp/local.log | grep -v plan:
+
 # subvol: a btrfs subvolume alone
 mkdir -p /mnt/sv1
 mount -o subvol=sv1 "\$(awk '\$2 == "/mnt/c" {print \$1}' /proc/mounts)" /mnt/sv1
@@ -132,6 +150,12 @@ check_eq "two daemons: the first's freeze intact after the second gave up" \
     "/mnt/a /mnt/a/b" "$(get inwindow.blocked | tr '\n' ' ' | sed 's/ $//')"
 check_eq "two daemons: all thawed after the first's THAW" \
     "/mnt/a /mnt/a/b" "$(get second.landed | tr '\n' ' ' | sed 's/ $//')"
+
+check_eq "local: hv_vss_ctl freeze fails" 1 "$(get local.rc)"
+check "local: and names /mnt/a and the other freezer" grep -q \
+    '^local.err .*FIFREEZE /mnt/a: frozen already by another freezer' "$out"
+check_eq "local: nothing of ours left frozen" "/mnt/a/b" "$(get local.landed)"
+check_eq "local: their freeze untouched" "/mnt/a" "$(get local.blocked)"
 
 st=$(get subvol.st_dev)
 check "subvol: st_dev differs from the filesystem's ($st)" \
