@@ -71,7 +71,9 @@ mkdir -p /mnt/outer/c
 src=\$(awk '\$5 == "/mnt/c" { print \$(NF - 1) }' /proc/self/mountinfo)
 echo "dev outer \$(mountpoint -d /mnt/outer)"
 echo "dev c \$(mountpoint -d /mnt/c)"
-DAEMON="$B/hv_vss_daemon -n -d -c /dev/null -o mounts=/mnt/outer/c -o max_frozen=5"
+# max_frozen: a window stalled on a loaded machine must not be thawed by
+# the lease, which would look like a FREEZE that froze nothing
+DAEMON="$B/hv_vss_daemon -n -d -c /dev/null -o mounts=/mnt/outer/c -o max_frozen=30"
 pass() {	# name umount-flags [env ...]
 	name=\$1 flags=\$2
 	shift 2
