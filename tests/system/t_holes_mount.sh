@@ -50,7 +50,11 @@ EOF2
 cat >"$WORK/window.sh" <<'EOF2'
 n=${HVVSS_SIM_BACKUP:-0}
 w=/tmp/win-$n
+# the daemon and its guard: ours, in this mount namespace (the sandbox
+# has no pid namespace, and other tests may run daemons of their own)
+ns=$(readlink /proc/self/ns/mnt)
 for p in $(pidof hv_vss_daemon); do
+	[ "$(readlink /proc/$p/ns/mnt)" = "$ns" ] || continue
 	for f in /proc/$p/fd/*; do
 		stat -L -c '%Hd:%Ld' "$f" 2>/dev/null
 	done
