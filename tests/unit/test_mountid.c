@@ -116,15 +116,15 @@ check_verdicts(void **state)
 	struct mountid got = {0, 32, makedev(7, 4), "/mnt/outer/c"};
 	char why[512];
 
-	assert_true(mountid_check(&got, 32, makedev(7, 4), "/mnt/outer/c", why,
-	    sizeof(why)));
+	assert_true(mountid_check(
+	    &got, 32, makedev(7, 4), "/mnt/outer/c", why, sizeof(why)));
 
 	/* unmounted: the path reaches the parent */
 	got.id = 31;
 	got.dev = makedev(7, 3);
 	snprintf(got.where, sizeof(got.where), "/mnt/outer");
-	assert_false(mountid_check(&got, 32, makedev(7, 4), "/mnt/outer/c",
-	    why, sizeof(why)));
+	assert_false(mountid_check(
+	    &got, 32, makedev(7, 4), "/mnt/outer/c", why, sizeof(why)));
 	assert_string_equal(why,
 	    "/mnt/outer/c is no longer the planned mount 32 of device 7:4: "
 	    "the path reaches mount 31 of device 7:3 at /mnt/outer instead");
@@ -133,25 +133,25 @@ check_verdicts(void **state)
 	got.id = 32;
 	got.dev = makedev(7, 9);
 	got.where[0] = '\0';
-	assert_false(mountid_check(&got, 32, makedev(7, 4), "/mnt/outer/c",
-	    why, sizeof(why)));
+	assert_false(mountid_check(
+	    &got, 32, makedev(7, 4), "/mnt/outer/c", why, sizeof(why)));
 	assert_non_null(strstr(why, "reaches mount 32 of device 7:9 instead"));
 
 	/* the same filesystem mounted again: a new mount, refused too */
 	got.id = 40;
 	got.dev = makedev(7, 4);
-	assert_false(mountid_check(&got, 32, makedev(7, 4), "/mnt/outer/c",
-	    why, sizeof(why)));
+	assert_false(mountid_check(
+	    &got, 32, makedev(7, 4), "/mnt/outer/c", why, sizeof(why)));
 
 	got.err = ENOENT;
-	assert_false(mountid_check(&got, 32, makedev(7, 4), "/mnt/outer/c",
-	    why, sizeof(why)));
+	assert_false(mountid_check(
+	    &got, 32, makedev(7, 4), "/mnt/outer/c", why, sizeof(why)));
 	assert_string_equal(why,
 	    "/mnt/outer/c: its mount (planned: mount 32, device 7:4) was "
 	    "detached while being opened");
 	got.err = EACCES;
-	assert_false(mountid_check(&got, 32, makedev(7, 4), "/mnt/outer/c",
-	    why, sizeof(why)));
+	assert_false(mountid_check(
+	    &got, 32, makedev(7, 4), "/mnt/outer/c", why, sizeof(why)));
 	assert_non_null(strstr(why, "cannot tell which mount /mnt/outer/c"));
 }
 
@@ -165,8 +165,8 @@ live_agree(void **state)
 	int fds[4], i, rc;
 
 	for (i = 0; i < 4; i++)
-		assert_true((fds[i] = open(dirs[i], O_RDONLY | O_DIRECTORY)) >=
-		    0);
+		assert_true(
+		    (fds[i] = open(dirs[i], O_RDONLY | O_DIRECTORY)) >= 0);
 	assert_int_equal(mountid_fds(fds, 4, a, "/proc/self/mountinfo"), 0);
 	for (i = 0; i < 4; i++) {
 		assert_int_equal(a[i].err, 0);
@@ -182,9 +182,8 @@ live_agree(void **state)
 	for (i = 0; i < 4; i++) {
 		struct statx stx;
 
-		assert_int_equal(statx(fds[i], "", AT_EMPTY_PATH, STATX_MNT_ID,
-		                     &stx),
-		    0);
+		assert_int_equal(
+		    statx(fds[i], "", AT_EMPTY_PATH, STATX_MNT_ID, &stx), 0);
 		b[i].id = (int)stx.stx_mnt_id;
 	}
 	assert_int_equal(mountid_scan("/proc/self/mountinfo", b, 4), 0);
