@@ -5,9 +5,10 @@
 # Inside the sandbox: images at /mnt/outer, /mnt/b and /mnt/c; c's
 # filesystem is mounted again at /mnt/outer/c, and the daemon may freeze
 # /mnt/outer/c only.  A loop unmounts and mounts /mnt/outer/c again and
-# again (plainly, then with umount -l) while hv_vss_sim backs up.  The
-# mount at /mnt/c stays, keeping c's loop device and giving a path to c
-# whatever happens at /mnt/outer/c.  Before the fix, a FREEZE whose path
+# again (plainly, then with umount -l) while hv_vss_sim backs up, with
+# 1,000 other mounts (tmpfs) in the table.  The mount at /mnt/c stays,
+# keeping c's loop device and giving a path to c whatever happens at
+# /mnt/outer/c.  Before the fix, a FREEZE whose path
 # fell through to /mnt/outer froze /mnt/outer (outside the allow-list)
 # and answered S_OK.  In every frozen window (hv_vss_sim -x) this checks
 # that no descriptor of the daemon or its guard is on /mnt/outer's device
@@ -20,13 +21,16 @@
 need_root
 need_cmd mkfs.ext4 python3 pidof
 workdir
-N=${HOLES_BACKUPS:-40}
+N=${HOLES_BACKUPS:-25}
 mkimage ext4 64M "$WORK/outer.img" || bail "mkfs.ext4"
 mkimage ext4 32M "$WORK/b.img" || bail "mkfs.ext4"
 mkimage ext4 32M "$WORK/c.img" || bail "mkfs.ext4"
 
-# the mount loop: mount(2) and umount2(2) straight from Python, so that
-# the mount comes and goes often within one plan-to-freeze interval
+# the mount loop: mount(2) and umount2(2) straight from Python, mounted
+# 5-25 ms, unmounted 2-8 ms: a plan that saw /mnt/outer/c mounted often
+# finds it gone (or mounted anew) by the time its path is opened, since
+# the padding mounts below make each plan take several ms, as a real
+# mount table does
 cat >"$WORK/churn.py" <<'EOF2'
 import ctypes, os, random, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
@@ -36,9 +40,9 @@ n = 0
 while not os.path.exists("/tmp/stop"):
     if libc.mount(src, tgt, b"ext4", 0, None) == 0:
         n += 1
-    time.sleep(random.random() * 0.001)
+    time.sleep(0.005 + random.random() * 0.02)
     libc.umount2(tgt, flags)
-    time.sleep(random.random() * 0.0003)
+    time.sleep(0.002 + random.random() * 0.006)
 # leave /mnt/outer/c mounted once, as it was
 while libc.umount2(tgt, 0) == 0:
     pass
@@ -68,10 +72,21 @@ sleep 0.15
 exit 0
 EOF2
 
+cat >"$WORK/pad.py" <<'EOF2'
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+for i in range(1000):
+    d = "/tmp/pad/%d" % i
+    os.makedirs(d)
+    libc.mount(b"pad", d.encode(), b"tmpfs", 0, b"size=64k")
+EOF2
+
 cat >"$WORK/inner.sh" <<EOF2
 #!/bin/sh
 # inside the sandbox: one pass per way of unmounting
 mkdir -p /mnt/outer/c
+python3 $WORK/pad.py
+echo "pad mounts \$(grep -c ' /tmp/pad/' /proc/self/mountinfo)"
 src=\$(awk '\$5 == "/mnt/c" { print \$(NF - 1) }' /proc/self/mountinfo)
 echo "dev outer \$(mountpoint -d /mnt/outer)"
 echo "dev c \$(mountpoint -d /mnt/c)"
