@@ -170,7 +170,7 @@ $(B)/tests/failfreeze.so: tests/system/failfreeze.c
 
 # drives the thaw guard and the ownership record for t_guard.sh
 $(B)/tests/guard_drive: tests/system/guard_drive.c $(B)/daemon/guard.o \
-    $(B)/daemon/record.o $(B)/daemon/sigs.o
+    $(B)/daemon/record.o $(B)/daemon/sigs.o $(B)/daemon/mountid.o
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Idaemon $(call pc_cflags,mount) $(LDFLAGS) \
 	    -o $@ $^ $(call pc_libs,mount)

@@ -424,10 +424,6 @@ freeze_done(const struct freeze_result *r, void *arg)
 			if (d.guard != NULL)
 				guard_arm(d.guard, d.txn.lease_ms);
 		}
-		if (r->nforeign > 0)
-			log_warnx(
-			    "txn %llu: already frozen by someone else, left to them: %s",
-			    (unsigned long long)r->id, r->foreign);
 		feed(TE_FS_FROZEN, r->id, 0, r->ok, r->reason);
 	}
 	pump();
@@ -626,15 +622,6 @@ fs_prepare(int fd, const char *path, dev_t dev, void *arg)
 	 * deadline plus the lease */
 	guard_arm(d.guard, d.txn.limits.fs_freeze_ms + d.txn.lease_ms);
 	return slot;
-}
-
-static void
-fs_foreign(int slot, dev_t dev, void *arg)
-{
-	if (d.guard != NULL && slot >= 0)
-		guard_drop(d.guard, slot);
-	if (d.record != NULL)
-		record_remove(d.record, dev);
 }
 
 static void
@@ -1067,8 +1054,7 @@ static const struct ctl_handlers ctl_handlers = {ctl_status, ctl_plan,
 static void
 start_guard_and_record(const struct conf *c)
 {
-	static const struct freezer_hooks fh = {
-	    fs_prepare, fs_foreign, fs_released, NULL};
+	static const struct freezer_hooks fh = {fs_prepare, fs_released, NULL};
 	struct record_report *reports = NULL;
 	size_t n = 0, i;
 	char err[512], line[512];

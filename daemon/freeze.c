@@ -14,10 +14,21 @@
  *   file.  plan.c orders levels; here a level starts only once the
  *   previous one is entirely frozen.  Thaw is the exact reverse of the
  *   order in which freezes completed.
+ * - What is frozen is what was planned.  Each target's directory is
+ *   opened by path before anything freezes, and the fd checked against
+ *   the plan (mountid.c: its mount id, its superblock's device): a mount
+ *   that went between the plan and the open (umount, umount -l, umount
+ *   and mount again) leaves the path on the filesystem beneath, which
+ *   must never be frozen.  A mismatch fails the job before any FIFREEZE.
+ *   The fd pins its mount, so what it reaches cannot change after the
+ *   check; the guard and the record get the checked device.
  * - EBUSY from FIFREEZE means the superblock is frozen already.  plan.c
  *   gives each superblock one target, so someone else froze it (an admin
- *   with fsfreeze, another tool).  It is frozen, so the snapshot is
- *   consistent; but the freeze is not ours, so we do not thaw it.
+ *   with fsfreeze, another tool or daemon).  It is frozen now, but they
+ *   may thaw it inside our window and the host's snapshot of it would be
+ *   torn while we said S_OK; nor can we tell when they do (a thaw and a
+ *   freeze by them look the same to us).  So EBUSY fails the job like
+ *   any other error: everything of ours is undone, theirs is left alone.
  * - EINVAL from FITHAW means it is not frozen (any more): someone thawed
  *   it under us (an admin, or the thaw guard).  That is the state we
  *   want; it is reported, not failed.
@@ -41,6 +52,9 @@
 #include <event2/event.h>
 
 #include "freeze.h"
+#include "mountid.h"
+
+#define MOUNTINFO "/proc/self/mountinfo"
 
 struct target {
 	char *path;
@@ -48,8 +62,8 @@ struct target {
 	int level;
 	int err; /* errno of its FIFREEZE, 0 */
 	bool frozen; /* frozen by us */
-	bool foreign; /* frozen by someone else (EBUSY) */
-	dev_t dev; /* the plan's, for the record */
+	int mount_id; /* the plan's */
+	dev_t dev; /* the plan's, checked against the fd */
 	int slot; /* what prepare() returned, -1 before */
 };
 
@@ -189,7 +203,7 @@ fs_thread(void *arg)
 	struct freezer *f = j->f;
 	struct target *t = &f->targets[j->index];
 	int err = 0;
-	bool frozen = false, foreign = false;
+	bool frozen = false;
 
 	if (f->presync)
 		(void)syncfs(t->fd);
@@ -208,14 +222,11 @@ fs_thread(void *arg)
 
 	if (ioctl(t->fd, FIFREEZE, 0) == 0)
 		frozen = true;
-	else if (errno == EBUSY)
-		foreign = true; /* see the top of this file */
 	else
-		err = errno;
+		err = errno; /* EBUSY too: see the top of this file */
 
 	pthread_mutex_lock(&f->mu);
 	t->frozen = frozen;
-	t->foreign = foreign;
 	t->err = err;
 	if (frozen)
 		f->order[f->nfrozen++] = j->index;
@@ -304,15 +315,24 @@ freeze_worker(void *arg)
 		f->turn = level;
 		pthread_cond_broadcast(&f->cv);
 		wait_all(f, jobs, false, level);
-		for (i = 0; i < f->ntargets; i++)
-			if (f->targets[i].level == level &&
-			    f->targets[i].err != 0) {
-				r->ok = false;
+		for (i = 0; i < f->ntargets; i++) {
+			struct target *t = &f->targets[i];
+
+			if (t->level != level || t->err == 0)
+				continue;
+			r->ok = false;
+			if (t->err == EBUSY)
 				snprintf(r->reason, sizeof(r->reason),
-				    "FIFREEZE %s: %s", f->targets[i].path,
-				    strerror(f->targets[i].err));
-				break;
-			}
+				    "FIFREEZE %s: frozen already by another "
+				    "freezer (fsfreeze, another tool or daemon), "
+				    "which could thaw it inside our window",
+				    t->path);
+			else
+				snprintf(r->reason, sizeof(r->reason),
+				    "FIFREEZE %s: %s", t->path,
+				    strerror(t->err));
+			break;
+		}
 		if (f->cancel && r->ok) {
 			r->ok = false;
 			r->cancelled = true;
@@ -332,14 +352,6 @@ out:
 	for (i = 0; i < f->nfrozen; i++)
 		append(
 		    r->order, sizeof(r->order), f->targets[f->order[i]].path);
-	for (i = 0; i < f->ntargets; i++)
-		if (f->targets[i].foreign) {
-			size_t n = strlen(r->foreign);
-
-			r->nforeign++;
-			snprintf(r->foreign + n, sizeof(r->foreign) - n, "%s%s",
-			    n ? " " : "", f->targets[i].path);
-		}
 
 	/* 3. on failure, undo everything before reporting (r->order then
 	 * says what was thawed) */
@@ -400,14 +412,6 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 		snprintf(r.reason, sizeof(r.reason),
 		    "cancelled: the freeze overran its deadline");
 	}
-	if (!r.thaw && f->hooks.foreign != NULL) {
-		size_t i;
-
-		for (i = 0; i < f->ntargets; i++)
-			if (f->targets[i].foreign)
-				f->hooks.foreign(f->targets[i].slot,
-				    f->targets[i].dev, f->hooks.arg);
-	}
 	if (f->nfrozen == 0) {
 		release(f);
 		drop_targets(f);
@@ -430,6 +434,65 @@ start(struct freezer *f, void *(*fn)(void *), uint64_t id, bool thaw)
 		return -rc;
 	}
 	return 0;
+}
+
+/* Refuse the freeze before anything froze: undo prepare(), forget. */
+static int
+refuse(struct freezer *f, int err)
+{
+	release(f);
+	drop_targets(f);
+	return -err;
+}
+
+/*
+ * Open every target and check that each fd is on the planned mount and
+ * superblock (see the top of this file).  Only then are they handed to
+ * prepare(): the guard and the record never hold anything unchecked.
+ */
+static int
+open_targets(struct freezer *f)
+{
+	struct mountid *ids;
+	int *fds, rc;
+	size_t i;
+
+	for (i = 0; i < f->ntargets; i++) {
+		struct target *t = &f->targets[i];
+
+		t->fd = open(t->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (t->fd == -1) {
+			rc = errno;
+			snprintf(f->result.reason, sizeof(f->result.reason),
+			    "open %s: %s", t->path, strerror(rc));
+			return -rc;
+		}
+	}
+	ids = calloc(f->ntargets + 1, sizeof(*ids));
+	fds = calloc(f->ntargets + 1, sizeof(*fds));
+	if (ids == NULL || fds == NULL) {
+		free(ids);
+		free(fds);
+		return -ENOMEM;
+	}
+	for (i = 0; i < f->ntargets; i++)
+		fds[i] = f->targets[i].fd;
+	if ((rc = mountid_fds(fds, f->ntargets, ids, MOUNTINFO)) < 0)
+		snprintf(f->result.reason, sizeof(f->result.reason),
+		    "cannot check the planned mounts: %s: %s", MOUNTINFO,
+		    strerror(-rc));
+	for (i = 0; i < f->ntargets && rc == 0; i++) {
+		struct target *t = &f->targets[i];
+
+		if (!mountid_check(&ids[i], t->mount_id, t->dev, t->path,
+		        f->result.reason, sizeof(f->result.reason)))
+			rc = -ESTALE;
+		else
+			t->dev = ids[i].dev; /* the same, now checked */
+	}
+	free(ids);
+	free(fds);
+	return rc;
 }
 
 int
@@ -459,26 +522,19 @@ freezer_freeze(
 		struct target *t = &f->targets[i];
 
 		t->fd = -1;
-		t->level = p->targets[i].level;
-		if ((t->path = strdup(p->targets[i].mountpoint)) == NULL) {
-			f->ntargets = i + 1;
-			drop_targets(f);
-			return -ENOMEM;
-		}
-		f->ntargets = i + 1;
-		t->dev = p->targets[i].dev;
 		t->slot = -1;
-		t->fd = open(t->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (t->fd == -1) {
-			err = errno;
-			snprintf(f->result.reason, sizeof(f->result.reason),
-			    "open %s: %s", t->path, strerror(err));
-			release(f);
-			drop_targets(f);
-			return -err;
-		}
-		if (f->hooks.prepare == NULL)
-			continue;
+		t->level = p->targets[i].level;
+		t->mount_id = p->targets[i].mount_id;
+		t->dev = p->targets[i].dev;
+		f->ntargets = i + 1;
+		if ((t->path = strdup(p->targets[i].mountpoint)) == NULL)
+			return refuse(f, ENOMEM);
+	}
+	if ((err = open_targets(f)) < 0)
+		return refuse(f, -err);
+	for (i = 0; i < f->ntargets && f->hooks.prepare != NULL; i++) {
+		struct target *t = &f->targets[i];
+
 		f->prepared = true;
 		if ((t->slot = f->hooks.prepare(
 		         t->fd, t->path, t->dev, f->hooks.arg)) < 0) {
@@ -486,9 +542,7 @@ freezer_freeze(
 			snprintf(f->result.reason, sizeof(f->result.reason),
 			    "cannot hand %s to the thaw guard: %s", t->path,
 			    strerror(err));
-			release(f);
-			drop_targets(f);
-			return -err;
+			return refuse(f, err);
 		}
 	}
 	f->presync = presync;

@@ -30,8 +30,6 @@ struct freeze_result {
 	char reason[FREEZE_REASON_MAX]; /* the culprit */
 	size_t nfrozen; /* filesystems we hold frozen now */
 	size_t nstale; /* thaw: found thawed already, by someone else */
-	size_t nforeign; /* found frozen by someone else */
-	char foreign[FREEZE_REASON_MAX]; /* their mount points */
 	char order[FREEZE_REASON_MAX]; /* as frozen / thawed */
 	uint64_t sync_us; /* presync time */
 	uint64_t freeze_us; /* FIFREEZE time, all levels */
@@ -41,15 +39,14 @@ typedef void (*freeze_done_fn)(const struct freeze_result *, void *);
 
 /*
  * What the daemon does around each freeze (the thaw guard, the ownership
- * record): prepare() for each target once its directory is open and
- * before anything is frozen (a slot number >= 0, or -errno to refuse the
- * freeze); foreign() for a target found frozen by someone else, which we
- * will not thaw; released() once nothing of ours is frozen any more.
- * All three run on the loop thread.
+ * record): prepare() for each target once every directory is open and
+ * checked against the plan (dev: the superblock the fd is on), before
+ * anything is frozen (a slot number >= 0, or -errno to refuse the
+ * freeze); released() once nothing of ours is frozen any more.  Both run
+ * on the loop thread.
  */
 struct freezer_hooks {
 	int (*prepare)(int fd, const char *path, dev_t dev, void *arg);
-	void (*foreign)(int slot, dev_t dev, void *arg);
 	void (*released)(void *arg);
 	void *arg;
 };
@@ -59,9 +56,11 @@ void freezer_set_hooks(struct freezer *, const struct freezer_hooks *);
 void freezer_free(struct freezer *);
 
 /*
- * Freeze the plan's targets: syncfs() all of them first (if presync),
- * then FIFREEZE level by level, the targets of a level in parallel.  On
- * any failure everything already frozen is thawed, in reverse order,
+ * Freeze the plan's targets: open each and check that it is still the
+ * planned mount and superblock (else -ESTALE, nothing frozen), syncfs()
+ * all of them (if presync), then FIFREEZE level by level, the targets of
+ * a level in parallel.  On any failure (a target frozen by someone else
+ * included) everything already frozen is thawed, in reverse order,
  * before the result is reported.  -EBUSY if a job is running.
  */
 int freezer_freeze(struct freezer *, const struct plan *, bool, uint64_t);

@@ -1559,6 +1559,7 @@ emit_targets(struct pb *pb)
 			return -1;
 		}
 		pt->dev = m->dev;
+		pt->mount_id = m->id;
 		pt->level = t->level;
 		pt->nmounts = t->nmounts;
 		if (t->best != NONE) {

@@ -34,6 +34,8 @@ struct plan_target {
 	char *mountpoint; /* where we open it to FIFREEZE */
 	char *fstype;
 	char *source; /* e.g. /dev/loop3 */
+	int mount_id; /* mountinfo's id of the mount at mountpoint: the
+			 * freezer checks that the path still reaches it */
 	dev_t dev; /* mountinfo major:minor (btrfs: the
 					 * filesystem's 0:N, not a subvolume's
 					 * st_dev) */

@@ -34,7 +34,11 @@
  *   looked at.
  * - Recovery opens each recorded mount point: a path walk, which reads
  *   but never writes, so a frozen filesystem does not block it (a hung
- *   FUSE server on the way would).
+ *   FUSE server on the way would).  What the fd is on is asked only once
+ *   every fd is open (mountid.c): the mount table is read after the
+ *   mounts are pinned, so a mount id reused since cannot be mistaken for
+ *   the mount at the path, and nothing but the recorded superblock is
+ *   ever thawed.
  */
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -52,9 +56,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <libmount.h>
-
+#include "mountid.h"
 #include "record.h"
+
+#define MOUNTINFO "/proc/self/mountinfo"
 
 #define MAJOR_MAX 4095u /* the kernel's dev_t: 12 bits */
 #define MINOR_MAX 1048575u /* 20 bits */
@@ -441,87 +446,57 @@ parse_record(char *buf, size_t len, struct record_entry *e, unsigned int *lines,
 	return 0;
 }
 
-/* The devno of the mount with this id, from a mountinfo table. */
-static int
-lookup_devno(struct libmnt_table *tb, uint64_t id, dev_t *dev)
-{
-	struct libmnt_iter *it;
-	struct libmnt_fs *fs;
-	int rc = -ENOENT;
-
-	if ((it = mnt_new_iter(MNT_ITER_FORWARD)) == NULL)
-		return -ENOMEM;
-	while (mnt_table_next_fs(tb, it, &fs) == 0)
-		if (mnt_fs_get_id(fs) >= 0 &&
-		    (uint64_t)mnt_fs_get_id(fs) == id) {
-			*dev = mnt_fs_get_devno(fs);
-			rc = 0;
-			break;
-		}
-	mnt_free_iter(it);
-	return rc;
-}
-
-static int
-fd_devno(struct libmnt_table *tb, int fd, dev_t *dev)
-{
-	struct statx stx;
-
-	if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) == -1)
-		return -errno;
-	if (!(stx.stx_mask & STATX_MNT_ID))
-		return -ENOTSUP;
-	return lookup_devno(tb, stx.stx_mnt_id, dev);
-}
-
-static struct libmnt_table *
-read_mountinfo(void)
-{
-	return mnt_new_table_from_file("/proc/self/mountinfo");
-}
-
 int
 record_devno(int fd, dev_t *dev)
 {
-	struct libmnt_table *tb;
+	struct mountid id;
 	int rc;
 
-	if ((tb = read_mountinfo()) == NULL)
-		return errno != 0 ? -errno : -EIO;
-	rc = fd_devno(tb, fd, dev);
-	mnt_unref_table(tb);
-	return rc;
+	if ((rc = mountid_fds(&fd, 1, &id, MOUNTINFO)) != 0)
+		return rc;
+	if (id.err != 0)
+		return -id.err;
+	*dev = id.dev;
+	return 0;
 }
 
-/* One recorded filesystem: thaw it if it is still what we froze. */
+/*
+ * One recorded filesystem, first half: unless its owner lives, open its
+ * mount point.  *fd is -1 when there is nothing more to do.
+ */
 static void
-recover_one(struct libmnt_table *tb, struct record_report *rep, bool *keep)
+recover_open(struct record_report *rep, int *fd, bool *keep)
 {
 	const struct record_entry *e = &rep->e;
 	uint64_t start;
-	dev_t dev;
-	int fd, rc;
 
 	*keep = false;
+	*fd = -1;
 	if (proc_starttime(e->pid, &start) == 0 && start == e->pstart) {
 		rep->outcome = RECORD_OWNER_ALIVE;
 		*keep = true;
 		return;
 	}
-	fd = open(e->mountpoint,
+	*fd = open(e->mountpoint,
 	    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-	if (fd == -1) {
+	if (*fd == -1) {
 		rep->outcome = RECORD_GONE;
 		rep->err = errno;
-		return;
 	}
-	if ((rc = fd_devno(tb, fd, &dev)) != 0) {
+}
+
+/* Second half: thaw it if the fd is on the superblock we froze. */
+static void
+recover_thaw(
+    struct record_report *rep, int fd, const struct mountid *id, bool *keep)
+{
+	if (id->err != 0) {
 		rep->outcome = RECORD_GONE;
-		rep->err = -rc;
-	} else if (dev != e->dev) {
+		rep->err = id->err;
+	} else if (id->dev != rep->e.dev) {
 		/* never touched: not the superblock we froze */
 		rep->outcome = RECORD_OTHER_FS;
-		rep->found = dev;
+		rep->found = id->dev;
 	} else if (ioctl(fd, FITHAW, 0) == 0)
 		rep->outcome = RECORD_THAWED;
 	else if (errno == EINVAL)
@@ -531,7 +506,6 @@ recover_one(struct libmnt_table *tb, struct record_report *rep, bool *keep)
 		rep->err = errno;
 		*keep = true;
 	}
-	close(fd);
 }
 
 int
@@ -540,12 +514,12 @@ record_recover(const char *run_dir, struct record_report **reports,
 {
 	struct record_entry *e = NULL, *kept = NULL;
 	struct record_report *reps = NULL;
-	struct libmnt_table *tb = NULL;
+	struct mountid *ids = NULL;
 	unsigned int *lines = NULL;
 	char path[PATH_MAX], *buf = NULL, *line = NULL;
-	size_t len = 0, ne = 0, nrep = 0, nkept = 0, nlines, i;
-	bool keep;
-	int rc;
+	size_t len = 0, ne = 0, nrep = 0, nkept = 0, nlines, i, k;
+	bool *keep = NULL;
+	int rc, *fds = NULL;
 
 	*reports = NULL;
 	*nreports = 0;
@@ -568,9 +542,12 @@ record_recover(const char *run_dir, struct record_report **reports,
 	kept = calloc(nlines, sizeof(*kept));
 	lines = calloc(nlines, sizeof(*lines));
 	reps = calloc(nlines, sizeof(*reps));
+	ids = calloc(nlines, sizeof(*ids));
+	fds = calloc(nlines, sizeof(*fds));
+	keep = calloc(nlines, sizeof(*keep));
 	line = malloc(RECORD_LINE_MAX + 1);
 	if (e == NULL || kept == NULL || lines == NULL || reps == NULL ||
-	    line == NULL) {
+	    ids == NULL || fds == NULL || keep == NULL || line == NULL) {
 		set_err(err, errlen, ENOMEM, "%s", path);
 		rc = -1;
 		goto out;
@@ -578,24 +555,43 @@ record_recover(const char *run_dir, struct record_report **reports,
 	if ((rc = parse_record(
 	         buf, len, e, lines, &ne, reps, &nrep, err, errlen, path)) != 0)
 		goto out;
-	if (ne > 0 && (tb = read_mountinfo()) == NULL) {
-		set_err(err, errlen, errno != 0 ? errno : EIO, "%s",
-		    "/proc/self/mountinfo");
+	/*
+	 * Newest first: a loop image's filesystem after its holder's.  Every
+	 * mount point is opened before any is identified: an open fd pins
+	 * its mount, so the mount table read then cannot confuse it with one
+	 * that took its mount id since (mountid.h).
+	 */
+	for (i = 0; i < ne; i++) {
+		struct record_report *rep = &reps[nrep + i];
+
+		memset(rep, 0, sizeof(*rep));
+		rep->e = e[ne - 1 - i];
+		rep->line = lines[ne - 1 - i];
+		recover_open(rep, &fds[i], &keep[i]);
+	}
+	for (i = 0, k = 0; i < ne; i++)
+		if (fds[i] >= 0)
+			fds[k++] = fds[i];
+	if ((rc = mountid_fds(fds, k, ids, MOUNTINFO)) != 0) {
+		set_err(err, errlen, -rc, "%s", MOUNTINFO);
+		for (i = 0; i < k; i++)
+			close(fds[i]);
 		rc = -1;
 		goto out;
 	}
+	for (i = 0, k = 0; i < ne; i++) {
+		struct record_report *rep = &reps[nrep + i];
 
-	/* newest first: a loop image's filesystem after its holder's */
-	for (i = ne; i-- > 0;) {
-		struct record_report *rep = &reps[nrep++];
-
-		memset(rep, 0, sizeof(*rep));
-		rep->e = e[i];
-		rep->line = lines[i];
-		recover_one(tb, rep, &keep);
-		if (keep)
-			kept[nkept++] = e[i];
+		if (rep->outcome == RECORD_OWNER_ALIVE ||
+		    rep->outcome == RECORD_GONE)
+			continue;
+		recover_thaw(rep, fds[k], &ids[k], &keep[i]);
+		close(fds[k++]);
 	}
+	for (i = 0; i < ne; i++)
+		if (keep[i])
+			kept[nkept++] = reps[nrep + i].e;
+	nrep += ne;
 	/* kept entries in their original order, oldest first */
 	for (i = 0; i < nkept / 2; i++) {
 		struct record_entry t = kept[i];
@@ -611,8 +607,9 @@ record_recover(const char *run_dir, struct record_report **reports,
 	*nreports = nrep;
 	reps = NULL;
 out:
-	if (tb != NULL)
-		mnt_unref_table(tb);
+	free(ids);
+	free(fds);
+	free(keep);
 	free(buf);
 	free(e);
 	free(kept);

@@ -10,6 +10,11 @@
  * that long: a slow filesystem, so that a test can look at the daemon
  * while its freezer is busy.  Only the tests load it; the daemon has no
  * test hooks.
+ *
+ * With HVVSS_NO_STATMOUNT set, statmount(2) called through syscall()
+ * fails with ENOSYS, as on Linux 6.1, and /tmp/statmount-hidden is
+ * created to show that it was asked: the daemon then checks its freeze
+ * targets the old way (statx() and mountinfo).
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -19,11 +24,43 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/ioctl.h>
 #include <time.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#ifndef __NR_statmount
+#define __NR_statmount 457
+#endif
+
 int ioctl(int, unsigned long, ...);
+long syscall(long, ...);
+
+long
+syscall(long n, ...)
+{
+	static long (*real)(long, ...);
+	long a[6];
+	va_list ap;
+	int i, fd;
+
+	va_start(ap, n);
+	for (i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	if (real == NULL)
+		*(void **)&real = dlsym(RTLD_NEXT, "syscall");
+	if (n == __NR_statmount && getenv("HVVSS_NO_STATMOUNT") != NULL) {
+		fd = open("/tmp/statmount-hidden",
+		    O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			close(fd);
+		errno = ENOSYS;
+		return -1;
+	}
+	return real(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
 
 int
 ioctl(int fd, unsigned long req, ...)

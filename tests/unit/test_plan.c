@@ -260,6 +260,9 @@ test_bind_mounts(void **state)
 	assert_true(target_of(&p, "/")->dev == makedev(254, 0));
 	assert_string_equal(target_of(&p, "/")->source, "/dev/mapper/vg-root");
 	assert_int_equal(target_of(&p, "/data")->nmounts, 2);
+	/* the mount the freezer must find at each path: the one named */
+	assert_int_equal(target_of(&p, "/")->mount_id, 21);
+	assert_int_equal(target_of(&p, "/data")->mount_id, 43);
 	expect_skip(
 	    &p, "/var/www", "ext4", "bind mount of / (same superblock 254:0)");
 	expect_skip(&p, "/mnt/rootbind", "ext4",
