@@ -728,8 +728,8 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
 	 * stop the daemon anyway and is not counted */
 	if (cred.uid != 0) {
 		TAILQ_FOREACH(a, &as->list, entry)
-		if (a->uid == cred.uid)
-			mine++;
+			if (a->uid == cred.uid)
+				mine++;
 	}
 	if (cred.uid != 0 && mine >= as->max_per_uid) {
 		now = time(NULL);
