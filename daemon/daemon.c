@@ -51,6 +51,9 @@
  */
 #define APPS_GRACE_MS 200
 #define RETHAW_SECONDS 2 /* between tries of a thaw that failed */
+#define GUARD_HELLO_SECONDS 5 /* for a new thaw guard to say hello */
+#define GUARD_RESPAWN_US 1000000 /* a guard younger than this that dies,
+                                  * or a start that failed, waits 1 s */
 #define QUEUE_MAX 16
 #define MOUNTINFO "/proc/self/mountinfo"
 #define SYSFS "/sys"
@@ -73,7 +76,9 @@ static struct {
 	uint64_t local_txid; /* the transaction local_conn awaits */
 	bool local_hold; /* the local FREEZE is a hold */
 	struct guard *guard;
-	struct event *guard_ev;
+	struct event *guard_ev; /* its socket; NULL: no guard process */
+	struct event *guard_timer_ev; /* its hello's deadline, or a respawn */
+	uint64_t guard_spawned_us; /* monotonic */
 	struct record *record;
 	struct timespec frozen_since; /* wall clock */
 	uint64_t lease_until_us; /* monotonic; 0: no lease */
@@ -598,44 +603,61 @@ fs_released(void *arg)
 		record_clear(d.record);
 }
 
-/* The guard said something: it thawed on its own, or it died. */
+static void guard_cb(evutil_socket_t, short, void *);
+
+/*
+ * Start a thaw guard and watch it, without waiting: its hello
+ * (GUARD_EV_READY) or its death comes through guard_cb(), and until the
+ * hello fs_prepare() is refused, so nothing is frozen unguarded.
+ */
+static void
+guard_up(void)
+{
+	struct timeval tv = {GUARD_HELLO_SECONDS, 0};
+	char err[256];
+
+	if (guard_spawn(d.guard, err, sizeof(err)) == -1) {
+		log_warnx("thaw guard: %s; trying again in 1 s", err);
+		tv = (struct timeval){0, GUARD_RESPAWN_US};
+		evtimer_add(d.guard_timer_ev, &tv);
+		return;
+	}
+	d.guard_spawned_us = mono_us();
+	d.guard_ev = event_new(
+	    d.base, guard_fd(d.guard), EV_READ | EV_PERSIST, guard_cb, NULL);
+	if (d.guard_ev == NULL || event_add(d.guard_ev, NULL) != 0)
+		fatalx("cannot watch the thaw guard");
+	evtimer_add(d.guard_timer_ev, &tv);
+}
+
+/* No guard process: start one.  A guard that will not say hello: kill
+ * it (its death restarts it). */
+static void
+guard_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	if (d.guard_ev == NULL)
+		guard_up();
+	else if (!guard_ready(d.guard)) {
+		log_warnx("thaw guard pid %d said no hello in %d s; killing it",
+		    (int)guard_pid(d.guard), GUARD_HELLO_SECONDS);
+		guard_kill(d.guard);
+	}
+}
+
+/* The guard said something: hello, it thawed on its own, or it died. */
 static void
 guard_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct timeval tv = {0, GUARD_RESPAWN_US};
 	struct guard_event ev;
-	char err[256];
 	size_t i;
 	int slot, rc;
 
 	while ((rc = guard_read(d.guard, &ev)) == 1) {
 		switch (ev.type) {
-		case GUARD_EV_THAWED:
-			log_warnx("thaw guard thawed %s%s%s", ev.path,
-			    ev.err ? ": " : "", ev.err ? strerror(ev.err) : "");
-			break;
-		case GUARD_EV_LEASE:
-			log_warnx(
-			    "thaw guard: the daemon did not thaw in time; "
-			    "the guard thawed what it held");
-			metrics_guard_thaw();
-			/* as the lease: the next THAW must say E_FAIL */
-			feed(TE_LEASE_EXPIRED, d.lease_id, 0, false, NULL);
-			pump();
-			break;
-		case GUARD_EV_ERROR:
-			log_warnx("thaw guard rejected a message (bug)");
-			break;
-		case GUARD_EV_DIED:
-			event_del(d.guard_ev);
-			log_warnx("thaw guard died; restarting it");
-			if (guard_restart(d.guard, err, sizeof(err)) != 0) {
-				log_warnx("thaw guard: %s", err);
-				return;
-			}
-			event_free(d.guard_ev);
-			d.guard_ev = event_new(d.base, guard_fd(d.guard),
-			    EV_READ | EV_PERSIST, guard_cb, NULL);
-			event_add(d.guard_ev, NULL);
+		case GUARD_EV_READY:
+			evtimer_del(d.guard_timer_ev);
+			log_info("%s", guard_note(d.guard));
 			/* hand it what is frozen now, in freeze order */
 			for (i = 0; i < freezer_nfrozen(d.freezer); i++) {
 				slot = guard_hold(d.guard,
@@ -645,6 +667,42 @@ guard_cb(evutil_socket_t fd, short what, void *arg)
 			}
 			if (freezer_nfrozen(d.freezer) > 0)
 				guard_arm(d.guard, d.txn.lease_ms);
+			break;
+		case GUARD_EV_THAWED:
+			log_warnx("thaw guard thawed %s%s%s", ev.path,
+			    ev.err ? ": " : "", ev.err ? strerror(ev.err) : "");
+			break;
+		case GUARD_EV_LEASE:
+			log_warnx("thaw guard: the daemon did not thaw in time; "
+			          "the guard thawed what it held");
+			metrics_guard_thaw();
+			/* as the lease: the next THAW must say E_FAIL */
+			feed(TE_LEASE_EXPIRED, d.lease_id, 0, false, NULL);
+			pump();
+			break;
+		case GUARD_EV_ERROR:
+			if (ev.err == EPROTO && !guard_ready(d.guard))
+				log_warnx("%s", guard_note(d.guard));
+			else
+				log_warnx("thaw guard rejected a message (bug)");
+			break;
+		case GUARD_EV_DIED:
+			event_free(d.guard_ev);
+			d.guard_ev = NULL;
+			evtimer_del(d.guard_timer_ev);
+			/* one that dies young (a broken install) is not
+			 * restarted in a tight loop */
+			if (mono_us() - d.guard_spawned_us < GUARD_RESPAWN_US) {
+				log_warnx("thaw guard died (status %d); "
+				          "restarting it in 1 s",
+				    ev.status);
+				evtimer_add(d.guard_timer_ev, &tv);
+			} else {
+				log_warnx("thaw guard died (status %d); "
+				          "restarting it",
+				    ev.status);
+				guard_up();
+			}
 			return;
 		}
 	}
@@ -1024,9 +1082,14 @@ start_guard_and_record(const struct conf *c)
 	free(reports);
 	if ((d.record = record_open(c->run_dir, err, sizeof(err))) == NULL)
 		fatalx("ownership record: %s", err);
+	/* at start, waiting for it: a daemon without one must not run */
 	if ((d.guard = guard_start(0, err, sizeof(err))) == NULL)
 		fatalx("thaw guard: %s", err);
 	log_info("%s", guard_note(d.guard));
+	d.guard_spawned_us = mono_us();
+	if ((d.guard_timer_ev = evtimer_new(d.base, guard_timer_cb, NULL)) ==
+	    NULL)
+		fatalx("out of memory");
 	d.guard_ev = event_new(
 	    d.base, guard_fd(d.guard), EV_READ | EV_PERSIST, guard_cb, NULL);
 	if (d.guard_ev == NULL || event_add(d.guard_ev, NULL) != 0)
@@ -1097,6 +1160,8 @@ daemon_run(void)
 	freezer_free(d.freezer);
 	if (d.guard_ev != NULL)
 		event_free(d.guard_ev);
+	if (d.guard_timer_ev != NULL)
+		event_free(d.guard_timer_ev);
 	guard_free(d.guard);
 	record_close(d.record);
 	event_free(d.deadline_ev);

@@ -19,6 +19,7 @@
 
 #include "conf.h"
 #include "daemon.h"
+#include "guard.h"
 #include "log.h"
 
 #define MAX_OVERRIDES 64
@@ -56,8 +57,12 @@ main(int argc, char *argv[])
 	int ch, debug = 0, noverrides = 0, i;
 	struct event_base *base;
 	struct conf c;
-	char err[512];
+	char err[512], guard_err[512];
+	bool guard_found;
 
+	/* the thaw guard's program, beside this one: opened before an
+	 * upgrade can replace the files; reported only if we run */
+	guard_found = guard_image(NULL, guard_err, sizeof(guard_err)) == 0;
 	while ((ch = getopt_long(argc, argv, "c:dD:hno:t", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
@@ -119,6 +124,10 @@ main(int argc, char *argv[])
 		fprintf(stderr,
 		    "hv_vss_daemon: must run as root (it freezes "
 		    "filesystems)\n");
+		exit(1);
+	}
+	if (!guard_found) {
+		fprintf(stderr, "hv_vss_daemon: thaw guard: %s\n", guard_err);
 		exit(1);
 	}
 

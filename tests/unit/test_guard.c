@@ -59,6 +59,30 @@ next_event(struct guard *g, struct guard_event *ev, int ms)
 	}
 }
 
+/*
+ * The guard's program: this test is build/tests/unit/test_guard, the
+ * guard build/hv_vss_guard (the daemon finds it beside itself).
+ */
+static int
+find_guard(void **state)
+{
+	char self[4096], err[512];
+	ssize_t n;
+	char *p;
+	int i;
+
+	assert_true((n = readlink("/proc/self/exe", self, sizeof(self) - 32)) >
+	    0);
+	self[n] = '\0';
+	for (i = 0; i < 3; i++)
+		if ((p = strrchr(self, '/')) != NULL)
+			*p = '\0';
+	strcat(self, "/hv_vss_guard");
+	if (guard_image(self, err, sizeof(err)) == -1)
+		fail_msg("guard_image: %s", err);
+	return 0;
+}
+
 static void
 read_comm(pid_t pid, char *buf, size_t len)
 {
@@ -291,5 +315,5 @@ main(void)
 	    cmocka_unit_test(died_and_restart),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, find_guard, NULL);
 }
