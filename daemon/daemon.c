@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,8 +53,9 @@
 #define APPS_GRACE_MS 200
 #define RETHAW_SECONDS 2 /* between tries of a thaw that failed */
 #define GUARD_HELLO_SECONDS 5 /* for a new thaw guard to say hello */
-#define GUARD_RESPAWN_US 1000000 /* a guard younger than this that dies,
-                                  * or a start that failed, waits 1 s */
+#define GUARD_RESPAWN_US 1000000 /* before another start, after one that
+                                  * failed or died before its hello */
+#define GUARD_AWAIT_MS 1000 /* a freeze waits this for a starting guard */
 #define QUEUE_MAX 16
 #define MOUNTINFO "/proc/self/mountinfo"
 #define SYSFS "/sys"
@@ -78,7 +80,7 @@ static struct {
 	struct guard *guard;
 	struct event *guard_ev; /* its socket; NULL: no guard process */
 	struct event *guard_timer_ev; /* its hello's deadline, or a respawn */
-	uint64_t guard_spawned_us; /* monotonic */
+	bool guard_helloed; /* the current guard has said hello */
 	struct record *record;
 	struct timespec frozen_since; /* wall clock */
 	uint64_t lease_until_us; /* monotonic; 0: no lease */
@@ -567,6 +569,30 @@ ctl_history(unsigned int n, bool json, struct evbuffer *out, void *arg)
 	return history_write(n, json, out);
 }
 
+static void guard_cb(evutil_socket_t, short, void *);
+
+/*
+ * A freeze that comes while a new guard starts (it was killed a moment
+ * ago, or is found dead now) waits for its hello, which takes a few
+ * milliseconds, rather than fail the backup; at most GUARD_AWAIT_MS, then the freeze is refused
+ * (guard_hold() says -EAGAIN), as it is while no guard runs at all.
+ * Nothing is ever frozen that no guard holds.
+ */
+static void
+guard_await(void)
+{
+	uint64_t end = mono_us() + (uint64_t)GUARD_AWAIT_MS * 1000, now;
+	struct pollfd pfd;
+
+	while (d.guard_ev != NULL && !guard_ready(d.guard) &&
+	    (now = mono_us()) < end) {
+		pfd.fd = guard_fd(d.guard);
+		pfd.events = POLLIN;
+		(void)poll(&pfd, 1, (int)((end - now) / 1000) + 1);
+		guard_cb(pfd.fd, EV_READ, NULL);
+	}
+}
+
 /* Freezer hooks: the guard holds each fd, the record names it. */
 static int
 fs_prepare(int fd, const char *path, dev_t dev, void *arg)
@@ -577,7 +603,14 @@ fs_prepare(int fd, const char *path, dev_t dev, void *arg)
 		return -EIO;
 	if (d.guard == NULL)
 		return 0;
-	if ((slot = guard_hold(d.guard, fd, path)) < 0)
+	if (!guard_ready(d.guard))
+		guard_await();
+	/* -EPIPE: it died a moment ago, the loop has not seen it yet */
+	if ((slot = guard_hold(d.guard, fd, path)) == -EPIPE) {
+		guard_await();
+		slot = guard_hold(d.guard, fd, path);
+	}
+	if (slot < 0)
 		return slot;
 	/* the guard thaws on its own if we are stuck past the freeze's
 	 * deadline plus the lease */
@@ -603,8 +636,6 @@ fs_released(void *arg)
 		record_clear(d.record);
 }
 
-static void guard_cb(evutil_socket_t, short, void *);
-
 /*
  * Start a thaw guard and watch it, without waiting: its hello
  * (GUARD_EV_READY) or its death comes through guard_cb(), and until the
@@ -622,7 +653,7 @@ guard_up(void)
 		evtimer_add(d.guard_timer_ev, &tv);
 		return;
 	}
-	d.guard_spawned_us = mono_us();
+	d.guard_helloed = false;
 	d.guard_ev = event_new(
 	    d.base, guard_fd(d.guard), EV_READ | EV_PERSIST, guard_cb, NULL);
 	if (d.guard_ev == NULL || event_add(d.guard_ev, NULL) != 0)
@@ -657,6 +688,7 @@ guard_cb(evutil_socket_t fd, short what, void *arg)
 		switch (ev.type) {
 		case GUARD_EV_READY:
 			evtimer_del(d.guard_timer_ev);
+			d.guard_helloed = true;
 			log_info("%s", guard_note(d.guard));
 			/* hand it what is frozen now, in freeze order */
 			for (i = 0; i < freezer_nfrozen(d.freezer); i++) {
@@ -690,9 +722,9 @@ guard_cb(evutil_socket_t fd, short what, void *arg)
 			event_free(d.guard_ev);
 			d.guard_ev = NULL;
 			evtimer_del(d.guard_timer_ev);
-			/* one that dies young (a broken install) is not
-			 * restarted in a tight loop */
-			if (mono_us() - d.guard_spawned_us < GUARD_RESPAWN_US) {
+			/* one that dies before its hello (a broken
+			 * install) is not restarted in a tight loop */
+			if (!d.guard_helloed) {
 				log_warnx("thaw guard died (status %d); "
 				          "restarting it in 1 s",
 				    ev.status);
@@ -1086,7 +1118,7 @@ start_guard_and_record(const struct conf *c)
 	if ((d.guard = guard_start(0, err, sizeof(err))) == NULL)
 		fatalx("thaw guard: %s", err);
 	log_info("%s", guard_note(d.guard));
-	d.guard_spawned_us = mono_us();
+	d.guard_helloed = true;
 	if ((d.guard_timer_ev = evtimer_new(d.base, guard_timer_cb, NULL)) ==
 	    NULL)
 		fatalx("out of memory");

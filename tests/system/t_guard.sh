@@ -264,9 +264,86 @@ res e.outcomes "$(sed -n 's/^report \([^:]*\):.*/\1/p' /tmp/e2.out |
     tr '\n' ',')"
 res e.record_after "$([ -e "$RUN/frozen" ] && echo present || echo gone)"
 nothing_frozen e
+
+# --- (f) the daemon's own guard: its image, its fds; killed under load ---
+SIM=$B/hv_vss_sim
+dev=/dev/vmbus/hv_vss
+DAEMON="$B/hv_vss_daemon -n -d -c /dev/null -o mounts=/mnt/xfs,/mnt/btrfs"
+# fd 9, not close-on-exec, on a filesystem it will freeze: the daemon
+# inherits it, its guard must not
+$SIM -s sleep=1,hot,freeze,sleep=2,thaw -o /tmp/f0.json $dev -- $DAEMON \
+    9>/mnt/outer/leak >/tmp/f0.log 2>&1 &
+sim=$!
+python3 "$GK" "$sim" describe 1 >/tmp/f.idle 2>&1
+show f.idle /tmp/f.idle
+dp=$(sed -n 's/^daemon //p' /tmp/f.idle)
+res f.daemon_leak "$(readlink "/proc/$dp/fd/9")"
+python3 "$GK" "$sim" describe 3 >/tmp/f.frozen 2>&1
+show f.frozen /tmp/f.frozen
+wait "$sim"
+res f0.rc $?
+show f0 /tmp/f0.log
+nothing_frozen f0
+
+# the same daemon, 400 backups; its guard SIGKILLed every 40 ms meanwhile
+$SIM -n 400 -s hot,freeze,thaw -o /tmp/f2.json $dev -- $DAEMON \
+    >/tmp/f2.log 2>&1 &
+sim=$!
+python3 "$GK" "$sim" kill 40 30 >/tmp/f2.kills 2>&1
+wait "$sim"
+res f2.rc $?
+show f2.kills /tmp/f2.kills
+grep -e 'thaw guard' -e 'E_FAIL' -e 'fail' /tmp/f2.log | sed 's/^/f2.log /' 
+res f2.kills "$(sed -n 's/^kills //p' /tmp/f2.kills)"
+res f2.restart_max "$(sed -n 's/^restart_ms //p' /tmp/f2.kills |
+    sort -n | tail -n 1)"
+res f2.died "$(grep -c 'thaw guard died (status 9); restarting it$' \
+    /tmp/f2.log)"
+# the daemon's own view, from its log's times: from the death seen to
+# the new guard's hello, the longest
+res f2.hello_max "$(awk '
+	{ split($1, t, ":"); ms = ((t[1] * 60 + t[2]) * 60 + t[3]) * 1000 }
+	/thaw guard died/ { d = ms }
+	/thaw guard pid .*memory/ && d { x = ms - d; if (x > m) m = x; d = 0 }
+	END { printf "%d\n", m }' /tmp/f2.log)"
+python3 - /tmp/f2.json <<'EOF3'
+import json, sys
+r = json.load(open(sys.argv[1]))
+lat = {}
+for b in r["backups"]:
+    for q in b["requests"]:
+        lat.setdefault(q["op"], []).append(q.get("latency_us", 0))
+ok = sum(1 for b in r["backups"] if b["verdict"] == "ok")
+for i, b in enumerate(r["backups"]):
+    if b["verdict"] != "ok":
+        print("f2.failed %d %s %s" % (i, b.get("why"), ",".join("%s:%s" % (
+            q["op"], q.get("result")) for q in b["requests"])))
+print("f2.backups=%d/%d" % (ok, len(r["backups"])))
+for op in ("HOT_BACKUP", "FREEZE", "THAW"):
+    v = sorted(lat.get(op, [0]))
+    print("f2.%s_ms=%d %d" % (op, v[len(v) // 2] // 1000, v[-1] // 1000))
+EOF3
+nothing_frozen f2
+
+# --- (g) the daemon SIGKILLed while frozen: its guard thaws ---------------
+$SIM -s hot,freeze,sleep=5,thaw -o /tmp/g.json $dev -- $DAEMON \
+    >/tmp/g.log 2>&1 &
+sim=$!
+python3 "$GK" "$sim" describe 3 >/tmp/g.desc 2>&1
+dp=$(sed -n 's/^daemon //p' /tmp/g.desc)
+start_writer g1 /mnt/xfs
+start_writer g2 /mnt/btrfs
+sleep 0.3
+res g.blocked "$(wstate g1)$(wstate g2)"
+t0=$(now)
+kill -KILL "$dp"
+res g.landed_ms "$(landed "$t0" 5000 g1 g2)"
+wait "$sim"
+nothing_frozen g
 EOF2
 
 "$SANDBOX" -t 240 -r "$TOP" -r "$B" -r "$WORK" -e "B=$B" \
+    -e "GK=$TOP/tests/system/guard_kill.py" \
     -m "$WORK/outer.img:/mnt/outer" -m "/mnt/outer/inner.img:/mnt/inner" \
     -m "$WORK/xfs.img:/mnt/xfs" -m "$WORK/btrfs.img:/mnt/btrfs" \
     -- sh "$WORK/inner.sh" >"$WORK/out" 2>"$WORK/err"
