@@ -11,15 +11,23 @@ and again while the daemon serves backups, and time each restart.
         "parent daemon|PID".
     guard_kill.py SIM_PID kill INTERVAL_MS MAX
         up to MAX times, while the daemon lives: SIGKILL its guard, then
-        wait (1 ms steps, 3 s at most) for a new guard child whose memory
-        is locked (VmLck > 0: it has run mlockall, its hello comes next);
+        wait (1 ms steps, 3 s at most) for a new guard child that serves:
+        its memory locked (VmLck > 0) and waiting in poll(2), which it
+        does only after its hello;
         "restart_ms X" for each (or "restart_ms never"), then sleep
         INTERVAL_MS.  "kills N" at the end.
+    guard_kill.py SIM_PID stall KILLS CTL_SOCKET
+        the event loop's stall while a guard restarts: "status" on the
+        control socket over and over, 300 ms each round, its longest
+        round trip: "base_ms X" for a round without a kill, then per
+        kill (the guard SIGKILLed as the round starts, once it serves)
+        "stall_ms X".
 
 Times are CLOCK_MONOTONIC.  Exit status 0, or 1 with an "error" line.
 """
 import os
 import signal
+import socket
 import sys
 import time
 
@@ -66,10 +74,20 @@ def vmlck_kb(pid):
     return -1
 
 
-def guard_of(d, locked=False, not_pid=None):
+def serving(pid):
+    """Its memory locked and waiting in poll(2): it has said hello."""
+    try:
+        with open("/proc/%d/wchan" % pid) as f:
+            wchan = f.read()
+    except OSError:
+        return False
+    return vmlck_kb(pid) > 0 and "poll" in wchan
+
+
+def guard_of(d, ready=False, not_pid=None):
     for p in pids():
         if p != not_pid and comm(p) == "hv_vss_guard" and ppid(p) == d:
-            if not locked or vmlck_kb(p) > 0:
+            if not ready or serving(p):
                 return p
     return None
 
@@ -144,6 +162,39 @@ def kill_loop(d, interval_ms, most):
     return 0
 
 
+def status_rtt(path):
+    t0 = time.monotonic()
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.settimeout(10)
+    c.connect(path)
+    c.sendall(b"status\n")
+    while c.recv(4096):
+        pass
+    c.close()
+    return (time.monotonic() - t0) * 1000
+
+
+def stall(d, kills, path):
+    def round_ms(kill):
+        g = wait_guard(d)
+        if g is None:
+            return None
+        if kill:
+            os.kill(g, signal.SIGKILL)
+        end = time.monotonic() + 0.3
+        m = 0.0
+        while time.monotonic() < end:
+            m = max(m, status_rtt(path))
+        return m
+
+    print("base_ms %.1f" % round_ms(False))
+    for _ in range(kills):
+        m = round_ms(True)
+        print("stall_ms %s" % ("never" if m is None else "%.1f" % m))
+        sys.stdout.flush()
+    return 0
+
+
 def main():
     if len(sys.argv) < 3 or not sys.argv[1].isdigit():
         sys.stderr.write(__doc__)
@@ -157,6 +208,8 @@ def main():
         return describe(d, None)
     if len(a) == 2 and a[0] == "describe":
         return describe(d, int(a[1]))
+    if len(a) == 3 and a[0] == "stall":
+        return stall(d, int(a[1]), a[2])
     if len(a) == 3 and a[0] == "kill":
         return kill_loop(d, int(a[1]), int(a[2]))
     sys.stderr.write(__doc__)
