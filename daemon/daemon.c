@@ -53,7 +53,8 @@
 #define APPS_GRACE_MS 200
 #define RETHAW_SECONDS 2 /* between tries of a thaw that failed */
 #define GUARD_HELLO_SECONDS 5 /* for a new thaw guard to say hello */
-#define GUARD_RESPAWN_US 1000000 /* before another start, after one that
+#define GUARD_RESPAWN_US \
+	1000000 /* before another start, after one that
                                   * failed or died before its hello */
 #define GUARD_AWAIT_MS 1000 /* a freeze waits this for a starting guard */
 #define QUEUE_MAX 16
@@ -705,8 +706,8 @@ guard_cb(evutil_socket_t fd, short what, void *arg)
 			    ev.err ? ": " : "", ev.err ? strerror(ev.err) : "");
 			break;
 		case GUARD_EV_LEASE:
-			log_warnx("thaw guard: the daemon did not thaw in time; "
-			          "the guard thawed what it held");
+			log_warnx(
+			    "thaw guard: the daemon did not thaw in time; the guard thawed what it held");
 			metrics_guard_thaw();
 			/* as the lease: the next THAW must say E_FAIL */
 			feed(TE_LEASE_EXPIRED, d.lease_id, 0, false, NULL);
@@ -716,7 +717,8 @@ guard_cb(evutil_socket_t fd, short what, void *arg)
 			if (ev.err == EPROTO && !guard_ready(d.guard))
 				log_warnx("%s", guard_note(d.guard));
 			else
-				log_warnx("thaw guard rejected a message (bug)");
+				log_warnx(
+				    "thaw guard rejected a message (bug)");
 			break;
 		case GUARD_EV_DIED:
 			event_free(d.guard_ev);
@@ -725,13 +727,13 @@ guard_cb(evutil_socket_t fd, short what, void *arg)
 			/* one that dies before its hello (a broken
 			 * install) is not restarted in a tight loop */
 			if (!d.guard_helloed) {
-				log_warnx("thaw guard died (status %d); "
-				          "restarting it in 1 s",
+				log_warnx(
+				    "thaw guard died (status %d); restarting it in 1 s",
 				    ev.status);
 				evtimer_add(d.guard_timer_ev, &tv);
 			} else {
-				log_warnx("thaw guard died (status %d); "
-				          "restarting it",
+				log_warnx(
+				    "thaw guard died (status %d); restarting it",
 				    ev.status);
 				guard_up();
 			}
@@ -1094,7 +1096,7 @@ static const struct ctl_handlers ctl_handlers = {ctl_status, ctl_plan,
 /*
  * Before the first freeze: thaw what a previous daemon of ours left
  * frozen (the record says which; nothing else is touched), open the
- * record, and fork the thaw guard.
+ * record, and start the thaw guard.
  */
 static void
 start_guard_and_record(const struct conf *c)

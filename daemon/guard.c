@@ -104,7 +104,8 @@ guard_image(const char *path, char *err, size_t errlen)
 		if ((size_t)n > sizeof(deleted) - 1 &&
 		    strcmp(self + n - (sizeof(deleted) - 1), deleted) == 0) {
 			snprintf(err, errlen,
-			    "%s was replaced after it started; restart it", self);
+			    "%s was replaced after it started; restart it",
+			    self);
 			return -1;
 		}
 		if ((slash = strrchr(self, '/')) == NULL) {
@@ -291,8 +292,8 @@ guard_spawn(struct guard *g, char *err, size_t errlen)
 	g->status = -1;
 	g->eof_ms = 0;
 	g->nslots = 0;
-	snprintf(g->note, sizeof(g->note), "thaw guard pid %d, starting",
-	    (int)pid);
+	snprintf(
+	    g->note, sizeof(g->note), "thaw guard pid %d, starting", (int)pid);
 	return 0;
 }
 
@@ -318,17 +319,15 @@ wait_ready(struct guard *g, char *err, size_t errlen)
 			return 0;
 		if (rc < 0 || (rc == 1 && ev.type == GUARD_EV_DIED)) {
 			if (rc < 0)
-				set_err(err, errlen, "the thaw guard's hello",
-				    -rc);
+				set_err(
+				    err, errlen, "the thaw guard's hello", -rc);
 			else if (ev.status != -1 && WIFEXITED(ev.status) &&
 			    WEXITSTATUS(ev.status) == 127)
 				snprintf(err, errlen,
-				    "the thaw guard could not be executed "
-				    "(exit 127)");
+				    "the thaw guard could not be executed (exit 127)");
 			else
 				snprintf(err, errlen,
-				    "the thaw guard died before its hello "
-				    "(status %d)",
+				    "the thaw guard died before its hello (status %d)",
 				    ev.status);
 			return -1;
 		}
@@ -541,11 +540,11 @@ hello(struct guard *g, const struct gmsg *m, struct guard_event *ev)
 
 	if (m->type != GM_HELLO || m->arg[1] != GUARD_PROTO_VERSION ||
 	    m->arg[2] != sizeof(struct gmsg)) {
+		/* GUARD_NOTE_MAX: short */
 		snprintf(g->note, sizeof(g->note),
-		    "thaw guard pid %d is not this daemon's (hello type %u, "
-		    "protocol %u, size %u; want %u, %d, %zu)",
-		    (int)g->pid, m->type, m->arg[1], m->arg[2], GM_HELLO,
-		    GUARD_PROTO_VERSION, sizeof(struct gmsg));
+		    "thaw guard pid %d is another version's (hello %u, protocol %u, size %u; want protocol %d)",
+		    (int)g->pid, m->type, m->arg[1], m->arg[2],
+		    GUARD_PROTO_VERSION);
 		guard_kill(g);
 		ev->type = GUARD_EV_ERROR;
 		ev->err = EPROTO;

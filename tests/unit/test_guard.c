@@ -78,8 +78,8 @@ find_guard(void **state)
 	int i;
 
 	if (guard_path[0] == '\0') {
-		n = readlink("/proc/self/exe", guard_path,
-		    sizeof(guard_path) - 32);
+		n = readlink(
+		    "/proc/self/exe", guard_path, sizeof(guard_path) - 32);
 		assert_true(n > 0);
 		guard_path[n] = '\0';
 		for (i = 0; i < 3; i++)
@@ -442,12 +442,11 @@ bad_images(void **state)
 {
 	char err[512];
 
-	assert_int_equal(guard_image("/nonexistent/hv_vss_guard", err,
-	                     sizeof(err)),
-	    -1);
+	assert_int_equal(
+	    guard_image("/nonexistent/hv_vss_guard", err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "/nonexistent/hv_vss_guard: No such file"));
-	assert_int_equal(guard_image("/proc/self/status", err, sizeof(err)),
-	    -1);
+	assert_int_equal(
+	    guard_image("/proc/self/status", err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "not an executable file"));
 	/* exits 0 at once, without a hello */
 	assert_int_equal(guard_image("/bin/true", err, sizeof(err)), 0);
