@@ -3,9 +3,9 @@
  * guard's program, starting it, and the socket.  The guard itself is
  * guard/hv_vss_guard.c; the messages are guard_proto.h.
  *
- * Starting it: fork, then in the child only dup2/fcntl/close_range/
- * sigprocmask/execveat, which are async-signal-safe (the daemon has
- * threads: the freezer's workers).  The child's fds are its socket as
+ * Starting it: fork with every signal blocked, then in the child only
+ * dup2/fcntl/close_range/execveat, which are async-signal-safe (the
+ * daemon has threads: the freezer's workers).  The child's fds are its socket as
  * fd 3 and nothing else (close_range, not a hope that every fd of the
  * daemon and its libraries is close-on-exec), its environment is empty,
  * and its program is the file guard_image() opened at start (execveat of
@@ -30,6 +30,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -141,7 +142,6 @@ static void __attribute__((noreturn))
 exec_guard(int sock, int img, char *const argv[])
 {
 	static char *const envp[] = {NULL};
-	sigset_t none;
 	int fd;
 
 	/* out of fd 3's way first */
@@ -162,8 +162,8 @@ exec_guard(int sock, int img, char *const argv[])
 			if (fd != GUARD_SOCK_FD && fd != img)
 				close(fd);
 	}
-	sigemptyset(&none);
-	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	/* every signal still blocked (guard_spawn()): the guard unblocks
+	 * them once it ignores the ones that would end it */
 	execveat(img, "", argv, envp, AT_EMPTY_PATH);
 	_exit(127);
 }
@@ -244,6 +244,7 @@ int
 guard_spawn(struct guard *g, char *err, size_t errlen)
 {
 	char grace[16], *argv[] = {GUARD_PROGRAM, grace, NULL};
+	sigset_t all, old;
 	int sv[2], e;
 	pid_t pid;
 
@@ -255,6 +256,7 @@ guard_spawn(struct guard *g, char *err, size_t errlen)
 			    (int)g->pid);
 			return -1;
 		}
+		reap_stale(g); /* one at a time */
 		g->stale = g->pid; /* reported dead, not reaped yet */
 	}
 	reap_stale(g);
@@ -275,15 +277,23 @@ guard_spawn(struct guard *g, char *err, size_t errlen)
 		set_err(err, errlen, "fcntl", e);
 		return -1;
 	}
-	switch (pid = fork()) {
-	case -1:
-		e = errno;
+	/*
+	 * No signal between fork and exec: a handler of the daemon's
+	 * (libevent's) would run in the child, and a SIGTERM before the
+	 * guard ignores it would end the guard.
+	 */
+	sigfillset(&all);
+	(void)pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = fork();
+	if (pid == 0)
+		exec_guard(sv[1], image_fd, argv);
+	e = errno;
+	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pid == -1) {
 		close(sv[0]);
 		close(sv[1]);
 		set_err(err, errlen, "fork", e);
 		return -1;
-	case 0:
-		exec_guard(sv[1], image_fd, argv);
 	}
 	close(sv[1]);
 	g->pid = pid;

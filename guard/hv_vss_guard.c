@@ -382,7 +382,8 @@ main(int argc, char **argv)
 	size_t i;
 	int fd, type;
 
-	/* first, before a signal can end us: the daemon's EOF does */
+	/* first, before a signal can end us (they are blocked until
+	 * then, daemon/guard.c): the daemon's EOF does */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;
 	for (i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)

@@ -106,6 +106,18 @@ landed() {
 		sleep 0.01
 	done
 }
+# frozen_writer name dir: start_writer until one does not land at once,
+# that is until dir is frozen (5 s at most)
+frozen_writer() {
+	_i=0
+	while [ $_i -lt 50 ]; do
+		start_writer "$1" "$2"
+		sleep 0.1
+		[ -e "/tmp/landed-$1" ] || return 0
+		_i=$((_i + 1))
+	done
+	return 1
+}
 gone() {	# pid: wait up to 3 s for it to disappear
 	_i=0
 	while [ -d "/proc/$1" ] && [ $_i -lt 150 ]; do
@@ -355,9 +367,11 @@ $SIM -s hot,freeze,sleep=5,thaw -o /tmp/g.json $dev -- $DAEMON \
 sim=$!
 python3 "$GK" "$sim" describe 3 >/tmp/g.desc 2>&1
 dp=$(sed -n 's/^daemon //p' /tmp/g.desc)
-start_writer g1 /mnt/xfs
-start_writer g2 /mnt/btrfs
-sleep 0.3
+# the guard holds both; the freeze follows (the log says nothing now:
+# it is held in memory while frozen)
+frozen_writer g1 /mnt/xfs
+frozen_writer g2 /mnt/btrfs
+sleep 0.2
 res g.blocked "$(wstate g1)$(wstate g2)"
 t0=$(now)
 kill -KILL "$dp"
