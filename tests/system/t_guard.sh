@@ -35,6 +35,9 @@
 #      the guard restarted within 1 s; and control requests go on while
 #      it restarts (the loop's longest round trip, 5 kills).
 #  (g) the daemon SIGKILLed while frozen: its guard thaws within 2 s.
+#  (h) the guard SIGKILLed while frozen: the new one is handed both
+#      filesystems (which stay frozen); the daemon SIGKILLed then: the
+#      new guard thaws them.
 # After every case every filesystem must take a write at once (the case
 # fails, after thawing, if one does not).
 
@@ -378,6 +381,30 @@ kill -KILL "$dp"
 res g.landed_ms "$(landed "$t0" 5000 g1 g2)"
 wait "$sim"
 nothing_frozen g
+
+# --- (h) the guard killed while frozen, then the daemon: the new guard
+# was handed both filesystems, and thaws them ------------------------------
+$SIM -s hot,freeze,sleep=6,thaw -o /tmp/h.json $dev -- $DAEMON \
+    >/tmp/h.log 2>&1 &
+sim=$!
+python3 "$GK" "$sim" describe 3 >/tmp/h.desc 2>&1
+dp=$(sed -n 's/^daemon //p' /tmp/h.desc)
+old=$(sed -n 's/^guard //p' /tmp/h.desc)
+frozen_writer h1 /mnt/xfs
+frozen_writer h2 /mnt/btrfs
+kill -KILL "$old"
+python3 "$GK" "$sim" describe 3 >/tmp/h.desc2 2>&1
+show h /tmp/h.desc2
+new=$(sed -n 's/^guard //p' /tmp/h.desc2)
+res h.new_guard "$([ -n "$new" ] && [ "$new" != "$old" ] && echo yes)"
+res h.held "$(sed -n 's/^fds //p' /tmp/h.desc2 | tr ' ' '\n' |
+    sed 's/^[0-9]*://' | sort | tr '\n' ' ')"
+res h.blocked "$(wstate h1)$(wstate h2)"
+t0=$(now)
+kill -KILL "$dp"
+res h.landed_ms "$(landed "$t0" 5000 h1 h2)"
+wait "$sim"
+nothing_frozen h
 EOF2
 
 "$SANDBOX" -t 240 -r "$TOP" -r "$B" -r "$WORK" -e "B=$B" \
@@ -540,4 +567,14 @@ check_eq "(g) writers on xfs and btrfs blocked (D)" DD "$(get g.blocked)"
 within "(g) kill -9 of the daemon: its guard thawed both" 0 2000 \
     "$(get g.landed_ms)"
 check_eq "(g) nothing left frozen" none "$(get g.left_frozen)"
+
+# (h)
+check_eq "(h) the guard killed while frozen: a new one started" yes \
+    "$(get h.new_guard)"
+check_eq "(h) ... and was handed both frozen filesystems" \
+    "/mnt/btrfs /mnt/xfs socket " "$(get h.held)"
+check_eq "(h) ... which stayed frozen (writers in D)" DD "$(get h.blocked)"
+within "(h) kill -9 of the daemon then: the new guard thawed both" 0 2000 \
+    "$(get h.landed_ms)"
+check_eq "(h) nothing left frozen" none "$(get h.left_frozen)"
 finish
