@@ -48,6 +48,12 @@ DAEMON_LIB_SRCS = $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 DAEMON_LIB_OBJS = $(DAEMON_LIB_SRCS:%.c=$(B)/%.o)
 DAEMON_PKGS = libevent libevent_pthreads mount inih
 
+# --- hv_vss_guard: the thaw guard's own program, static so that what it
+# mlocks is itself and nothing else (not under SAN: no static sanitizer
+# runtime, and the guard does not lock then anyway) ---------------------
+GUARD_SRCS = guard/hv_vss_guard.c
+GUARD_LDFLAGS = $(if $(SAN),,-static)
+
 # --- hv_vss_sim ------------------------------------------------------------
 SIM_SRCS = sim/sim.c sim/kernel.c sim/fusedev.c sim/host.c sim/report.c
 SIM_OBJS = $(SIM_SRCS:%.c=$(B)/%.o)
@@ -76,7 +82,7 @@ SANDBOX_SRCS = tests/system/sandbox.c
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/unit/%)
 
-PROGS = $(B)/hv_vss_sim $(B)/hv_vss_daemon $(B)/hv_vss_ctl
+PROGS = $(B)/hv_vss_sim $(B)/hv_vss_daemon $(B)/hv_vss_guard $(B)/hv_vss_ctl
 TEST_PROGS = $(B)/tests/sandbox $(B)/tests/failfreeze.so $(UNIT_BINS) \
 	     $(B)/tests/guard_drive
 # bench/: the raw FIFREEZE floor and the write-stall writer (bench/run)
@@ -124,6 +130,10 @@ $(B)/hv_vss_sim: $(SIM_OBJS) $(COMMON_OBJS)
 $(B)/hv_vss_daemon: $(B)/daemon/main.o $(DAEMON_LIB_OBJS) $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(DAEMON_PKGS)) -lpthread
 
+# libc only; started by the daemon from the directory it runs from
+$(B)/hv_vss_guard: $(GUARD_SRCS:%.c=$(B)/%.o) $(B)/daemon/sigs.o
+	$(CC) $(LDFLAGS) $(GUARD_LDFLAGS) -o $@ $^
+
 # hv_vss_ctl: libc only, common/ctlproto.h is its protocol
 $(B)/hv_vss_ctl: $(B)/ctl/hv_vss_ctl.o
 	$(CC) $(LDFLAGS) -o $@ $^
@@ -170,7 +180,8 @@ $(B)/tests/failfreeze.so: tests/system/failfreeze.c
 
 # drives the thaw guard and the ownership record for t_guard.sh
 $(B)/tests/guard_drive: tests/system/guard_drive.c $(B)/daemon/guard.o \
-    $(B)/daemon/record.o $(B)/daemon/sigs.o $(B)/daemon/mountid.o
+    $(B)/daemon/record.o $(B)/daemon/sigs.o $(B)/daemon/mountid.o | \
+    $(B)/hv_vss_guard
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Idaemon $(call pc_cflags,mount) $(LDFLAGS) \
 	    -o $@ $^ $(call pc_libs,mount)
@@ -186,7 +197,8 @@ $(B)/tests/unit/test_lib: tests/unit/test_lib.c $(LIB_OBJS)
 	$(CC) $(ALL_CFLAGS) -Ilib $(call pc_cflags,cmocka) $(LDFLAGS) -o $@ $^ \
 	    $(call pc_libs,cmocka) -lpthread
 
-unit: $(UNIT_BINS)
+# test_guard starts the real guard program
+unit: $(UNIT_BINS) $(B)/hv_vss_guard
 	@sh tests/run -u $(B)
 
 # --- fuzzing: the libFuzzer targets of tests/fuzz, built with clang into
@@ -247,6 +259,8 @@ install: $(PROGS) install-lib
 	    $(DESTDIR)$(DAEMONDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(SYSCONFDIR)/hv_vss/hooks.d
 	install -m 0755 $(B)/hv_vss_daemon $(DESTDIR)$(DAEMONDIR)/hv_vss_daemon
+	@# beside the daemon: it starts the guard from its own directory
+	install -m 0755 $(B)/hv_vss_guard $(DESTDIR)$(DAEMONDIR)/hv_vss_guard
 	install -m 0755 $(B)/hv_vss_ctl $(DESTDIR)$(SBINDIR)/hv_vss_ctl
 	install -m 0755 $(B)/hv_vss_sim $(DESTDIR)$(BINDIR)/hv_vss_sim
 	install -m 0644 daemon/hv_vss_daemon.8 $(DESTDIR)$(MANDIR)/man8/
@@ -275,8 +289,8 @@ install-lib: $(LIB_OUT)
 	    -e 's|@INCDIR@|$(INCDIR)|g' -e 's|@VERSION@|$(LIB_VERSION)|g' \
 	    lib/hvvss.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/hvvss.pc
 
-C_FILES = $(wildcard common/*.[ch] sim/*.[ch] daemon/*.[ch] lib/*.[ch] \
-	  ctl/*.[ch] tests/unit/*.c tests/system/*.c tests/fuzz/*.c \
+C_FILES = $(wildcard common/*.[ch] sim/*.[ch] daemon/*.[ch] guard/*.[ch] \
+	  lib/*.[ch] ctl/*.[ch] tests/unit/*.c tests/system/*.c tests/fuzz/*.c \
 	  examples/*.c bench/*.c)
 MAN_PAGES = $(wildcard daemon/*.[1-8] sim/*.[1-8] ctl/*.[1-8] lib/*.[1-8])
 

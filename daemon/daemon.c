@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,11 @@
  */
 #define APPS_GRACE_MS 200
 #define RETHAW_SECONDS 2 /* between tries of a thaw that failed */
+#define GUARD_HELLO_SECONDS 5 /* for a new thaw guard to say hello */
+#define GUARD_RESPAWN_US \
+	1000000 /* before another start, after one that
+                                  * failed or died before its hello */
+#define GUARD_AWAIT_MS 1000 /* a freeze waits this for a starting guard */
 #define QUEUE_MAX 16
 /* a plan made at HOT_BACKUP serves the FREEZE that follows within this
  * long, if the mount table did not change meanwhile (mountwatch.h) */
@@ -77,7 +83,9 @@ static struct {
 	uint64_t local_txid; /* the transaction local_conn awaits */
 	bool local_hold; /* the local FREEZE is a hold */
 	struct guard *guard;
-	struct event *guard_ev;
+	struct event *guard_ev; /* its socket; NULL: no guard process */
+	struct event *guard_timer_ev; /* its hello's deadline, or a respawn */
+	bool guard_helloed; /* the current guard has said hello */
 	struct mountwatch *mounts; /* NULL: always read the table */
 	struct plan checked; /* made at the last HOT_BACKUP */
 	bool checked_valid; /* ... and not used or outdated since */
@@ -606,6 +614,30 @@ ctl_history(unsigned int n, bool json, struct evbuffer *out, void *arg)
 	return history_write(n, json, out);
 }
 
+static void guard_cb(evutil_socket_t, short, void *);
+
+/*
+ * A freeze that comes while a new guard starts (it was killed a moment
+ * ago, or is found dead now) waits for its hello, which takes a few
+ * milliseconds, rather than fail the backup; at most GUARD_AWAIT_MS, then the freeze is refused
+ * (guard_hold() says -EAGAIN), as it is while no guard runs at all.
+ * Nothing is ever frozen that no guard holds.
+ */
+static void
+guard_await(void)
+{
+	uint64_t end = mono_us() + (uint64_t)GUARD_AWAIT_MS * 1000, now;
+	struct pollfd pfd;
+
+	while (d.guard_ev != NULL && !guard_ready(d.guard) &&
+	    (now = mono_us()) < end) {
+		pfd.fd = guard_fd(d.guard);
+		pfd.events = POLLIN;
+		(void)poll(&pfd, 1, (int)((end - now) / 1000) + 1);
+		guard_cb(pfd.fd, EV_READ, NULL);
+	}
+}
+
 /* Freezer hooks: the guard holds each fd, the record names it. */
 static int
 fs_prepare(int fd, const char *path, dev_t dev, void *arg)
@@ -616,7 +648,14 @@ fs_prepare(int fd, const char *path, dev_t dev, void *arg)
 		return -EIO;
 	if (d.guard == NULL)
 		return 0;
-	if ((slot = guard_hold(d.guard, fd, path)) < 0)
+	if (!guard_ready(d.guard))
+		guard_await();
+	/* -EPIPE: it died a moment ago, the loop has not seen it yet */
+	if ((slot = guard_hold(d.guard, fd, path)) == -EPIPE) {
+		guard_await();
+		slot = guard_hold(d.guard, fd, path);
+	}
+	if (slot < 0)
 		return slot;
 	/* the guard thaws on its own if we are stuck past the freeze's
 	 * deadline plus the lease */
@@ -633,17 +672,70 @@ fs_released(void *arg)
 		record_clear(d.record);
 }
 
-/* The guard said something: it thawed on its own, or it died. */
+/*
+ * Start a thaw guard and watch it, without waiting: its hello
+ * (GUARD_EV_READY) or its death comes through guard_cb(), and until the
+ * hello fs_prepare() is refused, so nothing is frozen unguarded.
+ */
+static void
+guard_up(void)
+{
+	struct timeval tv = {GUARD_HELLO_SECONDS, 0};
+	char err[256];
+
+	if (guard_spawn(d.guard, err, sizeof(err)) == -1) {
+		log_warnx("thaw guard: %s; trying again in 1 s", err);
+		tv = (struct timeval){0, GUARD_RESPAWN_US};
+		evtimer_add(d.guard_timer_ev, &tv);
+		return;
+	}
+	d.guard_helloed = false;
+	d.guard_ev = event_new(
+	    d.base, guard_fd(d.guard), EV_READ | EV_PERSIST, guard_cb, NULL);
+	if (d.guard_ev == NULL || event_add(d.guard_ev, NULL) != 0)
+		fatalx("cannot watch the thaw guard");
+	evtimer_add(d.guard_timer_ev, &tv);
+}
+
+/* No guard process: start one.  A guard that will not say hello: kill
+ * it (its death restarts it). */
+static void
+guard_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	if (d.guard_ev == NULL)
+		guard_up();
+	else if (!guard_ready(d.guard)) {
+		log_warnx("thaw guard pid %d said no hello in %d s; killing it",
+		    (int)guard_pid(d.guard), GUARD_HELLO_SECONDS);
+		guard_kill(d.guard);
+	}
+}
+
+/* The guard said something: hello, it thawed on its own, or it died. */
 static void
 guard_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct timeval tv = {0, GUARD_RESPAWN_US};
 	struct guard_event ev;
-	char err[256];
 	size_t i;
 	int slot, rc;
 
 	while ((rc = guard_read(d.guard, &ev)) == 1) {
 		switch (ev.type) {
+		case GUARD_EV_READY:
+			evtimer_del(d.guard_timer_ev);
+			d.guard_helloed = true;
+			log_info("%s", guard_note(d.guard));
+			/* hand it what is frozen now, in freeze order */
+			for (i = 0; i < freezer_nfrozen(d.freezer); i++) {
+				slot = guard_hold(d.guard,
+				    freezer_frozen_fd(d.freezer, i),
+				    freezer_frozen_path(d.freezer, i));
+				freezer_set_slot(d.freezer, i, slot);
+			}
+			if (freezer_nfrozen(d.freezer) > 0)
+				guard_arm(d.guard, d.txn.lease_ms);
+			break;
 		case GUARD_EV_THAWED:
 			log_warnx("thaw guard thawed %s%s%s", ev.path,
 			    ev.err ? ": " : "", ev.err ? strerror(ev.err) : "");
@@ -657,28 +749,29 @@ guard_cb(evutil_socket_t fd, short what, void *arg)
 			pump();
 			break;
 		case GUARD_EV_ERROR:
-			log_warnx("thaw guard rejected a message (bug)");
+			if (ev.err == EPROTO && !guard_ready(d.guard))
+				log_warnx("%s", guard_note(d.guard));
+			else
+				log_warnx(
+				    "thaw guard rejected a message (bug)");
 			break;
 		case GUARD_EV_DIED:
-			event_del(d.guard_ev);
-			log_warnx("thaw guard died; restarting it");
-			if (guard_restart(d.guard, err, sizeof(err)) != 0) {
-				log_warnx("thaw guard: %s", err);
-				return;
-			}
 			event_free(d.guard_ev);
-			d.guard_ev = event_new(d.base, guard_fd(d.guard),
-			    EV_READ | EV_PERSIST, guard_cb, NULL);
-			event_add(d.guard_ev, NULL);
-			/* hand it what is frozen now, in freeze order */
-			for (i = 0; i < freezer_nfrozen(d.freezer); i++) {
-				slot = guard_hold(d.guard,
-				    freezer_frozen_fd(d.freezer, i),
-				    freezer_frozen_path(d.freezer, i));
-				freezer_set_slot(d.freezer, i, slot);
+			d.guard_ev = NULL;
+			evtimer_del(d.guard_timer_ev);
+			/* one that dies before its hello (a broken
+			 * install) is not restarted in a tight loop */
+			if (!d.guard_helloed) {
+				log_warnx(
+				    "thaw guard died (status %d); restarting it in 1 s",
+				    ev.status);
+				evtimer_add(d.guard_timer_ev, &tv);
+			} else {
+				log_warnx(
+				    "thaw guard died (status %d); restarting it",
+				    ev.status);
+				guard_up();
 			}
-			if (freezer_nfrozen(d.freezer) > 0)
-				guard_arm(d.guard, d.txn.lease_ms);
 			return;
 		}
 	}
@@ -1049,7 +1142,7 @@ static const struct ctl_handlers ctl_handlers = {ctl_status, ctl_plan,
 /*
  * Before the first freeze: thaw what a previous daemon of ours left
  * frozen (the record says which; nothing else is touched), open the
- * record, and fork the thaw guard.
+ * record, and start the thaw guard.
  */
 static void
 start_guard_and_record(const struct conf *c)
@@ -1068,9 +1161,14 @@ start_guard_and_record(const struct conf *c)
 	free(reports);
 	if ((d.record = record_open(c->run_dir, err, sizeof(err))) == NULL)
 		fatalx("ownership record: %s", err);
+	/* at start, waiting for it: a daemon without one must not run */
 	if ((d.guard = guard_start(0, err, sizeof(err))) == NULL)
 		fatalx("thaw guard: %s", err);
 	log_info("%s", guard_note(d.guard));
+	d.guard_helloed = true;
+	if ((d.guard_timer_ev = evtimer_new(d.base, guard_timer_cb, NULL)) ==
+	    NULL)
+		fatalx("out of memory");
 	d.guard_ev = event_new(
 	    d.base, guard_fd(d.guard), EV_READ | EV_PERSIST, guard_cb, NULL);
 	if (d.guard_ev == NULL || event_add(d.guard_ev, NULL) != 0)
@@ -1145,6 +1243,8 @@ daemon_run(void)
 	freezer_free(d.freezer);
 	if (d.guard_ev != NULL)
 		event_free(d.guard_ev);
+	if (d.guard_timer_ev != NULL)
+		event_free(d.guard_timer_ev);
 	guard_free(d.guard);
 	record_close(d.record);
 	forget_checked_plan();

@@ -1,61 +1,36 @@
 /*
- * guard.c: the thaw guard (see guard.h): the daemon's side of the
- * socketpair, and the guard process itself (guard_child onwards).
+ * guard.c: the thaw guard (see guard.h), the daemon's side: finding the
+ * guard's program, starting it, and the socket.  The guard itself is
+ * guard/hv_vss_guard.c; the messages are guard_proto.h.
  *
- * Why a process and not a thread: a daemon killed with SIGKILL, crashed
- * or OOM-killed takes its threads with it, and a daemon stuck in a write
- * to a frozen filesystem may hold locks a thread would need.  The guard
- * shares nothing with the daemon but a socket: the kernel closes the
- * daemon's end whatever way the daemon dies, and that EOF is the signal.
+ * Starting it: fork with every signal blocked, then in the child only
+ * dup2/fcntl/close_range/execveat, which are async-signal-safe (the
+ * daemon has threads: the freezer's workers).  The child's fds are its socket as
+ * fd 3 and nothing else (close_range, not a hope that every fd of the
+ * daemon and its libraries is close-on-exec), its environment is empty,
+ * and its program is the file guard_image() opened at start (execveat of
+ * an O_PATH fd, AT_EMPTY_PATH): a daemon whose files were replaced by an
+ * upgrade still starts the guard it was installed with.  fork, not
+ * posix_spawn: posix_spawn cannot exec an fd.
  *
- * Hazards:
- * - The guard is forked from a daemon that may have threads (a freeze
- *   worker during guard_restart()).  After such a fork only
- *   async-signal-safe calls are allowed in the child, so the guard makes
- *   system calls and nothing else: no malloc, no stdio, no logging, no
- *   exit handlers (_exit).  Its state is one fixed struct on its stack.
- * - No file I/O after start: a read or write that reaches a frozen
- *   filesystem can block the one process meant to thaw it.  The one file
- *   it writes, /proc/self/oom_score_adj, is written before it serves, and
- *   is on procfs.  It closes every inherited fd (stdin, stdout and stderr
- *   too: they may be a file on a filesystem we freeze) and it chdirs to
- *   "/" so as not to pin a mount.
- * - mlockall(MCL_CURRENT | MCL_FUTURE): the guard must not wait for
- *   memory (swap-in, reclaim) when it matters.  This copies every page
- *   it inherited, which is why the daemon forks it early, while small.
- *   Under ASan or TSan it is skipped (and said so in guard_note()):
- *   their terabytes of shadow mapping cannot be locked.
- * - Order: fds are kept in arrival order, which is freeze order; thaw is
- *   newest first.  A filesystem on a loop device is frozen before the one
- *   holding its image, so its thaw, which writes its superblock into that
- *   image, comes after the outer one is writable again.  Thawed the other
- *   way round the guard would sleep in FITHAW forever.  For the same
- *   reason a held filesystem whose image lies on a filesystem frozen by
- *   someone else cannot be thawed by the guard (it blocks, as the daemon
- *   would).
- * - EINVAL from FITHAW: not frozen (any more); fine.  EBUSY from the
- *   daemon's FIFREEZE means someone else froze it: the daemon must then
- *   guard_drop() it, or the guard would thaw another's freeze if the
- *   daemon died before saying so (a window of one message; we err on the
- *   side of thawing).
- * - Signals: SIGTERM, SIGINT, SIGHUP and the other terminating signals a
- *   service manager or a terminal sends are ignored: stopping the service
- *   signals every process of the cgroup, and the guard must live until
- *   it sees the daemon's EOF, thaw, and then exit by itself.  So are the
- *   stray signals of sigs.h.
+ * Nothing here waits on the daemon's loop: guard_spawn() returns once
+ * the child is forked, and the hello, the death (EOF on the socket) and
+ * the reaping are seen by guard_read() when the socket is readable.  A
+ * guard that closed its socket is exiting: guard_read() reports
+ * GUARD_EV_DIED once it is reaped, which is at once in practice, and
+ * meanwhile says "nothing yet" while the socket stays readable (at most
+ * EXIT_WAIT_MS, then it reports it with an unknown status and reaps it
+ * later).  Only guard_start(), guard_restart() and guard_free() wait.
  */
-#include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/fs.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -65,89 +40,43 @@
 #include <unistd.h>
 
 #include "guard.h"
-#include "sigs.h"
+#include "guard_proto.h"
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define GUARD_NO_MLOCK 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
-    __has_feature(memory_sanitizer)
-#define GUARD_NO_MLOCK 1
-#endif
-#endif
-
-#define START_MS 5000 /* for the guard's hello */
+#define GUARD_PROGRAM "hv_vss_guard"
+#define START_MS 5000 /* for the guard's hello, where we wait */
 #define STOP_MS 2000 /* for it to exit after EOF, before SIGKILL */
 #define KILL_MS 1000 /* for it to die after SIGKILL */
+#define EXIT_WAIT_MS 1000 /* from its EOF to its reaping */
 #define POLL_MS 10
 #define SEND_WAIT_MS 1000 /* for room on a full socket */
-
-/*
- * The protocol: one fixed-size message per SOCK_SEQPACKET packet, both
- * ways, checked for its exact size.  It is private to one binary (the
- * daemon and the child it forked), so it has no version.
- */
-enum gmsg_type {
-	/* daemon -> guard */
-	GM_HOLD = 1, /* slot, path; one fd in SCM_RIGHTS */
-	GM_DROP, /* slot */
-	GM_ARM, /* arg[0]: lease ms, 0 disarms */
-	GM_THAWED, /* (nothing) */
-	/* guard -> daemon */
-	GM_HELLO = 100, /* arg[0]: HELLO_* flags; err: mlockall's errno */
-	GM_THAWED_ONE, /* slot, err, path */
-	GM_LEASE, /* arg[]: thawed, not frozen, failed; err: truncated */
-	GM_ERROR, /* err */
-};
-
-#define HELLO_LOCKED 0x1 /* mlockall worked */
-#define HELLO_NOLOCK_SAN 0x2 /* mlockall skipped: sanitizer build */
-#define HELLO_OOM 0x4 /* oom_score_adj -1000 set */
-
-struct gmsg {
-	uint32_t type;
-	int32_t slot;
-	uint32_t arg[3];
-	int32_t err;
-	char path[GUARD_PATH_MAX]; /* NUL-terminated */
-};
 
 struct guard {
 	pid_t pid; /* -1: none */
 	int fd; /* our end; -1: none */
 	unsigned int grace_ms;
+	bool ready; /* said hello */
 	bool dead; /* EOF seen, or reaped */
+	bool died_told; /* GUARD_EV_DIED returned */
 	bool reaped;
 	int status; /* wait status once reaped, else -1 */
+	uint64_t eof_ms; /* when its EOF was first seen; 0: not yet */
+	pid_t stale; /* exited, not reaped yet; -1: none */
 	int nslots; /* holds since the last guard_thawed() */
 	char note[GUARD_NOTE_MAX];
 };
 
-/* --- the guard process ------------------------------------------------ */
+/* the guard's program, opened once (guard_image()) */
+static int image_fd = -1;
 
-#define DEAD __attribute__((noreturn))
-
-struct held {
-	int fd; /* -1: dropped or released */
-	int slot;
-	char path[GUARD_PATH_MAX];
-};
-
-struct gstate {
-	int sock;
-	unsigned int grace_ms;
-	struct held held[GUARD_MAX_FDS]; /* in arrival (= freeze) order */
-	size_t nheld;
-	bool armed;
-	uint64_t deadline_ms; /* CLOCK_MONOTONIC */
-};
-
-static void g_protocol_error(struct gstate *, int, int) DEAD;
-static void g_serve(struct gstate *) DEAD;
-static void guard_child(int, unsigned int) DEAD;
+static void
+set_err(char *err, size_t errlen, const char *what, int e)
+{
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, "%s: %s", what, strerror(e));
+}
 
 static uint64_t
-g_now_ms(void)
+now_ms(void)
 {
 	struct timespec ts;
 
@@ -155,303 +84,88 @@ g_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Never blocks: a stuck daemon must not stop the guard from thawing. */
-static bool
-g_send(int sock, const struct gmsg *m)
+int
+guard_image(const char *path, char *err, size_t errlen)
 {
+	static const char deleted[] = " (deleted)";
+	char self[PATH_MAX], buf[PATH_MAX + sizeof(GUARD_PROGRAM)];
+	struct stat st;
 	ssize_t n;
-
-	do
-		n = send(sock, m, sizeof(*m), MSG_DONTWAIT | MSG_NOSIGNAL);
-	while (n == -1 && errno == EINTR);
-	return n == (ssize_t)sizeof(*m);
-}
-
-/* Close every held fd without thawing. */
-static void
-g_release(struct gstate *s)
-{
-	size_t i;
-
-	for (i = 0; i < s->nheld; i++)
-		if (s->held[i].fd != -1) {
-			close(s->held[i].fd);
-			s->held[i].fd = -1;
-		}
-	s->nheld = 0;
-	s->armed = false;
-}
-
-/*
- * Thaw everything held, newest first (see the top of this file), then
- * release it all.  With report, tell the daemon what was done: one
- * GM_THAWED_ONE per filesystem, then GM_LEASE.  Returns the failures.
- */
-static unsigned int
-g_thaw_all(struct gstate *s, bool report)
-{
-	unsigned int nthawed = 0, nnot = 0, nfail = 0;
-	bool truncated = false;
-	struct gmsg m;
-	struct held *h;
-	size_t i;
-	int err;
-
-	for (i = s->nheld; i-- > 0;) {
-		h = &s->held[i];
-		if (h->fd == -1)
-			continue;
-		err = ioctl(h->fd, FITHAW, 0) == 0 ? 0 : errno;
-		if (err == 0)
-			nthawed++;
-		else if (err == EINVAL)
-			nnot++;
-		else
-			nfail++;
-		close(h->fd);
-		h->fd = -1;
-		if (report && !truncated) {
-			memset(&m, 0, sizeof(m));
-			m.type = GM_THAWED_ONE;
-			m.slot = h->slot;
-			m.err = err;
-			memcpy(m.path, h->path, sizeof(m.path));
-			/* a full socket: keep room for the summary */
-			truncated = !g_send(s->sock, &m);
-		}
-	}
-	g_release(s);
-	if (report) {
-		memset(&m, 0, sizeof(m));
-		m.type = GM_LEASE;
-		m.arg[0] = nthawed;
-		m.arg[1] = nnot;
-		m.arg[2] = nfail;
-		m.err = truncated;
-		(void)g_send(s->sock, &m);
-	}
-	return nfail;
-}
-
-/*
- * A message the daemon should never have sent: a bug in the daemon.  The
- * guard's "fatal": say so, thaw what it holds and exit (the daemon sees
- * EOF and starts another).
- */
-static void
-g_protocol_error(struct gstate *s, int fd, int err)
-{
-	struct gmsg m;
-
-	if (fd != -1)
-		close(fd);
-	memset(&m, 0, sizeof(m));
-	m.type = GM_ERROR;
-	m.err = err;
-	(void)g_send(s->sock, &m);
-	(void)g_thaw_all(s, false);
-	_exit(2);
-}
-
-/* One message: 1, 0 at EOF (or a dead socket). */
-static int
-g_recv(struct gstate *s, struct gmsg *m, int *fdp)
-{
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct iovec iov = {m, sizeof(*m)};
-	struct msghdr mh;
-	struct cmsghdr *c;
-	ssize_t n;
-	size_t k, nfds;
-	int fds[1 + (sizeof(u.buf) / sizeof(int))];
-
-	*fdp = -1;
-	for (;;) {
-		memset(&mh, 0, sizeof(mh));
-		mh.msg_iov = &iov;
-		mh.msg_iovlen = 1;
-		mh.msg_control = u.buf;
-		mh.msg_controllen = sizeof(u.buf);
-		n = recvmsg(s->sock, &mh, MSG_CMSG_CLOEXEC);
-		if (n == -1 && errno == EINTR)
-			continue;
-		break;
-	}
-	if (n <= 0)
-		return 0; /* EOF, ECONNRESET, anything: the daemon is gone */
-	nfds = 0;
-	for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (k = 0; k < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int) &&
-		     nfds < sizeof(fds) / sizeof(fds[0]);
-		     k++)
-			memcpy(&fds[nfds++], CMSG_DATA(c) + k * sizeof(int),
-			    sizeof(int));
-	}
-	for (k = 1; k < nfds; k++)
-		close(fds[k]);
-	if (nfds > 0)
-		*fdp = fds[0];
-	if (n != (ssize_t)sizeof(*m) || nfds > 1 ||
-	    (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0)
-		g_protocol_error(s, *fdp, EPROTO);
-	return 1;
-}
-
-static void
-g_handle(struct gstate *s, struct gmsg *m, int fd)
-{
-	struct held *h;
-	size_t i;
-
-	if (fd != -1 && m->type != GM_HOLD)
-		g_protocol_error(s, fd, EPROTO);
-	switch (m->type) {
-	case GM_HOLD:
-		if (fd == -1)
-			g_protocol_error(s, fd, EPROTO);
-		if (s->nheld == GUARD_MAX_FDS)
-			g_protocol_error(s, fd, ENOSPC);
-		h = &s->held[s->nheld++];
-		h->fd = fd;
-		h->slot = m->slot;
-		m->path[sizeof(m->path) - 1] = '\0';
-		memcpy(h->path, m->path, sizeof(h->path));
-		break;
-	case GM_DROP:
-		/* an unknown slot is a drop racing a lease thaw: fine */
-		for (i = 0; i < s->nheld; i++)
-			if (s->held[i].fd != -1 && s->held[i].slot == m->slot) {
-				close(s->held[i].fd);
-				s->held[i].fd = -1;
-			}
-		break;
-	case GM_ARM:
-		s->armed = m->arg[0] != 0;
-		s->deadline_ms = g_now_ms() + m->arg[0] + s->grace_ms;
-		break;
-	case GM_THAWED:
-		g_release(s);
-		break;
-	default:
-		g_protocol_error(s, fd, EPROTO);
-	}
-}
-
-static void
-g_serve(struct gstate *s)
-{
-	struct pollfd pfd;
-	struct gmsg m;
-	uint64_t now;
-	int timeout, fd;
-
-	for (;;) {
-		timeout = -1;
-		if (s->armed) {
-			now = g_now_ms();
-			if (now >= s->deadline_ms) {
-				/* the daemon is stuck: thaw without it */
-				(void)g_thaw_all(s, true);
-				continue;
-			}
-			timeout = s->deadline_ms - now > INT_MAX
-			    ? INT_MAX
-			    : (int)(s->deadline_ms - now) + 1;
-		}
-		pfd.fd = s->sock;
-		pfd.events = POLLIN;
-		pfd.revents = 0;
-		if (poll(&pfd, 1, timeout) <= 0)
-			continue; /* timeout (checked above), EINTR */
-		memset(&m, 0, sizeof(m));
-		if (g_recv(s, &m, &fd) == 0)
-			break;
-		g_handle(s, &m, fd);
-	}
-	/* EOF: the daemon died (or let us go); what we hold is ours */
-	_exit(g_thaw_all(s, false) == 0 ? 0 : 1);
-}
-
-/* Close every fd but keep. */
-static void
-g_close_fds(int keep)
-{
-	struct rlimit rl;
-	int fd, max = 65536;
-
-	if ((keep == 0 || close_range(0, keep - 1, 0) == 0) &&
-	    close_range(keep + 1, ~0U, 0) == 0)
-		return;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-		max = rl.rlim_cur > INT_MAX ? INT_MAX : (int)rl.rlim_cur;
-	for (fd = 0; fd < max; fd++)
-		if (fd != keep)
-			close(fd);
-}
-
-/* In the child, right after fork: become the guard.  Never returns. */
-static void
-guard_child(int sock, unsigned int grace_ms)
-{
-	static const int ignored[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE,
-	    SIGALRM, SIGUSR1, SIGUSR2, SIGTSTP, SIGTTIN, SIGTTOU};
-	struct gstate s;
-	struct sigaction sa;
-	struct gmsg m;
-	sigset_t none;
-	size_t i;
+	char *slash;
 	int fd;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_IGN;
-	for (i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
-		(void)sigaction(ignored[i], &sa, NULL);
-	/* and the strays the daemon ignores: forked later, the guard would
-	 * otherwise inherit the daemon's event loop handlers for them */
-	sigs_ignore_stray();
-	sigemptyset(&none);
-	(void)sigprocmask(SIG_SETMASK, &none, NULL);
-	(void)prctl(PR_SET_NAME, "hv_vss_guard", 0, 0, 0);
-
-	memset(&m, 0, sizeof(m));
-	m.type = GM_HELLO;
-	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-	if (fd != -1) {
-		if (write(fd, "-1000", 5) == 5)
-			m.arg[0] |= HELLO_OOM;
-		close(fd);
+	if (path == NULL) {
+		n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n == -1) {
+			set_err(err, errlen, "/proc/self/exe", errno);
+			return -1;
+		}
+		self[n] = '\0';
+		/* replaced under us: its guard may be another version */
+		if ((size_t)n > sizeof(deleted) - 1 &&
+		    strcmp(self + n - (sizeof(deleted) - 1), deleted) == 0) {
+			snprintf(err, errlen,
+			    "%s was replaced after it started; restart it",
+			    self);
+			return -1;
+		}
+		if ((slash = strrchr(self, '/')) == NULL) {
+			snprintf(err, errlen, "/proc/self/exe: %s", self);
+			return -1;
+		}
+		*slash = '\0';
+		snprintf(buf, sizeof(buf), "%s/%s", self, GUARD_PROGRAM);
+		path = buf;
 	}
-	g_close_fds(sock);
-	(void)chdir("/");
-#ifdef GUARD_NO_MLOCK
-	m.arg[0] |= HELLO_NOLOCK_SAN;
-	m.err = ENOTSUP;
-#else
-	if (mlockall(MCL_CURRENT | MCL_FUTURE) == 0)
-		m.arg[0] |= HELLO_LOCKED;
-	else
-		m.err = errno;
-#endif
-	memset(&s, 0, sizeof(s));
-	s.sock = sock;
-	s.grace_ms = grace_ms;
-	if (!g_send(sock, &m))
-		_exit(3);
-	g_serve(&s);
+	if ((fd = open(path, O_PATH | O_CLOEXEC)) == -1) {
+		set_err(err, errlen, path, errno);
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (st.st_mode & 0111) == 0) {
+		snprintf(err, errlen, "%s: not an executable file", path);
+		close(fd);
+		return -1;
+	}
+	if (image_fd != -1)
+		close(image_fd);
+	image_fd = fd;
+	return 0;
 }
 
-/* --- the daemon's side ------------------------------------------------ */
-
-static void
-set_err(char *err, size_t errlen, const char *what, int e)
+/*
+ * In the child, right after fork: become the guard's program, with sock
+ * as fd GUARD_SOCK_FD and no other fd.  Async-signal-safe calls only:
+ * the daemon may have threads.
+ */
+static void __attribute__((noreturn))
+exec_guard(int sock, int img, char *const argv[])
 {
-	if (err != NULL && errlen > 0)
-		snprintf(err, errlen, "%s: %s", what, strerror(e));
+	static char *const envp[] = {NULL};
+	int fd;
+
+	/* out of fd 3's way first */
+	if (img <= GUARD_SOCK_FD &&
+	    (img = fcntl(img, F_DUPFD_CLOEXEC, GUARD_SOCK_FD + 1)) == -1)
+		_exit(127);
+	if (sock == GUARD_SOCK_FD) {
+		if (fcntl(sock, F_SETFD, 0) == -1)
+			_exit(127);
+	} else if (dup2(sock, GUARD_SOCK_FD) == -1)
+		_exit(127);
+	/* img is close-on-exec: everything but fd 3 goes */
+	if (close_range(0, GUARD_SOCK_FD - 1, 0) == -1 ||
+	    (img > GUARD_SOCK_FD + 1 &&
+	        close_range(GUARD_SOCK_FD + 1, img - 1, 0) == -1) ||
+	    close_range(img + 1, ~0U, 0) == -1) {
+		for (fd = 0; fd < 65536; fd++)
+			if (fd != GUARD_SOCK_FD && fd != img)
+				close(fd);
+	}
+	/* every signal still blocked (guard_spawn()): the guard unblocks
+	 * them once it ignores the ones that would end it */
+	execveat(img, "", argv, envp, AT_EMPTY_PATH);
+	_exit(127);
 }
 
 /* Reap the guard, waiting at most ms; true once reaped. */
@@ -479,6 +193,13 @@ reap(struct guard *g, int ms)
 	}
 }
 
+static void
+reap_stale(struct guard *g)
+{
+	if (g->stale > 0 && waitpid(g->stale, NULL, WNOHANG) != 0)
+		g->stale = -1;
+}
+
 /* Close our end, let it thaw and exit, then reap (see guard_free). */
 static void
 stop(struct guard *g)
@@ -493,78 +214,16 @@ stop(struct guard *g)
 		 * the zombie to be */
 		(void)reap(g, KILL_MS);
 	}
+	if (g->stale > 0)
+		(void)waitpid(g->stale, NULL, WNOHANG);
+	g->stale = -1;
 	g->pid = -1;
 	g->dead = true;
-}
-
-static int
-spawn(struct guard *g, char *err, size_t errlen)
-{
-	struct pollfd pfd;
-	struct gmsg m;
-	int sv[2], e;
-	ssize_t n;
-
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
-		set_err(err, errlen, "socketpair", errno);
-		return -1;
-	}
-	switch (g->pid = fork()) {
-	case -1:
-		e = errno;
-		close(sv[0]);
-		close(sv[1]);
-		set_err(err, errlen, "fork", e);
-		return -1;
-	case 0:
-		guard_child(sv[1], g->grace_ms);
-	}
-	close(sv[1]);
-	g->fd = sv[0];
-	g->dead = g->reaped = false;
-	g->status = -1;
-	g->nslots = 0;
-	if (fcntl(g->fd, F_SETFL, O_NONBLOCK) == -1) {
-		set_err(err, errlen, "fcntl", errno);
-		stop(g);
-		return -1;
-	}
-
-	/* the guard is ready once it says hello */
-	pfd.fd = g->fd;
-	pfd.events = POLLIN;
-	while (poll(&pfd, 1, START_MS) == -1 && errno == EINTR)
-		;
-	n = recv(g->fd, &m, sizeof(m), MSG_DONTWAIT);
-	if (n != (ssize_t)sizeof(m) || m.type != GM_HELLO) {
-		if (n == -1)
-			set_err(err, errlen, "the thaw guard's hello", errno);
-		else if (err != NULL && errlen > 0)
-			snprintf(err, errlen,
-			    "the thaw guard did not start (got %zd bytes)", n);
-		stop(g);
-		return -1;
-	}
-	if (m.arg[0] & HELLO_LOCKED)
-		snprintf(g->note, sizeof(g->note),
-		    "thaw guard pid %d, memory locked", (int)g->pid);
-	else if (m.arg[0] & HELLO_NOLOCK_SAN)
-		snprintf(g->note, sizeof(g->note),
-		    "thaw guard pid %d, memory NOT locked (sanitizer build)",
-		    (int)g->pid);
-	else
-		snprintf(g->note, sizeof(g->note),
-		    "thaw guard pid %d, memory NOT locked (mlockall: %s)",
-		    (int)g->pid, strerror(m.err));
-	n = strlen(g->note);
-	snprintf(g->note + n, sizeof(g->note) - n, "%s",
-	    m.arg[0] & HELLO_OOM ? ", OOM killer exempt"
-	                         : ", OOM killer NOT exempt");
-	return 0;
+	g->ready = false;
 }
 
 struct guard *
-guard_start(unsigned int grace_ms, char *err, size_t errlen)
+guard_new(unsigned int grace_ms, char *err, size_t errlen)
 {
 	struct guard *g;
 
@@ -574,9 +233,144 @@ guard_start(unsigned int grace_ms, char *err, size_t errlen)
 	}
 	g->pid = -1;
 	g->fd = -1;
+	g->stale = -1;
+	g->status = -1;
+	g->dead = g->died_told = true;
 	g->grace_ms = grace_ms != 0 ? grace_ms : GUARD_GRACE_MS;
-	if (spawn(g, err, errlen) == -1) {
-		free(g);
+	return g;
+}
+
+int
+guard_spawn(struct guard *g, char *err, size_t errlen)
+{
+	char grace[16], *argv[] = {GUARD_PROGRAM, grace, NULL};
+	sigset_t all, old;
+	int sv[2], e;
+	pid_t pid;
+
+	if (image_fd == -1 && guard_image(NULL, err, errlen) == -1)
+		return -1;
+	if (g->pid > 0 && !g->reaped) {
+		if (!g->dead) {
+			snprintf(err, errlen, "thaw guard pid %d still runs",
+			    (int)g->pid);
+			return -1;
+		}
+		reap_stale(g); /* one at a time */
+		g->stale = g->pid; /* reported dead, not reaped yet */
+	}
+	reap_stale(g);
+	if (g->fd != -1) {
+		close(g->fd);
+		g->fd = -1;
+	}
+	g->pid = -1;
+	snprintf(grace, sizeof(grace), "%u", g->grace_ms);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
+		set_err(err, errlen, "socketpair", errno);
+		return -1;
+	}
+	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) == -1) {
+		e = errno;
+		close(sv[0]);
+		close(sv[1]);
+		set_err(err, errlen, "fcntl", e);
+		return -1;
+	}
+	/*
+	 * No signal between fork and exec: a handler of the daemon's
+	 * (libevent's) would run in the child, and a SIGTERM before the
+	 * guard ignores it would end the guard.
+	 */
+	sigfillset(&all);
+	(void)pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = fork();
+	if (pid == 0)
+		exec_guard(sv[1], image_fd, argv);
+	e = errno;
+	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pid == -1) {
+		close(sv[0]);
+		close(sv[1]);
+		set_err(err, errlen, "fork", e);
+		return -1;
+	}
+	close(sv[1]);
+	g->pid = pid;
+	g->fd = sv[0];
+	g->ready = g->dead = g->died_told = g->reaped = false;
+	g->status = -1;
+	g->eof_ms = 0;
+	g->nslots = 0;
+	snprintf(
+	    g->note, sizeof(g->note), "thaw guard pid %d, starting", (int)pid);
+	return 0;
+}
+
+void
+guard_kill(struct guard *g)
+{
+	if (g->pid > 0 && !g->reaped)
+		(void)kill(g->pid, SIGKILL);
+}
+
+/* Wait for the hello of a guard just spawned (start-up and tests). */
+static int
+wait_ready(struct guard *g, char *err, size_t errlen)
+{
+	struct guard_event ev;
+	struct pollfd pfd;
+	uint64_t end = now_ms() + START_MS;
+	int rc;
+
+	for (;;) {
+		rc = guard_read(g, &ev);
+		if (rc == 1 && ev.type == GUARD_EV_READY)
+			return 0;
+		if (rc < 0 || (rc == 1 && ev.type == GUARD_EV_DIED)) {
+			if (rc < 0)
+				set_err(
+				    err, errlen, "the thaw guard's hello", -rc);
+			else if (ev.status != -1 && WIFEXITED(ev.status) &&
+			    WEXITSTATUS(ev.status) == 127)
+				snprintf(err, errlen,
+				    "the thaw guard could not be executed (exit 127)");
+			else
+				snprintf(err, errlen,
+				    "the thaw guard died before its hello (status %d)",
+				    ev.status);
+			return -1;
+		}
+		if (rc == 1) {
+			/* GUARD_EV_ERROR: a wrong program; its death
+			 * follows */
+			snprintf(err, errlen, "%s", g->note);
+			stop(g);
+			return -1;
+		}
+		if (now_ms() >= end) {
+			snprintf(err, errlen,
+			    "the thaw guard did not say hello in %d ms",
+			    START_MS);
+			stop(g);
+			return -1;
+		}
+		pfd.fd = g->fd;
+		pfd.events = POLLIN;
+		(void)poll(&pfd, 1, (int)(end - now_ms()) + 1);
+	}
+}
+
+struct guard *
+guard_start(unsigned int grace_ms, char *err, size_t errlen)
+{
+	struct guard *g;
+
+	if ((g = guard_new(grace_ms, err, errlen)) == NULL)
+		return NULL;
+	if (guard_spawn(g, err, errlen) == -1 ||
+	    wait_ready(g, err, errlen) == -1) {
+		guard_free(g);
 		return NULL;
 	}
 	return g;
@@ -595,7 +389,9 @@ int
 guard_restart(struct guard *g, char *err, size_t errlen)
 {
 	stop(g);
-	return spawn(g, err, errlen);
+	if (guard_spawn(g, err, errlen) == -1)
+		return -1;
+	return wait_ready(g, err, errlen);
 }
 
 int
@@ -616,6 +412,12 @@ guard_alive(struct guard *g)
 	if (g->pid <= 0 || g->dead)
 		return false;
 	return !reap(g, 0);
+}
+
+bool
+guard_ready(const struct guard *g)
+{
+	return g->ready && !g->dead;
 }
 
 const char *
@@ -644,6 +446,8 @@ d_send(struct guard *g, struct gmsg *m, int fd)
 
 	if (g->dead || g->fd == -1)
 		return -EPIPE;
+	if (!g->ready)
+		return -EAGAIN; /* nothing held before its hello */
 	memset(&mh, 0, sizeof(mh));
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
@@ -738,32 +542,83 @@ guard_thawed(struct guard *g)
 	return rc;
 }
 
+/* Its hello: the note, or why it is refused (a wrong program). */
+static int
+hello(struct guard *g, const struct gmsg *m, struct guard_event *ev)
+{
+	size_t n;
+
+	if (m->type != GM_HELLO || m->arg[1] != GUARD_PROTO_VERSION ||
+	    m->arg[2] != sizeof(struct gmsg)) {
+		/* GUARD_NOTE_MAX: short */
+		snprintf(g->note, sizeof(g->note),
+		    "thaw guard pid %d is another version's (hello %u, protocol %u, size %u; want protocol %d)",
+		    (int)g->pid, m->type, m->arg[1], m->arg[2],
+		    GUARD_PROTO_VERSION);
+		guard_kill(g);
+		ev->type = GUARD_EV_ERROR;
+		ev->err = EPROTO;
+		return 1;
+	}
+	if (m->arg[0] & HELLO_LOCKED)
+		snprintf(g->note, sizeof(g->note),
+		    "thaw guard pid %d, memory locked", (int)g->pid);
+	else if (m->arg[0] & HELLO_NOLOCK_SAN)
+		snprintf(g->note, sizeof(g->note),
+		    "thaw guard pid %d, memory NOT locked (sanitizer build)",
+		    (int)g->pid);
+	else
+		snprintf(g->note, sizeof(g->note),
+		    "thaw guard pid %d, memory NOT locked (mlockall: %s)",
+		    (int)g->pid, strerror(m->err));
+	n = strlen(g->note);
+	snprintf(g->note + n, sizeof(g->note) - n, "%s",
+	    m->arg[0] & HELLO_OOM ? ", OOM killer exempt"
+	                          : ", OOM killer NOT exempt");
+	g->ready = true;
+	ev->type = GUARD_EV_READY;
+	return 1;
+}
+
+/* Its socket is at EOF: DIED once reaped (see the top of this file). */
+static int
+died(struct guard *g, struct guard_event *ev)
+{
+	uint64_t now = now_ms();
+
+	g->ready = false;
+	if (g->eof_ms == 0)
+		g->eof_ms = now;
+	if (!reap(g, 0) && now - g->eof_ms < EXIT_WAIT_MS)
+		return 0; /* exiting: the socket stays readable */
+	g->dead = g->died_told = true;
+	ev->type = GUARD_EV_DIED;
+	ev->status = g->reaped ? g->status : -1;
+	return 1;
+}
+
 int
 guard_read(struct guard *g, struct guard_event *ev)
 {
 	struct gmsg m;
 	ssize_t n;
 
-	if (g->dead || g->fd == -1)
+	if (g->died_told || g->fd == -1)
 		return 0;
+	memset(ev, 0, sizeof(*ev));
 	do
 		n = recv(g->fd, &m, sizeof(m), MSG_DONTWAIT);
 	while (n == -1 && errno == EINTR);
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return 0;
-	memset(ev, 0, sizeof(*ev));
-	if (n == 0 || (n == -1 && errno == ECONNRESET)) {
-		/* it has closed its end: it is exiting, if not gone */
-		g->dead = true;
-		(void)reap(g, STOP_MS);
-		ev->type = GUARD_EV_DIED;
-		ev->status = g->reaped ? g->status : -1;
-		return 1;
-	}
+	if (n == 0 || (n == -1 && errno == ECONNRESET))
+		return died(g, ev); /* it has closed its end: exiting */
 	if (n == -1)
 		return -errno;
 	if (n != (ssize_t)sizeof(m))
 		return -EPROTO;
+	if (!g->ready)
+		return hello(g, &m, ev);
 	switch (m.type) {
 	case GM_THAWED_ONE:
 		ev->type = GUARD_EV_THAWED;

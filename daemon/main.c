@@ -22,6 +22,7 @@
 
 #include "conf.h"
 #include "daemon.h"
+#include "guard.h"
 #include "log.h"
 #include "sigs.h"
 
@@ -169,8 +170,12 @@ main(int argc, char *argv[])
 	int ch, debug = 0, noverrides = 0, i;
 	struct event_base *base;
 	struct conf c;
-	char err[512];
+	char err[512], guard_err[512];
+	bool guard_found;
 
+	/* the thaw guard's program, beside this one: opened before an
+	 * upgrade can replace the files; reported only if we run */
+	guard_found = guard_image(NULL, guard_err, sizeof(guard_err)) == 0;
 	while ((ch = getopt_long(argc, argv, "c:dD:hno:t", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
@@ -235,6 +240,10 @@ main(int argc, char *argv[])
 	if (geteuid() != 0) {
 		fprintf(stderr,
 		    "hv_vss_daemon: must run as root (it freezes filesystems)\n");
+		exit(1);
+	}
+	if (!guard_found) {
+		fprintf(stderr, "hv_vss_daemon: thaw guard: %s\n", guard_err);
 		exit(1);
 	}
 

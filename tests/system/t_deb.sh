@@ -84,6 +84,7 @@ sort -k 2 >"$WORK/hvvss.want" <<EOF
 -rw-r--r-- /lib/systemd/system/hv_vss_daemon.service
 -rw-r--r-- /lib/udev/rules.d/60-hv_vss.rules
 -rwxr-xr-x /usr/libexec/hvvss/hv_vss_daemon
+-rwxr-xr-x /usr/libexec/hvvss/hv_vss_guard
 -rwxr-xr-x /usr/sbin/hv_vss_ctl
 -rw-r--r-- /usr/share/doc/hvvss/README.Debian
 -rw-r--r-- /usr/share/doc/hvvss/README.md.gz

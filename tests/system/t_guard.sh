@@ -25,6 +25,19 @@
 #      a record entry naming its mount point under another device.
 #  (e) the driver records and freezes, is killed, its guard thaws: the
 #      recovery pass then finds the filesystem not frozen, and says so.
+#  (f) the daemon itself (under hv_vss_sim, xfs and btrfs): its guard is
+#      the program hv_vss_guard (/proc/PID/exe, cmdline), its child, with
+#      an empty environment and fd 3, its socket, as its only fd -- not
+#      the fd 9 the daemon inherited on a filesystem it freezes -- plus
+#      the two held directories while frozen, and its memory locked.
+#      Then 400 backups while the guard is SIGKILLed every 40 ms (once a
+#      new one serves): every backup succeeds, every death is seen and
+#      the guard restarted within 1 s; and control requests go on while
+#      it restarts (the loop's longest round trip, 5 kills).
+#  (g) the daemon SIGKILLed while frozen: its guard thaws within 2 s.
+#  (h) the guard SIGKILLed while frozen: the new one is handed both
+#      filesystems (which stay frozen); the daemon SIGKILLed then: the
+#      new guard thaws them.
 # After every case every filesystem must take a write at once (the case
 # fails, after thawing, if one does not).
 
@@ -96,6 +109,18 @@ landed() {
 		sleep 0.01
 	done
 }
+# frozen_writer name dir: start_writer until one does not land at once,
+# that is until dir is frozen (5 s at most)
+frozen_writer() {
+	_i=0
+	while [ $_i -lt 50 ]; do
+		start_writer "$1" "$2"
+		sleep 0.1
+		[ -e "/tmp/landed-$1" ] || return 0
+		_i=$((_i + 1))
+	done
+	return 1
+}
 gone() {	# pid: wait up to 3 s for it to disappear
 	_i=0
 	while [ -d "/proc/$1" ] && [ $_i -lt 150 ]; do
@@ -124,7 +149,8 @@ show() {	# case file
 }
 
 # --- (a) kill -9 while frozen: the guard thaws at EOF -------------------
-$GD die /mnt/inner /mnt/outer /mnt/xfs >/tmp/a.out 2>&1 &
+# fd 9, on a filesystem it freezes: the driver's, never the guard's
+$GD die /mnt/inner /mnt/outer /mnt/xfs 9>/mnt/outer/leak-a >/tmp/a.out 2>&1 &
 d=$!
 wait_for /tmp/a.out '^frozen\|^error'
 show a /tmp/a.out
@@ -264,9 +290,125 @@ res e.outcomes "$(sed -n 's/^report \([^:]*\):.*/\1/p' /tmp/e2.out |
     tr '\n' ',')"
 res e.record_after "$([ -e "$RUN/frozen" ] && echo present || echo gone)"
 nothing_frozen e
+
+# --- (f) the daemon's own guard: its image, its fds; killed under load ---
+SIM=$B/hv_vss_sim
+dev=/dev/vmbus/hv_vss
+DAEMON="$B/hv_vss_daemon -n -d -c /dev/null -o mounts=/mnt/xfs,/mnt/btrfs"
+# fd 9, not close-on-exec, on a filesystem it will freeze: the daemon
+# inherits it, its guard must not
+$SIM -s sleep=1,hot,freeze,sleep=2,thaw -o /tmp/f0.json $dev -- $DAEMON \
+    9>/mnt/outer/leak >/tmp/f0.log 2>&1 &
+sim=$!
+python3 "$GK" "$sim" describe 1 >/tmp/f.idle 2>&1
+show f.idle /tmp/f.idle
+dp=$(sed -n 's/^daemon //p' /tmp/f.idle)
+res f.daemon_leak "$(readlink "/proc/$dp/fd/9")"
+python3 "$GK" "$sim" describe 3 >/tmp/f.frozen 2>&1
+show f.frozen /tmp/f.frozen
+wait "$sim"
+res f0.rc $?
+show f0 /tmp/f0.log
+nothing_frozen f0
+
+# the same daemon, 400 backups; its guard SIGKILLed every 40 ms meanwhile
+$SIM -n 400 -s hot,freeze,thaw -o /tmp/f2.json $dev -- $DAEMON \
+    >/tmp/f2.log 2>&1 &
+sim=$!
+python3 "$GK" "$sim" kill 40 30 >/tmp/f2.kills 2>&1
+wait "$sim"
+res f2.rc $?
+show f2.kills /tmp/f2.kills
+grep -e 'thaw guard' -e 'E_FAIL' -e 'fail' /tmp/f2.log | head -n 80 |
+    sed 's/^/f2.log /' 
+res f2.kills "$(sed -n 's/^kills //p' /tmp/f2.kills)"
+res f2.restart_max "$(sed -n 's/^restart_ms //p' /tmp/f2.kills |
+    sort -n | tail -n 1)"
+res f2.died "$(grep -c 'thaw guard died (status 9); restarting it$' \
+    /tmp/f2.log)"
+# the daemon's own view, from its log's times: from the death seen to
+# the new guard's hello, the longest
+res f2.hello_max "$(awk '
+	{ split($1, t, ":"); ms = ((t[1] * 60 + t[2]) * 60 + t[3]) * 1000 }
+	/thaw guard died/ { d = ms }
+	/thaw guard pid .*memory/ && d { x = ms - d; if (x > m) m = x; d = 0 }
+	END { printf "%d\n", m }' /tmp/f2.log)"
+python3 - /tmp/f2.json <<'EOF3'
+import json, sys
+r = json.load(open(sys.argv[1]))
+lat = {}
+for b in r["backups"]:
+    for q in b["requests"]:
+        lat.setdefault(q["op"], []).append(q.get("latency_us", 0))
+ok = sum(1 for b in r["backups"] if b["verdict"] == "ok")
+for i, b in enumerate(r["backups"]):
+    if b["verdict"] != "ok" and i < 10:
+        print("f2.failed %d %s %s" % (i, b.get("why"), ",".join("%s:%s" % (
+            q["op"], q.get("result")) for q in b["requests"])))
+print("f2.backups=%d/%d" % (ok, len(r["backups"])))
+for op in ("HOT_BACKUP", "FREEZE", "THAW"):
+    v = sorted(lat.get(op, [0]))
+    print("f2.%s_ms=%d %d" % (op, v[len(v) // 2] // 1000, v[-1] // 1000))
+EOF3
+nothing_frozen f2
+
+# the event loop while a guard restarts: control requests go on
+$SIM -s sleep=8 -o /tmp/f3.json $dev -- $DAEMON >/tmp/f3.log 2>&1 &
+sim=$!
+python3 "$GK" "$sim" stall 5 /run/hv_vss/ctl.sock >/tmp/f3.out 2>&1
+show f3 /tmp/f3.out
+res f3.base "$(sed -n 's/^base_ms //p' /tmp/f3.out)"
+res f3.stall_max "$(sed -n 's/^stall_ms //p' /tmp/f3.out | sort -n |
+    tail -n 1)"
+res f3.restarted "$(grep -c 'thaw guard died (status 9); restarting it$' \
+    /tmp/f3.log)"
+wait "$sim"
+
+# --- (g) the daemon SIGKILLed while frozen: its guard thaws ---------------
+$SIM -s hot,freeze,sleep=5,thaw -o /tmp/g.json $dev -- $DAEMON \
+    >/tmp/g.log 2>&1 &
+sim=$!
+python3 "$GK" "$sim" describe 3 >/tmp/g.desc 2>&1
+dp=$(sed -n 's/^daemon //p' /tmp/g.desc)
+# the guard holds both; the freeze follows (the log says nothing now:
+# it is held in memory while frozen)
+frozen_writer g1 /mnt/xfs
+frozen_writer g2 /mnt/btrfs
+sleep 0.2
+res g.blocked "$(wstate g1)$(wstate g2)"
+t0=$(now)
+kill -KILL "$dp"
+res g.landed_ms "$(landed "$t0" 5000 g1 g2)"
+wait "$sim"
+nothing_frozen g
+
+# --- (h) the guard killed while frozen, then the daemon: the new guard
+# was handed both filesystems, and thaws them ------------------------------
+$SIM -s hot,freeze,sleep=6,thaw -o /tmp/h.json $dev -- $DAEMON \
+    >/tmp/h.log 2>&1 &
+sim=$!
+python3 "$GK" "$sim" describe 3 >/tmp/h.desc 2>&1
+dp=$(sed -n 's/^daemon //p' /tmp/h.desc)
+old=$(sed -n 's/^guard //p' /tmp/h.desc)
+frozen_writer h1 /mnt/xfs
+frozen_writer h2 /mnt/btrfs
+kill -KILL "$old"
+python3 "$GK" "$sim" describe 3 >/tmp/h.desc2 2>&1
+show h /tmp/h.desc2
+new=$(sed -n 's/^guard //p' /tmp/h.desc2)
+res h.new_guard "$([ -n "$new" ] && [ "$new" != "$old" ] && echo yes)"
+res h.held "$(sed -n 's/^fds //p' /tmp/h.desc2 | tr ' ' '\n' |
+    sed 's/^[0-9]*://' | sort | tr '\n' ' ')"
+res h.blocked "$(wstate h1)$(wstate h2)"
+t0=$(now)
+kill -KILL "$dp"
+res h.landed_ms "$(landed "$t0" 5000 h1 h2)"
+wait "$sim"
+nothing_frozen h
 EOF2
 
 "$SANDBOX" -t 240 -r "$TOP" -r "$B" -r "$WORK" -e "B=$B" \
+    -e "GK=$TOP/tests/system/guard_kill.py" \
     -m "$WORK/outer.img:/mnt/outer" -m "/mnt/outer/inner.img:/mnt/inner" \
     -m "$WORK/xfs.img:/mnt/xfs" -m "$WORK/btrfs.img:/mnt/btrfs" \
     -- sh "$WORK/inner.sh" >"$WORK/out" 2>"$WORK/err"
@@ -277,15 +419,16 @@ sed 's/^/# /' "$out"
 sed 's/^/# err: /' "$WORK/err"
 check_eq "sandbox exit" 0 "$rc"
 
-# between lo and hi milliseconds (a number, not "never")
-within() {	# what lo hi value
+# between lo and hi milliseconds, or units (a number, not "never")
+within() {	# what lo hi value [unit]
+	_u=${5:-ms}
 	case $4 in
 	''|*[!0-9]*) fail "$1 (got '$4')"; return ;;
 	esac
 	if [ "$4" -ge "$2" ] && [ "$4" -le "$3" ]; then
-		pass "$1 ($4 ms)"
+		pass "$1 ($4 $_u)"
 	else
-		fail "$1 ($4 ms, want $2..$3)"
+		fail "$1 ($4 $_u, want $2..$3)"
 	fi
 }
 
@@ -376,4 +519,62 @@ check_eq "(e) recovery: not frozen any more (the guard did it)" \
 check_eq "(e) the record is gone after recovery" gone \
     "$(get e.record_after)"
 check_eq "(e) nothing left frozen" none "$(get e.left_frozen)"
+
+# (f)
+idle() { sed -n "s/^f.idle.out $1 //p" "$out"; }
+frozen() { sed -n "s/^f.frozen.out $1 //p" "$out"; }
+check_eq "(f) the daemon's guard runs the program hv_vss_guard" \
+    "$(readlink -f "$B/hv_vss_guard")" "$(idle exe)"
+check_eq "(f) ... as 'hv_vss_guard GRACE_MS'" "hv_vss_guard 5000" \
+    "$(idle cmdline)"
+check_eq "(f) ... a child of the daemon" daemon "$(idle parent)"
+check_eq "(f) ... with an empty environment" 0 "$(idle environ_bytes)"
+check_eq "(f) the daemon had fd 9 open, not close-on-exec" \
+    /mnt/outer/leak "$(get f.daemon_leak)"
+check_eq "(f) the idle guard's only fd is its socket, as fd 3" "3:socket" \
+    "$(idle fds)"
+check_eq "(f) frozen: its socket and the 2 held directories, nothing else" \
+    "/mnt/btrfs /mnt/xfs socket" \
+    "$(frozen fds | tr ' ' '\n' | sed 's/^[0-9]*://' | sort | tr '\n' ' ' |
+        sed 's/ $//')"
+if grep -q 'f0.out .*thaw guard pid .*NOT locked (sanitizer build)' "$out"
+then
+	check_eq "(f) sanitizer build: VmLck 0" 0 "$(idle vmlck_kb)"
+else
+	within "(f) its memory is locked (VmLck)" 1 4096 "$(idle vmlck_kb)" kB
+fi
+check_eq "(f) the backup ran" 0 "$(get f0.rc)"
+check_eq "(f) nothing left frozen" none "$(get f0.left_frozen)"
+check_eq "(f) 400 backups with the guard killed: all succeeded" 400/400 \
+    "$(get f2.backups)"
+check_eq "(f) ... hv_vss_sim says ok" 0 "$(get f2.rc)"
+within "(f) ... the guard was killed at least 10 times" 10 30 \
+    "$(get f2.kills)" kills
+check_eq "(f) ... every death seen, a new guard started" "$(get f2.kills)" \
+    "$(get f2.died)"
+within "(f) ... a new guard served within 1 s of each kill" 0 1000 \
+    "$(get f2.restart_max | cut -d. -f1)"
+within "(f) ... and said hello within 500 ms of the death (daemon's log)" \
+    0 500 "$(get f2.hello_max)"
+check_eq "(f) ... nothing left frozen" none "$(get f2.left_frozen)"
+check_eq "(f) 5 kills while control requests run: 5 restarts" 5 \
+    "$(get f3.restarted)"
+within "(f) ... no round trip took 250 ms (the loop never waits)" 0 250 \
+    "$(get f3.stall_max | cut -d. -f1)"
+
+# (g)
+check_eq "(g) writers on xfs and btrfs blocked (D)" DD "$(get g.blocked)"
+within "(g) kill -9 of the daemon: its guard thawed both" 0 2000 \
+    "$(get g.landed_ms)"
+check_eq "(g) nothing left frozen" none "$(get g.left_frozen)"
+
+# (h)
+check_eq "(h) the guard killed while frozen: a new one started" yes \
+    "$(get h.new_guard)"
+check_eq "(h) ... and was handed both frozen filesystems" \
+    "/mnt/btrfs /mnt/xfs socket " "$(get h.held)"
+check_eq "(h) ... which stayed frozen (writers in D)" DD "$(get h.blocked)"
+within "(h) kill -9 of the daemon then: the new guard thawed both" 0 2000 \
+    "$(get h.landed_ms)"
+check_eq "(h) nothing left frozen" none "$(get h.left_frozen)"
 finish

@@ -17,7 +17,8 @@
 #  (c) the unit's hardening does not break the daemon, where that can be
 #      tried without systemd: in the sandbox, the installed daemon runs
 #      under exactly the unit's capability bounding set and
-#      no_new_privs (setpriv) and backs up a real ext4 filesystem; every
+#      no_new_privs (setpriv) and backs up a real ext4 filesystem,
+#      starting its thaw guard, the installed hv_vss_guard; every
 #      system call it makes (strace) is in the unit's SystemCallFilter;
 #      with the device held by another process it names the holder,
 #      which takes CAP_SYS_PTRACE (without it: "unknown"); without
@@ -58,7 +59,8 @@ inst() {
 }
 
 # What make install would touch on the host itself if DESTDIR were lost.
-host_paths="/usr/local/sbin/hv_vss_daemon /usr/local/bin/hv_vss_sim
+host_paths="/usr/local/sbin/hv_vss_daemon /usr/local/sbin/hv_vss_guard
+/usr/local/bin/hv_vss_sim
 /lib/systemd/system/hv_vss_daemon.service /lib/udev/rules.d/60-hv_vss.rules
 /etc/hv_vss /usr/local/lib/libhvvss.so.1"
 host_state() {
@@ -87,6 +89,7 @@ while read -r kind mode path src; do
 	fi
 done <<EOF
 f 755 usr/local/sbin/hv_vss_daemon $B/hv_vss_daemon
+f 755 usr/local/sbin/hv_vss_guard $B/hv_vss_guard
 f 755 usr/local/bin/hv_vss_sim $B/hv_vss_sim
 f 644 usr/local/share/man/man8/hv_vss_daemon.8 $TOP/daemon/hv_vss_daemon.8
 f 644 usr/local/share/man/man1/hv_vss_sim.1 $TOP/sim/hv_vss_sim.1
@@ -149,6 +152,7 @@ check_eq "ExecStart follows PREFIX" \
     2>/dev/null)"
 check "the daemon is at PREFIX/sbin" \
     test -x "$D2/opt/hvvss/sbin/hv_vss_daemon"
+check "its thaw guard beside it" test -x "$D2/opt/hvvss/sbin/hv_vss_guard"
 check "the rule is in UDEVRULESDIR" \
     test -f "$D2/etc/udev/rules.d/60-hv_vss.rules"
 check "nothing in the default unit and rules directories" \
@@ -296,6 +300,9 @@ awk '/execve\(".*\/hv_vss_daemon"/ && / = 0$/ { go = 1 } go' \
     /tmp/strace.out |
     sed -n 's/^[0-9][0-9]* *\(<\.\.\. \)\{0,1\}\([a-z_][a-z0-9_]*\)[( ].*/\2/p' |
     sort -u | sed 's/^/syscall: /'
+# the guard: the installed program, executed from the fd held since start
+grep 'execveat(.*\["hv_vss_guard", "[0-9]*"\].* = 0$' /tmp/strace.out |
+    sed 's/^/guard_exec: /'
 
 # the same without CAP_SYS_ADMIN
 "$sim" $dev -- $(daemon "$NOADMIN") >/tmp/r2.json 2>/tmp/d2.log
@@ -334,6 +341,8 @@ check "under the unit's capabilities: it froze and thawed /mnt/a" \
 check "its hook ran as another user, on freeze and on thaw" \
     eval 'grep -q "^caps.log: .*hook 10-as-nobody (freeze): freeze as uid $(id -u nobody)\$" "$out" &&
     grep -q "^caps.log: .*hook 10-as-nobody (thaw): thaw as uid $(id -u nobody)\$" "$out"'
+check "its thaw guard was executed (execveat) as hv_vss_guard, with no environment" \
+    grep -q '^guard_exec: .*\["hv_vss_guard", "5000"\], 0x[0-9a-f]* /\* 0 vars \*/' "$out"
 if grep -q '^caps.log: .*thaw guard pid' "$out"; then
 	check "its thaw guard locked its memory (CAP_IPC_LOCK)" \
 	    grep -q '^caps.log: .*thaw guard pid [0-9]*, memory locked' "$out"

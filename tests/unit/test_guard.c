@@ -4,7 +4,10 @@
  * handed are pipes: FITHAW on a pipe reaches pipefs, an internal
  * superblock that is never frozen, so the guard's thaw gets EINVAL (or
  * EPERM without root) and nothing anywhere is touched.  What is checked:
- * the guard's name and its indifference to SIGTERM; the lease firing no
+ * the guard's name and its indifference to SIGTERM; that it is its own
+ * program (exe, cmdline, an empty environment, fd 3 its only fd, memory
+ * locked); that guard_spawn() does not wait and holds are refused until
+ * the hello; that a missing or wrong program is named; the lease firing no
  * earlier than lease + grace, thawing newest first and skipping a dropped
  * slot, then reporting; guard_thawed() releasing everything so that no
  * lease fires later; the fd limit; a guard killed under us (GUARD_EV_DIED,
@@ -15,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -57,6 +61,52 @@ next_event(struct guard *g, struct guard_event *ev, int ms)
 			return 0;
 		(void)poll(&pfd, 1, (int)(end - now_ms()));
 	}
+}
+
+/*
+ * The guard's program: this test is build/tests/unit/test_guard, the
+ * guard build/hv_vss_guard (the daemon finds it beside itself).
+ */
+static char guard_path[4096];
+
+static int
+find_guard(void **state)
+{
+	char err[512];
+	ssize_t n;
+	char *p;
+	int i;
+
+	if (guard_path[0] == '\0') {
+		n = readlink(
+		    "/proc/self/exe", guard_path, sizeof(guard_path) - 32);
+		assert_true(n > 0);
+		guard_path[n] = '\0';
+		for (i = 0; i < 3; i++)
+			if ((p = strrchr(guard_path, '/')) != NULL)
+				*p = '\0';
+		strcat(guard_path, "/hv_vss_guard");
+	}
+	if (guard_image(guard_path, err, sizeof(err)) == -1)
+		fail_msg("guard_image: %s", err);
+	return 0;
+}
+
+/* A /proc/PID file, whole (NULs kept); its length. */
+static size_t
+read_proc(pid_t pid, const char *what, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
+	assert_true((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0);
+	n = read(fd, buf, len - 1);
+	close(fd);
+	assert_true(n >= 0);
+	buf[n] = '\0';
+	return (size_t)n;
 }
 
 static void
@@ -281,6 +331,130 @@ died_and_restart(void **state)
 	guard_free(g);
 }
 
+/*
+ * The guard is its own program: /proc/PID/exe and cmdline say so; its
+ * environment is empty and its only fd is its socket as fd 3, although
+ * we hold an fd that is not close-on-exec; its memory is locked.
+ */
+static void
+exec_image(void **state)
+{
+	char err[256], buf[4096], real[4096], line[64];
+	struct guard *g;
+	struct dirent *de;
+	size_t n;
+	DIR *dir;
+	pid_t pid;
+	int leak, nfd = 0, fd3 = 0;
+
+	assert_true((leak = open("/dev/null", O_RDONLY)) >= 0); /* no CLOEXEC */
+	assert_non_null(g = guard_start(GRACE_MS, err, sizeof(err)));
+	pid = guard_pid(g);
+	assert_non_null(realpath(guard_path, real));
+	snprintf(line, sizeof(line), "/proc/%d/exe", (int)pid);
+	n = (size_t)readlink(line, buf, sizeof(buf) - 1);
+	assert_true(n > 0 && n < sizeof(buf));
+	buf[n] = '\0';
+	assert_string_equal(buf, real);
+	n = read_proc(pid, "cmdline", buf, sizeof(buf));
+	snprintf(line, sizeof(line), "hv_vss_guard%c%d", '\0', GRACE_MS);
+	assert_int_equal(n, strlen("hv_vss_guard") + 1 + strlen(line + 13) + 1);
+	assert_memory_equal(buf, line, n - 1);
+	assert_int_equal(read_proc(pid, "environ", buf, sizeof(buf)), 0);
+
+	snprintf(line, sizeof(line), "/proc/%d/fd", (int)pid);
+	assert_non_null(dir = opendir(line));
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		nfd++;
+		fd3 += strcmp(de->d_name, "3") == 0;
+	}
+	closedir(dir);
+	assert_int_equal(nfd, 1);
+	assert_int_equal(fd3, 1);
+	snprintf(line, sizeof(line), "/proc/%d/fd/3", (int)pid);
+	n = (size_t)readlink(line, buf, sizeof(buf) - 1);
+	assert_true(n > 0 && n < sizeof(buf));
+	buf[n] = '\0';
+	assert_true(strncmp(buf, "socket:", 7) == 0);
+
+	if (strstr(guard_note(g), "memory locked") != NULL) {
+		read_proc(pid, "status", buf, sizeof(buf));
+		assert_non_null(strstr(buf, "VmLck:"));
+		assert_true(atoi(strstr(buf, "VmLck:") + 6) > 0);
+	}
+	close(leak);
+	guard_free(g);
+}
+
+/*
+ * guard_spawn() does not wait: with a program that never says hello
+ * (sleep), it returns at once, holds are refused (-EAGAIN: nothing may
+ * be frozen unguarded), and guard_kill() gives GUARD_EV_DIED.  The same
+ * guard then spawns the real program: GUARD_EV_READY, and holds work.
+ */
+static void
+async_spawn(void **state)
+{
+	struct guard *g;
+	struct guard_event ev;
+	char err[256];
+	uint64_t t0;
+	int p[2];
+
+	assert_int_equal(guard_image("/bin/sleep", err, sizeof(err)), 0);
+	assert_non_null(g = guard_new(GRACE_MS, err, sizeof(err)));
+	t0 = now_ms();
+	assert_int_equal(guard_spawn(g, err, sizeof(err)), 0);
+	if (now_ms() - t0 > 500)
+		fail_msg("guard_spawn took %llu ms",
+		    (unsigned long long)(now_ms() - t0));
+	assert_true(guard_alive(g));
+	assert_false(guard_ready(g));
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(guard_hold(g, p[0], "/mnt/a"), -EAGAIN);
+	assert_int_equal(guard_arm(g, 100), -EAGAIN);
+	assert_int_equal(next_event(g, &ev, 200), 0);
+	guard_kill(g);
+	assert_int_equal(next_event(g, &ev, 3000), 1);
+	assert_int_equal(ev.type, GUARD_EV_DIED);
+	assert_true(WIFSIGNALED(ev.status));
+	assert_int_equal(WTERMSIG(ev.status), SIGKILL);
+	assert_int_equal(guard_hold(g, p[0], "/mnt/a"), -EPIPE);
+
+	find_guard(state);
+	assert_int_equal(guard_spawn(g, err, sizeof(err)), 0);
+	assert_int_equal(next_event(g, &ev, 5000), 1);
+	assert_int_equal(ev.type, GUARD_EV_READY);
+	assert_true(guard_ready(g));
+	assert_non_null(strstr(guard_note(g), "thaw guard pid"));
+	assert_int_equal(guard_hold(g, p[0], "/mnt/a"), 0);
+	assert_int_equal(guard_thawed(g), 0);
+	close(p[0]);
+	close(p[1]);
+	guard_free(g);
+}
+
+/* A missing, a non-executable, and a wrong program: each named. */
+static void
+bad_images(void **state)
+{
+	char err[512];
+
+	assert_int_equal(
+	    guard_image("/nonexistent/hv_vss_guard", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "/nonexistent/hv_vss_guard: No such file"));
+	assert_int_equal(
+	    guard_image("/proc/self/status", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not an executable file"));
+	/* exits 0 at once, without a hello */
+	assert_int_equal(guard_image("/bin/true", err, sizeof(err)), 0);
+	assert_null(guard_start(GRACE_MS, err, sizeof(err)));
+	assert_non_null(strstr(err, "died before its hello"));
+	find_guard(state);
+}
+
 int
 main(void)
 {
@@ -289,7 +463,10 @@ main(void)
 	    cmocka_unit_test(lease),
 	    cmocka_unit_test(thawed_releases),
 	    cmocka_unit_test(died_and_restart),
+	    cmocka_unit_test(exec_image),
+	    cmocka_unit_test(async_spawn),
+	    cmocka_unit_test(bad_images),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, find_guard, NULL);
 }
