@@ -364,8 +364,13 @@ sed -n 's/^syscall: //p' "$out" >"$WORK/used"
 check "strace saw the daemon's system calls (ioctl, syncfs among them)" \
     eval 'grep -qx ioctl "$WORK/used" && grep -qx syncfs "$WORK/used"'
 echo "# system calls made: $(paste -sd' ' "$WORK/used")"
+# statmount(2) (Linux 6.8, syscall 457) is newer than this systemd's
+# @system-service: the filter answers EPERM, and daemon/mountid.c then
+# checks its freeze targets with statx() and mountinfo instead, as on
+# Linux 6.1.  It is the one call allowed to be refused.
 check_eq "every system call made is in the unit's SystemCallFilter" "" \
-    "$(grep -vxF -f "$WORK/allowed" "$WORK/used" | paste -sd' ' -)"
+    "$(grep -vxF -f "$WORK/allowed" "$WORK/used" |
+	grep -vx -e statmount -e syscall_0x1c9 | paste -sd' ' -)"
 
 check "without CAP_SYS_ADMIN the FREEZE fails (setpriv does restrict)" \
     grep -q '^noadmin.results=HOT_BACKUP:S_OK,FREEZE:E_FAIL' "$out"
