@@ -46,7 +46,8 @@ DAEMON_LIB_OBJS = $(DAEMON_LIB_SRCS:%.c=$(B)/%.o)
 DAEMON_PKGS = libevent libevent_pthreads mount inih
 
 # --- hv_vss_sim ------------------------------------------------------------
-SIM_SRCS = sim/sim.c sim/kernel.c sim/fusedev.c sim/host.c sim/report.c
+SIM_SRCS = sim/sim.c sim/kernel.c sim/fusedev.c sim/host.c sim/report.c \
+	   sim/kernel_fbsd.c sim/fbsddev.c
 SIM_OBJS = $(SIM_SRCS:%.c=$(B)/%.o)
 SIM_PKGS = fuse3 libevent
 
@@ -75,7 +76,7 @@ UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/unit/%)
 
 PROGS = $(B)/hv_vss_sim $(B)/hv_vss_daemon $(B)/hv_vss_ctl
 TEST_PROGS = $(B)/tests/sandbox $(B)/tests/failfreeze.so $(UNIT_BINS) \
-	     $(B)/tests/guard_drive
+	     $(B)/tests/guard_drive $(B)/tests/fbsd_cmds
 # bench/: the raw FIFREEZE floor and the write-stall writer (bench/run)
 BENCH_PROGS = $(B)/bench/rawfreeze $(B)/bench/stallwriter
 
@@ -151,6 +152,11 @@ $(B)/tests/sandbox: $(SANDBOX_SRCS)
 $(B)/tests/failfreeze.so: tests/system/failfreeze.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -shared -fPIC -o $@ $< -ldl
+
+# prints common/hv_vss_fbsd.h's ioctl numbers for sim_rules.py
+$(B)/tests/fbsd_cmds: tests/system/fbsd_cmds.c common/hv_vss_fbsd.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $<
 
 # drives the thaw guard and the ownership record for t_guard.sh
 $(B)/tests/guard_drive: tests/system/guard_drive.c $(B)/daemon/guard.o \

@@ -10,8 +10,9 @@
  * real host it sends one request at a time and waits for its answer,
  * unless a step asks to send the next one while this one is in flight.
  * A request with no answer within the kernel's timeout plus a margin is
- * recorded as unanswered; that is a bug in the guest kernel's emulation or
- * a hung daemon, and the backup fails.
+ * recorded as unanswered; that is a bug in the guest kernel's emulation, a
+ * hung daemon, or (under -F) FreeBSD's driver dropping a request, and the
+ * backup fails.
  */
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -52,7 +53,7 @@ struct pending {
 struct host {
 	struct event_base *base;
 	const struct sim_cfg *cfg;
-	struct kernel *kernel;
+	struct guest_kernel gk; /* Linux's or FreeBSD's */
 	struct report *rep;
 
 	enum phase phase;
@@ -123,7 +124,7 @@ send_request(struct host *h, uint8_t op)
 	p->sent_us = now_us();
 	p->deadline_us =
 	    p->sent_us + ((uint64_t)tmo + HOST_REPLY_MARGIN_MS) * 1000;
-	kernel_channel_send(h->kernel, pkt, len, p->reqid);
+	h->gk.channel_send(h->gk.k, pkt, len, p->reqid);
 }
 
 static void
@@ -147,7 +148,7 @@ send_negotiation(struct host *h)
 	p->len = len;
 	p->sent_us = now_us();
 	p->deadline_us = p->sent_us + HOST_NEGO_TIMEOUT_MS * 1000ULL;
-	kernel_channel_send(h->kernel, pkt, len, p->reqid);
+	h->gk.channel_send(h->gk.k, pkt, len, p->reqid);
 }
 
 static void
@@ -307,8 +308,8 @@ run_step(struct host *h, const struct step *s)
 		start_exec(h, h->cfg->exec_cmd);
 		break;
 	case STEP_HIBERNATE:
-		h->reg_before = kernel_registrations(h->kernel);
-		kernel_hibernate(h->kernel);
+		h->reg_before = h->gk.registrations(h->gk.k);
+		h->gk.hibernate(h->gk.k);
 		h->wait_until = now_us() + HOST_REREGISTER_MS * 1000ULL;
 		h->waiting = true;
 		tick_in(h, HOST_TICK_MS);
@@ -332,11 +333,11 @@ host_advance(struct host *h)
 	case PH_NEGOTIATE:
 		return;
 	case PH_WAIT_REGISTER:
-		if (!kernel_ready(h->kernel) && now_us() < h->wait_until) {
+		if (!h->gk.ready(h->gk.k) && now_us() < h->wait_until) {
 			tick_in(h, HOST_TICK_MS);
 			return;
 		}
-		if (!kernel_ready(h->kernel) && h->cfg->wait_register_ms > 0)
+		if (!h->gk.ready(h->gk.k) && h->cfg->wait_register_ms > 0)
 			report_event(h->rep, "no_daemon",
 			    "no daemon registered within %u ms",
 			    h->cfg->wait_register_ms);
@@ -401,8 +402,8 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	s = &h->cfg->steps[h->step - 1];
 	if (s->kind == STEP_HIBERNATE) {
-		if (kernel_registrations(h->kernel) > h->reg_before &&
-		    kernel_ready(h->kernel)) {
+		if (h->gk.registrations(h->gk.k) > h->reg_before &&
+		    h->gk.ready(h->gk.k)) {
 			report_event(h->rep, "reregistered",
 			    "daemon registered again after hibernation");
 			h->waiting = false;
@@ -461,7 +462,7 @@ watch_cb(evutil_socket_t fd, short what, void *arg)
 
 struct host *
 host_new(struct event_base *base, const struct sim_cfg *cfg,
-    struct kernel *kernel, struct report *rep)
+    const struct guest_kernel *gk, struct report *rep)
 {
 	struct host *h;
 	struct timeval sec = {1, 0};
@@ -470,7 +471,7 @@ host_new(struct event_base *base, const struct sim_cfg *cfg,
 		return NULL;
 	h->base = base;
 	h->cfg = cfg;
-	h->kernel = kernel;
+	h->gk = *gk;
 	h->rep = rep;
 	h->advance_ev = event_new(base, -1, 0, advance_cb, h);
 	h->tick_ev = evtimer_new(base, tick_cb, h);
@@ -480,7 +481,7 @@ host_new(struct event_base *base, const struct sim_cfg *cfg,
 		host_free(h);
 		return NULL;
 	}
-	kernel_set_host(kernel, h);
+	h->gk.set_host(h->gk.k, h);
 	return h;
 }
 
@@ -502,7 +503,7 @@ host_free(struct host *h)
 {
 	if (h == NULL)
 		return;
-	kernel_set_host(h->kernel, NULL);
+	h->gk.set_host(h->gk.k, NULL);
 	if (h->advance_ev)
 		event_free(h->advance_ev);
 	if (h->tick_ev)
