@@ -754,10 +754,49 @@ def rule_fbsd_negotiation(build):
     check(n["answered"] and n["status"] == "0x0000002d", "refused %r" % n)
 
 
+def rule_fbsd_status(build):
+    """An ack's status fails the request if it is not 0, any value (2
+    here); the application's status is a uint8_t in the driver, so its
+    256 is a success."""
+    sim = FbsdSim(build, ["-s", "hot,hot"])
+    fs, app = opens(FS_DEV, APP_DEV)
+    log = serve(sim, {"fs": fs, "app": app},
+                lambda s, o, n: {("app", 0): 256, ("fs", 1): 2}.get((s, n),
+                                                                    0))
+    closeall([fs, app])
+    rc, rep = sim.report()
+    check(seq(log) == [("app", CHECK), ("fs", CHECK)] * 2, "saw %r"
+          % seq(log))
+    check(results(rep) == [("HOT_BACKUP", "S_OK"), ("HOT_BACKUP", "E_FAIL")],
+          "results %r" % results(rep))
+
+
+def rule_fbsd_stranded(build):
+    """An application that acks FREEZE while the daemon's device is
+    closed strands the request: nobody is asked, the host is answered
+    E_FAIL when the timer fires."""
+    sim = FbsdSim(build, ["-T", "all=1", "-s", "freeze"])
+    fs, app = opens(FS_DEV, APP_DEV)
+    while not select.select([app], [], [], 5)[0]:
+        pass
+    opt, status, msgid, _ = vss_read(app)
+    os.close(fs)
+    time.sleep(0.2)
+    vss_write(app, opt, msgid, 0)
+    closeall([app])
+    rc, rep = sim.report()
+    q = reqs(rep)[0]
+    check(q["result"] == "E_FAIL" and q["latency_us"] >= 900000,
+          "FREEZE %r" % q)
+    check(events(rep, "daemon_gone_on_app_ack"), "no stranding event")
+    check(events(rep, "timeout_unqueued"), "no timeout_unqueued event")
+
+
 FBSD_RULES = [rule_fbsd_ioctl_numbers, rule_fbsd_open, rule_fbsd_ack,
               rule_fbsd_order, rule_fbsd_app_veto, rule_fbsd_timer,
               rule_fbsd_busy, rule_fbsd_close, rule_fbsd_app_close,
-              rule_fbsd_kernel_answers, rule_fbsd_negotiation]
+              rule_fbsd_kernel_answers, rule_fbsd_negotiation,
+              rule_fbsd_status, rule_fbsd_stranded]
 
 RULES = [rule_handshake, rule_kernel_answers, rule_no_daemon, rule_timeout,
          rule_one_transaction, rule_close, rule_register_mid,
