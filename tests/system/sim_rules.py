@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """Every kernel rule of doc/DESIGN.md ("Kernel rules"), checked against
-hv_vss_sim with a scripted guest.
+hv_vss_sim with a scripted guest; and every rule of FreeBSD's driver
+(doc/FREEBSD.md), the fbsd_* rules, against hv_vss_sim -F, whose two
+devices this script drives itself through their ioctls.
 
 Run inside the sandbox (it mounts the emulated device at
 /dev/vmbus/hv_vss): sim_rules.py BUILD_DIR [RULE...].  Each rule runs the
