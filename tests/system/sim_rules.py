@@ -794,11 +794,35 @@ def rule_fbsd_stranded(build):
     check(events(rep, "timeout_unqueued"), "no timeout_unqueued event")
 
 
+def rule_fbsd_opt(build):
+    """An ack's opt is not checked against its request (a KASSERT only):
+    the driver acts on the ack's; opt 0 strands the request until the
+    timer, opt THAW on a CHECK with no application answers it."""
+    sim = FbsdSim(build, ["-T", "all=1", "-s", "hot,hot"])
+    (fs,) = opens(FS_DEV)
+    log = []
+    while sim.running() and len(log) < 2:
+        if not select.select([fs], [], [], 0.1)[0]:
+            continue
+        opt, status, msgid, _ = vss_read(fs)
+        if status == 0:
+            log.append(opt)
+            vss_write(fs, [0, THAW][len(log) - 1], msgid, 0)
+    closeall([fs])
+    rc, rep = sim.report()
+    check(log == [CHECK, CHECK], "daemon saw %r" % log)
+    check(results(rep) == [("HOT_BACKUP", "E_FAIL"), ("HOT_BACKUP", "S_OK")],
+          "results %r" % results(rep))
+    check(reqs(rep)[0]["latency_us"] >= 900000, "opt 0 answered early")
+    check(len(events(rep, "opt_mismatch")) == 2 and events(rep, "ack_lost"),
+          "events %r" % rep["events"])
+
+
 FBSD_RULES = [rule_fbsd_ioctl_numbers, rule_fbsd_open, rule_fbsd_ack,
               rule_fbsd_order, rule_fbsd_app_veto, rule_fbsd_timer,
               rule_fbsd_busy, rule_fbsd_close, rule_fbsd_app_close,
               rule_fbsd_kernel_answers, rule_fbsd_negotiation,
-              rule_fbsd_status, rule_fbsd_stranded]
+              rule_fbsd_status, rule_fbsd_stranded, rule_fbsd_opt]
 
 RULES = [rule_handshake, rule_kernel_answers, rule_no_daemon, rule_timeout,
          rule_one_transaction, rule_close, rule_register_mid,
