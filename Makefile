@@ -55,7 +55,8 @@ GUARD_SRCS = guard/hv_vss_guard.c
 GUARD_LDFLAGS = $(if $(SAN),,-static)
 
 # --- hv_vss_sim ------------------------------------------------------------
-SIM_SRCS = sim/sim.c sim/kernel.c sim/fusedev.c sim/host.c sim/report.c
+SIM_SRCS = sim/sim.c sim/kernel.c sim/fusedev.c sim/host.c sim/report.c \
+	   sim/kernel_fbsd.c sim/fbsddev.c
 SIM_OBJS = $(SIM_SRCS:%.c=$(B)/%.o)
 SIM_PKGS = fuse3 libevent
 
@@ -84,12 +85,12 @@ UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/unit/%)
 
 PROGS = $(B)/hv_vss_sim $(B)/hv_vss_daemon $(B)/hv_vss_guard $(B)/hv_vss_ctl
 TEST_PROGS = $(B)/tests/sandbox $(B)/tests/failfreeze.so $(UNIT_BINS) \
-	     $(B)/tests/guard_drive
+	     $(B)/tests/guard_drive $(B)/tests/fbsd_cmds
 # bench/: the raw FIFREEZE floor and the write-stall writer (bench/run)
 BENCH_PROGS = $(B)/bench/rawfreeze $(B)/bench/stallwriter
 
 .PHONY: all deps check unit system demo install lint fmt clean help bench \
-	programs deb
+	programs deb freebsd
 
 all: $(PROGS) $(LIB_OUT) $(EXAMPLES) $(TEST_PROGS) $(BENCH_PROGS)
 
@@ -104,6 +105,7 @@ help:
 	@echo "make fuzz       libFuzzer targets, FUZZ_SECONDS=$(FUZZ_SECONDS) each"
 	@echo "make demo       an emulated host backup of real filesystems"
 	@echo "make bench      benchmarks vs Debian's daemon (SMOKE=1: one pass)"
+	@echo "make freebsd    cross-build for FreeBSD into $(FB)/ (Zig cc)"
 	@echo "make install    install (PREFIX=$(PREFIX) DESTDIR=)"
 	@echo "make deb        the Debian packages (debian/) into $(B)/deb/"
 	@echo "make lint       clang-format check, cppcheck, mandoc -Tlint"
@@ -177,6 +179,11 @@ $(B)/tests/sandbox: $(SANDBOX_SRCS)
 $(B)/tests/failfreeze.so: tests/system/failfreeze.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -shared -fPIC -o $@ $< -ldl
+
+# prints common/hv_vss_fbsd.h's ioctl numbers for sim_rules.py
+$(B)/tests/fbsd_cmds: tests/system/fbsd_cmds.c common/hv_vss_fbsd.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $<
 
 # drives the thaw guard and the ownership record for t_guard.sh
 $(B)/tests/guard_drive: tests/system/guard_drive.c $(B)/daemon/guard.o \
@@ -254,6 +261,76 @@ bench: deps
 	@sh tools/fetch-ref $(B)/ref
 	@python3 bench/run -B $(B) $(BENCH_FLAGS)
 
+# --- make freebsd: cross-compiled with Zig's cc (PyPI's ziglang, which
+# tools/deps freebsd installs), FreeBSD 14's own headers and libc, into
+# $(FB)/, warnings as errors.  What builds today must keep building:
+# common/, libhvvss (.so, .a), tests/freebsd/abi (FreeBSD's ioctl numbers,
+# asserted), examples/app linked with libhvvss.so, and the daemon objects
+# of FB_DAEMON_OK.  Every other daemon/ and ctl/ object is tried, and
+# tools/freebsd-report writes to $(FB)/REPORT which built, which did not
+# and why (the Linux-only calls that the platform seams will move), and
+# what file(1) says of each output.  libevent and inih are built from
+# their Debian source packages by tools/freebsd-deps into $(FB)/deps. ----
+FB	= build-freebsd
+# Zig's caches too live in $(FB), not in the user's ~/.cache
+FB_ZIG	= env ZIG_GLOBAL_CACHE_DIR=$(CURDIR)/$(FB)/zig-cache python3 -m ziglang
+FB_CC	= $(FB_ZIG) cc -target x86_64-freebsd
+FB_AR	= $(FB_ZIG) ar
+FB_DEPS	= $(FB)/deps
+FB_CFLAGS = $(CPPFLAGS) $(WARN) -Werror -O2 -g -I$(FB_DEPS)/include
+FB_COMMON_OBJS = $(COMMON_SRCS:%.c=$(FB)/%.o)
+FB_LIB_OBJS = $(addprefix $(FB)/lib/,$(notdir $(LIB_SRCS:.c=.o)))
+FB_DAEMON_OK = daemon/conf.c daemon/daemon.c daemon/history.c \
+	daemon/host.c daemon/main.c daemon/metrics.c daemon/mountwatch.c \
+	daemon/status.c daemon/txn.c
+FB_TRY	= $(filter-out $(FB_DAEMON_OK),$(wildcard daemon/*.c)) \
+	  ctl/hv_vss_ctl.c
+FB_OUT	= $(FB_COMMON_OBJS) $(FB)/$(LIB_SONAME) $(FB)/libhvvss.so \
+	  $(FB)/libhvvss.a $(FB)/tests/abi $(FB)/examples/app \
+	  $(FB_DAEMON_OK:%.c=$(FB)/%.o)
+
+freebsd:
+	@sh tools/deps freebsd
+	@ZIG_GLOBAL_CACHE_DIR=$(CURDIR)/$(FB)/zig-cache \
+	    sh tools/freebsd-deps $(FB_DEPS)
+	@$(MAKE) --no-print-directory $(FB_OUT)
+	@FB_CC='$(FB_CC)' FB_CFLAGS='$(FB_CFLAGS) -Idaemon' \
+	    sh tools/freebsd-report $(FB) $(FB_TRY) -- $(FB_OUT)
+
+$(FB)/%.o: %.c
+	@mkdir -p $(@D)
+	$(FB_CC) $(FB_CFLAGS) -Idaemon -c $< -o $@
+
+$(FB)/lib/%.o: lib/%.c
+	@mkdir -p $(@D)
+	$(FB_CC) $(FB_CFLAGS) -fPIC -c $< -o $@
+
+$(FB)/lib/%.o: common/%.c
+	@mkdir -p $(@D)
+	$(FB_CC) $(FB_CFLAGS) -fPIC -c $< -o $@
+
+$(FB)/$(LIB_SONAME): $(FB_LIB_OBJS) lib/libhvvss.map
+	$(FB_CC) -shared -Wl,-soname,$(LIB_SONAME) -Wl,--no-undefined \
+	    -Wl,--version-script,lib/libhvvss.map -o $@ $(FB_LIB_OBJS)
+
+$(FB)/libhvvss.so: $(FB)/$(LIB_SONAME)
+	ln -sf $(LIB_SONAME) $@
+
+$(FB)/libhvvss.a: $(FB_LIB_OBJS)
+	$(FB_CC) -r -nostdlib -o $(FB)/lib/libhvvss-all.o $(FB_LIB_OBJS)
+	objcopy -w -G 'hvvss_*' $(FB)/lib/libhvvss-all.o
+	rm -f $@
+	$(FB_AR) rcs $@ $(FB)/lib/libhvvss-all.o
+
+$(FB)/tests/abi: tests/freebsd/abi.c common/hv_vss_fbsd.h
+	@mkdir -p $(@D)
+	$(FB_CC) $(FB_CFLAGS) -o $@ $<
+
+$(FB)/examples/app: examples/app.c $(FB)/libhvvss.so
+	@mkdir -p $(@D)
+	$(FB_CC) $(FB_CFLAGS) -Ilib -o $@ $< -L$(FB) -lhvvss \
+	    -Wl,-rpath,'$$ORIGIN/..'
+
 install: $(PROGS) install-lib
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
 	    $(DESTDIR)$(DAEMONDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
@@ -303,12 +380,14 @@ lint:
 	    --include=$(shell echo '#include <sys/queue.h>' | \
 	        $(CC) -H -E -o /dev/null - 2>&1 | sed -n 's/^\. //p' | head -n 1) \
 	    -Icommon $(C_FILES)
+	@# built for FreeBSD only (make freebsd): formatted, not cppchecked
+	clang-format --dry-run --Werror $(wildcard tests/freebsd/*.c)
 	mandoc -Tlint -W warning $(MAN_PAGES)
 
 fmt:
 	clang-format -i $(C_FILES)
 
 clean:
-	rm -rf $(B) build-asan build-fuzz
+	rm -rf $(B) build-asan build-fuzz $(FB)
 
 -include $(shell find $(B) -path $(B)/ref -prune -o -type f -name '*.d' -print 2>/dev/null)

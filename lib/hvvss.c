@@ -311,6 +311,21 @@ sanitize(const char *in, char *out, size_t cap)
 	return n;
 }
 
+/*
+ * strerror_r() is GNU's (returning the message) where glibc and
+ * _GNU_SOURCE meet, POSIX's (returning 0 and filling buf) elsewhere, as
+ * on FreeBSD: "" if it has no message.
+ */
+static const char *
+errstr(int err, char *buf, size_t len)
+{
+#if defined(__GLIBC__) && defined(_GNU_SOURCE)
+	return strerror_r(err, buf, len);
+#else
+	return strerror_r(err, buf, len) == 0 ? buf : "";
+#endif
+}
+
 /* The reason for a veto: the callback's, else what its rc says. */
 static void
 veto_reason(int rc, const char *in, char *out, size_t cap)
@@ -320,8 +335,7 @@ veto_reason(int rc, const char *in, char *out, size_t cap)
 	if (sanitize(in, out, cap) > 0)
 		return;
 	/* strerror_r may speak the locale's language: sanitize that too */
-	if (rc < 0 &&
-	    sanitize(strerror_r(-rc, ebuf, sizeof(ebuf)), out, cap) > 0)
+	if (rc < 0 && sanitize(errstr(-rc, ebuf, sizeof(ebuf)), out, cap) > 0)
 		return;
 	snprintf(out, cap, "vetoed (%d)", rc);
 }

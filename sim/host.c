@@ -10,8 +10,9 @@
  * real host it sends one request at a time and waits for its answer,
  * unless a step asks to send the next one while this one is in flight.
  * A request with no answer within the kernel's timeout plus a margin is
- * recorded as unanswered; that is a bug in the guest kernel's emulation or
- * a hung daemon, and the backup fails.
+ * recorded as unanswered; that is a bug in the guest kernel's emulation, a
+ * hung daemon, or (under -F) FreeBSD's driver dropping a request, and the
+ * backup fails.
  */
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -54,7 +55,7 @@ struct pending {
 struct host {
 	struct event_base *base;
 	const struct sim_cfg *cfg;
-	struct kernel *kernel;
+	struct guest_kernel gk; /* Linux's or FreeBSD's */
 	struct report *rep;
 
 	enum phase phase;
@@ -134,7 +135,7 @@ send_request(struct host *h, uint8_t op)
 	p->sent_us = now_us();
 	p->deadline_us =
 	    p->sent_us + ((uint64_t)tmo + HOST_REPLY_MARGIN_MS) * 1000;
-	kernel_channel_send(h->kernel, pkt, len, p->reqid);
+	h->gk.channel_send(h->gk.k, pkt, len, p->reqid);
 }
 
 static void
@@ -159,7 +160,7 @@ send_negotiation(struct host *h)
 	p->len = len;
 	p->sent_us = now_us();
 	p->deadline_us = p->sent_us + HOST_NEGO_TIMEOUT_MS * 1000ULL;
-	kernel_channel_send(h->kernel, pkt, len, p->reqid);
+	h->gk.channel_send(h->gk.k, pkt, len, p->reqid);
 }
 
 static void
@@ -350,8 +351,8 @@ run_step(struct host *h, const struct step *s)
 		start_exec(h, h->cfg->exec_cmd);
 		break;
 	case STEP_HIBERNATE:
-		h->reg_before = kernel_registrations(h->kernel);
-		kernel_hibernate(h->kernel);
+		h->reg_before = h->gk.registrations(h->gk.k);
+		h->gk.hibernate(h->gk.k);
 		/* what was in flight went with the channel: never answered */
 		while (h->nout > 0) {
 			report_request(h->rep, h->out[0].op, h->out[0].txid, 0,
@@ -360,14 +361,14 @@ run_step(struct host *h, const struct step *s)
 		}
 		/* resume: the channel is opened again, and a host always
 		 * negotiates on a fresh channel before anything else */
-		kernel_resume(h->kernel);
+		kernel_resume(h->gk.lk);
 		send_negotiation(h);
 		h->wait_until = now_us() + HOST_REREGISTER_MS * 1000ULL;
 		h->waiting = true;
 		tick_in(h, HOST_TICK_MS);
 		break;
 	case STEP_REMOVE:
-		kernel_remove(h->kernel);
+		kernel_remove(h->gk.lk);
 		while (h->nout > 0) {
 			report_request(h->rep, h->out[0].op, h->out[0].txid, 0,
 			    0, 0, now_us() - h->out[0].sent_us, false);
@@ -396,11 +397,11 @@ host_advance(struct host *h)
 	case PH_NEGOTIATE:
 		return;
 	case PH_WAIT_REGISTER:
-		if (!kernel_ready(h->kernel) && now_us() < h->wait_until) {
+		if (!h->gk.ready(h->gk.k) && now_us() < h->wait_until) {
 			tick_in(h, HOST_TICK_MS);
 			return;
 		}
-		if (!kernel_ready(h->kernel) && h->cfg->wait_register_ms > 0)
+		if (!h->gk.ready(h->gk.k) && h->cfg->wait_register_ms > 0)
 			report_event(h->rep, "no_daemon",
 			    "no daemon registered within %u ms",
 			    h->cfg->wait_register_ms);
@@ -465,8 +466,8 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	s = &h->cfg->steps[h->step - 1];
 	if (s->kind == STEP_REMOVE) {
-		if (!kernel_is_open(h->kernel) || now >= h->wait_until) {
-			if (kernel_is_open(h->kernel))
+		if (!kernel_is_open(h->gk.lk) || now >= h->wait_until) {
+			if (kernel_is_open(h->gk.lk))
 				report_event(h->rep, "not_released",
 				    "the removed device was still open after "
 				    "%u ms",
@@ -478,8 +479,8 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (s->kind == STEP_HIBERNATE) {
-		if (kernel_registrations(h->kernel) > h->reg_before &&
-		    kernel_ready(h->kernel) && h->nout == 0) {
+		if (h->gk.registrations(h->gk.k) > h->reg_before &&
+		    h->gk.ready(h->gk.k) && h->nout == 0) {
 			report_event(h->rep, "reregistered",
 			    "daemon registered again after hibernation");
 			h->waiting = false;
@@ -491,7 +492,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 				    "within %u ms",
 				    HOST_REREGISTER_MS);
 			h->nout = 0;
-			if (!kernel_ready(h->kernel))
+			if (!h->gk.ready(h->gk.k))
 				report_event(h->rep, "no_reregister",
 				    "daemon did not register again within "
 				    "%u ms",
@@ -546,7 +547,7 @@ watch_cb(evutil_socket_t fd, short what, void *arg)
 
 struct host *
 host_new(struct event_base *base, const struct sim_cfg *cfg,
-    struct kernel *kernel, struct report *rep)
+    const struct guest_kernel *gk, struct report *rep)
 {
 	struct host *h;
 	struct timeval sec = {1, 0};
@@ -555,7 +556,7 @@ host_new(struct event_base *base, const struct sim_cfg *cfg,
 		return NULL;
 	h->base = base;
 	h->cfg = cfg;
-	h->kernel = kernel;
+	h->gk = *gk;
 	h->rep = rep;
 	h->advance_ev = event_new(base, -1, 0, advance_cb, h);
 	h->tick_ev = evtimer_new(base, tick_cb, h);
@@ -565,7 +566,7 @@ host_new(struct event_base *base, const struct sim_cfg *cfg,
 		host_free(h);
 		return NULL;
 	}
-	kernel_set_host(kernel, h);
+	h->gk.set_host(h->gk.k, h);
 	return h;
 }
 
@@ -587,7 +588,7 @@ host_free(struct host *h)
 {
 	if (h == NULL)
 		return;
-	kernel_set_host(h->kernel, NULL);
+	h->gk.set_host(h->gk.k, NULL);
 	if (h->advance_ev)
 		event_free(h->advance_ev);
 	if (h->tick_ev)

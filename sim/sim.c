@@ -5,13 +5,15 @@
  *
  * This file only parses options and starts things: the device (fusedev.c),
  * the kernel model (kernel.c), the host (host.c), and an optional guest
- * command, typically the daemon under test.
+ * command, typically the daemon under test.  With -F the kernel model is
+ * FreeBSD's (kernel_fbsd.c) and its two devices are served by fbsddev.c.
  */
 #include <sys/types.h>
 #include <sys/wait.h>
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,9 +40,9 @@ static struct {
 static void __attribute__((noreturn)) usage(void)
 {
 	fprintf(stderr,
-	    "usage: hv_vss_sim [-v] [-b command] [-n count] [-w seconds] "
-	    "[-s steps]\n"
-	    "                  [-f fault] [-H flags] [-T op=seconds] "
+	    "usage: hv_vss_sim [-v] [-b command] [-F appdevice] [-n count] "
+	    "[-w seconds]\n"
+	    "                  [-s steps] [-f fault] [-H flags] [-T op=seconds] "
 	    "[-O fw|vss=versions]\n"
 	    "                  [-x command] [-o report] device "
 	    "[-- guest-command [arg ...]]\n");
@@ -54,6 +56,37 @@ now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Linux's kernel.c behind the interface host.c drives */
+static void
+lx_channel_send(void *k, const uint8_t *pkt, size_t len, uint64_t reqid)
+{
+	kernel_channel_send(k, pkt, len, reqid);
+}
+
+static bool
+lx_ready(const void *k)
+{
+	return kernel_ready(k);
+}
+
+static unsigned int
+lx_registrations(const void *k)
+{
+	return kernel_registrations(k);
+}
+
+static void
+lx_hibernate(void *k)
+{
+	kernel_hibernate(k);
+}
+
+static void
+lx_set_host(void *k, struct host *h)
+{
+	kernel_set_host(k, h);
 }
 
 static unsigned int
@@ -353,8 +386,11 @@ main(int argc, char *argv[])
 	struct event *sigev[4];
 	const int sigs[4] = {SIGCHLD, SIGINT, SIGTERM, SIGHUP};
 	const char *faults[16];
-	struct kernel *k;
-	struct fusedev *dev;
+	struct kernel *k = NULL;
+	struct kfbsd *kf = NULL;
+	struct fusedev *dev = NULL;
+	struct fbsddev *fsdev = NULL, *appdev = NULL;
+	struct guest_kernel gk;
 	unsigned int nfaults = 0, i;
 	unsigned long ul;
 	int ch, rc;
@@ -362,19 +398,22 @@ main(int argc, char *argv[])
 
 	cfg.repeat = 1;
 	cfg.wait_register_ms = 10000;
+	/* UINT_MAX: not set by -T or -f, the kernel's default once known */
 	for (i = 0; i < HV_OP_COUNT; i++)
-		cfg.timeout_ms[i] = SIM_UTIL_TIMEOUT_MS;
-	cfg.timeout_ms[HV_OP_FREEZE] = SIM_FREEZE_TIMEOUT_MS;
+		cfg.timeout_ms[i] = UINT_MAX;
 	cfg.offer_fw[0] = IC_FW_VERSION_GUEST;
 	cfg.noffer_fw = 1;
 	cfg.offer_msg[0] = IC_VSS_VERSION_GUEST;
 	cfg.noffer_msg = 1;
 	parse_steps(&cfg, "hot,freeze,exec,thaw");
 
-	while ((ch = getopt(argc, argv, "+b:f:H:n:o:O:s:T:vw:x:")) != -1) {
+	while ((ch = getopt(argc, argv, "+b:F:f:H:n:o:O:s:T:vw:x:")) != -1) {
 		switch (ch) {
 		case 'b':
 			cfg.setup_cmd = optarg;
+			break;
+		case 'F':
+			cfg.app_device = optarg;
 			break;
 		case 'f':
 			if (nfaults == sizeof(faults) / sizeof(faults[0]))
@@ -440,12 +479,42 @@ main(int argc, char *argv[])
 	}
 	for (i = 0; i < nfaults; i++)
 		apply_fault(&cfg, faults[i]);
+	for (i = 0; i < HV_OP_COUNT; i++) {
+		if (cfg.timeout_ms[i] != UINT_MAX)
+			continue;
+		if (cfg.app_device != NULL)
+			cfg.timeout_ms[i] = SIM_FBSD_TIMEOUT_MS;
+		else
+			cfg.timeout_ms[i] = i == HV_OP_FREEZE
+			    ? SIM_FREEZE_TIMEOUT_MS
+			    : SIM_UTIL_TIMEOUT_MS;
+	}
+	for (i = 0; cfg.app_device != NULL && i < cfg.nsteps; i++)
+		if (cfg.steps[i].kind == STEP_HIBERNATE ||
+		    cfg.steps[i].kind == STEP_REMOVE) {
+			fprintf(stderr,
+			    "hv_vss_sim: -F: FreeBSD's driver has no hibernation path and its removal is not emulated: no hibernate or remove step or fault\n");
+			exit(2);
+		}
 
 	if ((g.base = event_base_new()) == NULL ||
-	    (g.rep = report_new()) == NULL ||
-	    (k = kernel_new(g.base, &cfg, g.rep)) == NULL) {
+	    (g.rep = report_new()) == NULL) {
 		fprintf(stderr, "hv_vss_sim: out of memory\n");
 		exit(2);
+	}
+	if (cfg.app_device != NULL) {
+		if ((kf = kfbsd_new(g.base, &cfg, g.rep)) == NULL) {
+			fprintf(stderr, "hv_vss_sim: out of memory\n");
+			exit(2);
+		}
+		gk = kfbsd_guest(kf);
+	} else {
+		if ((k = kernel_new(g.base, &cfg, g.rep)) == NULL) {
+			fprintf(stderr, "hv_vss_sim: out of memory\n");
+			exit(2);
+		}
+		gk = (struct guest_kernel){k, k, lx_channel_send, lx_ready,
+		    lx_registrations, lx_hibernate, lx_set_host};
 	}
 	for (i = 0; i < 4; i++) {
 		sigev[i] = evsignal_new(g.base, sigs[i], signal_cb, NULL);
@@ -455,11 +524,20 @@ main(int argc, char *argv[])
 		}
 	}
 	signal(SIGPIPE, SIG_IGN);
-	if ((dev = fusedev_start(g.base, cfg.device, k, false)) == NULL)
+	if (kf != NULL) {
+		if ((fsdev = fbsddev_start(
+		         g.base, cfg.device, kf, KF_FS, false)) == NULL)
+			exit(2);
+		if ((appdev = fbsddev_start(
+		         g.base, cfg.app_device, kf, KF_APP, false)) == NULL) {
+			fbsddev_stop(fsdev);
+			exit(2);
+		}
+	} else if ((dev = fusedev_start(g.base, cfg.device, k, false)) == NULL)
 		exit(2);
 	if (cfg.guest_argv != NULL)
 		g.guest = spawn_guest(cfg.guest_argv);
-	if ((g.host = host_new(g.base, &cfg, k, g.rep)) == NULL) {
+	if ((g.host = host_new(g.base, &cfg, &gk, g.rep)) == NULL) {
 		fprintf(stderr, "hv_vss_sim: out of memory\n");
 		exit(2);
 	}
@@ -471,7 +549,10 @@ main(int argc, char *argv[])
 	host_free(g.host);
 	g.host = NULL;
 	fusedev_stop(dev);
+	fbsddev_stop(fsdev);
+	fbsddev_stop(appdev);
 	kernel_free(k);
+	kfbsd_free(kf);
 	if ((rc = report_write(g.rep, cfg.report_path)) < 0)
 		fprintf(stderr, "hv_vss_sim: report: %s\n", strerror(-rc));
 	rc = report_ok(g.rep) && !g.interrupted ? 0 : 1;

@@ -8,6 +8,9 @@
  *              transaction, the timeouts, the device's read/write rules
  *   fusedev.c  serves the device as a FUSE file and maps FUSE requests to
  *              kernel_open/read/write/poll/release
+ *   kernel_fbsd.c  plays FreeBSD's hv_vss driver instead (-F): two
+ *              devices, ioctls, the application first on FREEZE
+ *   fbsddev.c  serves each of its devices as a FUSE file with ioctls
  *   report.c   records what happened and prints the JSON report
  *   sim.c      options and start-up
  *
@@ -31,7 +34,10 @@ struct event_base;
 struct kernel;
 struct host;
 struct fusedev;
+struct kfbsd;
+struct fbsddev;
 struct report;
+struct hv_vss_opt_msg;
 
 /* Kernel timeouts, as Linux has them: FREEZE 15 min, the others 30 s. */
 #define SIM_FREEZE_TIMEOUT_MS (15 * 60 * 1000)
@@ -57,6 +63,7 @@ struct step {
 
 struct sim_cfg {
 	const char *device; /* where the FUSE file is served */
+	const char *app_device; /* -F: FreeBSD's hv_appvss_dev; else NULL */
 	const char *exec_cmd; /* run while frozen, or NULL */
 	const char *setup_cmd; /* run once before the first backup */
 	char *const *guest_argv; /* guest command, or NULL */
@@ -70,6 +77,22 @@ struct sim_cfg {
 	struct ic_version offer_fw[8], offer_msg[8];
 	unsigned int noffer_fw, noffer_msg;
 	bool verbose;
+};
+
+/*
+ * The guest kernel as host.c drives it: Linux's (kernel.c) or FreeBSD's
+ * (kernel_fbsd.c).  hibernate is NULL where the kernel has no such path.
+ */
+struct guest_kernel {
+	void *k;
+	/* Linux's kernel, for the steps only it has (hibernate, remove);
+	 * NULL under -F, which refuses those steps */
+	struct kernel *lk;
+	void (*channel_send)(void *, const uint8_t *, size_t, uint64_t);
+	bool (*ready)(const void *);
+	unsigned int (*registrations)(const void *);
+	void (*hibernate)(void *);
+	void (*set_host)(void *, struct host *);
 };
 
 /* monotonic clock in microseconds */
@@ -95,6 +118,27 @@ void kernel_remove(struct kernel *);
 bool kernel_removed(const struct kernel *);
 bool kernel_is_open(const struct kernel *);
 
+/* kernel_fbsd.c: side is KF_FS (hv_fsvss_dev) or KF_APP (hv_appvss_dev) */
+#define KF_FS 0
+#define KF_APP 1
+#define SIM_FBSD_TIMEOUT_MS (15 * 1000) /* its one timer, TIMEOUT_LIMIT */
+struct kfbsd *
+kfbsd_new(struct event_base *, const struct sim_cfg *, struct report *);
+void kfbsd_free(struct kfbsd *);
+struct guest_kernel kfbsd_guest(struct kfbsd *);
+void kfbsd_channel_send(struct kfbsd *, const uint8_t *, size_t, uint64_t);
+int kfbsd_open(struct kfbsd *, int);
+void kfbsd_release(struct kfbsd *, int);
+void kfbsd_read(struct kfbsd *, int, struct hv_vss_opt_msg *);
+void kfbsd_write(struct kfbsd *, int, const struct hv_vss_opt_msg *);
+bool kfbsd_readable(const struct kfbsd *, int);
+void kfbsd_set_wakeup(struct kfbsd *, int, void (*)(void *), void *);
+
+/* fbsddev.c */
+struct fbsddev *
+fbsddev_start(struct event_base *, const char *, struct kfbsd *, int, bool);
+void fbsddev_stop(struct fbsddev *);
+
 /* fusedev.c */
 struct fusedev *
 fusedev_start(struct event_base *, const char *, struct kernel *, bool);
@@ -102,7 +146,7 @@ void fusedev_stop(struct fusedev *);
 
 /* host.c */
 struct host *host_new(struct event_base *, const struct sim_cfg *,
-    struct kernel *, struct report *);
+    const struct guest_kernel *, struct report *);
 void host_free(struct host *);
 void host_start(struct host *);
 void host_on_reply(struct host *, const uint8_t *, size_t, uint64_t);

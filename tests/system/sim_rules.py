@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """Every kernel rule of doc/DESIGN.md ("Kernel rules"), checked against
-hv_vss_sim with a scripted guest.
+hv_vss_sim with a scripted guest; and every rule of FreeBSD's driver
+(doc/FREEBSD.md), the fbsd_* rules, against hv_vss_sim -F, whose two
+devices this script drives itself through their ioctls.
 
 Run inside the sandbox (it mounts the emulated device at
 /dev/vmbus/hv_vss): sim_rules.py BUILD_DIR [RULE...].  Each rule runs the
@@ -9,6 +11,8 @@ checks the guest's own observations (printed as JSON on fd 3... kept
 simple: a result file) and the sim's JSON report.  Prints "ok - rule" or
 "not ok - rule: why" per rule; exits 1 if any failed.
 """
+import errno
+import fcntl
 import json
 import os
 import select
@@ -456,10 +460,465 @@ def rule_faults(build):
     check(fr["length"] == 6260, "FREEZE packet of %d bytes" % fr["length"])
 
 
+
+# ------------------------------------------------ FreeBSD's driver (hv_vss_sim -F)
+#
+# The test drives both devices itself (no guest command): it starts the
+# sim, opens hv_fsvss_dev and hv_appvss_dev, and answers each request by
+# a policy, logging (device, opt, msgid, time) for every request read.
+
+FS_DEV = os.environ.get("HVVSS_FS_DEV", "/dev/hv_fsvss_dev")
+APP_DEV = os.environ.get("HVVSS_APP_DEV", "/dev/hv_appvss_dev")
+CHECK, FREEZE, THAW = 1, 2, 3
+
+
+def linux_ioc(direction, typ, nr, size):
+    """Linux's _IOC(): direction in bits 30-31 (1 write, 2 read), size in
+    16-29, type in 8-15, number in 0-7."""
+    return direction << 30 | size << 16 | ord(typ) << 8 | nr
+
+
+IOCHVVSSREAD = linux_ioc(2, "v", 2, 64)     # _IOR('v', 2, 64 bytes)
+IOCHVVSSWRITE = linux_ioc(1, "v", 3, 64)    # _IOW('v', 3, 64 bytes)
+
+
+def vss_read(fd):
+    """IOCHVVSSREAD: (opt, status, msgid)."""
+    buf = bytearray(64)
+    fcntl.ioctl(fd, IOCHVVSSREAD, buf, True)
+    opt, status, msgid = struct.unpack_from("<IIQ", buf)
+    return opt, status, msgid, bytes(buf[16:])
+
+
+def vss_write(fd, opt, msgid, status):
+    fcntl.ioctl(fd, IOCHVVSSWRITE, struct.pack("<IIQ48x", opt, status,
+                                                msgid))
+
+
+def mounted(path):
+    try:
+        return os.stat(path).st_dev != os.stat(os.path.dirname(path)).st_dev
+    except OSError:
+        return False
+
+
+class FbsdSim:
+    """hv_vss_sim -F running in the background."""
+
+    def __init__(self, build, args):
+        self.p = subprocess.Popen(
+            [os.path.join(build, "hv_vss_sim"), "-F", APP_DEV] + args +
+            [FS_DEV], stdout=subprocess.PIPE)
+        for _ in range(200):
+            if mounted(FS_DEV) and mounted(APP_DEV):
+                break
+            time.sleep(0.02)
+        else:
+            raise AssertionError("devices never mounted")
+
+    def report(self, timeout=60):
+        out, _ = self.p.communicate(timeout=timeout)
+        return self.p.returncode, json.loads(out)
+
+    def running(self):
+        return self.p.poll() is None
+
+
+def serve(sim, fds, policy, limit=30.0):
+    """Answer requests on fds ({"fs": fd, "app": fd}) until the sim exits.
+    policy(side, opt, n) -> status to ack with, None for no ack, or a
+    (seconds, status) pair to ack after a pause.  Returns the log."""
+    log = []
+    t0 = time.monotonic()
+    p = select.poll()
+    for fd in fds.values():
+        p.register(fd, select.POLLIN)
+    side_of = {fd: side for side, fd in fds.items()}
+    while sim.running() and time.monotonic() - t0 < limit:
+        for fd, ev in p.poll(50):
+            if not ev & select.POLLIN:
+                continue
+            side = side_of[fd]
+            try:
+                opt, status, msgid, _ = vss_read(fd)
+            except OSError:
+                return log
+            if status != 0:
+                continue
+            n = len([x for x in log if x[0] == side])
+            log.append((side, opt, msgid, time.monotonic() - t0))
+            answer = policy(side, opt, n)
+            if isinstance(answer, tuple):
+                time.sleep(answer[0])
+                answer = answer[1]
+            if answer is not None:
+                vss_write(fd, opt, msgid, answer)
+    return log
+
+
+def opens(*paths):
+    """Open in reverse order: the application's device before the
+    daemon's, whose opening starts the host (the ring is read from then
+    on), so that the first request finds the application there."""
+    return list(reversed([os.open(x, os.O_RDWR)
+                          for x in reversed(paths)]))
+
+
+def closeall(fds):
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def seq(log):
+    return [(x[0], x[1]) for x in log]
+
+
+def rule_fbsd_ioctl_numbers(build):
+    """IOCHVVSSREAD/WRITE of common/hv_vss_fbsd.h, as this platform's
+    _IOR/_IOW build them, are Linux's encoding of _IOR('v', 2, 64 bytes)
+    and _IOW('v', 3, 64 bytes) (and not FreeBSD's: direction bits
+    swapped)."""
+    out = subprocess.run([os.path.join(build, "tests", "fbsd_cmds")],
+                         stdout=subprocess.PIPE, check=True,
+                         text=True).stdout.split()
+    got = dict(zip(out[0::2], out[1::2]))
+    check(int(got["IOCHVVSSREAD"], 16) == IOCHVVSSREAD == 0x80407602,
+          "READ %s" % got)
+    check(int(got["IOCHVVSSWRITE"], 16) == IOCHVVSSWRITE == 0x40407603,
+          "WRITE %s" % got)
+    check(got["size"] == "64", "size %s" % got["size"])
+
+
+def rule_fbsd_open(build):
+    """Opening a device registers it, no handshake: a second open is
+    EBUSY, READ with nothing queued returns status 1 at once, poll says
+    nothing, read()/write() are ENODEV; the files are 0640."""
+    sim = FbsdSim(build, ["-s", "sleep=1"])
+    fs, app = opens(FS_DEV, APP_DEV)
+    notes = {}
+    for name, path in (("fs", FS_DEV), ("app", APP_DEV)):
+        try:
+            os.open(path, os.O_RDWR)
+            notes[name + "_second"] = "ok"
+        except OSError as e:
+            notes[name + "_second"] = e.errno
+        notes[name + "_mode"] = os.stat(path).st_mode & 0o777
+    for name, fd in (("fs", fs), ("app", app)):
+        t = time.monotonic()
+        opt, status, msgid, rest = vss_read(fd)
+        notes[name + "_ioctl"] = (opt, status, msgid, rest == bytes(48),
+                                  time.monotonic() - t)
+        p = select.poll()
+        p.register(fd, select.POLLIN)
+        notes[name + "_poll"] = p.poll(0)
+        for op, call in (("read", lambda: os.read(fd, 64)),
+                         ("write", lambda: os.write(fd, bytes(64)))):
+            try:
+                call()
+                notes[name + "_" + op] = "ok"
+            except OSError as e:
+                notes[name + "_" + op] = e.errno
+    closeall([fs, app])
+    rc, rep = sim.report()
+    for name in ("fs", "app"):
+        check(notes[name + "_second"] == errno.EBUSY,
+              "%s second open: %r" % (name, notes[name + "_second"]))
+        check(notes[name + "_mode"] == 0o640, "%s mode %o"
+              % (name, notes[name + "_mode"]))
+        opt, status, msgid, zero, took = notes[name + "_ioctl"]
+        check((opt, status, msgid, zero) == (0, 1, 0, True),
+              "%s idle READ: %r" % (name, notes[name + "_ioctl"]))
+        check(took < 0.5, "%s idle READ took %.3f s" % (name, took))
+        check(notes[name + "_poll"] == [], "%s poll %r"
+              % (name, notes[name + "_poll"]))
+        for op in ("read", "write"):
+            check(notes[name + "_" + op] == errno.ENODEV, "%s %s(): %r"
+                  % (name, op, notes[name + "_" + op]))
+    check(len(events(rep, "open_busy")) == 2, "events %r" % rep["events"])
+    check(rc == 0, "sim exited %d" % rc)
+
+
+def rule_fbsd_ack(build):
+    """With the daemon alone: CHECK (opt 1), FREEZE (2), THAW (3) in
+    turn; a WRITE echoing opt and msgid with status 0 answers the host
+    S_OK (CHECK with flags 5); status 1 answers E_FAIL."""
+    for verdict, want in ((0, "S_OK"), (1, "E_FAIL")):
+        sim = FbsdSim(build, ["-s", "hot,freeze,thaw"])
+        (fs,) = opens(FS_DEV)
+        log = serve(sim, {"fs": fs}, lambda s, o, n: verdict)
+        closeall([fs])
+        rc, rep = sim.report()
+        check(seq(log) == [("fs", CHECK), ("fs", FREEZE), ("fs", THAW)],
+              "daemon saw %r" % seq(log))
+        check(len(set(x[2] for x in log)) == 3, "msgids %r" % log)
+        for q in reqs(rep):
+            check(q["result"] == want, "%s: %s, want %s"
+                  % (q["op"], q["result"], want))
+            if q["op"] == "HOT_BACKUP":
+                check(q["flags"] == 5, "HOT_BACKUP flags %d" % q["flags"])
+        check(rc == (0 if verdict == 0 else 1), "sim exited %d" % rc)
+
+
+def rule_fbsd_order(build):
+    """CHECK and FREEZE go to the application first, then the daemon;
+    THAW to the daemon first, then the application; the second is asked
+    only once the first has acked."""
+    sim = FbsdSim(build, ["-s", "hot,freeze,thaw"])
+    fs, app = opens(FS_DEV, APP_DEV)
+    log = serve(sim, {"fs": fs, "app": app}, lambda s, o, n: (0.2, 0))
+    closeall([fs, app])
+    rc, rep = sim.report()
+    check(seq(log) == [("app", CHECK), ("fs", CHECK), ("app", FREEZE),
+                       ("fs", FREEZE), ("fs", THAW), ("app", THAW)],
+          "order %r" % seq(log))
+    for a, b in zip(log, log[1:]):
+        check(b[3] - a[3] >= 0.15, "%r asked before %r acked" % (b, a))
+    check([q["result"] for q in reqs(rep)] == ["S_OK"] * 3,
+          "results %r" % results(rep))
+    check(rc == 0, "sim exited %d" % rc)
+
+
+def rule_fbsd_app_veto(build):
+    """The application's failure of CHECK or FREEZE fails the host's
+    request, and the daemon is never asked; a daemon's THAW failure is
+    the host's, and the application is not asked to thaw."""
+    for fail_opt, steps in ((CHECK, "hot"), (FREEZE, "freeze")):
+        sim = FbsdSim(build, ["-s", steps])
+        fs, app = opens(FS_DEV, APP_DEV)
+        log = serve(sim, {"fs": fs, "app": app},
+                    lambda s, o, n: 1 if s == "app" and o == fail_opt else 0)
+        closeall([fs, app])
+        rc, rep = sim.report()
+        check(seq(log) == [("app", fail_opt)], "%d: saw %r"
+              % (fail_opt, seq(log)))
+        check(results(rep)[0][1] == "E_FAIL", "results %r" % results(rep))
+    sim = FbsdSim(build, ["-s", "thaw"])
+    fs, app = opens(FS_DEV, APP_DEV)
+    log = serve(sim, {"fs": fs, "app": app}, lambda s, o, n: 1)
+    closeall([fs, app])
+    rc, rep = sim.report()
+    check(seq(log) == [("fs", THAW)], "THAW: saw %r" % seq(log))
+    check(results(rep) == [("THAW", "E_FAIL")], "%r" % results(rep))
+
+
+def rule_fbsd_timer(build):
+    """One timer covers a host request across both devices: two stages
+    each within it but together over it fail the host's request when it
+    fires, neither side is told, and the late ack is dropped (its ioctl
+    still returns 0)."""
+    sim = FbsdSim(build, ["-T", "all=1", "-s", "freeze,sleep=1"])
+    fs, app = opens(FS_DEV, APP_DEV)
+    # serve() polls both devices until the sim exits, a second after
+    log = serve(sim, {"fs": fs, "app": app}, lambda s, o, n: (0.6, 0))
+    closeall([fs, app])
+    rc, rep = sim.report()
+    check(seq(log) == [("app", FREEZE), ("fs", FREEZE)], "saw %r"
+          % seq(log))
+    q = reqs(rep)[0]
+    check(q["result"] == "E_FAIL", "FREEZE %s" % q["result"])
+    check(900000 <= q["latency_us"] < 1500000,
+          "answered after %d us, timer 1 s" % q["latency_us"])
+    check(events(rep, "kernel_timeout"), "no kernel_timeout event")
+    check(len(events(rep, "late_ack")) == 1, "late acks %r"
+          % events(rep, "late_ack"))
+    # the real one: 15 s
+    sim = FbsdSim(build, ["-s", "hot"])
+    fs, app = opens(FS_DEV, APP_DEV)
+    serve(sim, {"fs": fs, "app": app}, lambda s, o, n: None, limit=25)
+    closeall([fs, app])
+    rc, rep = sim.report()
+    q = reqs(rep)[0]
+    check(q["result"] == "E_FAIL" and
+          14900000 <= q["latency_us"] < 15500000,
+          "default timer: %r" % q)
+
+
+def rule_fbsd_busy(build):
+    """A host request that arrives while another is queued is ignored,
+    never answered; the pending request's reply is then built from the
+    ignored packet's bytes (the driver's one shared buffer)."""
+    sim = FbsdSim(build, ["-T", "all=1", "-f", "overlap", "-s",
+                          "hot,freeze"])
+    (fs,) = opens(FS_DEV)
+    log = serve(sim, {"fs": fs}, lambda s, o, n: (0.3, 0))
+    closeall([fs])
+    rc, rep = sim.report()
+    check(seq(log) == [("fs", CHECK)], "daemon saw %r" % seq(log))
+    q = {x["op"]: x for x in reqs(rep)}
+    check(not q["FREEZE"]["answered"], "FREEZE answered: %r" % q["FREEZE"])
+    check(events(rep, "busy_ignored"), "no busy_ignored event")
+    check(events(rep, "reply_from_clobbered_buffer"),
+          "no reply_from_clobbered_buffer event")
+    check(events(rep, "bad_reply"), "HOT_BACKUP's reply was well formed")
+
+
+def rule_fbsd_close(build):
+    """Closing the daemon's device fails nothing queued: its request is
+    answered E_FAIL by the timer, not at close; while it is closed, host
+    requests get E_FAIL at once; a new opener serves again."""
+    sim = FbsdSim(build, ["-T", "all=1", "-s",
+                          "freeze,sleep=0.5,thaw,sleep=1.5,hot"])
+    (fs,) = opens(FS_DEV)
+    while not select.select([fs], [], [], 5)[0]:
+        pass
+    opt, status, msgid, _ = vss_read(fs)
+    os.close(fs)
+    # the timer fires at 1 s, THAW arrives at 1.5 s, the hot at 3 s
+    time.sleep(2.2)
+    (fs,) = opens(FS_DEV)
+    log = serve(sim, {"fs": fs}, lambda s, o, n: 0)
+    closeall([fs])
+    rc, rep = sim.report()
+    got = results(rep)
+    check((opt, status) == (FREEZE, 0), "read %r" % ((opt, status),))
+    check(got == [("FREEZE", "E_FAIL"), ("THAW", "E_FAIL"),
+                  ("HOT_BACKUP", "S_OK")], "results %r" % got)
+    fr, th = reqs(rep)[0], reqs(rep)[1]
+    check(fr["latency_us"] >= 900000, "FREEZE failed after %d us, before "
+          "the timer" % fr["latency_us"])
+    check(th["latency_us"] < 300000, "THAW took %d us" % th["latency_us"])
+    check(events(rep, "daemon_gone"), "no daemon_gone event")
+    check(seq(log) == [("fs", CHECK)], "new daemon saw %r" % seq(log))
+
+
+def rule_fbsd_app_close(build):
+    """An application that closes holding FREEZE: the request times out
+    (E_FAIL), the daemon is never asked, later requests skip the
+    application."""
+    sim = FbsdSim(build, ["-T", "all=1", "-s", "freeze,thaw"])
+    fs, app = opens(FS_DEV, APP_DEV)
+    while not select.select([app], [], [], 5)[0]:
+        pass
+    first = vss_read(app)[:2]
+    os.close(app)
+    log = serve(sim, {"fs": fs}, lambda s, o, n: 0)
+    closeall([fs])
+    rc, rep = sim.report()
+    check(first == (FREEZE, 0), "app read %r" % (first,))
+    check(results(rep) == [("FREEZE", "E_FAIL"), ("THAW", "S_OK")],
+          "results %r" % results(rep))
+    check(reqs(rep)[0]["latency_us"] >= 900000, "FREEZE failed early")
+    check(seq(log) == [("fs", THAW)], "daemon saw %r" % seq(log))
+
+
+def rule_fbsd_kernel_answers(build):
+    """GET_DM_INFO is answered by the kernel (S_OK, flags 0); CREATE,
+    DELETE, BU_COMPLETE, AUTO_RECOVER and unknown ops are never
+    answered; none reaches a device."""
+    sim = FbsdSim(build, ["-T", "all=0.1", "-s",
+                          "create+,delete+,bu_complete+,auto_recover+,8+,"
+                          "get_dm_info"])
+    fs, app = opens(FS_DEV, APP_DEV)
+    log = serve(sim, {"fs": fs, "app": app}, lambda s, o, n: 0)
+    closeall([fs, app])
+    rc, rep = sim.report()
+    check(log == [], "devices saw %r" % log)
+    q = {x["op"]: x for x in reqs(rep)}
+    check(q["GET_DM_INFO"]["result"] == "S_OK" and
+          q["GET_DM_INFO"]["flags"] == 0, "GET_DM_INFO %r" % q["GET_DM_INFO"])
+    for op in ("CREATE", "DELETE", "BU_COMPLETE", "AUTO_RECOVER",
+               "UNKNOWN"):
+        check(not q[op]["answered"], "%s answered: %r" % (op, q[op]))
+    check(len(events(rep, "unknown_op")) == 5, "events %r" % rep["events"])
+
+
+def rule_fbsd_negotiation(build):
+    """Nothing, not even the negotiation, is read from the channel until
+    the daemon's device is first opened; then the highest host version
+    not above ours is chosen (4.0 is taken, unlike Linux), and with none
+    the packet goes back with an errno (45, EOPNOTSUPP) as status."""
+    rc, rep = FbsdSim(build, ["-w", "0"]).report()
+    check(not rep["negotiation"]["answered"], "answered with no daemon: %r"
+          % rep["negotiation"])
+    sim = FbsdSim(build, ["-O", "vss=4.0,3.0", "-s", "get_dm_info"])
+    fds = opens(FS_DEV)
+    rc, rep = sim.report()
+    closeall(fds)
+    n = rep["negotiation"]
+    check(n["ok"] and n["vss"] == "4.0", "negotiated %r" % n)
+    sim = FbsdSim(build, ["-O", "vss=6.0"])
+    fds = opens(FS_DEV)
+    rc, rep = sim.report()
+    closeall(fds)
+    n = rep["negotiation"]
+    check(n["answered"] and n["status"] == "0x0000002d", "refused %r" % n)
+
+
+def rule_fbsd_status(build):
+    """An ack's status fails the request if it is not 0, any value (2
+    here); the application's status is a uint8_t in the driver, so its
+    256 is a success."""
+    sim = FbsdSim(build, ["-s", "hot,hot"])
+    fs, app = opens(FS_DEV, APP_DEV)
+    log = serve(sim, {"fs": fs, "app": app},
+                lambda s, o, n: {("app", 0): 256, ("fs", 1): 2}.get((s, n),
+                                                                    0))
+    closeall([fs, app])
+    rc, rep = sim.report()
+    check(seq(log) == [("app", CHECK), ("fs", CHECK)] * 2, "saw %r"
+          % seq(log))
+    check(results(rep) == [("HOT_BACKUP", "S_OK"), ("HOT_BACKUP", "E_FAIL")],
+          "results %r" % results(rep))
+
+
+def rule_fbsd_stranded(build):
+    """An application that acks FREEZE while the daemon's device is
+    closed strands the request: nobody is asked, the host is answered
+    E_FAIL when the timer fires."""
+    sim = FbsdSim(build, ["-T", "all=1", "-s", "freeze"])
+    fs, app = opens(FS_DEV, APP_DEV)
+    while not select.select([app], [], [], 5)[0]:
+        pass
+    opt, status, msgid, _ = vss_read(app)
+    os.close(fs)
+    time.sleep(0.2)
+    vss_write(app, opt, msgid, 0)
+    closeall([app])
+    rc, rep = sim.report()
+    q = reqs(rep)[0]
+    check(q["result"] == "E_FAIL" and q["latency_us"] >= 900000,
+          "FREEZE %r" % q)
+    check(events(rep, "daemon_gone_on_app_ack"), "no stranding event")
+    check(events(rep, "timeout_unqueued"), "no timeout_unqueued event")
+
+
+def rule_fbsd_opt(build):
+    """An ack's opt is not checked against its request (a KASSERT only):
+    the driver acts on the ack's; opt 0 strands the request until the
+    timer, opt THAW on a CHECK with no application answers it."""
+    sim = FbsdSim(build, ["-T", "all=1", "-s", "hot,hot"])
+    (fs,) = opens(FS_DEV)
+    log = []
+    while sim.running() and len(log) < 2:
+        if not select.select([fs], [], [], 0.1)[0]:
+            continue
+        opt, status, msgid, _ = vss_read(fs)
+        if status == 0:
+            log.append(opt)
+            vss_write(fs, [0, THAW][len(log) - 1], msgid, 0)
+    closeall([fs])
+    rc, rep = sim.report()
+    check(log == [CHECK, CHECK], "daemon saw %r" % log)
+    check(results(rep) == [("HOT_BACKUP", "E_FAIL"), ("HOT_BACKUP", "S_OK")],
+          "results %r" % results(rep))
+    check(reqs(rep)[0]["latency_us"] >= 900000, "opt 0 answered early")
+    check(len(events(rep, "opt_mismatch")) == 2 and events(rep, "ack_lost"),
+          "events %r" % rep["events"])
+
+
+FBSD_RULES = [rule_fbsd_ioctl_numbers, rule_fbsd_open, rule_fbsd_ack,
+              rule_fbsd_order, rule_fbsd_app_veto, rule_fbsd_timer,
+              rule_fbsd_busy, rule_fbsd_close, rule_fbsd_app_close,
+              rule_fbsd_kernel_answers, rule_fbsd_negotiation,
+              rule_fbsd_status, rule_fbsd_stranded, rule_fbsd_opt]
+
 RULES = [rule_handshake, rule_kernel_answers, rule_no_daemon, rule_timeout,
          rule_one_transaction, rule_close, rule_register_mid,
          rule_hibernate, rule_interrupt, rule_negotiation, rule_faults,
-         rule_hot_flags, rule_removal]
+         rule_hot_flags, rule_removal] + FBSD_RULES
 
 
 def main():

@@ -1,7 +1,8 @@
 #!/bin/sh
 # t_sim_rules: every kernel rule of doc/DESIGN.md ("Kernel rules"),
-# checked against hv_vss_sim with a scripted guest (sim_rules.py), inside
-# the sandbox since the sim serves its device at /dev/vmbus/hv_vss.
+# checked against hv_vss_sim with a scripted guest (sim_rules.py), and
+# every rule of FreeBSD's driver (doc/FREEBSD.md) against hv_vss_sim -F,
+# inside the sandbox since the sim serves its devices in /dev.
 . "$(dirname "$0")/lib.sh"
 need_root
 need_cmd python3

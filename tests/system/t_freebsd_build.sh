@@ -1,0 +1,72 @@
+#!/bin/sh
+# t_freebsd_build: "make freebsd", the FreeBSD cross-build (doc/FREEBSD.md).
+#
+# What it proves: make freebsd succeeds (it installs Zig from PyPI and
+# builds libevent from Debian's source the first time, then only what
+# changed); what it links is FreeBSD's (executables: file(1) "for
+# FreeBSD", FreeBSD's interpreter /libexec/ld-elf.so.1; libhvvss.so: it
+# needs FreeBSD's libc.so.7 and its FBSD_1.x versions); libhvvss.so exports only hvvss_*
+# names and examples/app needs it; tests/freebsd/abi, which asserts at
+# compile time that FreeBSD's _IOR/_IOW give 0x40407602/0x80407603, was
+# built; every object of common/ is x86-64 ELF; build-freebsd/REPORT
+# accounts for every daemon/*.c, each either built or named with the
+# compiler's error, and says why hv_vss_daemon stays unlinked.  What it
+# cannot prove: that anything runs, with no FreeBSD here.
+. "$(dirname "$0")/lib.sh"
+need_cmd python3 file readelf nm
+FB=${HVVSS_FREEBSD_BUILD:-build-freebsd}
+cd "$TOP" || bail "no $TOP"
+workdir
+
+log=$WORK/make.log
+t0=$(date +%s)
+if make --no-print-directory freebsd >"$log" 2>&1; then
+	pass "make freebsd ($(($(date +%s) - t0)) s)"
+else
+	tail -n 30 "$log"
+	fail "make freebsd"
+fi
+
+for f in "$FB/tests/abi" "$FB/examples/app"; do
+	d=$(file -b "$f" 2>&1)
+	case $d in
+	ELF\ 64-bit*x86-64*"for FreeBSD"*) pass "$f: FreeBSD ELF ($d)" ;;
+	*) fail "$f: not FreeBSD ELF: $d" ;;
+	esac
+done
+# a shared object has no ABI note for file(1) to read (an executable gets
+# it from crt1.o): what it links says whose it is
+check "libhvvss.so.1 needs FreeBSD's libc.so.7" \
+    sh -c "readelf -d '$FB/libhvvss.so.1' | grep -q 'NEEDED.*\[libc\.so\.7\]'"
+check "libhvvss.so.1 binds FreeBSD's FBSD_1.x symbol versions" \
+    sh -c "readelf -V '$FB/libhvvss.so.1' | grep -q '(FBSD_1\.'"
+interp=$(readelf -p .interp "$FB/tests/abi" 2>/dev/null |
+    sed -n 's/.*\] *//p')
+check_eq "abi's interpreter is FreeBSD's" /libexec/ld-elf.so.1 "$interp"
+bad=
+for f in "$FB"/common/*.o "$FB"/daemon/*.o; do
+	case $(file -b "$f") in
+	"ELF 64-bit LSB relocatable, x86-64"*) ;;
+	*) bad="$bad $f" ;;
+	esac
+done
+check_eq "objects are x86-64 ELF" "" "$bad"
+other=$(nm -D --defined-only "$FB/libhvvss.so.1" | awk '{print $3}' |
+    grep -v '^hvvss_' | grep -v '^HVVSS_' || true)
+check_eq "libhvvss.so exports only hvvss_* names" "" "$other"
+check "libhvvss.a holds one object, of FreeBSD's x86-64" \
+    sh -c "cd '$WORK' && ar x '$TOP/$FB/libhvvss.a' &&
+        file -b *.o | grep -q 'relocatable, x86-64'"
+check "examples/app needs libhvvss.so.1" \
+    sh -c "readelf -d '$FB/examples/app' | grep -q 'NEEDED.*libhvvss.so.1'"
+
+rep=$FB/REPORT
+missing=
+for f in daemon/*.c; do
+	grep -q "^built $FB/${f%.c}.o\$" "$rep" ||
+	    grep -q "^not built $f: ." "$rep" || missing="$missing $f"
+done
+check_eq "REPORT accounts for every daemon object" "" "$missing"
+check "REPORT says why hv_vss_daemon is not linked" \
+    grep -q '^not linked hv_vss_daemon: .*libmount' "$rep"
+finish
