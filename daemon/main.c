@@ -80,14 +80,9 @@ static struct event *stray_ev[SIGS_MAX];
 static void
 stray_cb(evutil_socket_t sig, short what, void *arg)
 {
-	const char *abbrev = sigabbrev_np((int)sig);
-	char name[32];
+	char buf[32];
+	const char *name = sigs_name((int)sig, buf, sizeof(buf));
 
-	if (abbrev != NULL)
-		snprintf(name, sizeof(name), "SIG%s", abbrev);
-	else
-		snprintf(
-		    name, sizeof(name), "SIGRTMIN+%d", (int)sig - SIGRTMIN);
 	log_info("%s (signal %d) ignored, and from now on without a word "
 	         "(see SIGNALS in hv_vss_daemon(8))",
 	    name, (int)sig);

@@ -3,6 +3,7 @@
  * default and that neither handles (see sigs.h).
  */
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "sigs.h"
@@ -13,6 +14,31 @@ static const int fixed[] = {SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF,
 
 /* Raised by our own writes; EPIPE or EFBIG then tells the writer. */
 static const int raised[] = {SIGPIPE, SIGXFSZ};
+
+/* Their names, for the log (sigabbrev_np() is glibc's alone). */
+static const struct {
+	int sig;
+	const char *name;
+} names[] = {{SIGUSR1, "SIGUSR1"}, {SIGUSR2, "SIGUSR2"},
+    {SIGALRM, "SIGALRM"}, {SIGVTALRM, "SIGVTALRM"}, {SIGPROF, "SIGPROF"},
+    {SIGIO, "SIGIO"}, {SIGPWR, "SIGPWR"}, {SIGSTKFLT, "SIGSTKFLT"},
+    {SIGXCPU, "SIGXCPU"}, {SIGTSTP, "SIGTSTP"}, {SIGTTIN, "SIGTTIN"},
+    {SIGTTOU, "SIGTTOU"}, {SIGPIPE, "SIGPIPE"}, {SIGXFSZ, "SIGXFSZ"}};
+
+const char *
+sigs_name(int sig, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].sig == sig)
+			return names[i].name;
+	if (sig >= SIGRTMIN && sig <= SIGRTMAX)
+		snprintf(buf, len, "SIGRTMIN+%d", sig - SIGRTMIN);
+	else
+		snprintf(buf, len, "signal %d", sig);
+	return buf;
+}
 
 size_t
 sigs_stray(int *sigs, bool *quiet, size_t max)
