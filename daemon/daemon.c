@@ -728,7 +728,8 @@ limits(const struct conf *c)
 {
 	struct txn_limits l = {c->check_timeout_ms,
 	    c->app_freeze_timeout_ms + c->hook_timeout_ms,
-	    c->fs_freeze_timeout_ms, c->thaw_timeout_ms, c->max_frozen_ms};
+	    c->fs_freeze_timeout_ms, c->thaw_timeout_ms, c->max_frozen_ms,
+	    c->hot_backup_veto_ok};
 
 	return l;
 }

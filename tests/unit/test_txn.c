@@ -16,7 +16,8 @@
 #include "hv_msg.h"
 #include "txn.h"
 
-static const struct txn_limits limits = {10000, 10000, 60000, 20000, 60000};
+static const struct txn_limits limits = {
+    10000, 10000, 60000, 20000, 60000, false};
 
 static struct txn t;
 static struct txn_actions out;
