@@ -258,9 +258,15 @@ superseded(struct txn *t, uint8_t op, struct txn_actions *out)
 		act(t, out, TA_FS_CANCEL);
 		release_apps(t, out);
 		t->state = TXN_ABORTING;
+		say(t, out, LOG_WARNING,
+		    "%s refused: the superseded freeze is "
+		    "being undone",
+		    txn_op_name(op));
 		answer_now(t, out, local, op, HV_E_FAIL);
 		break;
 	default:
+		say(t, out, LOG_WARNING, "%s refused: busy %s",
+		    txn_op_name(op), txn_state_name(t->state));
 		answer_now(t, out, local, op, HV_E_FAIL);
 		break;
 	}
