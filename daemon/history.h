@@ -33,6 +33,7 @@ struct hist_entry {
 	bool ok;
 	bool lease_expired;
 	char culprit[320];
+	char who[256]; /* a detached hold's holder (holds.h) */
 };
 
 /* Start an entry (the oldest of CTL_HISTORY_MAX goes). */
@@ -44,6 +45,8 @@ void history_stage(uint64_t id, enum hist_stage s);
 /* The transaction ended; culprit may be NULL. */
 void history_end(uint64_t id, bool ok, const char *culprit);
 void history_lease(uint64_t id);
+/* Who asked for transaction id (a detached hold's holder). */
+void history_who(uint64_t id, const char *who);
 /* The i-th most recent (0: newest), or NULL. */
 const struct hist_entry *history_get(unsigned int i);
 const char *history_stage_name(enum hist_stage);

@@ -101,6 +101,8 @@ status_write(const struct daemon_view *v, bool json, struct evbuffer *b)
 			evbuffer_add_printf(b, "%lld", v->lease_left_ms);
 		else
 			evbuffer_add_printf(b, "null");
+		evbuffer_add_printf(b, ", \"hold\": %s",
+		    v->hold_json[0] ? v->hold_json : "null");
 		evbuffer_add_printf(b, ", \"frozen_filesystems\": ");
 		json_str(b, v->frozen_paths);
 		evbuffer_add_printf(b, ", \"device\": {\"path\": ");
@@ -128,6 +130,8 @@ status_write(const struct daemon_view *v, bool json, struct evbuffer *b)
 			    v->lease_left_ms / 1000,
 			    (v->lease_left_ms % 1000) / 100);
 	}
+	if (v->hold_text[0])
+		evbuffer_add_printf(b, "hold:    %s\n", v->hold_text);
 	evbuffer_add_printf(b, "device:  %s, %s\n", v->device,
 	    v->connected ? "connected" : "not connected");
 	if (v->guard_pid > 0)
@@ -316,6 +320,8 @@ history_write(unsigned int n, bool json, struct evbuffer *b)
 			                : "failed",
 			    e->lease_expired ? " (lease expired)" : "",
 			    e->culprit[0] ? ": " : "", e->culprit);
+			if (e->who[0])
+				evbuffer_add_printf(b, "      by %s\n", e->who);
 			continue;
 		}
 		evbuffer_add_printf(b,
@@ -335,6 +341,11 @@ history_write(unsigned int n, bool json, struct evbuffer *b)
 		                : "failed",
 		    e->lease_expired ? "true" : "false");
 		json_str(b, e->culprit);
+		evbuffer_add_printf(b, ", \"holder\": ");
+		if (e->who[0])
+			json_str(b, e->who);
+		else
+			evbuffer_add_printf(b, "null");
 		evbuffer_add_printf(b, "}");
 	}
 	if (json)
