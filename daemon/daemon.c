@@ -479,6 +479,25 @@ ctl_hold_apps(
 static void
 ctl_release_apps(struct ctl_conn *c, void *arg)
 {
+	struct ctl_conn *taker = d.local_conn;
+
+	/*
+	 * A release while the hold is still being taken calls it off: the
+	 * agent gave up on its freeze (its script timed out or was killed)
+	 * and will not release again; the hold would last its whole lease.
+	 */
+	if (taker != NULL && d.txn.local && d.txn.hold &&
+	    d.txn.state == TXN_APPS_FREEZING && d.txn.id == d.local_txid) {
+		log_warnx("txn %llu: released while the applications were "
+		          "being held: calling the hold off",
+		    (unsigned long long)d.txn.id);
+		d.local_conn = NULL;
+		ctl_done(taker, false,
+		    "released before the applications were held: the hold "
+		    "is called off");
+		feed(TE_LOCAL_LOST, 0, 0, false, "released while being taken");
+		pump();
+	}
 	if (d.local_conn != NULL) {
 		ctl_done(c, false, "another local request is in progress");
 		return;
