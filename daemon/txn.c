@@ -142,6 +142,8 @@ reply(struct txn *t, struct txn_actions *out, uint32_t hresult)
 	t->owe_reply = false;
 	hresult = hot_backup_policy(t, out, t->local, t->op, hresult,
 	    t->why[0] ? t->why : "failed");
+	if (hresult != asked)
+		t->vetoed = true; /* t->why keeps the reason */
 	a = act(t, out, TA_REPLY);
 	a->hresult = hresult;
 	a->local = t->local;
@@ -226,6 +228,31 @@ static void
 idle_request(struct txn *, uint8_t, bool, unsigned int, struct txn_actions *);
 
 /*
+ * hot_backup_veto = ok: the HOT_BACKUP before this FREEZE was refused by
+ * its check and answered S_OK anyway; the FREEZE fails on that reason,
+ * without asking anyone again (an application that vetoed the backup
+ * vetoed this FREEZE too).  A transaction of its own, for the history.
+ */
+static void
+vetoed_freeze(struct txn *t, struct txn_actions *out)
+{
+	char why[TXN_TEXT_MAX];
+
+	snprintf(why, sizeof(why), "%s", t->why);
+	t->local = false;
+	t->id++;
+	t->op = HV_OP_FREEZE;
+	t->owe_reply = true;
+	t->why[0] = '\0';
+	set_why(t, why);
+	say(t, out, LOG_WARNING,
+	    "FREEZE failed: %s (refused at HOT_BACKUP, answered S_OK "
+	    "there: hot_backup_veto = ok)",
+	    t->why);
+	reply(t, out, HV_E_FAIL);
+}
+
+/*
  * A request arrived while the current one is unanswered: the kernel gave
  * up on ours (it serves one at a time).  Void our answer, undo what the
  * stage started, then serve the new request.  A thaw goes on, and so
@@ -287,6 +314,14 @@ idle_request(struct txn *t, uint8_t op, bool local, unsigned int ms,
 	}
 	if (!local && (op == TXN_OP_HOLD || op == TXN_OP_RELEASE))
 		op = HV_OP_COUNT; /* not the host's: an unknown op */
+	if (!local && (op == HV_OP_HOT_BACKUP || op == HV_OP_FREEZE) &&
+	    t->vetoed) {
+		t->vetoed = false;
+		if (op == HV_OP_FREEZE) {
+			vetoed_freeze(t, out);
+			return;
+		}
+	}
 	switch (op) {
 	case HV_OP_HOT_BACKUP:
 		t->local = local;
@@ -551,6 +586,8 @@ on_lease(struct txn *t, struct txn_actions *out)
 static void
 on_lost(struct txn *t, bool local, bool rejected, struct txn_actions *out)
 {
+	if (!local)
+		t->vetoed = false; /* a new session: its backups are new */
 	if (t->state == TXN_IDLE || t->local != local)
 		return;
 	if (t->owe_reply)

@@ -148,6 +148,9 @@ struct txn {
 	bool apps_frozen; /* apps hold: ABORT or THAW owed */
 	bool hold; /* the local transaction is a HOLD (apps only) */
 	bool hold_expired; /* its lease ended it: its RELEASE says E_FAIL */
+	/* hot_backup_ok said S_OK to a HOT_BACKUP its check refused (why
+	 * says why): the host's next FREEZE fails on it */
+	bool vetoed;
 	char why[TXN_TEXT_MAX]; /* reason of a failure */
 };
 

@@ -750,9 +750,28 @@ test_hot_backup_veto_ok(void **state)
 	assert_string_equal(reply_text(), "the culprit");
 	assert_true(logged("hot_backup_veto = ok"));
 	assert_true(logged("HOT_BACKUP answered S_OK"));
+	/* the FREEZE fails on it at once, asking nobody */
 	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	assert_string_equal(kinds(), "R");
+	assert_int_equal(replied(), HV_E_FAIL);
+	assert_string_equal(reply_text(), "the culprit");
+	assert_int_equal(t.state, TXN_IDLE);
+	/* once: the next backup is asked afresh */
+	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	assert_string_equal(kinds(), "dF");
 	feed(TE_APPS_FROZEN, 0, false);
 	assert_int_equal(replied(), HV_E_FAIL);
+	/* a new HOT_BACKUP forgets the last one's refusal */
+	feed(TE_HOST_REQUEST, HV_OP_HOT_BACKUP, false);
+	feed(TE_CHECK_DONE, 0, false);
+	assert_int_equal(replied(), HV_S_OK);
+	feed(TE_HOST_REQUEST, HV_OP_HOT_BACKUP, false);
+	feed(TE_CHECK_DONE, 0, true);
+	assert_int_equal(replied(), HV_S_OK);
+	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	assert_string_equal(kinds(), "dF");
+	setup(NULL);
+	txn_init(&t, &l);
 
 	/* its deadline too */
 	feed(TE_HOST_REQUEST, HV_OP_HOT_BACKUP, false);
