@@ -775,8 +775,9 @@ cmd_hold(int argc, char **argv)
 		return usage(self);
 	/* the daemon checks the label's characters; a space would split
 	 * the request, and a long one would not fit */
-	if (label != NULL && (strlen(label) == 0 || strlen(label) > 64 ||
-	                         strpbrk(label, " \t\n") != NULL)) {
+	if (label != NULL &&
+	    (strlen(label) == 0 || strlen(label) > 64 ||
+	        strpbrk(label, " \t\n") != NULL)) {
 		say("hold: --label %s: 1 to 64 of [A-Za-z0-9._:@/+-]", label);
 		return usage(self);
 	}

@@ -250,8 +250,7 @@ request(struct ctl_conn *c, char *line)
 		c->waiting = true;
 		ctl->h.hold_apps(c, ms, argc == 3 ? argv[2] : NULL, ctl->arg);
 		return;
-	} else if (strcmp(argv[0], "release-apps") == 0 && argc == 1 &&
-	    !json) {
+	} else if (strcmp(argv[0], "release-apps") == 0 && argc == 1 && !json) {
 		log_info("ctl: release-apps by uid %u (pid %d)",
 		    (unsigned)c->uid, (int)c->pid);
 		c->waiting = true;

@@ -30,8 +30,8 @@ struct ctl_handlers {
 	void (*release)(struct ctl_conn *, void *arg);
 	void (*gone)(struct ctl_conn *, void *arg);
 	/* a detached hold (label may be NULL), and its release */
-	void (*hold_apps)(struct ctl_conn *, unsigned int ms,
-	    const char *label, void *arg);
+	void (*hold_apps)(
+	    struct ctl_conn *, unsigned int ms, const char *label, void *arg);
 	void (*release_apps)(struct ctl_conn *, void *arg);
 };
 

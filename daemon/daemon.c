@@ -453,8 +453,7 @@ ctl_freeze(struct ctl_conn *c, unsigned int ms, bool hold, void *arg)
 
 /* hv_vss_ctl hold: the apps and hooks alone, detached (holds.h). */
 static void
-ctl_hold_apps(
-    struct ctl_conn *c, unsigned int ms, const char *label, void *arg)
+ctl_hold_apps(struct ctl_conn *c, unsigned int ms, const char *label, void *arg)
 {
 	struct txn_event *ev;
 	uid_t uid;

@@ -153,6 +153,5 @@ holder_json(const struct holder *h, char *buf, size_t len)
 	    (unsigned long long)h->txid, (unsigned)h->uid, (int)h->pid, comm,
 	    h->label, h->lease_ms, h->held ? "true" : "false",
 	    h->held ? "\"" : "", h->held ? since : "null", h->held ? "\"" : "",
-	    h->held ? "\"" : "", h->held ? until : "null",
-	    h->held ? "\"" : "");
+	    h->held ? "\"" : "", h->held ? until : "null", h->held ? "\"" : "");
 }

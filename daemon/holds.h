@@ -34,8 +34,8 @@ struct holder {
 /* A label hv_vss_ctl may pass: 1 to HOLD_LABEL_MAX of [A-Za-z0-9._:@/+-]. */
 bool hold_label_ok(const char *);
 /* A new hold asked for by uid/pid; label may be NULL. */
-void holder_ask(struct holder *, uid_t, pid_t, const char *label,
-    unsigned int lease_ms);
+void holder_ask(
+    struct holder *, uid_t, pid_t, const char *label, unsigned int lease_ms);
 /* Its transaction is txid. */
 void holder_txid(struct holder *, uint64_t txid);
 /* The hold is in place now; its lease runs from now. */

@@ -140,8 +140,8 @@ reply(struct txn *t, struct txn_actions *out, uint32_t hresult)
 	if (!t->owe_reply)
 		return;
 	t->owe_reply = false;
-	hresult = hot_backup_policy(t, out, t->local, t->op, hresult,
-	    t->why[0] ? t->why : "failed");
+	hresult = hot_backup_policy(
+	    t, out, t->local, t->op, hresult, t->why[0] ? t->why : "failed");
 	if (hresult != asked)
 		t->vetoed = true; /* t->why keeps the reason */
 	a = act(t, out, TA_REPLY);
@@ -292,8 +292,8 @@ superseded(struct txn *t, uint8_t op, struct txn_actions *out)
 		answer_now(t, out, local, op, HV_E_FAIL);
 		break;
 	default:
-		say(t, out, LOG_WARNING, "%s refused: busy %s",
-		    txn_op_name(op), txn_state_name(t->state));
+		say(t, out, LOG_WARNING, "%s refused: busy %s", txn_op_name(op),
+		    txn_state_name(t->state));
 		answer_now(t, out, local, op, HV_E_FAIL);
 		break;
 	}

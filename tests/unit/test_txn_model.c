@@ -602,7 +602,8 @@ check_state(const struct sys *s)
 	 * latest */
 	if (t->owe_reply)
 		CHECK(s, armed_now(s, &w->deadline),
-		    "%s owed with no deadline armed", txn_op_name(owner(s)->op));
+		    "%s owed with no deadline armed",
+		    txn_op_name(owner(s)->op));
 
 	/* the machine waits only on a job in flight, and with a deadline
 	 * on whatever may hang and can be walked away from; a freeze or
@@ -1283,7 +1284,8 @@ run_model(bool hot_backup_ok)
 	       "%d events: %llu "
 	       "sequences through %llu distinct states; closure: %llu "
 	       "reachable states in all, every event from each\n",
-	    hot_backup_ok ? "ok" : "fail", MODEL_DEPTH, (unsigned long long)seqs, (unsigned long long)bounded,
+	    hot_backup_ok ? "ok" : "fail", MODEL_DEPTH,
+	    (unsigned long long)seqs, (unsigned long long)bounded,
 	    (unsigned long long)stats.states);
 	printf("txn model: %llu steps (%llu of them stale events, ignored), "
 	       "at most %zu actions in a step (bound %d), %llu quiescent "
