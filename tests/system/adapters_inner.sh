@@ -200,8 +200,9 @@ vmtools() {	# one quiesced snapshot, as vmtoolsd runs it
 start_daemon V
 start_app V
 rm -f /tmp/V.order
-vmtools
+vmtools 2>/tmp/V.err
 say V.rc $?
+sed 's/^/V.err /' /tmp/V.err
 # the app's answers in the same sequence
 say V.order "$(tr '\n' ',' </tmp/V.order)"
 say V.app "$(awk '{ print $1 }' /tmp/V.app | tr '\n' ',')"
@@ -240,9 +241,11 @@ azure() {	# pre|post timeout: the script's exit code, or "timeout"
 start_daemon A
 start_app A
 say A.pre "$(azure pre 30)"
+sed 's/^/A.pre.out /' /tmp/A.pre.out
 say A.held "$(state A.held)"
 fsfreeze -f /mnt/a && fsfreeze -u /mnt/a
 say A.post "$(azure post 30)"
+sed 's/^/A.post.out /' /tmp/A.post.out
 say A.app "$(awk '{ print $1 }' /tmp/A.app | tr '\n' ',')"
 say A.after "$(state A.after)"
 # the lease ends the hold first: the post-script says so
