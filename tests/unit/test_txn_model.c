@@ -165,6 +165,9 @@ struct world {
 	bool connected; /* the host's device */
 	struct party host, loc;
 	enum snap_state loc_hold; /* hv_vss_ctl hold: HELD from its S_OK */
+	/* hot_backup_veto = ok: the host's HOT_BACKUP was refused by its
+	 * check and answered S_OK; the FREEZE that follows it must fail */
+	bool host_vetoed, freeze_vetoed;
 	bool rejected; /* a reply in this step was rejected */
 	bool fs_frozen;
 	bool apps_hold;
@@ -327,6 +330,11 @@ world_request(struct sys *s, uint8_t op, bool local)
 	p->op = op;
 	p->req = RQ_OWED;
 	p->thaw_into = SNAP_NONE;
+	if (!local) {
+		s->w.freeze_vetoed = op == HV_OP_FREEZE && s->w.host_vetoed;
+		if (op == HV_OP_FREEZE || op == HV_OP_HOT_BACKUP)
+			s->w.host_vetoed = false;
+	}
 	if (op == HV_OP_THAW) {
 		/* the requester's THAW: its snapshot was taken by now */
 		p->thaw_into = p->snap;
@@ -359,6 +367,7 @@ world_event(struct sys *s, const struct txn_event *ev)
 		if (owed(&w->host))
 			w->host.req = RQ_VOID;
 		w->connected = false;
+		w->host_vetoed = w->freeze_vetoed = false;
 		break;
 	case TE_LOCAL_LOST:
 		/* the client is gone, and its snapshot with it */
@@ -435,6 +444,9 @@ world_reply(
 		    (ev->kind == TE_CHECK_DONE && ev->ok) ||
 		        (limits.hot_backup_ok && a->text[0] != '\0'),
 		    "HOT_BACKUP answered S_OK without a check that said yes");
+		/* its own check refused it (not a busy refusal at once) */
+		if (a->text[0] != '\0' && ev->kind != TE_HOST_REQUEST)
+			w->host_vetoed = true;
 		break;
 	case TXN_OP_HOLD:
 		CHECK(s, a->local, "the host answered a HOLD");
@@ -456,6 +468,9 @@ world_reply(
 		    "%s FREEZE answered S_OK, but filesystems frozen %d, fs "
 		    "job %d, apps hold %d",
 		    who, w->fs_frozen, w->fs.on, w->apps_hold);
+		CHECK(s, a->local || !w->freeze_vetoed,
+		    "FREEZE answered S_OK after its HOT_BACKUP was refused "
+		    "and answered S_OK (hot_backup_veto = ok)");
 		p->snap = SNAP_HELD;
 		break;
 	case HV_OP_THAW:
@@ -875,8 +890,9 @@ state_key(const struct sys *s, uint8_t *k)
 	memcpy(k, &t, why);
 	memcpy(k + why, (const char *)&t + why + sizeof(t.why),
 	    sizeof(t) - why - sizeof(t.why));
-	k[n++] = (uint8_t)(w->connected | w->fs_frozen << 2 |
-	    w->apps_hold << 3 | w->fs_thaw << 4);
+	k[n++] =
+	    (uint8_t)(w->connected | w->fs_frozen << 2 | w->apps_hold << 3 |
+	        w->fs_thaw << 4 | w->host_vetoed << 5 | w->freeze_vetoed << 6);
 	k[n++] = w->host.op;
 	k[n++] = (uint8_t)w->host.req;
 	k[n++] = (uint8_t)w->host.thaw_into;
