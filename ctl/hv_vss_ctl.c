@@ -19,6 +19,11 @@
  * sending "release" or closing the socket, and the daemon thaws on either;
  * if we are killed outright, the close is what thaws.  Signals are read
  * from a signalfd, so that nothing happens in a signal handler.
+ *
+ * hold and release are plain requests: a detached hold ("hold-apps")
+ * holds the applications and freeze hooks, not the filesystems, for
+ * another backup agent, and outlives us by design (its lease bounds it);
+ * the adapters in adapters/ are its callers.
  */
 #include <sys/types.h>
 #include <sys/signalfd.h>
