@@ -226,10 +226,12 @@ plan_write(const struct conf *c, const struct apps *apps, bool json,
 		apps_foreach(apps, app_row, &rows);
 		evbuffer_add_printf(b, "], \"hooks\": ");
 		list_hooks(c->hooks_dir, b, true);
+		/* hot_backup_veto = ok: S_OK, and the FREEZE fails on it */
 		evbuffer_add_printf(b,
 		    ", \"hot_backup\": {\"answer\": \"%s\", "
-		    "\"why\": ",
-		    p.veto ? "E_FAIL" : "S_OK");
+		    "\"vetoed\": %s, \"why\": ",
+		    p.veto && !c->hot_backup_veto_ok ? "E_FAIL" : "S_OK",
+		    p.veto ? "true" : "false");
 		json_str(b,
 		    p.veto ? p.veto_reason
 		        : p.ntargets == 0
@@ -266,7 +268,12 @@ plan_write(const struct conf *c, const struct apps *apps, bool json,
 		apps_foreach(apps, app_row, &rows);
 	evbuffer_add_printf(b, "hooks:\n");
 	list_hooks(c->hooks_dir, b, false);
-	if (p.veto)
+	if (p.veto && c->hot_backup_veto_ok)
+		evbuffer_add_printf(b,
+		    "HOT_BACKUP now: S_OK (hot_backup_veto = ok), then "
+		    "FREEZE E_FAIL: %s\n",
+		    p.veto_reason);
+	else if (p.veto)
 		evbuffer_add_printf(
 		    b, "HOT_BACKUP now: E_FAIL: %s\n", p.veto_reason);
 	else
