@@ -973,9 +973,14 @@ note_history(const struct txn_event *ev, enum txn_state before,
 		    d.txn.state != TXN_HELD) /* nor HOLD's */
 			history_end(id, true, NULL);
 	}
-	if (d.txn.state == TXN_IDLE && before != TXN_IDLE && !e->ended)
-		history_end(id, !e->lease_expired,
-		    e->lease_expired ? "the lease expired before THAW" : NULL);
+	if (d.txn.state == TXN_IDLE && before != TXN_IDLE && !e->ended) {
+		const char *lease = strcmp(e->kind, "HOLD") == 0
+		    ? "the lease expired before RELEASE"
+		    : "the lease expired before THAW";
+
+		history_end(
+		    id, !e->lease_expired, e->lease_expired ? lease : NULL);
+	}
 	if (e->ended && d.txn.state == TXN_IDLE && before != TXN_IDLE &&
 	    strcmp(e->kind, "HOLD") != 0) { /* a hold is no backup */
 		metrics_backup(strcmp(e->kind, "FREEZE") == 0, e->local, e->ok,

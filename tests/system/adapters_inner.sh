@@ -254,6 +254,13 @@ say A.lpre "$(azure pre 30)"
 sleep 2
 say A.lpost "$(azure post 30)"
 sed 's/^/A.lpost.out /' /tmp/A.post.out
+"$CTL" history --json >/tmp/A.lhist 2>&1
+python3 - /tmp/A.lhist <<'EOF'
+import json, sys
+h = [e for e in json.load(open(sys.argv[1])) if e["kind"] == "HOLD"][0]
+print("A.lhist=%s %s %s %s" % (h["verdict"], h["lease_expired"],
+      h["stages_ms"]["frozen"] is not None, h["culprit"]))
+EOF
 sed -i '$d' /tmp/adapters.conf
 kill "$app" 2>/dev/null
 wait "$app" 2>/dev/null

@@ -123,6 +123,8 @@ check_eq "azure: lease 1 s: the pre-script exits 0" 0 "$(get A.lpre)"
 check_eq "azure: ... the post-script after it fails (1)" 1 "$(get A.lpost)"
 check "azure: ... saying the lease expired" \
     grep -q "^A.lpost.out .*lease expired" "$out"
+check_eq "azure: ... the history says so too" \
+    "failed True True the lease expired before RELEASE" "$(get A.lhist)"
 check_eq "azure: an app vetoes: the pre-script fails (1)" 1 "$(get A.vpre)"
 check "azure: ... naming the app and its reason" \
     grep -q "^A.vpre.out .*nope.*not now" "$out"
