@@ -156,6 +156,37 @@ say Q.fithaw "$(awk '/FITHAW/ && / = 0/ { t = $2 } END { print t }' /tmp/qga.str
 sed -n 's/^/Q.strace /p' /tmp/qga.strace | grep -e FIFREEZE -e FITHAW
 grep -e 'hold' -e 'RELEASE' -e 'HOLD' /tmp/Q.daemon.log | sed 's/^/Q.log /'
 grep -i -e 'fsfreeze' -e 'hook' /tmp/qga.log | sed 's/^/Q.qgalog /'
+
+# Debian's own dispatcher, /etc/qemu/fsfreeze-hook from the package: it
+# runs every executable in fsfreeze-hook.d beside it (here a copy in
+# /tmp/qemu, with the adapter linked in), logging to
+# /var/log/qga-fsfreeze-hook.log
+if [ -x /etc/qemu/fsfreeze-hook ]; then
+	mkdir -p /tmp/qemu/fsfreeze-hook.d /var/log
+	cp /etc/qemu/fsfreeze-hook /tmp/qemu/fsfreeze-hook
+	ln -s "$AD/qemu-fsfreeze-hook" /tmp/qemu/fsfreeze-hook.d/50-hvvss
+	rm -f /tmp/qga.sock
+	qemu-ga -m unix-listen -p /tmp/qga.sock -t /tmp/qga-state \
+	    -l /tmp/qga2.log --fsfreeze-hook=/tmp/qemu/fsfreeze-hook &
+	qga=$!
+	for _i in $(seq 1 100); do [ -S /tmp/qga.sock ] && break; sleep 0.1; done
+	python3 "$TOP/tests/system/qga_client.py" /tmp/qga.sock \
+	    guest-fsfreeze-freeze >/tmp/Q2.freeze 2>&1
+	say Q2.freeze "$(cut -d' ' -f3- /tmp/Q2.freeze)"
+	say Q2.held "$(state Q2.held)"
+	python3 "$TOP/tests/system/qga_client.py" /tmp/qga.sock \
+	    guest-fsfreeze-thaw >/tmp/Q2.thaw 2>&1
+	say Q2.thaw "$(cut -d' ' -f3- /tmp/Q2.thaw)"
+	sleep 0.5
+	say Q2.after "$(state Q2.after)"
+	say Q2.app "$(awk '{ print $1 }' /tmp/Q.app | tr '\n' ',')"
+	sed 's/^/Q2.hooklog /' \
+	    /var/log/qga-fsfreeze-hook.log
+	kill "$qga" 2>/dev/null
+	wait "$qga" 2>/dev/null
+else
+	say Q2.freeze "no /etc/qemu/fsfreeze-hook"
+fi
 kill "$app" 2>/dev/null
 stop_daemon
 

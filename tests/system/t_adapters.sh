@@ -92,6 +92,18 @@ check_eq "... the last of them whole" "line $lines" "$(tail -n 1 "$WORK/copy.txt
 check "... and more than one flush's worth (the FREEZE flush counted)" \
     test "${lines:-0}" -gt 50
 
+# Debian's /etc/qemu/fsfreeze-hook, running fsfreeze-hook.d/50-hvvss
+check_eq "Debian's fsfreeze-hook dispatcher: frozen" '{"return": 1}' \
+    "$(get Q2.freeze)"
+check_eq "... the adapter in fsfreeze-hook.d held the apps" \
+    "holding apps qemu-ga" "$(get Q2.held)"
+check_eq "... thawed, and released" '{"return": 1} idle -' \
+    "$(get Q2.thaw) $(get Q2.after)"
+check_eq "... the app held and resumed again" \
+    "registered,FROZEN,THAWED,FROZEN,THAWED," "$(get Q2.app)"
+check "... the dispatcher's log: the adapter ran for freeze, status 0" \
+    grep -q '^Q2.hooklog .*50-hvvss finished with status=0' "$out"
+
 # --- V: open-vm-tools -----------------------------------------------------------
 check_eq "vmtools: the quiesced snapshot succeeds" 0 "$(get V.rc)"
 check_eq "vmtools: freeze in name order, the sync driver, thaw in reverse" \
