@@ -197,7 +197,9 @@ request(struct ctl_conn *c, char *line)
 		ctl_done(c, false, "bad request");
 		return;
 	}
-	if (argc > 1 && strcmp(argv[argc - 1], "json") == 0) {
+	/* a hold's label may be any word, "json" included */
+	if (argc > 1 && strcmp(argv[argc - 1], "json") == 0 &&
+	    strcmp(argv[0], "hold-apps") != 0) {
 		json = true;
 		argc--;
 	}

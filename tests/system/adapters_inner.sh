@@ -320,6 +320,15 @@ stop_daemon
 say A.npre "$(azure pre 30)"
 say A.npost "$(azure post 30)"
 
+# --- labels: "json" is a label like any other --------------------------------
+start_daemon L
+"$CTL" hold --lease 5 --label json >/tmp/L.out 2>&1
+say L.hold "$? $(cut -d' ' -f1 /tmp/L.out)"
+say L.held "$(state L.held)"
+"$CTL" release >/dev/null 2>&1
+say L.release "$?"
+stop_daemon
+
 # --- H: the host during a hold --------------------------------------------
 for pol in ok fail; do
 	rm -f /run/hv_vss/ctl.sock

@@ -152,6 +152,10 @@ check_eq "azure: ... the app was told FREEZE, then ABORT (THAWED)" \
 check_eq "azure: no daemon: the pre-script warns (2)" 2 "$(get A.npre)"
 check_eq "azure: no daemon: the post-script warns (2)" 2 "$(get A.npost)"
 
+check_eq "hold --label json: held, labelled json, released" \
+    "0 HELD|holding apps json|0" \
+    "$(get L.hold)|$(get L.held)|$(get L.release)"
+
 # --- H: the host during a hold -----------------------------------------------------
 check_eq "hold, hot_backup_veto=ok: HOT_BACKUP S_OK, FREEZE refused" \
     "HOT_BACKUP:S_OK,FREEZE:E_FAIL,THAW:E_FAIL" "$(get Hok.results)"
