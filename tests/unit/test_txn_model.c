@@ -38,8 +38,9 @@
  * From each state the events fed are the host's requests (HOT_BACKUP,
  * FREEZE, THAW, an op it does not know), the kernel giving up on the
  * request it waits for, the loss of the device, the local requests
- * (FREEZE with the default lease and with its own, THAW), the local
- * client going away, the completion (ok or failed) of every job in
+ * (FREEZE with the default lease and with its own, THAW; a detached HOLD
+ * of the applications alone, with either lease, and its RELEASE), the
+ * local client going away (for a detached hold: the daemon stopping), the completion (ok or failed) of every job in
  * flight, and the firing of every armed timer.  Completions and timers
  * with an id that is not the machine's are fed at every state too.
  *
@@ -69,7 +70,15 @@
  * - fewer than TXN_MAX_ACTIONS actions in a step, each with the id its
  *   result will be matched against;
  * - a completion or timer of another transaction changes nothing and
- *   says nothing.
+ *   says nothing;
+ * - a HOLD's S_OK comes with the apps holding and no filesystem frozen;
+ *   while HELD the lease is armed and txn_may_be_frozen() is false; a
+ *   RELEASE's S_OK with the apps resumed, and never after the lease
+ *   released them first; a hold's apps are thawed, never aborted;
+ * - run once with each hot_backup_veto: with ok, HOT_BACKUP is never
+ *   answered E_FAIL, its S_OK without a check that said yes carries the
+ *   refusal, and the FREEZE after a HOT_BACKUP its check refused is never
+ *   S_OK.
  *
  * States are hashed (the machine's struct as it is but for its id and
  * its failure text, and the world, with ids reduced to "current" and
