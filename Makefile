@@ -10,9 +10,13 @@ SBINDIR	?= $(PREFIX)/sbin
 # as hyperv-daemons owns /usr/sbin/hv_vss_daemon (debian/rules)
 DAEMONDIR ?= $(SBINDIR)
 LIBDIR	?= $(PREFIX)/lib
+LIBEXECDIR ?= $(PREFIX)/libexec
 INCDIR	?= $(PREFIX)/include
 MANDIR	?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
+# other backup agents' hooks, which hold the apps (hv_vss_ctl(8), ADAPTERS)
+ADAPTERS = qemu-fsfreeze-hook vmware-backup-script azure-pre-script \
+	azure-post-script
 # systemd and udev look here whatever PREFIX is
 SYSTEMDUNITDIR ?= /lib/systemd/system
 UDEVRULESDIR ?= /lib/udev/rules.d
@@ -352,6 +356,12 @@ install: $(PROGS) install-lib
 	    >$(DESTDIR)$(SYSTEMDUNITDIR)/hv_vss_daemon.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/hv_vss_daemon.service
 	install -m 0644 etc/60-hv_vss.rules $(DESTDIR)$(UDEVRULESDIR)/
+	install -d $(DESTDIR)$(LIBEXECDIR)/hvvss
+	for a in $(ADAPTERS); do \
+	    sed 's|@SBINDIR@|$(SBINDIR)|g' adapters/$$a \
+	        >$(DESTDIR)$(LIBEXECDIR)/hvvss/$$a && \
+	    chmod 0755 $(DESTDIR)$(LIBEXECDIR)/hvvss/$$a || exit 1; \
+	done
 
 .PHONY: install-lib
 install-lib: $(LIB_OUT)

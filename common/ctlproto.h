@@ -18,6 +18,16 @@
  *                           connection; the client sends "release\n" (or
  *                           closes it, or dies, or <ms> passes) to thaw;
  *                           then the final line.
+ *   hold-apps <ms> [<label>]
+ *                           a detached hold: the applications and freeze
+ *                           hooks are held, no filesystem is frozen, for
+ *                           another backup agent whose own freeze follows;
+ *                           it outlives the connection: "HELD <txid>
+ *                           <since> <until>", then the final line.  Ended
+ *                           by release-apps, or by its lease <ms>.
+ *                           <label>: [A-Za-z0-9._:@/+-], at most 64.
+ *   release-apps            end the detached hold (OK if none is held;
+ *                           ERR if its lease ended it first)
  *
  * status, plan and history are read-only: root, or a member of the
  * configured ctl_group, may use them; everything else is root's only.

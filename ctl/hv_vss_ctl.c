@@ -19,6 +19,11 @@
  * sending "release" or closing the socket, and the daemon thaws on either;
  * if we are killed outright, the close is what thaws.  Signals are read
  * from a signalfd, so that nothing happens in a signal handler.
+ *
+ * hold and release are plain requests: a detached hold ("hold-apps")
+ * holds the applications and freeze hooks, not the filesystems, for
+ * another backup agent, and outlives us by design (its lease bounds it);
+ * the adapters in adapters/ are its callers.
  */
 #include <sys/types.h>
 #include <sys/signalfd.h>
@@ -76,6 +81,8 @@ static int cmd_history(int, char **);
 static int cmd_freeze(int, char **);
 static int cmd_thaw(int, char **);
 static int cmd_snapshot(int, char **);
+static int cmd_hold(int, char **);
+static int cmd_release(int, char **);
 
 static const struct cmd cmds[] = {
     {"status", cmd_status, "[--json]",
@@ -89,6 +96,9 @@ static const struct cmd cmds[] = {
     {"thaw", cmd_thaw, "", "thaw what freeze froze"},
     {"snapshot", cmd_snapshot, "[--timeout seconds] -- command [arg ...]",
         "freeze, run command, thaw; exit with its status"},
+    {"hold", cmd_hold, "[--lease seconds] [--label text]",
+        "hold the applications (no filesystem) for another backup agent"},
+    {"release", cmd_release, "", "end what hold held"},
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -722,6 +732,69 @@ cmd_thaw(int argc, char **argv)
 	if (getopt_long(argc, argv, "+", no_opts, NULL) != -1 || optind != argc)
 		return usage(self);
 	return request("thaw", TXN_SECONDS);
+}
+
+/*
+ * hold: a detached hold of the applications and freeze hooks, for a
+ * backup agent that freezes the filesystems itself (see the adapters).
+ * The daemon answers "HELD <txid> <since> <until>" and keeps the hold
+ * after we go; release (or the lease) ends it.
+ */
+static const struct option hold_opts[] = {
+    {"lease", required_argument, NULL, 'l'},
+    {"label", required_argument, NULL, 'L'}, {NULL, 0, NULL, 0}};
+
+static int
+cmd_hold(int argc, char **argv)
+{
+	const struct cmd *self = find_cmd("hold");
+	unsigned int ms = TIMEOUT_DEFAULT_MS;
+	const char *label = NULL;
+	char req[CTL_LINE_MAX];
+	int ch;
+
+	sub_begin(argv);
+	while ((ch = getopt_long(argc, argv, "+", hold_opts, NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+			if (!parse_timeout(optarg, 3600 * 1000, &ms)) {
+				say("hold: --lease %s: not a number of seconds "
+				    "(0 < seconds <= 3600)",
+				    optarg);
+				return usage(self);
+			}
+			break;
+		case 'L':
+			label = optarg;
+			break;
+		default:
+			return usage(self);
+		}
+	}
+	if (optind != argc)
+		return usage(self);
+	/* the daemon checks the label's characters; a space would split
+	 * the request, and a long one would not fit */
+	if (label != NULL &&
+	    (strlen(label) == 0 || strlen(label) > 64 ||
+	        strpbrk(label, " \t\n") != NULL)) {
+		say("hold: --label %s: 1 to 64 of [A-Za-z0-9._:@/+-]", label);
+		return usage(self);
+	}
+	snprintf(req, sizeof(req), "hold-apps %u%s%s", ms, label ? " " : "",
+	    label ? label : "");
+	return request(req, TXN_SECONDS);
+}
+
+static int
+cmd_release(int argc, char **argv)
+{
+	const struct cmd *self = find_cmd("release");
+
+	sub_begin(argv);
+	if (getopt_long(argc, argv, "+", no_opts, NULL) != -1 || optind != argc)
+		return usage(self);
+	return request("release-apps", TXN_SECONDS);
 }
 
 /* --- snapshot -------------------------------------------------------- */

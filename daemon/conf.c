@@ -65,6 +65,7 @@ enum conf_kind {
 	CK_PATHS, /* a list of absolute paths */
 	CK_EXCLUDE, /* a list of absolute paths and filesystem types */
 	CK_POLICY, /* skip | veto */
+	CK_VETO, /* fail | ok, kept as a bool: ok */
 	CK_SECONDS, /* seconds with up to 3 decimals, kept in ms */
 	CK_BOOL, /* yes | no and friends */
 	CK_DEBUG, /* 0 to 2 */
@@ -111,6 +112,7 @@ static const struct conf_key conf_keys[] = {
     {"thaw_timeout", CK_SECONDS, CONF_FIELD(thaw_timeout_ms), 0, 1, 86400000},
     {"max_frozen", CK_SECONDS, CONF_FIELD(max_frozen_ms), 0, 1000, 3600000},
     {"presync", CK_BOOL, CONF_FIELD(presync), 0, 0, 0},
+    {"hot_backup_veto", CK_VETO, CONF_FIELD(hot_backup_veto_ok), 0, 0, 0},
     {"debug", CK_DEBUG, CONF_FIELD(debug), 0, 0, 2},
 };
 
@@ -550,6 +552,14 @@ conf_apply(struct conf *c, const struct conf_key *k, const char *v, bool append,
 		else
 			return conf_bad(why, whylen, "not skip or veto", v);
 		return 0;
+	case CK_VETO:
+		if (strcasecmp(v, "fail") == 0)
+			*(bool *)field = false;
+		else if (strcasecmp(v, "ok") == 0)
+			*(bool *)field = true;
+		else
+			return conf_bad(why, whylen, "not fail or ok", v);
+		return 0;
 	case CK_SECONDS:
 		if (conf_parse_seconds(v, k->min, k->max, &ms, why, whylen) ==
 		    -1)
@@ -609,6 +619,7 @@ conf_defaults(struct conf *c)
 	c->fs_freeze_timeout_ms = 60 * 1000;
 	c->thaw_timeout_ms = 20 * 1000;
 	c->max_frozen_ms = 60 * 1000;
+	c->hot_backup_veto_ok = true; /* hv_vss_daemon(8) says why */
 	c->presync = true;
 	c->debug = 0;
 }
@@ -1062,6 +1073,10 @@ conf_dump(const struct conf *c, FILE *f)
 			            UNFREEZABLE_VETO
 			        ? "veto"
 			        : "skip");
+			break;
+		case CK_VETO:
+			fprintf(f, "%s = %s\n", k->name,
+			    *(const bool *)field ? "ok" : "fail");
 			break;
 		case CK_SECONDS:
 			fprintf(f, "%s = %s\n", k->name,

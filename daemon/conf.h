@@ -54,6 +54,8 @@ struct conf {
 	unsigned int max_frozen_ms; /* max_frozen = 60 */
 
 	bool presync; /* presync = yes */
+	/* hot_backup_veto = ok: HOT_BACKUP always S_OK, the FREEZE fails */
+	bool hot_backup_veto_ok;
 	int debug; /* debug = 0 (-d) */
 };
 

@@ -27,6 +27,7 @@
 
 #include "ctl.h"
 #include "ctlproto.h"
+#include "holds.h"
 #include "log.h"
 
 #define CTL_REQUEST_SECONDS 5 /* to send the request line */
@@ -87,6 +88,24 @@ ctl_progress(struct ctl_conn *c, const char *fmt, ...)
 	evbuffer_add_vprintf(bufferevent_get_output(c->bev), fmt, ap);
 	va_end(ap);
 	evbuffer_add(bufferevent_get_output(c->bev), "\n", 1);
+}
+
+void
+ctl_line(struct ctl_conn *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(bufferevent_get_output(c->bev), fmt, ap);
+	va_end(ap);
+	evbuffer_add(bufferevent_get_output(c->bev), "\n", 1);
+}
+
+void
+ctl_peer(const struct ctl_conn *c, uid_t *uid, pid_t *pid)
+{
+	*uid = c->uid;
+	*pid = c->pid;
 }
 
 void
@@ -178,7 +197,9 @@ request(struct ctl_conn *c, char *line)
 		ctl_done(c, false, "bad request");
 		return;
 	}
-	if (argc > 1 && strcmp(argv[argc - 1], "json") == 0) {
+	/* a hold's label may be any word, "json" included */
+	if (argc > 1 && strcmp(argv[argc - 1], "json") == 0 &&
+	    strcmp(argv[0], "hold-apps") != 0) {
 		json = true;
 		argc--;
 	}
@@ -212,6 +233,30 @@ request(struct ctl_conn *c, char *line)
 		    (unsigned)c->uid, (int)c->pid);
 		c->waiting = true;
 		ctl->h.freeze(c, ms, argv[0][0] == 'h', ctl->arg);
+		return;
+	} else if (strcmp(argv[0], "hold-apps") == 0 &&
+	    (argc == 2 || argc == 3) && !json) {
+		if (!parse_uint(argv[1], 3600 * 1000, &ms) || ms == 0) {
+			ctl_done(c, false, "hold-apps: not a number of ms");
+			return;
+		}
+		if (argc == 3 && !hold_label_ok(argv[2])) {
+			ctl_done(c, false,
+			    "hold-apps: the label is 1 to 64 of "
+			    "[A-Za-z0-9._:@/+-]");
+			return;
+		}
+		log_info("ctl: hold-apps %u ms%s%s by uid %u (pid %d)", ms,
+		    argc == 3 ? " label " : "", argc == 3 ? argv[2] : "",
+		    (unsigned)c->uid, (int)c->pid);
+		c->waiting = true;
+		ctl->h.hold_apps(c, ms, argc == 3 ? argv[2] : NULL, ctl->arg);
+		return;
+	} else if (strcmp(argv[0], "release-apps") == 0 && argc == 1 && !json) {
+		log_info("ctl: release-apps by uid %u (pid %d)",
+		    (unsigned)c->uid, (int)c->pid);
+		c->waiting = true;
+		ctl->h.release_apps(c, ctl->arg);
 		return;
 	} else if (strcmp(argv[0], "thaw") == 0 && argc == 1 && !json) {
 		log_info("ctl: thaw by uid %u (pid %d)", (unsigned)c->uid,

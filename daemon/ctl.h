@@ -29,6 +29,10 @@ struct ctl_handlers {
 	void (*thaw)(struct ctl_conn *, void *arg);
 	void (*release)(struct ctl_conn *, void *arg);
 	void (*gone)(struct ctl_conn *, void *arg);
+	/* a detached hold (label may be NULL), and its release */
+	void (*hold_apps)(
+	    struct ctl_conn *, unsigned int ms, const char *label, void *arg);
+	void (*release_apps)(struct ctl_conn *, void *arg);
 };
 
 struct ctl *ctl_new(struct event_base *, const struct conf *,
@@ -39,6 +43,11 @@ void ctl_progress(struct ctl_conn *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
 /* A held freeze is in place: "FROZEN <txid>". */
 void ctl_frozen(struct ctl_conn *, uint64_t);
+/* A payload line. */
+void ctl_line(struct ctl_conn *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Who asked (SO_PEERCRED). */
+void ctl_peer(const struct ctl_conn *, uid_t *, pid_t *);
 /* The final line, then close. */
 void ctl_done(struct ctl_conn *, bool ok, const char *reason);
 

@@ -35,6 +35,7 @@
 #include "freeze.h"
 #include "guard.h"
 #include "history.h"
+#include "holds.h"
 #include "hv_msg.h"
 #include "hooks.h"
 #include "host.h"
@@ -82,6 +83,7 @@ static struct {
 	uint64_t hold_txid; /* ... of this transaction */
 	uint64_t local_txid; /* the transaction local_conn awaits */
 	bool local_hold; /* the local FREEZE is a hold */
+	struct holder holder; /* of the last detached hold (holds.h) */
 	struct guard *guard;
 	struct event *guard_ev; /* its socket; NULL: no guard process */
 	struct event *guard_timer_ev; /* its hello's deadline, or a respawn */
@@ -446,6 +448,22 @@ do_fs_thaw(uint64_t id)
 		feed(TE_FS_THAWED, id, 0, false, strerror(-rc));
 }
 
+/*
+ * A detached hold is in place: its holder's times, and "HELD <txid>
+ * <since> <until>" (epoch seconds) to the asker, who may go now.
+ */
+static void
+held_reply(struct ctl_conn *c, uint64_t id)
+{
+	char text[512];
+
+	holder_held(&d.holder);
+	holder_text(&d.holder, text, sizeof(text));
+	log_info("hold: %s", text);
+	ctl_line(c, "HELD %llu %lld %lld", (unsigned long long)id,
+	    (long long)d.holder.since.tv_sec, (long long)d.holder.until.tv_sec);
+}
+
 /* The answer to hv_vss_ctl's request, to whoever asked. */
 static void
 local_reply(uint64_t id, uint32_t hresult, const char *why)
@@ -463,6 +481,8 @@ local_reply(uint64_t id, uint32_t hresult, const char *why)
 		ctl_frozen(c, id);
 		return;
 	}
+	if (ok && d.txn.state == TXN_HELD && id == d.holder.txid)
+		held_reply(c, id);
 	ctl_done(c, ok, ok ? NULL : why[0] ? why : "refused");
 }
 
@@ -480,6 +500,63 @@ ctl_freeze(struct ctl_conn *c, unsigned int ms, bool hold, void *arg)
 	ev = feed(TE_HOST_REQUEST, 0, HV_OP_FREEZE, false, NULL);
 	ev->local = true;
 	ev->ms = ms;
+	pump();
+	if (d.local_conn == c)
+		d.local_txid = d.txn.id;
+}
+
+/* hv_vss_ctl hold: the apps and hooks alone, detached (holds.h). */
+static void
+ctl_hold_apps(struct ctl_conn *c, unsigned int ms, const char *label, void *arg)
+{
+	struct txn_event *ev;
+	uid_t uid;
+	pid_t pid;
+
+	if (d.local_conn != NULL || d.hold_conn != NULL) {
+		ctl_done(c, false, "another local request is in progress");
+		return;
+	}
+	ctl_peer(c, &uid, &pid);
+	holder_ask(&d.holder, uid, pid, label, ms);
+	d.local_conn = c;
+	d.local_hold = false;
+	ev = feed(TE_HOST_REQUEST, 0, TXN_OP_HOLD, false, NULL);
+	ev->local = true;
+	ev->ms = ms;
+	pump();
+	if (d.local_conn == c)
+		d.local_txid = d.txn.id;
+}
+
+static void
+ctl_release_apps(struct ctl_conn *c, void *arg)
+{
+	struct ctl_conn *taker = d.local_conn;
+
+	/*
+	 * A release while the hold is still being taken calls it off: the
+	 * agent gave up on its freeze (its script timed out or was killed)
+	 * and will not release again; the hold would last its whole lease.
+	 */
+	if (taker != NULL && d.txn.local && d.txn.hold &&
+	    d.txn.state == TXN_APPS_FREEZING && d.txn.id == d.local_txid) {
+		log_warnx("txn %llu: released while the applications were "
+		          "being held: calling the hold off",
+		    (unsigned long long)d.txn.id);
+		d.local_conn = NULL;
+		ctl_done(taker, false,
+		    "released before the applications were held: the hold "
+		    "is called off");
+		feed(TE_LOCAL_LOST, 0, 0, false, "released while being taken");
+		pump();
+	}
+	if (d.local_conn != NULL) {
+		ctl_done(c, false, "another local request is in progress");
+		return;
+	}
+	d.local_conn = c;
+	feed(TE_HOST_REQUEST, 0, TXN_OP_RELEASE, false, NULL)->local = true;
 	pump();
 	if (d.local_conn == c)
 		d.local_txid = d.txn.id;
@@ -578,6 +655,12 @@ view(struct daemon_view *v, char *paths, size_t len)
 	v->guard_pid = d.guard != NULL ? guard_pid(d.guard) : 0;
 	v->guard_alive = d.guard != NULL && guard_alive(d.guard);
 	v->apps = d.apps;
+	/* a detached hold being taken or in place */
+	if (d.txn.local && d.txn.hold && d.holder.txid == d.txn.id &&
+	    (d.txn.state == TXN_HELD || d.txn.state == TXN_APPS_FREEZING)) {
+		holder_text(&d.holder, v->hold_text, sizeof(v->hold_text));
+		holder_json(&d.holder, v->hold_json, sizeof(v->hold_json));
+	}
 	paths[0] = '\0';
 	v->frozen_paths = paths;
 	/* a running job changes what is frozen under us: say so, and read
@@ -855,7 +938,8 @@ limits(const struct conf *c)
 {
 	struct txn_limits l = {c->check_timeout_ms,
 	    c->app_freeze_timeout_ms + c->hook_timeout_ms,
-	    c->fs_freeze_timeout_ms, c->thaw_timeout_ms, c->max_frozen_ms};
+	    c->fs_freeze_timeout_ms, c->thaw_timeout_ms, c->max_frozen_ms,
+	    c->hot_backup_veto_ok};
 
 	return l;
 }
@@ -972,14 +1056,20 @@ note_history(const struct txn_event *ev, enum txn_state before,
 		char gone[APPS_REASON_MAX];
 		size_t n;
 
-		history_begin(id, d.txn.local, hv_op_name(ev->op));
+		history_begin(id, d.txn.local, txn_op_name(ev->op));
 		/* the first backup without an app says so, by name */
 		if ((n = apps_news(d.apps, gone, sizeof(gone))) > 0) {
-			log_warnx("txn %llu: %zu registered app%s gone since "
-			          "the last transaction, not part of this one: "
-			          "%s",
+			log_warnx(
+			    "txn %llu: %zu registered app%s gone since the last transaction, not part of this one: %s",
 			    (unsigned long long)id, n, n == 1 ? "" : "s", gone);
 			history_gone(id, gone);
+		}
+		if (ev->op == TXN_OP_HOLD && ev->local) {
+			char who[256];
+
+			holder_txid(&d.holder, id);
+			holder_who(&d.holder, who, sizeof(who));
+			history_who(id, who);
 		}
 	}
 	if ((e = history_find(id)) == NULL)
@@ -990,9 +1080,11 @@ note_history(const struct txn_event *ev, enum txn_state before,
 		history_stage(id, HS_APPS);
 	if (ev->kind == TE_FS_FROZEN && ev->id == id)
 		history_stage(id, HS_FS);
-	if (before == TXN_FROZEN && d.txn.state == TXN_FS_THAWING)
+	if ((before == TXN_FROZEN && d.txn.state == TXN_FS_THAWING) ||
+	    (before == TXN_HELD && d.txn.state == TXN_APPS_THAWING))
 		history_stage(id, HS_FROZEN);
-	if (ev->kind == TE_LEASE_EXPIRED && before == TXN_FROZEN)
+	if (ev->kind == TE_LEASE_EXPIRED &&
+	    (before == TXN_FROZEN || before == TXN_HELD))
 		history_lease(id);
 	if (ev->kind == TE_APPS_THAWED && ev->id == id)
 		history_stage(id, HS_THAW);
@@ -1012,15 +1104,24 @@ note_history(const struct txn_event *ev, enum txn_state before,
 		if (a->kind != TA_REPLY || a->id != id || e->ended ||
 		    a->local != e->local)
 			continue;
-		if (a->hresult != HV_S_OK)
+		/* an S_OK with a reason: hot_backup_veto = ok said yes to
+		 * what was refused */
+		if (a->hresult != HV_S_OK || a->text[0])
 			history_end(id, false, a->text[0] ? a->text : NULL);
-		else if (before != TXN_FS_FREEZING) /* FREEZE S_OK: not yet */
+		else if (before != TXN_FS_FREEZING && /* FREEZE S_OK: not yet */
+		    d.txn.state != TXN_HELD) /* nor HOLD's */
 			history_end(id, true, NULL);
 	}
-	if (d.txn.state == TXN_IDLE && before != TXN_IDLE && !e->ended)
-		history_end(id, !e->lease_expired,
-		    e->lease_expired ? "the lease expired before THAW" : NULL);
-	if (e->ended && d.txn.state == TXN_IDLE && before != TXN_IDLE) {
+	if (d.txn.state == TXN_IDLE && before != TXN_IDLE && !e->ended) {
+		const char *lease = strcmp(e->kind, "HOLD") == 0
+		    ? "the lease expired before RELEASE"
+		    : "the lease expired before THAW";
+
+		history_end(
+		    id, !e->lease_expired, e->lease_expired ? lease : NULL);
+	}
+	if (e->ended && d.txn.state == TXN_IDLE && before != TXN_IDLE &&
+	    strcmp(e->kind, "HOLD") != 0) { /* a hold is no backup */
 		metrics_backup(strcmp(e->kind, "FREEZE") == 0, e->local, e->ok,
 		    e->culprit,
 		    e->done[HS_FS] ? e->stage_us[HS_APPS] + e->stage_us[HS_FS]
@@ -1137,7 +1238,8 @@ warn_timeouts(const struct conf *c)
 }
 
 static const struct ctl_handlers ctl_handlers = {ctl_status, ctl_plan,
-    ctl_history, ctl_freeze, ctl_thaw, ctl_release, ctl_gone};
+    ctl_history, ctl_freeze, ctl_thaw, ctl_release, ctl_gone, ctl_hold_apps,
+    ctl_release_apps};
 
 /*
  * Before the first freeze: thaw what a previous daemon of ours left

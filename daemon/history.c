@@ -119,3 +119,12 @@ history_get(unsigned int i)
 		return NULL;
 	return &ring[(next + CTL_HISTORY_MAX - 1 - i) % CTL_HISTORY_MAX];
 }
+
+void
+history_who(uint64_t id, const char *who)
+{
+	struct hist_entry *e = history_find(id);
+
+	if (e != NULL)
+		snprintf(e->who, sizeof(e->who), "%s", who);
+}

@@ -34,6 +34,7 @@ struct hist_entry {
 	bool lease_expired;
 	char culprit[320];
 	char gone[320]; /* registered apps gone before it began */
+	char who[256]; /* a detached hold's holder (holds.h) */
 };
 
 /* Start an entry (the oldest of CTL_HISTORY_MAX goes). */
@@ -47,6 +48,8 @@ void history_end(uint64_t id, bool ok, const char *culprit);
 void history_lease(uint64_t id);
 /* Registered apps gone since the transaction before id (apps_news()). */
 void history_gone(uint64_t id, const char *text);
+/* Who asked for transaction id (a detached hold's holder). */
+void history_who(uint64_t id, const char *who);
 /* The i-th most recent (0: newest), or NULL. */
 const struct hist_entry *history_get(unsigned int i);
 const char *history_stage_name(enum hist_stage);

@@ -19,11 +19,11 @@ static const int raised[] = {SIGPIPE, SIGXFSZ};
 static const struct {
 	int sig;
 	const char *name;
-} names[] = {{SIGUSR1, "SIGUSR1"}, {SIGUSR2, "SIGUSR2"},
-    {SIGALRM, "SIGALRM"}, {SIGVTALRM, "SIGVTALRM"}, {SIGPROF, "SIGPROF"},
-    {SIGIO, "SIGIO"}, {SIGPWR, "SIGPWR"}, {SIGSTKFLT, "SIGSTKFLT"},
-    {SIGXCPU, "SIGXCPU"}, {SIGTSTP, "SIGTSTP"}, {SIGTTIN, "SIGTTIN"},
-    {SIGTTOU, "SIGTTOU"}, {SIGPIPE, "SIGPIPE"}, {SIGXFSZ, "SIGXFSZ"}};
+} names[] = {{SIGUSR1, "SIGUSR1"}, {SIGUSR2, "SIGUSR2"}, {SIGALRM, "SIGALRM"},
+    {SIGVTALRM, "SIGVTALRM"}, {SIGPROF, "SIGPROF"}, {SIGIO, "SIGIO"},
+    {SIGPWR, "SIGPWR"}, {SIGSTKFLT, "SIGSTKFLT"}, {SIGXCPU, "SIGXCPU"},
+    {SIGTSTP, "SIGTSTP"}, {SIGTTIN, "SIGTTIN"}, {SIGTTOU, "SIGTTOU"},
+    {SIGPIPE, "SIGPIPE"}, {SIGXFSZ, "SIGXFSZ"}};
 
 const char *
 sigs_name(int sig, char *buf, size_t len)

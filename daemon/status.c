@@ -188,6 +188,8 @@ status_write(const struct daemon_view *v, bool json, struct evbuffer *b)
 			evbuffer_add_printf(b, "%lld", v->lease_left_ms);
 		else
 			evbuffer_add_printf(b, "null");
+		evbuffer_add_printf(b, ", \"hold\": %s",
+		    v->hold_json[0] ? v->hold_json : "null");
 		evbuffer_add_printf(b, ", \"frozen_filesystems\": ");
 		status_json_str(b, v->frozen_paths);
 		evbuffer_add_printf(b, ", \"device\": {\"path\": ");
@@ -218,6 +220,8 @@ status_write(const struct daemon_view *v, bool json, struct evbuffer *b)
 			    v->lease_left_ms / 1000,
 			    (v->lease_left_ms % 1000) / 100);
 	}
+	if (v->hold_text[0])
+		evbuffer_add_printf(b, "hold:    %s\n", v->hold_text);
 	evbuffer_add_printf(b, "device:  %s, %s\n", v->device,
 	    v->connected ? "connected" : "not connected");
 	if (v->guard_pid > 0)
@@ -320,10 +324,12 @@ plan_write(const struct conf *c, const struct apps *apps, bool json,
 		apps_foreach(apps, app_row, &rows);
 		evbuffer_add_printf(b, "], \"hooks\": ");
 		list_hooks(c->hooks_dir, b, true);
+		/* hot_backup_veto = ok: S_OK, and the FREEZE fails on it */
 		evbuffer_add_printf(b,
 		    ", \"hot_backup\": {\"answer\": \"%s\", "
-		    "\"why\": ",
-		    p.veto ? "E_FAIL" : "S_OK");
+		    "\"vetoed\": %s, \"why\": ",
+		    p.veto && !c->hot_backup_veto_ok ? "E_FAIL" : "S_OK",
+		    p.veto ? "true" : "false");
 		status_json_str(b,
 		    p.veto ? p.veto_reason
 		        : p.ntargets == 0
@@ -357,7 +363,12 @@ plan_write(const struct conf *c, const struct apps *apps, bool json,
 		apps_foreach(apps, app_row, &rows);
 	evbuffer_add_printf(b, "hooks:\n");
 	list_hooks(c->hooks_dir, b, false);
-	if (p.veto)
+	if (p.veto && c->hot_backup_veto_ok)
+		evbuffer_add_printf(b,
+		    "HOT_BACKUP now: S_OK (hot_backup_veto = ok), then "
+		    "FREEZE E_FAIL: %s\n",
+		    p.veto_reason);
+	else if (p.veto)
 		evbuffer_add_printf(
 		    b, "HOT_BACKUP now: E_FAIL: %s\n", p.veto_reason);
 	else
@@ -412,6 +423,8 @@ history_write(unsigned int n, bool json, struct evbuffer *b)
 			    e->culprit[0] ? ": " : "", e->culprit,
 			    e->gone[0] ? " [without apps gone before it: " : "",
 			    e->gone, e->gone[0] ? "]" : "");
+			if (e->who[0])
+				evbuffer_add_printf(b, "      by %s\n", e->who);
 			continue;
 		}
 		evbuffer_add_printf(b,
@@ -433,6 +446,11 @@ history_write(unsigned int n, bool json, struct evbuffer *b)
 		status_json_str(b, e->culprit);
 		evbuffer_add_printf(b, ", \"apps_gone\": ");
 		status_json_str(b, e->gone);
+		evbuffer_add_printf(b, ", \"holder\": ");
+		if (e->who[0])
+			status_json_str(b, e->who);
+		else
+			evbuffer_add_printf(b, "null");
 		evbuffer_add_printf(b, "}");
 	}
 	if (json)

@@ -31,6 +31,8 @@ struct daemon_view {
 	pid_t guard_pid;
 	const struct apps *apps;
 	const char *frozen_paths; /* in freeze order, space-separated */
+	char hold_text[512]; /* a detached hold (holds.h); "": none */
+	char hold_json[512]; /* the same as a JSON object */
 };
 
 int status_write(const struct daemon_view *, bool json, struct evbuffer *);

@@ -29,12 +29,26 @@ static const char *const state_names[TXN_NSTATES] = {
     [TXN_FS_THAWING] = "thawing filesystems",
     [TXN_APPS_THAWING] = "thawing apps",
     [TXN_ABORTING] = "aborting",
+    [TXN_HELD] = "holding apps",
 };
 
 const char *
 txn_state_name(enum txn_state s)
 {
 	return s < TXN_NSTATES ? state_names[s] : "?";
+}
+
+const char *
+txn_op_name(unsigned int op)
+{
+	switch (op) {
+	case TXN_OP_HOLD:
+		return "HOLD";
+	case TXN_OP_RELEASE:
+		return "RELEASE";
+	default:
+		return hv_op_name(op);
+	}
 }
 
 void
@@ -97,23 +111,47 @@ timer(struct txn *t, struct txn_actions *out, enum txn_action_kind kind,
 	act(t, out, kind)->ms = ms;
 }
 
+/*
+ * hot_backup_veto = ok: the host's HOT_BACKUP is answered S_OK whatever
+ * refused it, which stays in the reply's text (the history keeps it as
+ * the culprit); the FREEZE that follows meets it again and fails.
+ */
+static uint32_t
+hot_backup_policy(struct txn *t, struct txn_actions *out, bool local,
+    uint8_t op, uint32_t hresult, const char *why)
+{
+	if (local || op != HV_OP_HOT_BACKUP || hresult == HV_S_OK ||
+	    !t->limits.hot_backup_ok)
+		return hresult;
+	say(t, out, LOG_WARNING,
+	    "HOT_BACKUP would be refused (%s); answering S_OK "
+	    "(hot_backup_veto = ok): the FREEZE will fail on it instead",
+	    why);
+	return HV_S_OK;
+}
+
 /* Answer the current request, if the kernel still waits for it. */
 static void
 reply(struct txn *t, struct txn_actions *out, uint32_t hresult)
 {
 	struct txn_action *a;
+	uint32_t asked = hresult;
 
 	if (!t->owe_reply)
 		return;
 	t->owe_reply = false;
+	hresult = hot_backup_policy(
+	    t, out, t->local, t->op, hresult, t->why[0] ? t->why : "failed");
+	if (hresult != asked)
+		t->vetoed = true; /* t->why keeps the reason */
 	a = act(t, out, TA_REPLY);
 	a->hresult = hresult;
 	a->local = t->local;
-	if (hresult != HV_S_OK)
+	if (asked != HV_S_OK)
 		snprintf(a->text, sizeof(a->text), "%s",
 		    t->why[0] ? t->why : "failed");
 	say(t, out, hresult == HV_S_OK ? LOG_INFO : LOG_WARNING,
-	    "%s%s answered %s", t->local ? "local " : "", hv_op_name(t->op),
+	    "%s%s answered %s", t->local ? "local " : "", txn_op_name(t->op),
 	    hresult == HV_S_OK ? "S_OK" : "E_FAIL");
 }
 
@@ -125,21 +163,25 @@ static void
 answer_now(struct txn *t, struct txn_actions *out, bool local, uint8_t op,
     uint32_t hresult)
 {
-	struct txn_action *a = act(t, out, TA_REPLY);
+	struct txn_action *a;
+	char text[TXN_TEXT_MAX] = "";
 	const char *why;
 
-	a->hresult = hresult;
-	a->local = local;
 	/* the reason is what the caller just logged (every caller does),
 	 * without its "txn N: " */
-	if (hresult != HV_S_OK && out->n >= 2 &&
-	    out->a[out->n - 2].kind == TA_LOG) {
-		why = strstr(out->a[out->n - 2].text, ": ");
-		snprintf(a->text, sizeof(a->text), "%s",
-		    why != NULL ? why + 2 : out->a[out->n - 2].text);
+	if (hresult != HV_S_OK && out->n >= 1 &&
+	    out->a[out->n - 1].kind == TA_LOG) {
+		why = strstr(out->a[out->n - 1].text, ": ");
+		snprintf(text, sizeof(text), "%s",
+		    why != NULL ? why + 2 : out->a[out->n - 1].text);
 	}
+	hresult = hot_backup_policy(t, out, local, op, hresult, text);
+	a = act(t, out, TA_REPLY);
+	a->hresult = hresult;
+	a->local = local;
+	snprintf(a->text, sizeof(a->text), "%s", text);
 	say(t, out, hresult == HV_S_OK ? LOG_INFO : LOG_WARNING,
-	    "%s%s answered %s", local ? "local " : "", hv_op_name(op),
+	    "%s%s answered %s", local ? "local " : "", txn_op_name(op),
 	    hresult == HV_S_OK ? "S_OK" : "E_FAIL");
 }
 
@@ -167,8 +209,48 @@ start_thaw(struct txn *t, struct txn_actions *out)
 	act(t, out, TA_FS_THAW);
 }
 
+/*
+ * The end of a hold: the apps (and hooks) are told THAW; no filesystem
+ * was frozen.  result: what the RELEASE will be answered.
+ */
+static void
+start_release(struct txn *t, struct txn_actions *out, uint32_t result)
+{
+	t->state = TXN_APPS_THAWING;
+	t->result = result;
+	timer(t, out, TA_LEASE, 0);
+	timer(t, out, TA_DEADLINE, t->limits.thaw_ms);
+	act(t, out, TA_APPS_THAW)->ms = t->limits.thaw_ms;
+	t->apps_frozen = false;
+}
+
 static void
 idle_request(struct txn *, uint8_t, bool, unsigned int, struct txn_actions *);
+
+/*
+ * hot_backup_veto = ok: the HOT_BACKUP before this FREEZE was refused by
+ * its check and answered S_OK anyway; the FREEZE fails on that reason,
+ * without asking anyone again (an application that vetoed the backup
+ * vetoed this FREEZE too).  A transaction of its own, for the history.
+ */
+static void
+vetoed_freeze(struct txn *t, struct txn_actions *out)
+{
+	char why[TXN_TEXT_MAX];
+
+	snprintf(why, sizeof(why), "%s", t->why);
+	t->local = false;
+	t->id++;
+	t->op = HV_OP_FREEZE;
+	t->owe_reply = true;
+	t->why[0] = '\0';
+	set_why(t, why);
+	say(t, out, LOG_WARNING,
+	    "FREEZE failed: %s (refused at HOT_BACKUP, answered S_OK "
+	    "there: hot_backup_veto = ok)",
+	    t->why);
+	reply(t, out, HV_E_FAIL);
+}
 
 /*
  * A request arrived while the current one is unanswered: the kernel gave
@@ -183,7 +265,7 @@ superseded(struct txn *t, uint8_t op, struct txn_actions *out)
 
 	say(t, out, LOG_WARNING,
 	    "%s superseded by %s: the kernel gave up on it; its answer will not be sent",
-	    hv_op_name(t->op), hv_op_name(op));
+	    txn_op_name(t->op), txn_op_name(op));
 	t->owe_reply = false;
 	switch (t->state) {
 	case TXN_CHECKING:
@@ -202,9 +284,15 @@ superseded(struct txn *t, uint8_t op, struct txn_actions *out)
 		act(t, out, TA_FS_CANCEL);
 		release_apps(t, out);
 		t->state = TXN_ABORTING;
+		say(t, out, LOG_WARNING,
+		    "%s refused: the superseded freeze is "
+		    "being undone",
+		    txn_op_name(op));
 		answer_now(t, out, local, op, HV_E_FAIL);
 		break;
 	default:
+		say(t, out, LOG_WARNING, "%s refused: busy %s", txn_op_name(op),
+		    txn_state_name(t->state));
 		answer_now(t, out, local, op, HV_E_FAIL);
 		break;
 	}
@@ -214,12 +302,23 @@ static void
 idle_request(struct txn *t, uint8_t op, bool local, unsigned int ms,
     struct txn_actions *out)
 {
-	if (local && op != HV_OP_FREEZE && op != HV_OP_THAW) {
+	if (local && op != HV_OP_FREEZE && op != HV_OP_THAW &&
+	    op != TXN_OP_HOLD && op != TXN_OP_RELEASE) {
 		say(t, out, LOG_WARNING,
-		    "local %s refused: only FREEZE and THAW are local requests",
-		    hv_op_name(op));
+		    "local %s refused: only FREEZE, THAW, HOLD and RELEASE are local requests",
+		    txn_op_name(op));
 		answer_now(t, out, local, op, HV_E_FAIL);
 		return;
+	}
+	if (!local && (op == TXN_OP_HOLD || op == TXN_OP_RELEASE))
+		op = HV_OP_COUNT; /* not the host's: an unknown op */
+	if (!local && (op == HV_OP_HOT_BACKUP || op == HV_OP_FREEZE) &&
+	    t->vetoed) {
+		t->vetoed = false;
+		if (op == HV_OP_FREEZE) {
+			vetoed_freeze(t, out);
+			return;
+		}
 	}
 	switch (op) {
 	case HV_OP_HOT_BACKUP:
@@ -232,14 +331,19 @@ idle_request(struct txn *t, uint8_t op, bool local, unsigned int ms,
 		timer(t, out, TA_DEADLINE, t->limits.check_ms);
 		act(t, out, TA_CHECK);
 		break;
+	case TXN_OP_HOLD:
 	case HV_OP_FREEZE:
 		t->local = local;
+		t->hold = op == TXN_OP_HOLD;
+		if (t->hold)
+			t->hold_expired = false;
 		t->lease_ms = local && ms > 0 ? ms : t->limits.max_frozen_ms;
 		t->id++;
 		t->why[0] = '\0'; /* a new transaction's */
 		t->op = op;
 		t->owe_reply = true;
-		t->lease_expired[local] = false;
+		if (!t->hold)
+			t->lease_expired[local] = false;
 		t->state = TXN_APPS_FREEZING;
 		timer(t, out, TA_DEADLINE, t->limits.app_freeze_ms);
 		act(t, out, TA_APPS_FREEZE)->ms = t->limits.app_freeze_ms;
@@ -256,9 +360,25 @@ idle_request(struct txn *t, uint8_t op, bool local, unsigned int ms,
 			answer_now(t, out, local, op, HV_S_OK);
 		}
 		break;
+	case TXN_OP_RELEASE:
+		if (t->hold_expired) {
+			t->hold_expired = false;
+			say(t, out, LOG_WARNING,
+			    "RELEASE after the hold's lease "
+			    "expired: the applications were released before "
+			    "it, the backup taken meanwhile may be "
+			    "inconsistent");
+			answer_now(t, out, local, op, HV_E_FAIL);
+		} else {
+			say(t, out, LOG_INFO,
+			    "RELEASE with nothing held: "
+			    "nothing to do");
+			answer_now(t, out, local, op, HV_S_OK);
+		}
+		break;
 	default:
 		say(t, out, LOG_WARNING, "unexpected operation %u (%s)", op,
-		    hv_op_name(op));
+		    txn_op_name(op));
 		answer_now(t, out, local, op, HV_E_FAIL);
 		break;
 	}
@@ -268,11 +388,25 @@ static void
 on_request(struct txn *t, uint8_t op, bool local, unsigned int ms,
     struct txn_actions *out)
 {
+	if (t->state == TXN_HELD && !local) {
+		/*
+		 * Another agent's backup holds the applications: the host's
+		 * would freeze them under it, or thaw them before that
+		 * agent's snapshot is taken (hv_vss_daemon(8), HOLDS)
+		 */
+		say(t, out, LOG_WARNING,
+		    "%s refused: the applications are held "
+		    "for another backup agent (hv_vss_ctl hold, txn %llu) "
+		    "until its release or its lease",
+		    txn_op_name(op), (unsigned long long)t->id);
+		answer_now(t, out, local, op, HV_E_FAIL);
+		return;
+	}
 	if (t->state != TXN_IDLE && local != t->local) {
 		/* host and local requests never interleave */
 		say(t, out, LOG_WARNING,
 		    "%s%s refused: a %s transaction is in progress (%s)",
-		    local ? "local " : "", hv_op_name(op),
+		    local ? "local " : "", txn_op_name(op),
 		    t->local ? "local" : "host", txn_state_name(t->state));
 		answer_now(t, out, local, op, HV_E_FAIL);
 		return;
@@ -293,13 +427,26 @@ on_request(struct txn *t, uint8_t op, bool local, unsigned int ms,
 		} else {
 			say(t, out, LOG_WARNING,
 			    "%s refused: frozen, a backup is in progress",
-			    hv_op_name(op));
+			    txn_op_name(op));
+			answer_now(t, out, local, op, HV_E_FAIL);
+		}
+		return;
+	case TXN_HELD:
+		if (op == TXN_OP_RELEASE) {
+			t->op = op;
+			t->owe_reply = true;
+			start_release(t, out, HV_S_OK);
+		} else {
+			say(t, out, LOG_WARNING,
+			    "local %s refused: the applications are held (hv_vss_ctl hold); release them first",
+			    txn_op_name(op));
 			answer_now(t, out, local, op, HV_E_FAIL);
 		}
 		return;
 	case TXN_FS_THAWING:
 	case TXN_APPS_THAWING:
-		if (!t->owe_reply && op == HV_OP_THAW) {
+		if (!t->owe_reply &&
+		    op == (t->hold ? TXN_OP_RELEASE : HV_OP_THAW)) {
 			/* the host's THAW for a thaw already under way (the
 			 * lease's, or one the kernel gave up on); the stage's
 			 * deadline may have passed: it gets one of its own */
@@ -318,7 +465,7 @@ on_request(struct txn *t, uint8_t op, bool local, unsigned int ms,
 		superseded(t, op, out);
 		return;
 	}
-	say(t, out, LOG_WARNING, "%s refused: busy %s", hv_op_name(op),
+	say(t, out, LOG_WARNING, "%s refused: busy %s", txn_op_name(op),
 	    txn_state_name(t->state));
 	answer_now(t, out, local, op, HV_E_FAIL);
 }
@@ -349,7 +496,7 @@ on_deadline(struct txn *t, struct txn_actions *out)
 		snprintf(why, sizeof(why),
 		    "applications and freeze hooks did not all answer within %u ms",
 		    t->limits.app_freeze_ms);
-		fail(t, out, "FREEZE", why);
+		fail(t, out, txn_op_name(t->op), why);
 		t->state = TXN_IDLE;
 		break;
 	case TXN_FS_FREEZING:
@@ -382,6 +529,21 @@ on_deadline(struct txn *t, struct txn_actions *out)
 static void
 on_lease(struct txn *t, struct txn_actions *out)
 {
+	if (t->state == TXN_HELD) {
+		t->hold_expired = true;
+		set_why(t,
+		    "the hold's lease expired before RELEASE: the "
+		    "applications were released, the backup may be "
+		    "inconsistent");
+		say(t, out, LOG_WARNING,
+		    "applications held for the hold's "
+		    "lease (%u ms) without a RELEASE: releasing them now; the "
+		    "RELEASE will be answered E_FAIL",
+		    t->lease_ms);
+		t->owe_reply = false;
+		start_release(t, out, HV_E_FAIL);
+		return;
+	}
 	if (t->state != TXN_FROZEN)
 		return;
 	t->lease_expired[t->local] = true;
@@ -407,11 +569,13 @@ on_lease(struct txn *t, struct txn_actions *out)
 static void
 on_lost(struct txn *t, bool local, bool rejected, struct txn_actions *out)
 {
+	if (!local)
+		t->vetoed = false; /* a new session: its backups are new */
 	if (t->state == TXN_IDLE || t->local != local)
 		return;
 	if (t->owe_reply)
 		say(t, out, LOG_WARNING, "%s lost: %s will not be answered",
-		    local ? "local requester" : "device", hv_op_name(t->op));
+		    local ? "local requester" : "device", txn_op_name(t->op));
 	t->owe_reply = false;
 	switch (t->state) {
 	case TXN_CHECKING:
@@ -427,6 +591,13 @@ on_lost(struct txn *t, bool local, bool rejected, struct txn_actions *out)
 		act(t, out, TA_FS_CANCEL);
 		release_apps(t, out);
 		t->state = TXN_ABORTING;
+		break;
+	case TXN_HELD:
+		/* the daemon is stopping: nobody will release them */
+		say(t, out, LOG_WARNING,
+		    "local requester lost while holding "
+		    "the applications: releasing them");
+		start_release(t, out, HV_E_FAIL);
 		break;
 	case TXN_FROZEN:
 		say(t, out, LOG_WARNING, "%s lost while frozen: thawing",
@@ -481,11 +652,19 @@ txn_step(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 		if (!ev->ok) {
 			timer(t, out, TA_DEADLINE, 0);
 			release_apps(t, out);
-			fail(t, out, "FREEZE", ev->reason);
+			fail(t, out, txn_op_name(t->op), ev->reason);
 			t->state = TXN_IDLE;
 			return;
 		}
 		t->apps_frozen = true;
+		if (t->hold) {
+			/* nothing more: the other agent freezes */
+			timer(t, out, TA_DEADLINE, 0);
+			t->state = TXN_HELD;
+			timer(t, out, TA_LEASE, t->lease_ms);
+			reply(t, out, HV_S_OK);
+			return;
+		}
 		t->state = TXN_FS_FREEZING;
 		timer(t, out, TA_DEADLINE, t->limits.fs_freeze_ms);
 		act(t, out, TA_FS_FREEZE);
@@ -529,7 +708,14 @@ txn_step(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 		if (t->state != TXN_APPS_THAWING)
 			return;
 		timer(t, out, TA_DEADLINE, 0);
-		if (t->owe_reply && t->lease_expired[t->local]) {
+		if (t->owe_reply && t->hold && t->hold_expired) {
+			/* the RELEASE arrived during the lease's release */
+			t->hold_expired = false;
+			say(t, out, LOG_WARNING,
+			    "RELEASE after the hold's lease "
+			    "expired: the backup may be inconsistent");
+		} else if (t->owe_reply && !t->hold &&
+		    t->lease_expired[t->local]) {
 			/* the host's THAW arrived during the lease's thaw */
 			t->lease_expired[t->local] = false;
 			say(t, out, LOG_WARNING,

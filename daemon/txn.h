@@ -13,6 +13,16 @@
  *   FREEZE:     APPS_FREEZE -> FS_FREEZE                   -> reply
  *   THAW:       FS_THAW -> APPS_THAW                       -> reply
  *
+ * and, for hv_vss_ctl only, a detached hold of the applications (and
+ * freeze hooks) without the filesystems, for another backup agent whose
+ * own freeze follows (qemu-ga, open-vm-tools, Azure's extension):
+ *
+ *   HOLD:       APPS_FREEZE                                -> reply, HELD
+ *   RELEASE:    APPS_THAW                                  -> reply
+ *
+ * A hold is bounded by its lease like a freeze, and while it lasts the
+ * host's requests are refused (the applications are another agent's).
+ *
  * Every host request is answered exactly once, unless the kernel has
  * given up on it (a newer request arrived, or the device was lost), in
  * which case it is never answered: writing the stale answer would be
@@ -36,8 +46,17 @@ enum txn_state {
 	TXN_FS_THAWING, /* filesystems being thawed */
 	TXN_APPS_THAWING, /* apps told to resume */
 	TXN_ABORTING, /* undoing a freeze that will not be kept */
+	TXN_HELD, /* HOLD answered S_OK: apps hold, no fs; lease running */
 	TXN_NSTATES
 };
+
+/*
+ * The local requests beyond the host's FREEZE and THAW: never read from
+ * the device (its ops are below HV_OP_COUNT); a host request with one of
+ * these values is an unknown op.
+ */
+#define TXN_OP_HOLD 0xf0 /* hold the apps, not the filesystems */
+#define TXN_OP_RELEASE 0xf1 /* end the hold */
 
 enum txn_event_kind {
 	TE_HOST_REQUEST, /* .op: a request read from the device */
@@ -57,9 +76,9 @@ enum txn_event_kind {
 struct txn_event {
 	enum txn_event_kind kind;
 	uint64_t id; /* completions: the id of their action */
-	uint8_t op; /* TE_HOST_REQUEST: HV_OP_* */
+	uint8_t op; /* TE_HOST_REQUEST: HV_OP_*, or TXN_OP_* if local */
 	bool local; /* TE_HOST_REQUEST from hv_vss_ctl, not the host */
-	unsigned int ms; /* a local FREEZE: its lease */
+	unsigned int ms; /* a local FREEZE or HOLD: its lease */
 	bool ok;
 	const char *reason;
 };
@@ -105,6 +124,13 @@ struct txn_limits {
 	unsigned int fs_freeze_ms;
 	unsigned int thaw_ms;
 	unsigned int max_frozen_ms;
+	/*
+	 * hot_backup_veto = ok: a HOT_BACKUP is never answered E_FAIL (as
+	 * Linux's own daemon never does); what would have refused it is
+	 * logged, and the FREEZE that follows fails on it instead.  false
+	 * (fail): E_FAIL, and the host falls back (hv_vss_daemon(8)).
+	 */
+	bool hot_backup_ok;
 };
 
 struct txn {
@@ -120,6 +146,11 @@ struct txn {
 	 * as the other's transaction may come in between */
 	bool lease_expired[2];
 	bool apps_frozen; /* apps hold: ABORT or THAW owed */
+	bool hold; /* the local transaction is a HOLD (apps only) */
+	bool hold_expired; /* its lease ended it: its RELEASE says E_FAIL */
+	/* hot_backup_ok said S_OK to a HOT_BACKUP its check refused (why
+	 * says why): the host's next FREEZE fails on it */
+	bool vetoed;
 	char why[TXN_TEXT_MAX]; /* reason of a failure */
 };
 
@@ -133,5 +164,7 @@ void txn_step(struct txn *, const struct txn_event *, struct txn_actions *out);
 /* True while filesystems may be frozen (for the log and the guard). */
 bool txn_may_be_frozen(const struct txn *);
 const char *txn_state_name(enum txn_state);
+/* HV_OP_* and TXN_OP_* by name. */
+const char *txn_op_name(unsigned int);
 
 #endif /* HVVSS_TXN_H */

@@ -90,6 +90,11 @@ def main():
             out = ["# freezing for %s ms" % w[1], "OK"]
         elif w[0] == "thaw":
             out = ["ERR nothing is frozen"]
+        elif w[0] == "hold-apps":
+            out = ["HELD 7 1765000000 %d" % (1765000000 + int(w[1]) // 1000),
+                   "OK"]
+        elif w[0] == "release-apps":
+            out = ["ERR the hold's lease expired"]
         elif w[0] == "hold":
             return hold(c, f, w)
         else:

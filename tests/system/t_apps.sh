@@ -78,6 +78,9 @@ run veto -- -b "\$(swarm veto --apps 5:good:0-4:ok --apps 1:nope:2:veto-freeze)"
 echo "veto.abort=\$(grep -c ' ABORT ' /tmp/veto.swarm)"
 echo "veto.asked=\$(grep ' FREEZE ' /tmp/veto.swarm | awk '{print \$3}' | sort | tr '\n' ' ')"
 run vetocheck -- -b "\$(swarm vetocheck --apps 2:good:0:ok --apps 1:nope:4:veto-check)"
+echo "vetocheck.freeze=\$(grep -c ' FREEZE ' /tmp/vetocheck.swarm)"
+echo "vetocheck.check=\$(grep -c ' CHECK ' /tmp/vetocheck.swarm)"
+run vetocheckfail -o hot_backup_veto=fail -- -b "\$(swarm vetocheckfail --apps 2:good:0:ok --apps 1:nope:4:veto-check)"
 run silent -o app_freeze_timeout=2 -- -b "\$(swarm silent --apps 3:good:0-2:ok --apps 1:mute:5:silent-freeze)"
 echo "silent.abort=\$(grep ' ABORT ' /tmp/silent.swarm | awk '{print \$3}' | sort | tr '\n' ' ')"
 run killed -- -b "\$(swarm killed --apps 2:good:0:ok --apps 1:dies:1:die-freeze)"
@@ -124,9 +127,19 @@ check "veto: nothing was frozen" sh -c "! grep -q 'veto.log .*froze [0-9]' '$out
 check_eq "veto: tiers above the culprit were never asked" \
     "good-0 good-1 good-2 nope-0 " "$(get veto.asked)"
 check_eq "veto: every app asked to freeze was told ABORT" 4 "$(get veto.abort)"
-check_eq "veto on CHECK: HOT_BACKUP E_FAIL" \
-    "HOT_BACKUP:E_FAIL,FREEZE:S_OK,THAW:S_OK" "$(get vetocheck.results)"
+# hot_backup_veto = ok (the default): HOT_BACKUP says S_OK, as Linux's
+# daemon does, and the FREEZE fails on the veto without asking again
+check_eq "veto on CHECK: HOT_BACKUP S_OK, FREEZE E_FAIL (hot_backup_veto=ok)" \
+    "HOT_BACKUP:S_OK,FREEZE:E_FAIL,THAW:S_OK" "$(get vetocheck.results)"
 check "veto on CHECK: named" grep -q 'vetocheck.log .*HOT_BACKUP check failed: app nope-0 .*VETO' "$out"
+check "veto on CHECK: the FREEZE fails on it, named" \
+    grep -q 'vetocheck.log .*FREEZE failed: app nope-0 .*VETO.*hot_backup_veto = ok' "$out"
+check_eq "veto on CHECK: no app was asked to FREEZE" 0 \
+    "$(get vetocheck.freeze)"
+check "... (the apps were asked CHECK)" test "$(get vetocheck.check)" -ge 3
+check_eq "veto on CHECK, hot_backup_veto=fail: HOT_BACKUP E_FAIL" \
+    "HOT_BACKUP:E_FAIL,FREEZE:S_OK,THAW:S_OK" "$(get vetocheckfail.results)"
+check "veto on CHECK, fail: named" grep -q 'vetocheckfail.log .*HOT_BACKUP check failed: app nope-0 .*VETO' "$out"
 
 check_eq "silent app: FREEZE E_FAIL" "HOT_BACKUP:S_OK,FREEZE:E_FAIL,THAW:S_OK" \
     "$(get silent.results)"

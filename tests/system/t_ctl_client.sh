@@ -171,6 +171,28 @@ check_eq "thaw answered ERR: exit 1" 1 "$rc"
 check_eq "thaw answered ERR: the reason on stderr" \
     "hv_vss_ctl: nothing is frozen" "$(cat "$WORK/err")"
 
+# --- hold, release ---------------------------------------------------------
+: >"$LOG"
+ctl hold
+check_eq "hold: exit 0" 0 "$rc"
+check_eq "hold: the daemon's HELD line on stdout" "HELD 7 1765000000 1765000060" \
+    "$(cat "$WORK/out")"
+ctl hold --lease 2.5 --label qemu-ga
+ctl hold --label 'two words'
+check_eq "hold --label with a space: exit 2" 2 "$rc"
+ctl hold --lease 3601
+check_eq "hold --lease past an hour: exit 2" 2 "$rc"
+ctl hold --lease 0
+check_eq "hold --lease 0: exit 2" 2 "$rc"
+check_eq "hold: sends 'hold-apps <ms> [label]', 60 s by default, nothing bad" \
+    "req hold-apps 60000|req hold-apps 2500 qemu-ga" \
+    "$(tr '\n' '|' <"$LOG" | sed 's/|$//')"
+: >"$LOG"
+ctl release
+check_eq "release: sends 'release-apps'" "req release-apps" "$(cat "$LOG")"
+check_eq "release answered ERR: exit 1, the reason on stderr" \
+    "1 hv_vss_ctl: the hold's lease expired" "$rc $(cat "$WORK/err")"
+
 # --- snapshot -------------------------------------------------------------
 : >"$LOG"
 ctl snapshot -- sh -c 'echo "cmd out"; echo "cmd err" >&2; exit 7'

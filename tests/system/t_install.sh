@@ -104,7 +104,19 @@ f 644 etc/hv_vss/hooks.d/README $TOP/etc/hooks.d/README
 f 644 etc/hv_vss/hv_vss.conf $TOP/etc/hv_vss.conf
 f 644 lib/systemd/system/hv_vss_daemon.service
 f 644 lib/udev/rules.d/60-hv_vss.rules $TOP/etc/60-hv_vss.rules
+d 755 usr/local/libexec/hvvss
+f 755 usr/local/libexec/hvvss/qemu-fsfreeze-hook
+f 755 usr/local/libexec/hvvss/vmware-backup-script
+f 755 usr/local/libexec/hvvss/azure-pre-script
+f 755 usr/local/libexec/hvvss/azure-post-script
 EOF
+for a in qemu-fsfreeze-hook vmware-backup-script azure-pre-script \
+    azure-post-script; do
+	check_eq "adapter $a calls the installed hv_vss_ctl, nothing left" \
+	    "hv_vss_ctl=/usr/local/sbin/hv_vss_ctl" \
+	    "$(grep -e '^hv_vss_ctl=' -e '@[A-Z_]*@' \
+	    "$D/usr/local/libexec/hvvss/$a")"
+done
 check_eq "libhvvss.so -> libhvvss.so.1" "libhvvss.so.1" \
     "$(readlink "$D/usr/local/lib/libhvvss.so")"
 check_eq "nothing installed is writable by group or others, or not root's" \

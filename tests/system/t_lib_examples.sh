@@ -196,8 +196,9 @@ check_eq "... the last of them whole" "line $((${ondisk:-0} - 1))" \
 check "after THAW the C app wrote on" \
     test "$(get journal.lines)" -gt "${ondisk:-0}"
 
-check_eq "client.py --veto check: HOT_BACKUP E_FAIL" "HOT_BACKUP:E_FAIL" \
-    "$(get vetocheck.results | cut -d, -f1)"
+check_eq "client.py --veto check: HOT_BACKUP S_OK, FREEZE E_FAIL (hot_backup_veto=ok)" \
+    "HOT_BACKUP:S_OK,FREEZE:E_FAIL" \
+    "$(get vetocheck.results | cut -d, -f1,2)"
 check "... the log names the app and its (sanitized) reason" \
     grep -q '^vetocheck.log .*app example-py (pid [0-9]*, uid 0): VETO not now: busy$' "$out"
 check "... the C app was asked too, and agreed" \

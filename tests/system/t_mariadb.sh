@@ -257,7 +257,11 @@ if [ -z "$NOHOLD" ]; then
 	# (e) no server: CHECK and FREEZE are vetoed
 	server_stop && echo "e.stopped=yes"
 	mark down
+	# hot_backup_veto=fail: the FREEZE is asked too (with ok, the
+	# default, it would fail on the CHECK's veto without asking)
+	DOPTS="-o hot_backup_veto=fail"
 	sim e -b "sh $WORK/setup.sh 5" -s hot,freeze,thaw
+	DOPTS=
 	mark e
 	# (f) a server again: mariadb-hold finds it, the backup succeeds
 	server_start || echo "server did not start again"
@@ -415,7 +419,7 @@ if [ -z "$NOHOLD" ]; then
 	    test "$(get d.freeze_us)" -lt 1500000
 	# (e) no server
 	check_eq "(e) the server stopped cleanly" yes "$(get e.stopped)"
-	check_eq "(e) no server: HOT_BACKUP and FREEZE E_FAIL" \
+	check_eq "(e) no server, hot_backup_veto=fail: HOT_BACKUP and FREEZE E_FAIL" \
 	    "HOT_BACKUP:E_FAIL,FREEZE:E_FAIL" \
 	    "$(get e.results | cut -d, -f1,2)"
 	check "(e) ... the daemon's log names mariadb and its reason" \

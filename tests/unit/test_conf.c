@@ -117,6 +117,7 @@ assert_conf_equal(const struct conf *a, const struct conf *b)
 	assert_int_equal(a->thaw_timeout_ms, b->thaw_timeout_ms);
 	assert_int_equal(a->max_frozen_ms, b->max_frozen_ms);
 	assert_int_equal(a->presync, b->presync);
+	assert_int_equal(a->hot_backup_veto_ok, b->hot_backup_veto_ok);
 	assert_int_equal(a->debug, b->debug);
 }
 
@@ -203,6 +204,7 @@ test_defaults(void **state)
 	assert_int_equal(c.thaw_timeout_ms, 20000);
 	assert_int_equal(c.max_frozen_ms, 60000);
 	assert_true(c.presync);
+	assert_true(c.hot_backup_veto_ok);
 	assert_int_equal(c.debug, 0);
 	conf_clear(&c);
 }
@@ -1116,6 +1118,7 @@ test_dump_defaults(void **state)
 	    "thaw_timeout = 20\n"
 	    "max_frozen = 60\n"
 	    "presync = yes\n"
+	    "hot_backup_veto = ok\n"
 	    "debug = 0\n");
 }
 

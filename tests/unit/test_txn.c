@@ -16,7 +16,8 @@
 #include "hv_msg.h"
 #include "txn.h"
 
-static const struct txn_limits limits = {10000, 10000, 60000, 20000, 60000};
+static const struct txn_limits limits = {
+    10000, 10000, 60000, 20000, 60000, false};
 
 static struct txn t;
 static struct txn_actions out;
@@ -615,6 +616,189 @@ test_reply_reasons(void **state)
 	assert_non_null(strstr(reply_text(), "no answer within"));
 }
 
+/* A detached hold: apps (and hooks) only, no filesystem, then RELEASE. */
+static void
+test_hold(void **state)
+{
+	feed_local(TXN_OP_HOLD, 30000);
+	assert_string_equal(kinds(), "dF");
+	assert_int_equal(t.state, TXN_APPS_FREEZING);
+	feed(TE_APPS_FROZEN, 0, true);
+	/* no FS_FREEZE: the deadline off, the hold's lease, S_OK */
+	assert_string_equal(kinds(), "dlR");
+	assert_int_equal(out.a[1].ms, 30000);
+	assert_int_equal(replied(), HV_S_OK);
+	assert_true(replied_local());
+	assert_int_equal(t.state, TXN_HELD);
+	assert_false(txn_may_be_frozen(&t));
+
+	/* the host's requests are refused, named */
+	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	assert_string_equal(kinds(), "R");
+	assert_int_equal(replied(), HV_E_FAIL);
+	assert_false(replied_local());
+	assert_non_null(strstr(reply_text(), "held for another backup agent"));
+	/* and so are hv_vss_ctl freeze and thaw */
+	feed_local(HV_OP_FREEZE, 0);
+	assert_int_equal(replied(), HV_E_FAIL);
+	feed_local(HV_OP_THAW, 0);
+	assert_int_equal(replied(), HV_E_FAIL);
+	assert_int_equal(t.state, TXN_HELD);
+
+	feed_local(TXN_OP_RELEASE, 0);
+	assert_string_equal(kinds(), "ldT");
+	assert_int_equal(out.a[0].ms, 0); /* lease disarmed */
+	assert_int_equal(t.state, TXN_APPS_THAWING);
+	feed(TE_APPS_THAWED, 0, true);
+	assert_string_equal(kinds(), "dR");
+	assert_int_equal(replied(), HV_S_OK);
+	assert_true(replied_local());
+	assert_int_equal(t.state, TXN_IDLE);
+
+	/* a second RELEASE has nothing to do */
+	feed_local(TXN_OP_RELEASE, 0);
+	assert_int_equal(replied(), HV_S_OK);
+	/* the host may back up again */
+	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	assert_string_equal(kinds(), "dF");
+}
+
+/* The hold's lease releases the apps; the late RELEASE says E_FAIL. */
+static void
+test_hold_lease(void **state)
+{
+	feed_local(TXN_OP_HOLD, 5000);
+	feed(TE_APPS_FROZEN, 0, true);
+	feed(TE_LEASE_EXPIRED, 0, false);
+	assert_string_equal(kinds(), "ldT");
+	assert_true(logged("without a RELEASE"));
+	assert_int_equal(replied(), -1);
+	feed(TE_APPS_THAWED, 0, true);
+	assert_int_equal(replied(), -1);
+	assert_int_equal(t.state, TXN_IDLE);
+	feed_local(TXN_OP_RELEASE, 0);
+	assert_int_equal(replied(), HV_E_FAIL);
+	assert_non_null(strstr(reply_text(), "lease expired"));
+	/* once */
+	feed_local(TXN_OP_RELEASE, 0);
+	assert_int_equal(replied(), HV_S_OK);
+
+	/* a RELEASE during the lease's release waits for its end */
+	feed_local(TXN_OP_HOLD, 5000);
+	feed(TE_APPS_FROZEN, 0, true);
+	feed(TE_LEASE_EXPIRED, 0, false);
+	feed_local(TXN_OP_RELEASE, 0);
+	assert_int_equal(replied(), -1);
+	feed(TE_APPS_THAWED, 0, true);
+	assert_int_equal(replied(), HV_E_FAIL);
+	feed_local(TXN_OP_RELEASE, 0);
+	assert_int_equal(replied(), HV_S_OK);
+}
+
+/* A hold whose apps refuse, or whose client goes before the answer. */
+static void
+test_hold_refused(void **state)
+{
+	feed_local(TXN_OP_HOLD, 0);
+	feed(TE_APPS_FROZEN, 0, false);
+	assert_string_equal(kinds(), "dAR");
+	assert_int_equal(replied(), HV_E_FAIL);
+	assert_true(logged("HOLD failed: the culprit"));
+	assert_int_equal(t.state, TXN_IDLE);
+
+	feed_local(TXN_OP_HOLD, 0);
+	feed(TE_LOCAL_LOST, 0, false);
+	assert_string_equal(kinds(), "dA");
+	assert_int_equal(t.state, TXN_IDLE);
+
+	/* the daemon stopping while held releases them */
+	feed_local(TXN_OP_HOLD, 0);
+	feed(TE_APPS_FROZEN, 0, true);
+	assert_int_equal(out.a[1].ms, limits.max_frozen_ms);
+	feed(TE_LOCAL_LOST, 0, false);
+	assert_string_equal(kinds(), "ldT");
+
+	/* the host cannot ask for a HOLD: an unknown op */
+	setup(NULL);
+	feed(TE_HOST_REQUEST, TXN_OP_HOLD, false);
+	assert_int_equal(replied(), HV_E_FAIL);
+	assert_int_equal(t.state, TXN_IDLE);
+	/* nor hold while a local freeze is on */
+	feed_local(HV_OP_FREEZE, 0);
+	feed(TE_APPS_FROZEN, 0, true);
+	feed(TE_FS_FROZEN, 0, true);
+	feed_local(TXN_OP_HOLD, 0);
+	assert_int_equal(replied(), HV_E_FAIL);
+	assert_int_equal(t.state, TXN_FROZEN);
+}
+
+/*
+ * hot_backup_veto = ok: a HOT_BACKUP that would be refused is answered
+ * S_OK with the reason kept (the history's culprit) and logged; the
+ * FREEZE is asked as usual, and fails on the same cause.
+ */
+static void
+test_hot_backup_veto_ok(void **state)
+{
+	struct txn_limits l = limits;
+
+	l.hot_backup_ok = true;
+	txn_init(&t, &l);
+	feed(TE_HOST_REQUEST, HV_OP_HOT_BACKUP, false);
+	feed(TE_CHECK_DONE, 0, false);
+	assert_int_equal(replied(), HV_S_OK);
+	assert_string_equal(reply_text(), "the culprit");
+	assert_true(logged("hot_backup_veto = ok"));
+	assert_true(logged("HOT_BACKUP answered S_OK"));
+	/* the FREEZE fails on it at once, asking nobody */
+	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	assert_string_equal(kinds(), "R");
+	assert_int_equal(replied(), HV_E_FAIL);
+	assert_string_equal(reply_text(), "the culprit");
+	assert_int_equal(t.state, TXN_IDLE);
+	/* once: the next backup is asked afresh */
+	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	assert_string_equal(kinds(), "dF");
+	feed(TE_APPS_FROZEN, 0, false);
+	assert_int_equal(replied(), HV_E_FAIL);
+	/* a new HOT_BACKUP forgets the last one's refusal */
+	feed(TE_HOST_REQUEST, HV_OP_HOT_BACKUP, false);
+	feed(TE_CHECK_DONE, 0, false);
+	assert_int_equal(replied(), HV_S_OK);
+	feed(TE_HOST_REQUEST, HV_OP_HOT_BACKUP, false);
+	feed(TE_CHECK_DONE, 0, true);
+	assert_int_equal(replied(), HV_S_OK);
+	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	assert_string_equal(kinds(), "dF");
+	setup(NULL);
+	txn_init(&t, &l);
+
+	/* its deadline too */
+	feed(TE_HOST_REQUEST, HV_OP_HOT_BACKUP, false);
+	feed(TE_DEADLINE, 0, false);
+	assert_int_equal(replied(), HV_S_OK);
+	assert_non_null(strstr(reply_text(), "no answer within"));
+
+	/* and a refusal for a hold: the FREEZE is refused after it */
+	feed_local(TXN_OP_HOLD, 0);
+	feed(TE_APPS_FROZEN, 0, true);
+	feed(TE_HOST_REQUEST, HV_OP_HOT_BACKUP, false);
+	assert_int_equal(replied(), HV_S_OK);
+	assert_non_null(strstr(reply_text(), "held for another backup agent"));
+	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	assert_int_equal(replied(), HV_E_FAIL);
+	/* the local requests are not the host's: E_FAIL stays */
+	feed_local(HV_OP_HOT_BACKUP, 0);
+	assert_int_equal(replied(), HV_E_FAIL);
+
+	/* fail (the limits of every other test): E_FAIL */
+	setup(NULL);
+	feed(TE_HOST_REQUEST, HV_OP_HOT_BACKUP, false);
+	feed(TE_CHECK_DONE, 0, false);
+	assert_int_equal(replied(), HV_E_FAIL);
+	assert_false(logged("hot_backup_veto"));
+}
+
 int
 main(void)
 {
@@ -639,6 +823,10 @@ main(void)
 	    cmocka_unit_test_setup(test_thaw_superseded_keeps_deadline, setup),
 	    cmocka_unit_test_setup(test_thaw_adopted_gets_deadline, setup),
 	    cmocka_unit_test_setup(test_lease_per_requester, setup),
+	    cmocka_unit_test_setup(test_hold, setup),
+	    cmocka_unit_test_setup(test_hold_lease, setup),
+	    cmocka_unit_test_setup(test_hold_refused, setup),
+	    cmocka_unit_test_setup(test_hot_backup_veto_ok, setup),
 	};
 
 	return cmocka_run_group_tests_name("txn", tests, NULL, NULL);

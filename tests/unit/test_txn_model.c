@@ -38,8 +38,9 @@
  * From each state the events fed are the host's requests (HOT_BACKUP,
  * FREEZE, THAW, an op it does not know), the kernel giving up on the
  * request it waits for, the loss of the device, the local requests
- * (FREEZE with the default lease and with its own, THAW), the local
- * client going away, the completion (ok or failed) of every job in
+ * (FREEZE with the default lease and with its own, THAW; a detached HOLD
+ * of the applications alone, with either lease, and its RELEASE), the
+ * local client going away (for a detached hold: the daemon stopping), the completion (ok or failed) of every job in
  * flight, and the firing of every armed timer.  Completions and timers
  * with an id that is not the machine's are fed at every state too.
  *
@@ -69,7 +70,15 @@
  * - fewer than TXN_MAX_ACTIONS actions in a step, each with the id its
  *   result will be matched against;
  * - a completion or timer of another transaction changes nothing and
- *   says nothing.
+ *   says nothing;
+ * - a HOLD's S_OK comes with the apps holding and no filesystem frozen;
+ *   while HELD the lease is armed and txn_may_be_frozen() is false; a
+ *   RELEASE's S_OK with the apps resumed, and never after the lease
+ *   released them first; a hold's apps are thawed, never aborted;
+ * - run once with each hot_backup_veto: with ok, HOT_BACKUP is never
+ *   answered E_FAIL, its S_OK without a check that said yes carries the
+ *   refusal, and the FREEZE after a HOT_BACKUP its check refused is never
+ *   S_OK.
  *
  * States are hashed (the machine's struct as it is but for its id and
  * its failure text, and the world, with ids reduced to "current" and
@@ -124,8 +133,11 @@
 #define MODEL_STRICT_LOSS 1
 #endif
 
-/* Every limit different, so that a deadline can be told by its length. */
-static const struct txn_limits limits = {1001, 1002, 1003, 1004, 60000};
+/*
+ * Every limit different, so that a deadline can be told by its length;
+ * the model runs once with each hot_backup_veto policy.
+ */
+static struct txn_limits limits = {1001, 1002, 1003, 1004, 60000, false};
 
 enum req_state {
 	RQ_NONE, /* no request since (re)connecting */
@@ -161,6 +173,10 @@ struct party {
 struct world {
 	bool connected; /* the host's device */
 	struct party host, loc;
+	enum snap_state loc_hold; /* hv_vss_ctl hold: HELD from its S_OK */
+	/* hot_backup_veto = ok: the host's HOT_BACKUP was refused by its
+	 * check and answered S_OK; the FREEZE that follows it must fail */
+	bool host_vetoed, freeze_vetoed;
 	bool rejected; /* a reply in this step was rejected */
 	bool fs_frozen;
 	bool apps_hold;
@@ -204,6 +220,7 @@ static struct {
 	uint64_t stale; /* of which stale events */
 	uint64_t states; /* distinct (txn, world) states */
 	uint64_t quiescent_frozen; /* drains ending FROZEN, lease live */
+	uint64_t quiescent_held; /* drains ending HELD, lease live */
 	uint64_t stray_deadline; /* idle with a deadline still armed */
 	uint64_t rejected; /* replies after the kernel gave up */
 	uint64_t loss_gap; /* see MODEL_STRICT_LOSS */
@@ -259,8 +276,8 @@ violation(const struct sys *s, const char *fmt, ...)
 	print_error("world: connected %d, host %s/%d snap %d, local %s/%d "
 	            "snap %d, fs frozen %d, apps hold %d, fs job %d%s, "
 	            "deadline %d, lease %d\n",
-	    s->w.connected, hv_op_name(s->w.host.op), s->w.host.req,
-	    s->w.host.snap, hv_op_name(s->w.loc.op), s->w.loc.req,
+	    s->w.connected, txn_op_name(s->w.host.op), s->w.host.req,
+	    s->w.host.snap, txn_op_name(s->w.loc.op), s->w.loc.req,
 	    s->w.loc.snap, s->w.fs_frozen, s->w.apps_hold, s->w.fs.on,
 	    s->w.fs_thaw ? " (thaw)" : "", s->w.deadline.on, s->w.lease.on);
 	fail_msg("%s", msg);
@@ -322,12 +339,23 @@ world_request(struct sys *s, uint8_t op, bool local)
 	p->op = op;
 	p->req = RQ_OWED;
 	p->thaw_into = SNAP_NONE;
+	if (!local) {
+		s->w.freeze_vetoed = op == HV_OP_FREEZE && s->w.host_vetoed;
+		if (op == HV_OP_FREEZE || op == HV_OP_HOT_BACKUP)
+			s->w.host_vetoed = false;
+	}
 	if (op == HV_OP_THAW) {
 		/* the requester's THAW: its snapshot was taken by now */
 		p->thaw_into = p->snap;
 		p->snap = SNAP_NONE;
 	} else if (op == HV_OP_FREEZE && p->snap != SNAP_HELD) {
 		p->snap = SNAP_NONE; /* a new backup */
+	} else if (op == TXN_OP_RELEASE) {
+		/* the other agent's snapshot was taken by now */
+		p->thaw_into = s->w.loc_hold;
+		s->w.loc_hold = SNAP_NONE;
+	} else if (op == TXN_OP_HOLD && s->w.loc_hold != SNAP_HELD) {
+		s->w.loc_hold = SNAP_NONE;
 	}
 }
 
@@ -348,12 +376,14 @@ world_event(struct sys *s, const struct txn_event *ev)
 		if (owed(&w->host))
 			w->host.req = RQ_VOID;
 		w->connected = false;
+		w->host_vetoed = w->freeze_vetoed = false;
 		break;
 	case TE_LOCAL_LOST:
 		/* the client is gone, and its snapshot with it */
 		if (owed(&w->loc))
 			w->loc.req = RQ_VOID;
 		w->loc.snap = SNAP_NONE;
+		w->loc_hold = SNAP_NONE;
 		break;
 	case TE_CHECK_DONE:
 		w->check.on = false;
@@ -399,7 +429,7 @@ world_reply(
 	CHECK(s, owed(p),
 	    "reply %#x to the %s, but it is owed nothing (request %s, "
 	    "state %d)",
-	    a->hresult, who, hv_op_name(p->op), p->req);
+	    a->hresult, who, txn_op_name(p->op), p->req);
 	CHECK(s, a->hresult == HV_S_OK || a->hresult == HV_E_FAIL,
 	    "reply %#x is neither S_OK nor E_FAIL", a->hresult);
 	if (p->req == RQ_TIMED_OUT) {
@@ -410,18 +440,46 @@ world_reply(
 		return;
 	}
 	p->req = RQ_ANSWERED;
+	/* hot_backup_veto = ok: never E_FAIL at HOT_BACKUP, as Linux */
+	if (!a->local && p->op == HV_OP_HOT_BACKUP && limits.hot_backup_ok)
+		CHECK(s, a->hresult == HV_S_OK,
+		    "HOT_BACKUP answered E_FAIL with hot_backup_veto = ok");
 	if (a->hresult != HV_S_OK)
 		return;
 	switch (p->op) {
 	case HV_OP_HOT_BACKUP:
-		CHECK(s, ev->kind == TE_CHECK_DONE && ev->ok,
+		/* ok: the refusal is in the text, the FREEZE meets it */
+		CHECK(s,
+		    (ev->kind == TE_CHECK_DONE && ev->ok) ||
+		        (limits.hot_backup_ok && a->text[0] != '\0'),
 		    "HOT_BACKUP answered S_OK without a check that said yes");
+		/* its own check refused it (not a busy refusal at once) */
+		if (a->text[0] != '\0' && ev->kind != TE_HOST_REQUEST)
+			w->host_vetoed = true;
+		break;
+	case TXN_OP_HOLD:
+		CHECK(s, a->local, "the host answered a HOLD");
+		CHECK(s, w->apps_hold && !w->fs_frozen && !w->fs.on,
+		    "HOLD answered S_OK, but apps hold %d, filesystems frozen "
+		    "%d, fs job %d",
+		    w->apps_hold, w->fs_frozen, w->fs.on);
+		w->loc_hold = SNAP_HELD;
+		break;
+	case TXN_OP_RELEASE:
+		CHECK(s, !w->apps_hold,
+		    "RELEASE answered S_OK, but apps still hold");
+		CHECK(s, p->thaw_into != SNAP_BROKEN,
+		    "RELEASE answered S_OK, but the apps were released before "
+		    "it came: the other agent's backup may be inconsistent");
 		break;
 	case HV_OP_FREEZE:
 		CHECK(s, w->fs_frozen && !w->fs.on && w->apps_hold,
 		    "%s FREEZE answered S_OK, but filesystems frozen %d, fs "
 		    "job %d, apps hold %d",
 		    who, w->fs_frozen, w->fs.on, w->apps_hold);
+		CHECK(s, a->local || !w->freeze_vetoed,
+		    "FREEZE answered S_OK after its HOT_BACKUP was refused "
+		    "and answered S_OK (hot_backup_veto = ok)");
 		p->snap = SNAP_HELD;
 		break;
 	case HV_OP_THAW:
@@ -442,7 +500,7 @@ world_reply(
 		break;
 	default:
 		violation(s, "%s %s (not served) answered S_OK", who,
-		    hv_op_name(p->op));
+		    txn_op_name(p->op));
 	}
 }
 
@@ -479,6 +537,8 @@ world_action(struct sys *s, const struct txn_action *a,
 		w->app_freeze = (struct job){true, false, a->id};
 		break;
 	case TA_APPS_ABORT:
+		CHECK(s, w->loc_hold != SNAP_HELD,
+		    "a hold's apps aborted, not thawed");
 		w->apps_hold = false;
 		if (w->app_freeze.on)
 			w->app_freeze.flag = true;
@@ -488,6 +548,8 @@ world_action(struct sys *s, const struct txn_action *a,
 		    a->ms);
 		w->apps_hold = false;
 		w->app_thaw = (struct job){true, false, a->id};
+		if (w->loc_hold == SNAP_HELD)
+			w->loc_hold = SNAP_BROKEN;
 		break;
 	case TA_FS_FREEZE:
 		/* the freezer would refuse (EBUSY) and report a failure
@@ -564,7 +626,8 @@ check_state(const struct sys *s)
 	 * latest */
 	if (t->owe_reply)
 		CHECK(s, armed_now(s, &w->deadline),
-		    "%s owed with no deadline armed", hv_op_name(owner(s)->op));
+		    "%s owed with no deadline armed",
+		    txn_op_name(owner(s)->op));
 
 	/* the machine waits only on a job in flight, and with a deadline
 	 * on whatever may hang and can be walked away from; a freeze or
@@ -613,6 +676,16 @@ check_state(const struct sys *s)
 		CHECK(s, armed_now(s, &w->fs) && !w->fs_thaw && w->fs.flag,
 		    "aborting, no cancelled freeze runs");
 		CHECK(s, !w->apps_hold, "aborting, apps still hold");
+		break;
+	case TXN_HELD:
+		CHECK(s, t->local && t->hold, "holding for the host");
+		CHECK(s, w->apps_hold && !w->fs_frozen && !w->fs.on,
+		    "holding, but apps hold %d, filesystems frozen %d, fs "
+		    "job %d",
+		    w->apps_hold, w->fs_frozen, w->fs.on);
+		CHECK(s, armed_now(s, &w->lease), "holding without a lease");
+		CHECK(s, w->loc_hold == SNAP_HELD, "holding, no HOLD answered");
+		CHECK(s, !txn_may_be_frozen(t), "holding says may be frozen");
 		break;
 	default:
 		violation(s, "state %d", t->state);
@@ -741,9 +814,21 @@ events(const struct sys *s, struct mev *m)
 		add(m, &n, TE_HOST_REQUEST, 0, HV_OP_THAW, false, "local THAW",
 		    s)
 		    ->ev.local = true;
+		add(m, &n, TE_HOST_REQUEST, 0, TXN_OP_HOLD, false, "local HOLD",
+		    s)
+		    ->ev.local = true;
+		e = add(m, &n, TE_HOST_REQUEST, 0, TXN_OP_HOLD, false,
+		    "local HOLD, lease 5 s", s);
+		e->ev.local = true;
+		e->ev.ms = LOCAL_MS;
+		add(m, &n, TE_HOST_REQUEST, 0, TXN_OP_RELEASE, false,
+		    "local RELEASE", s)
+		    ->ev.local = true;
 	}
-	/* a client awaiting an answer, or holding a freeze, may go */
-	if (owed(&w->loc) || w->loc.snap == SNAP_HELD)
+	/* a client awaiting an answer, or holding a freeze, may go; a
+	 * detached hold's only when the daemon stops */
+	if (owed(&w->loc) || w->loc.snap == SNAP_HELD ||
+	    w->loc_hold == SNAP_HELD)
 		add(m, &n, TE_LOCAL_LOST, 0, 0, false, "local requester gone",
 		    s);
 	if (w->check.on) {
@@ -814,8 +899,9 @@ state_key(const struct sys *s, uint8_t *k)
 	memcpy(k, &t, why);
 	memcpy(k + why, (const char *)&t + why + sizeof(t.why),
 	    sizeof(t) - why - sizeof(t.why));
-	k[n++] = (uint8_t)(w->connected | w->fs_frozen << 2 |
-	    w->apps_hold << 3 | w->fs_thaw << 4);
+	k[n++] =
+	    (uint8_t)(w->connected | w->fs_frozen << 2 | w->apps_hold << 3 |
+	        w->fs_thaw << 4 | w->host_vetoed << 5 | w->freeze_vetoed << 6);
 	k[n++] = w->host.op;
 	k[n++] = (uint8_t)w->host.req;
 	k[n++] = (uint8_t)w->host.thaw_into;
@@ -824,6 +910,7 @@ state_key(const struct sys *s, uint8_t *k)
 	k[n++] = (uint8_t)w->loc.req;
 	k[n++] = (uint8_t)w->loc.thaw_into;
 	k[n++] = (uint8_t)w->loc.snap;
+	k[n++] = (uint8_t)w->loc_hold;
 	k[n++] = rel(s, &w->check);
 	k[n++] = rel(s, &w->app_freeze);
 	k[n++] = rel(s, &w->app_thaw);
@@ -1011,13 +1098,18 @@ drain_natural(const struct sys *from)
 		step(&s, &ev);
 	}
 
-	CHECK(&s, s.t.state == TXN_IDLE || s.t.state == TXN_FROZEN,
+	CHECK(&s,
+	    s.t.state == TXN_IDLE || s.t.state == TXN_FROZEN ||
+	        s.t.state == TXN_HELD,
 	    "quiescent in state %s", txn_state_name(s.t.state));
 	CHECK(&s, !owed(&s.w.host) && !owed(&s.w.loc),
 	    "quiescent with a request unanswered");
 	if (s.t.state == TXN_FROZEN && armed_now(&s, &s.w.lease) &&
 	    owner(&s)->snap == SNAP_HELD)
 		stats.quiescent_frozen++;
+	else if (s.t.state == TXN_HELD && armed_now(&s, &s.w.lease) &&
+	    s.w.loc_hold == SNAP_HELD && !s.w.fs_frozen)
+		stats.quiescent_held++;
 	else
 		CHECK(&s, !s.w.fs_frozen && !s.w.apps_hold,
 		    "quiescent with filesystems frozen (%d) or apps holding "
@@ -1054,7 +1146,7 @@ drain_hung(const struct sys *from)
 		step(&s, &ev);
 	}
 	CHECK(&s, !owed(&s.w.host) && !owed(&s.w.loc),
-	    "%s never answered when the jobs hang", hv_op_name(owner(&s)->op));
+	    "%s never answered when the jobs hang", txn_op_name(owner(&s)->op));
 	npath = depth;
 }
 
@@ -1188,7 +1280,7 @@ closure(const struct sys *start)
 }
 
 static void
-test_model(void **state)
+run_model(bool hot_backup_ok)
 {
 	struct sys s;
 	struct timespec t0, t1;
@@ -1198,6 +1290,7 @@ test_model(void **state)
 
 	memset(&s, 0, sizeof(s));
 	memset(&stats, 0, sizeof(stats));
+	limits.hot_backup_ok = hot_backup_ok;
 	txn_init(&s.t, &limits);
 	s.w.connected = true;
 	npath = 0;
@@ -1212,18 +1305,22 @@ test_model(void **state)
 	secs = (double)(t1.tv_sec - t0.tv_sec) +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 
-	printf("txn model: every sequence of up to %d events: %llu "
+	printf("txn model (hot_backup_veto = %s): every sequence of up to "
+	       "%d events: %llu "
 	       "sequences through %llu distinct states; closure: %llu "
 	       "reachable states in all, every event from each\n",
-	    MODEL_DEPTH, (unsigned long long)seqs, (unsigned long long)bounded,
+	    hot_backup_ok ? "ok" : "fail", MODEL_DEPTH,
+	    (unsigned long long)seqs, (unsigned long long)bounded,
 	    (unsigned long long)stats.states);
 	printf("txn model: %llu steps (%llu of them stale events, ignored), "
 	       "at most %zu actions in a step (bound %d), %llu quiescent "
-	       "states frozen under a live lease, %llu replies rejected "
+	       "states frozen under a live lease, %llu holding apps under a "
+	       "live lease, %llu replies rejected "
 	       "after a kernel timeout, %.2f s\n",
 	    (unsigned long long)stats.steps, (unsigned long long)stats.stale,
 	    stats.max_actions, TXN_MAX_ACTIONS,
 	    (unsigned long long)stats.quiescent_frozen,
+	    (unsigned long long)stats.quiescent_held,
 	    (unsigned long long)stats.rejected, secs);
 	if (stats.loss_gap > 0)
 		printf("txn model: known gap (MODEL_STRICT_LOSS): %llu "
@@ -1233,17 +1330,31 @@ test_model(void **state)
 	/* the model reached the parts of the machine that matter */
 	assert_true(stats.states > 100);
 	assert_true(stats.quiescent_frozen > 0);
+	assert_true(stats.quiescent_held > 0);
 	table_free(&seen);
 	free(counts);
 	counts = NULL;
 	ncounts = 0;
 }
 
+static void
+test_model_veto_fail(void **state)
+{
+	run_model(false);
+}
+
+static void
+test_model_veto_ok(void **state)
+{
+	run_model(true);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_model),
+	    cmocka_unit_test(test_model_veto_fail),
+	    cmocka_unit_test(test_model_veto_ok),
 	};
 
 	return cmocka_run_group_tests_name("txn_model", tests, NULL, NULL);
