@@ -389,6 +389,7 @@ ifeq ($(OS),FreeBSD)
 	@# "Replacing FreeBSD's base hv_vss_daemon")
 	install -d $(DESTDIR)$(RCDIR) $(DESTDIR)$(DEVDDIR)
 	sed -e 's|@SBINDIR@|$(DAEMONDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    -e 's|@RCDIR@|$(RCDIR)|g' -e 's|@DEVDDIR@|$(DEVDDIR)|g' \
 	    etc/rc.d/hv_vss_daemon >$(DESTDIR)$(RCDIR)/hv_vss_daemon
 	chmod 0555 $(DESTDIR)$(RCDIR)/hv_vss_daemon
 	install -m 0644 etc/hyperv-vss.devd $(DESTDIR)$(DEVDDIR)/hv_vss.conf
