@@ -310,8 +310,11 @@ FB_DEPS	= $(FB)/deps
 FB_CFLAGS = $(CPPFLAGS) $(WARN) -Werror -O2 -g -I$(FB_DEPS)/include
 FB_COMMON_OBJS = $(COMMON_SRCS:%.c=$(FB)/%.o)
 FB_LIB_OBJS = $(addprefix $(FB)/lib/,$(notdir $(LIB_SRCS:.c=.o)))
+# (daemon/main.c left this list when it started to use glibc's
+# sigabbrev_np(), commit 2651373: FreeBSD has sys_signame[] instead; it
+# is tried and reported until a seam names signals)
 FB_DAEMON_OK = daemon/conf.c daemon/daemon.c daemon/history.c \
-	daemon/host.c daemon/main.c daemon/metrics.c daemon/mountwatch.c \
+	daemon/host.c daemon/metrics.c daemon/mountwatch.c \
 	daemon/status.c daemon/txn.c
 FB_TRY	= $(filter-out $(FB_DAEMON_OK),$(wildcard daemon/*.c)) \
 	  ctl/hv_vss_ctl.c
