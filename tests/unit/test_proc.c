@@ -186,6 +186,42 @@ test_clean_child(void **state)
 	close(stray);
 }
 
+/* The mask seen by the spawned program itself (a shell may reset its
+ * own, so grep is run directly), with SIGUSR1 blocked in the parent. */
+static void
+test_clean_mask(void **state)
+{
+	char *argv[] = {"grep", "SigBlk", "/proc/self/status", NULL};
+	struct proc_spawn s = {.path = "/bin/grep",
+	    .argv = argv,
+	    .envp = environ,
+	    .fd_in = -1,
+	    .fd_out = -1,
+	    .fd_err = -1};
+	struct proc p;
+	sigset_t block, old;
+	char err[256], buf[128];
+	int st, pipefd[2];
+	ssize_t n;
+
+	assert_int_equal(pipe(pipefd), 0);
+	s.fd_out = pipefd[1];
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	assert_int_equal(proc_spawn(&p, &s, err, sizeof(err)), 0);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(pipefd[1]);
+	n = read(pipefd[0], buf, sizeof(buf) - 1);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_int_equal(proc_wait(&p, 5000, &st), 0);
+	if (strcmp(buf, "SigBlk:\t0000000000000000\n") != 0)
+		fail_msg("the child's mask: %s", buf);
+	assert_true(proc_release(&p));
+	close(pipefd[0]);
+}
+
 static void
 test_release_running(void **state)
 {
@@ -216,6 +252,7 @@ main(void)
 	    cmocka_unit_test(test_exec_failure),
 	    cmocka_unit_test(test_deadline_and_group_kill),
 	    cmocka_unit_test(test_clean_child),
+	    cmocka_unit_test(test_clean_mask),
 	    cmocka_unit_test(test_release_running),
 	};
 
