@@ -18,7 +18,8 @@
 #      the daemon runs without -n (it detaches itself; no pidfile and
 #      no procname, so rc.subr finds it by command, the program's path), the configuration is
 #      required and passed with -c, reload and configtest exist, and
-#      "nojail" and "shutdown" are among its keywords; its configtest
+#      its keywords are nojail, nostart (devd starts it at boot, as it
+#      does base's daemon; rc's faststart would race it) and shutdown; its configtest
 #      runs the daemon itself (-t -c) on the installed configuration and
 #      passes, and fails on a broken one; its prestart refuses when
 #      /dev/hv_fsvss_dev does not exist (as on this machine);
@@ -145,7 +146,8 @@ get() { printf '%s\n' "$out" | sed -n "s/^$1=//p"; }
 check_eq "name is the file's name" hv_vss_daemon "$(get name)"
 check_eq "PROVIDE: is the name" "# PROVIDE: hv_vss_daemon" \
     "$(grep '^# PROVIDE:' "$RC")"
-check "KEYWORD: nojail shutdown" grep -q '^# KEYWORD:.*nojail.*shutdown' "$RC"
+check "KEYWORD: nojail nostart shutdown (devd starts it at boot, not rc)" \
+    grep -qx '# KEYWORD: nojail nostart shutdown' "$RC"
 check_eq "rcvar" hv_vss_daemon_enable "$(get rcvar)"
 check_eq "no procname, no pidfile: rc.subr finds it by its command" \
     "::" "$(get procname)::$(get pidfile)"
