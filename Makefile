@@ -295,8 +295,9 @@ bench: deps
 # tools/deps freebsd installs), FreeBSD 14's own headers and libc, into
 # $(FB)/, warnings as errors.  What builds today must keep building:
 # common/, libhvvss (.so, .a), tests/freebsd/abi (FreeBSD's ioctl numbers,
-# asserted), examples/app linked with libhvvss.so, and the daemon objects
-# of FB_DAEMON_OK.  Every other daemon/ and ctl/ object is tried, and
+# asserted), examples/app linked with libhvvss.so, the daemon objects
+# of FB_DAEMON_OK, and the platform files of daemon/os, linked into
+# tests/osprobe.  Every other daemon/ and ctl/ object is tried, and
 # tools/freebsd-report writes to $(FB)/REPORT which built, which did not
 # and why (the Linux-only calls that the platform seams will move), and
 # what file(1) says of each output.  libevent and inih are built from
