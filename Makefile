@@ -13,7 +13,18 @@ LIBDIR	?= $(PREFIX)/lib
 LIBEXECDIR ?= $(PREFIX)/libexec
 INCDIR	?= $(PREFIX)/include
 MANDIR	?= $(PREFIX)/share/man
+# "make install" installs how the system starts the daemon: systemd and
+# udev (Linux), or rc.d and devd (OS=FreeBSD, the default on FreeBSD,
+# where the configuration too lives under PREFIX, as ports have it)
+OS	?= $(shell uname -s)
+ifeq ($(OS),FreeBSD)
+SYSCONFDIR ?= $(PREFIX)/etc
+# rc(8) runs $(PREFIX)/etc/rc.d/*, devd(8) reads $(PREFIX)/etc/devd/*.conf
+RCDIR	?= $(PREFIX)/etc/rc.d
+DEVDDIR	?= $(PREFIX)/etc/devd
+else
 SYSCONFDIR ?= /etc
+endif
 # other backup agents' hooks, which hold the apps (hv_vss_ctl(8), ADAPTERS)
 ADAPTERS = qemu-fsfreeze-hook vmware-backup-script azure-pre-script \
 	azure-post-script
@@ -80,6 +91,16 @@ ifeq ($(shell $(PKG_CONFIG) --exists libmariadb 2>/dev/null && echo y),y)
 EXAMPLES += $(B)/examples/mariadb-hold
 endif
 
+# --- daemon/os/: the platform files, one per role and platform
+# (doc/FREEBSD.md, "Platform files").  The daemon does not link them
+# yet: the seams of issue 11 will.  Linux's are built here for their
+# unit tests; FreeBSD's by "make freebsd"; devstack_md.c (pure) by both.
+OS_LINUX_SRCS = $(wildcard daemon/os/*_linux.c) daemon/os/devstack_md.c
+OS_LINUX_OBJS = $(OS_LINUX_SRCS:%.c=$(B)/%.o)
+OS_FREEBSD_SRCS = $(wildcard daemon/os/*_freebsd.c) daemon/os/devstack_md.c
+OS_UNIT	= $(B)/tests/unit/test_peercred $(B)/tests/unit/test_proc \
+	  $(B)/tests/unit/test_devstack
+
 # --- test helpers ----------------------------------------------------------
 SANDBOX_SRCS = tests/system/sandbox.c
 
@@ -110,7 +131,7 @@ help:
 	@echo "make demo       an emulated host backup of real filesystems"
 	@echo "make bench      benchmarks vs Debian's daemon (SMOKE=1: one pass)"
 	@echo "make freebsd    cross-build for FreeBSD into $(FB)/ (Zig cc)"
-	@echo "make install    install (PREFIX=$(PREFIX) DESTDIR=)"
+	@echo "make install    install (PREFIX=$(PREFIX) DESTDIR= OS=$(OS))"
 	@echo "make deb        the Debian packages (debian/) into $(B)/deb/"
 	@echo "make lint       clang-format check, cppcheck, mandoc -Tlint"
 
@@ -202,6 +223,15 @@ $(B)/tests/unit/%: tests/unit/%.c $(COMMON_OBJS) $(DAEMON_LIB_OBJS)
 	$(CC) $(ALL_CFLAGS) -Idaemon $(call pc_cflags,cmocka $(DAEMON_PKGS)) \
 	    $(LDFLAGS) -o $@ $^ $(call pc_libs,cmocka $(DAEMON_PKGS)) -lpthread
 
+# the platform files' tests link the one file they test
+$(B)/tests/unit/test_peercred: $(B)/daemon/os/peercred_linux.o
+$(B)/tests/unit/test_proc: $(B)/daemon/os/proc_linux.o
+$(B)/tests/unit/test_devstack: $(B)/daemon/os/devstack_md.o
+$(OS_UNIT): $(B)/tests/unit/%: tests/unit/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Idaemon $(call pc_cflags,cmocka) $(LDFLAGS) \
+	    -o $@ $^ $(call pc_libs,cmocka)
+
 # the library's tests link its own objects, not the daemon's
 $(B)/tests/unit/test_lib: tests/unit/test_lib.c $(LIB_OBJS)
 	@mkdir -p $(@D)
@@ -269,8 +299,9 @@ bench: deps
 # tools/deps freebsd installs), FreeBSD 14's own headers and libc, into
 # $(FB)/, warnings as errors.  What builds today must keep building:
 # common/, libhvvss (.so, .a), tests/freebsd/abi (FreeBSD's ioctl numbers,
-# asserted), examples/app linked with libhvvss.so, and the daemon objects
-# of FB_DAEMON_OK.  Every other daemon/ and ctl/ object is tried, and
+# asserted), examples/app linked with libhvvss.so, the daemon objects
+# of FB_DAEMON_OK, and the platform files of daemon/os, linked into
+# tests/osprobe.  Every other daemon/ and ctl/ object is tried, and
 # tools/freebsd-report writes to $(FB)/REPORT which built, which did not
 # and why (the Linux-only calls that the platform seams will move), and
 # what file(1) says of each output.  libevent and inih are built from
@@ -284,14 +315,17 @@ FB_DEPS	= $(FB)/deps
 FB_CFLAGS = $(CPPFLAGS) $(WARN) -Werror -O2 -g -I$(FB_DEPS)/include
 FB_COMMON_OBJS = $(COMMON_SRCS:%.c=$(FB)/%.o)
 FB_LIB_OBJS = $(addprefix $(FB)/lib/,$(notdir $(LIB_SRCS:.c=.o)))
-FB_DAEMON_OK = daemon/conf.c daemon/daemon.c daemon/history.c \
-	daemon/host.c daemon/main.c daemon/metrics.c daemon/mountwatch.c \
+FB_DAEMON_OK = daemon/conf.c daemon/daemon.c daemon/history.c daemon/main.c \
+	daemon/host.c daemon/metrics.c daemon/mountwatch.c \
 	daemon/status.c daemon/txn.c
 FB_TRY	= $(filter-out $(FB_DAEMON_OK),$(wildcard daemon/*.c)) \
 	  ctl/hv_vss_ctl.c
+# daemon/os/*_freebsd.c: the FreeBSD platform files, each its own object
+# and all linked into tests/osprobe, which runs each once on FreeBSD
+FB_OS_OBJS = $(OS_FREEBSD_SRCS:%.c=$(FB)/%.o)
 FB_OUT	= $(FB_COMMON_OBJS) $(FB)/$(LIB_SONAME) $(FB)/libhvvss.so \
 	  $(FB)/libhvvss.a $(FB)/tests/abi $(FB)/examples/app \
-	  $(FB_DAEMON_OK:%.c=$(FB)/%.o)
+	  $(FB_DAEMON_OK:%.c=$(FB)/%.o) $(FB_OS_OBJS) $(FB)/tests/osprobe
 
 freebsd:
 	@sh tools/deps freebsd
@@ -330,6 +364,10 @@ $(FB)/tests/abi: tests/freebsd/abi.c common/hv_vss_fbsd.h
 	@mkdir -p $(@D)
 	$(FB_CC) $(FB_CFLAGS) -o $@ $<
 
+$(FB)/tests/osprobe: tests/freebsd/osprobe.c $(FB_OS_OBJS)
+	@mkdir -p $(@D)
+	$(FB_CC) $(FB_CFLAGS) -Idaemon -o $@ $^
+
 $(FB)/examples/app: examples/app.c $(FB)/libhvvss.so
 	@mkdir -p $(@D)
 	$(FB_CC) $(FB_CFLAGS) -Ilib -o $@ $< -L$(FB) -lhvvss \
@@ -351,11 +389,23 @@ install: $(PROGS) install-lib
 	test -e $(DESTDIR)$(SYSCONFDIR)/hv_vss/hv_vss.conf || \
 	    install -m 0644 etc/hv_vss.conf $(DESTDIR)$(SYSCONFDIR)/hv_vss/
 	install -m 0644 etc/hooks.d/README $(DESTDIR)$(SYSCONFDIR)/hv_vss/hooks.d/
+ifeq ($(OS),FreeBSD)
+	@# service(8) and devd(8), not systemd and udev (README.md,
+	@# "Replacing FreeBSD's base hv_vss_daemon")
+	install -d $(DESTDIR)$(RCDIR) $(DESTDIR)$(DEVDDIR)
+	sed -e 's|@SBINDIR@|$(DAEMONDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    -e 's|@RCDIR@|$(RCDIR)|g' -e 's|@DEVDDIR@|$(DEVDDIR)|g' \
+	    etc/rc.d/hv_vss_daemon >$(DESTDIR)$(RCDIR)/hv_vss_daemon
+	chmod 0555 $(DESTDIR)$(RCDIR)/hv_vss_daemon
+	install -m 0644 etc/hyperv-vss.devd $(DESTDIR)$(DEVDDIR)/hv_vss.conf
+else
 	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(UDEVRULESDIR)
 	sed 's|@SBINDIR@|$(DAEMONDIR)|g' etc/hv_vss_daemon.service \
 	    >$(DESTDIR)$(SYSTEMDUNITDIR)/hv_vss_daemon.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/hv_vss_daemon.service
 	install -m 0644 etc/60-hv_vss.rules $(DESTDIR)$(UDEVRULESDIR)/
+endif
+	@# on every system: qemu-ga and open-vm-tools run on FreeBSD too
 	install -d $(DESTDIR)$(LIBEXECDIR)/hvvss
 	for a in $(ADAPTERS); do \
 	    sed 's|@SBINDIR@|$(SBINDIR)|g' adapters/$$a \
@@ -377,6 +427,7 @@ install-lib: $(LIB_OUT)
 	    lib/hvvss.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/hvvss.pc
 
 C_FILES = $(wildcard common/*.[ch] sim/*.[ch] daemon/*.[ch] guard/*.[ch] \
+	  daemon/os/*.h daemon/os/*_linux.c daemon/os/devstack_md.c \
 	  lib/*.[ch] ctl/*.[ch] tests/unit/*.c tests/system/*.c tests/fuzz/*.c \
 	  examples/*.c bench/*.c)
 MAN_PAGES = $(wildcard daemon/*.[1-8] sim/*.[1-8] ctl/*.[1-8] lib/*.[1-8])
@@ -391,7 +442,8 @@ lint:
 	        $(CC) -H -E -o /dev/null - 2>&1 | sed -n 's/^\. //p' | head -n 1) \
 	    -Icommon $(C_FILES)
 	@# built for FreeBSD only (make freebsd): formatted, not cppchecked
-	clang-format --dry-run --Werror $(wildcard tests/freebsd/*.c)
+	clang-format --dry-run --Werror $(wildcard tests/freebsd/*.c) \
+	    $(wildcard daemon/os/*_freebsd.c)
 	mandoc -Tlint -W warning $(MAN_PAGES)
 
 fmt:

@@ -8,7 +8,9 @@
 # needs FreeBSD's libc.so.7 and its FBSD_1.x versions); libhvvss.so exports only hvvss_*
 # names and examples/app needs it; tests/freebsd/abi, which asserts at
 # compile time that FreeBSD's _IOR/_IOW give 0x40407602/0x80407603, was
-# built; every object of common/ is x86-64 ELF; build-freebsd/REPORT
+# built; every object of common/ is x86-64 ELF; the FreeBSD platform
+# files (daemon/os/*_freebsd.c) built and linked into tests/osprobe,
+# a FreeBSD executable needing pdfork, getfsstat, kevent ... of libc; build-freebsd/REPORT
 # accounts for every daemon/*.c, each either built or named with the
 # compiler's error, and says why hv_vss_daemon stays unlinked.  What it
 # cannot prove: that anything runs, with no FreeBSD here.
@@ -27,7 +29,7 @@ else
 	fail "make freebsd"
 fi
 
-for f in "$FB/tests/abi" "$FB/examples/app"; do
+for f in "$FB/tests/abi" "$FB/examples/app" "$FB/tests/osprobe"; do
 	d=$(file -b "$f" 2>&1)
 	case $d in
 	ELF\ 64-bit*x86-64*"for FreeBSD"*) pass "$f: FreeBSD ELF ($d)" ;;
@@ -51,6 +53,23 @@ for f in "$FB"/common/*.o "$FB"/daemon/*.o; do
 	esac
 done
 check_eq "objects are x86-64 ELF" "" "$bad"
+# the platform files (daemon/os): one object each, linked into osprobe
+# against FreeBSD's libc, whose calls they are
+missing=
+for f in daemon/os/*_freebsd.c daemon/os/devstack_md.c; do
+	o=$FB/${f%.c}.o
+	case $(file -b "$o" 2>&1) in
+	"ELF 64-bit LSB relocatable, x86-64"*) ;;
+	*) missing="$missing $o" ;;
+	esac
+done
+check_eq "every daemon/os/*_freebsd.c built, x86-64 ELF" "" "$missing"
+und=$(nm -u "$FB/tests/osprobe" 2>/dev/null | awk '{print $2}' |
+    sed 's/@.*//' | sort -u)
+for sym in pdfork pdkill getfsstat closefrom kqueue kevent sysctl getsockopt; do
+	check "osprobe needs FreeBSD's $sym" \
+	    eval 'printf "%s\n" "$und" | grep -qx "$sym"'
+done
 other=$(nm -D --defined-only "$FB/libhvvss.so.1" | awk '{print $3}' |
     grep -v '^hvvss_' | grep -v '^HVVSS_' || true)
 check_eq "libhvvss.so exports only hvvss_* names" "" "$other"

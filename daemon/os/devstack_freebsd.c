@@ -1,0 +1,83 @@
+/*
+ * devstack_freebsd.c: the image under an md(4) disk (devstack.h).
+ *
+ * MDIOCQUERY (<sys/mdioctl.h>) on /dev/mdctl, as mdconfig -l -u N does:
+ * md_version MDIOVERSION, md_unit N, and md_file pointing at a buffer of
+ * PATH_MAX, into which the kernel copies the backing file's path
+ * (kern_mdquery_locked() in sys/dev/md/md.c: copyout() of the whole
+ * string, with no length from us, for every MD_VNODE unit, so the
+ * buffer must be PATH_MAX, the size of the kernel's own copy).
+ * md_label is left NULL: the kernel then copies no label.  ENOENT: no
+ * such unit (detached since the mount table was read).
+ */
+#include <sys/types.h>
+#include <sys/param.h>
+#include <sys/ioctl.h>
+#include <sys/mdioctl.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <paths.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "devstack.h"
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+int
+devstack_image(
+    const char *source, char *img, size_t imglen, char *err, size_t errlen)
+{
+	struct md_ioctl mdio;
+	char file[PATH_MAX];
+	int fd, unit, e;
+
+	if ((unit = devstack_md_unit(source)) < 0)
+		return 0;
+	if ((fd = open(_PATH_DEV MDCTL_NAME, O_RDONLY | O_CLOEXEC)) == -1) {
+		e = errno;
+		seterr(err, errlen, "%s (for %s): %s", _PATH_DEV MDCTL_NAME,
+		    source, strerror(e));
+		return -e;
+	}
+	memset(&mdio, 0, sizeof(mdio));
+	memset(file, 0, sizeof(file));
+	mdio.md_version = MDIOVERSION;
+	mdio.md_unit = (unsigned)unit;
+	mdio.md_file = file;
+	if (ioctl(fd, MDIOCQUERY, &mdio) == -1) {
+		e = errno;
+		close(fd);
+		seterr(err, errlen, "MDIOCQUERY md%d (for %s): %s", unit,
+		    source, strerror(e));
+		return -e;
+	}
+	close(fd);
+	if (mdio.md_type != MD_VNODE || file[0] == '\0')
+		return 0;
+	file[sizeof(file) - 1] = '\0';
+	if (strlen(file) >= imglen) {
+		seterr(err, errlen, "md%d (for %s): image path longer than %zu",
+		    unit, source, imglen);
+		return -ENAMETOOLONG;
+	}
+	strcpy(img, file);
+	return 1;
+}

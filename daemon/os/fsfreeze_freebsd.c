@@ -1,0 +1,210 @@
+/*
+ * fsfreeze_freebsd.c: the UFS freezer (fsfreeze.h), through FreeBSD's
+ * /dev/ufssuspend (sys/ufs/ffs/ffs_suspend.c; doc/FREEBSD.md, "The UFS
+ * freezer", cites the lines each rule below comes from).
+ *
+ * - UFSSUSPEND takes an fsid, not a path: the plan's f_fsid is checked
+ *   against statfs(path) first, and is then what the kernel suspends,
+ *   so what is frozen is what was planned even if path changes after.
+ * - One suspension per open of /dev/ufssuspend (the kernel keeps it as
+ *   the descriptor's private data: a second UFSSUSPEND on the same
+ *   descriptor fails EBUSY and undoes itself), so each hold opens the
+ *   device anew.  Its last close resumes: a dying holder thaws.
+ * - The kernel refuses (EDEADLK) a process with more than one thread or
+ *   with a file open for writing on that filesystem, and on that path
+ *   (FreeBSD 14) returns without dropping the mount's busy reference,
+ *   which would leave it impossible to unmount.  So we check both
+ *   ourselves and never ask the kernel when either holds.
+ * - EBUSY: suspended already through /dev/ufssuspend by another
+ *   process.  A suspension by someone else's snapshot (mksnap_ffs) is
+ *   not an error: the kernel waits for it to end.
+ * - The kernel serialises suspensions (one lock around the write-back),
+ *   so holds are taken one after the other: parallel levels buy nothing
+ *   here.
+ */
+#include <sys/types.h>
+#include <sys/param.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysctl.h>
+#include <sys/user.h>
+
+#include <ufs/ffs/fs.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <paths.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fsfreeze.h"
+
+const bool fsfreeze_close_thaws = true;
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+enum fsfreeze_kind
+fsfreeze_kind(const char *fstype)
+{
+	static const char *const pseudo[] = {"devfs", "fdescfs", "procfs",
+	    "linprocfs", "linsysfs", "tmpfs", "nullfs", "unionfs", "mqueuefs",
+	    "autofs", "fusefs", "nfs", "smbfs", "p9fs", NULL};
+	size_t i;
+
+	if (strcmp(fstype, "ufs") == 0)
+		return FSFREEZE_SUSPEND;
+	for (i = 0; pseudo[i] != NULL; i++)
+		if (strcmp(fstype, pseudo[i]) == 0)
+			return FSFREEZE_PSEUDO;
+	/* zfs, msdosfs, ext2fs, cd9660 ...: the unfreezable policy */
+	return FSFREEZE_NONE;
+}
+
+/* How many threads this process has (kern.proc.pid), or -1. */
+static int
+own_threads(void)
+{
+	int mib[4] = {CTL_KERN, KERN_PROC, KERN_PROC_PID, (int)getpid()};
+	struct kinfo_proc kp;
+	size_t len = sizeof(kp);
+
+	if (sysctl(mib, 4, &kp, &len, NULL, 0) == -1 || len != sizeof(kp))
+		return -1;
+	return kp.ki_numthreads;
+}
+
+/* A descriptor of ours open for writing on fsid, or -1. */
+static int
+writer_on(const fsid_t *fsid)
+{
+	struct statfs sf;
+	int fd, fl, max;
+
+	max = getdtablesize();
+	if (max > 65536)
+		max = 65536;
+	for (fd = 0; fd < max; fd++) {
+		if ((fl = fcntl(fd, F_GETFL)) == -1)
+			continue;
+		if ((fl & O_ACCMODE) == O_RDONLY)
+			continue;
+		/* sockets, pipes, devices: not on a filesystem's mount */
+		if (fstatfs(fd, &sf) == -1)
+			continue;
+		if (memcmp(&sf.f_fsid, fsid, sizeof(*fsid)) == 0)
+			return fd;
+	}
+	return -1;
+}
+
+int
+fsfreeze_hold(const char *path, const struct fsfreeze_id *want, int *hold,
+    char *err, size_t errlen)
+{
+	struct statfs sf;
+	int fd, n, e;
+
+	*hold = -1;
+	if (statfs(path, &sf) == -1) {
+		e = errno;
+		seterr(err, errlen, "%s: statfs: %s", path, strerror(e));
+		return -e;
+	}
+	if (strcmp(sf.f_mntonname, path) != 0) {
+		seterr(err, errlen, "%s: no longer a mount point (it is on %s)",
+		    path, sf.f_mntonname);
+		return -ESTALE;
+	}
+	if (want != NULL &&
+	    memcmp(want->val, &sf.f_fsid, sizeof(want->val)) != 0) {
+		seterr(err, errlen,
+		    "%s: another filesystem is mounted there now (fsid %08x:%08x, planned %08x:%08x)",
+		    path, (unsigned)sf.f_fsid.val[0],
+		    (unsigned)sf.f_fsid.val[1], (unsigned)want->val[0],
+		    (unsigned)want->val[1]);
+		return -ESTALE;
+	}
+	if (fsfreeze_kind(sf.f_fstypename) != FSFREEZE_SUSPEND) {
+		seterr(err, errlen, "%s: %s cannot be suspended (UFS only)",
+		    path, sf.f_fstypename);
+		return -EOPNOTSUPP;
+	}
+	if ((n = own_threads()) != 1) {
+		seterr(err, errlen,
+		    "%s: UFSSUSPEND needs a single-threaded process; this one has %d threads",
+		    path, n);
+		return -EDEADLK;
+	}
+	if ((fd = writer_on(&sf.f_fsid)) != -1) {
+		seterr(err, errlen,
+		    "%s: UFSSUSPEND refuses a process with a file open for writing on it (fd %d)",
+		    path, fd);
+		return -EDEADLK;
+	}
+	if ((fd = open(_PATH_UFSSUSPEND, O_RDWR | O_CLOEXEC)) == -1) {
+		e = errno;
+		seterr(err, errlen, "%s: %s", _PATH_UFSSUSPEND, strerror(e));
+		return -e;
+	}
+	if (ioctl(fd, UFSSUSPEND, &sf.f_fsid) == -1) {
+		e = errno;
+		close(fd);
+		switch (e) {
+		case EBUSY:
+			seterr(err, errlen,
+			    "UFSSUSPEND %s: suspended already by another process",
+			    path);
+			break;
+		case ENOENT:
+			seterr(err, errlen, "UFSSUSPEND %s: no longer mounted",
+			    path);
+			break;
+		case EPERM:
+			seterr(err, errlen,
+			    "UFSSUSPEND %s: refused (in a jail, or by MAC)",
+			    path);
+			break;
+		default:
+			seterr(err, errlen, "UFSSUSPEND %s: %s", path,
+			    strerror(e));
+		}
+		return -e;
+	}
+	*hold = fd;
+	return 0;
+}
+
+int
+fsfreeze_release(int hold, char *err, size_t errlen)
+{
+	int e = 0;
+
+	/* UFSRESUME says whether this descriptor held a suspension; the
+	 * close would resume it anyway */
+	if (ioctl(hold, UFSRESUME) == -1) {
+		e = errno;
+		seterr(err, errlen, "UFSRESUME: %s", strerror(e));
+	}
+	if (close(hold) == -1 && e == 0) {
+		e = errno;
+		seterr(
+		    err, errlen, "close %s: %s", _PATH_UFSSUSPEND, strerror(e));
+	}
+	return -e;
+}

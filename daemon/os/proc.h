@@ -1,0 +1,91 @@
+/*
+ * proc.h: a child process held by a handle, not by its pid: the seam
+ * under hooks.c (issue 11, item 2; issue 12, item 3).
+ *
+ * A hook runs with a deadline, is killed with its whole process group
+ * when the deadline passes, and its exit is an event on the loop.  The
+ * pid alone races: once a child is reaped its pid may be reused, and a
+ * kill aimed at the hook reaches a stranger.  So the child is held by a
+ * descriptor that names the process itself, and it is never reaped
+ * behind the holder's back: while the handle is open, pid (and the
+ * process group it leads) names nobody else.
+ *
+ *   Linux (proc_linux.c; hooks.c does the same today with its own
+ *   code): posix_spawn() (glibc's is a vfork-style clone, no code of
+ *   ours runs in the child of a threaded daemon), then pidfd_open() of
+ *   the unreaped child; the pidfd turns readable when it exits,
+ *   waitid(P_PIDFD) reaps it.  A process that will not die after
+ *   SIGKILL (stuck in the kernel) must be kept and reaped later:
+ *   hooks.c's "linger" list.
+ *
+ *   FreeBSD (proc_freebsd.c): pdfork(2) gives the process descriptor
+ *   directly, with no window at all.  It cannot be watched by the event
+ *   loop's kqueue backend as a readable descriptor (the process
+ *   descriptor takes EVFILT_PROCDESC only), so fd is a kqueue of our
+ *   own holding EVFILT_PROCDESC/NOTE_EXIT on it: a kqueue is readable
+ *   when an event waits, to poll(2) and to libevent alike, and the
+ *   event carries the exit status.  The kernel reaps the process when
+ *   the descriptor closes, killing it first if it still runs: no linger
+ *   list is needed.  pdfork's child of a threaded daemon runs only
+ *   async-signal-safe calls before execve.
+ *
+ * How hooks.c's pidfd code maps onto this (its names on the left):
+ *   posix_spawn + pidfd_open       proc_spawn()
+ *   event on pidfd (pid_cb)        event on proc.fd
+ *   waitid(P_PIDFD, WNOHANG)       proc_wait(p, 0, &status)
+ *   reap_by(pidfd, deadline)       proc_wait(p, ms, &status)
+ *   kill(-pid, SIGKILL)            proc_kill(p, SIGKILL, true)
+ *   linger list, close(pidfd)      proc_release(): false = keep watching
+ */
+#ifndef HVVSS_PROC_H
+#define HVVSS_PROC_H
+
+#include <sys/types.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct proc_spawn {
+	const char *path; /* executed as is */
+	char *const *argv;
+	char *const *envp;
+	int fd_in, fd_out, fd_err; /* the child's 0, 1, 2; -1: /dev/null */
+	/* every other descriptor is closed in the child; its signal mask
+	 * is empty and every disposition the default; it leads a new
+	 * session (and process group) */
+};
+
+struct proc {
+	pid_t pid;
+	int fd; /* readable once the process has exited */
+	int pd; /* FreeBSD: the process descriptor; Linux: -1 */
+	bool exited; /* its status is known (and on Linux it is reaped) */
+	int status; /* wait(2)-style, once exited */
+};
+
+/*
+ * Start s->path.  0, or -errno with the culprit in err: an execve()
+ * failure in the child (ENOENT, EACCES, ENOEXEC ...) is reported here,
+ * as posix_spawn() does, not as an exit status.
+ */
+int proc_spawn(
+    struct proc *p, const struct proc_spawn *s, char *err, size_t errlen);
+
+/* Signal the process, or with group its whole process group.  0 or
+ * -errno; a process that has exited already is not an error. */
+int proc_kill(struct proc *p, int sig, bool group);
+
+/*
+ * Wait up to timeout_ms (0: do not wait, -1: for ever) for the process
+ * to exit.  0 with *status (wait(2)-style), -ETIMEDOUT, or -errno.
+ */
+int proc_wait(struct proc *p, int timeout_ms, int *status);
+
+/*
+ * Let go of the handle.  true: nothing is left of the process (exited
+ * and reaped, or, on FreeBSD, killed and reaped by the kernel); false
+ * (Linux only): it still runs after the SIGKILL sent here, and p stays
+ * valid: watch p->fd and call proc_release() again once it is readable.
+ */
+bool proc_release(struct proc *p);
+
+#endif /* HVVSS_PROC_H */

@@ -1,0 +1,163 @@
+/*
+ * proc_linux.c: child processes by pidfd, on Linux (proc.h).
+ *
+ * posix_spawn() starts the child (glibc's runs no code of ours in it, a
+ * must in a daemon with threads) with a new session, default signal
+ * dispositions, an empty mask, and only 0-2 open (closefrom file
+ * action, glibc 2.34); pidfd_open() (Linux 5.3) then names it.  The
+ * child cannot be reaped in between (only we reap it, and SIGCHLD is
+ * not ignored), so its pid still names it when pidfd_open() runs.
+ * waitid(P_PIDFD) (Linux 5.4) reaps exactly this child.
+ */
+#include <sys/types.h>
+#include <sys/pidfd.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proc.h"
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+int
+proc_spawn(struct proc *p, const struct proc_spawn *s, char *err, size_t errlen)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t all, none;
+	int fds[3] = {s->fd_in, s->fd_out, s->fd_err};
+	int i, rc, fd;
+	pid_t pid;
+
+	p->pid = -1;
+	p->fd = p->pd = -1;
+	p->exited = false;
+	p->status = 0;
+	sigfillset(&all);
+	sigemptyset(&none);
+	if ((rc = posix_spawn_file_actions_init(&fa)) != 0) {
+		seterr(err, errlen, "%s: %s", s->path, strerror(rc));
+		return -rc;
+	}
+	if ((rc = posix_spawnattr_init(&at)) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		seterr(err, errlen, "%s: %s", s->path, strerror(rc));
+		return -rc;
+	}
+	for (i = 0; i < 3 && rc == 0; i++)
+		rc = fds[i] == -1
+		    ? posix_spawn_file_actions_addopen(
+		          &fa, i, "/dev/null", O_RDWR, 0)
+		    : posix_spawn_file_actions_adddup2(&fa, fds[i], i);
+	if (rc == 0)
+		rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	if (rc == 0)
+		rc = posix_spawnattr_setflags(&at,
+		    POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF |
+		        POSIX_SPAWN_SETSIGMASK);
+	if (rc == 0)
+		rc = posix_spawnattr_setsigdefault(&at, &all);
+	if (rc == 0)
+		rc = posix_spawnattr_setsigmask(&at, &none);
+	if (rc == 0)
+		rc = posix_spawn(&pid, s->path, &fa, &at, s->argv, s->envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	if (rc != 0) {
+		seterr(err, errlen, "%s: %s", s->path, strerror(rc));
+		return -rc;
+	}
+	p->pid = pid;
+	if ((fd = pidfd_open(pid, 0)) == -1) {
+		rc = errno;
+		seterr(
+		    err, errlen, "%s: pidfd_open: %s", s->path, strerror(rc));
+		/* no way to hold it: end it, and reap it, now */
+		(void)kill(-pid, SIGKILL);
+		(void)waitpid(pid, NULL, 0);
+		p->pid = -1;
+		return -rc;
+	}
+	p->fd = fd;
+	return 0;
+}
+
+int
+proc_kill(struct proc *p, int sig, bool group)
+{
+	if (p->exited)
+		return 0;
+	if (group ? kill(-p->pid, sig)
+	          : pidfd_send_signal(p->fd, sig, NULL, 0)) {
+		if (errno == ESRCH)
+			return 0;
+		return -errno;
+	}
+	return 0;
+}
+
+int
+proc_wait(struct proc *p, int timeout_ms, int *status)
+{
+	struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
+	siginfo_t si;
+	int n;
+
+	if (!p->exited) {
+		while ((n = poll(&pfd, 1, timeout_ms)) == -1 && errno == EINTR)
+			;
+		if (n == -1)
+			return -errno;
+		if (n == 0)
+			return -ETIMEDOUT;
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PIDFD, (id_t)p->fd, &si, WEXITED | WNOHANG) == -1)
+			return -errno;
+		if (si.si_pid == 0)
+			return -EAGAIN;
+		p->exited = true;
+		p->status = si.si_code == CLD_EXITED
+		    ? (si.si_status & 0xff) << 8
+		    : (si.si_status & 0x7f) |
+		        (si.si_code == CLD_DUMPED ? 0x80 : 0);
+	}
+	if (status != NULL)
+		*status = p->status;
+	return 0;
+}
+
+bool
+proc_release(struct proc *p)
+{
+	if (p->fd == -1)
+		return true;
+	if (!p->exited) {
+		(void)proc_kill(p, SIGKILL, false);
+		if (proc_wait(p, 0, NULL) != 0)
+			return false;
+	}
+	close(p->fd);
+	p->fd = -1;
+	return true;
+}
