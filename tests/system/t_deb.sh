@@ -86,6 +86,10 @@ sort -k 2 >"$WORK/hvvss.want" <<EOF
 -rw-r--r-- /lib/udev/rules.d/60-hv_vss.rules
 -rwxr-xr-x /usr/libexec/hvvss/hv_vss_daemon
 -rwxr-xr-x /usr/libexec/hvvss/hv_vss_guard
+-rwxr-xr-x /usr/libexec/hvvss/azure-post-script
+-rwxr-xr-x /usr/libexec/hvvss/azure-pre-script
+-rwxr-xr-x /usr/libexec/hvvss/qemu-fsfreeze-hook
+-rwxr-xr-x /usr/libexec/hvvss/vmware-backup-script
 -rwxr-xr-x /usr/sbin/hv_vss_ctl
 -rw-r--r-- /usr/share/doc/hvvss/README.Debian
 -rw-r--r-- /usr/share/doc/hvvss/README.md.gz
