@@ -39,7 +39,7 @@ pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
 pc_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 
 # --- common/: codecs shared by every program ------------------------------
-COMMON_SRCS = common/hv_msg.c common/ic.c common/appproto.c
+COMMON_SRCS = common/hv_msg.c common/ic.c common/appproto.c common/util.c
 COMMON_OBJS = $(COMMON_SRCS:%.c=$(B)/%.o)
 
 # --- hv_vss_daemon: every object but main.o is also linked into the unit
@@ -56,7 +56,7 @@ SIM_PKGS = fuse3 libevent
 # --- libhvvss: its own -fPIC objects in $(B)/lib/, apart from the
 # programs'; the .so exports only what lib/libhvvss.map names, the .a
 # only hvvss_* (the codec's app_* names are made local) -----------------
-LIB_SRCS = lib/hvvss.c common/appproto.c
+LIB_SRCS = lib/hvvss.c common/appproto.c common/util.c
 LIB_OBJS = $(addprefix $(B)/lib/,$(notdir $(LIB_SRCS:.c=.o)))
 LIB_SONAME = libhvvss.so.1
 LIB_VERSION = 1.0
@@ -125,7 +125,7 @@ $(B)/hv_vss_daemon: $(B)/daemon/main.o $(DAEMON_LIB_OBJS) $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(DAEMON_PKGS)) -lpthread
 
 # hv_vss_ctl: libc only, common/ctlproto.h is its protocol
-$(B)/hv_vss_ctl: $(B)/ctl/hv_vss_ctl.o
+$(B)/hv_vss_ctl: $(B)/ctl/hv_vss_ctl.o $(B)/common/util.o
 	$(CC) $(LDFLAGS) -o $@ $^
 
 $(B)/lib/%.o: lib/%.c
@@ -170,7 +170,8 @@ $(B)/tests/failfreeze.so: tests/system/failfreeze.c
 
 # drives the thaw guard and the ownership record for t_guard.sh
 $(B)/tests/guard_drive: tests/system/guard_drive.c $(B)/daemon/guard.o \
-    $(B)/daemon/record.o $(B)/daemon/sigs.o $(B)/daemon/mountid.o
+    $(B)/daemon/record.o $(B)/daemon/sigs.o $(B)/daemon/mountid.o \
+    $(B)/common/util.o
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Idaemon $(call pc_cflags,mount) $(LDFLAGS) \
 	    -o $@ $^ $(call pc_libs,mount)
@@ -202,7 +203,7 @@ FUZZ_BINS = $(FUZZ_B)/fuzz_hv_msg $(FUZZ_B)/fuzz_ic \
 $(FUZZ_B)/fuzz_hv_msg: tests/fuzz/fuzz_hv_msg.c common/hv_msg.c
 $(FUZZ_B)/fuzz_ic: tests/fuzz/fuzz_ic.c common/ic.c common/hv_msg.c
 $(FUZZ_B)/fuzz_appproto: tests/fuzz/fuzz_appproto.c common/appproto.c
-$(FUZZ_B)/fuzz_conf: tests/fuzz/fuzz_conf.c daemon/conf.c
+$(FUZZ_B)/fuzz_conf: tests/fuzz/fuzz_conf.c daemon/conf.c common/util.c
 $(FUZZ_BINS): $(wildcard common/*.h) daemon/conf.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(CPPFLAGS) -Idaemon $(WARN) -Wno-unknown-warning-option \

@@ -43,6 +43,7 @@
 #include <ini.h>
 
 #include "conf.h"
+#include "util.h"
 
 #define CONF_SECTION "daemon"
 #define CONF_SEPS ", \t\n\r\v\f" /* between list entries */
@@ -147,21 +148,6 @@ struct conf_parse {
 	size_t errlen;
 };
 
-static void conf_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-conf_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /*
  * s in double quotes for a message, control and non-ASCII bytes as \xNN
  * (a value must not be able to write to the operator's terminal), cut
@@ -199,7 +185,7 @@ conf_bad(char *why, size_t whylen, const char *msg, const char *value)
 {
 	char q[CONF_QUOTE_MAX * 4 + 16];
 
-	conf_err(why, whylen, "%s: %s", msg, conf_quote(value, q, sizeof(q)));
+	errfmt(why, whylen, 0, "%s: %s", msg, conf_quote(value, q, sizeof(q)));
 	return -1;
 }
 
@@ -258,7 +244,7 @@ conf_check_path(const char *v, size_t len, size_t max, const char *shown,
 	if (len == 0 || v[0] != '/')
 		return conf_bad(why, whylen, "not an absolute path", shown);
 	if (len > max) {
-		conf_err(why, whylen, "path too long (at most %zu bytes): %s",
+		errfmt(why, whylen, 0, "path too long (at most %zu bytes): %s",
 		    max, conf_quote(shown, q, sizeof(q)));
 		return -1;
 	}
@@ -334,7 +320,7 @@ conf_parse_seconds(const char *v, unsigned int min, unsigned int max,
 		return conf_bad(why, whylen, "not a number of seconds", v);
 	total = whole * 1000 + frac;
 	if (neg || total < min || total > max) {
-		conf_err(why, whylen, "out of range (%s to %s seconds): %s",
+		errfmt(why, whylen, 0, "out of range (%s to %s seconds): %s",
 		    conf_fmt_seconds(min, lo, sizeof(lo)),
 		    conf_fmt_seconds(max, hi, sizeof(hi)),
 		    conf_quote(v, q, sizeof(q)));
@@ -457,8 +443,8 @@ conf_set_list(struct conf *c, const struct conf_key *k, const char *v,
 		if (conf_check_entry(k, p, len, why, whylen) == -1)
 			return -1;
 		if (have + ++nadd > CONF_MAX_LIST) {
-			conf_err(
-			    why, whylen, "more than %d entries", CONF_MAX_LIST);
+			errfmt(why, whylen, 0, "more than %d entries",
+			    CONF_MAX_LIST);
 			return -1;
 		}
 	}
@@ -469,7 +455,7 @@ conf_set_list(struct conf *c, const struct conf_key *k, const char *v,
 		if ((add[nadd] = strndup(p, len)) == NULL) {
 			while (nadd > 0)
 				free(add[--nadd]);
-			conf_err(why, whylen, "%s", strerror(ENOMEM));
+			errfmt(why, whylen, 0, "%s", strerror(ENOMEM));
 			return -1;
 		}
 		/* "/mnt/a/" is "/mnt/a", as mountinfo spells it */
@@ -520,7 +506,7 @@ conf_apply(struct conf *c, const struct conf_key *k, const char *v, bool append,
 		return 0;
 	case CK_GROUP:
 		if (len > k->size - 1) {
-			conf_err(why, whylen,
+			errfmt(why, whylen, 0,
 			    "group name too long (at most %zu bytes)",
 			    k->size - 1);
 			return -1;
@@ -664,7 +650,7 @@ conf_end_list(struct conf_parse *p)
 		return 0;
 	p->err_line = p->empty_line;
 	p->empty_line = 0;
-	conf_err(p->err, p->errlen, "%s:%d: mounts: " CONF_EMPTY_WHY, p->path,
+	errfmt(p->err, p->errlen, 0, "%s:%d: mounts: " CONF_EMPTY_WHY, p->path,
 	    p->err_line);
 	return -1;
 }
@@ -689,13 +675,13 @@ conf_read_line(char *buf, int size, void *arg)
 			break;
 		if (ch == '\0') {
 			p->err_line = ++p->lineno;
-			conf_err(p->err, p->errlen, "%s:%d: NUL byte in line",
+			errfmt(p->err, p->errlen, 0, "%s:%d: NUL byte in line",
 			    p->path, p->lineno);
 			return NULL;
 		}
 		if (len == (size_t)size - 2) {
 			p->err_line = ++p->lineno;
-			conf_err(p->err, p->errlen,
+			errfmt(p->err, p->errlen, 0,
 			    "%s:%d: line too long (at most %d bytes; an indented line continues a list)",
 			    p->path, p->lineno, size - 2);
 			return NULL;
@@ -737,7 +723,7 @@ conf_read_line(char *buf, int size, void *arg)
 			            : CONF_QUOTE_MAX + 1),
 			    s + 1);
 			p->err_line = p->lineno;
-			conf_err(p->err, p->errlen,
+			errfmt(p->err, p->errlen, 0,
 			    "%s:%d: [%s]: unknown section (the only one is [%s])",
 			    p->path, p->lineno, conf_name(name, q, sizeof(q)),
 			    CONF_SECTION);
@@ -764,37 +750,37 @@ conf_ini_handler(
 		return 0;
 	/* the reader has checked sections; this is a second line of defence */
 	if (*section != '\0' && strcmp(section, CONF_SECTION) != 0) {
-		conf_err(p->err, p->errlen, "%s:%d: [%s]: unknown section",
+		errfmt(p->err, p->errlen, 0, "%s:%d: [%s]: unknown section",
 		    p->path, p->lineno, conf_name(section, q, sizeof(q)));
 		goto fail;
 	}
 	if ((k = conf_key_find(name)) == NULL) {
-		conf_err(p->err, p->errlen, "%s:%d: %s: unknown key", p->path,
+		errfmt(p->err, p->errlen, 0, "%s:%d: %s: unknown key", p->path,
 		    p->lineno, conf_name(name, q, sizeof(q)));
 		goto fail;
 	}
 	if (!cont && *section == '\0') {
-		conf_err(p->err, p->errlen,
+		errfmt(p->err, p->errlen, 0,
 		    "%s:%d: %s: before [" CONF_SECTION "] (every key goes in "
 		    "that section)",
 		    p->path, p->lineno, name);
 		goto fail;
 	}
 	if (!cont && p->seen[k - conf_keys] != 0) {
-		conf_err(p->err, p->errlen,
+		errfmt(p->err, p->errlen, 0,
 		    "%s:%d: %s: set again (first at line %d)", p->path,
 		    p->lineno, name, p->seen[k - conf_keys]);
 		goto fail;
 	}
 	if (cont && p->is_auto) {
-		conf_err(p->err, p->errlen,
+		errfmt(p->err, p->errlen, 0,
 		    "%s:%d: %s: \"" CONF_AUTO "\" (the automatic plan) goes "
 		    "alone, but an indented line continues it",
 		    p->path, p->lineno, name);
 		goto fail;
 	}
 	if (cont && !conf_is_list(k)) {
-		conf_err(p->err, p->errlen,
+		errfmt(p->err, p->errlen, 0,
 		    "%s:%d: %s: indented line, but only a list may go on over lines",
 		    p->path, p->lineno, name);
 		goto fail;
@@ -812,8 +798,8 @@ conf_ini_handler(
 		while (s > value && isspace((unsigned char)s[-1]))
 			s--;
 		if ((dup = strndup(value, (size_t)(s - value))) == NULL) {
-			conf_err(p->err, p->errlen, "%s:%d: %s: %s", p->path,
-			    p->lineno, name, strerror(ENOMEM));
+			errfmt(p->err, p->errlen, ENOMEM, "%s:%d: %s", p->path,
+			    p->lineno, name);
 			goto fail;
 		}
 		value = dup;
@@ -821,8 +807,8 @@ conf_ini_handler(
 	rc = conf_apply(p->c, k, value, cont, why, sizeof(why));
 	free(dup);
 	if (rc == -1) {
-		conf_err(p->err, p->errlen, "%s:%d: %s: %s", p->path, p->lineno,
-		    name, why);
+		errfmt(p->err, p->errlen, 0, "%s:%d: %s: %s", p->path,
+		    p->lineno, name, why);
 		goto fail;
 	}
 	if (!cont)
@@ -852,7 +838,7 @@ conf_syntax_error(struct conf_parse *p, int line)
 	int ch, n = 1;
 
 	if (fseek(p->fp, 0, SEEK_SET) == -1) {
-		conf_err(p->err, p->errlen,
+		errfmt(p->err, p->errlen, 0,
 		    "%s:%d: syntax error: expected key = value", p->path, line);
 		return;
 	}
@@ -864,7 +850,7 @@ conf_syntax_error(struct conf_parse *p, int line)
 			text[len++] = (char)ch;
 	text[len] = '\0';
 	len = strspn(text, " \t");
-	conf_err(p->err, p->errlen, "%s:%d: syntax error: %s: %s", p->path,
+	errfmt(p->err, p->errlen, 0, "%s:%d: syntax error: %s: %s", p->path,
 	    line,
 	    text[len] == '[' ? "expected [section]" : "expected key = value",
 	    conf_quote(text, q, sizeof(q)));
@@ -882,13 +868,13 @@ conf_load(
 	if ((fp = fopen(path, "re")) == NULL) {
 		if (errno == ENOENT && !required)
 			return 0;
-		conf_err(err, errlen, "%s: %s", path, strerror(errno));
+		errfmt(err, errlen, errno, "%s", path);
 		return -1;
 	}
 	if ((tmp = malloc(sizeof(*tmp))) == NULL || conf_copy(tmp, c) == -1) {
 		free(tmp);
 		fclose(fp);
-		conf_err(err, errlen, "%s: %s", path, strerror(ENOMEM));
+		errfmt(err, errlen, ENOMEM, "%s", path);
 		return -1;
 	}
 
@@ -912,10 +898,10 @@ conf_load(
 	} else if (p.err_line != 0) {
 		rc = -1;
 	} else if (p.read_errno != 0) {
-		conf_err(err, errlen, "%s: %s", path, strerror(p.read_errno));
+		errfmt(err, errlen, p.read_errno, "%s", path);
 		rc = -1;
 	} else if (rc != 0) {
-		conf_err(err, errlen, "%s: %s", path, strerror(ENOMEM));
+		errfmt(err, errlen, ENOMEM, "%s", path);
 		rc = -1;
 	}
 	fclose(fp);
@@ -944,7 +930,7 @@ conf_set(struct conf *c, const char *keyval, char *err, size_t errlen)
 	while (isspace((unsigned char)*keyval))
 		keyval++;
 	if ((eq = strchr(keyval, '=')) == NULL || eq == keyval) {
-		conf_err(err, errlen, "-o %s: expected key=value",
+		errfmt(err, errlen, 0, "-o %s: expected key=value",
 		    conf_quote(keyval, q, sizeof(q)));
 		return -1;
 	}
@@ -954,7 +940,7 @@ conf_set(struct conf *c, const char *keyval, char *err, size_t errlen)
 	snprintf(key, sizeof(key), "%.*s",
 	    (int)(klen < sizeof(key) ? klen : sizeof(key)), keyval);
 	if (klen >= sizeof(key) || (k = conf_key_find(key)) == NULL) {
-		conf_err(err, errlen, "-o %s: unknown key",
+		errfmt(err, errlen, 0, "-o %s: unknown key",
 		    conf_name(key, q, sizeof(q)));
 		return -1;
 	}
@@ -962,7 +948,7 @@ conf_set(struct conf *c, const char *keyval, char *err, size_t errlen)
 	for (v = eq + 1; isspace((unsigned char)*v); v++)
 		;
 	if ((value = strdup(v)) == NULL) {
-		conf_err(err, errlen, "-o %s: %s", key, strerror(ENOMEM));
+		errfmt(err, errlen, ENOMEM, "-o %s", key);
 		return -1;
 	}
 	for (klen = strlen(value);
@@ -970,13 +956,13 @@ conf_set(struct conf *c, const char *keyval, char *err, size_t errlen)
 		value[klen - 1] = '\0';
 	if (k->kind == CK_PATHS && conf_list_empty(value)) {
 		free(value);
-		conf_err(err, errlen, "-o %s: " CONF_EMPTY_WHY, key);
+		errfmt(err, errlen, 0, "-o %s: " CONF_EMPTY_WHY, key);
 		return -1;
 	}
 	rc = conf_apply(c, k, value, false, why, sizeof(why));
 	free(value);
 	if (rc == -1)
-		conf_err(err, errlen, "-o %s: %s", key, why);
+		errfmt(err, errlen, 0, "-o %s: %s", key, why);
 	return rc;
 }
 
@@ -1092,13 +1078,12 @@ conf_check_mounts(const struct conf *c, char *err, size_t errlen)
 
 	for (i = 0; i < c->nmounts; i++) {
 		if (stat(c->mounts[i], &st) == -1) {
-			conf_err(err, errlen, "mounts: %s: %s",
-			    conf_quote(c->mounts[i], q, sizeof(q)),
-			    strerror(errno));
+			errfmt(err, errlen, errno, "mounts: %s",
+			    conf_quote(c->mounts[i], q, sizeof(q)));
 			return -1;
 		}
 		if (!S_ISDIR(st.st_mode)) {
-			conf_err(err, errlen, "mounts: %s: not a directory",
+			errfmt(err, errlen, 0, "mounts: %s: not a directory",
 			    conf_quote(c->mounts[i], q, sizeof(q)));
 			return -1;
 		}

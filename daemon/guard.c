@@ -66,6 +66,7 @@
 
 #include "guard.h"
 #include "sigs.h"
+#include "util.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define GUARD_NO_MLOCK 1
@@ -145,15 +146,6 @@ struct gstate {
 static void g_protocol_error(struct gstate *, int, int) DEAD;
 static void g_serve(struct gstate *) DEAD;
 static void guard_child(int, unsigned int) DEAD;
-
-static uint64_t
-g_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Never blocks: a stuck daemon must not stop the guard from thawing. */
 static bool
@@ -332,7 +324,7 @@ g_handle(struct gstate *s, struct gmsg *m, int fd)
 		break;
 	case GM_ARM:
 		s->armed = m->arg[0] != 0;
-		s->deadline_ms = g_now_ms() + m->arg[0] + s->grace_ms;
+		s->deadline_ms = mono_ms() + m->arg[0] + s->grace_ms;
 		break;
 	case GM_THAWED:
 		g_release(s);
@@ -353,7 +345,7 @@ g_serve(struct gstate *s)
 	for (;;) {
 		timeout = -1;
 		if (s->armed) {
-			now = g_now_ms();
+			now = mono_ms();
 			if (now >= s->deadline_ms) {
 				/* the daemon is stuck: thaw without it */
 				(void)g_thaw_all(s, true);
@@ -447,13 +439,6 @@ guard_child(int sock, unsigned int grace_ms)
 
 /* --- the daemon's side ------------------------------------------------ */
 
-static void
-set_err(char *err, size_t errlen, const char *what, int e)
-{
-	if (err != NULL && errlen > 0)
-		snprintf(err, errlen, "%s: %s", what, strerror(e));
-}
-
 /* Reap the guard, waiting at most ms; true once reaped. */
 static bool
 reap(struct guard *g, int ms)
@@ -506,7 +491,7 @@ spawn(struct guard *g, char *err, size_t errlen)
 	ssize_t n;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
-		set_err(err, errlen, "socketpair", errno);
+		errfmt(err, errlen, errno, "socketpair");
 		return -1;
 	}
 	switch (g->pid = fork()) {
@@ -514,7 +499,7 @@ spawn(struct guard *g, char *err, size_t errlen)
 		e = errno;
 		close(sv[0]);
 		close(sv[1]);
-		set_err(err, errlen, "fork", e);
+		errfmt(err, errlen, e, "fork");
 		return -1;
 	case 0:
 		guard_child(sv[1], g->grace_ms);
@@ -525,7 +510,7 @@ spawn(struct guard *g, char *err, size_t errlen)
 	g->status = -1;
 	g->nslots = 0;
 	if (fcntl(g->fd, F_SETFL, O_NONBLOCK) == -1) {
-		set_err(err, errlen, "fcntl", errno);
+		errfmt(err, errlen, errno, "fcntl");
 		stop(g);
 		return -1;
 	}
@@ -538,9 +523,9 @@ spawn(struct guard *g, char *err, size_t errlen)
 	n = recv(g->fd, &m, sizeof(m), MSG_DONTWAIT);
 	if (n != (ssize_t)sizeof(m) || m.type != GM_HELLO) {
 		if (n == -1)
-			set_err(err, errlen, "the thaw guard's hello", errno);
-		else if (err != NULL && errlen > 0)
-			snprintf(err, errlen,
+			errfmt(err, errlen, errno, "the thaw guard's hello");
+		else
+			errfmt(err, errlen, 0,
 			    "the thaw guard did not start (got %zd bytes)", n);
 		stop(g);
 		return -1;
@@ -569,7 +554,7 @@ guard_start(unsigned int grace_ms, char *err, size_t errlen)
 	struct guard *g;
 
 	if ((g = calloc(1, sizeof(*g))) == NULL) {
-		set_err(err, errlen, "calloc", errno);
+		errfmt(err, errlen, errno, "calloc");
 		return NULL;
 	}
 	g->pid = -1;

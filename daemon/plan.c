@@ -46,6 +46,7 @@
 #include <libmount.h>
 
 #include "plan.h"
+#include "util.h"
 
 #define NONE SIZE_MAX
 #define WALK_DEPTH 8 /* sysfs levels: dm over md over loop ... */
@@ -240,38 +241,6 @@ struct walk {
 
 static int walk_dev(struct walk *, const char *, int);
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* Append to a reason, "; "-separated, truncating at the buffer's end. */
-static void append(char *buf, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-append(char *buf, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-	size_t len = strlen(buf);
-
-	if (len + 1 >= size)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf + len, size - len, fmt, ap);
-	va_end(ap);
-}
-
 static enum fsclass
 fs_class(const char *type)
 {
@@ -417,7 +386,7 @@ add_veto(struct plan *p, const char *fmt, ...)
 	va_list ap;
 
 	if (p->veto) {
-		append(p->veto_reason, sizeof(p->veto_reason), "; ");
+		appendf(p->veto_reason, sizeof(p->veto_reason), "; ");
 		len = strlen(p->veto_reason);
 	}
 	p->veto = true;
@@ -469,7 +438,7 @@ read_mounts(struct pb *pb, const char *path, char *err, size_t errlen)
 	int bad = 0, rc = -1, n;
 
 	if (path == NULL) {
-		seterr(err, errlen, "no mountinfo file");
+		errfmt(err, errlen, 0, "no mountinfo file");
 		return -1;
 	}
 	if ((tb = mnt_new_table()) == NULL)
@@ -477,11 +446,12 @@ read_mounts(struct pb *pb, const char *path, char *err, size_t errlen)
 	mnt_table_set_userdata(tb, &bad);
 	mnt_table_set_parser_errcb(tb, parse_error);
 	if ((n = mnt_table_parse_file(tb, path)) < 0) {
-		seterr(err, errlen, "%s: %s", path, strerror(-n));
+		errfmt(err, errlen, -n, "%s", path);
 		goto out;
 	}
 	if (bad != 0) {
-		seterr(err, errlen, "%s:%d: not a mountinfo line", path, bad);
+		errfmt(
+		    err, errlen, 0, "%s:%d: not a mountinfo line", path, bad);
 		goto out;
 	}
 	n = mnt_table_get_nents(tb);
@@ -496,8 +466,8 @@ read_mounts(struct pb *pb, const char *path, char *err, size_t errlen)
 		if (mnt_fs_get_root(fs) == NULL ||
 		    mnt_fs_get_target(fs) == NULL ||
 		    mnt_fs_get_fstype(fs) == NULL) {
-			seterr(
-			    err, errlen, "%s: not in mountinfo format", path);
+			errfmt(err, errlen, 0, "%s: not in mountinfo format",
+			    path);
 			goto out;
 		}
 		m->target = xstrdup(mnt_fs_get_target(fs));
@@ -518,7 +488,7 @@ read_mounts(struct pb *pb, const char *path, char *err, size_t errlen)
 	rc = 0;
 	goto out;
 nomem:
-	seterr(err, errlen, "out of memory");
+	errfmt(err, errlen, 0, "out of memory");
 out:
 	mnt_free_iter(it);
 	mnt_unref_table(tb);
@@ -1347,9 +1317,9 @@ find_cycle(struct pb *pb)
 				add_veto(pb->p,
 				    "cycle of loop images (each lives on the next): ");
 				for (; i <= top; i++)
-					append(vr, vs, "%s -> ",
+					appendf(vr, vs, "%s -> ",
 					    pb->m[pb->t[stk[i]].m].target);
-				append(vr, vs, "%s", pb->m[pb->t[v].m].target);
+				appendf(vr, vs, "%s", pb->m[pb->t[v].m].target);
 			}
 		}
 	}
@@ -1612,7 +1582,7 @@ emit_skips(struct pb *pb)
 		    (t = tgt_by_dev(pb, m->dev)) == NONE ||
 		    strcmp(pb->m[pb->t[t].m].fstype, m->fstype) != 0)
 			continue;
-		append(ps->reason, sizeof(ps->reason),
+		appendf(ps->reason, sizeof(ps->reason),
 		    "; its filesystem is frozen at %s",
 		    pb->m[pb->t[t].m].target);
 	}
@@ -1679,7 +1649,7 @@ plan_build(struct plan *p, const struct conf *c, const char *mountinfo,
 	pb_free(&pb);
 	return 0;
 nomem:
-	seterr(err, errlen, "out of memory");
+	errfmt(err, errlen, 0, "out of memory");
 fail:
 	free(cand);
 	pb_free(&pb);

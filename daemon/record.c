@@ -58,6 +58,7 @@
 
 #include "mountid.h"
 #include "record.h"
+#include "util.h"
 
 #define MOUNTINFO "/proc/self/mountinfo"
 
@@ -76,39 +77,18 @@ struct record {
 	char *line; /* RECORD_LINE_MAX + 1 */
 };
 
-static void set_err(char *, size_t, int, const char *, ...)
-    __attribute__((format(printf, 4, 5)));
-
-/* The message in err, then ": strerror(e)" unless e is 0. */
-static void
-set_err(char *err, size_t errlen, int e, const char *fmt, ...)
-{
-	va_list ap;
-	size_t n;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	if (e != 0) {
-		n = strlen(err);
-		snprintf(err + n, errlen - n, ": %s", strerror(e));
-	}
-}
-
 int
 record_check_dir(const char *dir, char *err, size_t errlen)
 {
 	struct statfs sf;
 
 	if (statfs(dir, &sf) == -1) {
-		set_err(err, errlen, errno, "%s", dir);
+		errfmt(err, errlen, errno, "%s", dir);
 		return -1;
 	}
 	if ((unsigned long)sf.f_type != (unsigned long)TMPFS_MAGIC &&
 	    (unsigned long)sf.f_type != (unsigned long)RAMFS_MAGIC) {
-		set_err(err, errlen, 0,
+		errfmt(err, errlen, 0,
 		    "%s: not a tmpfs or ramfs: the record of frozen filesystems must live in memory (see run_dir)",
 		    dir);
 		return -1;
@@ -125,15 +105,15 @@ check_dir_owner(const char *dir, char *err, size_t errlen)
 	if (record_check_dir(dir, err, errlen) == -1)
 		return -1;
 	if (stat(dir, &st) == -1) {
-		set_err(err, errlen, errno, "%s", dir);
+		errfmt(err, errlen, errno, "%s", dir);
 		return -1;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		set_err(err, errlen, 0, "%s: not a directory", dir);
+		errfmt(err, errlen, 0, "%s: not a directory", dir);
 		return -1;
 	}
 	if (st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
-		set_err(err, errlen, 0,
+		errfmt(err, errlen, 0,
 		    "%s: must be owned by us and writable by nobody else", dir);
 		return -1;
 	}
@@ -290,23 +270,6 @@ record_parse(const char *line, struct record_entry *e)
 	return 0;
 }
 
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, buf, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /*
  * Replace the file at path (in dir) with these entries, atomically; no
  * entry: remove it.  line is a RECORD_LINE_MAX + 1 scratch buffer.
@@ -368,24 +331,24 @@ read_record(const char *path, size_t *len, int *rc, char *err, size_t errlen)
 		if (errno == ENOENT)
 			*rc = 0;
 		else
-			set_err(err, errlen, errno, "%s", path);
+			errfmt(err, errlen, errno, "%s", path);
 		return NULL;
 	}
 	if (fstat(fd, &st) == -1) {
-		set_err(err, errlen, errno, "%s", path);
+		errfmt(err, errlen, errno, "%s", path);
 		close(fd);
 		return NULL;
 	}
 	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
 	    (st.st_mode & 022) != 0 || st.st_size > FILE_MAX) {
-		set_err(err, errlen, 0,
+		errfmt(err, errlen, 0,
 		    "%s: not a regular file of ours, writable by us alone, of a sane size; not trusted",
 		    path);
 		close(fd);
 		return NULL;
 	}
 	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		set_err(err, errlen, errno, "%s", path);
+		errfmt(err, errlen, errno, "%s", path);
 		close(fd);
 		return NULL;
 	}
@@ -421,7 +384,7 @@ parse_record(char *buf, size_t len, struct record_entry *e, unsigned int *lines,
 	nl = memchr(p, '\n', (size_t)(end - p));
 	if (nl == NULL || (size_t)(nl - p) != strlen(RECORD_MAGIC) ||
 	    memcmp(p, RECORD_MAGIC, strlen(RECORD_MAGIC)) != 0) {
-		set_err(err, errlen, 0,
+		errfmt(err, errlen, 0,
 		    "%s: no \"%s\" line: not a record; not trusted", path,
 		    RECORD_MAGIC);
 		return -1;
@@ -525,7 +488,7 @@ record_recover(const char *run_dir, struct record_report **reports,
 	*nreports = 0;
 	if (snprintf(path, sizeof(path), "%s/%s", run_dir, RECORD_FILE) >=
 	    (int)sizeof(path)) {
-		set_err(err, errlen, 0, "%s: path too long", run_dir);
+		errfmt(err, errlen, 0, "%s: path too long", run_dir);
 		return -1;
 	}
 	if (access(run_dir, F_OK) == -1 && errno == ENOENT)
@@ -548,7 +511,7 @@ record_recover(const char *run_dir, struct record_report **reports,
 	line = malloc(RECORD_LINE_MAX + 1);
 	if (e == NULL || kept == NULL || lines == NULL || reps == NULL ||
 	    ids == NULL || fds == NULL || keep == NULL || line == NULL) {
-		set_err(err, errlen, ENOMEM, "%s", path);
+		errfmt(err, errlen, ENOMEM, "%s", path);
 		rc = -1;
 		goto out;
 	}
@@ -573,7 +536,7 @@ record_recover(const char *run_dir, struct record_report **reports,
 		if (fds[i] >= 0)
 			fds[k++] = fds[i];
 	if ((rc = mountid_fds(fds, k, ids, MOUNTINFO)) != 0) {
-		set_err(err, errlen, -rc, "%s", MOUNTINFO);
+		errfmt(err, errlen, -rc, "%s", MOUNTINFO);
 		for (i = 0; i < k; i++)
 			close(fds[i]);
 		rc = -1;
@@ -600,7 +563,7 @@ record_recover(const char *run_dir, struct record_report **reports,
 		kept[nkept - 1 - i] = t;
 	}
 	if ((rc = write_record(run_dir, path, kept, nkept, line)) != 0) {
-		set_err(err, errlen, -rc, "rewriting %s", path);
+		errfmt(err, errlen, -rc, "rewriting %s", path);
 		rc = -1;
 	}
 	*reports = reps;
@@ -632,25 +595,25 @@ record_open(const char *run_dir, char *err, size_t errlen)
 
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
 	    (r->line = malloc(RECORD_LINE_MAX + 1)) == NULL) {
-		set_err(err, errlen, ENOMEM, "%s", run_dir);
+		errfmt(err, errlen, ENOMEM, "%s", run_dir);
 		goto fail;
 	}
 	if (snprintf(r->dir, sizeof(r->dir), "%s", run_dir) >=
 	        (int)sizeof(r->dir) ||
 	    snprintf(r->path, sizeof(r->path), "%s/%s", run_dir, RECORD_FILE) >=
 	        (int)sizeof(r->path)) {
-		set_err(err, errlen, 0, "%s: path too long", run_dir);
+		errfmt(err, errlen, 0, "%s: path too long", run_dir);
 		goto fail;
 	}
 	if (mkdir(run_dir, 0755) == -1 && errno != EEXIST) {
-		set_err(err, errlen, errno, "mkdir %s", run_dir);
+		errfmt(err, errlen, errno, "mkdir %s", run_dir);
 		goto fail;
 	}
 	if (check_dir_owner(run_dir, err, errlen) == -1)
 		goto fail;
 	r->pid = getpid();
 	if ((rc = proc_starttime(r->pid, &r->pstart)) != 0) {
-		set_err(err, errlen, -rc, "%s", "/proc/self/stat");
+		errfmt(err, errlen, -rc, "%s", "/proc/self/stat");
 		goto fail;
 	}
 
@@ -667,7 +630,7 @@ record_open(const char *run_dir, char *err, size_t errlen)
 	lines = calloc(nlines, sizeof(*lines));
 	reps = calloc(nlines, sizeof(*reps));
 	if (e == NULL || lines == NULL || reps == NULL) {
-		set_err(err, errlen, ENOMEM, "%s", r->path);
+		errfmt(err, errlen, ENOMEM, "%s", r->path);
 		goto fail;
 	}
 	if (parse_record(buf, len, e, lines, &ne, reps, &nrep, err, errlen,

@@ -131,7 +131,7 @@ send_request(struct host *h, uint8_t op)
 	p->op = op;
 	p->txid = h->txid;
 	p->len = len;
-	p->sent_us = now_us();
+	p->sent_us = mono_us();
 	p->deadline_us =
 	    p->sent_us + ((uint64_t)tmo + HOST_REPLY_MARGIN_MS) * 1000;
 	kernel_channel_send(h->kernel, pkt, len, p->reqid);
@@ -157,7 +157,7 @@ send_negotiation(struct host *h)
 	p->op = 0;
 	p->txid = h->txid;
 	p->len = len;
-	p->sent_us = now_us();
+	p->sent_us = mono_us();
 	p->deadline_us = p->sent_us + HOST_NEGO_TIMEOUT_MS * 1000ULL;
 	kernel_channel_send(h->kernel, pkt, len, p->reqid);
 }
@@ -190,7 +190,7 @@ negotiation_reply(struct host *h, const uint8_t *pkt, size_t len)
 	h->msgver = n.msg[0];
 	report_negotiation(h->rep, 1, h->fw, h->msgver, hdr.status);
 	h->phase = PH_WAIT_REGISTER;
-	h->wait_until = now_us() + h->cfg->wait_register_ms * 1000ULL;
+	h->wait_until = mono_us() + h->cfg->wait_register_ms * 1000ULL;
 }
 
 /*
@@ -241,7 +241,7 @@ host_on_reply(struct host *h, const uint8_t *pkt, size_t len, uint64_t reqid)
 		    (unsigned long long)reqid);
 		return;
 	}
-	lat = now_us() - p->sent_us;
+	lat = mono_us() - p->sent_us;
 	if (h->phase == PH_NEGOTIATE) {
 		drop_pending(h, i);
 		negotiation_reply(h, pkt, len);
@@ -295,7 +295,7 @@ host_on_child(struct host *h, pid_t pid, int status)
 		schedule(h);
 		return;
 	}
-	report_exec(h->rep, h->cfg->exec_cmd, rc, now_us() - h->exec_start);
+	report_exec(h->rep, h->cfg->exec_cmd, rc, mono_us() - h->exec_start);
 	h->exec_pid = 0;
 	h->waiting = false;
 	schedule(h);
@@ -311,7 +311,7 @@ start_exec(struct host *h, const char *cmd)
 		schedule(h);
 		return;
 	}
-	h->exec_start = now_us();
+	h->exec_start = mono_us();
 	snprintf(num, sizeof(num), "%u", h->backup);
 	switch (pid = fork()) {
 	case -1:
@@ -355,14 +355,14 @@ run_step(struct host *h, const struct step *s)
 		/* what was in flight went with the channel: never answered */
 		while (h->nout > 0) {
 			report_request(h->rep, h->out[0].op, h->out[0].txid, 0,
-			    0, 0, now_us() - h->out[0].sent_us, false);
+			    0, 0, mono_us() - h->out[0].sent_us, false);
 			drop_pending(h, 0);
 		}
 		/* resume: the channel is opened again, and a host always
 		 * negotiates on a fresh channel before anything else */
 		kernel_resume(h->kernel);
 		send_negotiation(h);
-		h->wait_until = now_us() + HOST_REREGISTER_MS * 1000ULL;
+		h->wait_until = mono_us() + HOST_REREGISTER_MS * 1000ULL;
 		h->waiting = true;
 		tick_in(h, HOST_TICK_MS);
 		break;
@@ -370,15 +370,15 @@ run_step(struct host *h, const struct step *s)
 		kernel_remove(h->kernel);
 		while (h->nout > 0) {
 			report_request(h->rep, h->out[0].op, h->out[0].txid, 0,
-			    0, 0, now_us() - h->out[0].sent_us, false);
+			    0, 0, mono_us() - h->out[0].sent_us, false);
 			drop_pending(h, 0);
 		}
-		h->wait_until = now_us() + HOST_RELEASE_MS * 1000ULL;
+		h->wait_until = mono_us() + HOST_RELEASE_MS * 1000ULL;
 		h->waiting = true;
 		tick_in(h, HOST_TICK_MS);
 		break;
 	case STEP_SLEEP:
-		h->wait_until = now_us() + s->ms * 1000ULL;
+		h->wait_until = mono_us() + s->ms * 1000ULL;
 		h->waiting = true;
 		tick_in(h, s->ms);
 		break;
@@ -396,7 +396,7 @@ host_advance(struct host *h)
 	case PH_NEGOTIATE:
 		return;
 	case PH_WAIT_REGISTER:
-		if (!kernel_ready(h->kernel) && now_us() < h->wait_until) {
+		if (!kernel_ready(h->kernel) && mono_us() < h->wait_until) {
 			tick_in(h, HOST_TICK_MS);
 			return;
 		}
@@ -454,7 +454,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct host *h = arg;
 	const struct step *s;
-	uint64_t now = now_us();
+	uint64_t now = mono_us();
 	unsigned int i;
 
 	if (h->phase == PH_WAIT_REGISTER) {
@@ -535,7 +535,7 @@ watch_cb(evutil_socket_t fd, short what, void *arg)
 	if (h->phase == PH_STEPS && h->waiting && h->nout > 0)
 		tick_cb(-1, 0, h);
 	else if (h->phase == PH_NEGOTIATE && h->nout > 0 &&
-	    now_us() >= h->out[0].deadline_us) {
+	    mono_us() >= h->out[0].deadline_us) {
 		struct ic_version none = {0, 0};
 
 		report_negotiation(h->rep, -1, none, none, HV_E_FAIL);

@@ -47,15 +47,6 @@ static void __attribute__((noreturn)) usage(void)
 	exit(2);
 }
 
-uint64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static unsigned int
 parse_seconds_ms(const char *s, const char *what)
 {

@@ -26,6 +26,7 @@
 
 #include "hv_msg.h"
 #include "ic.h"
+#include "util.h"
 
 struct event_base;
 struct kernel;
@@ -71,9 +72,6 @@ struct sim_cfg {
 	unsigned int noffer_fw, noffer_msg;
 	bool verbose;
 };
-
-/* monotonic clock in microseconds */
-uint64_t now_us(void);
 
 /* kernel.c */
 struct kernel *
