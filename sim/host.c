@@ -25,6 +25,7 @@
 
 #include <event2/event.h>
 
+#include "le.h"
 #include "sim.h"
 
 #define HOST_REPLY_MARGIN_MS 10000 /* past the kernel's own timeout */
@@ -119,10 +120,7 @@ send_request(struct host *h, uint8_t op)
 	}
 	if (op == HV_OP_HOT_BACKUP) {
 		/* body.flags (-H), which Linux sends back as they are */
-		pkt[IC_HDR_SIZE + 8] = h->cfg->hot_flags & 0xff;
-		pkt[IC_HDR_SIZE + 9] = (h->cfg->hot_flags >> 8) & 0xff;
-		pkt[IC_HDR_SIZE + 10] = (h->cfg->hot_flags >> 16) & 0xff;
-		pkt[IC_HDR_SIZE + 11] = (h->cfg->hot_flags >> 24) & 0xff;
+		put_le32(pkt + IC_HDR_SIZE + 8, h->cfg->hot_flags);
 	}
 	tmo = op < HV_OP_COUNT ? h->cfg->timeout_ms[op] : SIM_UTIL_TIMEOUT_MS;
 	p = &h->out[h->nout++];
