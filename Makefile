@@ -46,7 +46,7 @@ pc_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 DAEMON_LIB_SRCS = $(filter-out daemon/main.c,$(wildcard daemon/*.c)) \
 	common/hv_msg.c common/appproto.c common/util.c
 DAEMON_LIB_OBJS = $(DAEMON_LIB_SRCS:%.c=$(B)/%.o)
-DAEMON_PKGS = libevent libevent_pthreads mount inih
+DAEMON_PKGS = libevent libevent_pthreads mount
 
 # --- hv_vss_sim: the IC framing (common/ic.c) is the emulated kernel's ----
 SIM_SRCS = sim/sim.c sim/kernel.c sim/fusedev.c sim/host.c sim/report.c \
@@ -226,7 +226,7 @@ $(FUZZ_B)/fuzz_conf: tests/fuzz/fuzz_conf.c daemon/conf.c common/util.c
 $(FUZZ_BINS): $(wildcard common/*.h) daemon/conf.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(CPPFLAGS) -Idaemon $(WARN) -Wno-unknown-warning-option \
-	    $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(call pc_libs,inih)
+	    $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
 
 .PHONY: fuzz
 fuzz:
