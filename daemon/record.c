@@ -26,7 +26,13 @@
  *   acted on); and every entry is checked against the live mount table:
  *   the superblock now at the mount point must be the recorded one.
  * - Owner: each entry names the daemon (pid and start time) that froze
- *   it; while that process lives, its freezes are its own business.
+ *   it; while that process lives, its freezes are its own business.  A
+ *   daemon says it lives by a read lock on one byte of run_dir, at an
+ *   offset made of its pid and start time (an open file description
+ *   lock: it is the process's own, and goes with its last fd when the
+ *   process dies, however it dies).  Whether an owner lives is whether
+ *   its byte is locked: no /proc/PID to read and compare, and a pid
+ *   reused since holds no lock on our byte.
  * - What cannot be known cheaply: whether a filesystem that the record
  *   names, and the guard thawed, was frozen again since by somebody else;
  *   recovery would thaw that freeze.  And whether a filesystem not in the
@@ -72,6 +78,7 @@ struct record {
 	char path[PATH_MAX];
 	pid_t pid; /* us */
 	uint64_t pstart;
+	int lockfd; /* run_dir, holding our owner lock */
 	struct record_entry *e;
 	size_t n, cap;
 	char *line; /* RECORD_LINE_MAX + 1 */
@@ -120,16 +127,15 @@ check_dir_owner(const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
-/* Field 22 of /proc/PID/stat: when the process started. */
+/* Field 22 of /proc/self/stat: when we started. */
 static int
-proc_starttime(pid_t pid, uint64_t *out)
+own_starttime(uint64_t *out)
 {
-	char path[64], buf[1024], *p, *tok, *save;
+	char buf[1024], *p, *tok, *save;
 	ssize_t n;
 	int fd, field;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	if ((fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC)) == -1)
 		return -errno;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
@@ -146,6 +152,27 @@ proc_starttime(pid_t pid, uint64_t *out)
 			return 0;
 		}
 	return -EIO;
+}
+
+/*
+ * The owner lock of pid, started at pstart, on run_dir's fd: F_OFD_SETLK
+ * takes it (a read lock, so any number of owners may hold theirs), and
+ * F_OFD_GETLK asks whether a write lock could be had: 1 if the byte is
+ * held, 0 if not; -1 on an error.  PID_MAX is 2^22: the offset fits.
+ */
+static int
+owner_lock(int dirfd, int cmd, pid_t pid, uint64_t pstart)
+{
+	struct flock l;
+
+	memset(&l, 0, sizeof(l));
+	l.l_type = cmd == F_OFD_SETLK ? F_RDLCK : F_WRLCK;
+	l.l_whence = SEEK_SET;
+	l.l_start = (off_t)pid << 40 | (off_t)(pstart & 0xffffffffffULL);
+	l.l_len = 1;
+	if (fcntl(dirfd, cmd, &l) == -1)
+		return -1;
+	return cmd == F_OFD_GETLK && l.l_type != F_UNLCK;
 }
 
 /* Bytes written escaped in a mount point (see record.h). */
@@ -428,14 +455,13 @@ record_devno(int fd, dev_t *dev)
  * mount point.  *fd is -1 when there is nothing more to do.
  */
 static void
-recover_open(struct record_report *rep, int *fd, bool *keep)
+recover_open(struct record_report *rep, int dirfd, int *fd, bool *keep)
 {
 	const struct record_entry *e = &rep->e;
-	uint64_t start;
 
 	*keep = false;
 	*fd = -1;
-	if (proc_starttime(e->pid, &start) == 0 && start == e->pstart) {
+	if (owner_lock(dirfd, F_OFD_GETLK, e->pid, e->pstart) == 1) {
 		rep->outcome = RECORD_OWNER_ALIVE;
 		*keep = true;
 		return;
@@ -482,7 +508,7 @@ record_recover(const char *run_dir, struct record_report **reports,
 	char path[PATH_MAX], *buf = NULL, *line = NULL;
 	size_t len = 0, ne = 0, nrep = 0, nkept = 0, nlines, i, k;
 	bool *keep = NULL;
-	int rc, *fds = NULL;
+	int rc, dirfd = -1, *fds = NULL;
 
 	*reports = NULL;
 	*nreports = 0;
@@ -515,6 +541,11 @@ record_recover(const char *run_dir, struct record_report **reports,
 		rc = -1;
 		goto out;
 	}
+	if ((dirfd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		errfmt(err, errlen, errno, "%s", run_dir);
+		rc = -1;
+		goto out;
+	}
 	if ((rc = parse_record(
 	         buf, len, e, lines, &ne, reps, &nrep, err, errlen, path)) != 0)
 		goto out;
@@ -530,7 +561,7 @@ record_recover(const char *run_dir, struct record_report **reports,
 		memset(rep, 0, sizeof(*rep));
 		rep->e = e[ne - 1 - i];
 		rep->line = lines[ne - 1 - i];
-		recover_open(rep, &fds[i], &keep[i]);
+		recover_open(rep, dirfd, &fds[i], &keep[i]);
 	}
 	for (i = 0, k = 0; i < ne; i++)
 		if (fds[i] >= 0)
@@ -570,6 +601,8 @@ record_recover(const char *run_dir, struct record_report **reports,
 	*nreports = nrep;
 	reps = NULL;
 out:
+	if (dirfd != -1)
+		close(dirfd);
 	free(ids);
 	free(fds);
 	free(keep);
@@ -593,8 +626,9 @@ record_open(const char *run_dir, char *err, size_t errlen)
 	size_t len = 0, ne = 0, nrep = 0, nlines, i;
 	int rc;
 
-	if ((r = calloc(1, sizeof(*r))) == NULL ||
-	    (r->line = malloc(RECORD_LINE_MAX + 1)) == NULL) {
+	if ((r = calloc(1, sizeof(*r))) != NULL)
+		r->lockfd = -1;
+	if (r == NULL || (r->line = malloc(RECORD_LINE_MAX + 1)) == NULL) {
 		errfmt(err, errlen, ENOMEM, "%s", run_dir);
 		goto fail;
 	}
@@ -612,8 +646,15 @@ record_open(const char *run_dir, char *err, size_t errlen)
 	if (check_dir_owner(run_dir, err, errlen) == -1)
 		goto fail;
 	r->pid = getpid();
-	if ((rc = proc_starttime(r->pid, &r->pstart)) != 0) {
+	if ((rc = own_starttime(&r->pstart)) != 0) {
 		errfmt(err, errlen, -rc, "%s", "/proc/self/stat");
+		goto fail;
+	}
+	/* we live: another daemon's recovery leaves our entries alone */
+	r->lockfd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (r->lockfd == -1 ||
+	    owner_lock(r->lockfd, F_OFD_SETLK, r->pid, r->pstart) == -1) {
+		errfmt(err, errlen, errno, "locking %s", run_dir);
 		goto fail;
 	}
 
@@ -657,6 +698,8 @@ record_close(struct record *r)
 {
 	if (r == NULL)
 		return;
+	if (r->lockfd != -1)
+		close(r->lockfd);
 	free(r->e);
 	free(r->line);
 	free(r);
