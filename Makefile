@@ -53,15 +53,15 @@ ALL_CFLAGS = $(CPPFLAGS) $(WARN) $(CFLAGS)
 pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
 pc_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 
-# --- common/: codecs shared by every program ------------------------------
-COMMON_SRCS = common/hv_msg.c common/ic.c common/appproto.c
-COMMON_OBJS = $(COMMON_SRCS:%.c=$(B)/%.o)
+# --- common/: the codecs and helpers; each program lists the ones it
+# uses, and its objects compile with its own packages' flags only -------
 
 # --- hv_vss_daemon: every object but main.o is also linked into the unit
 # tests, so that they test the code the daemon runs ---------------------
-DAEMON_LIB_SRCS = $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+DAEMON_LIB_SRCS = $(filter-out daemon/main.c,$(wildcard daemon/*.c)) \
+	common/hv_msg.c common/appproto.c common/util.c
 DAEMON_LIB_OBJS = $(DAEMON_LIB_SRCS:%.c=$(B)/%.o)
-DAEMON_PKGS = libevent libevent_pthreads mount inih
+DAEMON_PKGS = libevent libevent_pthreads mount
 
 # --- hv_vss_guard: the thaw guard's own program, static so that what it
 # mlocks is itself and nothing else (not under SAN: no static sanitizer
@@ -69,16 +69,20 @@ DAEMON_PKGS = libevent libevent_pthreads mount inih
 GUARD_SRCS = guard/hv_vss_guard.c
 GUARD_LDFLAGS = $(if $(SAN),,-static)
 
-# --- hv_vss_sim ------------------------------------------------------------
+# --- hv_vss_sim: the IC framing (common/ic.c) is the emulated kernel's ----
 SIM_SRCS = sim/sim.c sim/kernel.c sim/fusedev.c sim/host.c sim/report.c \
-	   sim/kernel_fbsd.c sim/fbsddev.c
+	sim/kernel_fbsd.c sim/fbsddev.c common/hv_msg.c common/ic.c \
+	common/util.c
 SIM_OBJS = $(SIM_SRCS:%.c=$(B)/%.o)
 SIM_PKGS = fuse3 libevent
+
+# --- hv_vss_ctl: libc only, common/ctlproto.h is its protocol -------------
+CTL_OBJS = $(B)/ctl/hv_vss_ctl.o $(B)/common/util.o
 
 # --- libhvvss: its own -fPIC objects in $(B)/lib/, apart from the
 # programs'; the .so exports only what lib/libhvvss.map names, the .a
 # only hvvss_* (the codec's app_* names are made local) -----------------
-LIB_SRCS = lib/hvvss.c common/appproto.c
+LIB_SRCS = lib/hvvss.c common/appproto.c common/util.c
 LIB_OBJS = $(addprefix $(B)/lib/,$(notdir $(LIB_SRCS:.c=.o)))
 LIB_SONAME = libhvvss.so.1
 LIB_VERSION = 1.0
@@ -146,23 +150,27 @@ deb:
 	@sh tools/deps build deb
 	@sh tools/mkdeb $(B)/deb
 
+# a program's own packages' flags: common/ and ctl/ need none
+$(B)/daemon/%.o: PKG_CFLAGS = $(call pc_cflags,$(DAEMON_PKGS))
+$(B)/sim/%.o: PKG_CFLAGS = $(call pc_cflags,$(SIM_PKGS))
+# the guard shares its protocol and the stray signals with the daemon
+$(B)/guard/%.o: PKG_CFLAGS = -Idaemon
+
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Idaemon $(call pc_cflags,$(SIM_PKGS) $(DAEMON_PKGS)) \
-	    -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
 
-$(B)/hv_vss_sim: $(SIM_OBJS) $(COMMON_OBJS)
+$(B)/hv_vss_sim: $(SIM_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(SIM_PKGS)) -lm
 
-$(B)/hv_vss_daemon: $(B)/daemon/main.o $(DAEMON_LIB_OBJS) $(COMMON_OBJS)
+$(B)/hv_vss_daemon: $(B)/daemon/main.o $(DAEMON_LIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(DAEMON_PKGS)) -lpthread
 
 # libc only; started by the daemon from the directory it runs from
 $(B)/hv_vss_guard: $(GUARD_SRCS:%.c=$(B)/%.o) $(B)/daemon/sigs.o
 	$(CC) $(LDFLAGS) $(GUARD_LDFLAGS) -o $@ $^
 
-# hv_vss_ctl: libc only, common/ctlproto.h is its protocol
-$(B)/hv_vss_ctl: $(B)/ctl/hv_vss_ctl.o
+$(B)/hv_vss_ctl: $(CTL_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^
 
 $(B)/lib/%.o: lib/%.c
@@ -212,13 +220,13 @@ $(B)/tests/fbsd_cmds: tests/system/fbsd_cmds.c common/hv_vss_fbsd.h
 
 # drives the thaw guard and the ownership record for t_guard.sh
 $(B)/tests/guard_drive: tests/system/guard_drive.c $(B)/daemon/guard.o \
-    $(B)/daemon/record.o $(B)/daemon/sigs.o $(B)/daemon/mountid.o | \
-    $(B)/hv_vss_guard
+    $(B)/daemon/record.o $(B)/daemon/sigs.o $(B)/daemon/mountid.o \
+    $(B)/common/util.o | $(B)/hv_vss_guard
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Idaemon $(call pc_cflags,mount) $(LDFLAGS) \
 	    -o $@ $^ $(call pc_libs,mount)
 
-$(B)/tests/unit/%: tests/unit/%.c $(COMMON_OBJS) $(DAEMON_LIB_OBJS)
+$(B)/tests/unit/%: tests/unit/%.c $(DAEMON_LIB_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Idaemon $(call pc_cflags,cmocka $(DAEMON_PKGS)) \
 	    $(LDFLAGS) -o $@ $^ $(call pc_libs,cmocka $(DAEMON_PKGS)) -lpthread
@@ -231,6 +239,19 @@ $(OS_UNIT): $(B)/tests/unit/%: tests/unit/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Idaemon $(call pc_cflags,cmocka) $(LDFLAGS) \
 	    -o $@ $^ $(call pc_libs,cmocka)
+
+# the codecs' tests link the codec alone
+CODEC_TESTS = $(B)/tests/unit/test_hv_msg $(B)/tests/unit/test_ic \
+	$(B)/tests/unit/test_appproto
+$(B)/tests/unit/test_hv_msg: tests/unit/test_hv_msg.c $(B)/common/hv_msg.o
+$(B)/tests/unit/test_ic: tests/unit/test_ic.c $(B)/common/ic.o \
+    $(B)/common/hv_msg.o
+$(B)/tests/unit/test_appproto: tests/unit/test_appproto.c \
+    $(B)/common/appproto.o
+$(CODEC_TESTS):
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(call pc_cflags,cmocka) $(LDFLAGS) -o $@ $^ \
+	    $(call pc_libs,cmocka)
 
 # the library's tests link its own objects, not the daemon's
 $(B)/tests/unit/test_lib: tests/unit/test_lib.c $(LIB_OBJS)
@@ -255,11 +276,11 @@ FUZZ_BINS = $(FUZZ_B)/fuzz_hv_msg $(FUZZ_B)/fuzz_ic \
 $(FUZZ_B)/fuzz_hv_msg: tests/fuzz/fuzz_hv_msg.c common/hv_msg.c
 $(FUZZ_B)/fuzz_ic: tests/fuzz/fuzz_ic.c common/ic.c common/hv_msg.c
 $(FUZZ_B)/fuzz_appproto: tests/fuzz/fuzz_appproto.c common/appproto.c
-$(FUZZ_B)/fuzz_conf: tests/fuzz/fuzz_conf.c daemon/conf.c
+$(FUZZ_B)/fuzz_conf: tests/fuzz/fuzz_conf.c daemon/conf.c common/util.c
 $(FUZZ_BINS): $(wildcard common/*.h) daemon/conf.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(CPPFLAGS) -Idaemon $(WARN) -Wno-unknown-warning-option \
-	    $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(call pc_libs,inih)
+	    $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
 
 .PHONY: fuzz
 fuzz:

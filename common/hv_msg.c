@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "hv_msg.h"
+#include "le.h"
 
 #define HV_MSG_FLAGS_OFF 8 /* u32 flags after op and 7 reserved */
 
@@ -29,22 +30,6 @@ static const char *const hv_op_names[HV_OP_COUNT] = {
     [HV_OP_THAW] = "THAW",
     [HV_OP_AUTO_RECOVER] = "AUTO_RECOVER",
 };
-
-static void
-put_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t
-get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
 
 void
 hv_msg_encode(uint8_t op, uint32_t flags, uint8_t out[HV_MSG_SIZE])

@@ -18,6 +18,7 @@
 
 #include "hv_msg.h"
 #include "ic.h"
+#include "le.h"
 
 /* Offsets in the packet, from the start of the in-band payload. */
 #define OFF_PIPE_FLAGS 0
@@ -43,35 +44,6 @@
 /* VSS payload: u8 op, 7 reserved, u32 flags. */
 #define OFF_VSS_OP (IC_HDR_SIZE + 0)
 #define OFF_VSS_FLAGS (IC_HDR_SIZE + 8)
-
-static void
-put_le16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void
-put_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static uint16_t
-get_le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t
-get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
 
 static void
 put_version(uint8_t *p, struct ic_version v)

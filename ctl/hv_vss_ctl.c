@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "ctlproto.h"
+#include "util.h"
 
 #define PROG "hv_vss_ctl"
 #define CONNECT_SECONDS 5 /* connect, and send the request */
@@ -142,15 +143,6 @@ struct conn {
 	uint64_t txid;
 };
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void progress(const char *, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *, ...) __attribute__((format(printf, 1, 2)));
 
@@ -225,28 +217,10 @@ help(void)
 	    CTL_SOCKET_DEFAULT);
 }
 
-/* Write all of buf to fd; false on an error (EPIPE: the reader left). */
-static bool
-write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, buf, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
 static void
 out(struct conn *c, const char *buf, size_t len)
 {
-	if (!c->out_gone && !write_all(STDOUT_FILENO, buf, len))
+	if (!c->out_gone && write_all(STDOUT_FILENO, buf, len) != 0)
 		c->out_gone = true;
 }
 
@@ -855,12 +829,12 @@ take_tty(struct snap *s)
 static void
 wait_cmd(struct snap *s, int ms)
 {
-	int64_t end = now_ms() + ms, left;
+	int64_t end = (int64_t)mono_ms() + ms, left;
 	struct pollfd pfd = {s->sfd, POLLIN, 0};
 	int sig;
 
 	for (reap(s); !s->reaped; reap(s)) {
-		if ((left = end - now_ms()) <= 0)
+		if ((left = end - (int64_t)mono_ms()) <= 0)
 			break;
 		if (poll(&pfd, 1, (int)left) <= 0)
 			continue;
@@ -967,7 +941,7 @@ cmd_status_of(int st)
 static bool
 release(struct snap *s)
 {
-	int64_t t0 = now_ms();
+	int64_t t0 = (int64_t)mono_ms();
 	enum reply_ev ev;
 
 	(void)send_line(s->c.fd, "release\n");
@@ -991,7 +965,7 @@ release(struct snap *s)
 		say("%s", s->c.reason);
 		return false;
 	}
-	progress("thawed in %" PRId64 " ms", now_ms() - t0);
+	progress("thawed in %" PRId64 " ms", (int64_t)mono_ms() - t0);
 	return true;
 }
 
@@ -1009,7 +983,7 @@ snapshot_run(struct snap *s, char **argv, unsigned int ms)
 	conn_init(&s->c, s->c.fd);
 	s->c.hold = true;
 	snprintf(req, sizeof(req), "hold %u\n", ms + HOLD_SLACK_MS);
-	t0 = now_ms();
+	t0 = (int64_t)mono_ms();
 	if (!send_line(s->c.fd, req)) {
 		say("sending to %s: %s", sockpath, strerror(errno));
 		return EXIT_ERR;
@@ -1036,7 +1010,7 @@ snapshot_run(struct snap *s, char **argv, unsigned int ms)
 	if (ev != R_FROZEN)
 		return lost(&s->c, ev, TXN_SECONDS);
 	progress("frozen (txn %" PRIu64 ") in %" PRId64 " ms", s->c.txid,
-	    now_ms() - t0);
+	    (int64_t)mono_ms() - t0);
 	s->name = argv[0];
 	join_words(words, sizeof(words), argv);
 	progress("running %s", words);
@@ -1046,12 +1020,12 @@ snapshot_run(struct snap *s, char **argv, unsigned int ms)
 		release(s);
 		return EXIT_ERR;
 	}
-	deadline = now_ms() + ms;
+	deadline = (int64_t)mono_ms() + ms;
 	for (;;) {
 		reap(s);
 		if (s->reaped)
 			break;
-		if ((left = deadline - now_ms()) <= 0) {
+		if ((left = deadline - (int64_t)mono_ms()) <= 0) {
 			overrun = true;
 			break;
 		}

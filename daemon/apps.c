@@ -35,6 +35,7 @@
 #include "appproto.h"
 #include "apps.h"
 #include "log.h"
+#include "util.h"
 
 /* glibc's <sys/queue.h> lacks it */
 #ifndef TAILQ_FOREACH_SAFE
@@ -118,7 +119,7 @@ struct apps {
 	uint64_t txid;
 	int tier; /* -1 before the first */
 	unsigned int pending; /* answers still awaited */
-	struct timespec deadline; /* of the whole stage */
+	uint64_t deadline_ms; /* of the whole stage, mono_ms() */
 	unsigned int tier_ms; /* the current tier's budget */
 	struct event *timer;
 	char missing[APPS_REASON_MAX];
@@ -198,13 +199,10 @@ answers(enum app_msg_type t)
 static unsigned int
 ms_left(const struct apps *as)
 {
-	struct timespec now;
-	long long ms;
+	uint64_t now = mono_ms();
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (as->deadline.tv_sec - now.tv_sec) * 1000LL +
-	    (as->deadline.tv_nsec - now.tv_nsec) / 1000000;
-	return ms > 0 ? (unsigned int)ms : 0;
+	return as->deadline_ms > now ? (unsigned int)(as->deadline_ms - now)
+	                             : 0;
 }
 
 static void
@@ -803,18 +801,10 @@ relisten_cb(evutil_socket_t fd, short what, void *arg)
 static void
 begin(struct apps *as, enum apps_stage stage, uint64_t txid, unsigned int ms)
 {
-	struct timespec now;
-
 	if (as->active)
 		evtimer_del(as->timer);
 	event_del(as->done_ev); /* a result not yet told is moot now */
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	as->deadline.tv_sec = now.tv_sec + ms / 1000;
-	as->deadline.tv_nsec = now.tv_nsec + (long)(ms % 1000) * 1000000;
-	if (as->deadline.tv_nsec >= 1000000000) {
-		as->deadline.tv_sec++;
-		as->deadline.tv_nsec -= 1000000000;
-	}
+	as->deadline_ms = mono_ms() + ms;
 	as->active = true;
 	as->stage = stage;
 	as->tier = stage == APPS_THAW ? APPS_NTIERS : -1;

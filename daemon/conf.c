@@ -15,15 +15,15 @@
  * (mount points are matched as the mount table spells them, so it would
  * never match).  Nothing here logs or exits; the caller prints err.
  *
- * inih splits the file into sections and "key = value" pairs; we feed it
- * through our own line reader (ini_parse_stream) because inih does not tell
- * the handler which line it is on.  The reader also rejects what inih would
- * silently mangle: lines longer than its buffer (inih would cut them in
- * two), NUL bytes, and sections we do not know even when they hold no key.
- * inih's multi-line values are used for lists: an indented line continues
- * the list above it, so that a long "mounts" fits in inih's line buffer.
- * Any other indented line after a key would also be taken as a
- * continuation by inih, so for a single-valued key it is an error.
+ * The grammar is INI as inih reads it (this file used inih, and the
+ * files written for it mean the same): "[section]", "key = value" (or
+ * "key: value"), ';' or '#' starting a comment line, " ;" an inline one.
+ * An indented line after a key continues it, which lists use, so that a
+ * long "mounts" stays within CONF_LINE_MAX; for a single-valued key that
+ * is an error.  The parser is ours because every message must name the
+ * line (inih does not tell its handler which line it is on), and a line
+ * too long, a NUL byte or an unknown section must be refused rather than
+ * cut, read past or skipped.
  *
  * A file is applied all or nothing: conf_load works on a copy and keeps it
  * only if the whole file is good.
@@ -40,16 +40,14 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include <ini.h>
-
 #include "conf.h"
+#include "util.h"
 
 #define CONF_SECTION "daemon"
 #define CONF_SEPS ", \t\n\r\v\f" /* between list entries */
 #define CONF_WHY_MAX 256 /* one "what is wrong" */
 #define CONF_QUOTE_MAX 64 /* bytes of a bad value shown in a message */
 #define CONF_DUMP_COLS 78 /* conf_dump wraps lists here */
-#define CONF_LINE_MAX (INI_MAX_LINE - 2) /* bytes conf_read_line takes */
 #define CONF_AUTO "auto" /* mounts: the automatic plan */
 #define CONF_EMPTY_WHY \
 	"an empty allow-list (for the automatic plan, say \"" CONF_AUTO "\")"
@@ -132,37 +130,20 @@ static const struct {
     {"0", false},
 };
 
-/* One parse of one file: the reader's and the handler's shared state. */
+/* One parse of one file. */
 struct conf_parse {
 	FILE *fp;
 	const char *path;
 	struct conf *c;
-	int lineno; /* of the line inih is working on */
-	bool indented; /* it starts with a blank */
-	bool have_key; /* inih would continue the last key */
+	int lineno; /* of the line being read */
+	bool in_section; /* [daemon] has been seen */
+	const struct conf_key *key; /* an indented line continues it */
 	int seen[CONF_NKEYS]; /* the line that set each key, or 0 */
 	int empty_line; /* of a "mounts =" not continued (yet) */
 	bool is_auto; /* the last key was "mounts = auto" */
-	int err_line; /* of the first error we found, or 0 */
-	int read_errno;
 	char *err;
 	size_t errlen;
 };
-
-static void conf_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-conf_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /*
  * s in double quotes for a message, control and non-ASCII bytes as \xNN
@@ -201,7 +182,7 @@ conf_bad(char *why, size_t whylen, const char *msg, const char *value)
 {
 	char q[CONF_QUOTE_MAX * 4 + 16];
 
-	conf_err(why, whylen, "%s: %s", msg, conf_quote(value, q, sizeof(q)));
+	errfmt(why, whylen, 0, "%s: %s", msg, conf_quote(value, q, sizeof(q)));
 	return -1;
 }
 
@@ -260,7 +241,7 @@ conf_check_path(const char *v, size_t len, size_t max, const char *shown,
 	if (len == 0 || v[0] != '/')
 		return conf_bad(why, whylen, "not an absolute path", shown);
 	if (len > max) {
-		conf_err(why, whylen, "path too long (at most %zu bytes): %s",
+		errfmt(why, whylen, 0, "path too long (at most %zu bytes): %s",
 		    max, conf_quote(shown, q, sizeof(q)));
 		return -1;
 	}
@@ -336,7 +317,7 @@ conf_parse_seconds(const char *v, unsigned int min, unsigned int max,
 		return conf_bad(why, whylen, "not a number of seconds", v);
 	total = whole * 1000 + frac;
 	if (neg || total < min || total > max) {
-		conf_err(why, whylen, "out of range (%s to %s seconds): %s",
+		errfmt(why, whylen, 0, "out of range (%s to %s seconds): %s",
 		    conf_fmt_seconds(min, lo, sizeof(lo)),
 		    conf_fmt_seconds(max, hi, sizeof(hi)),
 		    conf_quote(v, q, sizeof(q)));
@@ -459,8 +440,8 @@ conf_set_list(struct conf *c, const struct conf_key *k, const char *v,
 		if (conf_check_entry(k, p, len, why, whylen) == -1)
 			return -1;
 		if (have + ++nadd > CONF_MAX_LIST) {
-			conf_err(
-			    why, whylen, "more than %d entries", CONF_MAX_LIST);
+			errfmt(why, whylen, 0, "more than %d entries",
+			    CONF_MAX_LIST);
 			return -1;
 		}
 	}
@@ -471,7 +452,7 @@ conf_set_list(struct conf *c, const struct conf_key *k, const char *v,
 		if ((add[nadd] = strndup(p, len)) == NULL) {
 			while (nadd > 0)
 				free(add[--nadd]);
-			conf_err(why, whylen, "%s", strerror(ENOMEM));
+			errfmt(why, whylen, 0, "%s", strerror(ENOMEM));
 			return -1;
 		}
 		/* "/mnt/a/" is "/mnt/a", as mountinfo spells it */
@@ -522,7 +503,7 @@ conf_apply(struct conf *c, const struct conf_key *k, const char *v, bool append,
 		return 0;
 	case CK_GROUP:
 		if (len > k->size - 1) {
-			conf_err(why, whylen,
+			errfmt(why, whylen, 0,
 			    "group name too long (at most %zu bytes)",
 			    k->size - 1);
 			return -1;
@@ -670,171 +651,119 @@ fail:
 static int
 conf_end_list(struct conf_parse *p)
 {
+	int line = p->empty_line;
+
 	p->is_auto = false;
-	if (p->empty_line == 0)
-		return 0;
-	p->err_line = p->empty_line;
 	p->empty_line = 0;
-	conf_err(p->err, p->errlen, "%s:%d: mounts: " CONF_EMPTY_WHY, p->path,
-	    p->err_line);
+	if (line == 0)
+		return 0;
+	errfmt(p->err, p->errlen, 0, "%s:%d: mounts: " CONF_EMPTY_WHY, p->path,
+	    line);
 	return -1;
 }
 
 /*
- * inih's line reader: one physical line per call, so that our count is
- * inih's.  The line is checked here for what inih would get wrong.
+ * The next line into buf (CONF_LINE_MAX + 1 bytes), without its newline:
+ * 1, or 0 at the end of the file, or -1 with err set.  A line too long is
+ * refused, not cut in two; a NUL byte, not read past.
  */
-static char *
-conf_read_line(char *buf, int size, void *arg)
+static int
+conf_getline(struct conf_parse *p, char *buf)
 {
-	struct conf_parse *p = arg;
-	const char *s, *end;
-	char name[CONF_QUOTE_MAX + 2], q[CONF_QUOTE_MAX * 4 + 16];
 	size_t len = 0;
 	int ch;
 
-	if (p->err_line != 0 || size < 3)
-		return NULL;
-	while ((ch = getc(p->fp)) != EOF) {
-		if (ch == '\n')
-			break;
-		if (ch == '\0') {
-			p->err_line = ++p->lineno;
-			conf_err(p->err, p->errlen, "%s:%d: NUL byte in line",
-			    p->path, p->lineno);
-			return NULL;
-		}
-		if (len == (size_t)size - 2) {
-			p->err_line = ++p->lineno;
-			conf_err(p->err, p->errlen,
-			    "%s:%d: line too long (at most %d bytes; an indented line continues a list)",
-			    p->path, p->lineno, size - 2);
-			return NULL;
+	while ((ch = getc(p->fp)) != EOF && ch != '\n') {
+		if (ch == '\0' || len == CONF_LINE_MAX) {
+			errfmt(p->err, p->errlen, 0,
+			    ch == '\0'
+			        ? "%s:%d: NUL byte in line"
+			        : "%s:%d: line too long (at most %d bytes; an indented line continues a list)",
+			    p->path, p->lineno + 1, CONF_LINE_MAX);
+			return -1;
 		}
 		buf[len++] = (char)ch;
 	}
-	if (ch == EOF) {
-		if (ferror(p->fp)) {
-			p->read_errno = errno != 0 ? errno : EIO;
-			return NULL;
-		}
-		if (len == 0)
-			return NULL;
+	if (ch == EOF && ferror(p->fp)) {
+		errfmt(
+		    p->err, p->errlen, errno != 0 ? errno : EIO, "%s", p->path);
+		return -1;
 	}
+	if (ch == EOF && len == 0)
+		return 0;
 	buf[len] = '\0';
 	p->lineno++;
-
-	/*
-	 * Like inih: an indented line after a key continues it.  Otherwise
-	 * a "[section]" starts a section, and we check the name here so
-	 * that an unknown section is an error even when it holds no key.
-	 */
-	s = buf;
-	if (p->lineno == 1 && strncmp(s, "\xef\xbb\xbf", 3) == 0)
-		s += 3; /* UTF-8 byte order mark */
-	p->indented = isspace((unsigned char)*s);
-	if (p->indented && p->have_key)
-		return buf;
-	s += strspn(s, " \t\r\v\f");
-	if (*s == '[' && (end = strchr(s, ']')) != NULL) {
-		p->have_key = false;
-		if (conf_end_list(p) == -1)
-			return NULL;
-		if ((size_t)(end - s - 1) != strlen(CONF_SECTION) ||
-		    strncmp(s + 1, CONF_SECTION, strlen(CONF_SECTION)) != 0) {
-			snprintf(name, sizeof(name), "%.*s",
-			    (int)(end - s - 1 < CONF_QUOTE_MAX + 1
-			            ? end - s - 1
-			            : CONF_QUOTE_MAX + 1),
-			    s + 1);
-			p->err_line = p->lineno;
-			conf_err(p->err, p->errlen,
-			    "%s:%d: [%s]: unknown section (the only one is [%s])",
-			    p->path, p->lineno, conf_name(name, q, sizeof(q)),
-			    CONF_SECTION);
-			return NULL;
-		}
-	}
-	return buf;
+	return 1;
 }
 
-static int
-conf_ini_handler(
-    void *arg, const char *section, const char *name, const char *value)
+/* s without its trailing blanks, in place. */
+static char *
+conf_rstrip(char *s)
 {
-	struct conf_parse *p = arg;
-	const struct conf_key *k;
-	bool cont = p->indented && p->have_key;
-	char why[CONF_WHY_MAX], q[CONF_QUOTE_MAX * 4 + 16], *dup = NULL;
-	const char *s;
-	int rc;
+	size_t n = strlen(s);
 
-	if (p->err_line != 0)
-		return 0;
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	return s;
+}
+
+/* The first of chars in s, or an inline comment (" ;"), or s's end. */
+static char *
+conf_find(char *s, const char *chars)
+{
+	bool blank = false;
+
+	for (; *s != '\0' && (chars == NULL || strchr(chars, *s) == NULL) &&
+	     !(blank && *s == ';');
+	     s++)
+		blank = isspace((unsigned char)*s);
+	return s;
+}
+
+/* A key's line, or with cont a line continuing it: value into p->c. */
+static int
+conf_key(struct conf_parse *p, const char *name, const char *value, bool cont)
+{
+	const struct conf_key *k = cont ? p->key : conf_key_find(name);
+	char why[CONF_WHY_MAX], q[CONF_QUOTE_MAX * 4 + 16];
+
 	if (!cont && conf_end_list(p) == -1)
-		return 0;
-	/* the reader has checked sections; this is a second line of defence */
-	if (*section != '\0' && strcmp(section, CONF_SECTION) != 0) {
-		conf_err(p->err, p->errlen, "%s:%d: [%s]: unknown section",
-		    p->path, p->lineno, conf_name(section, q, sizeof(q)));
-		goto fail;
-	}
-	if ((k = conf_key_find(name)) == NULL) {
-		conf_err(p->err, p->errlen, "%s:%d: %s: unknown key", p->path,
+		return -1;
+	if (k == NULL) {
+		errfmt(p->err, p->errlen, 0, "%s:%d: %s: unknown key", p->path,
 		    p->lineno, conf_name(name, q, sizeof(q)));
-		goto fail;
+		return -1;
 	}
-	if (!cont && *section == '\0') {
-		conf_err(p->err, p->errlen,
+	if (!cont && !p->in_section) {
+		errfmt(p->err, p->errlen, 0,
 		    "%s:%d: %s: before [" CONF_SECTION "] (every key goes in "
 		    "that section)",
 		    p->path, p->lineno, name);
-		goto fail;
+		return -1;
 	}
 	if (!cont && p->seen[k - conf_keys] != 0) {
-		conf_err(p->err, p->errlen,
+		errfmt(p->err, p->errlen, 0,
 		    "%s:%d: %s: set again (first at line %d)", p->path,
 		    p->lineno, name, p->seen[k - conf_keys]);
-		goto fail;
+		return -1;
 	}
 	if (cont && p->is_auto) {
-		conf_err(p->err, p->errlen,
+		errfmt(p->err, p->errlen, 0,
 		    "%s:%d: %s: \"" CONF_AUTO "\" (the automatic plan) goes "
 		    "alone, but an indented line continues it",
 		    p->path, p->lineno, name);
-		goto fail;
+		return -1;
 	}
 	if (cont && !conf_is_list(k)) {
-		conf_err(p->err, p->errlen,
+		errfmt(p->err, p->errlen, 0,
 		    "%s:%d: %s: indented line, but only a list may go on over lines",
 		    p->path, p->lineno, name);
-		goto fail;
+		return -1;
 	}
-	if (cont) {
-		/*
-		 * inih up to r55 leaves an inline comment on a continuation
-		 * line; cut it as inih does on other lines (later inih has
-		 * done so already, and then this finds nothing).
-		 */
-		for (s = value; *s != '\0'; s++)
-			if (*s == ';' && s > value &&
-			    isspace((unsigned char)s[-1]))
-				break;
-		while (s > value && isspace((unsigned char)s[-1]))
-			s--;
-		if ((dup = strndup(value, (size_t)(s - value))) == NULL) {
-			conf_err(p->err, p->errlen, "%s:%d: %s: %s", p->path,
-			    p->lineno, name, strerror(ENOMEM));
-			goto fail;
-		}
-		value = dup;
-	}
-	rc = conf_apply(p->c, k, value, cont, why, sizeof(why));
-	free(dup);
-	if (rc == -1) {
-		conf_err(p->err, p->errlen, "%s:%d: %s: %s", p->path, p->lineno,
-		    name, why);
-		goto fail;
+	if (conf_apply(p->c, k, value, cont, why, sizeof(why)) == -1) {
+		errfmt(p->err, p->errlen, 0, "%s:%d: %s: %s", p->path,
+		    p->lineno, name, why);
+		return -1;
 	}
 	if (!cont)
 		p->seen[k - conf_keys] = p->lineno;
@@ -844,47 +773,75 @@ conf_ini_handler(
 		p->is_auto = !conf_list_empty(value) && p->c->nmounts == 0;
 	} else if (k->kind == CK_PATHS && p->c->nmounts > 0)
 		p->empty_line = 0;
-	p->have_key = true;
-	return 1;
-fail:
-	p->err_line = p->lineno;
+	p->key = k;
 	return 0;
 }
 
-/*
- * inih found a line that is neither a comment, a section nor a key: read
- * it again to show it.
- */
-static void
-conf_syntax_error(struct conf_parse *p, int line)
+/* One line of the file: a comment, a [section], a key, a continuation. */
+static int
+conf_line(struct conf_parse *p, char *line)
 {
-	char text[CONF_QUOTE_MAX + 8], q[CONF_QUOTE_MAX * 4 + 16];
-	size_t len = 0;
-	int ch, n = 1;
+	char raw[CONF_QUOTE_MAX + 8], name[CONF_QUOTE_MAX + 2];
+	char q[CONF_QUOTE_MAX * 4 + 16];
+	char *s = line, *end, *value;
+	bool indented;
 
-	if (fseek(p->fp, 0, SEEK_SET) == -1) {
-		conf_err(p->err, p->errlen,
-		    "%s:%d: syntax error: expected key = value", p->path, line);
-		return;
+	snprintf(raw, sizeof(raw), "%s", line); /* for a syntax error */
+	if (p->lineno == 1 && strncmp(s, "\xef\xbb\xbf", 3) == 0)
+		s += 3; /* UTF-8 byte order mark */
+	indented = isspace((unsigned char)*s);
+	s = conf_rstrip(s);
+	while (isspace((unsigned char)*s))
+		s++;
+	if (*s == '\0' || *s == ';' || *s == '#')
+		return 0;
+	if (indented && p->key != NULL) {
+		*conf_find(s, NULL) = '\0';
+		return conf_key(p, p->key->name, conf_rstrip(s), true);
 	}
-	while (n < line && (ch = getc(p->fp)) != EOF)
-		if (ch == '\n')
-			n++;
-	while ((ch = getc(p->fp)) != EOF && ch != '\n')
-		if (len < sizeof(text) - 1)
-			text[len++] = (char)ch;
-	text[len] = '\0';
-	len = strspn(text, " \t");
-	conf_err(p->err, p->errlen, "%s:%d: syntax error: %s: %s", p->path,
-	    line,
-	    text[len] == '[' ? "expected [section]" : "expected key = value",
-	    conf_quote(text, q, sizeof(q)));
+	if (*s == '[' && (end = strchr(s, ']')) != NULL) {
+		p->key = NULL;
+		if (conf_end_list(p) == -1)
+			return -1;
+		if ((size_t)(end - s - 1) != strlen(CONF_SECTION) ||
+		    strncmp(s + 1, CONF_SECTION, strlen(CONF_SECTION)) != 0) {
+			snprintf(name, sizeof(name), "%.*s",
+			    (int)(end - s - 1 < CONF_QUOTE_MAX + 1
+			            ? end - s - 1
+			            : CONF_QUOTE_MAX + 1),
+			    s + 1);
+			errfmt(p->err, p->errlen, 0,
+			    "%s:%d: [%s]: unknown section (the only one is [%s])",
+			    p->path, p->lineno, conf_name(name, q, sizeof(q)),
+			    CONF_SECTION);
+			return -1;
+		}
+		p->in_section = true;
+		return 0;
+	}
+	end = conf_find(s, "=:");
+	if (*s == '[' || (*end != '=' && *end != ':')) {
+		if (conf_end_list(p) == -1)
+			return -1; /* the earlier line's error first */
+		errfmt(p->err, p->errlen, 0, "%s:%d: syntax error: %s: %s",
+		    p->path, p->lineno,
+		    *s == '[' ? "expected [section]" : "expected key = value",
+		    conf_quote(raw, q, sizeof(q)));
+		return -1;
+	}
+	*end = '\0';
+	value = end + 1;
+	*conf_find(value, NULL) = '\0';
+	while (isspace((unsigned char)*value))
+		value++;
+	return conf_key(p, conf_rstrip(s), conf_rstrip(value), false);
 }
 
 int
 conf_load(
     struct conf *c, const char *path, bool required, char *err, size_t errlen)
 {
+	char line[CONF_LINE_MAX + 1];
 	struct conf_parse p;
 	struct conf *tmp;
 	FILE *fp;
@@ -893,13 +850,13 @@ conf_load(
 	if ((fp = fopen(path, "re")) == NULL) {
 		if (errno == ENOENT && !required)
 			return 0;
-		conf_err(err, errlen, "%s: %s", path, strerror(errno));
+		errfmt(err, errlen, errno, "%s", path);
 		return -1;
 	}
 	if ((tmp = malloc(sizeof(*tmp))) == NULL || conf_copy(tmp, c) == -1) {
 		free(tmp);
 		fclose(fp);
-		conf_err(err, errlen, "%s: %s", path, strerror(ENOMEM));
+		errfmt(err, errlen, ENOMEM, "%s", path);
 		return -1;
 	}
 
@@ -909,26 +866,11 @@ conf_load(
 	p.c = tmp;
 	p.err = err;
 	p.errlen = errlen;
-	rc = ini_parse_stream(conf_read_line, &p, conf_ini_handler, &p);
-	if (p.err_line == 0 && p.read_errno == 0)
-		(void)conf_end_list(&p);
-
-	/*
-	 * inih goes on after a syntax error and returns the first bad line;
-	 * we stop at our first error.  Report whichever came first.
-	 */
-	if (rc > 0 && (p.err_line == 0 || rc < p.err_line)) {
-		conf_syntax_error(&p, rc);
-		rc = -1;
-	} else if (p.err_line != 0) {
-		rc = -1;
-	} else if (p.read_errno != 0) {
-		conf_err(err, errlen, "%s: %s", path, strerror(p.read_errno));
-		rc = -1;
-	} else if (rc != 0) {
-		conf_err(err, errlen, "%s: %s", path, strerror(ENOMEM));
-		rc = -1;
-	}
+	while ((rc = conf_getline(&p, line)) == 1)
+		if ((rc = conf_line(&p, line)) == -1)
+			break;
+	if (rc == 0)
+		rc = conf_end_list(&p);
 	fclose(fp);
 
 	if (rc == 0) {
@@ -955,7 +897,7 @@ conf_set(struct conf *c, const char *keyval, char *err, size_t errlen)
 	while (isspace((unsigned char)*keyval))
 		keyval++;
 	if ((eq = strchr(keyval, '=')) == NULL || eq == keyval) {
-		conf_err(err, errlen, "-o %s: expected key=value",
+		errfmt(err, errlen, 0, "-o %s: expected key=value",
 		    conf_quote(keyval, q, sizeof(q)));
 		return -1;
 	}
@@ -965,7 +907,7 @@ conf_set(struct conf *c, const char *keyval, char *err, size_t errlen)
 	snprintf(key, sizeof(key), "%.*s",
 	    (int)(klen < sizeof(key) ? klen : sizeof(key)), keyval);
 	if (klen >= sizeof(key) || (k = conf_key_find(key)) == NULL) {
-		conf_err(err, errlen, "-o %s: unknown key",
+		errfmt(err, errlen, 0, "-o %s: unknown key",
 		    conf_name(key, q, sizeof(q)));
 		return -1;
 	}
@@ -973,7 +915,7 @@ conf_set(struct conf *c, const char *keyval, char *err, size_t errlen)
 	for (v = eq + 1; isspace((unsigned char)*v); v++)
 		;
 	if ((value = strdup(v)) == NULL) {
-		conf_err(err, errlen, "-o %s: %s", key, strerror(ENOMEM));
+		errfmt(err, errlen, ENOMEM, "-o %s", key);
 		return -1;
 	}
 	for (klen = strlen(value);
@@ -981,19 +923,19 @@ conf_set(struct conf *c, const char *keyval, char *err, size_t errlen)
 		value[klen - 1] = '\0';
 	if (k->kind == CK_PATHS && conf_list_empty(value)) {
 		free(value);
-		conf_err(err, errlen, "-o %s: " CONF_EMPTY_WHY, key);
+		errfmt(err, errlen, 0, "-o %s: " CONF_EMPTY_WHY, key);
 		return -1;
 	}
 	rc = conf_apply(c, k, value, false, why, sizeof(why));
 	free(value);
 	if (rc == -1)
-		conf_err(err, errlen, "-o %s: %s", key, why);
+		errfmt(err, errlen, 0, "-o %s: %s", key, why);
 	return rc;
 }
 
 /*
  * A list on one line, or on indented continuation lines where it would
- * pass CONF_DUMP_COLS (and so stay within inih's line buffer).  An entry
+ * pass CONF_DUMP_COLS (and so stay within CONF_LINE_MAX).  An entry
  * as long as a line may be (a continuation line holds 197 bytes of it)
  * goes on a line of its own, even the first, and the comma that would
  * end that line is left out: a blank separates entries as well.
@@ -1107,13 +1049,12 @@ conf_check_mounts(const struct conf *c, char *err, size_t errlen)
 
 	for (i = 0; i < c->nmounts; i++) {
 		if (stat(c->mounts[i], &st) == -1) {
-			conf_err(err, errlen, "mounts: %s: %s",
-			    conf_quote(c->mounts[i], q, sizeof(q)),
-			    strerror(errno));
+			errfmt(err, errlen, errno, "mounts: %s",
+			    conf_quote(c->mounts[i], q, sizeof(q)));
 			return -1;
 		}
 		if (!S_ISDIR(st.st_mode)) {
-			conf_err(err, errlen, "mounts: %s: not a directory",
+			errfmt(err, errlen, 0, "mounts: %s: not a directory",
 			    conf_quote(c->mounts[i], q, sizeof(q)));
 			return -1;
 		}

@@ -1,6 +1,6 @@
 /*
- * conf.h: hv_vss_daemon's configuration: /etc/hv_vss/hv_vss.conf (INI,
- * read with inih), every key overridable on the command line with
+ * conf.h: hv_vss_daemon's configuration: /etc/hv_vss/hv_vss.conf (INI),
+ * every key overridable on the command line with
  * -o key=value, every key with a documented default (hv_vss_daemon(8),
  * etc/hv_vss.conf).
  *
@@ -18,6 +18,7 @@
 #define CONF_PATH_DEFAULT "/etc/hv_vss/hv_vss.conf"
 #define CONF_MAX_LIST 64 /* entries in mounts / exclude */
 #define CONF_PATH_MAX 4096
+#define CONF_LINE_MAX 198 /* bytes of a line of the file, without '\n' */
 
 enum unfreezable_policy {
 	UNFREEZABLE_SKIP, /* leave it out, say so in the plan and log */

@@ -46,6 +46,7 @@
 #include "record.h"
 #include "status.h"
 #include "txn.h"
+#include "util.h"
 
 /*
  * The transaction's deadline on an application stage comes this much
@@ -128,15 +129,6 @@ feed(enum txn_event_kind kind, uint64_t id, uint8_t op, bool ok,
 	d.queue[i] = (struct txn_event){
 	    .kind = kind, .id = id, .op = op, .ok = ok, .reason = d.reasons[i]};
 	return &d.queue[i];
-}
-
-static uint64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 static void

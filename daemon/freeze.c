@@ -53,6 +53,7 @@
 
 #include "freeze.h"
 #include "mountid.h"
+#include "util.h"
 
 #define MOUNTINFO "/proc/self/mountinfo"
 
@@ -92,15 +93,6 @@ struct freezer {
 	bool presync;
 	struct freeze_result result;
 };
-
-static uint64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* Nothing of ours is frozen: let the guard and the record go. */
 static void
@@ -265,8 +257,7 @@ finish(struct freezer *f)
 	char c = 0;
 
 	/* wakes the loop; a pipe write of one byte cannot block here */
-	while (write(f->pipefd[1], &c, 1) == -1 && errno == EINTR)
-		;
+	(void)write_all(f->pipefd[1], &c, 1);
 }
 
 static void *

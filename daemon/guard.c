@@ -41,6 +41,7 @@
 
 #include "guard.h"
 #include "guard_proto.h"
+#include "util.h"
 
 #define GUARD_PROGRAM "hv_vss_guard"
 #define START_MS 5000 /* for the guard's hello, where we wait */
@@ -68,22 +69,6 @@ struct guard {
 /* the guard's program, opened once (guard_image()) */
 static int image_fd = -1;
 
-static void
-set_err(char *err, size_t errlen, const char *what, int e)
-{
-	if (err != NULL && errlen > 0)
-		snprintf(err, errlen, "%s: %s", what, strerror(e));
-}
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 int
 guard_image(const char *path, char *err, size_t errlen)
 {
@@ -97,7 +82,7 @@ guard_image(const char *path, char *err, size_t errlen)
 	if (path == NULL) {
 		n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 		if (n == -1) {
-			set_err(err, errlen, "/proc/self/exe", errno);
+			errfmt(err, errlen, errno, "/proc/self/exe");
 			return -1;
 		}
 		self[n] = '\0';
@@ -118,7 +103,7 @@ guard_image(const char *path, char *err, size_t errlen)
 		path = buf;
 	}
 	if ((fd = open(path, O_PATH | O_CLOEXEC)) == -1) {
-		set_err(err, errlen, path, errno);
+		errfmt(err, errlen, errno, "%s", path);
 		return -1;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
@@ -228,7 +213,7 @@ guard_new(unsigned int grace_ms, char *err, size_t errlen)
 	struct guard *g;
 
 	if ((g = calloc(1, sizeof(*g))) == NULL) {
-		set_err(err, errlen, "calloc", errno);
+		errfmt(err, errlen, errno, "calloc");
 		return NULL;
 	}
 	g->pid = -1;
@@ -267,14 +252,14 @@ guard_spawn(struct guard *g, char *err, size_t errlen)
 	g->pid = -1;
 	snprintf(grace, sizeof(grace), "%u", g->grace_ms);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
-		set_err(err, errlen, "socketpair", errno);
+		errfmt(err, errlen, errno, "socketpair");
 		return -1;
 	}
 	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) == -1) {
 		e = errno;
 		close(sv[0]);
 		close(sv[1]);
-		set_err(err, errlen, "fcntl", e);
+		errfmt(err, errlen, e, "fcntl");
 		return -1;
 	}
 	/*
@@ -292,7 +277,7 @@ guard_spawn(struct guard *g, char *err, size_t errlen)
 	if (pid == -1) {
 		close(sv[0]);
 		close(sv[1]);
-		set_err(err, errlen, "fork", e);
+		errfmt(err, errlen, e, "fork");
 		return -1;
 	}
 	close(sv[1]);
@@ -320,7 +305,7 @@ wait_ready(struct guard *g, char *err, size_t errlen)
 {
 	struct guard_event ev;
 	struct pollfd pfd;
-	uint64_t end = now_ms() + START_MS;
+	uint64_t end = mono_ms() + START_MS;
 	int rc;
 
 	for (;;) {
@@ -329,8 +314,8 @@ wait_ready(struct guard *g, char *err, size_t errlen)
 			return 0;
 		if (rc < 0 || (rc == 1 && ev.type == GUARD_EV_DIED)) {
 			if (rc < 0)
-				set_err(
-				    err, errlen, "the thaw guard's hello", -rc);
+				errfmt(
+				    err, errlen, -rc, "the thaw guard's hello");
 			else if (ev.status != -1 && WIFEXITED(ev.status) &&
 			    WEXITSTATUS(ev.status) == 127)
 				snprintf(err, errlen,
@@ -348,7 +333,7 @@ wait_ready(struct guard *g, char *err, size_t errlen)
 			stop(g);
 			return -1;
 		}
-		if (now_ms() >= end) {
+		if (mono_ms() >= end) {
 			snprintf(err, errlen,
 			    "the thaw guard did not say hello in %d ms",
 			    START_MS);
@@ -357,7 +342,7 @@ wait_ready(struct guard *g, char *err, size_t errlen)
 		}
 		pfd.fd = g->fd;
 		pfd.events = POLLIN;
-		(void)poll(&pfd, 1, (int)(end - now_ms()) + 1);
+		(void)poll(&pfd, 1, (int)(end - mono_ms()) + 1);
 	}
 }
 
@@ -584,7 +569,7 @@ hello(struct guard *g, const struct gmsg *m, struct guard_event *ev)
 static int
 died(struct guard *g, struct guard_event *ev)
 {
-	uint64_t now = now_ms();
+	uint64_t now = mono_ms();
 
 	g->ready = false;
 	if (g->eof_ms == 0)

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "history.h"
+#include "util.h"
 
 static struct hist_entry ring[CTL_HISTORY_MAX];
 static unsigned int next, count;
@@ -23,15 +24,6 @@ const char *
 history_stage_name(enum hist_stage s)
 {
 	return s < HS_NSTAGES ? stage_names[s] : "?";
-}
-
-static uint64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 struct hist_entry *

@@ -47,6 +47,7 @@
 #include <event2/event.h>
 
 #include "hooks.h"
+#include "util.h"
 
 #define HOOKS_DRAIN_MAX (64 * 1024) /* read per callback and after reap */
 #define HOOKS_OUTPUT_RUNS (3 * HOOKS_MAX) /* runs kept for hooks_output */
@@ -136,15 +137,6 @@ enum verdict {
 };
 
 static void run_next(struct hooks *);
-
-static uint64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 const char *
 hooks_phase_name(enum hooks_phase phase)
@@ -600,12 +592,12 @@ straggle(struct hooks *h, struct proc *p)
 	p->pidfd = -1;
 }
 
-/* Wait until deadline (now_us) for pidfd's process to die; reap it. */
+/* Wait until deadline (mono_us) for pidfd's process to die; reap it. */
 static void
 reap_by(int pidfd, uint64_t deadline)
 {
 	struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
-	uint64_t now = now_us();
+	uint64_t now = mono_us();
 	siginfo_t si;
 
 	if (now < deadline)
@@ -632,7 +624,7 @@ hook_over(struct hooks *h, const siginfo_t *si)
 		(void)read_output(p, HOOKS_DRAIN_MAX);
 	close_output(p);
 	evtimer_del(h->timer_ev);
-	e->duration_us = now_us() - p->start_us;
+	e->duration_us = mono_us() - p->start_us;
 	e->output_bytes = p->printed;
 
 	if (si == NULL) {
@@ -842,7 +834,7 @@ start(struct hooks *h, struct item *it)
 
 	memset(p, 0, sizeof(*p));
 	p->pidfd = p->outfd = -1;
-	p->start_us = now_us();
+	p->start_us = mono_us();
 	if ((rc = spawn(h, it, &pid, &outfd)) != 0)
 		return rc;
 	if ((pidfd = pidfd_open(pid, 0)) == -1) {
@@ -876,7 +868,7 @@ start(struct hooks *h, struct item *it)
 	    evtimer_add(h->timer_ev, &tv) == -1) {
 		/* no way to watch it: kill it and say so */
 		(void)kill(-pid, SIGKILL);
-		reap_by(pidfd, now_us() + HOOKS_KILL_GRACE_MS * 1000ULL);
+		reap_by(pidfd, mono_us() + HOOKS_KILL_GRACE_MS * 1000ULL);
 		close_output(p);
 		if (p->pid_ev != NULL)
 			event_free(p->pid_ev);
@@ -898,7 +890,7 @@ finish(struct hooks *h)
 		close(h->dirfd);
 		h->dirfd = -1;
 	}
-	h->duration_us = now_us() - h->start_us;
+	h->duration_us = mono_us() - h->start_us;
 	event_active(h->finish_ev, EV_TIMEOUT, 0);
 }
 
@@ -1040,7 +1032,7 @@ hooks_run(struct hooks *h, const char *dir, enum hooks_phase phase,
 	h->dir_why[0] = '\0';
 	h->nitems = h->next = 0;
 	h->stop = false;
-	h->start_us = now_us();
+	h->start_us = mono_us();
 
 	if (phase == HOOKS_FREEZE)
 		plan_freeze(h);
@@ -1099,7 +1091,7 @@ hooks_free(struct hooks *h)
 	/* everything still there gets the same grace, all at once */
 	for (l = h->stragglers; l != NULL; l = l->next)
 		(void)kill(-l->pid, SIGKILL);
-	deadline = now_us() + HOOKS_KILL_GRACE_MS * 1000ULL;
+	deadline = mono_us() + HOOKS_KILL_GRACE_MS * 1000ULL;
 	while ((l = h->stragglers) != NULL) {
 		h->stragglers = l->next;
 		reap_by(l->pidfd, deadline);

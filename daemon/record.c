@@ -26,7 +26,13 @@
  *   acted on); and every entry is checked against the live mount table:
  *   the superblock now at the mount point must be the recorded one.
  * - Owner: each entry names the daemon (pid and start time) that froze
- *   it; while that process lives, its freezes are its own business.
+ *   it; while that process lives, its freezes are its own business.  A
+ *   daemon says it lives by a read lock on one byte of run_dir, at an
+ *   offset made of its pid and start time (an open file description
+ *   lock: it is the process's own, and goes with its last fd when the
+ *   process dies, however it dies).  Whether an owner lives is whether
+ *   its byte is locked: no /proc/PID to read and compare, and a pid
+ *   reused since holds no lock on our byte.
  * - What cannot be known cheaply: whether a filesystem that the record
  *   names, and the guard thawed, was frozen again since by somebody else;
  *   recovery would thaw that freeze.  And whether a filesystem not in the
@@ -58,6 +64,7 @@
 
 #include "mountid.h"
 #include "record.h"
+#include "util.h"
 
 #define MOUNTINFO "/proc/self/mountinfo"
 
@@ -71,31 +78,11 @@ struct record {
 	char path[PATH_MAX];
 	pid_t pid; /* us */
 	uint64_t pstart;
+	int lockfd; /* run_dir, holding our owner lock */
 	struct record_entry *e;
 	size_t n, cap;
 	char *line; /* RECORD_LINE_MAX + 1 */
 };
-
-static void set_err(char *, size_t, int, const char *, ...)
-    __attribute__((format(printf, 4, 5)));
-
-/* The message in err, then ": strerror(e)" unless e is 0. */
-static void
-set_err(char *err, size_t errlen, int e, const char *fmt, ...)
-{
-	va_list ap;
-	size_t n;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	if (e != 0) {
-		n = strlen(err);
-		snprintf(err + n, errlen - n, ": %s", strerror(e));
-	}
-}
 
 int
 record_check_dir(const char *dir, char *err, size_t errlen)
@@ -103,12 +90,12 @@ record_check_dir(const char *dir, char *err, size_t errlen)
 	struct statfs sf;
 
 	if (statfs(dir, &sf) == -1) {
-		set_err(err, errlen, errno, "%s", dir);
+		errfmt(err, errlen, errno, "%s", dir);
 		return -1;
 	}
 	if ((unsigned long)sf.f_type != (unsigned long)TMPFS_MAGIC &&
 	    (unsigned long)sf.f_type != (unsigned long)RAMFS_MAGIC) {
-		set_err(err, errlen, 0,
+		errfmt(err, errlen, 0,
 		    "%s: not a tmpfs or ramfs: the record of frozen filesystems must live in memory (see run_dir)",
 		    dir);
 		return -1;
@@ -125,31 +112,30 @@ check_dir_owner(const char *dir, char *err, size_t errlen)
 	if (record_check_dir(dir, err, errlen) == -1)
 		return -1;
 	if (stat(dir, &st) == -1) {
-		set_err(err, errlen, errno, "%s", dir);
+		errfmt(err, errlen, errno, "%s", dir);
 		return -1;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		set_err(err, errlen, 0, "%s: not a directory", dir);
+		errfmt(err, errlen, 0, "%s: not a directory", dir);
 		return -1;
 	}
 	if (st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
-		set_err(err, errlen, 0,
+		errfmt(err, errlen, 0,
 		    "%s: must be owned by us and writable by nobody else", dir);
 		return -1;
 	}
 	return 0;
 }
 
-/* Field 22 of /proc/PID/stat: when the process started. */
+/* Field 22 of /proc/self/stat: when we started. */
 static int
-proc_starttime(pid_t pid, uint64_t *out)
+own_starttime(uint64_t *out)
 {
-	char path[64], buf[1024], *p, *tok, *save;
+	char buf[1024], *p, *tok, *save;
 	ssize_t n;
 	int fd, field;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	if ((fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC)) == -1)
 		return -errno;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
@@ -166,6 +152,27 @@ proc_starttime(pid_t pid, uint64_t *out)
 			return 0;
 		}
 	return -EIO;
+}
+
+/*
+ * The owner lock of pid, started at pstart, on run_dir's fd: F_OFD_SETLK
+ * takes it (a read lock, so any number of owners may hold theirs), and
+ * F_OFD_GETLK asks whether a write lock could be had: 1 if the byte is
+ * held, 0 if not; -1 on an error.  PID_MAX is 2^22: the offset fits.
+ */
+static int
+owner_lock(int dirfd, int cmd, pid_t pid, uint64_t pstart)
+{
+	struct flock l;
+
+	memset(&l, 0, sizeof(l));
+	l.l_type = cmd == F_OFD_SETLK ? F_RDLCK : F_WRLCK;
+	l.l_whence = SEEK_SET;
+	l.l_start = (off_t)pid << 40 | (off_t)(pstart & 0xffffffffffULL);
+	l.l_len = 1;
+	if (fcntl(dirfd, cmd, &l) == -1)
+		return -1;
+	return cmd == F_OFD_GETLK && l.l_type != F_UNLCK;
 }
 
 /* Bytes written escaped in a mount point (see record.h). */
@@ -290,23 +297,6 @@ record_parse(const char *line, struct record_entry *e)
 	return 0;
 }
 
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, buf, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /*
  * Replace the file at path (in dir) with these entries, atomically; no
  * entry: remove it.  line is a RECORD_LINE_MAX + 1 scratch buffer.
@@ -368,24 +358,24 @@ read_record(const char *path, size_t *len, int *rc, char *err, size_t errlen)
 		if (errno == ENOENT)
 			*rc = 0;
 		else
-			set_err(err, errlen, errno, "%s", path);
+			errfmt(err, errlen, errno, "%s", path);
 		return NULL;
 	}
 	if (fstat(fd, &st) == -1) {
-		set_err(err, errlen, errno, "%s", path);
+		errfmt(err, errlen, errno, "%s", path);
 		close(fd);
 		return NULL;
 	}
 	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
 	    (st.st_mode & 022) != 0 || st.st_size > FILE_MAX) {
-		set_err(err, errlen, 0,
+		errfmt(err, errlen, 0,
 		    "%s: not a regular file of ours, writable by us alone, of a sane size; not trusted",
 		    path);
 		close(fd);
 		return NULL;
 	}
 	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		set_err(err, errlen, errno, "%s", path);
+		errfmt(err, errlen, errno, "%s", path);
 		close(fd);
 		return NULL;
 	}
@@ -421,7 +411,7 @@ parse_record(char *buf, size_t len, struct record_entry *e, unsigned int *lines,
 	nl = memchr(p, '\n', (size_t)(end - p));
 	if (nl == NULL || (size_t)(nl - p) != strlen(RECORD_MAGIC) ||
 	    memcmp(p, RECORD_MAGIC, strlen(RECORD_MAGIC)) != 0) {
-		set_err(err, errlen, 0,
+		errfmt(err, errlen, 0,
 		    "%s: no \"%s\" line: not a record; not trusted", path,
 		    RECORD_MAGIC);
 		return -1;
@@ -465,14 +455,13 @@ record_devno(int fd, dev_t *dev)
  * mount point.  *fd is -1 when there is nothing more to do.
  */
 static void
-recover_open(struct record_report *rep, int *fd, bool *keep)
+recover_open(struct record_report *rep, int dirfd, int *fd, bool *keep)
 {
 	const struct record_entry *e = &rep->e;
-	uint64_t start;
 
 	*keep = false;
 	*fd = -1;
-	if (proc_starttime(e->pid, &start) == 0 && start == e->pstart) {
+	if (owner_lock(dirfd, F_OFD_GETLK, e->pid, e->pstart) == 1) {
 		rep->outcome = RECORD_OWNER_ALIVE;
 		*keep = true;
 		return;
@@ -519,13 +508,13 @@ record_recover(const char *run_dir, struct record_report **reports,
 	char path[PATH_MAX], *buf = NULL, *line = NULL;
 	size_t len = 0, ne = 0, nrep = 0, nkept = 0, nlines, i, k;
 	bool *keep = NULL;
-	int rc, *fds = NULL;
+	int rc, dirfd = -1, *fds = NULL;
 
 	*reports = NULL;
 	*nreports = 0;
 	if (snprintf(path, sizeof(path), "%s/%s", run_dir, RECORD_FILE) >=
 	    (int)sizeof(path)) {
-		set_err(err, errlen, 0, "%s: path too long", run_dir);
+		errfmt(err, errlen, 0, "%s: path too long", run_dir);
 		return -1;
 	}
 	if (access(run_dir, F_OK) == -1 && errno == ENOENT)
@@ -548,7 +537,12 @@ record_recover(const char *run_dir, struct record_report **reports,
 	line = malloc(RECORD_LINE_MAX + 1);
 	if (e == NULL || kept == NULL || lines == NULL || reps == NULL ||
 	    ids == NULL || fds == NULL || keep == NULL || line == NULL) {
-		set_err(err, errlen, ENOMEM, "%s", path);
+		errfmt(err, errlen, ENOMEM, "%s", path);
+		rc = -1;
+		goto out;
+	}
+	if ((dirfd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		errfmt(err, errlen, errno, "%s", run_dir);
 		rc = -1;
 		goto out;
 	}
@@ -567,13 +561,13 @@ record_recover(const char *run_dir, struct record_report **reports,
 		memset(rep, 0, sizeof(*rep));
 		rep->e = e[ne - 1 - i];
 		rep->line = lines[ne - 1 - i];
-		recover_open(rep, &fds[i], &keep[i]);
+		recover_open(rep, dirfd, &fds[i], &keep[i]);
 	}
 	for (i = 0, k = 0; i < ne; i++)
 		if (fds[i] >= 0)
 			fds[k++] = fds[i];
 	if ((rc = mountid_fds(fds, k, ids, MOUNTINFO)) != 0) {
-		set_err(err, errlen, -rc, "%s", MOUNTINFO);
+		errfmt(err, errlen, -rc, "%s", MOUNTINFO);
 		for (i = 0; i < k; i++)
 			close(fds[i]);
 		rc = -1;
@@ -600,13 +594,15 @@ record_recover(const char *run_dir, struct record_report **reports,
 		kept[nkept - 1 - i] = t;
 	}
 	if ((rc = write_record(run_dir, path, kept, nkept, line)) != 0) {
-		set_err(err, errlen, -rc, "rewriting %s", path);
+		errfmt(err, errlen, -rc, "rewriting %s", path);
 		rc = -1;
 	}
 	*reports = reps;
 	*nreports = nrep;
 	reps = NULL;
 out:
+	if (dirfd != -1)
+		close(dirfd);
 	free(ids);
 	free(fds);
 	free(keep);
@@ -630,27 +626,35 @@ record_open(const char *run_dir, char *err, size_t errlen)
 	size_t len = 0, ne = 0, nrep = 0, nlines, i;
 	int rc;
 
-	if ((r = calloc(1, sizeof(*r))) == NULL ||
-	    (r->line = malloc(RECORD_LINE_MAX + 1)) == NULL) {
-		set_err(err, errlen, ENOMEM, "%s", run_dir);
+	if ((r = calloc(1, sizeof(*r))) != NULL)
+		r->lockfd = -1;
+	if (r == NULL || (r->line = malloc(RECORD_LINE_MAX + 1)) == NULL) {
+		errfmt(err, errlen, ENOMEM, "%s", run_dir);
 		goto fail;
 	}
 	if (snprintf(r->dir, sizeof(r->dir), "%s", run_dir) >=
 	        (int)sizeof(r->dir) ||
 	    snprintf(r->path, sizeof(r->path), "%s/%s", run_dir, RECORD_FILE) >=
 	        (int)sizeof(r->path)) {
-		set_err(err, errlen, 0, "%s: path too long", run_dir);
+		errfmt(err, errlen, 0, "%s: path too long", run_dir);
 		goto fail;
 	}
 	if (mkdir(run_dir, 0755) == -1 && errno != EEXIST) {
-		set_err(err, errlen, errno, "mkdir %s", run_dir);
+		errfmt(err, errlen, errno, "mkdir %s", run_dir);
 		goto fail;
 	}
 	if (check_dir_owner(run_dir, err, errlen) == -1)
 		goto fail;
 	r->pid = getpid();
-	if ((rc = proc_starttime(r->pid, &r->pstart)) != 0) {
-		set_err(err, errlen, -rc, "%s", "/proc/self/stat");
+	if ((rc = own_starttime(&r->pstart)) != 0) {
+		errfmt(err, errlen, -rc, "%s", "/proc/self/stat");
+		goto fail;
+	}
+	/* we live: another daemon's recovery leaves our entries alone */
+	r->lockfd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (r->lockfd == -1 ||
+	    owner_lock(r->lockfd, F_OFD_SETLK, r->pid, r->pstart) == -1) {
+		errfmt(err, errlen, errno, "locking %s", run_dir);
 		goto fail;
 	}
 
@@ -667,7 +671,7 @@ record_open(const char *run_dir, char *err, size_t errlen)
 	lines = calloc(nlines, sizeof(*lines));
 	reps = calloc(nlines, sizeof(*reps));
 	if (e == NULL || lines == NULL || reps == NULL) {
-		set_err(err, errlen, ENOMEM, "%s", r->path);
+		errfmt(err, errlen, ENOMEM, "%s", r->path);
 		goto fail;
 	}
 	if (parse_record(buf, len, e, lines, &ne, reps, &nrep, err, errlen,
@@ -694,6 +698,8 @@ record_close(struct record *r)
 {
 	if (r == NULL)
 		return;
+	if (r->lockfd != -1)
+		close(r->lockfd);
 	free(r->e);
 	free(r->line);
 	free(r);

@@ -62,7 +62,10 @@ int record_check_dir(const char *dir, char *err, size_t errlen);
  * Start recording into run_dir (made if missing; it must pass
  * record_check_dir, be a directory owned by us and not writable by group
  * or others).  Entries already in the file (left by record_recover(),
- * which should run first) are kept.  NULL and err on failure.
+ * which should run first) are kept.  Until record_close() (or death) we
+ * hold our owner lock on run_dir: one byte, at an offset made of our pid
+ * and start time, which tells another daemon's record_recover() that our
+ * entries are ours.  NULL and err on failure.
  */
 struct record *record_open(const char *run_dir, char *err, size_t errlen);
 /* Free r; the file stays as it is. */
@@ -113,7 +116,8 @@ struct record_report {
  * Thaw what the record in run_dir says a dead daemon froze, newest
  * first, and only that: every entry is checked against the mount table
  * (the filesystem now at its mount point must be the recorded
- * superblock) and against its owner (still running: left alone).  A
+ * superblock) and against its owner (still holding its lock on run_dir,
+ * see record_open(): left alone).  A
  * filesystem not in the record is never touched, even if it is frozen:
  * somebody else froze it (fsfreeze, another tool), and only they know
  * when to thaw it.  Rewrites the record with what must be tried again

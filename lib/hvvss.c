@@ -35,6 +35,7 @@
 
 #include "appproto.h"
 #include "hvvss.h"
+#include "util.h"
 
 _Static_assert(HVVSS_TIER_DEFAULT == APP_TIER_DEFAULT, "default tier");
 _Static_assert(HVVSS_TIER_MAX == APP_TIER_MAX, "highest tier");
@@ -61,15 +62,6 @@ struct hvvss {
 	char in[APP_LINE_MAX]; /* a partial line, at most */
 };
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait until fd is ready for events or deadline (ms) passes. */
 static int
 wait_fd(int fd, short events, int64_t deadline)
@@ -79,7 +71,7 @@ wait_fd(int fd, short events, int64_t deadline)
 	int n;
 
 	for (;;) {
-		left = deadline - now_ms();
+		left = deadline - (int64_t)mono_ms();
 		if (left <= 0)
 			return -ETIMEDOUT;
 		n = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
@@ -144,7 +136,7 @@ connect_until(int fd, const struct sockaddr_un *sun, int64_t deadline)
 		 * EINPROGRESS, when the listener's backlog is full. */
 		if (errno != EAGAIN)
 			return -errno;
-		if (now_ms() >= deadline)
+		if ((int64_t)mono_ms() >= deadline)
 			return -ETIMEDOUT;
 		nanosleep(&pause, NULL);
 	}
@@ -231,7 +223,7 @@ hvvss_open(const char *path, const char *name, int tier,
 		free(h);
 		return rc;
 	}
-	deadline = now_ms() + HVVSS_OPEN_TIMEOUT_MS;
+	deadline = (int64_t)mono_ms() + HVVSS_OPEN_TIMEOUT_MS;
 	if ((rc = connect_until(h->fd, &sun, deadline)) < 0 ||
 	    (rc = send_msg(h->fd, &m, deadline)) < 0 ||
 	    (rc = read_one_line(h->fd, line, &len, deadline)) < 0)
@@ -351,7 +343,7 @@ answer(struct hvvss *h, enum app_msg_type type, uint64_t txid, int rc,
 	m.txid = txid;
 	if (rc != 0)
 		veto_reason(rc, reason, m.reason, HVVSS_VETO_REASON_MAX + 1);
-	return send_msg(h->fd, &m, now_ms() + HVVSS_SEND_TIMEOUT_MS);
+	return send_msg(h->fd, &m, (int64_t)mono_ms() + HVVSS_SEND_TIMEOUT_MS);
 }
 
 /* Act on one line from the daemon (without its '\n'). */

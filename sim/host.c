@@ -26,6 +26,7 @@
 
 #include <event2/event.h>
 
+#include "le.h"
 #include "sim.h"
 
 #define HOST_REPLY_MARGIN_MS 10000 /* past the kernel's own timeout */
@@ -120,10 +121,7 @@ send_request(struct host *h, uint8_t op)
 	}
 	if (op == HV_OP_HOT_BACKUP) {
 		/* body.flags (-H), which Linux sends back as they are */
-		pkt[IC_HDR_SIZE + 8] = h->cfg->hot_flags & 0xff;
-		pkt[IC_HDR_SIZE + 9] = (h->cfg->hot_flags >> 8) & 0xff;
-		pkt[IC_HDR_SIZE + 10] = (h->cfg->hot_flags >> 16) & 0xff;
-		pkt[IC_HDR_SIZE + 11] = (h->cfg->hot_flags >> 24) & 0xff;
+		put_le32(pkt + IC_HDR_SIZE + 8, h->cfg->hot_flags);
 	}
 	tmo = op < HV_OP_COUNT ? h->cfg->timeout_ms[op] : SIM_UTIL_TIMEOUT_MS;
 	p = &h->out[h->nout++];
@@ -132,7 +130,7 @@ send_request(struct host *h, uint8_t op)
 	p->op = op;
 	p->txid = h->txid;
 	p->len = len;
-	p->sent_us = now_us();
+	p->sent_us = mono_us();
 	p->deadline_us =
 	    p->sent_us + ((uint64_t)tmo + HOST_REPLY_MARGIN_MS) * 1000;
 	h->gk.channel_send(h->gk.k, pkt, len, p->reqid);
@@ -158,7 +156,7 @@ send_negotiation(struct host *h)
 	p->op = 0;
 	p->txid = h->txid;
 	p->len = len;
-	p->sent_us = now_us();
+	p->sent_us = mono_us();
 	p->deadline_us = p->sent_us + HOST_NEGO_TIMEOUT_MS * 1000ULL;
 	h->gk.channel_send(h->gk.k, pkt, len, p->reqid);
 }
@@ -191,7 +189,7 @@ negotiation_reply(struct host *h, const uint8_t *pkt, size_t len)
 	h->msgver = n.msg[0];
 	report_negotiation(h->rep, 1, h->fw, h->msgver, hdr.status);
 	h->phase = PH_WAIT_REGISTER;
-	h->wait_until = now_us() + h->cfg->wait_register_ms * 1000ULL;
+	h->wait_until = mono_us() + h->cfg->wait_register_ms * 1000ULL;
 }
 
 /*
@@ -242,7 +240,7 @@ host_on_reply(struct host *h, const uint8_t *pkt, size_t len, uint64_t reqid)
 		    (unsigned long long)reqid);
 		return;
 	}
-	lat = now_us() - p->sent_us;
+	lat = mono_us() - p->sent_us;
 	if (h->phase == PH_NEGOTIATE) {
 		drop_pending(h, i);
 		negotiation_reply(h, pkt, len);
@@ -296,7 +294,7 @@ host_on_child(struct host *h, pid_t pid, int status)
 		schedule(h);
 		return;
 	}
-	report_exec(h->rep, h->cfg->exec_cmd, rc, now_us() - h->exec_start);
+	report_exec(h->rep, h->cfg->exec_cmd, rc, mono_us() - h->exec_start);
 	h->exec_pid = 0;
 	h->waiting = false;
 	schedule(h);
@@ -312,7 +310,7 @@ start_exec(struct host *h, const char *cmd)
 		schedule(h);
 		return;
 	}
-	h->exec_start = now_us();
+	h->exec_start = mono_us();
 	snprintf(num, sizeof(num), "%u", h->backup);
 	switch (pid = fork()) {
 	case -1:
@@ -356,14 +354,14 @@ run_step(struct host *h, const struct step *s)
 		/* what was in flight went with the channel: never answered */
 		while (h->nout > 0) {
 			report_request(h->rep, h->out[0].op, h->out[0].txid, 0,
-			    0, 0, now_us() - h->out[0].sent_us, false);
+			    0, 0, mono_us() - h->out[0].sent_us, false);
 			drop_pending(h, 0);
 		}
 		/* resume: the channel is opened again, and a host always
 		 * negotiates on a fresh channel before anything else */
 		kernel_resume(h->gk.lk);
 		send_negotiation(h);
-		h->wait_until = now_us() + HOST_REREGISTER_MS * 1000ULL;
+		h->wait_until = mono_us() + HOST_REREGISTER_MS * 1000ULL;
 		h->waiting = true;
 		tick_in(h, HOST_TICK_MS);
 		break;
@@ -371,15 +369,15 @@ run_step(struct host *h, const struct step *s)
 		kernel_remove(h->gk.lk);
 		while (h->nout > 0) {
 			report_request(h->rep, h->out[0].op, h->out[0].txid, 0,
-			    0, 0, now_us() - h->out[0].sent_us, false);
+			    0, 0, mono_us() - h->out[0].sent_us, false);
 			drop_pending(h, 0);
 		}
-		h->wait_until = now_us() + HOST_RELEASE_MS * 1000ULL;
+		h->wait_until = mono_us() + HOST_RELEASE_MS * 1000ULL;
 		h->waiting = true;
 		tick_in(h, HOST_TICK_MS);
 		break;
 	case STEP_SLEEP:
-		h->wait_until = now_us() + s->ms * 1000ULL;
+		h->wait_until = mono_us() + s->ms * 1000ULL;
 		h->waiting = true;
 		tick_in(h, s->ms);
 		break;
@@ -397,7 +395,7 @@ host_advance(struct host *h)
 	case PH_NEGOTIATE:
 		return;
 	case PH_WAIT_REGISTER:
-		if (!h->gk.ready(h->gk.k) && now_us() < h->wait_until) {
+		if (!h->gk.ready(h->gk.k) && mono_us() < h->wait_until) {
 			tick_in(h, HOST_TICK_MS);
 			return;
 		}
@@ -455,7 +453,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct host *h = arg;
 	const struct step *s;
-	uint64_t now = now_us();
+	uint64_t now = mono_us();
 	unsigned int i;
 
 	if (h->phase == PH_WAIT_REGISTER) {
@@ -536,7 +534,7 @@ watch_cb(evutil_socket_t fd, short what, void *arg)
 	if (h->phase == PH_STEPS && h->waiting && h->nout > 0)
 		tick_cb(-1, 0, h);
 	else if (h->phase == PH_NEGOTIATE && h->nout > 0 &&
-	    now_us() >= h->out[0].deadline_us) {
+	    mono_us() >= h->out[0].deadline_us) {
 		struct ic_version none = {0, 0};
 
 		report_negotiation(h->rep, -1, none, none, HV_E_FAIL);

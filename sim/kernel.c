@@ -41,6 +41,7 @@
 
 #include <event2/event.h>
 
+#include "le.h"
 #include "sim.h"
 
 enum kstate {
@@ -121,12 +122,8 @@ respond(struct kernel *k, uint32_t hresult)
 	ic_vss_answer(k->buf, k->len, hresult);
 	if (k->op == HV_OP_HOT_BACKUP && !k->set_nar)
 		memcpy(body, sent, sizeof(sent));
-	else if (k->op == HV_OP_HOT_BACKUP) {
-		body[0] = flags & 0xff;
-		body[1] = (flags >> 8) & 0xff;
-		body[2] = (flags >> 16) & 0xff;
-		body[3] = (flags >> 24) & 0xff;
-	}
+	else if (k->op == HV_OP_HOT_BACKUP)
+		put_le32(body, flags);
 	if (k->host != NULL)
 		host_on_reply(k->host, k->buf, k->len, k->reqid);
 }

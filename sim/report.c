@@ -83,7 +83,7 @@ report_new(void)
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return NULL;
-	r->start_us = now_us();
+	r->start_us = mono_us();
 	r->guest_status = -1;
 	r->setup_status = -1;
 	r->nego_ok = -1;
@@ -112,7 +112,7 @@ report_event(struct report *r, const char *kind, const char *fmt, ...)
 
 	r->events = grow(r->events, r->nevents, sizeof(*r->events));
 	e = &r->events[r->nevents++];
-	e->t_us = now_us() - r->start_us;
+	e->t_us = mono_us() - r->start_us;
 	e->backup = r->nbackups;
 	snprintf(e->kind, sizeof(e->kind), "%s", kind);
 	va_start(ap, fmt);

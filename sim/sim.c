@@ -49,15 +49,6 @@ static void __attribute__((noreturn)) usage(void)
 	exit(2);
 }
 
-uint64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Linux's kernel.c behind the interface host.c drives */
 static void
 lx_channel_send(void *k, const uint8_t *pkt, size_t len, uint64_t reqid)

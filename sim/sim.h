@@ -29,6 +29,7 @@
 
 #include "hv_msg.h"
 #include "ic.h"
+#include "util.h"
 
 struct event_base;
 struct kernel;
@@ -94,9 +95,6 @@ struct guest_kernel {
 	void (*hibernate)(void *);
 	void (*set_host)(void *, struct host *);
 };
-
-/* monotonic clock in microseconds */
-uint64_t now_us(void);
 
 /* kernel.c */
 struct kernel *

@@ -50,6 +50,7 @@
 
 #include "guard.h"
 #include "record.h"
+#include "util.h"
 
 #define MAX_MP 16
 
@@ -84,15 +85,6 @@ say(const char *fmt, ...)
 	va_end(ap);
 	putchar('\n');
 	fflush(stdout);
-}
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void
@@ -282,13 +274,13 @@ do_stuck(unsigned int lease, unsigned int grace)
 	uint64_t t0;
 	int rc;
 
-	t0 = now_ms();
+	t0 = mono_ms();
 	if ((rc = guard_arm(g, lease)) != 0)
 		die("guard_arm", "", -rc);
 	hold_and_freeze(NULL, 0);
 	/* stuck: not a look at the socket until well after the lease */
 	sleep_ms(lease + grace + 1500);
-	say("woke after %llu ms", (unsigned long long)(now_ms() - t0));
+	say("woke after %llu ms", (unsigned long long)(mono_ms() - t0));
 	drain();
 	say("guard_fds %d", count_fds(guard_pid(g)));
 	return 0;
@@ -302,7 +294,7 @@ do_normal(unsigned int lease, unsigned int grace)
 	char line[64];
 	int i, rc;
 
-	t0 = now_ms();
+	t0 = mono_ms();
 	if ((rc = guard_arm(g, lease)) != 0)
 		die("guard_arm", "", -rc);
 	hold_and_freeze(NULL, 0);
@@ -321,14 +313,14 @@ do_normal(unsigned int lease, unsigned int grace)
 	if (fgets(line, sizeof(line), stdin) == NULL)
 		die("stdin", "", EPIPE);
 	/* past the lease: the guard must say and do nothing */
-	end = now_ms() + lease + grace + 1000;
-	while (now_ms() < end) {
+	end = mono_ms() + lease + grace + 1000;
+	while (mono_ms() < end) {
 		pfd.fd = guard_fd(g);
 		pfd.events = POLLIN;
-		if (poll(&pfd, 1, (int)(end - now_ms())) == 1 && drain() > 0)
+		if (poll(&pfd, 1, (int)(end - mono_ms())) == 1 && drain() > 0)
 			break;
 	}
-	say("quiet after %llu ms", (unsigned long long)(now_ms() - t0));
+	say("quiet after %llu ms", (unsigned long long)(mono_ms() - t0));
 	return 0;
 }
 

@@ -151,7 +151,7 @@ deps() {	# package: its Depends, package names only, sorted
 	    paste -sd' ' -
 }
 check_eq "hvvss depends on the libraries the daemon links" \
-    "libc6 libevent-2.1-7 libevent-pthreads-2.1-7 libinih1 libmount1" \
+    "libc6 libevent-2.1-7 libevent-pthreads-2.1-7 libmount1" \
     "$(deps hvvss)"
 check_eq "hvvss-sim depends on libfuse3 and libevent" \
     "libc6 libevent-2.1-7 libfuse3-3" "$(deps hvvss-sim)"

@@ -19,12 +19,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include <ini.h>
-
 #include "conf.h"
 
-/* The longest line inih takes (without its newline). */
-#define LINE_MAX_BYTES (INI_MAX_LINE - 2)
+/* The longest line the file may have (without its newline). */
+#define LINE_MAX_BYTES CONF_LINE_MAX
 /* Every key goes in this section, which must come first. */
 #define D "[daemon]\n"
 
@@ -886,7 +884,7 @@ test_unknown_key(void **state)
 	/* a name that could write to the terminal is shown escaped */
 	assert_load_error(
 	    fx, "de\033[2Jbug = 1\n", 1, "\"de\\x1b[2Jbug\": unknown key");
-	/* inih's "key: value" form is a key too, and so is checked */
+	/* the "key: value" form (inih's) is a key too, and so is checked */
 	assert_load_error(fx, D "debug: 7\n", 2, "debug: not 0, 1 or 2: \"7\"");
 	assert_set_error(fx, "maxfrozen=5", "maxfrozen: unknown key");
 	assert_set_error(fx, "max frozen = 5", "\"max frozen\": unknown key");
@@ -946,7 +944,7 @@ test_syntax_errors(void **state)
 	assert_set_error(fx, "", "\"\": expected key=value");
 }
 
-/* inih would cut a long line in two; we refuse it instead. */
+/* A line too long is refused, not cut in two (as inih did). */
 static void
 test_long_lines(void **state)
 {

@@ -32,24 +32,16 @@
 #include <cmocka.h>
 
 #include "guard.h"
+#include "util.h"
 
 #define GRACE_MS 100
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* The next event within ms: 1, or 0 if none came. */
 static int
 next_event(struct guard *g, struct guard_event *ev, int ms)
 {
 	struct pollfd pfd = {guard_fd(g), POLLIN, 0};
-	uint64_t end = now_ms() + (uint64_t)ms;
+	uint64_t end = mono_ms() + (uint64_t)ms;
 	int rc;
 
 	for (;;) {
@@ -57,9 +49,9 @@ next_event(struct guard *g, struct guard_event *ev, int ms)
 			assert_int_equal(rc, 1);
 			return 1;
 		}
-		if (now_ms() >= end)
+		if (mono_ms() >= end)
 			return 0;
-		(void)poll(&pfd, 1, (int)(end - now_ms()));
+		(void)poll(&pfd, 1, (int)(end - mono_ms()));
 	}
 }
 
@@ -192,12 +184,12 @@ lease(void **state)
 	for (i = 0; i < 3; i++)
 		assert_int_equal(hold_pipe(g, names[i]), i);
 	assert_int_equal(guard_drop(g, 1), 0);
-	t0 = now_ms();
+	t0 = mono_ms();
 	assert_int_equal(guard_arm(g, 200), 0);
 
 	/* newest first, the dropped one skipped, not before lease + grace */
 	assert_int_equal(next_event(g, &ev, 3000), 1);
-	el = now_ms() - t0;
+	el = mono_ms() - t0;
 	if (el < 200 + GRACE_MS - 5 || el > 1500)
 		fail_msg("lease fired after %llu ms, want about %d",
 		    (unsigned long long)el, 200 + GRACE_MS);
@@ -224,9 +216,9 @@ lease(void **state)
 	assert_int_equal(guard_arm(g, 200), 0);
 	usleep(200000);
 	assert_int_equal(guard_arm(g, 200), 0); /* before it fired */
-	t0 = now_ms();
+	t0 = mono_ms();
 	assert_int_equal(next_event(g, &ev, 3000), 1);
-	el = now_ms() - t0;
+	el = mono_ms() - t0;
 	if (el < 200 + GRACE_MS - 5)
 		fail_msg("re-armed lease fired after %llu ms",
 		    (unsigned long long)el);
@@ -405,11 +397,11 @@ async_spawn(void **state)
 
 	assert_int_equal(guard_image("/bin/sleep", err, sizeof(err)), 0);
 	assert_non_null(g = guard_new(GRACE_MS, err, sizeof(err)));
-	t0 = now_ms();
+	t0 = mono_ms();
 	assert_int_equal(guard_spawn(g, err, sizeof(err)), 0);
-	if (now_ms() - t0 > 500)
+	if (mono_ms() - t0 > 500)
 		fail_msg("guard_spawn took %llu ms",
-		    (unsigned long long)(now_ms() - t0));
+		    (unsigned long long)(mono_ms() - t0));
 	assert_true(guard_alive(g));
 	assert_false(guard_ready(g));
 	assert_int_equal(pipe(p), 0);

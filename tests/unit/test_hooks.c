@@ -33,6 +33,7 @@
 #include <event2/event.h>
 
 #include "hooks.h"
+#include "util.h"
 
 #define STAGE_LIMIT_MS 20000 /* no test stage may take longer */
 
@@ -50,15 +51,6 @@ static struct {
 	struct hooks_entry entries[HOOKS_MAX];
 	char out[16384]; /* hooks_output(), "hook/phase: line\n" each */
 } fx;
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void
 done_cb(const struct hooks_result *r, void *arg)
@@ -236,10 +228,10 @@ dead(pid_t pid)
 static bool
 dies_within(pid_t pid, unsigned int ms)
 {
-	uint64_t end = now_ms() + ms;
+	uint64_t end = mono_ms() + ms;
 
 	while (!dead(pid)) {
-		if (now_ms() > end)
+		if (mono_ms() > end)
 			return false;
 		usleep(10000);
 	}
@@ -557,11 +549,11 @@ test_timeout(void **state)
 	    "sleep 100\n");
 	add_hook("30-c", 0755, "");
 
-	t0 = now_ms();
+	t0 = mono_ms();
 	r = stage(HOOKS_FREEZE, 300, 5);
 	/* libevent's clock is coarse (a tick or so): allow 20 ms early */
-	assert_true(now_ms() - t0 >= 300 - 20);
-	assert_true(now_ms() - t0 < 300 + HOOKS_KILL_GRACE_MS);
+	assert_true(mono_ms() - t0 >= 300 - 20);
+	assert_true(mono_ms() - t0 < 300 + HOOKS_KILL_GRACE_MS);
 	assert_false(r->ok);
 	assert_string_equal(r->reason, "hook 20-slow: timed out after 300 ms");
 	assert_int_equal(r->nentries, 2);
@@ -597,9 +589,9 @@ test_exit_with_pipe_held(void **state)
 	    "echo started helper\n"
 	    "exit 0\n");
 
-	t0 = now_ms();
+	t0 = mono_ms();
 	r = stage(HOOKS_FREEZE, 5000, 6);
-	assert_true(now_ms() - t0 < 2000);
+	assert_true(mono_ms() - t0 < 2000);
 	assert_true(r->ok);
 	assert_int_equal(entry(0)->exit_code, 0);
 	assert_true((bg = read_pid("bg.pid")) > 1);
@@ -980,10 +972,10 @@ test_free_while_running(void **state)
 	event_base_dispatch(fx.base);
 	assert_true((hook = read_pid("hook.pid")) > 1);
 	assert_false(dead(hook));
-	t0 = now_ms();
+	t0 = mono_ms();
 	hooks_free(fx.h);
 	fx.h = NULL;
-	assert_true(now_ms() - t0 < HOOKS_KILL_GRACE_MS);
+	assert_true(mono_ms() - t0 < HOOKS_KILL_GRACE_MS);
 	/* reaped by us: not even a zombie */
 	assert_int_equal(kill(hook, 0), -1);
 	assert_int_equal(errno, ESRCH);

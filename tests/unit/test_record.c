@@ -29,6 +29,9 @@
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <unistd.h>
 #include <linux/magic.h>
 #include <cmocka.h>
@@ -549,6 +552,43 @@ others_survive(void **state)
 
 /* --- recovery (the paths that must not thaw) --------------------------- */
 
+/*
+ * A live owner: a child that opened the record in dir, and so holds its
+ * owner lock, until it is killed.
+ */
+static pid_t
+live_owner(const char *dir)
+{
+	struct record *r;
+	char c = 0;
+	int p[2];
+	pid_t pid;
+
+	assert_int_equal(pipe(p), 0);
+	assert_true((pid = fork()) >= 0);
+	if (pid == 0) {
+		/* a failed assertion must not leave it behind */
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(p[0]);
+		if ((r = record_open(dir, NULL, 0)) == NULL)
+			_exit(1);
+		(void)write(p[1], &c, 1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	close(p[0]);
+	return pid;
+}
+
+static void
+kill_owner(pid_t pid)
+{
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+}
+
 static const struct record_report *
 find(const struct record_report *reps, size_t n, unsigned int line)
 {
@@ -569,6 +609,7 @@ recover_leaves_alone(void **state)
 	const struct record_report *rep;
 	char text[8192], desc[PATH_MAX + 512];
 	dev_t here, wrong;
+	pid_t owner = live_owner(fx->dir);
 	size_t n;
 	int fd;
 
@@ -593,15 +634,15 @@ recover_leaves_alone(void **state)
 	    "%u:%u 2 1700000000 1 18446744073709551615 %s\n"
 	    /* 4: garbage */
 	    "7:3 1 1700000000 1 18446744073709551615 /mnt/a b\n"
-	    /* 5: its daemon still runs (our parent, pid and start) */
+	    /* 5: its daemon still runs (a child that holds the lock) */
 	    "%u:%u 3 1700000000 %d %llu %s\n"
 	    /* 6: a pid that exists, with another start time: dead owner,
 	     * but the mount point holds another filesystem */
 	    "%u:%u 4 1700000000 %d %llu %s\n",
 	    major(wrong), minor(wrong), fx->dir, major(here), minor(here),
-	    (int)getppid(), (unsigned long long)own_pstart(getppid()), fx->dir,
-	    major(wrong), minor(wrong), (int)getppid(),
-	    (unsigned long long)own_pstart(getppid()) + 1, fx->dir);
+	    (int)owner, (unsigned long long)own_pstart(owner), fx->dir,
+	    major(wrong), minor(wrong), (int)owner,
+	    (unsigned long long)own_pstart(owner) + 1, fx->dir);
 	write_file(fx->file, text);
 	assert_int_equal(chmod(fx->file, 0644), 0);
 
@@ -640,10 +681,11 @@ recover_leaves_alone(void **state)
 	/* only the live owner's entry is kept */
 	snprintf(text, sizeof(text),
 	    RECORD_MAGIC "\n%u:%u 3 1700000000 %d %llu %s\n", major(here),
-	    minor(here), (int)getppid(),
-	    (unsigned long long)own_pstart(getppid()), fx->dir);
+	    minor(here), (int)owner, (unsigned long long)own_pstart(owner),
+	    fx->dir);
 	assert_string_equal(slurp(fx->file), text);
 	assert_string_equal(listing(fx->dir), RECORD_FILE " ");
+	kill_owner(owner);
 
 	/* no record at all: nothing to do */
 	unlink(fx->file);
@@ -656,6 +698,45 @@ recover_leaves_alone(void **state)
 	                     fx->err, sizeof(fx->err)),
 	    0);
 	assert_int_equal(n, 0);
+}
+
+/*
+ * Whether an owner lives is whether it holds its lock: a daemon killed
+ * with SIGKILL is dead at once, and a running process that never opened
+ * the record (here our parent, with its true pid and start time, as if
+ * a dead daemon's pid had been reused by a process started in the same
+ * clock tick) owns nothing.
+ */
+static void
+owner_is_the_lock(void **state)
+{
+	struct fx *fx = *state;
+	struct record_report *reps;
+	char text[4096];
+	pid_t owner = live_owner(fx->dir);
+	size_t n;
+
+	snprintf(text, sizeof(text),
+	    RECORD_MAGIC "\n7:3 1 1700000000 %d %llu /nonexistent/a\n"
+	                 "7:3 2 1700000000 %d %llu /nonexistent/b\n",
+	    (int)owner, (unsigned long long)own_pstart(owner), (int)getppid(),
+	    (unsigned long long)own_pstart(getppid()));
+	write_file(fx->file, text);
+	assert_int_equal(chmod(fx->file, 0644), 0);
+	assert_int_equal(
+	    record_recover(fx->dir, &reps, &n, fx->err, sizeof(fx->err)), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(find(reps, n, 2)->outcome, RECORD_OWNER_ALIVE);
+	assert_int_equal(find(reps, n, 3)->outcome, RECORD_GONE);
+	free(reps);
+
+	kill_owner(owner);
+	assert_int_equal(
+	    record_recover(fx->dir, &reps, &n, fx->err, sizeof(fx->err)), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(reps[0].outcome, RECORD_GONE);
+	free(reps);
+	assert_int_equal(access(fx->file, F_OK), -1);
 }
 
 static void
@@ -734,6 +815,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(others_survive, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        recover_leaves_alone, setup, teardown),
+	    cmocka_unit_test_setup_teardown(owner_is_the_lock, setup, teardown),
 	    cmocka_unit_test_setup_teardown(recover_distrusts, setup, teardown),
 	};
 
