@@ -60,7 +60,7 @@ def rtxt(x):
 
 
 ROWS = [("one", "ext4 x1"), ("ext4x8", "ext4 x8"), ("ext4x16", "ext4 x16"),
-        ("xfsx8", "xfs x8")]
+        ("ext4x64", "ext4 x64"), ("xfsx8", "xfs x8")]
 METHODS = [("hvvss", "hvvss"), ("debian", "Debian"), ("raw-seq", "raw seq"),
            ("raw-par", "raw par")]
 
