@@ -169,10 +169,14 @@ def rotate(seq, r):
 
 # --- phases ----------------------------------------------------------------
 # rawfreeze's ways: sequential; parallel with a thread per filesystem
-# made once; with syncfs first in those same threads; and as hvvss's
-# freeze.c does it, a fresh thread per filesystem and phase, syncfs first
+# made once; with syncfs first in those same threads; as hvvss's freeze.c
+# did before its threads lasted, a fresh thread per filesystem and phase,
+# syncfs first; and sequential with, right before each freeze, a thread
+# that just ended (-x) or a file written and renamed on a tmpfs (-w: as
+# hvvss's ownership record, which it keeps in /run/hv_vss)
 RAW_FLAGS = {"raw-seq": [], "raw-par": ["-p"], "raw-par-S": ["-p", "-S"],
-             "raw-thr-S": ["-t", "-S"]}
+             "raw-thr-S": ["-t", "-S"], "raw-x": ["-x"],
+             "raw-w": ["-w", "/run"]}
 
 
 def phase_latency(a):

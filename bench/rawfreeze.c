@@ -4,7 +4,7 @@
  * plan; a presync only with -S), timing each call; one JSON object on
  * stdout.
  *
- *	rawfreeze [-pSt] [-g ms] [-n count] mountpoint ...
+ *	rawfreeze [-pStx] [-g ms] [-n count] [-w dir] mountpoint ...
  *
  *	-p	parallel: one thread per mount point, all released at once
  *		for each phase (the threads are made before the first
@@ -18,9 +18,16 @@
  *	-S	syncfs(2) every filesystem (in the same way, sequential or
  *		parallel) right before each freeze, as hvvss's presync does;
  *		timed apart, as sync_us.
- *	-t	parallel, but as hvvss's freeze.c does it: a fresh thread per
- *		mount point for each phase, created when the phase starts and
- *		joined at its end (timed with it).
+ *	-t	parallel, but as hvvss's freeze.c did before its threads
+ *		lasted: a fresh thread per mount point for each phase,
+ *		created when the phase starts and joined at its end (timed
+ *		with it).
+ *	-x	right before each freeze (after -S), make a thread that
+ *		returns at once and join it: a thread that just ended.
+ *	-w	right before each freeze (after -S), write a small file in
+ *		dir (a tmpfs such as /run), fsync it and rename it into
+ *		place, as hvvss's ownership record is written; it is removed
+ *		after the thaw.  Neither is timed.
  *
  * Run it only inside the sandbox (tests/system/sandbox.c) on its -m
  * mounts: it really freezes them.  Hazards:
@@ -74,7 +81,8 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: rawfreeze [-pSt] [-g ms] [-n count] mountpoint ...\n");
+	    "usage: rawfreeze [-pStx] [-g ms] [-n count] [-w dir] "
+	    "mountpoint ...\n");
 	exit(2);
 }
 
@@ -105,6 +113,32 @@ one(struct fs *f, unsigned long op)
 	f->us = mono_us() - t0;
 	if (f->err == 0)
 		f->frozen = op == FIFREEZE;
+}
+
+/* -x: a thread that does nothing */
+static void *
+nothing(void *arg)
+{
+	return arg;
+}
+
+/* -w: a record written as hvvss writes its own (see -w above) */
+static void
+write_record(const char *tmp, const char *path)
+{
+	int fd;
+
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) ==
+	    -1) {
+		fprintf(stderr, "rawfreeze: %s: %s\n", tmp, strerror(errno));
+		return;
+	}
+	if (write(fd, "rawfreeze\n", 10) != 10 || fsync(fd) == -1)
+		fprintf(stderr, "rawfreeze: %s: %s\n", tmp, strerror(errno));
+	close(fd);
+	if (rename(tmp, path) == -1)
+		fprintf(
+		    stderr, "rawfreeze: rename %s: %s\n", tmp, strerror(errno));
 }
 
 /* -t: one call in a thread of its own */
@@ -187,11 +221,23 @@ main(int argc, char *argv[])
 	int was[MAX_FS];
 	long count = 1, gap_ms = 0;
 	struct timespec gap;
-	int c, i, it, parallel = 0, presync = 0, rc = 0;
-	char *end;
+	int c, i, it, parallel = 0, presync = 0, exited = 0, rc = 0;
+	char *end, *dir = NULL, tmp[4096], rec[4096];
+	pthread_t tid;
 
-	while ((c = getopt(argc, argv, "pStg:n:")) != -1) {
+	while ((c = getopt(argc, argv, "pStxg:n:w:")) != -1) {
 		switch (c) {
+		case 'x':
+			exited = 1;
+			break;
+		case 'w':
+			dir = optarg;
+			if (snprintf(tmp, sizeof(tmp), "%s/.rawfreeze.tmp",
+			        dir) >= (int)sizeof(tmp) ||
+			    snprintf(rec, sizeof(rec), "%s/rawfreeze.rec",
+			        dir) >= (int)sizeof(rec))
+				usage();
+			break;
 		case 'g':
 			gap_ms = strtol(optarg, &end, 10);
 			if (*end != '\0' || gap_ms < 0 || gap_ms > 3600000)
@@ -270,6 +316,10 @@ main(int argc, char *argv[])
 			nanosleep(&gap, NULL);
 		if (presync)
 			sus = phase(SYNCFS, parallel);
+		if (exited && pthread_create(&tid, NULL, nothing, NULL) == 0)
+			pthread_join(tid, NULL);
+		if (dir != NULL)
+			write_record(tmp, rec);
 		fus = phase(FIFREEZE, parallel);
 		for (i = 0; i < nfs; i++) {
 			fs_freeze[i] = fss[i].us;
@@ -283,6 +333,8 @@ main(int argc, char *argv[])
 			rc = 1;
 		}
 		tus = phase(FITHAW, parallel);
+		if (dir != NULL)
+			(void)unlink(rec);
 		for (i = 0; i < nfs; i++) {
 			fs_thaw[i] = was[i] ? fss[i].us : 0;
 			if (was[i] && fss[i].frozen) {

@@ -26,6 +26,8 @@ TARGETS = [
     ("RSS with 1000 apps (daemon process)", "<= 8 MiB"),
     # issue 10
     ("10,000 unrelated mounts: FREEZE over none", "<= +10 ms"),
+    # issue 11
+    ("8 ext4: FREEZE vs hvvss's 1 ext4", "<= 1.30x"),
 ]
 
 
@@ -60,7 +62,7 @@ def rtxt(x):
 
 
 ROWS = [("one", "ext4 x1"), ("ext4x8", "ext4 x8"), ("ext4x16", "ext4 x16"),
-        ("xfsx8", "xfs x8")]
+        ("ext4x64", "ext4 x64"), ("xfsx8", "xfs x8")]
 METHODS = [("hvvss", "hvvss"), ("debian", "Debian"), ("raw-seq", "raw seq"),
            ("raw-par", "raw par")]
 
@@ -98,6 +100,7 @@ def latency_section(r, out, verdict):
                                        if c[m]["failed"] else "")
                           for m, h in METHODS)
         out.append("%-9s [%s]" % ("", counts))
+    scaling_lines(lat, out, verdict)
     out.append("")
     out.append("hvvss FREEZE and THAW from its own log, ms (medians): "
                "presync = syncfs of every filesystem,")
@@ -119,9 +122,13 @@ def latency_section(r, out, verdict):
                        msf(med(lg["thawed_ms"])), ms(rest_t).strip()))
     extras = [("hvvss-nosync", "hvvss -o presync=no"),
               ("raw-thr-S", "rawfreeze -t -S (syncfs, then FIFREEZE, each "
-               "in a fresh thread, as hvvss)"),
+               "in a fresh thread, as hvvss did)"),
               ("raw-par-S", "rawfreeze -p -S (syncfs, then FIFREEZE, in "
-               "one lasting thread per filesystem)")]
+               "one lasting thread per filesystem, as hvvss now)"),
+              ("raw-x", "rawfreeze -x (sequential, a thread ended right "
+               "before each freeze)"),
+              ("raw-w", "rawfreeze -w /run (sequential, a file written and "
+               "renamed on a tmpfs right before each freeze)")]
     for key, label in ROWS:
         g = lat.get(key)
         if g is None or "error" in g:
@@ -133,14 +140,39 @@ def latency_section(r, out, verdict):
             x = c[m]
             out.append("%-9s %s:" % (label, what))
             out.append("%-9s   FREEZE %s [%d%s], %s of Debian's, %s of "
-                       "hvvss's" % (
+                       "hvvss's, %s of raw seq's" % (
                            "", pair(x["FREEZE"]).strip(), len(x["FREEZE"]),
                            " %d FAILED" % x["failed"] if x["failed"] else "",
                            rtxt(ratio(med(x["FREEZE"]),
                                       med(c["debian"]["FREEZE"]))),
                            rtxt(ratio(med(x["FREEZE"]),
-                                      med(c["hvvss"]["FREEZE"])))))
+                                      med(c["hvvss"]["FREEZE"]))),
+                           rtxt(ratio(med(x["FREEZE"]),
+                                      med(c["raw-seq"]["FREEZE"])))))
     out.append("")
+
+
+def scaling_lines(lat, out, verdict):
+    """N filesystems against one: each group runs in its own sandbox,
+    one after another, so these ratios are not interleaved."""
+    one = lat.get("one")
+    if one is None or "error" in one:
+        return
+    base = {m: med(one["cells"][m]["FREEZE"]) for m in ("hvvss", "raw-par")}
+    parts = []
+    for key, label in ROWS[1:]:
+        g = lat.get(key)
+        if g is None or "error" in g or not key.startswith("ext4"):
+            continue
+        h = ratio(med(g["cells"]["hvvss"]["FREEZE"]), base["hvvss"])
+        p = ratio(med(g["cells"]["raw-par"]["FREEZE"]), base["raw-par"])
+        parts.append("%s %s (raw par %s)" % (label.split()[1], rtxt(h),
+                                             rtxt(p)))
+        if key == "ext4x8":
+            verdict["scale8"] = h
+    if parts:
+        out.append("FREEZE of N ext4 over 1 ext4 (groups run one after "
+                   "another, not interleaved): " + ", ".join(parts))
 
 
 def msf(x):
@@ -346,6 +378,7 @@ def targets_section(r, out, v):
         (v.get("ctx"), lambda x: x == 0, lambda x: "%d" % x),
         (v.get("rss_apps"), lambda x: x <= 8192, kib),
         (v.get("mounts"), lambda x: x <= 10, lambda x: "%+.1f ms" % x),
+        (v.get("scale8"), lambda x: x <= 1.30, rtxt),
     ]
     for (what, limit), (x, ok, fmt) in zip(TARGETS, vals):
         if x is None:

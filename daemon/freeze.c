@@ -1,11 +1,18 @@
 /*
  * freeze.c: the freezer (see freeze.h).
  *
- * One worker thread per job; within a freeze job, one thread per target
- * that writes it back and then freezes it when its level's turn comes,
- * since independent filesystems freeze in parallel.  The threads only
- * make system calls and write into their own job; they never log (the
- * loop logs the result, through the log ring while anything is frozen).
+ * Threads that last: one coordinator, which runs each job (freeze or
+ * thaw) off the loop, and one thread per target slot, which writes its
+ * filesystem back and then freezes it when its level's turn comes, since
+ * independent filesystems freeze in parallel.  They are made at the first
+ * job that needs them and kept, asleep on a condition variable, until
+ * freezer_free(): a thread that exits queues RCU callbacks (its task and
+ * pid are freed after a grace period), and one that exited just before a
+ * cold FIFREEZE made that freeze wait a whole grace period longer, about
+ * 8 ms (bench/README.md).  The threads only make system calls and write
+ * into their own job; they never log (the loop logs the result, through
+ * the log ring while anything is frozen), and they block every signal,
+ * which the loop thread handles.
  *
  * Hazards:
  * - Order.  A filesystem on a loop device must freeze before the one
@@ -41,8 +48,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/fs.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +77,16 @@ struct target {
 	int slot; /* what prepare() returned, -1 before */
 };
 
+/* A lasting thread for one target slot: the index-th target of each job. */
+struct fs_worker {
+	struct freezer *f;
+	size_t index;
+	pthread_t tid;
+	unsigned int seen; /* the last freeze job it took */
+	bool synced; /* this job: written back, waiting for its turn */
+	bool done; /* this job: frozen or failed, or sent home */
+};
+
 struct freezer {
 	struct event_base *base;
 	freeze_done_fn done;
@@ -78,13 +97,20 @@ struct freezer {
 	struct event *ev;
 
 	pthread_mutex_t mu;
-	pthread_cond_t cv; /* a job synced, finished; a level's turn */
+	pthread_cond_t cv; /* to the workers: a job, a level's turn, stop */
+	pthread_cond_t back; /* to the coordinator: synced, done; a job */
 	int turn; /* the level now allowed to freeze */
-	bool stop; /* the job is over: waiting threads go */
-	bool busy;
+	bool stop; /* the job is over: waiting workers go */
+	bool busy; /* the loop's: a job is out */
 	bool cancel;
 	bool undoing; /* a thaw job undoing a cancelled freeze */
-	pthread_t worker;
+	bool quit; /* freezer_free(): every thread goes */
+	void (*job)(struct freezer *); /* for the coordinator, or NULL */
+	unsigned int jobno; /* freeze jobs begun: the workers' cue */
+	bool coord_started;
+	pthread_t coord;
+	struct fs_worker **workers;
+	size_t nworkers;
 
 	struct target *targets;
 	size_t ntargets;
@@ -173,81 +199,77 @@ thaw_all(struct freezer *f, char *reason, size_t len)
 }
 
 /*
- * One thread per filesystem for the whole job: it writes its filesystem
- * back (syncfs), waits for its level's turn, then freezes it.  A thread
- * that lives across both steps matters: a fresh thread for each step
- * made a cold FIFREEZE wait one RCU grace period longer (measured in
- * bench/README.md).
+ * A target's worker, for every freeze job: it writes its filesystem back
+ * (syncfs), waits for its level's turn, then freezes it.  The same thread
+ * does both steps, job after job: a fresh thread for each step made a
+ * cold FIFREEZE wait one RCU grace period longer (bench/README.md).
  */
-struct fs_job {
-	struct freezer *f;
-	size_t index;
-	pthread_t tid;
-	bool started;
-	bool synced;
-	bool done;
-};
-
 static void *
 fs_thread(void *arg)
 {
-	struct fs_job *j = arg;
-	struct freezer *f = j->f;
-	struct target *t = &f->targets[j->index];
-	int err = 0;
-	bool frozen = false;
+	struct fs_worker *w = arg;
+	struct freezer *f = w->f;
+	struct target *t;
+	int err;
 
-	if (f->presync)
-		(void)syncfs(t->fd);
 	pthread_mutex_lock(&f->mu);
-	j->synced = true;
-	pthread_cond_broadcast(&f->cv);
-	while (f->turn < t->level && !f->stop)
-		pthread_cond_wait(&f->cv, &f->mu);
-	if (f->stop) {
-		j->done = true;
-		pthread_cond_broadcast(&f->cv);
+	for (;;) {
+		while (!f->quit &&
+		    (w->seen == f->jobno || w->index >= f->ntargets))
+			pthread_cond_wait(&f->cv, &f->mu);
+		if (f->quit)
+			break;
+		w->seen = f->jobno;
+		t = &f->targets[w->index];
 		pthread_mutex_unlock(&f->mu);
-		return NULL;
+
+		if (f->presync)
+			(void)syncfs(t->fd);
+		pthread_mutex_lock(&f->mu);
+		w->synced = true;
+		pthread_cond_signal(&f->back);
+		while (f->turn < t->level && !f->stop)
+			pthread_cond_wait(&f->cv, &f->mu);
+		if (f->stop) {
+			w->done = true;
+			pthread_cond_signal(&f->back);
+			continue;
+		}
+		pthread_mutex_unlock(&f->mu);
+
+		/* EBUSY too fails: see the top of this file */
+		err = ioctl(t->fd, FIFREEZE, 0) == 0 ? 0 : errno;
+
+		pthread_mutex_lock(&f->mu);
+		t->frozen = err == 0;
+		t->err = err;
+		if (err == 0)
+			f->order[f->nfrozen++] = w->index;
+		w->done = true;
+		pthread_cond_signal(&f->back);
 	}
-	pthread_mutex_unlock(&f->mu);
-
-	if (ioctl(t->fd, FIFREEZE, 0) == 0)
-		frozen = true;
-	else
-		err = errno; /* EBUSY too: see the top of this file */
-
-	pthread_mutex_lock(&f->mu);
-	t->frozen = frozen;
-	t->err = err;
-	if (frozen)
-		f->order[f->nfrozen++] = j->index;
-	j->done = true;
-	pthread_cond_broadcast(&f->cv);
 	pthread_mutex_unlock(&f->mu);
 	return NULL;
 }
 
-/* Wait (holding f->mu) until every job satisfies the predicate. */
+/*
+ * Wait (holding f->mu) until every worker of this job has written back
+ * (level < 0), or is done with the given level (INT_MAX: with all).
+ */
 static void
-wait_all(struct freezer *f, struct fs_job *jobs, bool synced, int level)
+wait_workers(struct freezer *f, int level)
 {
+	struct fs_worker *w;
 	size_t i;
-	bool all;
 
-	for (;;) {
-		all = true;
-		for (i = 0; i < f->ntargets && all; i++) {
-			if (!jobs[i].started)
-				continue;
-			if (synced
-			        ? !jobs[i].synced
-			        : f->targets[i].level == level && !jobs[i].done)
-				all = false;
-		}
-		if (all)
-			return;
-		pthread_cond_wait(&f->cv, &f->mu);
+	for (i = 0; i < f->ntargets; i++) {
+		w = f->workers[i];
+		if (level < 0 ? w->synced
+		              : w->done ||
+		            (level != INT_MAX && f->targets[i].level != level))
+			continue;
+		pthread_cond_wait(&f->back, &f->mu);
+		i = (size_t)-1; /* look at all of them again */
 	}
 }
 
@@ -260,12 +282,10 @@ finish(struct freezer *f)
 	(void)write_all(f->pipefd[1], &c, 1);
 }
 
-static void *
-freeze_worker(void *arg)
+static void
+freeze_job(struct freezer *f)
 {
-	struct freezer *f = arg;
 	struct freeze_result *r = &f->result;
-	struct fs_job *jobs;
 	int level, maxlevel = 0;
 	uint64_t t0;
 	size_t i;
@@ -274,30 +294,18 @@ freeze_worker(void *arg)
 	for (i = 0; i < f->ntargets; i++)
 		if (f->targets[i].level > maxlevel)
 			maxlevel = f->targets[i].level;
-	f->turn = -1;
-	f->stop = false;
 	r->ok = true;
-	if ((jobs = calloc(f->ntargets + 1, sizeof(*jobs))) == NULL) {
-		r->ok = false;
-		snprintf(r->reason, sizeof(r->reason), "out of memory");
-		goto out;
-	}
 
 	/* 1. write back outside the frozen window, all at once */
 	t0 = mono_us();
-	for (i = 0; i < f->ntargets; i++) {
-		jobs[i].f = f;
-		jobs[i].index = i;
-		jobs[i].started = pthread_create(&jobs[i].tid, NULL, fs_thread,
-		                      &jobs[i]) == 0;
-		if (!jobs[i].started && r->ok) {
-			r->ok = false;
-			snprintf(r->reason, sizeof(r->reason),
-			    "cannot start a thread for %s", f->targets[i].path);
-		}
-	}
 	pthread_mutex_lock(&f->mu);
-	wait_all(f, jobs, true, 0);
+	for (i = 0; i < f->ntargets; i++)
+		f->workers[i]->synced = f->workers[i]->done = false;
+	f->turn = -1;
+	f->stop = false;
+	f->jobno++;
+	pthread_cond_broadcast(&f->cv);
+	wait_workers(f, -1);
 	r->sync_us = mono_us() - t0;
 
 	/* 2. freeze level by level; stop at the first failure */
@@ -305,7 +313,7 @@ freeze_worker(void *arg)
 	for (level = 0; level <= maxlevel && r->ok; level++) {
 		f->turn = level;
 		pthread_cond_broadcast(&f->cv);
-		wait_all(f, jobs, false, level);
+		wait_workers(f, level);
 		for (i = 0; i < f->ntargets; i++) {
 			struct target *t = &f->targets[i];
 
@@ -331,15 +339,14 @@ freeze_worker(void *arg)
 			    "cancelled: the freeze overran its deadline");
 		}
 	}
-	f->stop = true; /* the threads of levels never reached: go */
+	/* the workers of levels never reached go home; once all are back
+	 * asleep, none looks at this job's targets again */
+	f->stop = true;
 	pthread_cond_broadcast(&f->cv);
+	wait_workers(f, INT_MAX);
 	pthread_mutex_unlock(&f->mu);
-	for (i = 0; i < f->ntargets; i++)
-		if (jobs[i].started)
-			pthread_join(jobs[i].tid, NULL);
-	free(jobs);
 	r->freeze_us = mono_us() - t0;
-out:
+
 	for (i = 0; i < f->nfrozen; i++)
 		append(
 		    r->order, sizeof(r->order), f->targets[f->order[i]].path);
@@ -353,27 +360,101 @@ out:
 		    "; undo failed: %s", why);
 	}
 	r->nfrozen = f->nfrozen;
-	finish(f);
-	return NULL;
 }
 
-static void *
-thaw_worker(void *arg)
+static void
+thaw_job(struct freezer *f)
 {
-	struct freezer *f = arg;
 	struct freeze_result *r = &f->result;
 	uint64_t t0 = mono_us();
 
 	r->ok = thaw_all(f, r->reason, sizeof(r->reason)) == 0;
 	r->freeze_us = mono_us() - t0;
 	r->nfrozen = f->nfrozen;
-	finish(f);
+}
+
+/* The lasting thread that runs each job, off the loop. */
+static void *
+coordinator(void *arg)
+{
+	struct freezer *f = arg;
+	void (*job)(struct freezer *);
+
+	pthread_mutex_lock(&f->mu);
+	for (;;) {
+		while (f->job == NULL && !f->quit)
+			pthread_cond_wait(&f->back, &f->mu);
+		if (f->quit)
+			break;
+		job = f->job;
+		f->job = NULL;
+		pthread_mutex_unlock(&f->mu);
+		job(f);
+		/* the loop takes f->mu before it reads the result */
+		pthread_mutex_lock(&f->mu);
+		pthread_mutex_unlock(&f->mu);
+		finish(f);
+		pthread_mutex_lock(&f->mu);
+	}
+	pthread_mutex_unlock(&f->mu);
 	return NULL;
 }
 
-static int start(struct freezer *, void *(*)(void *), uint64_t, bool);
+/*
+ * Make the coordinator and n workers, if not made yet.  Their stacks are
+ * small (they make system calls and format a reason), and they block
+ * every signal: the loop thread handles signals.
+ */
+#define THREAD_STACK (128 * 1024)
 
-/* On the loop: the worker finished. */
+static int
+spawn(struct freezer *f, size_t n)
+{
+	pthread_attr_t attr;
+	sigset_t all, old;
+	struct fs_worker **nw, *w;
+	int rc = 0;
+
+	if (f->coord_started && f->nworkers >= n)
+		return 0;
+	if ((rc = pthread_attr_init(&attr)) != 0)
+		return rc;
+	(void)pthread_attr_setstacksize(&attr, THREAD_STACK);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	if (!f->coord_started) {
+		if ((rc = pthread_create(&f->coord, &attr, coordinator, f)) ==
+		    0)
+			f->coord_started = true;
+	}
+	if (rc == 0 && n > f->nworkers) {
+		if ((nw = reallocarray(f->workers, n, sizeof(*nw))) == NULL)
+			rc = ENOMEM;
+		else
+			f->workers = nw;
+	}
+	while (rc == 0 && f->nworkers < n) {
+		if ((w = calloc(1, sizeof(*w))) == NULL) {
+			rc = ENOMEM;
+			break;
+		}
+		w->f = f;
+		w->index = f->nworkers;
+		w->seen = f->jobno;
+		if ((rc = pthread_create(&w->tid, &attr, fs_thread, w)) != 0) {
+			free(w);
+			break;
+		}
+		f->workers[f->nworkers++] = w;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	return rc;
+}
+
+static int start(struct freezer *, void (*)(struct freezer *), uint64_t, bool);
+
+/* On the loop: the coordinator finished a job. */
 static void
 done_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -383,14 +464,16 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 
 	while (read(fd, buf, sizeof(buf)) > 0)
 		;
-	pthread_join(f->worker, NULL);
+	/* what the coordinator wrote before it let go of f->mu */
+	pthread_mutex_lock(&f->mu);
 	r = f->result;
+	pthread_mutex_unlock(&f->mu);
 	f->busy = false;
 	if (!r.thaw && r.ok && f->cancel) {
 		/* cancelled after the worker's last look: undo now, and
 		 * report the freeze once that is done */
 		f->undoing = true;
-		if (start(f, thaw_worker, r.id, true) == 0)
+		if (start(f, thaw_job, r.id, true) == 0)
 			return;
 		freezer_thaw_now(f);
 		f->undoing = false;
@@ -410,20 +493,26 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 	f->done(&r, f->arg);
 }
 
+/* Hand a job to the coordinator (made, with the workers, if need be). */
 static int
-start(struct freezer *f, void *(*fn)(void *), uint64_t id, bool thaw)
+start(struct freezer *f, void (*job)(struct freezer *), uint64_t id, bool thaw)
 {
 	int rc;
 
+	if ((rc = spawn(f, thaw ? 0 : f->ntargets)) != 0) {
+		snprintf(f->result.reason, sizeof(f->result.reason),
+		    "cannot start the freezer's threads: %s", strerror(rc));
+		return -rc;
+	}
+	pthread_mutex_lock(&f->mu);
 	memset(&f->result, 0, sizeof(f->result));
 	f->result.id = id;
 	f->result.thaw = thaw;
 	f->cancel = false;
+	f->job = job;
+	pthread_cond_signal(&f->back);
+	pthread_mutex_unlock(&f->mu);
 	f->busy = true;
-	if ((rc = pthread_create(&f->worker, NULL, fn, f)) != 0) {
-		f->busy = false;
-		return -rc;
-	}
 	return 0;
 }
 
@@ -537,7 +626,9 @@ freezer_freeze(
 		}
 	}
 	f->presync = presync;
-	return start(f, freeze_worker, id, false);
+	if ((err = start(f, freeze_job, id, false)) < 0)
+		return refuse(f, -err);
+	return 0;
 }
 
 const char *
@@ -559,7 +650,7 @@ freezer_thaw(struct freezer *f, uint64_t id)
 {
 	if (f->busy)
 		return -EBUSY;
-	return start(f, thaw_worker, id, true);
+	return start(f, thaw_job, id, true);
 }
 
 void
@@ -623,6 +714,8 @@ freezer_new(struct event_base *base, freeze_done_fn done, void *arg)
 	f->arg = arg;
 	pthread_mutex_init(&f->mu, NULL);
 	pthread_cond_init(&f->cv, NULL);
+	pthread_cond_init(&f->back, NULL);
+	/* the threads are made by the first job that needs them */
 	if (pipe2(f->pipefd, O_CLOEXEC | O_NONBLOCK) == -1) {
 		free(f);
 		return NULL;
@@ -638,14 +731,37 @@ freezer_new(struct event_base *base, freeze_done_fn done, void *arg)
 void
 freezer_free(struct freezer *f)
 {
+	size_t i;
+
 	if (f == NULL)
 		return;
 	if (f->ev != NULL)
 		event_free(f->ev);
+	f->ev = NULL;
+	/*
+	 * A job still out may never come back (a FIFREEZE asleep forever on
+	 * a wrongly ordered stack): its threads keep what they use, and the
+	 * process is about to end.
+	 */
+	if (f->busy)
+		return;
+	pthread_mutex_lock(&f->mu);
+	f->quit = true;
+	pthread_cond_broadcast(&f->cv);
+	pthread_cond_broadcast(&f->back);
+	pthread_mutex_unlock(&f->mu);
+	if (f->coord_started)
+		pthread_join(f->coord, NULL);
+	for (i = 0; i < f->nworkers; i++) {
+		pthread_join(f->workers[i]->tid, NULL);
+		free(f->workers[i]);
+	}
+	free(f->workers);
 	close(f->pipefd[0]);
 	close(f->pipefd[1]);
 	drop_targets(f);
 	pthread_mutex_destroy(&f->mu);
 	pthread_cond_destroy(&f->cv);
+	pthread_cond_destroy(&f->back);
 	free(f);
 }

@@ -2,9 +2,9 @@
  * freeze.h: freezing and thawing filesystems, off the event loop.
  *
  * FIFREEZE can take seconds (it writes back every dirty page first) and,
- * on a wrongly ordered stack, forever; so each job runs on a worker
- * thread and its result comes back to the loop through a pipe, keeping
- * timers and sockets live meanwhile.
+ * on a wrongly ordered stack, forever; so each job runs on the freezer's
+ * own lasting threads and its result comes back to the loop through a
+ * pipe, keeping timers and sockets live meanwhile.
  */
 #ifndef HVVSS_FREEZE_H
 #define HVVSS_FREEZE_H

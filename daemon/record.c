@@ -19,7 +19,12 @@
  *   dies with the boot; systemd makes /run one everywhere.
  * - Atomic: a new file beside the old one, fsync'd (harmless on tmpfs),
  *   renamed over it.  A crash leaves the old record or the new one, and
- *   a temporary file no reader looks at.
+ *   a temporary file no reader looks at.  Except the first entry, when
+ *   there is no record (nothing of ours is frozen): that one is written
+ *   in place, since the rename would cost the freeze that follows a
+ *   grace period (write_record()).  A crash in that write leaves a torn
+ *   record that names nothing frozen; recovery reports its bad line and
+ *   never acts on it.
  * - Trust: the record tells the daemon to FITHAW things, so it is read
  *   only if it and its directory belong to us and nobody else can write
  *   them; every line is parsed strictly (a bad line is reported and never
@@ -306,16 +311,35 @@ write_record(const char *dir, const char *path, const struct record_entry *e,
     size_t n, char *line)
 {
 	char tmp[PATH_MAX];
+	const char *name = tmp;
 	size_t i;
 	int fd, k, rc = 0;
 
 	if (n == 0)
 		return unlink(path) == -1 && errno != ENOENT ? -errno : 0;
-	k = snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, RECORD_FILE);
-	if (k < 0 || (size_t)k >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
+	/*
+	 * No record yet (the first entry of a backup): written in place.  A
+	 * rename into the name frees its negative dentry through an RCU
+	 * callback, right before the FIFREEZE this record is written for; a
+	 * cold FIFREEZE that starts while that callback's grace period runs
+	 * waits a whole grace period more, about 8 ms (bench/README.md).
+	 * Nothing of ours is frozen while there is no record, so a torn
+	 * write names nothing frozen.
+	 */
+	fd = open(
+	    path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd != -1)
+		name = path;
+	else if (errno != EEXIST)
 		return -errno;
+	else {
+		k = snprintf(
+		    tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, RECORD_FILE);
+		if (k < 0 || (size_t)k >= sizeof(tmp))
+			return -ENAMETOOLONG;
+		if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
+			return -errno;
+	}
 	if (fchmod(fd, 0644) == -1)
 		rc = -errno;
 	if (rc == 0)
@@ -332,10 +356,10 @@ write_record(const char *dir, const char *path, const struct record_entry *e,
 		rc = -errno;
 	if (close(fd) == -1 && rc == 0)
 		rc = -errno;
-	if (rc == 0 && rename(tmp, path) == -1)
+	if (rc == 0 && name == tmp && rename(tmp, path) == -1)
 		rc = -errno;
 	if (rc != 0)
-		unlink(tmp);
+		unlink(name);
 	return rc;
 }
 
