@@ -1,0 +1,214 @@
+/*
+ * test_filter.c: the thaw guard's seccomp allow-list (guard/filter.c),
+ * loaded in a forked child that then makes one call: what the guard
+ * does serving passes, anything else kills the child with SIGSYS.  The
+ * "filesystem" is a pipe: FITHAW and FIFREEZE on pipefs fail harmlessly
+ * if the filter ever let them through, and nothing anywhere is frozen.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "filter.h"
+#include "guard_proto.h"
+
+enum call {
+	C_POLL,
+	C_RECVMSG,
+	C_SEND,
+	C_FITHAW,
+	C_CLOSE,
+	C_CLOCK,
+	C_EXIT,
+	/* forbidden */
+	C_RECVMSG_FLAGS,
+	C_FIFREEZE,
+	C_FIGETBSZ,
+	C_OPEN,
+	C_WRITE,
+	C_SEND_BLOCKING,
+	C_SEND_OTHER_FD,
+	C_RECV_OTHER_FD,
+	C_SOCKET,
+	C_MMAP,
+	C_KILL,
+};
+
+/*
+ * In a child, with fd 3 one end of a socket pair (a message waiting on
+ * it) and fd 4 the read end of a pipe, as in the guard: not dumpable,
+ * load the filter, make the call.  The child's wait status: an exit
+ * code says the call was let through, and whether it worked.
+ */
+static int
+run(enum call c)
+{
+	struct gmsg hello;
+	int sv[2], p[2], st, n;
+	pid_t pid;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	assert_int_equal(pipe(p), 0);
+	/* above 4, where the child puts its fds */
+	for (n = 0; n < 2; n++) {
+		sv[n] = fcntl(sv[n], F_DUPFD, 10);
+		p[n] = fcntl(p[n], F_DUPFD, 10);
+		assert_true(sv[n] >= 10 && p[n] >= 10);
+	}
+	memset(&hello, 0, sizeof(hello));
+	assert_int_equal(send(sv[0], &hello, sizeof(hello), 0), sizeof(hello));
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct gmsg m;
+		struct pollfd pfd = {GUARD_SOCK_FD, POLLIN, 0};
+		struct iovec iov = {&m, sizeof(m)};
+		struct msghdr mh;
+		struct timespec ts;
+		char b = 0;
+
+		if (dup2(sv[1], GUARD_SOCK_FD) == -1 || dup2(p[0], 4) == -1)
+			_exit(100);
+		memset(&m, 0, sizeof(m));
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		/* no core in the test's directory */
+		(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+		if (guard_filter() != 0)
+			_exit(101);
+		switch (c) {
+		case C_POLL:
+			n = poll(&pfd, 1, 1);
+			_exit(n == 1 ? 0 : 102);
+		case C_RECVMSG:
+			n = (int)recvmsg(GUARD_SOCK_FD, &mh, MSG_CMSG_CLOEXEC);
+			_exit(n == (int)sizeof(m) ? 0 : 102);
+		case C_RECVMSG_FLAGS:
+			(void)recvmsg(GUARD_SOCK_FD, &mh,
+			    MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+			break;
+		case C_SEND:
+			n = (int)send(GUARD_SOCK_FD, &m, sizeof(m),
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
+			_exit(n == (int)sizeof(m) ? 0 : 102);
+		case C_FITHAW:
+			n = ioctl(4, FITHAW, 0);
+			_exit(n == -1 ? 0 : 102);
+		case C_CLOSE:
+			_exit(close(4) == 0 ? 0 : 102);
+		case C_CLOCK:
+			n = (int)syscall(
+			    SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
+			_exit(n == 0 ? 0 : 102);
+		case C_EXIT:
+			_exit(7);
+		case C_FIFREEZE:
+			(void)ioctl(4, FIFREEZE, 0);
+			break;
+		case C_FIGETBSZ:
+			(void)ioctl(4, FIGETBSZ, &n);
+			break;
+		case C_OPEN:
+			(void)open("/", O_RDONLY);
+			break;
+		case C_WRITE:
+			(void)!write(p[1], &b, 1);
+			break;
+		case C_SEND_BLOCKING:
+			(void)send(GUARD_SOCK_FD, &m, sizeof(m), 0);
+			break;
+		case C_SEND_OTHER_FD:
+			(void)send(
+			    sv[1], &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL);
+			break;
+		case C_RECV_OTHER_FD:
+			(void)recvmsg(sv[1], &mh, MSG_CMSG_CLOEXEC);
+			break;
+		case C_SOCKET:
+			(void)socket(AF_UNIX, SOCK_STREAM, 0);
+			break;
+		case C_MMAP:
+			(void)mmap(NULL, 4096, PROT_READ,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			break;
+		case C_KILL:
+			(void)kill(getppid(), 0);
+			break;
+		}
+		_exit(103); /* the call was let through */
+	}
+	close(sv[1]);
+	close(p[0]);
+	close(p[1]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	close(sv[0]);
+	return st;
+}
+
+static void
+assert_exits(int st, int code)
+{
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != code)
+		fail_msg("wait status %#x, want exit %d", st, code);
+}
+
+/* c: enum call, to name the culprit */
+static void
+assert_sigsys(int st, int c)
+{
+	if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGSYS || WCOREDUMP(st))
+		fail_msg(
+		    "call %d: wait status %#x, want SIGSYS (no core)", c, st);
+}
+
+static void
+allowed(void **state)
+{
+	assert_exits(run(C_POLL), 0);
+	assert_exits(run(C_RECVMSG), 0);
+	assert_exits(run(C_SEND), 0);
+	assert_exits(run(C_FITHAW), 0);
+	assert_exits(run(C_CLOSE), 0);
+	assert_exits(run(C_CLOCK), 0);
+	assert_exits(run(C_EXIT), 7);
+}
+
+static void
+forbidden(void **state)
+{
+	static const enum call calls[] = {C_RECVMSG_FLAGS, C_FIFREEZE,
+	    C_FIGETBSZ, C_OPEN, C_WRITE, C_SEND_BLOCKING, C_SEND_OTHER_FD,
+	    C_RECV_OTHER_FD, C_SOCKET, C_MMAP, C_KILL};
+	size_t i;
+
+	for (i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
+		assert_sigsys(run(calls[i]), (int)calls[i]);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(allowed),
+	    cmocka_unit_test(forbidden),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
