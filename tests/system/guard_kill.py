@@ -8,7 +8,8 @@ and again while the daemon serves backups, and time each restart.
         once the guard holds NFDS fds (10 s at most; default: any), one
         line each: "daemon PID", "guard PID", "exe PATH", "cmdline
         ARGS", "fds N:TARGET ...", "environ_bytes N", "vmlck_kb N",
-        "parent daemon|PID".
+        "seccomp N", "nonewprivs N" (/proc/PID/status), "parent
+        daemon|PID".
     guard_kill.py SIM_PID kill INTERVAL_MS MAX
         up to MAX times, while the daemon lives: SIGKILL its guard, then
         wait (1 ms steps, 3 s at most) for a new guard child that serves:
@@ -74,6 +75,17 @@ def vmlck_kb(pid):
     return -1
 
 
+def status_field(pid, name):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(name + ":"):
+                    return line.split()[1]
+    except (OSError, IndexError):
+        pass
+    return "?"
+
+
 def serving(pid):
     """Its memory locked and waiting in poll(2): it has said hello."""
     try:
@@ -131,6 +143,8 @@ def describe(d, want):
     with open("/proc/%d/environ" % g, "rb") as f:
         print("environ_bytes %d" % len(f.read()))
     print("vmlck_kb %d" % vmlck_kb(g))
+    print("seccomp %s" % status_field(g, "Seccomp"))
+    print("nonewprivs %s" % status_field(g, "NoNewPrivs"))
     print("parent %s" % ("daemon" if ppid(g) == d else ppid(g)))
     return 0
 
