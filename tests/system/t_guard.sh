@@ -424,8 +424,9 @@ nothing_frozen h
 
 # --- (i) the test build's guard attempts a forbidden call while frozen ---
 TD="$TRIG/hv_vss_daemon -n -d -c /dev/null -o mounts=/mnt/xfs,/mnt/btrfs"
-$SIM -n 2 -s hot,freeze,sleep=3,thaw -o /tmp/i.json $dev -- $TD \
-    >/tmp/i.log 2>&1 &
+# cores allowed, to the sandbox's root: the guard must still write none
+(ulimit -c unlimited && exec $SIM -n 2 -s hot,freeze,sleep=3,thaw \
+    -o /tmp/i.json $dev -- $TD) >/tmp/i.log 2>&1 &
 sim=$!
 python3 "$GK" "$sim" describe 3 >/tmp/i.desc 2>&1
 show i /tmp/i.desc
@@ -445,6 +446,7 @@ res i.landed_ms "$(landed "$(now)" 5000 i1 i2)"
 wait "$sim"
 res i.rc $?
 grep -e 'thaw guard' /tmp/i.log | sed 's/^/i.log /'
+res i.cores "$(ls / | grep -c '^core')"
 # 31: SIGSYS, no core (159 with one)
 res i.died "$(grep -c 'thaw guard died (status 31); restarting it$' /tmp/i.log)"
 python3 - /tmp/i.json <<'EOF3'
@@ -640,6 +642,8 @@ check_eq "(i) SIGUSR2 (a forbidden open): the guard died" yes \
     "$(get i.old_gone)"
 check_eq "(i) ... by SIGSYS, no core; the daemon started another" 1 \
     "$(get i.died)"
+check_eq "(i) ... no core file (cores allowed by its limit)" 0 \
+    "$(get i.cores)"
 check_eq "(i) ... and handed it both frozen filesystems" yes \
     "$(get i.new_guard)"
 check_eq "(i) ... held by the new guard" "/mnt/btrfs /mnt/xfs socket " \
