@@ -83,8 +83,17 @@ guard_filter(void)
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		return -errno;
-	if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL)
-		return -ENOMEM;
+	/*
+	 * libseccomp asks the kernel, through seccomp(2), whether it can
+	 * kill the process; where seccomp(2) is refused (systemd's
+	 * @system-service filter, which the unit uses, has prctl but not
+	 * seccomp, and libseccomp loads through prctl then), it says no.
+	 * The guard has one thread: killing it kills the process the same
+	 * way (SIGSYS).
+	 */
+	if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL &&
+	    (ctx = seccomp_init(SCMP_ACT_KILL_THREAD)) == NULL)
+		return -ENOTSUP;
 	for (i = 0; i < sizeof(rules) / sizeof(rules[0]) && rc == 0; i++)
 		rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, rules[i].nr,
 		    rules[i].ncmp, rules[i].cmp);

@@ -4,8 +4,11 @@
  * does serving passes, anything else kills the child with SIGSYS.  The
  * "filesystem" is a pipe: FITHAW and FIFREEZE on pipefs fail harmlessly
  * if the filter ever let them through, and nothing anywhere is frozen.
+ * Each case twice: as is, and under a filter like the systemd unit's,
+ * which refuses seccomp(2) itself.
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
@@ -24,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <seccomp.h>
 
 #include "filter.h"
 #include "guard_proto.h"
@@ -51,13 +55,39 @@ enum call {
 };
 
 /*
+ * What the systemd unit's SystemCallFilter=@system-service with
+ * SystemCallErrorNumber=EPERM does to the guard's set-up: seccomp(2)
+ * refused (prctl allowed), everything else let through.
+ */
+static int
+unit_filter(void)
+{
+	scmp_filter_ctx ctx;
+	int rc;
+
+	if ((ctx = seccomp_init(SCMP_ACT_ALLOW)) == NULL)
+		return -1;
+	rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(seccomp), 0);
+	if (rc == 0)
+		rc = prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	if (rc == 0)
+		rc = seccomp_load(ctx);
+	seccomp_release(ctx);
+	/* libseccomp keeps what it found the kernel can do (seccomp(2)
+	 * worked for this load): as the guard's one load, it must ask */
+	if (rc == 0)
+		rc = seccomp_reset(NULL, SCMP_ACT_ALLOW);
+	return rc;
+}
+
+/*
  * In a child, with fd 3 one end of a socket pair (a message waiting on
  * it) and fd 4 the read end of a pipe, as in the guard: not dumpable,
  * load the filter, make the call.  The child's wait status: an exit
  * code says the call was let through, and whether it worked.
  */
 static int
-run(enum call c)
+run(enum call c, bool like_unit)
 {
 	struct gmsg hello;
 	int sv[2], p[2], st, n;
@@ -91,6 +121,8 @@ run(enum call c)
 		mh.msg_iovlen = 1;
 		/* no core in the test's directory */
 		(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+		if (like_unit && unit_filter() != 0)
+			_exit(104);
 		if (guard_filter() != 0)
 			_exit(101);
 		switch (c) {
@@ -179,19 +211,19 @@ assert_sigsys(int st, int c)
 }
 
 static void
-allowed(void **state)
+allowed_in(bool like_unit)
 {
-	assert_exits(run(C_POLL), 0);
-	assert_exits(run(C_RECVMSG), 0);
-	assert_exits(run(C_SEND), 0);
-	assert_exits(run(C_FITHAW), 0);
-	assert_exits(run(C_CLOSE), 0);
-	assert_exits(run(C_CLOCK), 0);
-	assert_exits(run(C_EXIT), 7);
+	assert_exits(run(C_POLL, like_unit), 0);
+	assert_exits(run(C_RECVMSG, like_unit), 0);
+	assert_exits(run(C_SEND, like_unit), 0);
+	assert_exits(run(C_FITHAW, like_unit), 0);
+	assert_exits(run(C_CLOSE, like_unit), 0);
+	assert_exits(run(C_CLOCK, like_unit), 0);
+	assert_exits(run(C_EXIT, like_unit), 7);
 }
 
 static void
-forbidden(void **state)
+forbidden_in(bool like_unit)
 {
 	static const enum call calls[] = {C_RECVMSG_FLAGS, C_FIFREEZE,
 	    C_FIGETBSZ, C_OPEN, C_WRITE, C_SEND_BLOCKING, C_SEND_OTHER_FD,
@@ -199,7 +231,32 @@ forbidden(void **state)
 	size_t i;
 
 	for (i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
-		assert_sigsys(run(calls[i]), (int)calls[i]);
+		assert_sigsys(run(calls[i], like_unit), (int)calls[i]);
+}
+
+static void
+allowed(void **state)
+{
+	allowed_in(false);
+}
+
+static void
+forbidden(void **state)
+{
+	forbidden_in(false);
+}
+
+/* under the unit's filter, which refuses seccomp(2): the same */
+static void
+allowed_under_unit(void **state)
+{
+	allowed_in(true);
+}
+
+static void
+forbidden_under_unit(void **state)
+{
+	forbidden_in(true);
 }
 
 int
@@ -208,6 +265,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(allowed),
 	    cmocka_unit_test(forbidden),
+	    cmocka_unit_test(allowed_under_unit),
+	    cmocka_unit_test(forbidden_under_unit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
