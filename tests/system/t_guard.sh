@@ -636,19 +636,26 @@ within "(h) kill -9 of the daemon then: the new guard thawed both" 0 2000 \
 check_eq "(h) nothing left frozen" none "$(get h.left_frozen)"
 
 # (i)
-check_eq "(i) the test build's guard: under its filter too" 2 \
-    "$(sed -n 's/^i.out seccomp //p' "$out")"
-check_eq "(i) SIGUSR2 (a forbidden open): the guard died" yes \
-    "$(get i.old_gone)"
-check_eq "(i) ... by SIGSYS, no core; the daemon started another" 1 \
-    "$(get i.died)"
-check_eq "(i) ... no core file (cores allowed by its limit)" 0 \
-    "$(get i.cores)"
-check_eq "(i) ... and handed it both frozen filesystems" yes \
-    "$(get i.new_guard)"
-check_eq "(i) ... held by the new guard" "/mnt/btrfs /mnt/xfs socket " \
-    "$(get i.held)"
-check_eq "(i) ... which stayed frozen (writers in D)" DD "$(get i.blocked)"
+if grep -q '^i.log .*NO seccomp filter (sanitizer build)' "$out"; then
+	# no filter under a sanitizer (see guard/hv_vss_guard.c): the open
+	# works, and the guard lives on
+	check_eq "(i) sanitizer build: no filter, SIGUSR2's open did not kill" \
+	    no "$(get i.old_gone)"
+else
+	check_eq "(i) the test build's guard: under its filter too" 2 \
+	    "$(sed -n 's/^i.out seccomp //p' "$out")"
+	check_eq "(i) SIGUSR2 (a forbidden open): the guard died" yes \
+	    "$(get i.old_gone)"
+	check_eq "(i) ... by SIGSYS, no core; the daemon started another" 1 \
+	    "$(get i.died)"
+	check_eq "(i) ... no core file (cores allowed by its limit)" 0 \
+	    "$(get i.cores)"
+	check_eq "(i) ... and handed it both frozen filesystems" yes \
+	    "$(get i.new_guard)"
+	check_eq "(i) ... held by the new guard" "/mnt/btrfs /mnt/xfs socket " \
+	    "$(get i.held)"
+	check_eq "(i) ... which stayed frozen (writers in D)" DD "$(get i.blocked)"
+fi
 within "(i) ... until the daemon thawed them (3 s after the freeze)" 0 5000 \
     "$(get i.landed_ms)"
 check_eq "(i) both backups succeeded" 2/2 "$(get i.backups)"
