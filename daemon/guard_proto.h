@@ -17,7 +17,7 @@
 #include "guard.h"
 
 /* Bumped with any change to struct gmsg or to what a type means. */
-#define GUARD_PROTO_VERSION 1
+#define GUARD_PROTO_VERSION 2 /* 2: HELLO_FILTERED, the hello's slot */
 
 /* The guard's socket, the one fd it is started with. */
 #define GUARD_SOCK_FD 3
