@@ -65,9 +65,14 @@ DAEMON_PKGS = libevent libevent_pthreads mount
 
 # --- hv_vss_guard: the thaw guard's own program, static so that what it
 # mlocks is itself and nothing else (not under SAN: no static sanitizer
-# runtime, and the guard does not lock then anyway) ---------------------
-GUARD_SRCS = guard/hv_vss_guard.c
+# runtime, and the guard does not lock then anyway).  Its seccomp filter
+# is libseccomp's (libseccomp-dev has the .a).  hv_vss_guard_trig, for
+# the tests only, is the same program with HVVSS_TEST_TRIGGERS: SIGUSR2
+# makes it attempt a forbidden call (never installed) ------------------
+GUARD_SRCS = guard/hv_vss_guard.c guard/filter.c
 GUARD_LDFLAGS = $(if $(SAN),,-static)
+GUARD_LIBS = $(if $(SAN),$(call pc_libs,libseccomp),\
+	     $(shell $(PKG_CONFIG) --static --libs libseccomp 2>/dev/null))
 
 # --- hv_vss_sim: the IC framing (common/ic.c) is the emulated kernel's ----
 SIM_SRCS = sim/sim.c sim/kernel.c sim/fusedev.c sim/host.c sim/report.c \
@@ -114,7 +119,8 @@ UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/unit/%)
 
 PROGS = $(B)/hv_vss_sim $(B)/hv_vss_daemon $(B)/hv_vss_guard $(B)/hv_vss_ctl
 TEST_PROGS = $(B)/tests/sandbox $(B)/tests/failfreeze.so $(UNIT_BINS) \
-	     $(B)/tests/guard_drive $(B)/tests/fbsd_cmds
+	     $(B)/tests/guard_drive $(B)/tests/fbsd_cmds \
+	     $(B)/tests/hv_vss_guard_trig
 # bench/: the raw FIFREEZE floor and the write-stall writer (bench/run)
 BENCH_PROGS = $(B)/bench/rawfreeze $(B)/bench/stallwriter
 
@@ -166,9 +172,18 @@ $(B)/hv_vss_sim: $(SIM_OBJS)
 $(B)/hv_vss_daemon: $(B)/daemon/main.o $(DAEMON_LIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(DAEMON_PKGS)) -lpthread
 
-# libc only; started by the daemon from the directory it runs from
+# libc and libseccomp only; started by the daemon from the directory it
+# runs from
 $(B)/hv_vss_guard: $(GUARD_SRCS:%.c=$(B)/%.o) $(B)/daemon/sigs.o
-	$(CC) $(LDFLAGS) $(GUARD_LDFLAGS) -o $@ $^
+	$(CC) $(LDFLAGS) $(GUARD_LDFLAGS) -o $@ $^ $(GUARD_LIBS)
+
+$(B)/tests/trig/hv_vss_guard.o: guard/hv_vss_guard.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DHVVSS_TEST_TRIGGERS -Idaemon -MMD -MP -c $< -o $@
+
+$(B)/tests/hv_vss_guard_trig: $(B)/tests/trig/hv_vss_guard.o \
+    $(B)/guard/filter.o $(B)/daemon/sigs.o
+	$(CC) $(LDFLAGS) $(GUARD_LDFLAGS) -o $@ $^ $(GUARD_LIBS)
 
 $(B)/hv_vss_ctl: $(CTL_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^
@@ -258,6 +273,12 @@ $(B)/tests/unit/test_lib: tests/unit/test_lib.c $(LIB_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Ilib $(call pc_cflags,cmocka) $(LDFLAGS) -o $@ $^ \
 	    $(call pc_libs,cmocka) -lpthread
+
+# the guard's seccomp filter, loaded in forked children
+$(B)/tests/unit/test_filter: tests/unit/test_filter.c $(B)/guard/filter.o
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Idaemon -Iguard $(call pc_cflags,cmocka) \
+	    $(LDFLAGS) -o $@ $^ $(call pc_libs,cmocka libseccomp)
 
 # test_guard starts the real guard program
 unit: $(UNIT_BINS) $(B)/hv_vss_guard

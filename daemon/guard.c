@@ -560,6 +560,16 @@ hello(struct guard *g, const struct gmsg *m, struct guard_event *ev)
 	snprintf(g->note + n, sizeof(g->note) - n, "%s",
 	    m->arg[0] & HELLO_OOM ? ", OOM killer exempt"
 	                          : ", OOM killer NOT exempt");
+	n = strlen(g->note);
+	if (m->arg[0] & HELLO_FILTERED)
+		snprintf(
+		    g->note + n, sizeof(g->note) - n, ", seccomp filter on");
+	else if (m->arg[0] & HELLO_NOLOCK_SAN)
+		snprintf(g->note + n, sizeof(g->note) - n,
+		    ", NO seccomp filter (sanitizer build)");
+	else
+		snprintf(g->note + n, sizeof(g->note) - n,
+		    ", NO seccomp filter (%s)", strerror(m->slot));
 	g->ready = true;
 	ev->type = GUARD_EV_READY;
 	return 1;

@@ -17,7 +17,7 @@
 #include "guard.h"
 
 /* Bumped with any change to struct gmsg or to what a type means. */
-#define GUARD_PROTO_VERSION 1
+#define GUARD_PROTO_VERSION 2 /* 2: HELLO_FILTERED, the hello's slot */
 
 /* The guard's socket, the one fd it is started with. */
 #define GUARD_SOCK_FD 3
@@ -30,7 +30,8 @@ enum gmsg_type {
 	GM_THAWED, /* (nothing) */
 	/* guard -> daemon */
 	GM_HELLO = 100, /* arg[0]: HELLO_* flags, arg[1]: version, arg[2]:
-	                 * sizeof(struct gmsg); err: mlockall's errno */
+	                 * sizeof(struct gmsg); err: mlockall's errno;
+	                 * slot: the seccomp filter's errno */
 	GM_THAWED_ONE, /* slot, err, path */
 	GM_LEASE, /* arg[]: thawed, not frozen, failed; err: truncated */
 	GM_ERROR, /* err */
@@ -39,6 +40,7 @@ enum gmsg_type {
 #define HELLO_LOCKED 0x1 /* mlockall worked */
 #define HELLO_NOLOCK_SAN 0x2 /* mlockall skipped: sanitizer build */
 #define HELLO_OOM 0x4 /* oom_score_adj -1000 set */
+#define HELLO_FILTERED 0x8 /* under its seccomp filter (guard/filter.c) */
 
 struct gmsg {
 	uint32_t type;

@@ -44,6 +44,16 @@
  *   drop it, or the guard would thaw another's freeze if the daemon died
  *   before saying so (a window of one message; we err on the side of
  *   thawing).
+ * - A seccomp allow-list (filter.c), loaded once set up and before the
+ *   hello: serving, the guard can poll, read and answer its socket,
+ *   FITHAW and close what it holds, and exit; any other call kills it
+ *   with SIGSYS.  Under ASan or TSan it is skipped like mlockall (their
+ *   runtimes make calls of their own), and said so in the hello.
+ * - Not dumpable (PR_SET_DUMPABLE 0): a guard killed by SIGSYS, or
+ *   crashed, must not write a core, which goes to its directory or to
+ *   a core_pattern helper writing on a filesystem that may be frozen:
+ *   it would hang there, its socket still open, and the daemon would
+ *   not know it is dead.
  * - Signals: SIGTERM, SIGINT, SIGHUP and the other terminating signals a
  *   service manager or a terminal sends are ignored: stopping the service
  *   signals every process of the cgroup, and the guard must live until
@@ -68,15 +78,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "filter.h"
 #include "guard_proto.h"
 #include "sigs.h"
 
+/* a sanitizer build: no mlockall, no filter (see the top of this file) */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define GUARD_NO_MLOCK 1
+#define GUARD_SANITIZED 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
     __has_feature(memory_sanitizer)
-#define GUARD_NO_MLOCK 1
+#define GUARD_SANITIZED 1
 #endif
 #endif
 
@@ -351,6 +363,24 @@ g_close_fds(int keep)
 			close(fd);
 }
 
+#ifdef HVVSS_TEST_TRIGGERS
+/*
+ * Test builds only (make's hv_vss_guard_trig, never the program that is
+ * installed): SIGUSR2, which the guard otherwise ignores, makes it call
+ * open(2), which its filter forbids: it must die by SIGSYS wherever it
+ * is.  Without the filter the call works and the guard goes on, which is
+ * what t_guard.sh catches.
+ */
+static void
+g_test_trigger(int sig)
+{
+	int fd;
+
+	if ((fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1)
+		close(fd);
+}
+#endif
+
 /*
  * Run by hand: say why not on stderr, the one time it may be written.
  * write(2), not stdio: nothing here buffers.
@@ -391,6 +421,10 @@ main(int argc, char **argv)
 		(void)sigaction(ignored[i], &sa, NULL);
 	/* and every other stray whose default would end us (sigs.h) */
 	sigs_ignore_stray();
+#ifdef HVVSS_TEST_TRIGGERS
+	sa.sa_handler = g_test_trigger;
+	(void)sigaction(SIGUSR2, &sa, NULL);
+#endif
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 	/* started by execveat(fd), the kernel names us after the fd */
@@ -418,20 +452,26 @@ main(int argc, char **argv)
 			m.arg[0] |= HELLO_OOM;
 		close(fd);
 	}
+	/* no core: see the top of this file */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	g_close_fds(GUARD_SOCK_FD);
 	/* not to pin a mount; it cannot fail in practice, and a guard left
 	 * in its directory would still thaw (a (void) cast does not quiet
 	 * warn_unused_result under _FORTIFY_SOURCE) */
 	if (chdir("/") == -1)
 		m.err = errno;
-#ifdef GUARD_NO_MLOCK
+#ifdef GUARD_SANITIZED
 	m.arg[0] |= HELLO_NOLOCK_SAN;
 	m.err = ENOTSUP;
+	m.slot = ENOTSUP;
 #else
 	if (mlockall(MCL_CURRENT | MCL_FUTURE) == 0)
 		m.arg[0] |= HELLO_LOCKED;
 	else
 		m.err = errno;
+	/* last: from here on, only what serving needs (filter.c) */
+	if ((m.slot = -guard_filter()) == 0)
+		m.arg[0] |= HELLO_FILTERED;
 #endif
 	s.sock = GUARD_SOCK_FD;
 	s.grace_ms = (unsigned int)grace;

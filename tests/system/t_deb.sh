@@ -150,8 +150,8 @@ deps() {	# package: its Depends, package names only, sorted
 	field Depends "$1" | tr ',' '\n' | awk '{ print $1 }' | sort |
 	    paste -sd' ' -
 }
-check_eq "hvvss depends on the libraries the daemon links" \
-    "libc6 libevent-2.1-7 libevent-pthreads-2.1-7 libmount1" \
+check_eq "hvvss depends on the libraries the daemon and the guard link" \
+    "libc6 libevent-2.1-7 libevent-pthreads-2.1-7 libmount1 libseccomp2" \
     "$(deps hvvss)"
 check_eq "hvvss-sim depends on libfuse3 and libevent" \
     "libc6 libevent-2.1-7 libfuse3-3" "$(deps hvvss-sim)"

@@ -10,7 +10,8 @@
 #      hang it (its superblock goes to an image on the frozen outer one).
 #      Before that: the guard is called hv_vss_guard, holds exactly its
 #      socket and the three fds, has its memory locked, and shrugs off
-#      SIGTERM, SIGINT and SIGHUP.
+#      SIGTERM, SIGINT, SIGHUP and SIGUSR2 (the test build's trigger,
+#      see (i): the program that is installed has none).
 #  (b) the driver arms a lease of 1 s (grace 1 s), freezes xfs and btrfs
 #      and hangs: the guard thaws both, newest first, 2 s after the arm
 #      and not before, while the driver still hangs, and reports it.
@@ -29,7 +30,8 @@
 #      the program hv_vss_guard (/proc/PID/exe, cmdline), its child, with
 #      an empty environment and fd 3, its socket, as its only fd -- not
 #      the fd 9 the daemon inherited on a filesystem it freezes -- plus
-#      the two held directories while frozen, and its memory locked.
+#      the two held directories while frozen, its memory locked, and
+#      its seccomp filter on (Seccomp: 2, NoNewPrivs: 1).
 #      Then 400 backups while the guard is SIGKILLed every 40 ms (once a
 #      new one serves): every backup succeeds, every death is seen and
 #      the guard restarted within 1 s; and control requests go on while
@@ -38,15 +40,28 @@
 #  (h) the guard SIGKILLed while frozen: the new one is handed both
 #      filesystems (which stay frozen); the daemon SIGKILLed then: the
 #      new guard thaws them.
+#  (i) the test build of the guard (hv_vss_guard_trig, beside a copy of
+#      the daemon), while it holds both filesystems frozen, is made to
+#      attempt a forbidden call (SIGUSR2: open(2)): it dies by SIGSYS,
+#      without a core; the daemon says so and starts another, hands it
+#      both filesystems (which stay frozen), and thaws them on time; both
+#      backups succeed.  The installed program has no trigger (nm).
 # After every case every filesystem must take a write at once (the case
 # fails, after thawing, if one does not).
 
 . "$(dirname "$0")/lib.sh"
 need_root
-need_cmd mkfs.ext4 mkfs.xfs mkfs.btrfs fsfreeze
+need_cmd mkfs.ext4 mkfs.xfs mkfs.btrfs fsfreeze nm
 [ -x "$B/tests/guard_drive" ] ||
     bail "guard_drive is built ($B/tests/guard_drive)"
+[ -x "$B/tests/hv_vss_guard_trig" ] ||
+    bail "hv_vss_guard_trig is built ($B/tests/hv_vss_guard_trig)"
 workdir
+# (i): the daemon starts the guard beside it: a copy of it beside the
+# test build of the guard
+mkdir "$WORK/trig" && cp "$B/hv_vss_daemon" "$WORK/trig/" &&
+    cp "$B/tests/hv_vss_guard_trig" "$WORK/trig/hv_vss_guard" ||
+    bail "copying the daemon and the test guard to $WORK/trig"
 mkimage ext4 256M "$WORK/outer.img" || bail "mkfs.ext4"
 mkimage xfs 300M "$WORK/xfs.img" || bail "mkfs.xfs"
 mkimage btrfs 128M "$WORK/btrfs.img" || bail "mkfs.btrfs"
@@ -171,6 +186,7 @@ res a.blocked "$(wstate a1)$(wstate a2)$(wstate a3)"
 kill -TERM "$g"
 kill -INT "$g"
 kill -HUP "$g"
+kill -USR2 "$g"
 sleep 0.3
 res a.after_signals \
     "$([ -d "/proc/$g" ] && echo alive)$(wstate a1)$(wstate a2)$(wstate a3)"
@@ -405,10 +421,45 @@ kill -KILL "$dp"
 res h.landed_ms "$(landed "$t0" 5000 h1 h2)"
 wait "$sim"
 nothing_frozen h
+
+# --- (i) the test build's guard attempts a forbidden call while frozen ---
+TD="$TRIG/hv_vss_daemon -n -d -c /dev/null -o mounts=/mnt/xfs,/mnt/btrfs"
+# cores allowed, to the sandbox's root: the guard must still write none
+(ulimit -c unlimited && exec $SIM -n 2 -s hot,freeze,sleep=3,thaw \
+    -o /tmp/i.json $dev -- $TD) >/tmp/i.log 2>&1 &
+sim=$!
+python3 "$GK" "$sim" describe 3 >/tmp/i.desc 2>&1
+show i /tmp/i.desc
+old=$(sed -n 's/^guard //p' /tmp/i.desc)
+frozen_writer i1 /mnt/xfs
+frozen_writer i2 /mnt/btrfs
+kill -USR2 "$old"
+res i.old_gone "$(gone "$old")"
+python3 "$GK" "$sim" describe 3 >/tmp/i.desc2 2>&1
+show i2 /tmp/i.desc2
+new=$(sed -n 's/^guard //p' /tmp/i.desc2)
+res i.new_guard "$([ -n "$new" ] && [ "$new" != "$old" ] && echo yes)"
+res i.held "$(sed -n 's/^fds //p' /tmp/i.desc2 | tr ' ' '\n' |
+    sed 's/^[0-9]*://' | sort | tr '\n' ' ')"
+res i.blocked "$(wstate i1)$(wstate i2)"
+res i.landed_ms "$(landed "$(now)" 5000 i1 i2)"
+wait "$sim"
+res i.rc $?
+head -n 80 /tmp/i.log | sed 's/^/i.log /'
+res i.cores "$(ls / | grep -c '^core')"
+# 31: SIGSYS, no core (159 with one)
+res i.died "$(grep -c 'thaw guard died (status 31); restarting it$' /tmp/i.log)"
+python3 - /tmp/i.json <<'EOF3'
+import json, sys
+r = json.load(open(sys.argv[1]))
+ok = sum(1 for b in r["backups"] if b["verdict"] == "ok")
+print("i.backups=%d/%d" % (ok, len(r["backups"])))
+EOF3
+nothing_frozen i
 EOF2
 
 "$SANDBOX" -t 240 -r "$TOP" -r "$B" -r "$WORK" -e "B=$B" \
-    -e "GK=$TOP/tests/system/guard_kill.py" \
+    -e "GK=$TOP/tests/system/guard_kill.py" -e "TRIG=$WORK/trig" \
     -m "$WORK/outer.img:/mnt/outer" -m "/mnt/outer/inner.img:/mnt/inner" \
     -m "$WORK/xfs.img:/mnt/xfs" -m "$WORK/btrfs.img:/mnt/btrfs" \
     -- sh "$WORK/inner.sh" >"$WORK/out" 2>"$WORK/err"
@@ -446,7 +497,7 @@ else
 	check_eq "(a) the guard's memory is locked" yes "$(get a.locked)"
 fi
 check_eq "(a) writers on the 3 filesystems blocked (D)" DDD "$(get a.blocked)"
-check_eq "(a) SIGTERM, SIGINT, SIGHUP: the guard lives, thaws nothing" \
+check_eq "(a) SIGTERM, SIGINT, SIGHUP, SIGUSR2: the guard lives, thaws nothing" \
     aliveDDD "$(get a.after_signals)"
 within "(a) kill -9 of the driver: all 3 writers landed within 2 s" \
     0 2000 "$(get a.landed_ms)"
@@ -542,6 +593,12 @@ then
 	check_eq "(f) sanitizer build: VmLck 0" 0 "$(idle vmlck_kb)"
 else
 	within "(f) its memory is locked (VmLck)" 1 4096 "$(idle vmlck_kb)" kB
+	check_eq "(f) it is under its seccomp filter (Seccomp: 2)" 2 \
+	    "$(idle seccomp)"
+	check_eq "(f) ... with no new privileges (NoNewPrivs: 1)" 1 \
+	    "$(idle nonewprivs)"
+	check "(f) ... and the daemon says so" \
+	    grep -q '^f0.out .*thaw guard pid .*, seccomp filter on$' "$out"
 fi
 check_eq "(f) the backup ran" 0 "$(get f0.rc)"
 check_eq "(f) nothing left frozen" none "$(get f0.left_frozen)"
@@ -577,4 +634,35 @@ check_eq "(h) ... which stayed frozen (writers in D)" DD "$(get h.blocked)"
 within "(h) kill -9 of the daemon then: the new guard thawed both" 0 2000 \
     "$(get h.landed_ms)"
 check_eq "(h) nothing left frozen" none "$(get h.left_frozen)"
+
+# (i)
+if grep -q '^i.log .*NO seccomp filter (sanitizer build)' "$out"; then
+	# no filter under a sanitizer (see guard/hv_vss_guard.c): the open
+	# works, and the guard lives on
+	check_eq "(i) sanitizer build: no filter, SIGUSR2's open did not kill" \
+	    no "$(get i.old_gone)"
+else
+	check_eq "(i) the test build's guard: under its filter too" 2 \
+	    "$(sed -n 's/^i.out seccomp //p' "$out")"
+	check_eq "(i) SIGUSR2 (a forbidden open): the guard died" yes \
+	    "$(get i.old_gone)"
+	check_eq "(i) ... by SIGSYS, no core; the daemon started another" 1 \
+	    "$(get i.died)"
+	check_eq "(i) ... no core file (cores allowed by its limit)" 0 \
+	    "$(get i.cores)"
+	check_eq "(i) ... and handed it both frozen filesystems" yes \
+	    "$(get i.new_guard)"
+	check_eq "(i) ... held by the new guard" "/mnt/btrfs /mnt/xfs socket " \
+	    "$(get i.held)"
+	check_eq "(i) ... which stayed frozen (writers in D)" DD "$(get i.blocked)"
+fi
+within "(i) ... until the daemon thawed them (3 s after the freeze)" 0 5000 \
+    "$(get i.landed_ms)"
+check_eq "(i) both backups succeeded" 2/2 "$(get i.backups)"
+check_eq "(i) ... hv_vss_sim says ok" 0 "$(get i.rc)"
+check_eq "(i) nothing left frozen" none "$(get i.left_frozen)"
+check_eq "(i) the installed guard has no test trigger (nm)" 0 \
+    "$(nm "$B/hv_vss_guard" | grep -c ' g_test_trigger$')"
+check_eq "(i) ... the test build has it (so nm can tell)" 1 \
+    "$(nm "$B/tests/hv_vss_guard_trig" | grep -c ' g_test_trigger$')"
 finish

@@ -326,7 +326,11 @@ died_and_restart(void **state)
 /*
  * The guard is its own program: /proc/PID/exe and cmdline say so; its
  * environment is empty and its only fd is its socket as fd 3, although
- * we hold an fd that is not close-on-exec; its memory is locked.
+ * we hold an fd that is not close-on-exec; its memory is locked; it is
+ * under its seccomp filter, with no new privileges.  It is not dumpable
+ * (no core on a frozen filesystem), so that only root may read its exe,
+ * environ and fds: run as another user, this test checks that they are
+ * refused instead.
  */
 static void
 exec_image(void **state)
@@ -342,6 +346,20 @@ exec_image(void **state)
 	assert_true((leak = open("/dev/null", O_RDONLY)) >= 0); /* no CLOEXEC */
 	assert_non_null(g = guard_start(GRACE_MS, err, sizeof(err)));
 	pid = guard_pid(g);
+	read_proc(pid, "status", buf, sizeof(buf));
+	if (strstr(guard_note(g), "(sanitizer build)") == NULL) {
+		assert_non_null(strstr(guard_note(g), "seccomp filter on"));
+		assert_non_null(strstr(buf, "\nSeccomp:\t2\n"));
+		assert_non_null(strstr(buf, "\nNoNewPrivs:\t1\n"));
+	}
+	if (geteuid() != 0) {
+		snprintf(line, sizeof(line), "/proc/%d/exe", (int)pid);
+		assert_int_equal(readlink(line, buf, sizeof(buf)), -1);
+		assert_int_equal(errno, EACCES);
+		close(leak);
+		guard_free(g);
+		return;
+	}
 	assert_non_null(realpath(guard_path, real));
 	snprintf(line, sizeof(line), "/proc/%d/exe", (int)pid);
 	n = (size_t)readlink(line, buf, sizeof(buf) - 1);
