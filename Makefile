@@ -50,6 +50,13 @@ SIM_SRCS = sim/sim.c sim/kernel.c sim/fusedev.c sim/host.c sim/report.c
 SIM_OBJS = $(SIM_SRCS:%.c=$(B)/%.o)
 SIM_PKGS = fuse3 libevent
 
+# --- hv_vss_group: the consistency-group agent, a libhvvss client that
+# talks to etcd's JSON gateway (libcurl, json-c); the only program that
+# links them -----------------------------------------------------------
+GROUP_SRCS = group/hv_vss_group.c group/etcd.c group/round.c
+GROUP_OBJS = $(GROUP_SRCS:%.c=$(B)/%.o)
+GROUP_PKGS = libcurl json-c inih
+
 # --- libhvvss: its own -fPIC objects in $(B)/lib/, apart from the
 # programs'; the .so exports only what lib/libhvvss.map names, the .a
 # only hvvss_* (the codec's app_* names are made local) -----------------
@@ -73,7 +80,8 @@ SANDBOX_SRCS = tests/system/sandbox.c
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/unit/%)
 
-PROGS = $(B)/hv_vss_sim $(B)/hv_vss_daemon $(B)/hv_vss_ctl
+PROGS = $(B)/hv_vss_sim $(B)/hv_vss_daemon $(B)/hv_vss_ctl \
+	$(B)/hv_vss_group
 TEST_PROGS = $(B)/tests/sandbox $(B)/tests/failfreeze.so $(UNIT_BINS) \
 	     $(B)/tests/guard_drive
 # bench/: the raw FIFREEZE floor and the write-stall writer (bench/run)
@@ -111,6 +119,14 @@ $(B)/hv_vss_daemon: $(B)/daemon/main.o $(DAEMON_LIB_OBJS) $(COMMON_OBJS)
 # hv_vss_ctl: libc only, common/ctlproto.h is its protocol
 $(B)/hv_vss_ctl: $(B)/ctl/hv_vss_ctl.o
 	$(CC) $(LDFLAGS) -o $@ $^
+
+$(B)/group/%.o: group/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Ilib $(call pc_cflags,$(GROUP_PKGS)) \
+	    -MMD -MP -c $< -o $@
+
+$(B)/hv_vss_group: $(GROUP_OBJS) $(B)/libhvvss.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(GROUP_PKGS))
 
 $(B)/lib/%.o: lib/%.c
 	@mkdir -p $(@D)
@@ -258,8 +274,9 @@ install-lib: $(LIB_OUT)
 
 C_FILES = $(wildcard common/*.[ch] sim/*.[ch] daemon/*.[ch] lib/*.[ch] \
 	  ctl/*.[ch] tests/unit/*.c tests/system/*.c tests/fuzz/*.c \
-	  examples/*.c bench/*.c)
-MAN_PAGES = $(wildcard daemon/*.[1-8] sim/*.[1-8] ctl/*.[1-8] lib/*.[1-8])
+	  examples/*.c bench/*.c group/*.[ch])
+MAN_PAGES = $(wildcard daemon/*.[1-8] sim/*.[1-8] ctl/*.[1-8] lib/*.[1-8] \
+	    group/*.[1-8])
 
 lint:
 	@sh tools/deps lint

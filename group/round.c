@@ -1,0 +1,572 @@
+/*
+ * round.c: see round.h.  The keys, under P = <prefix>/<group>/:
+ *
+ *	P/open			"<round> <lease>": the round a FREEZE joins;
+ *				on the round's lease, which nobody renews,
+ *				so that a round everyone left expires
+ *	P/r/<round>/m/<member>	the member has quiesced; on the member's own
+ *				lease, renewed while its agent lives
+ *	P/r/<round>/complete	every member had quiesced (round's lease)
+ *	P/r/<round>/abandoned	"<member>: <why>": one gave up first
+ *
+ * A FREEZE creates P/open if there is none (one transaction, which also
+ * records the member), or joins the round it names (a transaction that
+ * holds only while P/open still names it, so nobody joins a round that
+ * ended).  It then watches P/r/<round>/ from the round's first revision,
+ * so it sees every member that came before it without a separate read.
+ * The member that sees every member present writes "complete", in a
+ * transaction that requires every member key to still exist and no
+ * "complete" yet; one that gives up writes "abandoned" only if there is
+ * no "complete".  Both end the round by deleting P/open if it still names
+ * it.  So a round either completes for all or for none, even when a
+ * member gives up at the moment the last one arrives.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "round.h"
+
+struct group {
+	struct group_conf c;
+	struct etcd *e;
+	char p[256];		/* P */
+	int64_t session;	/* the member's lease, 0: none */
+	int64_t spare;		/* a lease for the next round this opens */
+	char left_key[512];	/* the member key to delete after the thaw */
+	uint64_t last_tick;
+};
+
+/* What the watch has seen of the round being waited for. */
+struct seen {
+	struct group *g;
+	char base[512]; /* P/r/<round>/ */
+	uint64_t t0;
+	long long stamp[GROUP_MAX_MEMBERS]; /* its clock when it came, ms */
+	bool present[GROUP_MAX_MEMBERS];
+	int order[GROUP_MAX_MEMBERS], norder;
+	bool complete, abandoned;
+	char abandoned_by[256];
+};
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static unsigned int
+left_ms(uint64_t end)
+{
+	uint64_t t = now_ms();
+
+	return t < end ? (unsigned int)(end - t) : 0;
+}
+
+struct group *
+group_new(const struct group_conf *c, struct etcd *e)
+{
+	struct group *g;
+
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		return NULL;
+	g->c = *c;
+	g->e = e;
+	snprintf(g->p, sizeof(g->p), "%s/%s/", c->prefix, c->group);
+	return g;
+}
+
+void
+group_free(struct group *g)
+{
+	free(g);
+}
+
+void
+group_leases(const struct group *g, int64_t *session, int64_t *spare)
+{
+	*session = g->session;
+	*spare = g->spare;
+}
+
+unsigned int
+group_tick_ms(const struct group *g)
+{
+	return (unsigned int)g->c.lease_ttl * 1000 / 3;
+}
+
+/* --- building transactions ----------------------------------------- */
+
+static json_object *
+cmp(const char *key, const char *target, const char *result,
+    json_object *operand)
+{
+	json_object *o = json_object_new_object();
+	char field[32];
+
+	json_object_object_add(o, "key", etcd_str(key));
+	json_object_object_add(o, "target", json_object_new_string(target));
+	json_object_object_add(o, "result", json_object_new_string(result));
+	snprintf(field, sizeof(field), "%s",
+	    strcmp(target, "CREATE") == 0	 ? "create_revision"
+	    : strcmp(target, "VERSION") == 0 ? "version"
+					     : "value");
+	json_object_object_add(o, field, operand);
+	return o;
+}
+
+static json_object *
+op_put(const char *key, const char *value, int64_t lease)
+{
+	json_object *o = json_object_new_object(), *r;
+
+	r = json_object_new_object();
+	json_object_object_add(r, "key", etcd_str(key));
+	json_object_object_add(r, "value", etcd_str(value));
+	if (lease != 0)
+		json_object_object_add(r, "lease", etcd_i64(lease));
+	json_object_object_add(o, "request_put", r);
+	return o;
+}
+
+static json_object *
+op_delete(const char *key)
+{
+	json_object *o = json_object_new_object(), *r;
+
+	r = json_object_new_object();
+	json_object_object_add(r, "key", etcd_str(key));
+	json_object_object_add(o, "request_delete_range", r);
+	return o;
+}
+
+static json_object *
+op_range(const char *key)
+{
+	json_object *o = json_object_new_object(), *r;
+
+	r = json_object_new_object();
+	json_object_object_add(r, "key", etcd_str(key));
+	json_object_object_add(o, "request_range", r);
+	return o;
+}
+
+static json_object *
+txn_new(json_object **compare, json_object **success, json_object **failure)
+{
+	json_object *t = json_object_new_object();
+
+	*compare = json_object_new_array();
+	*success = json_object_new_array();
+	*failure = json_object_new_array();
+	json_object_object_add(t, "compare", *compare);
+	json_object_object_add(t, "success", *success);
+	json_object_object_add(t, "failure", *failure);
+	return t;
+}
+
+/* Delete P/open if it still holds openval: a nested transaction. */
+static json_object *
+op_close(struct group *g, const char *openval)
+{
+	json_object *o = json_object_new_object(), *t, *c, *s, *f;
+	char key[300];
+
+	snprintf(key, sizeof(key), "%sopen", g->p);
+	t = txn_new(&c, &s, &f);
+	json_object_array_add(c, cmp(key, "VALUE", "EQUAL", etcd_str(openval)));
+	json_object_array_add(s, op_delete(key));
+	json_object_object_add(o, "request_txn", t);
+	return o;
+}
+
+static bool
+succeeded(json_object *ans)
+{
+	json_object *f;
+
+	return json_object_object_get_ex(ans, "succeeded", &f) &&
+	    json_object_get_boolean(f);
+}
+
+/* --- leases ---------------------------------------------------------- */
+
+static int
+ensure_lease(struct group *g, int64_t *id, int ttl, unsigned int ms)
+{
+	if (*id != 0)
+		return 0;
+	return etcd_lease_grant(g->e, ttl, id, ms);
+}
+
+void
+group_tick(struct group *g, unsigned int ms)
+{
+	int ttl;
+
+	if (g->last_tick != 0 && now_ms() - g->last_tick < group_tick_ms(g))
+		return;
+	g->last_tick = now_ms();
+	if (g->session != 0 &&
+	    (etcd_lease_keepalive(g->e, g->session, &ttl, ms) < 0 || ttl <= 0))
+		g->session = 0; /* granted again when next needed */
+	if (g->spare != 0 &&
+	    (etcd_lease_keepalive(g->e, g->spare, &ttl, ms) < 0 || ttl <= 0))
+		g->spare = 0;
+	if (g->session == 0)
+		ensure_lease(g, &g->session, g->c.lease_ttl, ms);
+	if (g->spare == 0)
+		ensure_lease(g, &g->spare, g->c.lease_ttl, ms);
+}
+
+/* --- the round ------------------------------------------------------- */
+
+static int
+member_index(const struct group *g, const char *name)
+{
+	int i;
+
+	for (i = 0; i < g->c.nmembers; i++)
+		if (strcmp(g->c.members[i], name) == 0)
+			return i;
+	return -1;
+}
+
+static void
+on_event(const struct etcd_event *ev, void *arg)
+{
+	struct seen *s = arg;
+	size_t n = strlen(s->base);
+	const char *rest;
+	int i;
+
+	if (strncmp(ev->key, s->base, n) != 0)
+		return;
+	rest = ev->key + n;
+	if (strncmp(rest, "m/", 2) == 0) {
+		if ((i = member_index(s->g, rest + 2)) < 0)
+			return; /* not a member of ours: ignored */
+		if (ev->type == 0 && !s->present[i]) {
+			s->present[i] = true;
+			s->stamp[i] = strtoll(ev->value, NULL, 10);
+			if (s->norder < GROUP_MAX_MEMBERS)
+				s->order[s->norder++] = i;
+		} else if (ev->type == 1)
+			s->present[i] = false;
+	} else if (strcmp(rest, "complete") == 0 && ev->type == 0)
+		s->complete = true;
+	else if (strcmp(rest, "abandoned") == 0 && ev->type == 0) {
+		s->abandoned = true;
+		snprintf(s->abandoned_by, sizeof(s->abandoned_by), "%s",
+		    ev->value);
+	}
+}
+
+static bool
+all_present(const struct seen *s)
+{
+	int i;
+
+	for (i = 0; i < s->g->c.nmembers; i++)
+		if (!s->present[i])
+			return false;
+	return true;
+}
+
+/*
+ * Open a round or join the open one.  0 and the round's id, its P/open
+ * value and first revision; or a negative errno.
+ */
+static int
+join(struct group *g, char *id, size_t idlen, char *openval, size_t vlen,
+    int64_t *first, bool *opened, uint64_t end)
+{
+	json_object *t, *c, *s, *f, *ans, *resp, *rr, *kvs, *kv;
+	char key[300], mkey[600], stamp[32];
+	struct timespec ts;
+	char *v;
+	int rc, attempt;
+
+	snprintf(key, sizeof(key), "%sopen", g->p);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(stamp, sizeof(stamp), "%lld",
+	    (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	for (attempt = 0; attempt < 5; attempt++) {
+		if ((rc = ensure_lease(g, &g->session, g->c.lease_ttl,
+			 left_ms(end))) < 0 ||
+		    (rc = ensure_lease(g, &g->spare, g->c.lease_ttl,
+			 left_ms(end))) < 0)
+			return rc;
+		/* a new round: "<unix ms>-<member>", readable in logs */
+		snprintf(id, idlen, "%s-%s", stamp, g->c.self);
+		snprintf(openval, vlen, "%s %llx", id,
+		    (unsigned long long)g->spare);
+		snprintf(mkey, sizeof(mkey), "%sr/%s/m/%s", g->p, id,
+		    g->c.self);
+		t = txn_new(&c, &s, &f);
+		json_object_array_add(
+		    c, cmp(key, "CREATE", "EQUAL", etcd_i64(0)));
+		json_object_array_add(s, op_put(key, openval, g->spare));
+		json_object_array_add(s, op_put(mkey, stamp, g->session));
+		json_object_array_add(f, op_range(key));
+		if ((rc = etcd_call(g->e, "/v3/kv/txn", t, left_ms(end),
+			 &ans)) < 0)
+			return rc;
+		if (succeeded(ans)) {
+			json_object *h;
+
+			json_object_object_get_ex(ans, "header", &h);
+			*first = etcd_get_i64(h, "revision");
+			*opened = true;
+			g->spare = 0; /* the round's now: nobody renews it */
+			json_object_put(ans);
+			return 0;
+		}
+		/* somebody's round is open: its id, value and revision */
+		v = NULL;
+		if (json_object_object_get_ex(ans, "responses", &resp) &&
+		    (rr = json_object_array_get_idx(resp, 0)) != NULL &&
+		    json_object_object_get_ex(rr, "response_range", &rr) &&
+		    json_object_object_get_ex(rr, "kvs", &kvs) &&
+		    (kv = json_object_array_get_idx(kvs, 0)) != NULL) {
+			v = etcd_unb64(kv, "value", NULL);
+			*first = etcd_get_i64(kv, "create_revision");
+		}
+		json_object_put(ans);
+		if (v == NULL)
+			continue; /* it ended between the two: again */
+		snprintf(openval, vlen, "%s", v);
+		free(v);
+		snprintf(id, idlen, "%.*s", (int)strcspn(openval, " "),
+		    openval);
+		snprintf(mkey, sizeof(mkey), "%sr/%s/m/%s", g->p, id,
+		    g->c.self);
+		t = txn_new(&c, &s, &f);
+		json_object_array_add(
+		    c, cmp(key, "VALUE", "EQUAL", etcd_str(openval)));
+		json_object_array_add(s, op_put(mkey, stamp, g->session));
+		if ((rc = etcd_call(g->e, "/v3/kv/txn", t, left_ms(end),
+			 &ans)) < 0)
+			return rc;
+		rc = succeeded(ans);
+		json_object_put(ans);
+		if (rc) {
+			*opened = false;
+			return 0;
+		}
+	}
+	return -EAGAIN;
+}
+
+/* Every member is in: write "complete" unless someone left meanwhile. */
+static int
+try_complete(struct group *g, struct seen *s, const char *openval,
+    int64_t lease, uint64_t end)
+{
+	json_object *t, *c, *sc, *f, *ans;
+	char key[700];
+	int i, rc;
+
+	t = txn_new(&c, &sc, &f);
+	for (i = 0; i < g->c.nmembers; i++) {
+		snprintf(key, sizeof(key), "%sm/%s", s->base, g->c.members[i]);
+		json_object_array_add(
+		    c, cmp(key, "VERSION", "GREATER", etcd_i64(0)));
+	}
+	snprintf(key, sizeof(key), "%scomplete", s->base);
+	json_object_array_add(c, cmp(key, "CREATE", "EQUAL", etcd_i64(0)));
+	json_object_array_add(sc, op_put(key, g->c.self, lease));
+	json_object_array_add(sc, op_close(g, openval));
+	if ((rc = etcd_call(g->e, "/v3/kv/txn", t, left_ms(end), &ans)) < 0)
+		return rc;
+	rc = succeeded(ans);
+	json_object_put(ans);
+	return rc;
+}
+
+/* Give up: "abandoned" unless it completed; 1 if it had completed. */
+static int
+abandon(struct group *g, struct seen *s, const char *openval, int64_t lease,
+    const char *why, unsigned int ms)
+{
+	json_object *t, *c, *sc, *f, *ans;
+	char key[700], val[700];
+	int rc;
+
+	t = txn_new(&c, &sc, &f);
+	snprintf(key, sizeof(key), "%scomplete", s->base);
+	json_object_array_add(c, cmp(key, "CREATE", "EQUAL", etcd_i64(0)));
+	snprintf(key, sizeof(key), "%sabandoned", s->base);
+	snprintf(val, sizeof(val), "%s: %s", g->c.self, why);
+	json_object_array_add(sc, op_put(key, val, lease));
+	snprintf(key, sizeof(key), "%sm/%s", s->base, g->c.self);
+	json_object_array_add(sc, op_delete(key));
+	json_object_array_add(sc, op_close(g, openval));
+	if ((rc = etcd_call(g->e, "/v3/kv/txn", t, ms, &ans)) < 0)
+		return rc;
+	rc = !succeeded(ans);
+	json_object_put(ans);
+	return rc;
+}
+
+/*
+ * Who came when: each member's key holds its own clock's time of
+ * arrival, and the first is +0ms (the members' clocks are compared: on
+ * VMs kept by NTP, within milliseconds).
+ */
+static void
+describe(const struct group *g, const struct seen *s, struct round_result *r)
+{
+	long long first = 0;
+	size_t n = 0;
+	int i, k;
+
+	r->present[0] = r->missing[0] = '\0';
+	r->npresent = 0;
+	for (k = 0; k < s->norder; k++) {
+		i = s->order[k];
+		if (s->present[i] && (first == 0 || s->stamp[i] < first))
+			first = s->stamp[i];
+	}
+	for (k = 0; k < s->norder; k++) {
+		i = s->order[k];
+		if (!s->present[i])
+			continue;
+		r->npresent++;
+		n += (size_t)snprintf(r->present + n,
+		    n < sizeof(r->present) ? sizeof(r->present) - n : 0,
+		    "%s%s+%lldms", n ? " " : "", g->c.members[i],
+		    s->stamp[i] - first);
+		if (n >= sizeof(r->present))
+			n = sizeof(r->present) - 1;
+	}
+	n = 0;
+	for (i = 0; i < g->c.nmembers; i++) {
+		if (s->present[i])
+			continue;
+		n += (size_t)snprintf(r->missing + n,
+		    n < sizeof(r->missing) ? sizeof(r->missing) - n : 0,
+		    "%s%s", n ? " " : "", g->c.members[i]);
+		if (n >= sizeof(r->missing))
+			n = sizeof(r->missing) - 1;
+	}
+}
+
+int
+group_freeze(struct group *g, unsigned int ms, struct round_result *r)
+{
+	struct seen *s;
+	struct etcd_watch *w = NULL;
+	char openval[GROUP_NAME_MAX + 64], prefix[512];
+	uint64_t end, t0 = now_ms();
+	int64_t first = 0, lease;
+	bool tried = false;
+	unsigned int reserve;
+	int rc;
+
+	/* keep a fifth (at most a second) to record giving up, so that a
+	 * VETO still comes within ms */
+	reserve = ms / 5 < 1000 ? ms / 5 : 1000;
+	end = t0 + ms - reserve;
+	memset(r, 0, sizeof(*r));
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		snprintf(r->why, sizeof(r->why), "out of memory");
+		return -1;
+	}
+	s->g = g;
+	s->t0 = t0;
+	g->left_key[0] = '\0';
+	rc = join(g, r->id, sizeof(r->id), openval, sizeof(openval), &first,
+	    &r->opened, end);
+	if (rc < 0) {
+		snprintf(r->why, sizeof(r->why), "cannot join a round: %s",
+		    rc == -EAGAIN ? "rounds kept ending" : etcd_error(g->e));
+		r->id[0] = '\0';
+		g->left_key[0] = '\0';
+		goto out;
+	}
+	lease = strtoll(strchr(openval, ' ') ? strchr(openval, ' ') + 1 : "0",
+	    NULL, 16);
+	snprintf(s->base, sizeof(s->base), "%sr/%s/", g->p, r->id);
+	snprintf(g->left_key, sizeof(g->left_key), "%sm/%s", s->base,
+	    g->c.self);
+	snprintf(prefix, sizeof(prefix), "%s", s->base);
+	/* from the round's first revision: everyone who came before us */
+	rc = etcd_watch_start(
+	    g->e, prefix, first, on_event, s, left_ms(end), &w);
+	if (rc < 0) {
+		snprintf(r->why, sizeof(r->why), "cannot watch round %s: %s",
+		    r->id, etcd_error(g->e));
+		goto giveup;
+	}
+	while (!s->complete && !s->abandoned) {
+		if (all_present(s) && !tried) {
+			tried = true;
+			rc = try_complete(g, s, openval, lease, end);
+			if (rc == 1) {
+				s->complete = true;
+				break;
+			}
+			/* 0: someone left or completed it first; the watch
+			 * tells which */
+		}
+		if (left_ms(end) == 0) {
+			snprintf(r->why, sizeof(r->why),
+			    "round %s not complete within %u ms", r->id, ms);
+			goto giveup;
+		}
+		group_tick(g, left_ms(end) < 500 ? left_ms(end) : 500);
+		if ((rc = etcd_watch_wait(w, left_ms(end) < 200 ? left_ms(end)
+							       : 200)) < 0) {
+			snprintf(r->why, sizeof(r->why), "watching round %s: %s",
+			    r->id, etcd_error(g->e));
+			goto giveup;
+		}
+		if (!all_present(s))
+			tried = false;
+	}
+	if (s->abandoned)
+		snprintf(r->why, sizeof(r->why), "round %s abandoned by %s",
+		    r->id, s->abandoned_by);
+	r->complete = s->complete;
+	goto out;
+
+giveup:
+	/* a moment more for the verdict, which etcd must record */
+	rc = abandon(g, s, openval, lease, r->why,
+	    left_ms(end + reserve) ? left_ms(end + reserve) : 1);
+	if (rc == 1) {
+		r->complete = true;
+		r->why[0] = '\0';
+	} else if (rc < 0) {
+		size_t n = strlen(r->why);
+
+		snprintf(r->why + n, sizeof(r->why) - n, " (etcd: %s)",
+		    etcd_error(g->e));
+	}
+out:
+	etcd_watch_free(w);
+	describe(g, s, r);
+	r->waited_ms = (unsigned int)(now_ms() - t0);
+	free(s);
+	return r->complete ? 0 : -1;
+}
+
+void
+group_leave(struct group *g, unsigned int ms)
+{
+	json_object *t, *c, *s, *f, *ans;
+
+	if (g->left_key[0] == '\0')
+		return;
+	t = txn_new(&c, &s, &f);
+	json_object_array_add(s, op_delete(g->left_key));
+	if (etcd_call(g->e, "/v3/kv/txn", t, ms, &ans) == 0)
+		json_object_put(ans);
+	g->left_key[0] = '\0';
+}

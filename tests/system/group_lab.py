@@ -1,0 +1,656 @@
+#!/usr/bin/env python3
+"""group_lab.py: a laboratory of VMs in one consistency group, for
+t_group.sh and bench/group.
+
+    Etcd(n, workdir)    a real etcd cluster: n members of Debian's etcd on
+                        127.0.0.1, ports of their own, data on /dev/shm,
+                        fsync off; kill(i), restart(i), stop()
+    Vm(lab, i, ...)     one VM: a sandbox (tests/system/sandbox) holding
+                        its own emulated host and device (hv_vss_sim), a
+                        loop-mounted ext4 filesystem, hv_vss_daemon, the
+                        bank.py workload and, with a group, hv_vss_group.
+                        The host side of its backups is here: each backup
+                        waits for "go" (the host starting it), and its
+                        frozen window copies the VM's disk image, as a
+                        Hyper-V host's snapshot would.
+
+The proof (run as a program) drives rounds of backups over N VMs, each
+VM's host starting at a random offset within --stagger seconds, then adds
+up each round's snapshots: the ledgers' balances must sum to the starting
+total exactly, and each image must be clean.  It prints "ok - " and
+"not ok - " lines, like the shell tests.
+"""
+
+import argparse
+import json
+import os
+import queue
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+TOP = os.environ.get("HVVSS_TOP") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+B = os.environ.get("HVVSS_BUILD") or os.path.join(TOP, "build")
+SANDBOX = os.environ.get("SANDBOX") or os.path.join(B, "tests", "sandbox")
+START = 1000  # each VM's opening balance
+
+
+def port_free(p):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def free_ports(n):
+    """n consecutive free ports from a random base (tests run side by
+    side on one machine)."""
+    for _ in range(50):
+        base = random.randrange(20000, 40000)
+        if all(port_free(base + i) for i in range(n)):
+            return list(range(base, base + n))
+    raise RuntimeError("no %d free ports" % n)
+
+
+class Etcd:
+    def __init__(self, n, extra_host=None):
+        self.n = n
+        self.dir = None
+        self.dir = __import__("tempfile").mkdtemp(prefix="hvvss-etcd.",
+                                                  dir="/dev/shm")
+        ports = free_ports(2 * n)
+        self.client = [ports[2 * i] for i in range(n)]
+        self.peer = [ports[2 * i + 1] for i in range(n)]
+        self.extra_host = extra_host  # also listen there (network cut)
+        self.cluster = ",".join("e%d=http://127.0.0.1:%d" % (i + 1, p)
+                                for i, p in enumerate(self.peer))
+        self.procs = [None] * n
+        for i in range(n):
+            self.start(i, "new")
+        self.wait_healthy(30)
+
+    def endpoints(self, host="127.0.0.1"):
+        return ",".join("http://%s:%d" % (host, p) for p in self.client)
+
+    def start(self, i, state):
+        listen = "http://127.0.0.1:%d" % self.client[i]
+        if self.extra_host:
+            listen += ",http://%s:%d" % (self.extra_host, self.client[i])
+        log = open(os.path.join(self.dir, "e%d.log" % (i + 1)), "ab")
+        self.procs[i] = subprocess.Popen(
+            ["etcd", "--name", "e%d" % (i + 1),
+             "--data-dir", os.path.join(self.dir, "e%d" % (i + 1)),
+             "--listen-client-urls", listen,
+             "--advertise-client-urls", "http://127.0.0.1:%d" % self.client[i],
+             "--listen-peer-urls", "http://127.0.0.1:%d" % self.peer[i],
+             "--initial-advertise-peer-urls",
+             "http://127.0.0.1:%d" % self.peer[i],
+             "--initial-cluster", self.cluster,
+             "--initial-cluster-state", state,
+             "--initial-cluster-token", "hvvss-%d" % os.getpid(),
+             "--unsafe-no-fsync", "--log-level", "error"],
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        log.close()
+
+    def healthy(self, i):
+        try:
+            req = urllib.request.Request(
+                "http://127.0.0.1:%d/v3/kv/range" % self.client[i],
+                data=b'{"key":"aGVhbHRo"}', method="POST")
+            with urllib.request.urlopen(req, timeout=2) as r:
+                return b"header" in r.read()
+        except OSError:
+            return False
+
+    def wait_healthy(self, seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if all(self.healthy(i) for i in range(self.n)
+                   if self.procs[i] is not None):
+                return True
+            time.sleep(0.2)
+        raise RuntimeError("etcd not healthy within %d s" % seconds)
+
+    def kill(self, i):
+        p = self.procs[i]
+        if p is not None:
+            p.kill()
+            p.wait()
+            self.procs[i] = None
+
+    def restart(self, i):
+        self.start(i, "existing")
+
+    def stop(self):
+        for p in self.procs:
+            if p is not None:
+                p.terminate()
+        for i, p in enumerate(self.procs):
+            if p is not None:
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+                self.procs[i] = None
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+
+
+INNER = r"""
+set -u
+cat >/tmp/window.sh <<'W_EOF'
+n=${HVVSS_SIM_BACKUP:-0}
+if [ ! -e /tmp/phase-$n ]; then
+	: >/tmp/phase-$n
+	echo "ready $n" >&3 || exit 1
+	read -r w m <&4 || exit 1
+	[ "$w" = go ]
+	exit
+fi
+echo "frozen $n" >&3 || exit 1
+read -r w m <&4 || exit 1
+[ "$w" = copied ]
+W_EOF
+cat >/tmp/agent.sh <<'A_EOF'
+# like systemd's Restart=always: a killed agent comes back
+while [ ! -e /tmp/stop ]; do
+	@NETNS@ @B@/hv_vss_group -c /tmp/group.conf 2>>/tmp/group.log &
+	echo "agent $!" >&3
+	wait $!
+	sleep 0.2
+done
+A_EOF
+cat >/tmp/setup.sh <<'S_EOF'
+python3 @TOP@/tests/system/bank.py --name @NAME@ --port @PORT@ \
+    --peers @PEERS@ --ledger /mnt/a/ledger >/tmp/bank.log 2>&1 &
+echo "bank $!" >&3
+if [ @GROUP@ = 1 ]; then
+	sh /tmp/agent.sh >/dev/null 2>&1 &
+fi
+for i in $(seq 1 150); do
+	if grep -q registered /tmp/bank.log && { [ @GROUP@ = 0 ] ||
+	    grep -q 'state: idle' /run/hv_vss/group.status 2>/dev/null; }; then
+		exit 0
+	fi
+	sleep 0.1
+done
+echo "setup: the applications did not register" >&2
+exit 1
+S_EOF
+cat >/tmp/group.conf <<'C_EOF'
+[group]
+name = @NAME@
+group = lab
+members = @MEMBERS@
+endpoints = @ENDPOINTS@
+budget_ms = @BUDGET@
+lease_ttl = @TTL@
+policy = @POLICY@
+C_EOF
+@B@/hv_vss_sim -w 10 -n @ROUNDS@ -s exec,hot,freeze,exec,thaw \
+    -x "sh /tmp/window.sh" -b "sh /tmp/setup.sh" -o /tmp/report.json \
+    /dev/vmbus/hv_vss -- @B@/hv_vss_daemon -n -c /dev/null \
+    -o mounts=/mnt/a -o app_freeze_timeout=@AFT@ 2>/tmp/daemon.log
+echo "sim exit $?"
+# the other VMs may be in their last backup: their banks need ours
+read -r w <&4
+touch /tmp/stop
+sleep 0.3
+if ! timeout 3 sh -c 'echo x >/mnt/a/probe'; then
+	echo "LEFT FROZEN"
+	fsfreeze -u /mnt/a
+fi
+echo "=== report"
+cat /tmp/report.json
+echo
+echo "=== daemon"
+cat /tmp/daemon.log
+echo "=== group"
+cat /tmp/group.log 2>/dev/null
+cat /run/hv_vss/group.status 2>/dev/null
+echo "=== bank"
+tail -n 30 /tmp/bank.log
+"""
+
+
+def high_fd(fd):
+    import fcntl
+    n = fcntl.fcntl(fd, fcntl.F_DUPFD, 100)
+    os.close(fd)
+    return n
+
+
+class Vm:
+    def __init__(self, lab, i, rounds, group, budget_ms, ttl=3,
+                 policy="veto", netns_pid=None, endpoints=None):
+        self.lab = lab
+        self.i = i
+        self.name = "vm%d" % (i + 1)
+        self.dir = os.path.join(lab.work, self.name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.img = os.path.join(self.dir, "a.img")
+        subprocess.run(["truncate", "-s", "32M", self.img], check=True)
+        subprocess.run(["mkfs.ext4", "-q", "-F", self.img], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.q = queue.Queue()
+        self.agent_pids = []
+        self.snaps = {}  # round -> copied image
+        self.rounds = rounds
+        subs = {
+            "@TOP@": TOP, "@B@": B, "@NAME@": self.name,
+            "@PORT@": str(lab.ports[i]),
+            "@PEERS@": ",".join(str(p) for j, p in enumerate(lab.ports)
+                                if j != i),
+            "@GROUP@": "1" if group else "0",
+            "@MEMBERS@": ",".join("vm%d" % (j + 1) for j in range(lab.n)),
+            "@ENDPOINTS@": endpoints or (lab.etcd.endpoints()
+                                         if lab.etcd else ""),
+            "@BUDGET@": str(budget_ms), "@TTL@": str(ttl),
+            "@POLICY@": policy, "@ROUNDS@": str(rounds),
+            "@AFT@": str(budget_ms // 1000 + 5),
+            "@NETNS@": ("nsenter --net=/proc/%d/ns/net" % netns_pid
+                        if netns_pid else ""),
+        }
+        text = INNER
+        for k, v in subs.items():
+            text = text.replace(k, v)
+        with open(os.path.join(self.dir, "inner.sh"), "w") as f:
+            f.write(text)
+        r3, w3 = os.pipe()
+        r4, w4 = os.pipe()
+        r3, w3, r4, w4 = map(high_fd, (r3, w3, r4, w4))
+
+        def child():
+            os.dup2(w3, 3)
+            os.dup2(r4, 4)
+
+        self.out = open(os.path.join(self.dir, "out"), "wb")
+        self.proc = subprocess.Popen(
+            [SANDBOX, "-t", "900", "-r", TOP, "-r", B, "-r", self.dir,
+             "-m", "%s:/mnt/a" % self.img, "--", "sh",
+             os.path.join(self.dir, "inner.sh")],
+            stdout=self.out, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, pass_fds=(3, 4), preexec_fn=child)
+        os.close(w3)
+        os.close(r4)
+        self.rfile = os.fdopen(r3, "r")
+        self.wfile = os.fdopen(w4, "w")
+        threading.Thread(target=self.reader, daemon=True).start()
+
+    def reader(self):
+        for line in self.rfile:
+            w = line.split()
+            if w and w[0] == "agent":
+                self.agent_pids.append(int(w[1]))
+            elif w and w[0] == "bank":
+                self.bank_pid = int(w[1])
+            else:
+                self.q.put(w)
+        self.q.put(None)
+
+    def get(self, what, timeout=120):
+        w = self.q.get(timeout=timeout)
+        if w is None or w[0] != what:
+            raise RuntimeError("%s: expected %s, got %r" % (
+                self.name, what, w))
+        return int(w[1])
+
+    def say(self, line):
+        self.wfile.write(line + "\n")
+        self.wfile.flush()
+
+    def round(self, r, offset, start, end):
+        """One backup: wait for our turn, start it, snapshot it."""
+        try:
+            n = self.get("ready")
+            start.wait()
+            time.sleep(offset)
+            self.say("go %d" % n)
+            n = self.get("frozen")
+            snap = os.path.join(self.dir, "r%d.img" % r)
+            subprocess.run(["cp", "--sparse=always", self.img, snap],
+                           check=True)
+            self.snaps[r] = snap
+            self.say("copied %d" % n)
+        except Exception as e:  # the barrier must not hang
+            print("# %s round %d: %s" % (self.name, r, e), flush=True)
+            start.abort()
+        finally:
+            try:
+                end.wait()
+            except threading.BrokenBarrierError:
+                pass
+
+    def kill_agent(self):
+        if self.agent_pids:
+            try:
+                os.kill(self.agent_pids[-1], signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def end(self):
+        self.say("end")
+
+    def finish(self):
+        try:
+            self.proc.wait(120)
+        except subprocess.TimeoutExpired:
+            self.proc.terminate()
+            self.proc.wait()
+        self.out.close()
+        text = open(os.path.join(self.dir, "out"), errors="replace").read()
+        self.output = text
+        self.left_frozen = "LEFT FROZEN" in text
+        try:
+            rep = text.split("=== report\n", 1)[1].split(
+                "\n=== daemon", 1)[0]
+            self.report = json.loads(rep)
+        except (IndexError, ValueError):
+            self.report = {"backups": []}
+        self.daemon_log = text.split("=== daemon\n", 1)[-1].split(
+            "=== group", 1)[0]
+        self.group_log = text.split("=== group\n", 1)[-1].split(
+            "=== bank", 1)[0]
+
+    def freeze_results(self):
+        """FREEZE's result and latency (ms) in each of our backups."""
+        out = []
+        for b in self.report["backups"]:
+            fr = [q for q in b["requests"] if q["op"] == "FREEZE"]
+            out.append((fr[0].get("result", "none"),
+                        fr[0].get("latency_us", 0) // 1000) if fr
+                       else ("none", 0))
+        return out
+
+
+def ledger_balance(img):
+    out = subprocess.run(["debugfs", "-R", "cat /ledger", img],
+                         capture_output=True, text=True).stdout
+    lines = [l for l in out.splitlines() if l.strip()]
+    try:
+        return int(lines[-1].split()[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def image_clean(img):
+    h = subprocess.run(["dumpe2fs", "-h", img], capture_output=True,
+                       text=True).stdout
+    if "needs_recovery" in h:
+        return False
+    return subprocess.run(["e2fsck", "-fn", img], capture_output=True
+                          ).returncode == 0
+
+
+class Netns:
+    """A network namespace linked to the host by a veth pair whose link
+    can be cut.  Held by a sleeping process: its /proc/PID/ns/net is what
+    a sandbox, with a /run of its own, can still name."""
+
+    def __init__(self):
+        tag = "%x" % (os.getpid() & 0xffff)
+        self.host_if = "hvh" + tag
+        net = 64 + os.getpid() % 128
+        self.host_ip = "10.213.%d.1" % net
+        self.ns_ip = "10.213.%d.2" % net
+        self.holder = subprocess.Popen(["unshare", "-n", "sleep", "3600"])
+        time.sleep(0.2)
+        self.pid = self.holder.pid
+        ns = ["nsenter", "--net=/proc/%d/ns/net" % self.pid]
+        for cmd in (
+                ["ip", "link", "add", self.host_if, "type", "veth", "peer",
+                 "name", "hvg" + tag, "netns", str(self.pid)],
+                ["ip", "addr", "add", self.host_ip + "/30", "dev",
+                 self.host_if],
+                ["ip", "link", "set", self.host_if, "up"],
+                ns + ["ip", "addr", "add", self.ns_ip + "/30", "dev",
+                      "hvg" + tag],
+                ns + ["ip", "link", "set", "hvg" + tag, "up"],
+                ns + ["ip", "link", "set", "lo", "up"]):
+            subprocess.run(cmd, check=True)
+
+    def cut(self, down=True):
+        subprocess.run(["ip", "link", "set", self.host_if,
+                        "down" if down else "up"], check=True)
+
+    def close(self):
+        subprocess.run(["ip", "link", "del", self.host_if],
+                       stderr=subprocess.DEVNULL)
+        self.holder.kill()
+        self.holder.wait()
+
+
+class Lab:
+    def __init__(self, work, n, etcd=None):
+        self.work = work
+        self.n = n
+        self.etcd = etcd
+        self.ports = free_ports(n)
+        self.vms = []
+
+
+# --- the proof --------------------------------------------------------
+
+npass = nfail = 0
+
+
+def check(ok, what):
+    global npass, nfail
+    if ok:
+        npass += 1
+        print("ok - " + what, flush=True)
+    else:
+        nfail += 1
+        print("not ok - " + what, flush=True)
+
+
+def run_rounds(lab, nrounds, stagger, faults, budget_ms):
+    """Drive nrounds rounds; faults: round -> callable(kind) returning
+    the VMs that take part, and maybe offsets.  Returns per round the
+    VMs that took part and when they were told to go."""
+    plan = []
+    rng = random.Random(os.getpid())
+    for r in range(nrounds):
+        part = list(range(lab.n))
+        offsets = [rng.uniform(0, stagger) for _ in part]
+        f = faults.get(r)
+        during = None
+        if f is not None:
+            part, offsets, during = f("before", part, offsets)
+        start = threading.Barrier(len(part) + 1)
+        end = threading.Barrier(len(part) + 1)
+        threads = [threading.Thread(target=lab.vms[i].round,
+                                    args=(r, offsets[k], start, end))
+                   for k, i in enumerate(part)]
+        for t in threads:
+            t.start()
+        try:
+            start.wait()
+        except threading.BrokenBarrierError:
+            pass
+        t0 = time.monotonic()
+        if during is not None:
+            during()
+        try:
+            end.wait()
+        except threading.BrokenBarrierError:
+            pass
+        for t in threads:
+            t.join()
+        if f is not None:
+            f("after", part, offsets)
+        plan.append((part, offsets, time.monotonic() - t0))
+    return plan
+
+
+def outcome(lab, plan):
+    """Per round: per VM (result, latency ms), the sum and cleanliness
+    if every VM's FREEZE succeeded."""
+    results = [vm.freeze_results() for vm in lab.vms]
+    seen = [0] * lab.n
+    rows = []
+    for r, (part, offsets, secs) in enumerate(plan):
+        res = {}
+        for i in part:
+            res[i] = (results[i][seen[i]] if seen[i] < len(results[i])
+                      else ("none", 0))
+            seen[i] += 1
+        complete = len(part) == lab.n and all(
+            res[i][0] == "S_OK" for i in part)
+        total = clean = None
+        if complete:
+            bal = [ledger_balance(lab.vms[i].snaps.get(r, "")) for i in part]
+            total = (sum(bal) if None not in bal else None)
+            clean = all(image_clean(lab.vms[i].snaps[r]) for i in part)
+        rows.append({"round": r, "part": part, "res": res,
+                     "complete": complete, "total": total,
+                     "clean": clean, "secs": secs,
+                     "offsets": offsets})
+        for i in part:  # the copies are big; keep nothing but the sums
+            snap = lab.vms[i].snaps.pop(r, None)
+            if snap:
+                os.unlink(snap)
+    return rows
+
+
+def show(lab, rows):
+    for row in rows:
+        res = " ".join("%s:%s/%dms@%.2fs" % (
+            lab.vms[i].name, row["res"][i][0], row["res"][i][1],
+            row["offsets"][k]) for k, i in enumerate(row["part"]))
+        print("# round %2d: %s total %s clean %s" % (
+            row["round"], res, row["total"], row["clean"]), flush=True)
+
+
+def start_lab(work, n, rounds, group, budget_ms, etcd, netns=None,
+              netns_vm=None, ttl=3, rounds_of=None):
+    lab = Lab(work, n, etcd)
+    for i in range(n):
+        pid = netns.pid if netns is not None and i == netns_vm else None
+        eps = (etcd.endpoints(netns.host_ip)
+               if pid is not None else None)
+        lab.vms.append(Vm(lab, i, rounds_of[i] if rounds_of else rounds,
+                          group, budget_ms, ttl=ttl, netns_pid=pid,
+                          endpoints=eps))
+    return lab
+
+
+def finish_lab(lab, what):
+    for vm in lab.vms:
+        vm.end()
+    for vm in lab.vms:
+        vm.finish()
+    check(not any(vm.left_frozen for vm in lab.vms),
+          "%s: nothing left frozen on any VM" % what)
+
+
+def dump_logs(lab, pattern=None):
+    for vm in lab.vms:
+        for l in vm.output.splitlines():
+            if pattern is None or pattern in l:
+                print("# %s: %s" % (vm.name, l))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--vms", type=int, nargs="+", default=[3])
+    ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--control-rounds", type=int, default=8)
+    ap.add_argument("--stagger", type=float, default=1.5)
+    ap.add_argument("--budget", type=int, default=5000)
+    ap.add_argument("--faults", action="store_true")
+    ap.add_argument("--no-control", action="store_true")
+    args = ap.parse_args()
+
+    netns = Netns() if args.faults else None
+    etcd = Etcd(3, extra_host=netns.host_ip if netns else None)
+    try:
+        if not args.no_control:
+            control(args, etcd)
+        for n in args.vms:
+            proof(args, etcd, n)
+        if args.faults:
+            faults(args, etcd, netns)
+    finally:
+        etcd.stop()
+        if netns is not None:
+            netns.close()
+    print("# %d passed, %d failed" % (npass, nfail))
+    return 1 if nfail else 0
+
+
+def control(args, etcd):
+    """The negative control: the same workload and staggering, no group."""
+    n = args.vms[0]
+    work = os.path.join(args.work, "control")
+    lab = start_lab(work, n, args.control_rounds, False, args.budget, etcd)
+    plan = run_rounds(lab, args.control_rounds, args.stagger, {},
+                      args.budget)
+    finish_lab(lab, "without a group")
+    rows = outcome(lab, plan)
+    show(lab, rows)
+    complete = [r for r in rows if r["complete"]]
+    broken = [r for r in complete if r["total"] != n * START]
+    print("# control: %d VMs, %d rounds, %d with every FREEZE S_OK, "
+          "%d with a wrong total: %s" % (
+              n, len(rows), len(complete), len(broken),
+              " ".join("%d" % r["total"] for r in broken)), flush=True)
+    check(len(complete) == len(rows),
+          "without a group: every backup succeeds")
+    check(len(broken) > 0,
+          "without a group: the total is wrong in some rounds "
+          "(%d of %d), so the check can fail" % (len(broken), len(rows)))
+    if not os.environ.get("GROUP_LAB_KEEP"):
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def proof(args, etcd, n):
+    work = os.path.join(args.work, "group%d" % n)
+    lab = start_lab(work, n, args.rounds, True, args.budget, etcd)
+    plan = run_rounds(lab, args.rounds, args.stagger, {}, args.budget)
+    finish_lab(lab, "%d VMs in a group" % n)
+    rows = outcome(lab, plan)
+    show(lab, rows)
+    complete = [r for r in rows if r["complete"]]
+    exact = [r for r in complete if r["total"] == n * START]
+    clean = [r for r in complete if r["clean"]]
+    lat = sorted(r["res"][i][1] for r in rows for i in r["part"])
+    print("# group of %d: %d rounds, %d complete, %d exact (total %d), "
+          "%d with every image clean; FREEZE latency median %d ms, "
+          "max %d ms" % (n, len(rows), len(complete), len(exact),
+                         n * START, len(clean), lat[len(lat) // 2],
+                         lat[-1]), flush=True)
+    check(len(complete) == len(rows),
+          "group of %d: every round's backups all succeed (%d of %d)" % (
+              n, len(complete), len(rows)))
+    check(len(exact) == len(rows),
+          "group of %d: every round's snapshots add up to exactly %d "
+          "(%d of %d)" % (n, n * START, len(exact), len(rows)))
+    check(len(clean) == len(rows),
+          "group of %d: every snapshot image is clean" % n)
+    if len(exact) != len(rows):
+        dump_logs(lab, "VETO")
+    if not os.environ.get("GROUP_LAB_KEEP"):
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def faults(args, etcd, netns):
+    pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
