@@ -126,7 +126,7 @@ $(B)/group/%.o: group/%.c
 	    -MMD -MP -c $< -o $@
 
 $(B)/hv_vss_group: $(GROUP_OBJS) $(B)/libhvvss.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(GROUP_PKGS))
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(GROUP_PKGS)) -lpthread
 
 $(B)/lib/%.o: lib/%.c
 	@mkdir -p $(@D)

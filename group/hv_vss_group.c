@@ -56,7 +56,7 @@ static struct conf conf = {
 };
 static int verbose;
 static struct group *grp;
-static struct etcd *etcd;
+static struct etcd *etcd, *keeper_etcd;
 static bool leave_pending;
 static volatile sig_atomic_t quit;
 
@@ -177,16 +177,16 @@ on_freeze(uint64_t txid, unsigned int ms, char *reason, size_t len, void *arg)
 		write_status();
 		return 0;
 	}
-	snprintf(reason, len, "group %s: %s after %u ms; missing %s",
-	    conf.group, r.why, r.waited_ms, r.missing[0] ? r.missing : "-");
+	/* the daemon keeps about 200 characters of it: the names first */
+	snprintf(reason, len, "group %s round %s: %s after %u ms", conf.group,
+	    r.id[0] ? r.id : "-", r.why, r.waited_ms);
 	logmsg("txn %llu: VETO: %s", (unsigned long long)txid, reason);
 	record_round("%lld txn %llu %s veto %u ms missing: %s (%s)",
 	    (long long)ts.tv_sec, (unsigned long long)txid,
 	    r.id[0] ? r.id : "-", r.waited_ms, r.missing, r.why);
-	snprintf(state, sizeof(state), "idle");
+	snprintf(state, sizeof(state), "vetoed");
 	write_status();
-	leave_pending = true;
-	return -1;
+	return -1; /* the ABORT that follows takes us out of the round */
 }
 
 static void
@@ -484,8 +484,16 @@ main(int argc, char *argv[])
 	gc.group = conf.group;
 	gc.self = conf.name;
 	gc.lease_ttl = conf.lease_ttl;
-	if ((etcd = etcd_new(&ec)) == NULL || (grp = group_new(&gc, etcd)) ==
-	    NULL) {
+	/* longer than any member waits in it, so that it never ends under
+	 * a member still waiting */
+	gc.round_ttl = (int)(conf.budget_ms / 1000) * 2 + conf.lease_ttl;
+	if ((etcd = etcd_new(&ec)) == NULL ||
+	    (keeper_etcd = etcd_new(&ec)) == NULL) {
+		fprintf(stderr, "hv_vss_group: cannot set up the etcd client\n");
+		return 1;
+	}
+	revoke_previous();
+	if ((grp = group_new(&gc, etcd, keeper_etcd)) == NULL) {
 		fprintf(stderr, "hv_vss_group: cannot set up the etcd client\n");
 		return 1;
 	}
@@ -498,8 +506,6 @@ main(int argc, char *argv[])
 	       "policy %s",
 	    conf.name, conf.group, gc.nmembers, conf.endpoints, conf.budget_ms,
 	    conf.degrade ? "single" : "veto");
-	revoke_previous();
-	group_tick(grp, 1000); /* the leases, before any FREEZE needs them */
 	while (!quit) {
 		if (h == NULL) {
 			/* the daemon may be (re)starting: try again soon */
@@ -521,24 +527,25 @@ main(int argc, char *argv[])
 		}
 		pfd.fd = hvvss_fd(h);
 		pfd.events = POLLIN;
-		rc = poll(&pfd, 1, (int)group_tick_ms(grp));
+		rc = poll(&pfd, 1, 1000);
 		if (rc > 0 && (rc = hvvss_dispatch(h)) < 0) {
 			logmsg("daemon connection lost: %s; registering again",
 			    strerror(-rc));
+			leave_pending = true;
 			hvvss_close(h);
 			h = NULL;
 		}
 		if (leave_pending) {
 			leave_pending = false;
-			group_leave(grp, 1000);
+			group_leave(grp);
 			write_status();
 		}
-		group_tick(grp, 1000);
 	}
 	logmsg("exiting on signal %d", (int)quit);
 	hvvss_close(h);
 	unlink(conf.status);
 	group_free(grp);
 	etcd_free(etcd);
+	etcd_free(keeper_etcd);
 	return 0;
 }

@@ -27,16 +27,31 @@
 #include <string.h>
 #include <time.h>
 
+#include <pthread.h>
+
 #include "round.h"
 
+/*
+ * The leases are the keeper thread's: it renews them, grants them again
+ * when they are gone and deletes the member key of a round once it is
+ * over, with its own etcd client, so that etcd hanging (no quorum, a cut
+ * link) never delays the agent's answer to the daemon.  The round's
+ * thread only takes the ids, under mu, and grants one itself if there is
+ * none yet.
+ */
 struct group {
 	struct group_conf c;
-	struct etcd *e;
+	struct etcd *e;		/* the round's client */
+	struct etcd *ke;	/* the keeper's */
 	char p[256];		/* P */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t keeper;
+	bool started, quit;
 	int64_t session;	/* the member's lease, 0: none */
 	int64_t spare;		/* a lease for the next round this opens */
-	char left_key[512];	/* the member key to delete after the thaw */
-	uint64_t last_tick;
+	char round_key[512];	/* this member's key in the current round */
+	char leave_key[512];	/* one for the keeper to delete */
 };
 
 /* What the watch has seen of the round being waited for. */
@@ -68,8 +83,10 @@ left_ms(uint64_t end)
 	return t < end ? (unsigned int)(end - t) : 0;
 }
 
+static void *keeper(void *);
+
 struct group *
-group_new(const struct group_conf *c, struct etcd *e)
+group_new(const struct group_conf *c, struct etcd *e, struct etcd *ke)
 {
 	struct group *g;
 
@@ -77,21 +94,39 @@ group_new(const struct group_conf *c, struct etcd *e)
 		return NULL;
 	g->c = *c;
 	g->e = e;
+	g->ke = ke;
 	snprintf(g->p, sizeof(g->p), "%s/%s/", c->prefix, c->group);
+	pthread_mutex_init(&g->mu, NULL);
+	pthread_cond_init(&g->cv, NULL);
+	if (pthread_create(&g->keeper, NULL, keeper, g) != 0) {
+		free(g);
+		return NULL;
+	}
+	g->started = true;
 	return g;
 }
 
 void
 group_free(struct group *g)
 {
+	if (g == NULL)
+		return;
+	pthread_mutex_lock(&g->mu);
+	g->quit = true;
+	pthread_cond_signal(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+	if (g->started)
+		pthread_join(g->keeper, NULL);
 	free(g);
 }
 
 void
-group_leases(const struct group *g, int64_t *session, int64_t *spare)
+group_leases(struct group *g, int64_t *session, int64_t *spare)
 {
+	pthread_mutex_lock(&g->mu);
 	*session = g->session;
 	*spare = g->spare;
+	pthread_mutex_unlock(&g->mu);
 }
 
 unsigned int
@@ -196,32 +231,102 @@ succeeded(json_object *ans)
 
 /* --- leases ---------------------------------------------------------- */
 
+/*
+ * Take the lease in *slot (session or spare), granting one with e if
+ * there is none; 0 and *id, or a negative errno.
+ */
 static int
-ensure_lease(struct group *g, int64_t *id, int ttl, unsigned int ms)
+take_lease(struct group *g, struct etcd *e, int64_t *slot, int ttl,
+    unsigned int ms, int64_t *id)
 {
+	int64_t got;
+	int rc;
+
+	pthread_mutex_lock(&g->mu);
+	*id = *slot;
+	pthread_mutex_unlock(&g->mu);
 	if (*id != 0)
 		return 0;
-	return etcd_lease_grant(g->e, ttl, id, ms);
+	if ((rc = etcd_lease_grant(e, ttl, &got, ms)) < 0)
+		return rc;
+	pthread_mutex_lock(&g->mu);
+	if (*slot == 0)
+		*slot = got;
+	*id = *slot; /* the other thread's, if it was first */
+	pthread_mutex_unlock(&g->mu);
+	if (*id != got)
+		etcd_lease_revoke(e, got, ms);
+	return 0;
 }
 
-void
-group_tick(struct group *g, unsigned int ms)
+/* Renew the lease in *slot; forget it if it is gone. */
+static void
+renew(struct group *g, int64_t *slot, unsigned int ms)
 {
-	int ttl;
+	int64_t id;
+	int ttl, rc;
 
-	if (g->last_tick != 0 && now_ms() - g->last_tick < group_tick_ms(g))
+	pthread_mutex_lock(&g->mu);
+	id = *slot;
+	pthread_mutex_unlock(&g->mu);
+	if (id == 0)
 		return;
-	g->last_tick = now_ms();
-	if (g->session != 0 &&
-	    (etcd_lease_keepalive(g->e, g->session, &ttl, ms) < 0 || ttl <= 0))
-		g->session = 0; /* granted again when next needed */
-	if (g->spare != 0 &&
-	    (etcd_lease_keepalive(g->e, g->spare, &ttl, ms) < 0 || ttl <= 0))
-		g->spare = 0;
-	if (g->session == 0)
-		ensure_lease(g, &g->session, g->c.lease_ttl, ms);
-	if (g->spare == 0)
-		ensure_lease(g, &g->spare, g->c.lease_ttl, ms);
+	rc = etcd_lease_keepalive(g->ke, id, &ttl, ms);
+	if (rc == 0 && ttl <= 0) {
+		pthread_mutex_lock(&g->mu);
+		if (*slot == id)
+			*slot = 0;
+		pthread_mutex_unlock(&g->mu);
+	}
+}
+
+static void *
+keeper(void *arg)
+{
+	struct group *g = arg;
+	char key[512];
+	struct timespec ts;
+	int64_t id;
+	unsigned int ms = group_tick_ms(g);
+
+	for (;;) {
+		renew(g, &g->session, 1000);
+		renew(g, &g->spare, 1000);
+		take_lease(g, g->ke, &g->session, g->c.lease_ttl, 1000, &id);
+		take_lease(g, g->ke, &g->spare, g->c.round_ttl, 1000, &id);
+		pthread_mutex_lock(&g->mu);
+		snprintf(key, sizeof(key), "%s", g->leave_key);
+		pthread_mutex_unlock(&g->mu);
+		if (key[0] != '\0') {
+			json_object *t, *c, *s, *f, *ans;
+
+			t = txn_new(&c, &s, &f);
+			json_object_array_add(s, op_delete(key));
+			if (etcd_call(g->ke, "/v3/kv/txn", t, 1000, &ans) == 0) {
+				json_object_put(ans);
+				pthread_mutex_lock(&g->mu);
+				if (strcmp(g->leave_key, key) == 0)
+					g->leave_key[0] = '\0';
+				pthread_mutex_unlock(&g->mu);
+			}
+		}
+		pthread_mutex_lock(&g->mu);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += ms / 1000;
+		ts.tv_nsec += (long)(ms % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		while (!g->quit && g->leave_key[0] == '\0' &&
+		    pthread_cond_timedwait(&g->cv, &g->mu, &ts) == 0)
+			;
+		if (g->quit) {
+			pthread_mutex_unlock(&g->mu);
+			return NULL;
+		}
+		pthread_mutex_unlock(&g->mu);
+	}
 }
 
 /* --- the round ------------------------------------------------------- */
@@ -278,6 +383,32 @@ all_present(const struct seen *s)
 	return true;
 }
 
+static int64_t
+own_lease(struct group *g)
+{
+	int64_t session, spare;
+
+	group_leases(g, &session, &spare);
+	return session;
+}
+
+/* A key on a lease that no longer exists fails the whole transaction. */
+static bool
+lease_gone(struct group *g, int rc)
+{
+	return rc == -EIO && strstr(etcd_error(g->e), "lease not found");
+}
+
+/* Drop the lease in *slot if it is still id: it is gone. */
+static void
+forget(struct group *g, int64_t *slot, int64_t id)
+{
+	pthread_mutex_lock(&g->mu);
+	if (*slot == id)
+		*slot = 0;
+	pthread_mutex_unlock(&g->mu);
+}
+
 /*
  * Open a round or join the open one.  0 and the round's id, its P/open
  * value and first revision; or a negative errno.
@@ -290,6 +421,7 @@ join(struct group *g, char *id, size_t idlen, char *openval, size_t vlen,
 	char key[300], mkey[600], stamp[32];
 	struct timespec ts;
 	char *v;
+	int64_t session, spare;
 	int rc, attempt;
 
 	snprintf(key, sizeof(key), "%sopen", g->p);
@@ -297,25 +429,31 @@ join(struct group *g, char *id, size_t idlen, char *openval, size_t vlen,
 	snprintf(stamp, sizeof(stamp), "%lld",
 	    (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 	for (attempt = 0; attempt < 5; attempt++) {
-		if ((rc = ensure_lease(g, &g->session, g->c.lease_ttl,
-			 left_ms(end))) < 0 ||
-		    (rc = ensure_lease(g, &g->spare, g->c.lease_ttl,
-			 left_ms(end))) < 0)
+		if ((rc = take_lease(g, g->e, &g->session, g->c.lease_ttl,
+			 left_ms(end), &session)) < 0 ||
+		    (rc = take_lease(g, g->e, &g->spare, g->c.round_ttl,
+			 left_ms(end), &spare)) < 0)
 			return rc;
 		/* a new round: "<unix ms>-<member>", readable in logs */
 		snprintf(id, idlen, "%s-%s", stamp, g->c.self);
 		snprintf(openval, vlen, "%s %llx", id,
-		    (unsigned long long)g->spare);
+		    (unsigned long long)spare);
 		snprintf(mkey, sizeof(mkey), "%sr/%s/m/%s", g->p, id,
 		    g->c.self);
 		t = txn_new(&c, &s, &f);
 		json_object_array_add(
 		    c, cmp(key, "CREATE", "EQUAL", etcd_i64(0)));
-		json_object_array_add(s, op_put(key, openval, g->spare));
-		json_object_array_add(s, op_put(mkey, stamp, g->session));
+		json_object_array_add(s, op_put(key, openval, spare));
+		json_object_array_add(s, op_put(mkey, stamp, session));
 		json_object_array_add(f, op_range(key));
-		if ((rc = etcd_call(g->e, "/v3/kv/txn", t, left_ms(end),
-			 &ans)) < 0)
+		rc = etcd_call(g->e, "/v3/kv/txn", t, left_ms(end), &ans);
+		if (lease_gone(g, rc)) {
+			/* expired while etcd was out of reach: new ones */
+			forget(g, &g->session, session);
+			forget(g, &g->spare, spare);
+			continue;
+		}
+		if (rc < 0)
 			return rc;
 		if (succeeded(ans)) {
 			json_object *h;
@@ -323,7 +461,11 @@ join(struct group *g, char *id, size_t idlen, char *openval, size_t vlen,
 			json_object_object_get_ex(ans, "header", &h);
 			*first = etcd_get_i64(h, "revision");
 			*opened = true;
-			g->spare = 0; /* the round's now: nobody renews it */
+			/* the round's now: nobody renews it */
+			pthread_mutex_lock(&g->mu);
+			if (g->spare == spare)
+				g->spare = 0;
+			pthread_mutex_unlock(&g->mu);
 			json_object_put(ans);
 			return 0;
 		}
@@ -349,9 +491,13 @@ join(struct group *g, char *id, size_t idlen, char *openval, size_t vlen,
 		t = txn_new(&c, &s, &f);
 		json_object_array_add(
 		    c, cmp(key, "VALUE", "EQUAL", etcd_str(openval)));
-		json_object_array_add(s, op_put(mkey, stamp, g->session));
-		if ((rc = etcd_call(g->e, "/v3/kv/txn", t, left_ms(end),
-			 &ans)) < 0)
+		json_object_array_add(s, op_put(mkey, stamp, session));
+		rc = etcd_call(g->e, "/v3/kv/txn", t, left_ms(end), &ans);
+		if (lease_gone(g, rc)) {
+			forget(g, &g->session, session);
+			continue;
+		}
+		if (rc < 0)
 			return rc;
 		rc = succeeded(ans);
 		json_object_put(ans);
@@ -382,7 +528,10 @@ try_complete(struct group *g, struct seen *s, const char *openval,
 	json_object_array_add(c, cmp(key, "CREATE", "EQUAL", etcd_i64(0)));
 	json_object_array_add(sc, op_put(key, g->c.self, lease));
 	json_object_array_add(sc, op_close(g, openval));
-	if ((rc = etcd_call(g->e, "/v3/kv/txn", t, left_ms(end), &ans)) < 0)
+	rc = etcd_call(g->e, "/v3/kv/txn", t, left_ms(end), &ans);
+	if (lease_gone(g, rc) && lease != own_lease(g))
+		return try_complete(g, s, openval, own_lease(g), end);
+	if (rc < 0)
 		return rc;
 	rc = succeeded(ans);
 	json_object_put(ans);
@@ -407,7 +556,10 @@ abandon(struct group *g, struct seen *s, const char *openval, int64_t lease,
 	snprintf(key, sizeof(key), "%sm/%s", s->base, g->c.self);
 	json_object_array_add(sc, op_delete(key));
 	json_object_array_add(sc, op_close(g, openval));
-	if ((rc = etcd_call(g->e, "/v3/kv/txn", t, ms, &ans)) < 0)
+	rc = etcd_call(g->e, "/v3/kv/txn", t, ms, &ans);
+	if (lease_gone(g, rc) && lease != own_lease(g))
+		return abandon(g, s, openval, own_lease(g), why, ms);
+	if (rc < 0)
 		return rc;
 	rc = !succeeded(ans);
 	json_object_put(ans);
@@ -465,6 +617,7 @@ group_freeze(struct group *g, unsigned int ms, struct round_result *r)
 	char openval[GROUP_NAME_MAX + 64], prefix[512];
 	uint64_t end, t0 = now_ms();
 	int64_t first = 0, lease;
+	char etcd_why[300] = "";
 	bool tried = false;
 	unsigned int reserve;
 	int rc;
@@ -480,28 +633,33 @@ group_freeze(struct group *g, unsigned int ms, struct round_result *r)
 	}
 	s->g = g;
 	s->t0 = t0;
-	g->left_key[0] = '\0';
+	pthread_mutex_lock(&g->mu);
+	g->round_key[0] = '\0';
+	pthread_mutex_unlock(&g->mu);
 	rc = join(g, r->id, sizeof(r->id), openval, sizeof(openval), &first,
-	    &r->opened, end);
+	    &r->opened, end + reserve);
 	if (rc < 0) {
-		snprintf(r->why, sizeof(r->why), "cannot join a round: %s",
+		snprintf(r->why, sizeof(r->why), "etcd: %s",
 		    rc == -EAGAIN ? "rounds kept ending" : etcd_error(g->e));
 		r->id[0] = '\0';
-		g->left_key[0] = '\0';
-		goto out;
+		r->waited_ms = (unsigned int)(now_ms() - t0);
+		free(s);
+		return -1;
 	}
 	lease = strtoll(strchr(openval, ' ') ? strchr(openval, ' ') + 1 : "0",
 	    NULL, 16);
 	snprintf(s->base, sizeof(s->base), "%sr/%s/", g->p, r->id);
-	snprintf(g->left_key, sizeof(g->left_key), "%sm/%s", s->base,
+	pthread_mutex_lock(&g->mu);
+	snprintf(g->round_key, sizeof(g->round_key), "%sm/%s", s->base,
 	    g->c.self);
+	pthread_mutex_unlock(&g->mu);
 	snprintf(prefix, sizeof(prefix), "%s", s->base);
 	/* from the round's first revision: everyone who came before us */
 	rc = etcd_watch_start(
 	    g->e, prefix, first, on_event, s, left_ms(end), &w);
 	if (rc < 0) {
-		snprintf(r->why, sizeof(r->why), "cannot watch round %s: %s",
-		    r->id, etcd_error(g->e));
+		snprintf(etcd_why, sizeof(etcd_why), "; etcd: %s",
+		    etcd_error(g->e));
 		goto giveup;
 	}
 	while (!s->complete && !s->abandoned) {
@@ -512,61 +670,59 @@ group_freeze(struct group *g, unsigned int ms, struct round_result *r)
 				s->complete = true;
 				break;
 			}
-			/* 0: someone left or completed it first; the watch
-			 * tells which */
+			/* 0: someone left or completed it first, and the
+			 * watch tells which; < 0: try again */
+			if (rc < 0)
+				tried = false;
 		}
-		if (left_ms(end) == 0) {
-			snprintf(r->why, sizeof(r->why),
-			    "round %s not complete within %u ms", r->id, ms);
+		if (left_ms(end) == 0)
 			goto giveup;
-		}
-		group_tick(g, left_ms(end) < 500 ? left_ms(end) : 500);
 		if ((rc = etcd_watch_wait(w, left_ms(end) < 200 ? left_ms(end)
 							       : 200)) < 0) {
-			snprintf(r->why, sizeof(r->why), "watching round %s: %s",
-			    r->id, etcd_error(g->e));
+			snprintf(etcd_why, sizeof(etcd_why), "; etcd: %s",
+			    etcd_error(g->e));
 			goto giveup;
 		}
 		if (!all_present(s))
 			tried = false;
 	}
+	describe(g, s, r);
 	if (s->abandoned)
-		snprintf(r->why, sizeof(r->why), "round %s abandoned by %s",
-		    r->id, s->abandoned_by);
+		snprintf(r->why, sizeof(r->why), "abandoned by %s",
+		    s->abandoned_by);
 	r->complete = s->complete;
 	goto out;
 
 giveup:
-	/* a moment more for the verdict, which etcd must record */
+	describe(g, s, r);
+	snprintf(r->why, sizeof(r->why), "missing %s%s", r->missing, etcd_why);
+	/* the rest of the time for the verdict, which etcd must record */
 	rc = abandon(g, s, openval, lease, r->why,
 	    left_ms(end + reserve) ? left_ms(end + reserve) : 1);
 	if (rc == 1) {
 		r->complete = true;
 		r->why[0] = '\0';
-	} else if (rc < 0) {
+	} else if (rc < 0 && etcd_why[0] == '\0') {
 		size_t n = strlen(r->why);
 
-		snprintf(r->why + n, sizeof(r->why) - n, " (etcd: %s)",
+		snprintf(r->why + n, sizeof(r->why) - n, "; etcd: %s",
 		    etcd_error(g->e));
 	}
 out:
 	etcd_watch_free(w);
-	describe(g, s, r);
 	r->waited_ms = (unsigned int)(now_ms() - t0);
 	free(s);
 	return r->complete ? 0 : -1;
 }
 
 void
-group_leave(struct group *g, unsigned int ms)
+group_leave(struct group *g)
 {
-	json_object *t, *c, *s, *f, *ans;
-
-	if (g->left_key[0] == '\0')
-		return;
-	t = txn_new(&c, &s, &f);
-	json_object_array_add(s, op_delete(g->left_key));
-	if (etcd_call(g->e, "/v3/kv/txn", t, ms, &ans) == 0)
-		json_object_put(ans);
-	g->left_key[0] = '\0';
+	pthread_mutex_lock(&g->mu);
+	if (g->round_key[0] != '\0') {
+		memcpy(g->leave_key, g->round_key, sizeof(g->leave_key));
+		g->round_key[0] = '\0';
+		pthread_cond_signal(&g->cv);
+	}
+	pthread_mutex_unlock(&g->mu);
 }

@@ -26,6 +26,7 @@ struct group_conf {
 	const char *members[GROUP_MAX_MEMBERS];
 	int nmembers;
 	int lease_ttl; /* seconds: a dead member's key lasts this long */
+	int round_ttl; /* seconds: a round everyone left lasts this long */
 };
 
 /* How a round went, for the VETO reason, the log and the status file. */
@@ -42,7 +43,9 @@ struct round_result {
 
 struct group;
 
-struct group *group_new(const struct group_conf *, struct etcd *);
+/* e for the rounds, ke for the keeper thread's leases: two clients. */
+struct group *group_new(
+    const struct group_conf *, struct etcd *e, struct etcd *ke);
 void group_free(struct group *);
 
 /*
@@ -53,17 +56,14 @@ void group_free(struct group *);
  */
 int group_freeze(struct group *, unsigned int ms, struct round_result *r);
 
-/* After the thaw: take this member out of the round it was in. */
-void group_leave(struct group *, unsigned int ms);
-
-/* Keep the leases alive if it is time to; call at least every
- * group_tick_ms(). */
-void group_tick(struct group *, unsigned int ms);
+/* After the thaw: take this member out of the round it was in (the
+ * keeper thread does it, without blocking). */
+void group_leave(struct group *);
 
 /* The member's leases (0: none), for the status file. */
-void group_leases(const struct group *, int64_t *session, int64_t *spare);
+void group_leases(struct group *, int64_t *session, int64_t *spare);
 
-/* How often group_tick must run, in ms. */
+/* How often the keeper renews the leases, in ms. */
 unsigned int group_tick_ms(const struct group *);
 
 #endif /* ROUND_H */

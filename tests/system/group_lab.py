@@ -145,6 +145,11 @@ class Etcd:
                     p.wait()
                 self.procs[i] = None
         if self.dir:
+            for i in range(self.n):  # for a failure's post-mortem
+                log = os.path.join(self.dir, "e%d.log" % (i + 1))
+                if os.path.exists(log) and os.path.getsize(log):
+                    for l in open(log, errors="replace").readlines()[-5:]:
+                        print("# etcd e%d: %s" % (i + 1, l.rstrip()))
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
 
@@ -567,7 +572,7 @@ def dump_logs(lab, pattern=None):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", required=True)
-    ap.add_argument("--vms", type=int, nargs="+", default=[3])
+    ap.add_argument("--vms", type=int, nargs="*", default=[3])
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--control-rounds", type=int, default=8)
     ap.add_argument("--stagger", type=float, default=1.5)
@@ -595,7 +600,7 @@ def main():
 
 def control(args, etcd):
     """The negative control: the same workload and staggering, no group."""
-    n = args.vms[0]
+    n = args.vms[0] if args.vms else 3
     work = os.path.join(args.work, "control")
     lab = start_lab(work, n, args.control_rounds, False, args.budget, etcd)
     plan = run_rounds(lab, args.control_rounds, args.stagger, {},
@@ -649,7 +654,104 @@ def proof(args, etcd, n):
 
 
 def faults(args, etcd, netns):
-    pass
+    """Each fault in a round of its own, followed by a round that must be
+    good; vm3's agent reaches etcd through a link that can be cut."""
+    n = 3
+    work = os.path.join(args.work, "faults")
+    budget = args.budget
+    names = {}
+
+    def fault(name, before=None, during=None, after=None, part=None,
+              offsets=None):
+        def f(when, p, o):
+            if when == "before":
+                if before:
+                    before()
+                return (part if part is not None else p,
+                        offsets if offsets is not None else o, during)
+            if after:
+                after()
+        return f
+
+    def quorum_back():
+        etcd.restart(1)
+        etcd.restart(2)
+        etcd.wait_healthy(30)
+
+    def kill_vm2_agent():
+        time.sleep(0.7)
+        lab.vms[1].kill_agent()
+
+    plan = {
+        1: fault("member", before=lambda: etcd.kill(0)),
+        2: fault("member still dead",
+                 after=lambda: (etcd.restart(0), etcd.wait_healthy(30))),
+        3: fault("quorum", before=lambda: (etcd.kill(1), etcd.kill(2)),
+                 after=quorum_back),
+        5: fault("never", part=[0, 1]),
+        7: fault("agent", during=kill_vm2_agent, offsets=[2.0, 0.0, 2.0]),
+        9: fault("cut", before=lambda: netns.cut(True),
+                 after=lambda: netns.cut(False)),
+    }
+    nrounds = 11
+    rounds_of = [nrounds, nrounds, nrounds - 1]  # vm3 misses round 5
+    lab = start_lab(work, n, nrounds, True, budget, etcd, netns=netns,
+                    netns_vm=2, rounds_of=rounds_of)
+    run = run_rounds(lab, nrounds, args.stagger, plan, budget)
+    finish_lab(lab, "faults")
+    rows = outcome(lab, run)
+    show(lab, rows)
+
+    def res(r, i):
+        return rows[r]["res"].get(i, ("absent", 0))
+
+    def good(r):
+        return rows[r]["complete"] and rows[r]["total"] == n * START
+
+    def failed_within(r, who, slack=1500):
+        return all(res(r, i)[0] == "E_FAIL" and
+                   res(r, i)[1] <= budget + slack for i in who)
+
+    def vetoes(i, text):
+        return [l for l in lab.vms[i].daemon_log.splitlines()
+                if "hv_vss_group" in l and "VETO" in l and text in l]
+
+    for r in (0, 1, 2):
+        check(good(r), "etcd member e1 killed (quorum kept): round %d "
+              "complete, total exact" % r)
+    check(failed_within(3, range(n)),
+          "quorum lost: every VM's FREEZE fails within the budget "
+          "(%s ms)" % ", ".join(str(res(3, i)[1]) for i in range(n)))
+    check(all(vetoes(i, "cannot join a round") or vetoes(i, "etcd")
+              for i in range(n)),
+          "quorum lost: each daemon names the group agent's VETO and etcd")
+    check(good(4), "after quorum is back: the next round is good")
+    check(failed_within(5, (0, 1)),
+          "a VM whose backup never comes: the others' FREEZEs fail within "
+          "the budget (%d, %d ms)" % (res(5, 0)[1], res(5, 1)[1]))
+    check(all(vetoes(i, "missing vm3") for i in (0, 1)),
+          "a VM whose backup never comes: the VETO names it (missing vm3)")
+    check(good(6), "after the missing VM: the next round is good")
+    check(res(7, 1)[0] == "E_FAIL",
+          "agent killed mid-round: that VM's FREEZE fails")
+    check(failed_within(7, (0, 2)) and
+          all(vetoes(i, "missing vm2") for i in (0, 2)),
+          "agent killed mid-round: the others VETO naming it "
+          "(its restarted agent revoked its lease)")
+    check(good(8), "after the agent came back: the next round is good")
+    check(failed_within(9, range(n)),
+          "network cut between vm3 and etcd: every FREEZE fails within "
+          "the budget")
+    check(all(vetoes(i, "missing vm3") for i in (0, 1)) and
+          vetoes(2, "etcd"),
+          "network cut: the others name vm3, vm3 names etcd")
+    check(good(10), "after the link is back: the next round is good")
+    for i in range(n):
+        for l in lab.vms[i].daemon_log.splitlines():
+            if "VETO" in l:
+                print("# %s: %s" % (lab.vms[i].name, l))
+    if not os.environ.get("GROUP_LAB_KEEP"):
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
