@@ -245,6 +245,8 @@ etcd_new(const struct etcd_conf *c)
 	e->c = *c;
 	if (e->c.connect_ms == 0)
 		e->c.connect_ms = 1000;
+	if (e->c.attempt_ms == 0)
+		e->c.attempt_ms = 1500;
 	if ((e->easy = curl_easy_init()) == NULL) {
 		free(e);
 		return NULL;
@@ -363,8 +365,18 @@ etcd_call(struct etcd *e, const char *path, json_object *body, unsigned int ms,
 	}
 	s = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN);
 	for (i = 0; (t = now_ms()) < end || tries == 0; i++) {
+		/*
+		 * No more than attempt_ms on one member: one that lost its
+		 * leader holds a request until its own timeout (7 s), while
+		 * the others may have elected a new one within a second.
+		 * Every request we make can be repeated: the transactions
+		 * are conditional, a lease grant at worst grants one more.
+		 */
+		unsigned int left = (unsigned int)(end > t ? end - t : 1);
+
 		rc = post_one(e, e->c.endpoints[e->cur], path, s,
-		    (unsigned int)(end > t ? end - t : 1), out, &status);
+		    left < e->c.attempt_ms ? left : e->c.attempt_ms, out,
+		    &status);
 		tries++;
 		if (rc == -EIO && status == 401 && e->c.user != NULL &&
 		    reauth++ == 0) {
@@ -382,7 +394,7 @@ etcd_call(struct etcd *e, const char *path, json_object *body, unsigned int ms,
 			break;
 		rc = -ETIMEDOUT;
 		e->cur = (e->cur + 1) % e->c.nendpoints;
-		if (i + 1 >= 3 * e->c.nendpoints)
+		if (i + 1 >= 8 * e->c.nendpoints)
 			break;
 	}
 	json_object_put(body);

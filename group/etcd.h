@@ -34,6 +34,7 @@ struct etcd_conf {
 	const char *user;     /* etcd auth (NULL: none) */
 	const char *password;
 	unsigned int connect_ms; /* per attempt (default 1000) */
+	unsigned int attempt_ms; /* per request and member (default 1500) */
 };
 
 struct etcd;

@@ -26,17 +26,9 @@ need_cmd etcd mkfs.ext4 debugfs e2fsck dumpe2fs ip unshare nsenter python3
 workdir
 
 if [ "${HVVSS_GROUP_FULL:-0}" = 1 ]; then
-	set -- --control-rounds 20 --rounds 50 --stagger 3 --vms 3 5
+	set -- --control-rounds 20 --stagger 3 --vms 3:50 5:50
 else
-	set -- --control-rounds 8 --rounds 20 --stagger 1.5 --vms 3
+	set -- --control-rounds 8 --stagger 1.5 --vms 3:20 5:10
 fi
 HVVSS_TOP=$TOP HVVSS_BUILD=$B SANDBOX=$SANDBOX \
     python3 "$TOP/tests/system/group_lab.py" --work "$WORK" "$@" --faults
-rc=$?
-if [ "${HVVSS_GROUP_FULL:-0}" != 1 ] && [ "$rc" = 0 ]; then
-	HVVSS_TOP=$TOP HVVSS_BUILD=$B SANDBOX=$SANDBOX \
-	    python3 "$TOP/tests/system/group_lab.py" --work "$WORK" \
-	    --no-control --rounds 10 --stagger 1.5 --vms 5
-	rc=$?
-fi
-exit "$rc"
