@@ -65,8 +65,7 @@ now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void
-seterr(struct etcd *e, const char *fmt, ...)
+static void seterr(struct etcd *e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void
@@ -383,8 +382,8 @@ etcd_call(struct etcd *e, const char *path, json_object *body, unsigned int ms,
 			/* the token expired: once more with a new one */
 			free(e->token);
 			e->token = NULL;
-			if ((rc = authenticate(e, (unsigned int)(end > t ?
-			    end - t : 1))) < 0)
+			if ((rc = authenticate(
+			         e, (unsigned int)(end > t ? end - t : 1))) < 0)
 				break;
 			curl_slist_free_all(e->hdrs);
 			e->hdrs = headers(e);
@@ -515,8 +514,8 @@ watch_open(struct etcd_watch *w)
 	if (w->next > 0)
 		json_object_object_add(cr, "start_revision", etcd_i64(w->next));
 	json_object_object_add(req, "create_request", cr);
-	w->body = strdup(
-	    json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN));
+	w->body =
+	    strdup(json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN));
 	json_object_put(req);
 	if (w->body == NULL || (w->easy = curl_easy_init()) == NULL)
 		return -ENOMEM;
@@ -606,8 +605,8 @@ watch_parse(struct etcd_watch *w)
 
 	tok = json_tokener_new();
 	while (off < w->in.len && rc == 0) {
-		while (off < w->in.len &&
-		    strchr(" \t\r\n", w->in.p[off]) != NULL)
+		while (
+		    off < w->in.len && strchr(" \t\r\n", w->in.p[off]) != NULL)
 			off++;
 		if (off == w->in.len)
 			break;
@@ -615,7 +614,8 @@ watch_parse(struct etcd_watch *w)
 		m = json_tokener_parse_ex(
 		    tok, w->in.p + off, (int)(w->in.len - off));
 		if (m == NULL) {
-			if (json_tokener_get_error(tok) == json_tokener_continue)
+			if (json_tokener_get_error(tok) ==
+			    json_tokener_continue)
 				break; /* the rest has not arrived */
 			seterr(w->e, "%s/v3/watch: not JSON", w->ep);
 			rc = -EPROTO;

@@ -28,10 +28,10 @@
 struct etcd_conf {
 	const char *endpoints[ETCD_MAX_ENDPOINTS]; /* http(s)://host:port */
 	int nendpoints;
-	const char *cacert;   /* TLS: CA bundle (NULL: the system's) */
-	const char *cert;     /* TLS client certificate (PEM) */
-	const char *key;      /* and its key */
-	const char *user;     /* etcd auth (NULL: none) */
+	const char *cacert; /* TLS: CA bundle (NULL: the system's) */
+	const char *cert; /* TLS client certificate (PEM) */
+	const char *key; /* and its key */
+	const char *user; /* etcd auth (NULL: none) */
 	const char *password;
 	unsigned int connect_ms; /* per attempt (default 1000) */
 	unsigned int attempt_ms; /* per request and member (default 1500) */

@@ -49,10 +49,10 @@ struct conf {
 };
 
 static struct conf conf = {
-	.prefix = "/hvvss",
-	.status = STATUS_DEFAULT,
-	.budget_ms = 8000,
-	.lease_ttl = 5,
+    .prefix = "/hvvss",
+    .status = STATUS_DEFAULT,
+    .budget_ms = 8000,
+    .lease_ttl = 5,
 };
 static int verbose;
 static struct group *grp;
@@ -65,8 +65,7 @@ static char state[128] = "starting";
 static char rounds[HISTORY_ROUNDS][1024];
 static int nrounds;
 
-static void
-logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void
 logmsg(const char *fmt, ...)
@@ -125,7 +124,8 @@ record_round(const char *fmt, ...)
 	va_list ap;
 
 	if (nrounds == HISTORY_ROUNDS) {
-		memmove(rounds[0], rounds[1], sizeof(rounds[0]) * (nrounds - 1));
+		memmove(
+		    rounds[0], rounds[1], sizeof(rounds[0]) * (nrounds - 1));
 		nrounds--;
 	}
 	va_start(ap, fmt);
@@ -159,6 +159,11 @@ on_freeze(uint64_t txid, unsigned int ms, char *reason, size_t len, void *arg)
 		logmsg("txn %llu: group %s round %s complete after %u ms: %s",
 		    (unsigned long long)txid, conf.group, r.id, r.waited_ms,
 		    r.present);
+		if (verbose)
+			logmsg("txn %llu: joined +%u ms, watching +%u ms, "
+			       "all seen +%u ms, complete +%u ms",
+			    (unsigned long long)txid, r.joined_ms,
+			    r.watching_ms, r.all_ms, r.waited_ms);
 		record_round("%lld txn %llu %s complete %u ms waited for: %s",
 		    (long long)ts.tv_sec, (unsigned long long)txid, r.id,
 		    r.waited_ms, r.present);
@@ -288,8 +293,9 @@ split(char *list, const char **out, int max)
 static bool
 valid_name(const char *s)
 {
-	size_t n = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-			     "0123456789._-");
+	size_t n = strspn(s,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789._-");
 
 	return n > 0 && n <= GROUP_NAME_MAX && s[n] == '\0';
 }
@@ -312,8 +318,9 @@ read_password(const char *path)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: hv_vss_group [-v] [-c file] [-o key=value]...\n"
-			"       hv_vss_group [-c file] status\n");
+	fprintf(stderr,
+	    "usage: hv_vss_group [-v] [-c file] [-o key=value]...\n"
+	    "       hv_vss_group [-c file] status\n");
 	exit(2);
 }
 
@@ -358,7 +365,8 @@ status_cmd(void)
 	FILE *f;
 
 	if ((f = fopen(conf.status, "r")) == NULL) {
-		fprintf(stderr, "hv_vss_group: %s: %s (is the agent running?)\n",
+		fprintf(stderr,
+		    "hv_vss_group: %s: %s (is the agent running?)\n",
 		    conf.status, strerror(errno));
 		return 1;
 	}
@@ -420,8 +428,9 @@ main(int argc, char *argv[])
 			usage();
 		*eq = '\0';
 		if (!conf_set(ov[i], eq + 1)) {
-			fprintf(stderr, "hv_vss_group: -o: bad setting: %s = %s\n",
-			    ov[i], eq + 1);
+			fprintf(stderr,
+			    "hv_vss_group: -o: bad setting: %s = %s\n", ov[i],
+			    eq + 1);
 			return 1;
 		}
 	}
@@ -430,14 +439,16 @@ main(int argc, char *argv[])
 
 	if (conf.name == NULL || conf.group == NULL || conf.members == NULL ||
 	    conf.endpoints == NULL) {
-		fprintf(stderr, "hv_vss_group: %s: name, group, members and "
-				"endpoints must be set\n",
+		fprintf(stderr,
+		    "hv_vss_group: %s: name, group, members and "
+		    "endpoints must be set\n",
 		    path);
 		return 1;
 	}
 	if (!valid_name(conf.name) || !valid_name(conf.group)) {
-		fprintf(stderr, "hv_vss_group: bad name or group: %s, %s "
-				"(want [A-Za-z0-9._-], at most 64)\n",
+		fprintf(stderr,
+		    "hv_vss_group: bad name or group: %s, %s "
+		    "(want [A-Za-z0-9._-], at most 64)\n",
 		    conf.name, conf.group);
 		return 1;
 	}
@@ -489,12 +500,14 @@ main(int argc, char *argv[])
 	gc.round_ttl = (int)(conf.budget_ms / 1000) * 2 + conf.lease_ttl;
 	if ((etcd = etcd_new(&ec)) == NULL ||
 	    (keeper_etcd = etcd_new(&ec)) == NULL) {
-		fprintf(stderr, "hv_vss_group: cannot set up the etcd client\n");
+		fprintf(
+		    stderr, "hv_vss_group: cannot set up the etcd client\n");
 		return 1;
 	}
 	revoke_previous();
 	if ((grp = group_new(&gc, etcd, keeper_etcd)) == NULL) {
-		fprintf(stderr, "hv_vss_group: cannot set up the etcd client\n");
+		fprintf(
+		    stderr, "hv_vss_group: cannot set up the etcd client\n");
 		return 1;
 	}
 	sigaction(SIGTERM, &sa, NULL);
@@ -519,7 +532,8 @@ main(int argc, char *argv[])
 				continue;
 			}
 			hvvss_set_callbacks(h, &cb, NULL);
-			logmsg("registered with the daemon as app %llu, tier %d",
+			logmsg(
+			    "registered with the daemon as app %llu, tier %d",
 			    (unsigned long long)hvvss_app_id(h),
 			    HVVSS_TIER_MAX);
 			snprintf(state, sizeof(state), "idle");

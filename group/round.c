@@ -12,8 +12,8 @@
  * A FREEZE creates P/open if there is none (one transaction, which also
  * records the member), or joins the round it names (a transaction that
  * holds only while P/open still names it, so nobody joins a round that
- * ended).  It then watches P/r/<round>/ from the round's first revision,
- * so it sees every member that came before it without a separate read.
+ * ended), reading the round's keys in the same transaction.  A watch on
+ * P/r/, started just before, brings what happens after that read.
  * The member that sees every member present writes "complete", in a
  * transaction that requires every member key to still exist and no
  * "complete" yet; one that gives up writes "abandoned" only if there is
@@ -41,17 +41,17 @@
  */
 struct group {
 	struct group_conf c;
-	struct etcd *e;		/* the round's client */
-	struct etcd *ke;	/* the keeper's */
-	char p[256];		/* P */
+	struct etcd *e; /* the round's client */
+	struct etcd *ke; /* the keeper's */
+	char p[256]; /* P */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	pthread_t keeper;
 	bool started, quit;
-	int64_t session;	/* the member's lease, 0: none */
-	int64_t spare;		/* a lease for the next round this opens */
-	char round_key[512];	/* this member's key in the current round */
-	char leave_key[512];	/* one for the keeper to delete */
+	int64_t session; /* the member's lease, 0: none */
+	int64_t spare; /* a lease for the next round this opens */
+	char round_key[512]; /* this member's key in the current round */
+	char leave_key[512]; /* one for the keeper to delete */
 };
 
 /* What the watch has seen of the round being waited for. */
@@ -64,6 +64,7 @@ struct seen {
 	int order[GROUP_MAX_MEMBERS], norder;
 	bool complete, abandoned;
 	char abandoned_by[256];
+	int64_t read; /* the revision of the read of the round's keys */
 };
 
 static uint64_t
@@ -148,9 +149,9 @@ cmp(const char *key, const char *target, const char *result,
 	json_object_object_add(o, "target", json_object_new_string(target));
 	json_object_object_add(o, "result", json_object_new_string(result));
 	snprintf(field, sizeof(field), "%s",
-	    strcmp(target, "CREATE") == 0	 ? "create_revision"
-	    : strcmp(target, "VERSION") == 0 ? "version"
-					     : "value");
+	    strcmp(target, "CREATE") == 0        ? "create_revision"
+	        : strcmp(target, "VERSION") == 0 ? "version"
+	                                         : "value");
 	json_object_object_add(o, field, operand);
 	return o;
 }
@@ -302,7 +303,8 @@ keeper(void *arg)
 
 			t = txn_new(&c, &s, &f);
 			json_object_array_add(s, op_delete(key));
-			if (etcd_call(g->ke, "/v3/kv/txn", t, 1000, &ans) == 0) {
+			if (etcd_call(g->ke, "/v3/kv/txn", t, 1000, &ans) ==
+			    0) {
 				json_object_put(ans);
 				pthread_mutex_lock(&g->mu);
 				if (strcmp(g->leave_key, key) == 0)
@@ -350,7 +352,9 @@ on_event(const struct etcd_event *ev, void *arg)
 	const char *rest;
 	int i;
 
-	if (strncmp(ev->key, s->base, n) != 0)
+	/* another round's, or one the join's read has already */
+	if (n == 0 || strncmp(ev->key, s->base, n) != 0 ||
+	    (s->read > 0 && ev->mod_revision <= s->read))
 		return;
 	rest = ev->key + n;
 	if (strncmp(rest, "m/", 2) == 0) {
@@ -367,8 +371,8 @@ on_event(const struct etcd_event *ev, void *arg)
 		s->complete = true;
 	else if (strcmp(rest, "abandoned") == 0 && ev->type == 0) {
 		s->abandoned = true;
-		snprintf(s->abandoned_by, sizeof(s->abandoned_by), "%s",
-		    ev->value);
+		snprintf(
+		    s->abandoned_by, sizeof(s->abandoned_by), "%s", ev->value);
 	}
 }
 
@@ -409,13 +413,57 @@ forget(struct group *g, int64_t *slot, int64_t id)
 	pthread_mutex_unlock(&g->mu);
 }
 
+static json_object *
+op_range_prefix(const char *prefix)
+{
+	json_object *o = json_object_new_object(), *r;
+
+	r = json_object_new_object();
+	json_object_object_add(r, "key", etcd_str(prefix));
+	json_object_object_add(r, "range_end", etcd_prefix_end(prefix));
+	json_object_object_add(o, "request_range", r);
+	return o;
+}
+
+/* The round's keys from the join's read (its second response). */
+static void
+read_keys(struct seen *sn, json_object *ans)
+{
+	json_object *resp, *rr, *kvs, *kv, *h;
+	struct etcd_event ev;
+	char *key, *val;
+	size_t i, n = 0;
+
+	if (json_object_object_get_ex(ans, "responses", &resp) &&
+	    (rr = json_object_array_get_idx(resp, 1)) != NULL &&
+	    json_object_object_get_ex(rr, "response_range", &rr) &&
+	    json_object_object_get_ex(rr, "kvs", &kvs))
+		n = json_object_array_length(kvs);
+	for (i = 0; i < n; i++) {
+		kv = json_object_array_get_idx(kvs, i);
+		key = etcd_unb64(kv, "key", NULL);
+		val = etcd_unb64(kv, "value", NULL);
+		ev.type = 0;
+		ev.key = key ? key : "";
+		ev.value = val ? val : "";
+		ev.mod_revision = etcd_get_i64(kv, "mod_revision");
+		on_event(&ev, sn);
+		free(key);
+		free(val);
+	}
+	json_object_object_get_ex(ans, "header", &h);
+	sn->read = etcd_get_i64(h, "revision");
+}
+
 /*
- * Open a round or join the open one.  0 and the round's id, its P/open
- * value and first revision; or a negative errno.
+ * Open a round or join the open one.  0 and the round's id and its P/open
+ * value, with sn holding the round's keys as of the joining transaction
+ * (sn->read: its revision); or a negative errno.  The watch (on every
+ * round of the group, from before this) delivers what comes after.
  */
 static int
-join(struct group *g, char *id, size_t idlen, char *openval, size_t vlen,
-    int64_t *first, bool *opened, uint64_t end)
+join(struct group *g, struct seen *sn, char *id, size_t idlen, char *openval,
+    size_t vlen, bool *opened, uint64_t end)
 {
 	json_object *t, *c, *s, *f, *ans, *resp, *rr, *kvs, *kv;
 	char key[300], mkey[600], stamp[32];
@@ -430,16 +478,16 @@ join(struct group *g, char *id, size_t idlen, char *openval, size_t vlen,
 	    (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 	for (attempt = 0; attempt < 5; attempt++) {
 		if ((rc = take_lease(g, g->e, &g->session, g->c.lease_ttl,
-			 left_ms(end), &session)) < 0 ||
+		         left_ms(end), &session)) < 0 ||
 		    (rc = take_lease(g, g->e, &g->spare, g->c.round_ttl,
-			 left_ms(end), &spare)) < 0)
+		         left_ms(end), &spare)) < 0)
 			return rc;
 		/* a new round: "<unix ms>-<member>", readable in logs */
 		snprintf(id, idlen, "%s-%s", stamp, g->c.self);
-		snprintf(openval, vlen, "%s %llx", id,
-		    (unsigned long long)spare);
-		snprintf(mkey, sizeof(mkey), "%sr/%s/m/%s", g->p, id,
-		    g->c.self);
+		snprintf(
+		    openval, vlen, "%s %llx", id, (unsigned long long)spare);
+		snprintf(
+		    mkey, sizeof(mkey), "%sr/%s/m/%s", g->p, id, g->c.self);
 		t = txn_new(&c, &s, &f);
 		json_object_array_add(
 		    c, cmp(key, "CREATE", "EQUAL", etcd_i64(0)));
@@ -457,9 +505,14 @@ join(struct group *g, char *id, size_t idlen, char *openval, size_t vlen,
 			return rc;
 		if (succeeded(ans)) {
 			json_object *h;
+			struct etcd_event ev = {0, mkey, stamp, 0};
 
+			/* a new round: we are all there is of it */
+			snprintf(
+			    sn->base, sizeof(sn->base), "%sr/%s/", g->p, id);
+			on_event(&ev, sn);
 			json_object_object_get_ex(ans, "header", &h);
-			*first = etcd_get_i64(h, "revision");
+			sn->read = etcd_get_i64(h, "revision");
 			*opened = true;
 			/* the round's now: nobody renews it */
 			pthread_mutex_lock(&g->mu);
@@ -477,21 +530,22 @@ join(struct group *g, char *id, size_t idlen, char *openval, size_t vlen,
 		    json_object_object_get_ex(rr, "kvs", &kvs) &&
 		    (kv = json_object_array_get_idx(kvs, 0)) != NULL) {
 			v = etcd_unb64(kv, "value", NULL);
-			*first = etcd_get_i64(kv, "create_revision");
 		}
 		json_object_put(ans);
 		if (v == NULL)
 			continue; /* it ended between the two: again */
 		snprintf(openval, vlen, "%s", v);
 		free(v);
-		snprintf(id, idlen, "%.*s", (int)strcspn(openval, " "),
-		    openval);
-		snprintf(mkey, sizeof(mkey), "%sr/%s/m/%s", g->p, id,
-		    g->c.self);
+		snprintf(
+		    id, idlen, "%.*s", (int)strcspn(openval, " "), openval);
+		snprintf(
+		    mkey, sizeof(mkey), "%sr/%s/m/%s", g->p, id, g->c.self);
+		snprintf(sn->base, sizeof(sn->base), "%sr/%s/", g->p, id);
 		t = txn_new(&c, &s, &f);
 		json_object_array_add(
 		    c, cmp(key, "VALUE", "EQUAL", etcd_str(openval)));
 		json_object_array_add(s, op_put(mkey, stamp, session));
+		json_object_array_add(s, op_range_prefix(sn->base));
 		rc = etcd_call(g->e, "/v3/kv/txn", t, left_ms(end), &ans);
 		if (lease_gone(g, rc)) {
 			forget(g, &g->session, session);
@@ -500,11 +554,14 @@ join(struct group *g, char *id, size_t idlen, char *openval, size_t vlen,
 		if (rc < 0)
 			return rc;
 		rc = succeeded(ans);
+		if (rc)
+			read_keys(sn, ans);
 		json_object_put(ans);
 		if (rc) {
 			*opened = false;
 			return 0;
 		}
+		sn->base[0] = '\0';
 	}
 	return -EAGAIN;
 }
@@ -602,8 +659,8 @@ describe(const struct group *g, const struct seen *s, struct round_result *r)
 		if (s->present[i])
 			continue;
 		n += (size_t)snprintf(r->missing + n,
-		    n < sizeof(r->missing) ? sizeof(r->missing) - n : 0,
-		    "%s%s", n ? " " : "", g->c.members[i]);
+		    n < sizeof(r->missing) ? sizeof(r->missing) - n : 0, "%s%s",
+		    n ? " " : "", g->c.members[i]);
 		if (n >= sizeof(r->missing))
 			n = sizeof(r->missing) - 1;
 	}
@@ -616,7 +673,7 @@ group_freeze(struct group *g, unsigned int ms, struct round_result *r)
 	struct etcd_watch *w = NULL;
 	char openval[GROUP_NAME_MAX + 64], prefix[512];
 	uint64_t end, t0 = now_ms();
-	int64_t first = 0, lease;
+	int64_t lease;
 	char etcd_why[300] = "";
 	bool tried = false;
 	unsigned int reserve;
@@ -636,35 +693,38 @@ group_freeze(struct group *g, unsigned int ms, struct round_result *r)
 	pthread_mutex_lock(&g->mu);
 	g->round_key[0] = '\0';
 	pthread_mutex_unlock(&g->mu);
-	rc = join(g, r->id, sizeof(r->id), openval, sizeof(openval), &first,
-	    &r->opened, end + reserve);
+	/*
+	 * The watch first, on every round of the group and from now: one
+	 * that starts at a past revision is caught up by etcd in a loop
+	 * every 100 ms, one from now gets each event at once.  What came
+	 * before, the join reads in its own transaction.
+	 */
+	snprintf(prefix, sizeof(prefix), "%sr/", g->p);
+	rc = etcd_watch_start(g->e, prefix, 0, on_event, s, left_ms(end), &w);
+	if (rc == 0)
+		rc = join(g, s, r->id, sizeof(r->id), openval, sizeof(openval),
+		    &r->opened, end + reserve);
 	if (rc < 0) {
 		snprintf(r->why, sizeof(r->why), "etcd: %s",
 		    rc == -EAGAIN ? "rounds kept ending" : etcd_error(g->e));
 		r->id[0] = '\0';
 		r->waited_ms = (unsigned int)(now_ms() - t0);
+		etcd_watch_free(w);
 		free(s);
 		return -1;
 	}
-	lease = strtoll(strchr(openval, ' ') ? strchr(openval, ' ') + 1 : "0",
-	    NULL, 16);
-	snprintf(s->base, sizeof(s->base), "%sr/%s/", g->p, r->id);
+	r->joined_ms = (unsigned int)(now_ms() - t0);
+	lease = strtoll(
+	    strchr(openval, ' ') ? strchr(openval, ' ') + 1 : "0", NULL, 16);
 	pthread_mutex_lock(&g->mu);
-	snprintf(g->round_key, sizeof(g->round_key), "%sm/%s", s->base,
-	    g->c.self);
+	snprintf(
+	    g->round_key, sizeof(g->round_key), "%sm/%s", s->base, g->c.self);
 	pthread_mutex_unlock(&g->mu);
-	snprintf(prefix, sizeof(prefix), "%s", s->base);
-	/* from the round's first revision: everyone who came before us */
-	rc = etcd_watch_start(
-	    g->e, prefix, first, on_event, s, left_ms(end), &w);
-	if (rc < 0) {
-		snprintf(etcd_why, sizeof(etcd_why), "; etcd: %s",
-		    etcd_error(g->e));
-		goto giveup;
-	}
+	r->watching_ms = (unsigned int)(now_ms() - t0);
 	while (!s->complete && !s->abandoned) {
 		if (all_present(s) && !tried) {
 			tried = true;
+			r->all_ms = (unsigned int)(now_ms() - t0);
 			rc = try_complete(g, s, openval, lease, end);
 			if (rc == 1) {
 				s->complete = true;
@@ -677,8 +737,8 @@ group_freeze(struct group *g, unsigned int ms, struct round_result *r)
 		}
 		if (left_ms(end) == 0)
 			goto giveup;
-		if ((rc = etcd_watch_wait(w, left_ms(end) < 200 ? left_ms(end)
-							       : 200)) < 0) {
+		if ((rc = etcd_watch_wait(
+		         w, left_ms(end) < 200 ? left_ms(end) : 200)) < 0) {
 			snprintf(etcd_why, sizeof(etcd_why), "; etcd: %s",
 			    etcd_error(g->e));
 			goto giveup;
@@ -688,8 +748,8 @@ group_freeze(struct group *g, unsigned int ms, struct round_result *r)
 	}
 	describe(g, s, r);
 	if (s->abandoned)
-		snprintf(r->why, sizeof(r->why), "abandoned by %s",
-		    s->abandoned_by);
+		snprintf(
+		    r->why, sizeof(r->why), "abandoned by %s", s->abandoned_by);
 	r->complete = s->complete;
 	goto out;
 

@@ -33,19 +33,21 @@ struct group_conf {
 struct round_result {
 	char id[GROUP_NAME_MAX + 32]; /* the round ("" if none was joined) */
 	bool complete;
-	bool opened;		/* this member opened the round */
+	bool opened; /* this member opened the round */
 	unsigned int waited_ms; /* from FREEZE to the outcome */
+	/* when, in ms from the FREEZE: joined, watching, all seen */
+	unsigned int joined_ms, watching_ms, all_ms;
 	int npresent;
-	char present[512];  /* "vm1+0ms vm2+1834ms ..." in order of arrival */
-	char missing[512];  /* members that had not quiesced */
-	char why[512];	    /* why it was not complete */
+	char present[512]; /* "vm1+0ms vm2+1834ms ..." in order of arrival */
+	char missing[512]; /* members that had not quiesced */
+	char why[512]; /* why it was not complete */
 };
 
 struct group;
 
 /* e for the rounds, ke for the keeper thread's leases: two clients. */
-struct group *group_new(
-    const struct group_conf *, struct etcd *e, struct etcd *ke);
+struct group *
+group_new(const struct group_conf *, struct etcd *e, struct etcd *ke);
 void group_free(struct group *);
 
 /*

@@ -177,6 +177,10 @@ cat >/tmp/window.sh <<'W_EOF'
 n=${HVVSS_SIM_BACKUP:-0}
 if [ ! -e /tmp/phase-$n ]; then
 	: >/tmp/phase-$n
+	# between backups: what the operator would see (README.md)
+	{ echo '$ hv_vss_ctl history'; @B@/hv_vss_ctl history -n 6
+	  echo '$ hv_vss_group status'; @B@/hv_vss_group status; } \
+	    >/tmp/ctl.txt 2>&1
 	echo "ready $n" >&3 || exit 1
 	read -r w m <&4 || exit 1
 	[ "$w" = go ]
@@ -189,7 +193,7 @@ W_EOF
 cat >/tmp/agent.sh <<'A_EOF'
 # like systemd's Restart=always: a killed agent comes back
 while [ ! -e /tmp/stop ]; do
-	@NETNS@ @B@/hv_vss_group -c /tmp/group.conf 2>>/tmp/group.log &
+	@NETNS@ @B@/hv_vss_group -v -c /tmp/group.conf 2>>/tmp/group.log &
 	echo "agent $!" >&3
 	wait $!
 	sleep 0.2
@@ -247,6 +251,8 @@ cat /tmp/daemon.log
 echo "=== group"
 cat /tmp/group.log 2>/dev/null
 cat /run/hv_vss/group.status 2>/dev/null
+echo "=== ctl"
+cat /tmp/ctl.txt
 echo "=== bank"
 tail -n 30 /tmp/bank.log
 """
@@ -766,20 +772,21 @@ def faults(args, etcd, netns):
     check(failed_within(5, (0, 1)),
           "a VM whose backup never comes: the others' FREEZEs fail within "
           "the budget (%d, %d ms)" % (res(5, 0)[1], res(5, 1)[1]))
-    check(all(vetoes(i, "missing vm3") for i in (0, 1)),
-          "a VM whose backup never comes: the VETO names it (missing vm3)")
+    check(all(vetoes(i, "missing vm3 after") for i in (0, 1)),
+          "a VM whose backup never comes: the VETO names it, and only it "
+          "(missing vm3)")
     check(good(6), "after the missing VM: the next round is good")
     check(res(7, 1)[0] == "E_FAIL",
           "agent killed mid-round: that VM's FREEZE fails")
     check(failed_within(7, (0, 2)) and
-          all(vetoes(i, "missing vm2") for i in (0, 2)),
+          all(vetoes(i, "missing vm2 after") for i in (0, 2)),
           "agent killed mid-round: the others VETO naming it "
           "(its restarted agent revoked its lease)")
     check(good(8), "after the agent came back: the next round is good")
     check(failed_within(9, range(n)),
           "network cut between vm3 and etcd: every FREEZE fails within "
           "the budget")
-    check(all(vetoes(i, "missing vm3") for i in (0, 1)) and
+    check(all(vetoes(i, "missing vm3 after") for i in (0, 1)) and
           vetoes(2, "etcd"),
           "network cut: the others name vm3, vm3 names etcd")
     check(good(10), "after the link is back: the next round is good")
