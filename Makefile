@@ -246,6 +246,8 @@ install: $(PROGS) install-lib
 	install -m 0755 $(B)/hv_vss_daemon $(DESTDIR)$(SBINDIR)/hv_vss_daemon
 	install -m 0755 $(B)/hv_vss_ctl $(DESTDIR)$(SBINDIR)/hv_vss_ctl
 	install -m 0755 $(B)/hv_vss_sim $(DESTDIR)$(BINDIR)/hv_vss_sim
+	install -m 0755 $(B)/hv_vss_group $(DESTDIR)$(SBINDIR)/hv_vss_group
+	install -m 0644 group/hv_vss_group.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 daemon/hv_vss_daemon.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 ctl/hv_vss_ctl.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 sim/hv_vss_sim.1 $(DESTDIR)$(MANDIR)/man1/
@@ -253,10 +255,16 @@ install: $(PROGS) install-lib
 	test -e $(DESTDIR)$(SYSCONFDIR)/hv_vss/hv_vss.conf || \
 	    install -m 0644 etc/hv_vss.conf $(DESTDIR)$(SYSCONFDIR)/hv_vss/
 	install -m 0644 etc/hooks.d/README $(DESTDIR)$(SYSCONFDIR)/hv_vss/hooks.d/
+	@# an example only: the agent's unit starts once group.conf exists
+	install -m 0644 etc/group.conf \
+	    $(DESTDIR)$(SYSCONFDIR)/hv_vss/group.conf.example
 	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(UDEVRULESDIR)
 	sed 's|@SBINDIR@|$(SBINDIR)|g' etc/hv_vss_daemon.service \
 	    >$(DESTDIR)$(SYSTEMDUNITDIR)/hv_vss_daemon.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/hv_vss_daemon.service
+	sed 's|@SBINDIR@|$(SBINDIR)|g' etc/hv_vss_group.service \
+	    >$(DESTDIR)$(SYSTEMDUNITDIR)/hv_vss_group.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/hv_vss_group.service
 	install -m 0644 etc/60-hv_vss.rules $(DESTDIR)$(UDEVRULESDIR)/
 
 .PHONY: install-lib

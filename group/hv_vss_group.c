@@ -115,22 +115,34 @@ write_status(void)
 		unlink(tmp);
 }
 
-static void
-record_round(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A line of the status file's history: when, the txn, the round. */
+static void record_round(uint64_t txid, const char *id, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
-record_round(const char *fmt, ...)
+record_round(uint64_t txid, const char *id, const char *fmt, ...)
 {
+	char when[32];
+	struct tm tm;
+	time_t t = time(NULL);
 	va_list ap;
+	int n;
 
 	if (nrounds == HISTORY_ROUNDS) {
 		memmove(
 		    rounds[0], rounds[1], sizeof(rounds[0]) * (nrounds - 1));
 		nrounds--;
 	}
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	n = snprintf(rounds[nrounds], sizeof(rounds[0]), "%s txn %llu %s ",
+	    when, (unsigned long long)txid, id[0] ? id : "-");
 	va_start(ap, fmt);
-	vsnprintf(rounds[nrounds++], sizeof(rounds[0]), fmt, ap);
+	if (n > 0 && (size_t)n < sizeof(rounds[0]))
+		vsnprintf(rounds[nrounds] + n, sizeof(rounds[0]) - (size_t)n,
+		    fmt, ap);
 	va_end(ap);
+	nrounds++;
 }
 
 static int
@@ -144,7 +156,6 @@ on_freeze(uint64_t txid, unsigned int ms, char *reason, size_t len, void *arg)
 {
 	struct round_result r;
 	unsigned int budget = conf.budget_ms;
-	struct timespec ts;
 	int rc;
 
 	/* the daemon's share for this tier, less a margin for our answer */
@@ -154,7 +165,6 @@ on_freeze(uint64_t txid, unsigned int ms, char *reason, size_t len, void *arg)
 	    (unsigned long long)txid);
 	write_status();
 	rc = group_freeze(grp, budget, &r);
-	clock_gettime(CLOCK_REALTIME, &ts);
 	if (rc == 0) {
 		logmsg("txn %llu: group %s round %s complete after %u ms: %s",
 		    (unsigned long long)txid, conf.group, r.id, r.waited_ms,
@@ -164,20 +174,20 @@ on_freeze(uint64_t txid, unsigned int ms, char *reason, size_t len, void *arg)
 			       "all seen +%u ms, complete +%u ms",
 			    (unsigned long long)txid, r.joined_ms,
 			    r.watching_ms, r.all_ms, r.waited_ms);
-		record_round("%lld txn %llu %s complete %u ms waited for: %s",
-		    (long long)ts.tv_sec, (unsigned long long)txid, r.id,
+		record_round(txid, r.id, "complete in %u ms; arrived %s",
 		    r.waited_ms, r.present);
 		snprintf(state, sizeof(state), "frozen in round %s", r.id);
 		write_status();
 		return 0;
 	}
 	if (conf.degrade) {
-		logmsg("txn %llu: group %s: %s; missing %s; policy single: "
-		       "this VM's backup goes on alone",
-		    (unsigned long long)txid, conf.group, r.why, r.missing);
-		record_round("%lld txn %llu %s single %u ms missing: %s (%s)",
-		    (long long)ts.tv_sec, (unsigned long long)txid,
-		    r.id[0] ? r.id : "-", r.waited_ms, r.missing, r.why);
+		logmsg("txn %llu: group %s round %s: %s after %u ms; policy "
+		       "single: this VM's backup goes on alone",
+		    (unsigned long long)txid, conf.group, r.id[0] ? r.id : "-",
+		    r.why, r.waited_ms);
+		record_round(txid, r.id,
+		    "ALONE (policy single) after %u ms: %s", r.waited_ms,
+		    r.why);
 		snprintf(state, sizeof(state), "frozen alone (policy single)");
 		write_status();
 		return 0;
@@ -186,9 +196,7 @@ on_freeze(uint64_t txid, unsigned int ms, char *reason, size_t len, void *arg)
 	snprintf(reason, len, "group %s round %s: %s after %u ms", conf.group,
 	    r.id[0] ? r.id : "-", r.why, r.waited_ms);
 	logmsg("txn %llu: VETO: %s", (unsigned long long)txid, reason);
-	record_round("%lld txn %llu %s veto %u ms missing: %s (%s)",
-	    (long long)ts.tv_sec, (unsigned long long)txid,
-	    r.id[0] ? r.id : "-", r.waited_ms, r.missing, r.why);
+	record_round(txid, r.id, "VETO after %u ms: %s", r.waited_ms, r.why);
 	snprintf(state, sizeof(state), "vetoed");
 	write_status();
 	return -1; /* the ABORT that follows takes us out of the round */

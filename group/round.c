@@ -50,6 +50,7 @@ struct group {
 	bool started, quit;
 	int64_t session; /* the member's lease, 0: none */
 	int64_t spare; /* a lease for the next round this opens */
+	int64_t retired[8]; /* session leases to revoke */
 	char round_key[512]; /* this member's key in the current round */
 	char leave_key[512]; /* one for the keeper to delete */
 };
@@ -281,6 +282,50 @@ renew(struct group *g, int64_t *slot, unsigned int ms)
 	}
 }
 
+/*
+ * A FREEZE that failed on etcd's account may have written this member's
+ * key anyway: a transaction that timed out here can still be committed
+ * once etcd is back, and would count the member as quiesced in a round
+ * it no longer waits in.  So its session lease is retired: revoked as
+ * soon as etcd answers (which deletes any key on it, and makes such a
+ * late transaction fail), and a new one taken for the next FREEZE.
+ */
+static void
+retire_session(struct group *g)
+{
+	int i;
+
+	pthread_mutex_lock(&g->mu);
+	for (i = 0; i < 8 && g->session != 0; i++)
+		if (g->retired[i] == 0) {
+			g->retired[i] = g->session;
+			g->session = 0;
+		}
+	pthread_cond_signal(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+}
+
+static void
+revoke_retired(struct group *g)
+{
+	int64_t id;
+	int i, rc;
+
+	for (i = 0; i < 8; i++) {
+		pthread_mutex_lock(&g->mu);
+		id = g->retired[i];
+		pthread_mutex_unlock(&g->mu);
+		if (id == 0)
+			continue;
+		rc = etcd_lease_revoke(g->ke, id, 1000);
+		if (rc == 0 || rc == -EIO) { /* -EIO: gone already */
+			pthread_mutex_lock(&g->mu);
+			g->retired[i] = 0;
+			pthread_mutex_unlock(&g->mu);
+		}
+	}
+}
+
 static void *
 keeper(void *arg)
 {
@@ -291,6 +336,7 @@ keeper(void *arg)
 	unsigned int ms = group_tick_ms(g);
 
 	for (;;) {
+		revoke_retired(g);
 		renew(g, &g->session, 1000);
 		renew(g, &g->spare, 1000);
 		take_lease(g, g->ke, &g->session, g->c.lease_ttl, 1000, &id);
@@ -635,15 +681,21 @@ describe(const struct group *g, const struct seen *s, struct round_result *r)
 	size_t n = 0;
 	int i, k;
 
+	int order[GROUP_MAX_MEMBERS], j;
+
 	r->present[0] = r->missing[0] = '\0';
 	r->npresent = 0;
+	/* in order of arrival */
 	for (k = 0; k < s->norder; k++) {
 		i = s->order[k];
+		for (j = k; j > 0 && s->stamp[order[j - 1]] > s->stamp[i]; j--)
+			order[j] = order[j - 1];
+		order[j] = i;
 		if (s->present[i] && (first == 0 || s->stamp[i] < first))
 			first = s->stamp[i];
 	}
 	for (k = 0; k < s->norder; k++) {
-		i = s->order[k];
+		i = order[k];
 		if (!s->present[i])
 			continue;
 		r->npresent++;
@@ -711,6 +763,7 @@ group_freeze(struct group *g, unsigned int ms, struct round_result *r)
 		r->waited_ms = (unsigned int)(now_ms() - t0);
 		etcd_watch_free(w);
 		free(s);
+		retire_session(g);
 		return -1;
 	}
 	r->joined_ms = (unsigned int)(now_ms() - t0);
@@ -768,6 +821,8 @@ giveup:
 		snprintf(r->why + n, sizeof(r->why) - n, "; etcd: %s",
 		    etcd_error(g->e));
 	}
+	if (rc < 0)
+		retire_session(g); /* our key may still be there */
 out:
 	etcd_watch_free(w);
 	r->waited_ms = (unsigned int)(now_ms() - t0);

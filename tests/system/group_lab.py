@@ -56,8 +56,11 @@ def port_free(p):
 def free_ports(n):
     """n consecutive free ports from a random base (tests run side by
     side on one machine)."""
+    # below the ephemeral range (32768-60999): a killed etcd member's
+    # port must still be free when it restarts, not taken as the source
+    # port of some connection meanwhile
     for _ in range(50):
-        base = random.randrange(20000, 40000)
+        base = random.randrange(12000, 32000 - n)
         if all(port_free(base + i) for i in range(n)):
             return list(range(base, base + n))
     raise RuntimeError("no %d free ports" % n)
@@ -121,6 +124,28 @@ class Etcd:
                 return True
             time.sleep(0.2)
         raise RuntimeError("etcd not healthy within %d s" % seconds)
+
+    def keys(self, prefix):
+        """The keys under prefix, read from any member that answers."""
+        import base64
+        end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        body = json.dumps({"key": base64.b64encode(prefix.encode()).decode(),
+                           "range_end": base64.b64encode(
+                               end.encode()).decode()}).encode()
+        for i in range(self.n):
+            if self.procs[i] is None:
+                continue
+            try:
+                req = urllib.request.Request(
+                    "http://127.0.0.1:%d/v3/kv/range" % self.client[i],
+                    data=body, method="POST")
+                with urllib.request.urlopen(req, timeout=3) as r:
+                    ans = json.load(r)
+                return [base64.b64decode(kv["key"]).decode()
+                        for kv in ans.get("kvs", [])]
+            except (OSError, ValueError):
+                continue
+        return None
 
     def leader(self):
         """The index of the member that leads the cluster now."""
@@ -621,6 +646,10 @@ def main():
             proof(args, etcd, int(n), int(r) if r else args.rounds)
         if args.faults:
             faults(args, etcd, netns)
+    except Exception:
+        global nfail
+        nfail += 1  # so that etcd's logs are shown
+        raise
     finally:
         etcd.stop()
         if netns is not None:
@@ -704,10 +733,22 @@ def faults(args, etcd, netns):
                 after()
         return f
 
+    stale = {}
+
+    def members_left(when):
+        # between rounds no member may count as quiesced: a FREEZE that
+        # failed on etcd's account must not leave its key behind (a
+        # transaction that timed out during the outage can be committed
+        # once quorum is back)
+        time.sleep(2.5)  # the keepers revoke within a tick
+        stale[when] = [k for k in etcd.keys("/hvvss/lab/r/") or []
+                       if "/m/" in k]
+
     def quorum_back():
         etcd.restart(1)
         etcd.restart(2)
         etcd.wait_healthy(30)
+        members_left("quorum")
 
     def kill_vm2_agent():
         time.sleep(0.7)
@@ -740,6 +781,7 @@ def faults(args, etcd, netns):
     lab = start_lab(work, n, nrounds, True, budget, etcd, netns=netns,
                     netns_vm=2, rounds_of=rounds_of)
     run = run_rounds(lab, nrounds, args.stagger, plan, budget)
+    members_left("end")
     finish_lab(lab, "faults")
     rows = outcome(lab, run)
     show(lab, rows)
@@ -769,6 +811,9 @@ def faults(args, etcd, netns):
               for i in range(n)),
           "quorum lost: each daemon names the group agent's VETO and etcd")
     check(good(4), "after quorum is back: the next round is good")
+    check(stale.get("quorum") == [] and stale.get("end") == [],
+          "no member key left in etcd between rounds (after the outage: "
+          "%s; at the end: %s)" % (stale.get("quorum"), stale.get("end")))
     check(failed_within(5, (0, 1)),
           "a VM whose backup never comes: the others' FREEZEs fail within "
           "the budget (%d, %d ms)" % (res(5, 0)[1], res(5, 1)[1]))
