@@ -16,8 +16,13 @@ or ABORT writes nothing and refuses what comes.  So a snapshot of this VM
 holds no money in flight from it; whether the snapshots of all VMs add up
 to the starting total is what a consistent cut decides.
 
+With --control PATH it does not register with the daemon: it listens on
+the unix socket PATH for "FREEZE" (drain, then answer "FROZEN") and
+"THAW", which a freeze hook sends: a program quiesced by a hook, for
+the test of what the barrier covers.
+
     bank.py --name vm1 --port P --peers P2,P3 --ledger /mnt/a/ledger
-            [--start 1000] [--socket /run/hv_vss/app.sock]
+            [--start 1000] [--socket /run/hv_vss/app.sock | --control PATH]
 """
 
 import argparse
@@ -72,6 +77,40 @@ class Bank:
         self.daemon.setblocking(True)
         self.daemon.sendall(line.encode() + b"\n")
         self.daemon.setblocking(False)
+
+    # --- or a hook, through a control socket ------------------------------
+    def listen_control(self):
+        cs = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        cs.bind(self.args.control)
+        cs.listen(8)
+        self.sel.register(cs, selectors.EVENT_READ, self.accept_control)
+        log("registered: control socket", self.args.control)
+
+    def accept_control(self, cs):
+        c, _ = cs.accept()
+        self.inbuf[c] = b""
+        self.sel.register(c, selectors.EVENT_READ, self.on_control)
+
+    def on_control(self, c):
+        data = c.recv(4096)
+        if not data:
+            self.sel.unregister(c)
+            c.close()
+            return
+        self.inbuf[c] += data
+        while b"\n" in self.inbuf[c]:
+            line, self.inbuf[c] = self.inbuf[c].split(b"\n", 1)
+            w = line.decode().split()
+            self.daemon = c  # answers go to this hook
+            if w[0] == "FREEZE":
+                log("hook FREEZE, outstanding", len(self.outstanding))
+                self.draining = "hook"
+                self.maybe_frozen()
+            elif w[0] == "THAW":
+                log("hook THAW, balance", self.balance)
+                self.frozen = False
+                self.draining = None
+                self.answer("THAWED hook")
 
     def on_daemon(self, s):
         data = s.recv(4096)
@@ -195,7 +234,10 @@ class Bank:
         ls.bind(("127.0.0.1", self.args.port))
         ls.listen(64)
         self.sel.register(ls, selectors.EVENT_READ, self.accept)
-        self.connect_daemon()
+        if self.args.control:
+            self.listen_control()
+        else:
+            self.connect_daemon()
         next_t = time.monotonic()
         while True:
             timeout = max(0, next_t - time.monotonic())
@@ -215,6 +257,7 @@ def main():
     ap.add_argument("--start", type=int, default=1000)
     ap.add_argument("--interval", type=float, default=0.003)
     ap.add_argument("--socket", default="/run/hv_vss/app.sock")
+    ap.add_argument("--control")
     args = ap.parse_args()
     args.peers = [int(p) for p in args.peers.split(",") if p]
     Bank(args).run()
