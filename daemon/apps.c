@@ -101,6 +101,7 @@ struct apps {
 	enum apps_stage stage;
 	uint64_t txid;
 	int tier; /* -1 before the first */
+	int last; /* the last tier of this part of the stage */
 	unsigned int pending; /* answers still awaited */
 	struct timespec deadline; /* of the whole stage */
 	unsigned int tier_ms; /* the current tier's budget */
@@ -297,7 +298,10 @@ next_tier(struct apps *as)
 	bool any;
 	int t;
 
-	for (t = as->tier + step; t >= 0 && t < APPS_NTIERS; t += step) {
+	/* up to as->last: the hooks may come between two tiers */
+	for (t = as->tier + step; t >= 0 && t < APPS_NTIERS &&
+	     (step > 0 ? t <= as->last : t >= as->last);
+	     t += step) {
 		any = false;
 		TAILQ_FOREACH(a, &as->list, entry)
 		if (a->registered && a->tier == (unsigned int)t &&
@@ -306,7 +310,8 @@ next_tier(struct apps *as)
 		if (any)
 			break;
 	}
-	if (t < 0 || t >= APPS_NTIERS) {
+	if (t < 0 || t >= APPS_NTIERS ||
+	    (step > 0 ? t > as->last : t < as->last)) {
 		finish(as, true, as->missing[0] ? as->missing : NULL);
 		return;
 	}
@@ -668,7 +673,16 @@ apps_check(struct apps *as, uint64_t txid, unsigned int ms)
 void
 apps_freeze(struct apps *as, uint64_t txid, unsigned int ms)
 {
+	apps_freeze_tiers(as, txid, ms, 0, APPS_NTIERS - 1);
+}
+
+void
+apps_freeze_tiers(
+    struct apps *as, uint64_t txid, unsigned int ms, int from, int to)
+{
 	begin(as, APPS_FREEZE, txid, ms);
+	as->tier = from - 1;
+	as->last = to;
 	next_tier(as);
 }
 
@@ -698,7 +712,16 @@ apps_abort(struct apps *as, uint64_t txid)
 void
 apps_thaw(struct apps *as, uint64_t txid, unsigned int ms)
 {
+	apps_thaw_tiers(as, txid, ms, APPS_NTIERS - 1, 0);
+}
+
+void
+apps_thaw_tiers(
+    struct apps *as, uint64_t txid, unsigned int ms, int from, int to)
+{
 	begin(as, APPS_THAW, txid, ms);
+	as->tier = from + 1;
+	as->last = to;
 	next_tier(as);
 }
 

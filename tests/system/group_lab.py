@@ -281,7 +281,7 @@ C_EOF
     -x "sh /tmp/window.sh" -b "sh /tmp/setup.sh" -o /tmp/report.json \
     /dev/vmbus/hv_vss -- @B@/hv_vss_daemon -n -c /dev/null \
     -o mounts=/mnt/a -o app_freeze_timeout=@AFT@ -o hooks_dir=/tmp/hooks.d \
-    2>/tmp/daemon.log
+    @DAEMONOPTS@ 2>/tmp/daemon.log
 echo "sim exit $?"
 # the other VMs may be in their last backup: their banks need ours
 read -r w <&4
@@ -316,7 +316,7 @@ def high_fd(fd):
 class Vm:
     def __init__(self, lab, i, rounds, group, budget_ms, ttl=3,
                  policy="veto", netns_pid=None, endpoints=None,
-                 workload=True, hook_ms=0):
+                 workload=True, hook_ms=0, hooks_tier=None):
         self.lab = lab
         self.i = i
         self.name = "vm%d" % (i + 1)
@@ -339,6 +339,8 @@ class Vm:
             "@BANK@": "1" if workload else "0",
             "@BANKCTL@": "--control /tmp/bank.ctl" if hook_ms else "",
             "@HOOKDELAY@": str(hook_ms),
+            "@DAEMONOPTS@": ("-o hooks_tier=%d" % hooks_tier
+                             if hooks_tier is not None else ""),
             "@MEMBERS@": ",".join("vm%d" % (j + 1) for j in range(lab.n)),
             "@ENDPOINTS@": endpoints or (lab.etcd.endpoints()
                                          if lab.etcd else ""),
@@ -621,7 +623,7 @@ def show(lab, rows):
 
 def start_lab(work, n, rounds, group, budget_ms, etcd, netns=None,
               netns_vm=None, ttl=3, rounds_of=None, workload=True,
-              hook_ms=0, policies=None):
+              hook_ms=0, policies=None, hooks_tier=None):
     lab = Lab(work, n, etcd)
     for i in range(n):
         policy = policies[i] if policies else "veto"
@@ -631,7 +633,8 @@ def start_lab(work, n, rounds, group, budget_ms, etcd, netns=None,
         lab.vms.append(Vm(lab, i, rounds_of[i] if rounds_of else rounds,
                           group, budget_ms, ttl=ttl, netns_pid=pid,
                           endpoints=eps, workload=workload,
-                          hook_ms=hook_ms, policy=policy))
+                          hook_ms=hook_ms, policy=policy,
+                          hooks_tier=hooks_tier))
     return lab
 
 
@@ -662,6 +665,13 @@ def main():
     ap.add_argument("--budget", type=int, default=5000)
     ap.add_argument("--faults", action="store_true")
     ap.add_argument("--no-control", action="store_true")
+    ap.add_argument("--hooks", type=int, default=0, metavar="ROUNDS",
+                    help="the hooks' order: banks quiesced by a freeze "
+                    "hook, with the hooks after every tier (the barrier "
+                    "does not cover them) and with hooks_tier = 9")
+    ap.add_argument("--hooks-tier", type=int, metavar="N",
+                    help="the daemons' hooks_tier (the freeze hooks before "
+                    "tier N's applications)")
     ap.add_argument("--hook-quiesced", type=int, default=0, metavar="MS",
                     help="the banks quiesced by a freeze hook that takes "
                     "0-MS ms, not as applications: what the barrier, "
@@ -676,6 +686,8 @@ def main():
         for spec in args.vms:
             n, _, r = spec.partition(":")
             proof(args, etcd, int(n), int(r) if r else args.rounds)
+        if args.hooks:
+            hooks_order(args, etcd)
         if args.faults:
             faults(args, etcd, netns)
             policy_single(args, etcd)
@@ -719,7 +731,7 @@ def control(args, etcd):
 def proof(args, etcd, n, nrounds):
     work = os.path.join(args.work, "group%d" % n)
     lab = start_lab(work, n, nrounds, True, args.budget, etcd,
-                    hook_ms=args.hook_quiesced)
+                    hook_ms=args.hook_quiesced, hooks_tier=args.hooks_tier)
     plan = run_rounds(lab, nrounds, args.stagger, {}, args.budget)
     finish_lab(lab, "%d VMs in a group" % n)
     rows = outcome(lab, plan)
@@ -875,6 +887,40 @@ def faults(args, etcd, netns):
                 print("# %s: %s" % (lab.vms[i].name, l))
     if not os.environ.get("GROUP_LAB_KEEP"):
         shutil.rmtree(work, ignore_errors=True)
+
+
+def hooks_order(args, etcd):
+    """A program quiesced by a freeze hook that takes its time (0-400 ms,
+    as a database's flush may): with the hooks after every application
+    (the default), the barrier (tier 9) comes before them, and the cut
+    misses them; with hooks_tier = 9 the hooks run before the barrier."""
+    n, nrounds = 3, args.hooks
+    totals = {}
+    for tier in (None, 9):
+        work = os.path.join(args.work, "hooks%s" % tier)
+        lab = start_lab(work, n, nrounds, True, args.budget, etcd,
+                        hook_ms=400, hooks_tier=tier)
+        plan = run_rounds(lab, nrounds, args.stagger, {}, args.budget)
+        finish_lab(lab, "banks quiesced by a hook, hooks_tier %s" % (
+            tier if tier is not None else "default"))
+        rows = outcome(lab, plan)
+        show(lab, rows)
+        totals[tier] = [r["total"] for r in rows if r["complete"]]
+        print("# hooks_tier %s: %d of %d rounds complete, totals: %s" % (
+            tier, len(totals[tier]), nrounds,
+            " ".join(str(t) for t in totals[tier])), flush=True)
+        if not os.environ.get("GROUP_LAB_KEEP"):
+            shutil.rmtree(work, ignore_errors=True)
+    check(len(totals[None]) == nrounds and
+          any(t != n * START for t in totals[None]),
+          "hooks after the barrier (the default): a program quiesced by a "
+          "hook is not in the cut (%d of %d totals wrong)" % (
+              sum(1 for t in totals[None] if t != n * START), nrounds))
+    check(len(totals[9]) == nrounds and
+          all(t == n * START for t in totals[9]),
+          "hooks_tier = 9: the hooks run before the barrier, every total "
+          "exact (%d of %d)" % (
+              sum(1 for t in totals[9] if t == n * START), nrounds))
 
 
 def policy_single(args, etcd):
