@@ -84,6 +84,13 @@ SIM_PKGS = fuse3 libevent
 # --- hv_vss_ctl: libc only, common/ctlproto.h is its protocol -------------
 CTL_OBJS = $(B)/ctl/hv_vss_ctl.o $(B)/common/util.o
 
+# --- hv_vss_group: the consistency-group agent, a libhvvss client that
+# talks to etcd's JSON gateway (libcurl, json-c); the only program that
+# links them -----------------------------------------------------------
+GROUP_SRCS = group/hv_vss_group.c group/etcd.c group/round.c
+GROUP_OBJS = $(GROUP_SRCS:%.c=$(B)/%.o)
+GROUP_PKGS = libcurl json-c inih
+
 # --- libhvvss: its own -fPIC objects in $(B)/lib/, apart from the
 # programs'; the .so exports only what lib/libhvvss.map names, the .a
 # only hvvss_* (the codec's app_* names are made local) -----------------
@@ -117,7 +124,8 @@ SANDBOX_SRCS = tests/system/sandbox.c
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/unit/%)
 
-PROGS = $(B)/hv_vss_sim $(B)/hv_vss_daemon $(B)/hv_vss_guard $(B)/hv_vss_ctl
+PROGS = $(B)/hv_vss_sim $(B)/hv_vss_daemon $(B)/hv_vss_guard $(B)/hv_vss_ctl \
+	$(B)/hv_vss_group
 TEST_PROGS = $(B)/tests/sandbox $(B)/tests/failfreeze.so $(UNIT_BINS) \
 	     $(B)/tests/guard_drive $(B)/tests/fbsd_cmds \
 	     $(B)/tests/hv_vss_guard_trig
@@ -187,6 +195,14 @@ $(B)/tests/hv_vss_guard_trig: $(B)/tests/trig/hv_vss_guard.o \
 
 $(B)/hv_vss_ctl: $(CTL_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^
+
+$(B)/group/%.o: group/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Ilib $(call pc_cflags,$(GROUP_PKGS)) \
+	    -MMD -MP -c $< -o $@
+
+$(B)/hv_vss_group: $(GROUP_OBJS) $(B)/libhvvss.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(GROUP_PKGS)) -lpthread
 
 $(B)/lib/%.o: lib/%.c
 	@mkdir -p $(@D)
@@ -424,6 +440,8 @@ install: $(PROGS) install-lib
 	install -m 0755 $(B)/hv_vss_guard $(DESTDIR)$(DAEMONDIR)/hv_vss_guard
 	install -m 0755 $(B)/hv_vss_ctl $(DESTDIR)$(SBINDIR)/hv_vss_ctl
 	install -m 0755 $(B)/hv_vss_sim $(DESTDIR)$(BINDIR)/hv_vss_sim
+	install -m 0755 $(B)/hv_vss_group $(DESTDIR)$(SBINDIR)/hv_vss_group
+	install -m 0644 group/hv_vss_group.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 daemon/hv_vss_daemon.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 ctl/hv_vss_ctl.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 sim/hv_vss_sim.1 $(DESTDIR)$(MANDIR)/man1/
@@ -431,6 +449,9 @@ install: $(PROGS) install-lib
 	test -e $(DESTDIR)$(SYSCONFDIR)/hv_vss/hv_vss.conf || \
 	    install -m 0644 etc/hv_vss.conf $(DESTDIR)$(SYSCONFDIR)/hv_vss/
 	install -m 0644 etc/hooks.d/README $(DESTDIR)$(SYSCONFDIR)/hv_vss/hooks.d/
+	@# an example only: the agent's unit starts once group.conf exists
+	install -m 0644 etc/group.conf \
+	    $(DESTDIR)$(SYSCONFDIR)/hv_vss/group.conf.example
 ifeq ($(OS),FreeBSD)
 	@# service(8) and devd(8), not systemd and udev (README.md,
 	@# "Replacing FreeBSD's base hv_vss_daemon")
@@ -445,6 +466,9 @@ else
 	sed 's|@SBINDIR@|$(DAEMONDIR)|g' etc/hv_vss_daemon.service \
 	    >$(DESTDIR)$(SYSTEMDUNITDIR)/hv_vss_daemon.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/hv_vss_daemon.service
+	sed 's|@SBINDIR@|$(SBINDIR)|g' etc/hv_vss_group.service \
+	    >$(DESTDIR)$(SYSTEMDUNITDIR)/hv_vss_group.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/hv_vss_group.service
 	install -m 0644 etc/60-hv_vss.rules $(DESTDIR)$(UDEVRULESDIR)/
 endif
 	@# on every system: qemu-ga and open-vm-tools run on FreeBSD too
@@ -471,8 +495,9 @@ install-lib: $(LIB_OUT)
 C_FILES = $(wildcard common/*.[ch] sim/*.[ch] daemon/*.[ch] guard/*.[ch] \
 	  daemon/os/*.h daemon/os/*_linux.c daemon/os/devstack_md.c \
 	  lib/*.[ch] ctl/*.[ch] tests/unit/*.c tests/system/*.c tests/fuzz/*.c \
-	  examples/*.c bench/*.c)
-MAN_PAGES = $(wildcard daemon/*.[1-8] sim/*.[1-8] ctl/*.[1-8] lib/*.[1-8])
+	  examples/*.c bench/*.c group/*.[ch])
+MAN_PAGES = $(wildcard daemon/*.[1-8] sim/*.[1-8] ctl/*.[1-8] lib/*.[1-8] \
+	    group/*.[1-8])
 
 lint:
 	@sh tools/deps lint

@@ -118,6 +118,7 @@ struct apps {
 	enum apps_stage stage;
 	uint64_t txid;
 	int tier; /* -1 before the first */
+	int last; /* the last tier of this part of the stage */
 	unsigned int pending; /* answers still awaited */
 	uint64_t deadline_ms; /* of the whole stage, mono_ms() */
 	unsigned int tier_ms; /* the current tier's budget */
@@ -418,7 +419,10 @@ next_tier(struct apps *as)
 	bool any;
 	int t;
 
-	for (t = as->tier + step; t >= 0 && t < APPS_NTIERS; t += step) {
+	/* up to as->last: the hooks may come between two tiers */
+	for (t = as->tier + step; t >= 0 && t < APPS_NTIERS &&
+	     (step > 0 ? t <= as->last : t >= as->last);
+	     t += step) {
 		any = false;
 		TAILQ_FOREACH(a, &as->list, entry)
 			if (a->registered && a->tier == (unsigned int)t &&
@@ -427,7 +431,8 @@ next_tier(struct apps *as)
 		if (any)
 			break;
 	}
-	if (t < 0 || t >= APPS_NTIERS) {
+	if (t < 0 || t >= APPS_NTIERS ||
+	    (step > 0 ? t > as->last : t < as->last)) {
 		finish(as, true, as->missing[0] ? as->missing : NULL);
 		return;
 	}
@@ -847,7 +852,16 @@ apps_check(struct apps *as, uint64_t txid, unsigned int ms)
 void
 apps_freeze(struct apps *as, uint64_t txid, unsigned int ms)
 {
+	apps_freeze_tiers(as, txid, ms, 0, APPS_NTIERS - 1);
+}
+
+void
+apps_freeze_tiers(
+    struct apps *as, uint64_t txid, unsigned int ms, int from, int to)
+{
 	begin(as, APPS_FREEZE, txid, ms);
+	as->tier = from - 1;
+	as->last = to;
 	next_tier(as);
 }
 
@@ -876,7 +890,16 @@ apps_abort(struct apps *as, uint64_t txid)
 void
 apps_thaw(struct apps *as, uint64_t txid, unsigned int ms)
 {
+	apps_thaw_tiers(as, txid, ms, APPS_NTIERS - 1, 0);
+}
+
+void
+apps_thaw_tiers(
+    struct apps *as, uint64_t txid, unsigned int ms, int from, int to)
+{
 	begin(as, APPS_THAW, txid, ms);
+	as->tier = from + 1;
+	as->last = to;
 	next_tier(as);
 }
 

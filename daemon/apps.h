@@ -69,6 +69,16 @@ void apps_freeze(struct apps *, uint64_t txid, unsigned int ms);
 void apps_abort(struct apps *, uint64_t txid);
 /* THAW tier 9..0; done(APPS_THAW) when all said THAWED or ms passed. */
 void apps_thaw(struct apps *, uint64_t txid, unsigned int ms);
+/*
+ * The same for tiers from..to only (FREEZE ascending, THAW descending;
+ * an empty range is done at once), so that the freeze hooks can run
+ * between two tiers (hooks_tier).  A tier's budget is still its share of
+ * what is left for every later tier, of this part or the next.
+ */
+void apps_freeze_tiers(
+    struct apps *, uint64_t txid, unsigned int ms, int from, int to);
+void apps_thaw_tiers(
+    struct apps *, uint64_t txid, unsigned int ms, int from, int to);
 
 size_t apps_count(const struct apps *);
 /* Call fn for each registered app, in registration order. */

@@ -105,6 +105,7 @@ static const struct conf_key conf_keys[] = {
     {"app_freeze_timeout", CK_SECONDS, CONF_FIELD(app_freeze_timeout_ms), 0, 1,
         86400000},
     {"hook_timeout", CK_SECONDS, CONF_FIELD(hook_timeout_ms), 0, 1, 86400000},
+    {"hooks_tier", CK_COUNT, CONF_FIELD(hooks_tier), 0, 0, 10},
     {"fs_freeze_timeout", CK_SECONDS, CONF_FIELD(fs_freeze_timeout_ms), 0, 1,
         86400000},
     {"thaw_timeout", CK_SECONDS, CONF_FIELD(thaw_timeout_ms), 0, 1, 86400000},
@@ -597,6 +598,7 @@ conf_defaults(struct conf *c)
 	c->check_timeout_ms = 10 * 1000;
 	c->app_freeze_timeout_ms = 10 * 1000;
 	c->hook_timeout_ms = 10 * 1000;
+	c->hooks_tier = 10; /* after every tier */
 	c->fs_freeze_timeout_ms = 60 * 1000;
 	c->thaw_timeout_ms = 20 * 1000;
 	c->max_frozen_ms = 60 * 1000;

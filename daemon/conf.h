@@ -50,6 +50,8 @@ struct conf {
 	unsigned int check_timeout_ms; /* check_timeout = 10 */
 	unsigned int app_freeze_timeout_ms; /* app_freeze_timeout = 10 */
 	unsigned int hook_timeout_ms; /* hook_timeout = 10, each hook */
+	unsigned int hooks_tier; /* hooks_tier = 10: the freeze hooks run
+	                            before this tier's apps (10: after all) */
 	unsigned int fs_freeze_timeout_ms; /* fs_freeze_timeout = 60 */
 	unsigned int thaw_timeout_ms; /* thaw_timeout = 20 */
 	unsigned int max_frozen_ms; /* max_frozen = 60 */

@@ -28,6 +28,7 @@
 
 #include <event2/event.h>
 
+#include "appproto.h"
 #include "apps.h"
 #include "conf.h"
 #include "ctl.h"
@@ -111,6 +112,13 @@ static struct {
 	bool reload; /* SIGHUP while busy */
 	bool metrics_due; /* write the metrics file once thawed */
 	bool stopping;
+	/*
+	 * hooks_tier < 10: the freeze hooks run between tiers, so the
+	 * applications' stages come in two parts (apps_part: the second is
+	 * running); apps_t0 and apps_used share the apps' time between them.
+	 */
+	bool apps_part;
+	uint64_t apps_t0, apps_used;
 } d;
 
 static void pump(void);
@@ -276,6 +284,11 @@ apps_done(
 		 * already */
 		if (ok && (d.txn.state != TXN_APPS_FREEZING || id != d.txn.id))
 			break;
+		if (ok && d.apps_part) { /* the tiers after the hooks */
+			feed(TE_APPS_FROZEN, id, 0, true, NULL);
+			break;
+		}
+		d.apps_used = mono_ms() - d.apps_t0;
 		if (ok && run_hooks(HOOKS_FREEZE, id) == 0)
 			return;
 		feed(TE_APPS_FROZEN, id, 0, false,
@@ -285,6 +298,17 @@ apps_done(
 		if (reason != NULL)
 			log_warnx("txn %llu: THAW: %s", (unsigned long long)id,
 			    reason);
+		if (d.apps_part && id == d.txn.id &&
+		    d.txn.state == TXN_APPS_THAWING) {
+			/* the tiers after the hooks are thawed: the hooks,
+			 * then hooks_done() thaws the tiers before them */
+			d.apps_part = false;
+			if (run_hooks(HOOKS_THAW, id) < 0)
+				apps_thaw_tiers(d.apps, id,
+				    app_ms(d.txn.limits.thaw_ms) / 2,
+				    (int)d.conf.hooks_tier - 1, 0);
+			break;
+		}
 		feed(TE_APPS_THAWED, id, 0, true, NULL);
 		break;
 	}
@@ -308,6 +332,19 @@ hooks_done(const struct hooks_result *r, void *arg)
 {
 	switch (r->phase) {
 	case HOOKS_FREEZE:
+		if (r->ok && d.conf.hooks_tier < APP_TIER_MAX + 1 &&
+		    r->txid == d.txn.id && d.txn.state == TXN_APPS_FREEZING) {
+			/* hooks_tier: the applications after the hooks, with
+			 * what is left of the applications' own time */
+			unsigned int ms = app_ms(d.conf.app_freeze_timeout_ms);
+
+			d.apps_part = true;
+			apps_freeze_tiers(d.apps, r->txid,
+			    ms > d.apps_used ? ms - (unsigned int)d.apps_used
+			                     : 1,
+			    (int)d.conf.hooks_tier, APP_TIER_MAX);
+			break;
+		}
 		feed(TE_APPS_FROZEN, r->txid, 0, r->ok, r->reason);
 		pump();
 		break;
@@ -319,8 +356,10 @@ hooks_done(const struct hooks_result *r, void *arg)
 		 * moved on (its deadline passed while the hooks ran) would
 		 * have its own stage clobbered */
 		if (r->txid == d.txn.id && d.txn.state == TXN_APPS_THAWING)
-			apps_thaw(
-			    d.apps, r->txid, app_ms(d.txn.limits.thaw_ms));
+			apps_thaw_tiers(d.apps, r->txid,
+			    app_ms(d.txn.limits.thaw_ms) /
+			        (d.conf.hooks_tier <= APP_TIER_MAX ? 2 : 1),
+			    (int)d.conf.hooks_tier - 1, 0);
 		else
 			log_warnx(
 			    "txn %llu: its thaw hooks outlasted the transaction; its applications were not told THAW",
@@ -873,16 +912,27 @@ execute(const struct txn_actions *acts)
 		case TA_APPS_FREEZE:
 			/* the apps' own time; the stage's also covers the
 			 * freeze hooks that follow (limits()) */
-			apps_freeze(d.apps, a->id,
-			    app_ms(d.conf.app_freeze_timeout_ms));
+			d.apps_part = false;
+			d.apps_t0 = mono_ms();
+			d.apps_used = 0;
+			apps_freeze_tiers(d.apps, a->id,
+			    app_ms(d.conf.app_freeze_timeout_ms), 0,
+			    (int)d.conf.hooks_tier - 1);
 			break;
 		case TA_APPS_ABORT:
 			apps_abort(d.apps, a->id);
 			abort_hooks(a->id);
 			break;
 		case TA_APPS_THAW:
-			/* hooks "thaw" first; hooks_done() thaws the apps */
-			if (run_hooks(HOOKS_THAW, a->id) < 0)
+			/* with hooks_tier, its tiers and up first (the
+			 * mirror of the freeze); then hooks "thaw", and
+			 * hooks_done() thaws the tiers below */
+			if (d.conf.hooks_tier <= APP_TIER_MAX) {
+				d.apps_part = true;
+				apps_thaw_tiers(d.apps, a->id,
+				    app_ms(a->ms) / 2, APP_TIER_MAX,
+				    (int)d.conf.hooks_tier);
+			} else if (run_hooks(HOOKS_THAW, a->id) < 0)
 				apps_thaw(d.apps, a->id, app_ms(a->ms));
 			break;
 		case TA_FS_FREEZE:

@@ -270,6 +270,8 @@ def main():
     if not args.apps:
         return abuse(args)
     apps = parse_groups(args.apps)
+    log = open(args.log, "w")
+    log.write("# t0 %.6f\n" % T0)  # CLOCK_MONOTONIC, for other processes
     for app in apps:
         app.sock = connect(args.socket)
         app.sock.sendall(("HELLO 1 %s tier=%d\n" % (app.name, app.tier))

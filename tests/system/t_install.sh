@@ -61,6 +61,7 @@ inst() {
 # What make install would touch on the host itself if DESTDIR were lost.
 host_paths="/usr/local/sbin/hv_vss_daemon /usr/local/sbin/hv_vss_guard
 /usr/local/bin/hv_vss_sim
+/usr/local/sbin/hv_vss_group /lib/systemd/system/hv_vss_group.service
 /lib/systemd/system/hv_vss_daemon.service /lib/udev/rules.d/60-hv_vss.rules
 /etc/hv_vss /usr/local/lib/libhvvss.so.1"
 host_state() {
@@ -92,6 +93,10 @@ f 755 usr/local/sbin/hv_vss_daemon $B/hv_vss_daemon
 f 755 usr/local/sbin/hv_vss_guard $B/hv_vss_guard
 f 755 usr/local/bin/hv_vss_sim $B/hv_vss_sim
 f 644 usr/local/share/man/man8/hv_vss_daemon.8 $TOP/daemon/hv_vss_daemon.8
+f 755 usr/local/sbin/hv_vss_group $B/hv_vss_group
+f 644 usr/local/share/man/man8/hv_vss_group.8 $TOP/group/hv_vss_group.8
+f 644 etc/hv_vss/group.conf.example $TOP/etc/group.conf
+f 644 lib/systemd/system/hv_vss_group.service
 f 644 usr/local/share/man/man1/hv_vss_sim.1 $TOP/sim/hv_vss_sim.1
 f 644 usr/local/share/man/man3/libhvvss.3 $TOP/lib/libhvvss.3
 f 755 usr/local/lib/libhvvss.so.1

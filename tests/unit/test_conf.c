@@ -111,6 +111,7 @@ assert_conf_equal(const struct conf *a, const struct conf *b)
 	assert_int_equal(a->check_timeout_ms, b->check_timeout_ms);
 	assert_int_equal(a->app_freeze_timeout_ms, b->app_freeze_timeout_ms);
 	assert_int_equal(a->hook_timeout_ms, b->hook_timeout_ms);
+	assert_int_equal(a->hooks_tier, b->hooks_tier);
 	assert_int_equal(a->fs_freeze_timeout_ms, b->fs_freeze_timeout_ms);
 	assert_int_equal(a->thaw_timeout_ms, b->thaw_timeout_ms);
 	assert_int_equal(a->max_frozen_ms, b->max_frozen_ms);
@@ -1112,6 +1113,7 @@ test_dump_defaults(void **state)
 	    "check_timeout = 10\n"
 	    "app_freeze_timeout = 10\n"
 	    "hook_timeout = 10\n"
+	    "hooks_tier = 10\n"
 	    "fs_freeze_timeout = 60\n"
 	    "thaw_timeout = 20\n"
 	    "max_frozen = 60\n"
@@ -1149,6 +1151,7 @@ test_dump_round_trip(void **state)
 	assert_set(&fx->c, "check_timeout=0.001");
 	assert_set(&fx->c, "app_freeze_timeout=1.5");
 	assert_set(&fx->c, "hook_timeout=0.125");
+	assert_set(&fx->c, "hooks_tier=9");
 	assert_set(&fx->c, "fs_freeze_timeout=86400");
 	assert_set(&fx->c, "thaw_timeout=2.05");
 	assert_set(&fx->c, "max_frozen=3599.999");
