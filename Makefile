@@ -371,7 +371,8 @@ FB_CC	= $(FB_ZIG) cc -target x86_64-freebsd
 FB_AR	= $(FB_ZIG) ar
 FB_DEPS	= $(FB)/deps
 FB_CFLAGS = $(CPPFLAGS) $(WARN) -Werror -O2 -g -I$(FB_DEPS)/include
-FB_COMMON_OBJS = $(COMMON_SRCS:%.c=$(FB)/%.o)
+# every codec and helper in common/ must build for FreeBSD too
+FB_COMMON_OBJS = $(patsubst %.c,$(FB)/%.o,$(wildcard common/*.c))
 FB_LIB_OBJS = $(addprefix $(FB)/lib/,$(notdir $(LIB_SRCS:.c=.o)))
 FB_DAEMON_OK = daemon/conf.c daemon/daemon.c daemon/history.c daemon/main.c \
 	daemon/host.c daemon/metrics.c daemon/mountwatch.c \
