@@ -58,8 +58,11 @@ COMMON_SRCS = common/hv_msg.c common/ic.c common/appproto.c
 COMMON_OBJS = $(COMMON_SRCS:%.c=$(B)/%.o)
 
 # --- hv_vss_daemon: every object but main.o is also linked into the unit
-# tests, so that they test the code the daemon runs ---------------------
-DAEMON_LIB_SRCS = $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+# tests, so that they test the code the daemon runs; DAEMON_OS_SRCS are
+# the Linux platform files (daemon/os/) under the seams it goes through --
+DAEMON_OS_SRCS = daemon/os/peercred_linux.c
+DAEMON_LIB_SRCS = $(filter-out daemon/main.c,$(wildcard daemon/*.c)) \
+	$(DAEMON_OS_SRCS)
 DAEMON_LIB_OBJS = $(DAEMON_LIB_SRCS:%.c=$(B)/%.o)
 DAEMON_PKGS = libevent libevent_pthreads mount inih
 
@@ -92,9 +95,9 @@ EXAMPLES += $(B)/examples/mariadb-hold
 endif
 
 # --- daemon/os/: the platform files, one per role and platform
-# (doc/FREEBSD.md, "Platform files").  The daemon does not link them
-# yet: the seams of issue 11 will.  Linux's are built here for their
-# unit tests; FreeBSD's by "make freebsd"; devstack_md.c (pure) by both.
+# (doc/FREEBSD.md, "Platform files").  The daemon links those it goes
+# through (DAEMON_OS_SRCS); all of Linux's are built here for their unit
+# tests; FreeBSD's by "make freebsd"; devstack_md.c (pure) by both.
 OS_LINUX_SRCS = $(wildcard daemon/os/*_linux.c) daemon/os/devstack_md.c
 OS_LINUX_OBJS = $(OS_LINUX_SRCS:%.c=$(B)/%.o)
 OS_FREEBSD_SRCS = $(wildcard daemon/os/*_freebsd.c) daemon/os/devstack_md.c
