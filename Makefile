@@ -60,7 +60,7 @@ COMMON_OBJS = $(COMMON_SRCS:%.c=$(B)/%.o)
 # --- hv_vss_daemon: every object but main.o is also linked into the unit
 # tests, so that they test the code the daemon runs; DAEMON_OS_SRCS are
 # the Linux platform files (daemon/os/) under the seams it goes through --
-DAEMON_OS_SRCS = daemon/os/peercred_linux.c
+DAEMON_OS_SRCS = daemon/os/peercred_linux.c daemon/os/proc_linux.c
 DAEMON_LIB_SRCS = $(filter-out daemon/main.c,$(wildcard daemon/*.c)) \
 	$(DAEMON_OS_SRCS)
 DAEMON_LIB_OBJS = $(DAEMON_LIB_SRCS:%.c=$(B)/%.o)
