@@ -61,8 +61,8 @@ COMMON_OBJS = $(COMMON_SRCS:%.c=$(B)/%.o)
 # tests, so that they test the code the daemon runs; DAEMON_OS_SRCS are
 # the Linux platform files (daemon/os/) under the seams it goes through --
 DAEMON_OS_SRCS = daemon/os/peercred_linux.c daemon/os/proc_linux.c
-DAEMON_LIB_SRCS = $(filter-out daemon/main.c,$(wildcard daemon/*.c)) \
-	$(DAEMON_OS_SRCS)
+DAEMON_LIB_SRCS = $(filter-out daemon/main.c daemon/%_freebsd.c, \
+	$(wildcard daemon/*.c)) $(DAEMON_OS_SRCS)
 DAEMON_LIB_OBJS = $(DAEMON_LIB_SRCS:%.c=$(B)/%.o)
 DAEMON_PKGS = libevent libevent_pthreads mount inih
 
@@ -319,9 +319,9 @@ FB_CFLAGS = $(CPPFLAGS) $(WARN) -Werror -O2 -g -I$(FB_DEPS)/include
 FB_COMMON_OBJS = $(COMMON_SRCS:%.c=$(FB)/%.o)
 FB_LIB_OBJS = $(addprefix $(FB)/lib/,$(notdir $(LIB_SRCS:.c=.o)))
 FB_DAEMON_OK = daemon/conf.c daemon/daemon.c daemon/history.c daemon/main.c \
-	daemon/host.c daemon/metrics.c daemon/mountwatch.c \
+	daemon/metrics.c daemon/mountwatch.c \
 	daemon/status.c daemon/txn.c
-FB_TRY	= $(filter-out $(FB_DAEMON_OK),$(wildcard daemon/*.c)) \
+FB_TRY	= $(filter-out $(FB_DAEMON_OK) daemon/%_linux.c,$(wildcard daemon/*.c)) \
 	  ctl/hv_vss_ctl.c
 # daemon/os/*_freebsd.c: the FreeBSD platform files, each its own object
 # and all linked into tests/osprobe, which runs each once on FreeBSD
