@@ -304,7 +304,8 @@ bench: deps
 # common/, libhvvss (.so, .a), tests/freebsd/abi (FreeBSD's ioctl numbers,
 # asserted), examples/app linked with libhvvss.so, the daemon objects
 # of FB_DAEMON_OK, and the platform files of daemon/os, linked into
-# tests/osprobe.  Every other daemon/ and ctl/ object is tried, and
+# tests/osprobe.  Every other daemon/ and ctl/ object is tried (not
+# Linux's backends, daemon/*_linux.c: FreeBSD's are *_freebsd.c), and
 # tools/freebsd-report writes to $(FB)/REPORT which built, which did not
 # and why (the Linux-only calls that the platform seams will move), and
 # what file(1) says of each output.  libevent and inih are built from
@@ -318,9 +319,9 @@ FB_DEPS	= $(FB)/deps
 FB_CFLAGS = $(CPPFLAGS) $(WARN) -Werror -O2 -g -I$(FB_DEPS)/include
 FB_COMMON_OBJS = $(COMMON_SRCS:%.c=$(FB)/%.o)
 FB_LIB_OBJS = $(addprefix $(FB)/lib/,$(notdir $(LIB_SRCS:.c=.o)))
-FB_DAEMON_OK = daemon/conf.c daemon/daemon.c daemon/history.c daemon/main.c \
-	daemon/metrics.c daemon/mountwatch.c \
-	daemon/status.c daemon/txn.c
+FB_DAEMON_OK = daemon/apps.c daemon/conf.c daemon/ctl.c daemon/daemon.c \
+	daemon/history.c daemon/holds.c daemon/hooks.c daemon/main.c \
+	daemon/metrics.c daemon/mountwatch.c daemon/status.c daemon/txn.c
 FB_TRY	= $(filter-out $(FB_DAEMON_OK) daemon/%_linux.c,$(wildcard daemon/*.c)) \
 	  ctl/hv_vss_ctl.c
 # daemon/os/*_freebsd.c: the FreeBSD platform files, each its own object
