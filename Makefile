@@ -57,8 +57,11 @@ pc_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 # uses, and its objects compile with its own packages' flags only -------
 
 # --- hv_vss_daemon: every object but main.o is also linked into the unit
-# tests, so that they test the code the daemon runs ---------------------
-DAEMON_LIB_SRCS = $(filter-out daemon/main.c,$(wildcard daemon/*.c)) \
+# tests, so that they test the code the daemon runs; DAEMON_OS_SRCS are
+# the Linux platform files (daemon/os/) under the seams it goes through --
+DAEMON_OS_SRCS = daemon/os/peercred_linux.c daemon/os/proc_linux.c
+DAEMON_LIB_SRCS = $(filter-out daemon/main.c daemon/%_freebsd.c, \
+	$(wildcard daemon/*.c)) $(DAEMON_OS_SRCS) \
 	common/hv_msg.c common/appproto.c common/util.c
 DAEMON_LIB_OBJS = $(DAEMON_LIB_SRCS:%.c=$(B)/%.o)
 DAEMON_PKGS = libevent libevent_pthreads mount
@@ -108,9 +111,9 @@ EXAMPLES += $(B)/examples/mariadb-hold
 endif
 
 # --- daemon/os/: the platform files, one per role and platform
-# (doc/FREEBSD.md, "Platform files").  The daemon does not link them
-# yet: the seams of issue 11 will.  Linux's are built here for their
-# unit tests; FreeBSD's by "make freebsd"; devstack_md.c (pure) by both.
+# (doc/FREEBSD.md, "Platform files").  The daemon links those it goes
+# through (DAEMON_OS_SRCS); all of Linux's are built here for their unit
+# tests; FreeBSD's by "make freebsd"; devstack_md.c (pure) by both.
 OS_LINUX_SRCS = $(wildcard daemon/os/*_linux.c) daemon/os/devstack_md.c
 OS_LINUX_OBJS = $(OS_LINUX_SRCS:%.c=$(B)/%.o)
 OS_FREEBSD_SRCS = $(wildcard daemon/os/*_freebsd.c) daemon/os/devstack_md.c
@@ -359,7 +362,8 @@ bench: deps
 # common/, libhvvss (.so, .a), tests/freebsd/abi (FreeBSD's ioctl numbers,
 # asserted), examples/app linked with libhvvss.so, the daemon objects
 # of FB_DAEMON_OK, and the platform files of daemon/os, linked into
-# tests/osprobe.  Every other daemon/ and ctl/ object is tried, and
+# tests/osprobe.  Every other daemon/ and ctl/ object is tried (not
+# Linux's backends, daemon/*_linux.c: FreeBSD's are *_freebsd.c), and
 # tools/freebsd-report writes to $(FB)/REPORT which built, which did not
 # and why (the Linux-only calls that the platform seams will move), and
 # what file(1) says of each output.  libevent and inih are built from
@@ -374,10 +378,10 @@ FB_CFLAGS = $(CPPFLAGS) $(WARN) -Werror -O2 -g -I$(FB_DEPS)/include
 # every codec and helper in common/ must build for FreeBSD too
 FB_COMMON_OBJS = $(patsubst %.c,$(FB)/%.o,$(wildcard common/*.c))
 FB_LIB_OBJS = $(addprefix $(FB)/lib/,$(notdir $(LIB_SRCS:.c=.o)))
-FB_DAEMON_OK = daemon/conf.c daemon/daemon.c daemon/history.c daemon/main.c \
-	daemon/host.c daemon/metrics.c daemon/mountwatch.c \
-	daemon/status.c daemon/txn.c
-FB_TRY	= $(filter-out $(FB_DAEMON_OK),$(wildcard daemon/*.c)) \
+FB_DAEMON_OK = daemon/apps.c daemon/conf.c daemon/ctl.c daemon/daemon.c \
+	daemon/history.c daemon/holds.c daemon/hooks.c daemon/main.c \
+	daemon/metrics.c daemon/mountwatch.c daemon/status.c daemon/txn.c
+FB_TRY	= $(filter-out $(FB_DAEMON_OK) daemon/%_linux.c,$(wildcard daemon/*.c)) \
 	  ctl/hv_vss_ctl.c
 # daemon/os/*_freebsd.c: the FreeBSD platform files, each its own object
 # and all linked into tests/osprobe, which runs each once on FreeBSD

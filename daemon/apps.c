@@ -35,6 +35,7 @@
 #include "appproto.h"
 #include "apps.h"
 #include "log.h"
+#include "os/peercred.h"
 #include "util.h"
 
 /* glibc's <sys/queue.h> lacks it */
@@ -717,16 +718,13 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
 	struct timeval tv = {APPS_HELLO_SECONDS, 0};
 	static const char busy[] = "ERR too many connections\n";
 	static const char uidbusy[] = "ERR too many connections for this uid\n";
-	struct ucred cred = {.pid = -1, .uid = (uid_t)-1};
-	socklen_t clen = sizeof(cred);
+	struct peercred cred;
 	struct app *a;
 	size_t mine = 0;
 	time_t now;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0) {
-		cred.pid = -1;
-		cred.uid = (uid_t)-1;
-	}
+	/* on failure uid and pid are -1: counted as one unknown uid */
+	(void)peercred_get(fd, &cred);
 	/* one uid must not take every slot (app_max_per_uid); root can
 	 * stop the daemon anyway and is not counted */
 	if (cred.uid != 0) {

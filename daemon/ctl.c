@@ -4,8 +4,8 @@
  * Like the application socket, nothing a client does may stall the
  * daemon: the socket is non-blocking, a request line is bounded, a
  * client that says nothing is dropped after a while.  Credentials come
- * from SO_PEERCRED and are checked for each command, so that a process
- * in ctl_group reads status but cannot freeze.
+ * from the socket (os/peercred.h) and are checked for each command, so
+ * that a process in ctl_group reads status but cannot freeze.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -29,6 +29,7 @@
 #include "ctlproto.h"
 #include "holds.h"
 #include "log.h"
+#include "os/peercred.h"
 
 #define CTL_REQUEST_SECONDS 5 /* to send the request line */
 #define CTL_MAX_CONNS 32
@@ -38,8 +39,8 @@ struct ctl_conn {
 	struct bufferevent *bev;
 	struct event *idle_ev;
 	uid_t uid;
-	gid_t gid;
 	pid_t pid;
+	bool ro_member; /* in ctl_group when it connected */
 	bool got_request;
 	bool waiting; /* a handler will answer */
 	bool holding; /* a hold: "release" awaited */
@@ -135,30 +136,14 @@ ctl_done(struct ctl_conn *c, bool ok, const char *reason)
 
 /*
  * May the peer read status?  Root, or a member of ctl_group.  The peer's
- * groups come from the socket (SO_PEERGROUPS), never from the group
- * database: NSS may go to sssd or LDAP, which may be stuck on a frozen
- * /var, and this runs on the loop, frozen window included.
+ * groups come from the socket (peercred_get() at accept), never from the
+ * group database: NSS may go to sssd or LDAP, which may be stuck on a
+ * frozen /var, and this runs on the loop, frozen window included.
  */
 static bool
 may_read(const struct ctl_conn *c)
 {
-	gid_t groups[256];
-	socklen_t len = sizeof(groups);
-	size_t i;
-
-	if (c->uid == 0)
-		return true;
-	if (c->ctl->ro_gid == (gid_t)-1)
-		return false;
-	if (c->gid == c->ctl->ro_gid)
-		return true;
-	if (getsockopt(bufferevent_getfd(c->bev), SOL_SOCKET, SO_PEERGROUPS,
-	        groups, &len) == -1)
-		return false;
-	for (i = 0; i < len / sizeof(gid_t); i++)
-		if (groups[i] == c->ctl->ro_gid)
-			return true;
-	return false;
+	return c->uid == 0 || c->ro_member;
 }
 
 static bool
@@ -322,20 +307,18 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
 {
 	struct ctl *ctl = arg;
 	struct timeval tv = {CTL_REQUEST_SECONDS, 0};
-	struct ucred cred;
-	socklen_t clen = sizeof(cred);
+	struct peercred pc;
 	struct ctl_conn *c;
 
-	if (ctl->nconns >= CTL_MAX_CONNS ||
-	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == -1 ||
+	if (ctl->nconns >= CTL_MAX_CONNS || peercred_get(fd, &pc) != 0 ||
 	    (c = calloc(1, sizeof(*c))) == NULL) {
 		evutil_closesocket(fd);
 		return;
 	}
 	c->ctl = ctl;
-	c->uid = cred.uid;
-	c->gid = cred.gid;
-	c->pid = cred.pid;
+	c->uid = pc.uid;
+	c->pid = pc.pid;
+	c->ro_member = peercred_in_group(&pc, ctl->ro_gid);
 	c->bev = bufferevent_socket_new(ctl->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	c->idle_ev = evtimer_new(ctl->base, idle_cb, c);
 	if (c->bev == NULL || c->idle_ev == NULL) {

@@ -46,7 +46,7 @@ void ctl_frozen(struct ctl_conn *, uint64_t);
 /* A payload line. */
 void ctl_line(struct ctl_conn *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
-/* Who asked (SO_PEERCRED). */
+/* Who asked (the socket's peer credentials, os/peercred.h). */
 void ctl_peer(const struct ctl_conn *, uid_t *, pid_t *);
 /* The final line, then close. */
 void ctl_done(struct ctl_conn *, bool ok, const char *reason);

@@ -904,7 +904,8 @@ execute(const struct txn_actions *acts)
 			if (a->local)
 				local_reply(a->id, a->hresult, a->text);
 			else
-				(void)hostchan_reply(d.host, a->hresult);
+				(void)hostchan_reply(
+				    d.host, a->hresult == HV_S_OK);
 			break;
 		case TA_CHECK:
 			do_check(a->id);
@@ -1206,10 +1207,16 @@ pump(void)
 }
 
 static void
-on_request(uint8_t op, void *arg)
+on_request(enum host_req req, const char *name, void *arg)
 {
-	log_debug("host: %s", hv_op_name(op));
-	feed(TE_HOST_REQUEST, 0, op, false, NULL);
+	/* the machine's ops (txn.h) are still hv_msg.h's numbers */
+	static const uint8_t op[] = {[HOST_CHECK] = HV_OP_HOT_BACKUP,
+	    [HOST_FREEZE] = HV_OP_FREEZE,
+	    [HOST_THAW] = HV_OP_THAW,
+	    [HOST_OTHER] = HV_OP_COUNT};
+
+	log_debug("host: %s", name);
+	feed(TE_HOST_REQUEST, 0, op[req], false, NULL);
 	pump();
 }
 

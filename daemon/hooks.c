@@ -10,14 +10,14 @@
  * run, the rest counted and drained), and how long we wait for a process
  * that will not die (HOOKS_KILL_GRACE_MS, after which it is left to be
  * reaped whenever it does).  One hook runs at a time; the loop stays live
- * meanwhile: the hook's pipe, its pidfd and its timer are three events.
+ * meanwhile: the hook's pipe, its process handle and its timer are three
+ * events.
  *
- * posix_spawn() rather than fork(): the daemon has worker threads (the
- * freezer), and glibc's posix_spawn is a vfork-style clone that runs no
- * code of ours in the child.  Its file actions give the hook a clean set
- * of descriptors (closefrom: the thaw guard's directory descriptors of
- * frozen filesystems must never leak into a hook), and its attributes a
- * new session and default signal dispositions.
+ * The process itself is os/proc.h's: held by a handle, never by its pid
+ * alone, started with nothing of the daemon's (only 0-2 open: the thaw
+ * guard's directory descriptors of frozen filesystems must never leak
+ * into a hook; a new session; default signal dispositions), and no code
+ * of ours runs in the child of a daemon with threads (the freezer).
  *
  * We exec the hook by path after checking it with fstatat() on the
  * directory's descriptor.  Between the two, only someone who can write
@@ -25,7 +25,6 @@
  * root can.
  */
 #include <sys/types.h>
-#include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -34,9 +33,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +44,7 @@
 #include <event2/event.h>
 
 #include "hooks.h"
+#include "os/proc.h"
 #include "util.h"
 
 #define HOOKS_DRAIN_MAX (64 * 1024) /* read per callback and after reap */
@@ -73,15 +71,20 @@ struct capture {
 struct straggler {
 	struct straggler *next;
 	struct hooks *h;
-	pid_t pid;
-	int pidfd;
+	struct proc proc;
 	struct event *ev;
 };
 
-/* The hook running now (pid 0: none). */
-struct proc {
-	pid_t pid;
-	int pidfd;
+/* How a hook ended, for hook_over(). */
+enum ending {
+	END_STATUS, /* it exited: its wait(2) status */
+	END_LOST, /* it ended, reaped by someone else: no status */
+	END_STUCK, /* still there after SIGKILL */
+};
+
+/* The hook running now (proc.fd -1: none). */
+struct run {
+	struct proc proc;
 	int outfd; /* -1 once closed */
 	struct event *pid_ev, *out_ev;
 	bool killed; /* its time ran out: SIGKILL sent */
@@ -116,7 +119,7 @@ struct hooks {
 	size_t nitems, next;
 	bool stop; /* "freeze" failed: run no more */
 	uint64_t start_us, duration_us;
-	struct proc cur;
+	struct run cur;
 
 	bool memo_valid;
 	uint64_t memo_txid;
@@ -444,7 +447,7 @@ plan_undo(struct hooks *h)
 
 /* Keep what fits of n bytes of output, count them all. */
 static void
-keep_output(struct proc *p, const char *buf, size_t n)
+keep_output(struct run *p, const char *buf, size_t n)
 {
 	size_t room;
 
@@ -464,7 +467,7 @@ keep_output(struct proc *p, const char *buf, size_t n)
  * error (the pipe is of no more use).
  */
 static bool
-read_output(struct proc *p, size_t max)
+read_output(struct run *p, size_t max)
 {
 	char buf[4096];
 	size_t got = 0;
@@ -487,7 +490,7 @@ read_output(struct proc *p, size_t max)
 }
 
 static void
-close_output(struct proc *p)
+close_output(struct run *p)
 {
 	if (p->out_ev != NULL) {
 		event_free(p->out_ev);
@@ -537,82 +540,82 @@ stash_output(struct hooks *h, struct capture *c)
 	h->nout++;
 }
 
+/* Nothing running: the handle and the pipe closed. */
+static void
+run_clear(struct run *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->proc.pid = -1;
+	p->proc.fd = p->proc.pd = -1;
+	p->outfd = -1;
+}
+
 static void
 straggler_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct straggler *l = arg, **lp;
-	siginfo_t si;
 
 	(void)fd;
 	(void)what;
-	memset(&si, 0, sizeof(si));
-	if (waitid(P_PIDFD, (id_t)l->pidfd, &si, WEXITED | WNOHANG) == -1) {
-		if (errno == EINTR)
-			return;
-	} else if (si.si_pid == 0) {
-		return;
-	}
+	if (!proc_release(&l->proc))
+		return; /* not yet */
 	for (lp = &l->h->stragglers; *lp != l; lp = &(*lp)->next)
 		;
 	*lp = l->next;
 	event_free(l->ev);
-	close(l->pidfd);
 	free(l);
 }
 
 /*
  * The running hook was killed but has not died (stuck in the kernel, or
- * cancelled just now): stop waiting for it, but keep its pidfd watched so
- * that it is reaped when it does die.
+ * cancelled just now): stop waiting for it, but keep its handle watched
+ * so that it is reaped when it does die.  p's handle is gone after this.
  */
 static void
-straggle(struct hooks *h, struct proc *p)
+straggle(struct hooks *h, struct run *p)
 {
 	struct straggler *l;
 
 	event_free(p->pid_ev);
 	p->pid_ev = NULL;
+	if (proc_release(&p->proc))
+		return; /* it died meanwhile, or there is nothing to wait for */
 	if ((l = calloc(1, sizeof(*l))) == NULL ||
-	    (l->ev = event_new(h->base, p->pidfd, EV_READ | EV_PERSIST,
+	    (l->ev = event_new(h->base, p->proc.fd, EV_READ | EV_PERSIST,
 	         straggler_cb, l)) == NULL ||
 	    event_add(l->ev, NULL) == -1) {
 		/* cannot watch it: it stays a zombie until we exit */
 		if (l != NULL && l->ev != NULL)
 			event_free(l->ev);
 		free(l);
-		close(p->pidfd);
-		p->pidfd = -1;
+		proc_forget(&p->proc);
 		return;
 	}
 	l->h = h;
-	l->pid = p->pid;
-	l->pidfd = p->pidfd;
+	l->proc = p->proc;
 	l->next = h->stragglers;
 	h->stragglers = l;
-	p->pidfd = -1;
+	p->proc.fd = p->proc.pd = -1;
 }
 
-/* Wait until deadline (mono_us) for pidfd's process to die; reap it. */
+/* Wait until deadline (mono_us) for the process to die; reap it. */
 static void
-reap_by(int pidfd, uint64_t deadline)
+reap_by(struct proc *proc, uint64_t deadline)
 {
-	struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
 	uint64_t now = mono_us();
-	siginfo_t si;
 
-	if (now < deadline)
-		(void)poll(&pfd, 1, (int)((deadline - now + 999) / 1000));
-	(void)waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG);
+	(void)proc_wait(proc,
+	    now < deadline ? (int)((deadline - now + 999) / 1000) : 0, NULL);
 }
 
 /*
- * The running hook is over: si is how it ended, or NULL if it would not
- * die after SIGKILL.  File its entry and output, then go on.
+ * The running hook is over: how it ended, and its wait(2) status if
+ * END_STATUS.  File its entry and output, then go on.
  */
 static void
-hook_over(struct hooks *h, const siginfo_t *si)
+hook_over(struct hooks *h, enum ending how, int status)
 {
-	struct proc *p = &h->cur;
+	struct run *p = &h->cur;
 	struct hooks_entry *e = &p->item->e;
 	size_t i;
 
@@ -627,35 +630,34 @@ hook_over(struct hooks *h, const siginfo_t *si)
 	e->duration_us = mono_us() - p->start_us;
 	e->output_bytes = p->printed;
 
-	if (si == NULL) {
+	if (how == END_STUCK) {
 		set_why(e, HOOK_TIMEOUT,
 		    "timed out after %u ms, still there %u ms after SIGKILL",
 		    h->timeout_ms, HOOKS_KILL_GRACE_MS);
 		straggle(h, p);
 	} else {
-		if (si->si_code == CLD_EXITED)
-			e->exit_code = si->si_status;
-		else if (si->si_code == CLD_KILLED || si->si_code == CLD_DUMPED)
-			e->signal = si->si_status;
+		if (how == END_STATUS && WIFEXITED(status))
+			e->exit_code = WEXITSTATUS(status);
+		else if (how == END_STATUS && WIFSIGNALED(status))
+			e->signal = WTERMSIG(status);
 		if (p->killed)
 			set_why(e, HOOK_TIMEOUT, "timed out after %u ms",
 			    h->timeout_ms);
-		else if (si->si_code == 0)
+		else if (how == END_LOST)
 			set_why(e, HOOK_ERROR,
 			    "ended, but its exit status was lost (reaped by someone else)");
-		else if (si->si_code != CLD_EXITED)
+		else if (!WIFEXITED(status))
 			set_why(e, HOOK_FAILED, "killed by signal %d%s",
-			    si->si_status,
-			    si->si_code == CLD_DUMPED ? " (core dumped)" : "");
-		else if (si->si_status != 0)
-			set_why(e, HOOK_FAILED, "exit %d", si->si_status);
+			    WTERMSIG(status),
+			    WCOREDUMP(status) ? " (core dumped)" : "");
+		else if (WEXITSTATUS(status) != 0)
+			set_why(e, HOOK_FAILED, "exit %d", WEXITSTATUS(status));
 		else
 			set_why(e, HOOK_OK, "%s", "");
 	}
 	if (p->pid_ev != NULL)
 		event_free(p->pid_ev);
-	if (p->pidfd != -1)
-		close(p->pidfd);
+	(void)proc_release(&p->proc); /* reaped already: closes it */
 	if (p->cap != NULL) {
 		snprintf(p->cap->name, sizeof(p->cap->name), "%s", e->name);
 		p->cap->phase = h->phase;
@@ -672,8 +674,7 @@ hook_over(struct hooks *h, const siginfo_t *si)
 			h->stop = true;
 		}
 	}
-	memset(p, 0, sizeof(*p));
-	p->pidfd = p->outfd = -1;
+	run_clear(p);
 	run_next(h);
 }
 
@@ -681,41 +682,35 @@ static void
 pid_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct hooks *h = arg;
-	siginfo_t si;
+	int rc, status = 0;
 
+	(void)fd;
 	(void)what;
-	memset(&si, 0, sizeof(si));
-	if (waitid(P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG) == -1) {
-		if (errno == EINTR)
-			return;
-		/* reaped by someone else (SIGCHLD ignored?): it has ended */
-		si.si_code = 0;
-	} else if (si.si_pid == 0) {
+	rc = proc_wait(&h->cur.proc, 0, &status);
+	if (rc == -ETIMEDOUT || rc == -EAGAIN || rc == -EINTR)
 		return; /* not yet */
-	}
-	hook_over(h, &si);
+	/* an error: reaped by someone else (SIGCHLD ignored?), it has ended */
+	hook_over(h, rc == 0 ? END_STATUS : END_LOST, status);
 }
 
 static void
 timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct hooks *h = arg;
-	struct proc *p = &h->cur;
+	struct run *p = &h->cur;
 	struct timeval tv = {
 	    HOOKS_KILL_GRACE_MS / 1000, (HOOKS_KILL_GRACE_MS % 1000) * 1000};
-	siginfo_t si;
+	int status;
 
 	(void)fd;
 	(void)what;
 	if (p->killed) {
-		hook_over(h, NULL);
+		hook_over(h, END_STUCK, 0);
 		return;
 	}
-	/* it may have exited just now, its pidfd event not yet run */
-	memset(&si, 0, sizeof(si));
-	if (waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED | WNOHANG) == 0 &&
-	    si.si_pid != 0) {
-		hook_over(h, &si);
+	/* it may have exited just now, its handle's event not yet run */
+	if (proc_wait(&p->proc, 0, &status) == 0) {
+		hook_over(h, END_STATUS, status);
 		return;
 	}
 	/*
@@ -723,23 +718,21 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	 * would otherwise live on.  The leader is not reaped yet, so the
 	 * group id cannot belong to anyone else.
 	 */
-	(void)kill(-p->pid, SIGKILL);
+	(void)proc_kill(&p->proc, SIGKILL, true);
 	p->killed = true;
 	evtimer_add(h->timer_ev, &tv);
 }
 
 /*
- * posix_spawn the hook it, its output into a pipe; errno value on
- * failure.
+ * Start the hook it, its output into a pipe, its stdin /dev/null, in
+ * "/"; errno value on failure.
  */
 static int
-spawn(struct hooks *h, struct item *it, pid_t *pid, int *outfd)
+spawn(struct hooks *h, struct item *it, struct proc *proc, int *outfd)
 {
 	char path[PATH_MAX], env_phase[32], env_txid[48], env_timeout[48];
 	char *argv[3], *envp[5];
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t all, none;
+	struct proc_spawn ps;
 	int p[2], fd, i, rc;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", h->dir, it->e.name) >=
@@ -786,33 +779,14 @@ spawn(struct hooks *h, struct item *it, pid_t *pid, int *outfd)
 		return rc;
 	}
 
-	sigfillset(&all);
-	sigemptyset(&none);
-	if ((rc = posix_spawn_file_actions_init(&fa)) != 0) {
-		close(p[0]);
-		close(p[1]);
-		return rc;
-	}
-	if ((rc = posix_spawnattr_init(&attr)) != 0) {
-		posix_spawn_file_actions_destroy(&fa);
-		close(p[0]);
-		close(p[1]);
-		return rc;
-	}
-	if ((rc = posix_spawn_file_actions_addopen(
-	         &fa, 0, "/dev/null", O_RDONLY, 0)) == 0 &&
-	    (rc = posix_spawn_file_actions_adddup2(&fa, p[1], 1)) == 0 &&
-	    (rc = posix_spawn_file_actions_adddup2(&fa, p[1], 2)) == 0 &&
-	    (rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) == 0 &&
-	    (rc = posix_spawn_file_actions_addchdir_np(&fa, "/")) == 0 &&
-	    (rc = posix_spawnattr_setflags(&attr,
-	         POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF |
-	             POSIX_SPAWN_SETSIGMASK)) == 0 &&
-	    (rc = posix_spawnattr_setsigdefault(&attr, &all)) == 0 &&
-	    (rc = posix_spawnattr_setsigmask(&attr, &none)) == 0)
-		rc = posix_spawn(pid, path, &fa, &attr, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
+	memset(&ps, 0, sizeof(ps));
+	ps.path = path;
+	ps.argv = argv;
+	ps.envp = envp;
+	ps.fd_in = -1;
+	ps.fd_out = ps.fd_err = p[1];
+	ps.dir = "/";
+	rc = -proc_spawn(proc, &ps, NULL, 0);
 	close(p[1]);
 	if (rc != 0) {
 		close(p[0]);
@@ -826,27 +800,17 @@ spawn(struct hooks *h, struct item *it, pid_t *pid, int *outfd)
 static int
 start(struct hooks *h, struct item *it)
 {
-	struct proc *p = &h->cur;
+	struct run *p = &h->cur;
 	struct timeval tv = {
 	    h->timeout_ms / 1000, (h->timeout_ms % 1000) * 1000};
-	pid_t pid;
-	int outfd, pidfd, rc;
+	int outfd, rc;
 
-	memset(p, 0, sizeof(*p));
-	p->pidfd = p->outfd = -1;
+	run_clear(p);
 	p->start_us = mono_us();
-	if ((rc = spawn(h, it, &pid, &outfd)) != 0)
-		return rc;
-	if ((pidfd = pidfd_open(pid, 0)) == -1) {
-		/* cannot happen on a kernel from this decade; undo at once */
-		rc = errno;
-		(void)kill(-pid, SIGKILL);
-		(void)waitpid(pid, NULL, 0);
-		close(outfd);
+	if ((rc = spawn(h, it, &p->proc, &outfd)) != 0) {
+		run_clear(p);
 		return rc;
 	}
-	p->pid = pid;
-	p->pidfd = pidfd;
 	p->outfd = outfd;
 	p->item = it;
 	p->cap = calloc(1, sizeof(*p->cap)); /* NULL: output counted only */
@@ -859,24 +823,23 @@ start(struct hooks *h, struct item *it)
 	}
 	it->ran = true;
 
-	if ((p->pid_ev = event_new(
-	         h->base, pidfd, EV_READ | EV_PERSIST, pid_cb, h)) == NULL ||
+	if ((p->pid_ev = event_new(h->base, p->proc.fd, EV_READ | EV_PERSIST,
+	         pid_cb, h)) == NULL ||
 	    event_add(p->pid_ev, NULL) == -1 ||
 	    (p->out_ev = event_new(
 	         h->base, outfd, EV_READ | EV_PERSIST, out_cb, h)) == NULL ||
 	    event_add(p->out_ev, NULL) == -1 ||
 	    evtimer_add(h->timer_ev, &tv) == -1) {
 		/* no way to watch it: kill it and say so */
-		(void)kill(-pid, SIGKILL);
-		reap_by(pidfd, mono_us() + HOOKS_KILL_GRACE_MS * 1000ULL);
+		(void)proc_kill(&p->proc, SIGKILL, true);
+		reap_by(&p->proc, mono_us() + HOOKS_KILL_GRACE_MS * 1000ULL);
 		close_output(p);
 		if (p->pid_ev != NULL)
 			event_free(p->pid_ev);
 		evtimer_del(h->timer_ev);
-		close(pidfd);
+		proc_forget(&p->proc);
 		free(p->cap);
-		memset(p, 0, sizeof(*p));
-		p->pidfd = p->outfd = -1;
+		run_clear(p);
 		return ENOMEM;
 	}
 	return 0;
@@ -998,7 +961,7 @@ hooks_new(struct event_base *base, hooks_done_fn done, void *arg)
 	h->done = done;
 	h->arg = arg;
 	h->dirfd = -1;
-	h->cur.pidfd = h->cur.outfd = -1;
+	run_clear(&h->cur);
 	h->out_tail = &h->out_head;
 	if ((h->finish_ev = event_new(base, -1, 0, finish_cb, h)) == NULL ||
 	    (h->timer_ev = evtimer_new(base, timer_cb, h)) == NULL) {
@@ -1046,11 +1009,11 @@ hooks_run(struct hooks *h, const char *dir, enum hooks_phase phase,
 static void
 drop_current(struct hooks *h)
 {
-	struct proc *p = &h->cur;
+	struct run *p = &h->cur;
 
-	if (p->pid == 0)
+	if (p->proc.fd == -1)
 		return;
-	(void)kill(-p->pid, SIGKILL);
+	(void)proc_kill(&p->proc, SIGKILL, true);
 	evtimer_del(h->timer_ev);
 	close_output(p);
 	if (p->cap != NULL) {
@@ -1060,8 +1023,7 @@ drop_current(struct hooks *h)
 	}
 	stash_output(h, p->cap);
 	straggle(h, p);
-	memset(p, 0, sizeof(*p));
-	p->pidfd = p->outfd = -1;
+	run_clear(p);
 }
 
 void
@@ -1090,13 +1052,13 @@ hooks_free(struct hooks *h)
 	hooks_cancel(h);
 	/* everything still there gets the same grace, all at once */
 	for (l = h->stragglers; l != NULL; l = l->next)
-		(void)kill(-l->pid, SIGKILL);
+		(void)proc_kill(&l->proc, SIGKILL, true);
 	deadline = mono_us() + HOOKS_KILL_GRACE_MS * 1000ULL;
 	while ((l = h->stragglers) != NULL) {
 		h->stragglers = l->next;
-		reap_by(l->pidfd, deadline);
+		reap_by(&l->proc, deadline);
 		event_free(l->ev);
-		close(l->pidfd);
+		proc_forget(&l->proc);
 		free(l);
 	}
 	while ((c = h->out_head) != NULL) {

@@ -1,6 +1,19 @@
 /*
- * host.h: the host channel, Linux's /dev/vmbus/hv_vss: open, REGISTER1
- * handshake, requests in, one reply each out.
+ * host.h: the host channel, the seam between the daemon and the
+ * kernel's Hyper-V VSS driver (issue 11, item 2): requests in, one
+ * answer each out, ok or failed.
+ *
+ * The daemon sees only what the host asks (CHECK, FREEZE, THAW) and
+ * answers ok or not; how the kernel carries it is the backend's:
+ *
+ *   host_linux.c    /dev/vmbus/hv_vss: one device, the REGISTER1
+ *                   handshake, the 12-byte struct hv_vss_msg
+ *                   (common/hv_msg.h) with an HRESULT for an answer
+ *   host_freebsd.c  (to come, issue 12) /dev/hv_fsvss_dev and
+ *                   /dev/hv_appvss_dev: no handshake, the 64-byte
+ *                   hv_vss_opt_msg (common/hv_vss_fbsd.h), status 0/1
+ *
+ * One backend is linked; nothing here says which kernel it speaks to.
  */
 #ifndef HVVSS_HOST_H
 #define HVVSS_HOST_H
@@ -11,24 +24,36 @@
 struct event_base;
 struct hostchan;
 
+/* What the host asks of the guest. */
+enum host_req {
+	HOST_CHECK, /* may a backup start now? (Linux: HOT_BACKUP) */
+	HOST_FREEZE, /* make the filesystems consistent and hold them */
+	HOST_THAW, /* let go */
+	HOST_OTHER, /* none of these (a channel that passes more on):
+		     * answered failed */
+};
+
 struct host_callbacks {
-	/* a request read from the device */
-	void (*request)(uint8_t op, void *arg);
-	/* the device failed or rejected a write: replies owed are void */
+	/* a request from the host; name is the channel's own name of it,
+	 * for the log */
+	void (*request)(enum host_req, const char *name, void *arg);
+	/* the channel failed or rejected an answer: answers owed are void */
 	void (*lost)(const char *why, bool rejected, void *arg);
-	/* REGISTER1 answered: requests will come */
+	/* the channel is up and requests will come; version is the
+	 * channel's protocol (0: it has none to say) */
 	void (*registered)(uint32_t version, void *arg);
 };
 
-struct hostchan *hostchan_new(
-    struct event_base *, const char *, const struct host_callbacks *, void *);
+/* device: the channel's device path (its first device, if it has two) */
+struct hostchan *hostchan_new(struct event_base *, const char *device,
+    const struct host_callbacks *, void *);
 void hostchan_free(struct hostchan *);
 /* Open and register; on failure retry every second until it works. */
 void hostchan_connect(struct hostchan *);
 /* Close now (the kernel fails a transaction in flight; thaws nothing). */
 void hostchan_close(struct hostchan *);
-/* Write the reply to the current request; -errno, and lost() is called. */
-int hostchan_reply(struct hostchan *, uint32_t);
+/* Answer the current request; -errno, and lost() is called. */
+int hostchan_reply(struct hostchan *, bool ok);
 bool hostchan_connected(const struct hostchan *);
 void hostchan_set_device(struct hostchan *, const char *);
 

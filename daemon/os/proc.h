@@ -10,8 +10,7 @@
  * behind the holder's back: while the handle is open, pid (and the
  * process group it leads) names nobody else.
  *
- *   Linux (proc_linux.c; hooks.c does the same today with its own
- *   code): posix_spawn() (glibc's is a vfork-style clone, no code of
+ *   Linux (proc_linux.c): posix_spawn() (glibc's is a vfork-style clone, no code of
  *   ours runs in the child of a threaded daemon), then pidfd_open() of
  *   the unreaped child; the pidfd turns readable when it exits,
  *   waitid(P_PIDFD) reaps it.  A process that will not die after
@@ -29,13 +28,12 @@
  *   list is needed.  pdfork's child of a threaded daemon runs only
  *   async-signal-safe calls before execve.
  *
- * How hooks.c's pidfd code maps onto this (its names on the left):
- *   posix_spawn + pidfd_open       proc_spawn()
- *   event on pidfd (pid_cb)        event on proc.fd
- *   waitid(P_PIDFD, WNOHANG)       proc_wait(p, 0, &status)
- *   reap_by(pidfd, deadline)       proc_wait(p, ms, &status)
- *   kill(-pid, SIGKILL)            proc_kill(p, SIGKILL, true)
- *   linger list, close(pidfd)      proc_release(): false = keep watching
+ * How hooks.c uses it:
+ *   start a hook                   proc_spawn()
+ *   its exit, an event (pid_cb)    event on proc.fd, then proc_wait(p, 0)
+ *   the deadline's SIGKILL         proc_kill(p, SIGKILL, true)
+ *   the straggler list             proc_release(): false = keep watching
+ *   hooks_free(), the end          proc_wait(p, grace), proc_forget()
  */
 #ifndef HVVSS_PROC_H
 #define HVVSS_PROC_H
@@ -49,6 +47,7 @@ struct proc_spawn {
 	char *const *argv;
 	char *const *envp;
 	int fd_in, fd_out, fd_err; /* the child's 0, 1, 2; -1: /dev/null */
+	const char *dir; /* the child's working directory; NULL: ours */
 	/* every other descriptor is closed in the child; its signal mask
 	 * is empty and every disposition the default; it leads a new
 	 * session (and process group) */
@@ -87,5 +86,13 @@ int proc_wait(struct proc *p, int timeout_ms, int *status);
  * valid: watch p->fd and call proc_release() again once it is readable.
  */
 bool proc_release(struct proc *p);
+
+/*
+ * Close the handle now, whatever the process does: for the end of the
+ * holder (hooks_free()), after proc_kill() and a last proc_wait().  One
+ * that still runs is left to the kernel: on Linux it stays a zombie
+ * until we exit, on FreeBSD the kernel reaps it when it dies.
+ */
+void proc_forget(struct proc *p);
 
 #endif /* HVVSS_PROC_H */

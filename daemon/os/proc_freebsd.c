@@ -90,6 +90,8 @@ child(const struct proc_spawn *s, int errfd)
 	if (dup2(errfd, 3) == -1 || fcntl(3, F_SETFD, FD_CLOEXEC) == -1)
 		goto fail;
 	closefrom(4);
+	if (s->dir != NULL && chdir(s->dir) == -1)
+		goto fail;
 	execve(s->path, s->argv, s->envp);
 	errfd = 3;
 fail:
@@ -213,4 +215,10 @@ proc_release(struct proc *p)
 		close(p->fd);
 	p->pd = p->fd = -1;
 	return true;
+}
+
+void
+proc_forget(struct proc *p)
+{
+	(void)proc_release(p);
 }

@@ -3,10 +3,14 @@
  *
  * posix_spawn() starts the child (glibc's runs no code of ours in it, a
  * must in a daemon with threads) with a new session, default signal
- * dispositions, an empty mask, and only 0-2 open (closefrom file
- * action, glibc 2.34); pidfd_open() (Linux 5.3) then names it.  The
+ * dispositions, an empty mask, only 0-2 open (closefrom file action,
+ * glibc 2.34) and, if asked, another directory (chdir file action,
+ * glibc 2.29); pidfd_open() (Linux 5.3) then names it.  The
  * child cannot be reaped in between (only we reap it, and SIGCHLD is
- * not ignored), so its pid still names it when pidfd_open() runs.
+ * not ignored), so its pid still names it when pidfd_open() runs.  (With
+ * SIGCHLD ignored the kernel reaps it at exit: one that is over before
+ * pidfd_open() fails the spawn with ESRCH, and the status of one that
+ * ends later is lost, a proc_wait() error.)
  * waitid(P_PIDFD) (Linux 5.4) reaps exactly this child.
  */
 #include <sys/types.h>
@@ -72,6 +76,8 @@ proc_spawn(struct proc *p, const struct proc_spawn *s, char *err, size_t errlen)
 		    : posix_spawn_file_actions_adddup2(&fa, fds[i], i);
 	if (rc == 0)
 		rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	if (rc == 0 && s->dir != NULL)
+		rc = posix_spawn_file_actions_addchdir_np(&fa, s->dir);
 	if (rc == 0)
 		rc = posix_spawnattr_setflags(&at,
 		    POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF |
@@ -150,14 +156,28 @@ proc_wait(struct proc *p, int timeout_ms, int *status)
 bool
 proc_release(struct proc *p)
 {
+	int rc;
+
 	if (p->fd == -1)
 		return true;
 	if (!p->exited) {
 		(void)proc_kill(p, SIGKILL, false);
-		if (proc_wait(p, 0, NULL) != 0)
+		rc = proc_wait(p, 0, NULL);
+		/* anything else (ECHILD: reaped behind our back, SIGCHLD
+		 * ignored) leaves nothing to wait for, and an fd that stays
+		 * readable for ever */
+		if (rc == -ETIMEDOUT || rc == -EAGAIN || rc == -EINTR)
 			return false;
 	}
 	close(p->fd);
 	p->fd = -1;
 	return true;
+}
+
+void
+proc_forget(struct proc *p)
+{
+	if (p->fd != -1)
+		close(p->fd);
+	p->fd = -1;
 }

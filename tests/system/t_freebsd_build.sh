@@ -82,6 +82,16 @@ check "examples/app needs libhvvss.so.1" \
 rep=$FB/REPORT
 missing=
 for f in daemon/*.c; do
+	# a Linux backend (host_linux.c): FreeBSD's is its _freebsd.c,
+	# accounted for itself, or named as not written yet
+	case $f in
+	*_linux.c)
+		b=${f%_linux.c}_freebsd.c
+		[ -e "$b" ] || grep -q \
+		    "^not linked hv_vss_daemon: .*backends not written yet:.* $b" \
+		    "$rep" || missing="$missing $b"
+		continue ;;
+	esac
 	grep -q "^built $FB/${f%.c}.o\$" "$rep" ||
 	    grep -q "^not built $f: ." "$rep" || missing="$missing $f"
 done

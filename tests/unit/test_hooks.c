@@ -1023,6 +1023,34 @@ test_chained_stages(void **state)
 	    "10-a abort abort 77\n");
 }
 
+/*
+ * SIGCHLD ignored (a library's doing, say): the kernel reaps the hook
+ * itself, and its status is gone.  The hook's entry says so, and the
+ * stage ends (a failed freeze) instead of hanging on a handle that
+ * stays readable.
+ */
+static void
+test_status_lost(void **state)
+{
+	const struct hooks_result *r;
+	struct sigaction sa, old;
+
+	/* the sleep: the handle is taken after the start (os/proc.h), and
+	 * a child reaped before that cannot be held at all */
+	add_hook("10-a", 0755, "sleep 0.2; exit 0\n");
+	add_hook("20-b", 0755, "exit 0\n");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	assert_int_equal(sigaction(SIGCHLD, &sa, &old), 0);
+	r = stage(HOOKS_FREEZE, 5000, 9);
+	sigaction(SIGCHLD, &old, NULL);
+	assert_false(r->ok);
+	assert_int_equal(r->nran, 1);
+	assert_int_equal(r->nentries, 1);
+	assert_entry(0, "10-a", HOOK_ERROR,
+	    "ended, but its exit status was lost (reaped by someone else)");
+}
+
 int
 main(void)
 {
@@ -1047,6 +1075,7 @@ main(void)
 	    T(test_cancel),
 	    T(test_free_while_running),
 	    T(test_chained_stages),
+	    T(test_status_lost),
 	};
 #undef T
 

@@ -244,6 +244,83 @@ test_release_running(void **state)
 	assert_int_equal(errno, ECHILD);
 }
 
+/*
+ * A child reaped behind the holder's back (a SIGCHLD handler with
+ * waitpid(-1), or SIGCHLD ignored): its handle stays readable for ever,
+ * so release must let go of it, not say "watch and ask again" (which
+ * made the hooks' straggler event spin).
+ */
+static void
+test_release_reaped_elsewhere(void **state)
+{
+	struct pollfd pfd;
+	struct proc p;
+	int st;
+
+	assert_int_equal(run(&p, "exec sleep 30", -1), 0);
+	assert_int_equal(kill(p.pid, SIGKILL), 0);
+	assert_int_equal(waitpid(p.pid, &st, 0), p.pid);
+	pfd.fd = p.fd;
+	pfd.events = POLLIN;
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
+	assert_true(proc_wait(&p, 0, &st) < 0); /* no status: it is lost */
+	assert_true(proc_release(&p));
+	assert_int_equal(p.fd, -1);
+}
+
+/* dir: the child runs there; without it, in ours. */
+static void
+test_dir(void **state)
+{
+	char *argv[] = {"sh", "-c", "pwd", NULL};
+	struct proc_spawn s = {.path = "/bin/sh",
+	    .argv = argv,
+	    .envp = environ,
+	    .fd_in = -1,
+	    .fd_out = -1,
+	    .fd_err = -1,
+	    .dir = "/"};
+	struct proc p;
+	char err[256], buf[128];
+	int st, pipefd[2];
+	ssize_t n;
+
+	assert_int_equal(chdir("/tmp"), 0);
+	assert_int_equal(pipe(pipefd), 0);
+	s.fd_out = pipefd[1];
+	assert_int_equal(proc_spawn(&p, &s, err, sizeof(err)), 0);
+	close(pipefd[1]);
+	n = read(pipefd[0], buf, sizeof(buf) - 1);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_string_equal(buf, "/\n");
+	assert_int_equal(proc_wait(&p, 5000, &st), 0);
+	assert_true(proc_release(&p));
+	close(pipefd[0]);
+
+	s.dir = "/nonexistent";
+	s.fd_out = -1;
+	assert_int_equal(proc_spawn(&p, &s, err, sizeof(err)), -ENOENT);
+}
+
+/* forget: the handle is closed at once, even on a process that runs. */
+static void
+test_forget(void **state)
+{
+	struct proc p;
+	pid_t pid;
+	int st;
+
+	assert_int_equal(run(&p, "exec sleep 30", -1), 0);
+	pid = p.pid;
+	assert_int_equal(proc_kill(&p, SIGKILL, true), 0);
+	proc_forget(&p);
+	assert_int_equal(p.fd, -1);
+	/* left as a zombie of ours (Linux): reap it here */
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFSIGNALED(st));
+}
+
 int
 main(void)
 {
@@ -254,6 +331,9 @@ main(void)
 	    cmocka_unit_test(test_clean_child),
 	    cmocka_unit_test(test_clean_mask),
 	    cmocka_unit_test(test_release_running),
+	    cmocka_unit_test(test_release_reaped_elsewhere),
+	    cmocka_unit_test(test_dir),
+	    cmocka_unit_test(test_forget),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,7 +12,7 @@
  * - the kernel's view of host requests: one current request, which is
  *   owed, answered, timed out (the kernel gave up on it and answered the
  *   host E_FAIL itself; the machine cannot know until it replies and the
- *   write is rejected, which host.c reports as the device lost) or void
+ *   write is rejected, which host_linux.c reports as the device lost) or void
  *   (a newer request arrived, or the device was lost: never to be
  *   answered); after a loss the daemon reconnects only once idle with
  *   nothing frozen (daemon.c's settle()), and only then can requests
@@ -433,7 +433,7 @@ world_reply(
 	CHECK(s, a->hresult == HV_S_OK || a->hresult == HV_E_FAIL,
 	    "reply %#x is neither S_OK nor E_FAIL", a->hresult);
 	if (p->req == RQ_TIMED_OUT) {
-		/* the write fails; host.c reports the device lost */
+		/* the write fails; host_linux.c reports the device lost */
 		p->req = RQ_VOID;
 		w->rejected = true;
 		stats.rejected++;
@@ -699,7 +699,7 @@ check_state(const struct sys *s)
 static void
 step(struct sys *s, const struct txn_event *ev)
 {
-	/* ok: only our reply was rejected (host.c tells it apart) */
+	/* ok: only our reply was rejected (host_linux.c tells it apart) */
 	static const struct txn_event lost = {
 	    .kind = TE_HOST_LOST, .ok = true, .reason = "reply rejected"};
 	struct txn_actions out;
@@ -738,7 +738,7 @@ step(struct sys *s, const struct txn_event *ev)
 		CHECK(s, s->t.state != TXN_IDLE || before != TXN_IDLE,
 		    "request left owed in idle");
 
-	/* host.c: a rejected reply is the device lost, fed next (the
+	/* host_linux.c: a rejected reply is the device lost, fed next (the
 	 * machine does not rest in between: no check_state() here) */
 	if (s->w.rejected) {
 		step(s, &lost);

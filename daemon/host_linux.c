@@ -1,6 +1,6 @@
 /*
- * host.c: the host channel (Linux's /dev/vmbus/hv_vss; doc/DESIGN.md,
- * "Host contract").
+ * host_linux.c: the host channel (host.h) on Linux: /dev/vmbus/hv_vss
+ * (doc/DESIGN.md, "Host contract").
  *
  * Open O_RDWR, write REGISTER1, read the kernel's 4-byte answer; then
  * each POLLIN brings one 12-byte request, answered by one 12-byte write.
@@ -11,6 +11,9 @@
  * reconnect, as a rejected reply may mean a FREEZE the host no longer
  * waits for.  The device may be a regular file: hv_vss_sim serves it
  * through FUSE.
+ *
+ * HOT_BACKUP is host.h's CHECK; an answer is the HRESULT S_OK or E_FAIL
+ * written over the request, its flags echoed.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -95,6 +98,22 @@ find_holder(const char *device, char *out, size_t len)
 	closedir(proc);
 }
 
+/* The request, as host.h names it. */
+static enum host_req
+request_of(uint8_t op)
+{
+	switch (op) {
+	case HV_OP_HOT_BACKUP:
+		return HOST_CHECK;
+	case HV_OP_FREEZE:
+		return HOST_FREEZE;
+	case HV_OP_THAW:
+		return HOST_THAW;
+	default:
+		return HOST_OTHER;
+	}
+}
+
 /* rejected: only our reply was refused (the kernel gave up on it) */
 static void
 lose(struct hostchan *h, const char *why, bool rejected)
@@ -140,7 +159,7 @@ read_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	h->req_flags = m.flags;
-	h->cb.request(m.op, h->arg);
+	h->cb.request(request_of(m.op), hv_op_name(m.op), h->arg);
 }
 
 static bool
@@ -237,7 +256,7 @@ hostchan_close(struct hostchan *h)
 }
 
 int
-hostchan_reply(struct hostchan *h, uint32_t hresult)
+hostchan_reply(struct hostchan *h, bool ok)
 {
 	uint8_t msg[HV_MSG_SIZE];
 	char why[128];
@@ -245,7 +264,7 @@ hostchan_reply(struct hostchan *h, uint32_t hresult)
 
 	if (h->fd == -1)
 		return -ENOTCONN;
-	hv_msg_encode_reply(hresult, h->req_flags, msg);
+	hv_msg_encode_reply(ok ? HV_S_OK : HV_E_FAIL, h->req_flags, msg);
 	if (write(h->fd, msg, sizeof(msg)) == (ssize_t)sizeof(msg))
 		return 0;
 	err = errno;
