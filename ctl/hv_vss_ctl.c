@@ -432,22 +432,21 @@ conn_next(struct conn *c, int timeout_ms, int other)
 	struct pollfd pfd[2];
 	enum reply_ev ev;
 	ssize_t n;
-	int r;
+	int r, wait;
 
 	for (;;) {
 		if ((ev = consume(c)) != R_NONE)
 			return ev;
 		if (c->eof)
 			return R_CLOSED; /* an unterminated line is lost */
+		wait = timeout_ms;
+		if (!c->greeted && (wait == -1 || wait > GREET_SECONDS * 1000))
+			wait = GREET_SECONDS * 1000;
 		pfd[0].fd = c->fd;
 		pfd[0].events = POLLIN;
 		pfd[1].fd = other;
 		pfd[1].events = POLLIN;
-		r = poll(pfd, other != -1 ? 2 : 1,
-		    !c->greeted && (timeout_ms == -1 ||
-		                       timeout_ms > GREET_SECONDS * 1000)
-		        ? GREET_SECONDS * 1000
-		        : timeout_ms);
+		r = poll(pfd, other != -1 ? 2 : 1, wait);
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == -1) {
@@ -488,7 +487,8 @@ lost(const struct conn *c, enum reply_ev ev)
 	else if (ev == R_TIMEOUT && !c->greeted)
 		say("no answer from hv_vss_daemon within %d s", GREET_SECONDS);
 	else if (ev == R_TIMEOUT)
-		say("hv_vss_daemon said nothing for %d s, and not its final line", REPLY_SECONDS);
+		say("hv_vss_daemon said nothing for %d s, and not its final line",
+		    REPLY_SECONDS);
 	else if (c->rerrno != 0)
 		say("reading from %s: %s", sockpath, strerror(c->rerrno));
 	else
@@ -502,8 +502,8 @@ send_request(int fd, const char *line)
 {
 	char req[sizeof(CTL_HELLO) + 16 + CTL_LINE_MAX];
 
-	snprintf(req, sizeof(req), CTL_HELLO " %d\n%s\n", CTL_PROTO_VERSION,
-	    line);
+	snprintf(
+	    req, sizeof(req), CTL_HELLO " %d\n%s\n", CTL_PROTO_VERSION, line);
 	if (send_line(fd, req))
 		return true;
 	say("sending to %s: %s", sockpath, strerror(errno));
@@ -1031,7 +1031,8 @@ snapshot_run(struct snap *s, char **argv, unsigned int ms)
 				    argv[0], s->c.ok ? "" : ": ",
 				    s->c.ok ? "" : s->c.reason);
 			else if (ev == R_BAD)
-				say("%s; closing the connection (the daemon thaws then)", s->c.why);
+				say("%s; closing the connection (the daemon thaws then)",
+				    s->c.why);
 			else
 				say("the connection to hv_vss_daemon was lost while frozen (the daemon thaws then)");
 			kill_cmd(s);

@@ -118,7 +118,8 @@ add_payload(struct ctl_conn *c, struct evbuffer *payload)
 			evbuffer_remove_buffer(payload, out, len);
 			evbuffer_add(out, "\n", 1);
 		} else
-			evbuffer_remove_buffer(payload, out, (size_t)nl.pos + 1);
+			evbuffer_remove_buffer(
+			    payload, out, (size_t)nl.pos + 1);
 	}
 }
 
@@ -363,13 +364,14 @@ static bool
 hello(struct ctl_conn *c, const char *line)
 {
 	size_t n = strlen(CTL_HELLO);
-	char why[128];
+	char why[160];
 
 	if (strncmp(line, CTL_HELLO " ", n + 1) != 0) {
-		log_warnx("ctl: uid %u (pid %d) speaks control protocol 1 (no hello): refused", (unsigned)c->uid, (int)c->pid);
+		log_warnx(
+		    "ctl: uid %u (pid %d) speaks control protocol 1 (no hello): refused",
+		    (unsigned)c->uid, (int)c->pid);
 		snprintf(why, sizeof(why),
-		    "hv_vss_daemon speaks control protocol %d, this client "
-		    "protocol 1: use the hv_vss_ctl of the daemon's version",
+		    "hv_vss_daemon speaks control protocol %d, this client protocol 1: use the hv_vss_ctl of the daemon's version",
 		    CTL_PROTO_VERSION);
 		ctl_done(c, false, why);
 		return false;
@@ -378,10 +380,11 @@ hello(struct ctl_conn *c, const char *line)
 	    CTL_PROTO_VERSION);
 	if (strtol(line + n + 1, NULL, 10) != CTL_PROTO_VERSION ||
 	    strspn(line + n + 1, "0123456789") != strlen(line + n + 1)) {
-		log_warnx("ctl: uid %u (pid %d) speaks control protocol \"%.16s\": refused", (unsigned)c->uid, (int)c->pid, line + n + 1);
+		log_warnx(
+		    "ctl: uid %u (pid %d) speaks control protocol \"%.16s\": refused",
+		    (unsigned)c->uid, (int)c->pid, line + n + 1);
 		snprintf(why, sizeof(why),
-		    "hv_vss_daemon speaks control protocol %d, this client "
-		    "protocol %.16s",
+		    "hv_vss_daemon speaks control protocol %d, this client protocol %.16s",
 		    CTL_PROTO_VERSION, line + n + 1);
 		ctl_done(c, false, why);
 		return false;
