@@ -319,9 +319,10 @@ parse_u64(const char *s, uint64_t *v)
 static enum reply_ev
 greeting(struct conn *c)
 {
-	const char *v = c->line + strlen(CTL_HELLO " ");
+	size_t n = strlen(CTL_HELLO " ");
+	const char *v;
 
-	if (strncmp(c->line, CTL_HELLO " ", strlen(CTL_HELLO " ")) != 0) {
+	if (strncmp(c->line, CTL_HELLO " ", n) != 0) {
 		/* protocol 1 had no greeting: it took our hello for a
 		 * request, and said what it thought of it */
 		snprintf(c->why, sizeof(c->why),
@@ -329,6 +330,7 @@ greeting(struct conn *c)
 		    sockpath, c->line, CTL_PROTO_VERSION);
 		return R_BAD;
 	}
+	v = c->line + n;
 	if (strtol(v, NULL, 10) != CTL_PROTO_VERSION ||
 	    strspn(v, "0123456789") != strlen(v)) {
 		snprintf(c->why, sizeof(c->why),
