@@ -29,6 +29,8 @@ MODE changes the answers, for the failure cases:
               (--delay, 31 by default: longer than protocol 1's
               30 s guess) of silence, then the rest, OK
   badline     status: a payload line, then one without a marker
+  trickle     as normal, but the greeting and the reply a byte at a
+              time (a marker, a line, the final line split across reads)
   v1          a protocol 1 daemon: no greeting; the hello is taken for
               a request: "ERR unknown command", and the close
   v3          greets "HVVSS-CTL 3", then "ERR ..." and the close
@@ -68,10 +70,18 @@ def main():
         with lock:
             log.write(s + "\n")
 
+    def put(c, data):
+        if a.mode != "trickle":
+            c.sendall(data)
+            return
+        for i in range(len(data)):
+            c.sendall(data[i:i + 1])
+            time.sleep(0.002)
+
     def send(c, payload, final):
-        c.sendall("".join("| " + l + "\n" if not l.startswith("# ") else
-                          l + "\n" for l in payload).encode() +
-                  final.encode() + b"\n")
+        put(c, "".join("| " + l + "\n" if not l.startswith("# ") else
+                       l + "\n" for l in payload).encode() +
+            final.encode() + b"\n")
 
     def serve(c):
         f = c.makefile("rb")
@@ -98,7 +108,7 @@ def main():
                       b"daemon's version\n")
             c.close()
             return
-        c.sendall(b"HVVSS-CTL 2\n")
+        put(c, b"HVVSS-CTL 2\n")
         req = f.readline().decode(errors="replace").rstrip("\n")
         note("req " + req)
         w = req.split()

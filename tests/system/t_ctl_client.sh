@@ -343,6 +343,16 @@ check_eq "the client's first line is its hello, then the request" \
     "HVVSS-CTL 2|history 3" "$(tr '\n' '|' <"$WORK/raw" | sed 's/|$//')"
 check_eq "... and the reply shown" "0 x" "$rc $(cat "$WORK/out")"
 
+# a reply a byte at a time: every line, marker and the final one split
+fake trickle
+"$CTL" -v -s "$S" freeze >"$WORK/out" 2>"$WORK/err" </dev/null
+check_eq "a reply a byte at a time: exit 0, the progress line" \
+    "0 # freezing for 60000 ms" "$? $(cat "$WORK/err")"
+ctl status
+check_eq "a reply a byte at a time: the payload whole" \
+    "0 hv_vss_daemon 0.1.0|state:   idle|device:  /dev/vmbus/hv_vss, connected" \
+    "$rc $(tr '\n' '|' <"$WORK/out" | sed 's/|$//')"
+
 # a daemon slower than protocol 1's guess: a payload line "OK", then 31 s
 # of silence, then the rest; protocol 1's hv_vss_ctl took the "OK" as the
 # end after 30 s, exit 0 with the rest lost
