@@ -1,11 +1,33 @@
 /*
- * ctlproto.h: the control socket's protocol, between hv_vss_ctl and
- * hv_vss_daemon (default /run/hv_vss/ctl.sock).
+ * ctlproto.h: the control socket's protocol, version 2, between
+ * hv_vss_ctl and hv_vss_daemon (default /run/hv_vss/ctl.sock).
+ * doc/DESIGN.md section 5 is the full description.
  *
- * One request per connection: a line "<command> [<arg> ...]\n" of at most
- * CTL_LINE_MAX bytes.  The daemon answers with any number of payload
- * lines, then exactly one final line, "OK" or "ERR <reason>", and closes;
- * lines starting with "# " are progress, meant for a terminal.
+ * One request per connection.  The client speaks first, two lines:
+ *
+ *   HVVSS-CTL 2                 its hello, the version it speaks
+ *   <command> [<arg> ...]       the request, at most CTL_LINE_MAX bytes
+ *
+ * The daemon answers the hello with its greeting, "HVVSS-CTL 2", then
+ * the reply to the request, every line of which says what it is by its
+ * first byte:
+ *
+ *   | <text>                    payload ("|" and one space, then the
+ *                               text: any bytes but a newline)
+ *   # <text>                    progress, meant for a terminal
+ *   FROZEN <txid>               hold only: the freeze is in place
+ *   OK                          the final line: done
+ *   ERR <reason>                the final line: failed, and why
+ *
+ * then closes.  Payload is always prefixed, so nothing a payload line
+ * holds (a mount point, an application's name, a hold's label) can pass
+ * for a final line; the reply ends at its final line, never at a pause.
+ *
+ * A first line that is not a hello is a protocol 1 request (protocol 1
+ * had none): the daemon answers with one line, "ERR ...", which names
+ * both versions, and closes; protocol 1 clients show an ERR line's
+ * reason.  A hello of another version is answered with the greeting (so
+ * the client learns ours), then "ERR ...", and the close.
  *
  *   status [json]           state, device, guard, applications, version
  *   plan [json]             the freeze plan now, and what HOT_BACKUP
@@ -22,7 +44,7 @@
  *                           a detached hold: the applications and freeze
  *                           hooks are held, no filesystem is frozen, for
  *                           another backup agent whose own freeze follows;
- *                           it outlives the connection: "HELD <txid>
+ *                           it outlives the connection: "| HELD <txid>
  *                           <since> <until>", then the final line.  Ended
  *                           by release-apps, or by its lease <ms>.
  *                           <label>: [A-Za-z0-9._:@/+-], at most 64.
@@ -36,7 +58,8 @@
 #ifndef HVVSS_CTLPROTO_H
 #define HVVSS_CTLPROTO_H
 
-#define CTL_PROTO_VERSION 1
+#define CTL_PROTO_VERSION 2
+#define CTL_HELLO "HVVSS-CTL" /* then a space and the version */
 #define CTL_LINE_MAX 256
 #define CTL_SOCKET_DEFAULT "/run/hv_vss/ctl.sock"
 #define CTL_HISTORY_MAX 64

@@ -1,17 +1,17 @@
 /*
  * hv_vss_ctl: the operator's tool for hv_vss_daemon.  See hv_vss_ctl(8).
  *
- * A client of the control socket (common/ctlproto.h): one request per
- * connection, then the daemon's lines until its final "OK" or "ERR
- * <reason>" and the close.  The subcommands come from one table, which
- * also makes usage(), so that the usage and the manual's SYNOPSIS are the
- * same lines.
+ * A client of the control socket, protocol 2 (common/ctlproto.h): one
+ * request per connection, after our hello and the daemon's greeting,
+ * then the daemon's lines until its final "OK" or "ERR <reason>".  The
+ * subcommands come from one table, which also makes usage(), so that the
+ * usage and the manual's SYNOPSIS are the same lines.
  *
- * Replies are streamed: a payload line (a JSON document may be long) goes
- * to stdout as its bytes arrive, and only lines that may be protocol
- * lines ("# " progress, "OK", "ERR ...", "FROZEN ...") are buffered, in a
- * bounded buffer.  The final line is the last one before the daemon
- * closes: an "OK" followed by more lines was payload after all.
+ * Every line of a reply says what it is by its first byte: "| " payload,
+ * streamed to stdout as its bytes arrive (a JSON document may be long);
+ * "# " progress; and the few protocol lines, bounded.  So the reply ends
+ * at its final line, whatever the payload holds and however long the
+ * daemon takes; a time limit only bounds silence, and is an error.
  *
  * snapshot is the one subcommand with state: the daemon holds the freeze
  * for as long as the connection lives ("hold"), and CMD runs meanwhile.
@@ -50,8 +50,8 @@
 
 #define PROG "hv_vss_ctl"
 #define CONNECT_SECONDS 5 /* connect, and send the request */
-#define QUERY_SECONDS 30 /* status, plan, history: each read */
-#define TXN_SECONDS 300 /* freeze, thaw, hold: each read */
+#define GREET_SECONDS 30 /* for the daemon's greeting */
+#define REPLY_SECONDS 300 /* then, for each read of the reply */
 #define KILL_GRACE_MS 2000 /* SIGTERM to SIGKILL for CMD */
 #define REAP_MS 5000 /* then wait this long for it to go */
 /*
@@ -62,7 +62,7 @@
 #define HOLD_SLACK_MS (KILL_GRACE_MS + 3000)
 #define TIMEOUT_DEFAULT_MS 60000
 #define TIMEOUT_MAX_MS (3600 * 1000 - HOLD_SLACK_MS)
-#define CTLBUF_MAX 4096 /* a protocol line, longer is payload */
+#define CTLBUF_MAX 4096 /* a line other than payload */
 
 #define EXIT_ERR 1 /* the daemon said ERR, or went away */
 #define EXIT_USAGE 2
@@ -108,39 +108,32 @@ static bool verbose; /* show progress: -v, or stderr is a tty */
 
 /* What conn_next() saw. */
 enum reply_ev {
-	R_FINAL, /* "OK" or "ERR <reason>", then the close */
+	R_NONE, /* nothing yet */
+	R_FINAL, /* "OK" or "ERR <reason>" */
 	R_FROZEN, /* "FROZEN <txid>" (a hold only) */
 	R_CLOSED, /* closed (or failed) without a final line */
+	R_BAD, /* not protocol 2, or not a line of it: why says */
 	R_TIMEOUT, /* nothing within the time given */
 	R_OTHER /* the other descriptor is readable */
-};
-
-enum line_kind {
-	LK_START, /* nothing of the line yet, or too little to tell */
-	LK_PROTO, /* may be "OK", "ERR ..." or "FROZEN ...": buffered */
-	LK_PROGRESS, /* "# ...": buffered (cut at CTLBUF_MAX) */
-	LK_PAYLOAD /* anything else: streamed to stdout */
 };
 
 struct conn {
 	int fd;
 	char rbuf[16384];
 	size_t roff, rlen;
-	enum line_kind kind;
-	char line[CTLBUF_MAX];
+	bool greeted; /* the daemon said "HVVSS-CTL 2" */
+	bool payload; /* within a "| " line: the rest goes to stdout */
+	char line[CTLBUF_MAX]; /* any other line */
 	size_t llen;
-	/* a complete "OK" / "ERR ..." line: the final one if the close
-	 * comes next, payload if more follows */
-	bool held;
-	char final[CTLBUF_MAX];
 	bool hold; /* "FROZEN <txid>" is a protocol line */
 	bool eof;
 	int rerrno; /* the read error that ended it */
 	bool out_gone; /* stdout is closed: stop writing */
 	/* results */
 	bool ok;
-	const char *reason;
+	char reason[CTLBUF_MAX];
 	uint64_t txid;
+	char why[CTLBUF_MAX + 128]; /* R_BAD */
 };
 
 static void progress(const char *, ...) __attribute__((format(printf, 1, 2)));
@@ -284,23 +277,6 @@ send_line(int fd, const char *line)
 	return true;
 }
 
-/* Could the line so far still become a protocol line? */
-static bool
-proto_prefix(const struct conn *c)
-{
-	static const char *const heads[] = {"OK\n", "ERR ", "ERR\n", "FROZEN "};
-	size_t i, n;
-
-	for (i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
-		if (i == 3 && !c->hold)
-			break;
-		n = strlen(heads[i]);
-		if (memcmp(c->line, heads[i], c->llen < n ? c->llen : n) == 0)
-			return true;
-	}
-	return false;
-}
-
 static bool
 parse_u64(const char *s, uint64_t *v)
 {
@@ -313,161 +289,140 @@ parse_u64(const char *s, uint64_t *v)
 	return errno == 0 && *end == '\0';
 }
 
-/* The held line was payload after all. */
-static void
-unhold(struct conn *c)
+/* The first line: the daemon's greeting, "HVVSS-CTL <version>". */
+static enum reply_ev
+greeting(struct conn *c)
 {
-	if (!c->held)
-		return;
-	c->held = false;
-	out(c, c->final, strlen(c->final));
-	out(c, "\n", 1);
+	size_t n = strlen(CTL_HELLO " ");
+	const char *v;
+
+	if (strncmp(c->line, CTL_HELLO " ", n) != 0) {
+		/* protocol 1 had no greeting: it took our hello for a
+		 * request, and said what it thought of it */
+		snprintf(c->why, sizeof(c->why),
+		    "hv_vss_daemon at %s speaks control protocol 1 (it answered \"%.80s\"), this hv_vss_ctl protocol %d: use the hv_vss_ctl of the daemon's version",
+		    sockpath, c->line, CTL_PROTO_VERSION);
+		return R_BAD;
+	}
+	v = c->line + n;
+	if (strtol(v, NULL, 10) != CTL_PROTO_VERSION ||
+	    strspn(v, "0123456789") != strlen(v)) {
+		snprintf(c->why, sizeof(c->why),
+		    "hv_vss_daemon at %s speaks control protocol %.16s, this hv_vss_ctl protocol %d: use the hv_vss_ctl of the daemon's version",
+		    sockpath, v, CTL_PROTO_VERSION);
+		return R_BAD;
+	}
+	c->greeted = true;
+	return R_NONE;
 }
 
-/* A complete protocol-looking line (without its newline) in c->line. */
-static bool
+/* A complete line other than "| ..." (without its newline) in c->line. */
+static enum reply_ev
 proto_line(struct conn *c)
 {
-	c->line[c->llen] = '\0';
-	if (c->hold && strncmp(c->line, "FROZEN ", 7) == 0 &&
-	    parse_u64(c->line + 7, &c->txid)) {
-		c->hold = false; /* one, and only before the end */
-		return true;
-	}
-	if (strcmp(c->line, "OK") == 0 || strcmp(c->line, "ERR") == 0 ||
-	    strncmp(c->line, "ERR ", 4) == 0) {
-		memcpy(c->final, c->line, c->llen + 1);
-		c->held = true;
-	} else {
-		out(c, c->line, c->llen);
+	const char *l = c->line;
+
+	if (!c->greeted)
+		return greeting(c);
+	if (strcmp(l, "|") == 0) /* an empty payload line, short */
 		out(c, "\n", 1);
+	else if (l[0] == '#' && (l[1] == ' ' || l[1] == '\0')) {
+		if (verbose)
+			fprintf(stderr, "%s\n", l);
+	} else if (strcmp(l, "OK") == 0) {
+		c->ok = true;
+		return R_FINAL;
+	} else if (strcmp(l, "ERR") == 0 || strncmp(l, "ERR ", 4) == 0) {
+		snprintf(c->reason, sizeof(c->reason), "%s",
+		    l[3] == ' ' && l[4] != '\0' ? l + 4 : "failed");
+		return R_FINAL;
+	} else if (c->hold && strncmp(l, "FROZEN ", 7) == 0 &&
+	    parse_u64(l + 7, &c->txid)) {
+		c->hold = false; /* one, and only before the end */
+		return R_FROZEN;
+	} else {
+		snprintf(c->why, sizeof(c->why),
+		    "hv_vss_daemon sent a line control protocol %d does not have: \"%.80s\"",
+		    CTL_PROTO_VERSION, l);
+		return R_BAD;
 	}
-	return false;
+	return R_NONE;
 }
 
 /*
  * Consume what has been read, up to the end of a line that makes an
- * event (FROZEN); returns true then.
+ * event; returns it, or R_NONE.
  */
-static bool
+static enum reply_ev
 consume(struct conn *c)
 {
+	enum reply_ev ev;
 	char *p, *nl;
 	size_t n;
-	char ch;
 
 	while (c->roff < c->rlen) {
 		p = c->rbuf + c->roff;
 		n = c->rlen - c->roff;
-		unhold(c);
-		if (c->kind == LK_PAYLOAD) {
-			nl = memchr(p, '\n', n);
-			if (nl != NULL) {
+		if (c->payload) {
+			if ((nl = memchr(p, '\n', n)) != NULL) {
 				n = (size_t)(nl - p) + 1;
-				c->kind = LK_START;
+				c->payload = false;
 			}
 			out(c, p, n);
 			c->roff += n;
 			continue;
 		}
-		ch = *p;
 		c->roff++;
-		if (ch == '\n') {
-			enum line_kind k = c->kind;
-
-			c->kind = LK_START;
-			if (k == LK_PROGRESS) {
+		if (c->greeted && c->llen == 1 && c->line[0] == '|' &&
+		    *p == ' ') {
+			c->llen = 0;
+			c->payload = true;
+		} else if (*p != '\n') {
+			if (c->llen == sizeof(c->line) - 1) {
 				c->line[c->llen] = '\0';
-				if (verbose)
-					fprintf(stderr, "%s\n", c->line);
-			} else if (k == LK_PROTO ||
-			    (c->llen > 0 && proto_prefix(c))) {
-				bool ev = proto_line(c);
-
-				c->llen = 0;
-				if (ev)
-					return true;
-			} else {
-				out(c, c->line, c->llen);
-				out(c, "\n", 1);
+				snprintf(c->why, sizeof(c->why),
+				    "hv_vss_daemon sent a line longer than %d bytes: \"%.40s...\"",
+				    CTLBUF_MAX, c->line);
+				return R_BAD;
 			}
+			c->line[c->llen++] = *p;
+		} else {
+			c->line[c->llen] = '\0';
 			c->llen = 0;
-			continue;
+			if ((ev = proto_line(c)) != R_NONE)
+				return ev;
 		}
-		if (c->llen < sizeof(c->line) - 1)
-			c->line[c->llen++] = ch;
-		else if (c->kind == LK_PROTO || c->kind == LK_START) {
-			/* too long for a protocol line: it is payload */
-			out(c, c->line, c->llen);
-			out(c, &ch, 1);
-			c->llen = 0;
-			c->kind = LK_PAYLOAD;
-			continue;
-		}
-		/* else a progress line too long: the rest is cut */
-		if (c->kind != LK_START)
-			continue;
-		if (c->llen >= 2 && memcmp(c->line, "# ", 2) == 0)
-			c->kind = LK_PROGRESS;
-		else if (c->llen == 1 && c->line[0] == '#')
-			; /* "# " or payload: see the next byte */
-		else if (!proto_prefix(c)) {
-			out(c, c->line, c->llen);
-			c->llen = 0;
-			c->kind = LK_PAYLOAD;
-		} else if (c->llen >= 4)
-			c->kind = LK_PROTO; /* "ERR " or "FROZ" */
 	}
-	return false;
-}
-
-static void
-take_final(struct conn *c)
-{
-	c->held = false;
-	c->ok = strcmp(c->final, "OK") == 0;
-	c->reason = c->ok ? NULL : c->final[3] == ' ' ? c->final + 4 : "failed";
+	return R_NONE;
 }
 
 /*
  * The next event on the connection.  timeout_ms bounds the wait for each
- * read (-1: none); other, if not -1, is watched too.  An "OK"/"ERR" line
- * is the final one when the close follows it, or when nothing follows it
- * within the timeout.
+ * read (-1: none), and GREET_SECONDS the wait for the greeting; other,
+ * if not -1, is watched too.  Time never ends a reply: only its final
+ * line does, or the close, which is an error.
  */
 static enum reply_ev
 conn_next(struct conn *c, int timeout_ms, int other)
 {
 	struct pollfd pfd[2];
+	enum reply_ev ev;
 	ssize_t n;
-	int r;
+	int r, wait;
 
 	for (;;) {
-		if (consume(c))
-			return R_FROZEN;
-		if (c->eof) {
-			if (c->llen > 0 && c->kind != LK_PROGRESS) {
-				/* an unterminated last line */
-				if (c->kind == LK_PAYLOAD || !proto_prefix(c) ||
-				    c->rerrno != 0)
-					out(c, c->line, c->llen);
-				else
-					proto_line(c);
-				c->llen = 0;
-			}
-			/* a complete final line stands, even if a reset
-			 * (our unread "release") followed it */
-			if (c->held) {
-				take_final(c);
-				return R_FINAL;
-			}
-			return R_CLOSED;
-		}
+		if ((ev = consume(c)) != R_NONE)
+			return ev;
+		if (c->eof)
+			return R_CLOSED; /* an unterminated line is lost */
+		wait = timeout_ms;
+		if (!c->greeted && (wait == -1 || wait > GREET_SECONDS * 1000))
+			wait = GREET_SECONDS * 1000;
 		pfd[0].fd = c->fd;
 		pfd[0].events = POLLIN;
 		pfd[1].fd = other;
 		pfd[1].events = POLLIN;
-		r = poll(pfd, other != -1 ? 2 : 1, timeout_ms);
+		r = poll(pfd, other != -1 ? 2 : 1, wait);
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == -1) {
@@ -475,13 +430,8 @@ conn_next(struct conn *c, int timeout_ms, int other)
 			c->rerrno = errno;
 			continue;
 		}
-		if (r == 0) {
-			if (c->held) {
-				take_final(c);
-				return R_FINAL;
-			}
+		if (r == 0)
 			return R_TIMEOUT;
-		}
 		if (other != -1 && pfd[1].revents != 0)
 			return R_OTHER;
 		n = read(c->fd, c->rbuf, sizeof(c->rbuf));
@@ -502,15 +452,19 @@ conn_init(struct conn *c, int fd)
 {
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
-	c->kind = LK_START;
 }
 
 /* What to say when the reply ends without its final line. */
 static int
-lost(const struct conn *c, enum reply_ev ev, int seconds)
+lost(const struct conn *c, enum reply_ev ev)
 {
-	if (ev == R_TIMEOUT)
-		say("no answer from hv_vss_daemon within %d s", seconds);
+	if (ev == R_BAD)
+		say("%s", c->why);
+	else if (ev == R_TIMEOUT && !c->greeted)
+		say("no answer from hv_vss_daemon within %d s", GREET_SECONDS);
+	else if (ev == R_TIMEOUT)
+		say("hv_vss_daemon said nothing for %d s, and not its final line",
+		    REPLY_SECONDS);
 	else if (c->rerrno != 0)
 		say("reading from %s: %s", sockpath, strerror(c->rerrno));
 	else
@@ -518,34 +472,46 @@ lost(const struct conn *c, enum reply_ev ev, int seconds)
 	return EXIT_ERR;
 }
 
+/* Send our hello and the request: one write. */
+static bool
+send_request(int fd, const char *line)
+{
+	char req[sizeof(CTL_HELLO) + 16 + CTL_LINE_MAX];
+
+	snprintf(
+	    req, sizeof(req), CTL_HELLO " %d\n%s\n", CTL_PROTO_VERSION, line);
+	if (send_line(fd, req))
+		return true;
+	say("sending to %s: %s", sockpath, strerror(errno));
+	return false;
+}
+
 /*
  * One request, its reply to the end.  Payload to stdout, progress to
  * stderr; returns the exit status.
  */
 static int
-request(const char *line, int seconds)
+request(const char *line)
 {
 	struct conn c;
 	enum reply_ev ev;
-	char req[CTL_LINE_MAX + 1];
 	int fd, rc;
 
-	if (snprintf(req, sizeof(req), "%s\n", line) >= CTL_LINE_MAX + 1) {
+	if (strlen(line) >= CTL_LINE_MAX) {
 		say("request too long");
 		return EXIT_USAGE;
 	}
 	if ((rc = ctl_connect(&fd)) != 0)
 		return rc;
-	if (!send_line(fd, req)) {
-		say("sending to %s: %s", sockpath, strerror(errno));
+	if (!send_request(fd, line)) {
 		close(fd);
 		return EXIT_ERR;
 	}
 	conn_init(&c, fd);
-	ev = conn_next(&c, seconds * 1000, -1);
+	ev = conn_next(&c, REPLY_SECONDS * 1000, -1);
 	close(fd);
 	if (ev != R_FINAL)
-		return lost(&c, ev, seconds);
+		return lost(&c, ev);
 	if (!c.ok) {
 		say("%s", c.reason);
 		return EXIT_ERR;
@@ -643,7 +609,7 @@ cmd_query(int argc, char **argv, const char *what)
 		    req, sizeof(req), "%s %u%s", what, n, json ? " json" : "");
 	else
 		snprintf(req, sizeof(req), "%s%s", what, json ? " json" : "");
-	return request(req, QUERY_SECONDS);
+	return request(req);
 }
 
 static int
@@ -694,7 +660,7 @@ cmd_freeze(int argc, char **argv)
 	if (timeout_args(argc, argv, self, &ms) != 0 || optind != argc)
 		return usage(self);
 	snprintf(req, sizeof(req), "freeze %u", ms);
-	return request(req, TXN_SECONDS);
+	return request(req);
 }
 
 static int
@@ -705,7 +671,7 @@ cmd_thaw(int argc, char **argv)
 	sub_begin(argv);
 	if (getopt_long(argc, argv, "+", no_opts, NULL) != -1 || optind != argc)
 		return usage(self);
-	return request("thaw", TXN_SECONDS);
+	return request("thaw");
 }
 
 /*
@@ -757,7 +723,7 @@ cmd_hold(int argc, char **argv)
 	}
 	snprintf(req, sizeof(req), "hold-apps %u%s%s", ms, label ? " " : "",
 	    label ? label : "");
-	return request(req, TXN_SECONDS);
+	return request(req);
 }
 
 static int
@@ -768,7 +734,7 @@ cmd_release(int argc, char **argv)
 	sub_begin(argv);
 	if (getopt_long(argc, argv, "+", no_opts, NULL) != -1 || optind != argc)
 		return usage(self);
-	return request("release-apps", TXN_SECONDS);
+	return request("release-apps");
 }
 
 /* --- snapshot -------------------------------------------------------- */
@@ -946,7 +912,7 @@ release(struct snap *s)
 
 	(void)send_line(s->c.fd, "release\n");
 	for (;;) {
-		ev = conn_next(&s->c, TXN_SECONDS * 1000, s->sfd);
+		ev = conn_next(&s->c, REPLY_SECONDS * 1000, s->sfd);
 		if (ev == R_OTHER) {
 			(void)next_signal(s); /* releasing already */
 			reap(s);
@@ -957,7 +923,7 @@ release(struct snap *s)
 		break;
 	}
 	if (ev != R_FINAL) {
-		lost(&s->c, ev, TXN_SECONDS);
+		lost(&s->c, ev);
 		say("the thaw was not confirmed (the daemon thaws when the connection closes)");
 		return false;
 	}
@@ -982,15 +948,13 @@ snapshot_run(struct snap *s, char **argv, unsigned int ms)
 		return rc;
 	conn_init(&s->c, s->c.fd);
 	s->c.hold = true;
-	snprintf(req, sizeof(req), "hold %u\n", ms + HOLD_SLACK_MS);
+	snprintf(req, sizeof(req), "hold %u", ms + HOLD_SLACK_MS);
 	t0 = (int64_t)mono_ms();
-	if (!send_line(s->c.fd, req)) {
-		say("sending to %s: %s", sockpath, strerror(errno));
+	if (!send_request(s->c.fd, req))
 		return EXIT_ERR;
-	}
 	progress("freezing (timeout %s)", seconds(ms));
 	for (;;) {
-		ev = conn_next(&s->c, TXN_SECONDS * 1000, s->sfd);
+		ev = conn_next(&s->c, REPLY_SECONDS * 1000, s->sfd);
 		if (ev != R_OTHER)
 			break;
 		sig = next_signal(s);
@@ -1008,7 +972,7 @@ snapshot_run(struct snap *s, char **argv, unsigned int ms)
 		return EXIT_ERR;
 	}
 	if (ev != R_FROZEN)
-		return lost(&s->c, ev, TXN_SECONDS);
+		return lost(&s->c, ev);
 	progress("frozen (txn %" PRIu64 ") in %" PRId64 " ms", s->c.txid,
 	    (int64_t)mono_ms() - t0);
 	s->name = argv[0];
@@ -1034,13 +998,17 @@ snapshot_run(struct snap *s, char **argv, unsigned int ms)
 			overrun = true;
 			break;
 		}
-		if (ev == R_FINAL || ev == R_CLOSED) {
-			/* the daemon ended the hold: CMD runs thawed */
+		if (ev == R_FINAL || ev == R_CLOSED || ev == R_BAD) {
+			/* the daemon ended the hold, or we end it by the
+			 * close: CMD runs thawed */
 			take_tty(s);
 			if (ev == R_FINAL)
 				say("the daemon thawed before %s ended%s%s",
 				    argv[0], s->c.ok ? "" : ": ",
 				    s->c.ok ? "" : s->c.reason);
+			else if (ev == R_BAD)
+				say("%s; closing the connection (the daemon thaws then)",
+				    s->c.why);
 			else
 				say("the connection to hv_vss_daemon was lost while frozen (the daemon thaws then)");
 			kill_cmd(s);

@@ -41,6 +41,7 @@ struct ctl_conn {
 	uid_t uid;
 	pid_t pid;
 	bool ro_member; /* in ctl_group when it connected */
+	bool got_hello; /* "HVVSS-CTL 2" */
 	bool got_request;
 	bool waiting; /* a handler will answer */
 	bool holding; /* a hold: "release" awaited */
@@ -79,27 +80,77 @@ write_cb(struct bufferevent *bev, void *arg)
 		conn_free(c);
 }
 
+/*
+ * Add "<prefix><text>\n", text on one line: a newline in it (a reason
+ * made of a path, say) would make a second line that is not marked.
+ */
+static void
+add_line(struct ctl_conn *c, const char *prefix, const char *text)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	const char *nl;
+
+	evbuffer_add(out, prefix, strlen(prefix));
+	while ((nl = strchr(text, '\n')) != NULL) {
+		evbuffer_add(out, text, (size_t)(nl - text));
+		evbuffer_add(out, " ", 1);
+		text = nl + 1;
+	}
+	evbuffer_add(out, text, strlen(text));
+	evbuffer_add(out, "\n", 1);
+}
+
+/*
+ * Move payload to the connection, each of its lines marked "| ": then no
+ * payload line, whatever it holds, reads as a final line.  A last line
+ * without its newline gets one.
+ */
+static void
+add_payload(struct ctl_conn *c, struct evbuffer *payload)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct evbuffer_ptr nl;
+	size_t len;
+
+	while ((len = evbuffer_get_length(payload)) > 0) {
+		nl = evbuffer_search(payload, "\n", 1, NULL);
+		evbuffer_add(out, "| ", 2);
+		if (nl.pos == -1) {
+			evbuffer_remove_buffer(payload, out, len);
+			evbuffer_add(out, "\n", 1);
+		} else
+			evbuffer_remove_buffer(
+			    payload, out, (size_t)nl.pos + 1);
+	}
+}
+
 void
 ctl_progress(struct ctl_conn *c, const char *fmt, ...)
 {
+	char text[CTL_LINE_MAX];
 	va_list ap;
 
-	evbuffer_add(bufferevent_get_output(c->bev), "# ", 2);
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(bufferevent_get_output(c->bev), fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	evbuffer_add(bufferevent_get_output(c->bev), "\n", 1);
+	add_line(c, "# ", text);
 }
 
 void
 ctl_line(struct ctl_conn *c, const char *fmt, ...)
 {
+	struct evbuffer *b;
 	va_list ap;
 
+	if ((b = evbuffer_new()) == NULL) {
+		log_warnx("ctl: out of memory for a reply line");
+		return;
+	}
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(bufferevent_get_output(c->bev), fmt, ap);
+	evbuffer_add_vprintf(b, fmt, ap);
 	va_end(ap);
-	evbuffer_add(bufferevent_get_output(c->bev), "\n", 1);
+	add_payload(c, b);
+	evbuffer_free(b);
 }
 
 void
@@ -120,15 +171,13 @@ ctl_frozen(struct ctl_conn *c, uint64_t txid)
 void
 ctl_done(struct ctl_conn *c, bool ok, const char *reason)
 {
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-
 	c->waiting = false;
 	c->holding = false;
 	if (ok)
-		evbuffer_add(out, "OK\n", 3);
+		add_line(c, "OK", "");
 	else
-		evbuffer_add_printf(
-		    out, "ERR %s\n", reason != NULL ? reason : "failed");
+		add_line(c, "ERR ",
+		    reason != NULL && reason[0] != '\0' ? reason : "failed");
 	c->closing = true;
 	bufferevent_disable(c->bev, EV_READ);
 	write_cb(c->bev, c);
@@ -165,15 +214,52 @@ parse_uint(const char *s, unsigned int max, unsigned int *out)
 	return true;
 }
 
+enum query { Q_STATUS, Q_PLAN, Q_HISTORY };
+
+/*
+ * A read-only request, answered at once.  The handler writes its text
+ * to a buffer of its own, which is then framed; if it fails, the first
+ * line of that text is the reason.
+ */
+static void
+query(struct ctl_conn *c, enum query q, unsigned int n, bool json)
+{
+	struct ctl *ctl = c->ctl;
+	struct evbuffer *b;
+	char why[CTL_LINE_MAX], *nl;
+	size_t len;
+	int rc;
+
+	if ((b = evbuffer_new()) == NULL) {
+		ctl_done(c, false, "out of memory");
+		return;
+	}
+	if (q == Q_STATUS)
+		rc = ctl->h.status(json, b, ctl->arg);
+	else if (q == Q_PLAN)
+		rc = ctl->h.plan(json, b, ctl->arg);
+	else
+		rc = ctl->h.history(n, json, b, ctl->arg);
+	if (rc == 0) {
+		add_payload(c, b);
+		ctl_done(c, true, NULL);
+	} else {
+		len = evbuffer_copyout(b, why, sizeof(why) - 1);
+		why[len == (size_t)-1 ? 0 : len] = '\0';
+		if ((nl = strchr(why, '\n')) != NULL)
+			*nl = '\0';
+		ctl_done(c, false, why);
+	}
+	evbuffer_free(b);
+}
+
 static void
 request(struct ctl_conn *c, char *line)
 {
 	struct ctl *ctl = c->ctl;
-	struct evbuffer *out = bufferevent_get_output(c->bev);
 	char *argv[4], *save = NULL, *tok;
 	unsigned int argc = 0, n, ms;
 	bool json = false, ro;
-	int rc = 0;
 
 	for (tok = strtok_r(line, " ", &save); tok != NULL && argc < 4;
 	     tok = strtok_r(NULL, " ", &save))
@@ -197,16 +283,16 @@ request(struct ctl_conn *c, char *line)
 		return;
 	}
 	if (strcmp(argv[0], "status") == 0 && argc == 1)
-		rc = ctl->h.status(json, out, ctl->arg);
+		query(c, Q_STATUS, 0, json);
 	else if (strcmp(argv[0], "plan") == 0 && argc == 1)
-		rc = ctl->h.plan(json, out, ctl->arg);
+		query(c, Q_PLAN, 0, json);
 	else if (strcmp(argv[0], "history") == 0 && argc <= 2) {
 		n = CTL_HISTORY_MAX;
 		if (argc == 2 && !parse_uint(argv[1], 100000, &n)) {
 			ctl_done(c, false, "history: not a count");
 			return;
 		}
-		rc = ctl->h.history(n, json, out, ctl->arg);
+		query(c, Q_HISTORY, n, json);
 	} else if ((strcmp(argv[0], "freeze") == 0 ||
 	               strcmp(argv[0], "hold") == 0) &&
 	    argc == 2 && !json) {
@@ -249,14 +335,46 @@ request(struct ctl_conn *c, char *line)
 		c->waiting = true;
 		ctl->h.thaw(c, ctl->arg);
 		return;
-	} else {
+	} else
 		ctl_done(c, false, "unknown command");
-		return;
+}
+
+/*
+ * The first line: the client's hello.  Protocol 1 had none, so anything
+ * else is a protocol 1 request, answered with one ERR line, which is
+ * what a protocol 1 client shows.  A hello of another version gets our
+ * greeting first, so that the client can say which version we speak.
+ */
+static bool
+hello(struct ctl_conn *c, const char *line)
+{
+	size_t n = strlen(CTL_HELLO);
+	char why[160];
+
+	if (strncmp(line, CTL_HELLO " ", n + 1) != 0) {
+		log_warnx(
+		    "ctl: uid %u (pid %d) speaks control protocol 1 (no hello): refused",
+		    (unsigned)c->uid, (int)c->pid);
+		snprintf(why, sizeof(why),
+		    "hv_vss_daemon speaks control protocol %d, this client protocol 1: use the hv_vss_ctl of the daemon's version",
+		    CTL_PROTO_VERSION);
+		ctl_done(c, false, why);
+		return false;
 	}
-	if (rc == 0)
-		ctl_done(c, true, NULL);
-	else
-		ctl_done(c, false, "failed");
+	evbuffer_add_printf(bufferevent_get_output(c->bev), CTL_HELLO " %d\n",
+	    CTL_PROTO_VERSION);
+	if (strtol(line + n + 1, NULL, 10) != CTL_PROTO_VERSION ||
+	    strspn(line + n + 1, "0123456789") != strlen(line + n + 1)) {
+		log_warnx(
+		    "ctl: uid %u (pid %d) speaks control protocol \"%.16s\": refused",
+		    (unsigned)c->uid, (int)c->pid, line + n + 1);
+		snprintf(why, sizeof(why),
+		    "hv_vss_daemon speaks control protocol %d, this client protocol %.16s",
+		    CTL_PROTO_VERSION, line + n + 1);
+		ctl_done(c, false, why);
+		return false;
+	}
+	return true;
 }
 
 static void
@@ -268,7 +386,9 @@ read_cb(struct bufferevent *bev, void *arg)
 	char *line;
 
 	while ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF)) != NULL) {
-		if (!c->got_request) {
+		if (!c->got_hello)
+			c->got_hello = hello(c, line);
+		else if (!c->got_request) {
 			c->got_request = true;
 			event_del(c->idle_ev);
 			request(c, line);

@@ -1,7 +1,8 @@
 /*
- * ctl.h: the control socket (common/ctlproto.h is the protocol): who may
- * ask what, one request per connection, and the replies.  What a command
- * does is the daemon's (daemon.c), through the handlers below.
+ * ctl.h: the control socket (common/ctlproto.h is the protocol, 2): who
+ * may ask what, one request per connection, and the replies, framed
+ * here.  What a command does is the daemon's (daemon.c), through the
+ * handlers below, which write plain text: ctl.c marks each line.
  */
 #ifndef HVVSS_CTL_H
 #define HVVSS_CTL_H
@@ -17,7 +18,8 @@ struct ctl;
 struct ctl_conn;
 
 struct ctl_handlers {
-	/* read-only: fill out, return 0 or -1 with a reason in out */
+	/* read-only: fill out (any lines), return 0, or -1 with the reason
+	 * as the first line of out */
 	int (*status)(bool json, struct evbuffer *out, void *arg);
 	int (*plan)(bool json, struct evbuffer *out, void *arg);
 	int (*history)(
@@ -38,17 +40,17 @@ struct ctl_handlers {
 struct ctl *ctl_new(struct event_base *, const struct conf *,
     const struct ctl_handlers *, void *);
 void ctl_free(struct ctl *);
-/* A progress line ("# ..." on the client's terminal). */
+/* A progress line, "# <text>" (one line: a newline becomes a space). */
 void ctl_progress(struct ctl_conn *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
 /* A held freeze is in place: "FROZEN <txid>". */
 void ctl_frozen(struct ctl_conn *, uint64_t);
-/* A payload line. */
+/* Payload, "| " before each of its lines. */
 void ctl_line(struct ctl_conn *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
 /* Who asked (the socket's peer credentials, os/peercred.h). */
 void ctl_peer(const struct ctl_conn *, uid_t *, pid_t *);
-/* The final line, then close. */
+/* The final line, "OK" or "ERR <reason>" (one line), then close. */
 void ctl_done(struct ctl_conn *, bool ok, const char *reason);
 
 #endif /* HVVSS_CTL_H */

@@ -131,6 +131,34 @@ ctl planj "$CTL" plan --json
 json planj.parsed /tmp/planj.out \
     '"%s %s %s" % ([f["mountpoint"] for f in d["filesystems"]], d["hot_backup"]["answer"], all(s["reason"] for s in d["skipped"]))'
 
+# the wire itself (protocol 2), raw: the greeting, every payload line
+# marked, the final line last; a protocol 1 client and a newer one told
+python3 - /run/hv_vss/ctl.sock <<'EOF'
+import socket, sys
+def ask(data):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    s.sendall(data)
+    got = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        got += b
+    return got.decode(errors="replace").split("\n")
+for req in ("plan", "status json"):
+    r = ask(b"HVVSS-CTL 2\n" + req.encode() + b"\n")
+    key = "raw." + req.replace(" ", "")
+    body = r[1:-2]
+    print("%s.greet=%s" % (key, r[0]))
+    print("%s.final=%s|%s" % (key, r[-2], r[-1]))
+    print("%s.payload=%d" % (key, sum(1 for l in body if l.startswith("| "))))
+    print("%s.unmarked=%d" % (key, sum(1 for l in body if not l.startswith("| "))))
+print("raw.v1=%s" % "|".join(ask(b"status\n")))
+print("raw.v3=%s" % "|".join(ask(b"HVVSS-CTL 3\nstatus\n")))
+print("raw.unknown=%s" % "|".join(ask(b"HVVSS-CTL 2\nfrobnicate\n")))
+EOF
+
 # freeze: a write blocks until thaw; status shows it
 ctl freeze "$CTL" freeze --timeout 30
 blocked_start freeze

@@ -182,7 +182,7 @@ def status_rtt(path):
     c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     c.settimeout(10)
     c.connect(path)
-    c.sendall(b"status\n")
+    c.sendall(b"HVVSS-CTL 2\nstatus\n")  # control protocol 2
     while c.recv(4096):
         pass
     c.close()

@@ -51,6 +51,24 @@ check "plan: every other mount skipped, with the reason" \
     test "$(get plan.skipsdev)" -ge 5
 check_eq "plan --json: filesystems, answer, a reason for every skip" \
     "['/mnt/a'] S_OK True" "$(get planj.parsed)"
+# --- the wire: protocol 2 ---------------------------------------------------
+for r in plan statusjson; do
+	check_eq "raw $r: the greeting first" "HVVSS-CTL 2" "$(get raw.$r.greet)"
+	check_eq "raw $r: OK last, then the close" "OK|" "$(get raw.$r.final)"
+	check "raw $r: payload lines ($(get raw.$r.payload))" \
+	    test "$(get raw.$r.payload)" -ge 1
+	check_eq "raw $r: every line between them marked '| '" 0 \
+	    "$(get raw.$r.unmarked)"
+done
+check_eq "a protocol 1 client: one ERR line naming both versions, the close" \
+    "ERR hv_vss_daemon speaks control protocol 2, this client protocol 1: use the hv_vss_ctl of the daemon's version|" \
+    "$(get raw.v1)"
+check "... logged" grep -q '^A.log .*ctl: uid 0 (pid [0-9]*) speaks control protocol 1 (no hello): refused' "$out"
+check_eq "a protocol 3 client: our greeting, then ERR naming both" \
+    "HVVSS-CTL 2|ERR hv_vss_daemon speaks control protocol 2, this client protocol 3|" \
+    "$(get raw.v3)"
+check_eq "an unknown command: the greeting, then ERR" \
+    "HVVSS-CTL 2|ERR unknown command|" "$(get raw.unknown)"
 check_eq "history: exit 0" 0 "$(get hist.rc)"
 check_eq "history: the header" \
     "txn start by kind check apps fs frozen thaw verdict" "$(get hist.header)"

@@ -1,8 +1,12 @@
 #!/bin/sh
 # t_ctl_client: hv_vss_ctl alone, against a stand-in for the daemon's
 # control socket (ctl_fake.py): what it sends for each subcommand, that
-# replies reach stdout byte for byte (a 300 KB JSON line, a payload line
-# "OK" that is not the end), progress only on request, the exit statuses,
+# replies reach stdout byte for byte (a 300 KB JSON line, payload lines
+# "OK", "ERR ...", "FROZEN 1", "# ..." that are only payload), progress
+# only on request, the exit statuses, protocol 2 itself (the hello, an
+# old daemon or a newer one, an old client, a line without a marker, a
+# daemon silent longer than protocol 1's 30 s guess before its final
+# line),
 # and every way out of a snapshot: CMD's status, a signal ending CMD, an
 # overrun (SIGTERM, then SIGKILL), a signal to hv_vss_ctl, hv_vss_ctl
 # killed -9, the daemon ending the hold early.  Nothing is frozen here:
@@ -133,13 +137,18 @@ EOF
 check_eq "plan --json: a 300 KB line streamed through whole" \
     "294018 6000 /mnt/m05999" "$(cat "$WORK/py")"
 ctl plan
-check_eq "plan: payload lines 'OK', 'ERR ...', '#' are payload, the last OK final" \
-    "freeze, in this order:|OK|ERR not the end|#|thaw: the exact reverse." \
-    "$(tr '\n' '|' <"$WORK/out" | sed 's/|$//')"
+printf '%s\n' "freeze, in this order:" "OK" "ERR not the end" \
+    "# not progress: payload" "#" "FROZEN 1" "HVVSS-CTL 2" "|" "" "" \
+    "thaw: the exact reverse." >"$WORK/plan.want"
+check "plan: payload lines 'OK', 'ERR ...', '# ...', 'FROZEN 1', the greeting, '|', empty: all payload, in order; the final OK not" \
+    cmp -s "$WORK/plan.want" "$WORK/out"
+cmp -s "$WORK/plan.want" "$WORK/out" ||
+    diff "$WORK/plan.want" "$WORK/out" | sed 's/^/# /'
+check_eq "plan: exit 0" 0 "$rc"
 check_eq "plan: a '# ' line is progress: not on stdout, and without -v or a tty not on stderr" \
     "" "$(cat "$WORK/err")"
 "$CTL" -v -s "$S" plan >/dev/null 2>"$WORK/err"
-check_eq "plan -v: the progress line on stderr" "# not progress: payload" \
+check_eq "plan -v: the progress line on stderr" "# planning" \
     "$(cat "$WORK/err")"
 : >"$LOG"
 ctl history
@@ -309,7 +318,105 @@ check_eq "... said so" \
 check_eq "... the payload still shown" "hv_vss_daemon 0.1.0|state:   idle" \
     "$(tr '\n' '|' <"$WORK/out" | sed 's/|$//')"
 
-# a daemon that never answers: each read waits 30 s, then exit 1
+# --- protocol 2 itself ----------------------------------------------------
+# the hello and the request, in that order, in one write
+rm -f "$S"
+python3 - "$S" "$WORK/raw" <<'EOF' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(1)
+c, _ = s.accept()
+c.settimeout(10)
+got = b""
+while got.count(b"\n") < 2:
+    got += c.recv(4096)
+open(sys.argv[2], "wb").write(got)
+c.sendall(b"HVVSS-CTL 2\n| x\nOK\n")
+c.close()
+EOF
+raw_pid=$!
+for _i in $(seq 1 50); do [ -S "$S" ] && break; sleep 0.1; done
+ctl history -n 3
+wait "$raw_pid"
+check_eq "the client's first line is its hello, then the request" \
+    "HVVSS-CTL 2|history 3" "$(tr '\n' '|' <"$WORK/raw" | sed 's/|$//')"
+check_eq "... and the reply shown" "0 x" "$rc $(cat "$WORK/out")"
+
+# a reply a byte at a time: every line, marker and the final one split
+fake trickle
+"$CTL" -v -s "$S" freeze >"$WORK/out" 2>"$WORK/err" </dev/null
+check_eq "a reply a byte at a time: exit 0, the progress line" \
+    "0 # freezing for 60000 ms" "$? $(cat "$WORK/err")"
+ctl status
+check_eq "a reply a byte at a time: the payload whole" \
+    "0 hv_vss_daemon 0.1.0|state:   idle|device:  /dev/vmbus/hv_vss, connected" \
+    "$rc $(tr '\n' '|' <"$WORK/out" | sed 's/|$//')"
+
+# a daemon slower than protocol 1's guess: a payload line "OK", then 31 s
+# of silence, then the rest; protocol 1's hv_vss_ctl took the "OK" as the
+# end after 30 s, exit 0 with the rest lost
+fake slow
+t0=$(now_ms)
+ctl -v plan
+t=$(($(now_ms) - t0))
+check_eq "a slow daemon (31 s before its final line): exit 0" 0 "$rc"
+check "... waited for it (took $t ms)" test "$t" -ge 30500
+check_eq "... and printed everything" \
+    "freeze, in this order:|OK|ERR not the end|thaw: the exact reverse." \
+    "$(tr '\n' '|' <"$WORK/out" | sed 's/|$//')"
+check_eq "... its progress on stderr (-v)" "# planning" "$(cat "$WORK/err")"
+
+# an old daemon (protocol 1): no greeting, our hello taken for a request
+fake v1
+ctl status
+check_eq "a protocol 1 daemon: exit 1" 1 "$rc"
+check_eq "... said so, with both versions and what it answered" \
+    "hv_vss_ctl: hv_vss_daemon at $S speaks control protocol 1 (it answered \"ERR unknown command\"), this hv_vss_ctl protocol 2: use the hv_vss_ctl of the daemon's version" \
+    "$(cat "$WORK/err")"
+check_eq "... nothing on stdout" "" "$(cat "$WORK/out")"
+rm -f "$WORK/ran"
+ctl snapshot -- touch "$WORK/ran"
+check_eq "a protocol 1 daemon, snapshot: exit 1, CMD never ran" "1 no" \
+    "$rc $(test -e "$WORK/ran" && echo yes || echo no)"
+fake v3
+ctl status
+check_eq "a newer daemon (protocol 3): exit 1, said so" \
+    "1 hv_vss_ctl: hv_vss_daemon at $S speaks control protocol 3, this hv_vss_ctl protocol 2: use the hv_vss_ctl of the daemon's version" \
+    "$rc $(cat "$WORK/err")"
+
+# an old client (protocol 1: the request first, no hello) to a protocol 2
+# daemon (the fake answers as daemon/ctl.c does; t_ctl.sh asks the real
+# one): one ERR line, which protocol 1's hv_vss_ctl shows as the reason
+fake normal
+python3 - "$S" >"$WORK/v1" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"status\n")
+got = b""
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    got += b
+sys.stdout.write(got.decode())
+EOF
+check_eq "a protocol 1 client: one line, ERR naming both versions" \
+    "ERR hv_vss_daemon speaks control protocol 2, this client protocol 1: use the hv_vss_ctl of the daemon's version" \
+    "$(cat "$WORK/v1")"
+
+# a line without a marker: not payload, not final: an error, not a guess
+fake badline
+ctl status
+check_eq "a line without a marker: exit 1" 1 "$rc"
+check_eq "... said which" \
+    "hv_vss_ctl: hv_vss_daemon sent a line control protocol 2 does not have: \"state:   idle\"" \
+    "$(cat "$WORK/err")"
+check_eq "... the payload before it shown" "hv_vss_daemon 0.1.0" \
+    "$(cat "$WORK/out")"
+
+# a daemon that never answers (no greeting): 30 s, then exit 1
 fake silent
 t0=$(now_ms)
 ctl status
