@@ -270,7 +270,6 @@ def main():
     if not args.apps:
         return abuse(args)
     apps = parse_groups(args.apps)
-    log = open(args.log, "w")
     log.write("# t0 %.6f\n" % T0)  # CLOCK_MONOTONIC, for other processes
     for app in apps:
         app.sock = connect(args.socket)
