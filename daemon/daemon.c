@@ -540,6 +540,7 @@ ctl_freeze(struct ctl_conn *c, unsigned int ms, bool hold, void *arg)
 static void
 ctl_hold_apps(struct ctl_conn *c, unsigned int ms, const char *label, void *arg)
 {
+	struct holder prev;
 	struct txn_event *ev;
 	uid_t uid;
 	pid_t pid;
@@ -549,6 +550,8 @@ ctl_hold_apps(struct ctl_conn *c, unsigned int ms, const char *label, void *arg)
 		return;
 	}
 	ctl_peer(c, &uid, &pid);
+	/* a hold refused leaves the one in place its holder */
+	prev = d.holder;
 	holder_ask(&d.holder, uid, pid, label, ms);
 	d.local_conn = c;
 	d.local_hold = false;
@@ -556,6 +559,8 @@ ctl_hold_apps(struct ctl_conn *c, unsigned int ms, const char *label, void *arg)
 	ev->local = true;
 	ev->ms = ms;
 	pump();
+	if (d.holder.txid == 0) /* no transaction of its own was begun */
+		d.holder = prev;
 	if (d.local_conn == c)
 		d.local_txid = d.txn.id;
 }
@@ -1093,6 +1098,7 @@ note_history(const struct txn_event *ev, enum txn_state before,
 	struct hist_entry *e;
 	size_t i;
 	uint64_t id = d.txn.id;
+	bool refused_other;
 
 	if (ev->kind == TE_HOST_REQUEST && id != before_id) {
 		char gone[APPS_REASON_MAX];
@@ -1139,7 +1145,14 @@ note_history(const struct txn_event *ev, enum txn_state before,
 		history_end(id, false,
 		    ev->ok ? "the kernel gave up waiting for the answer"
 		           : "the device was lost");
-	for (i = 0; i < acts->n; i++) {
+	/*
+	 * A local request refused where it left the transaction as it was
+	 * is another hv_vss_ctl's (a freeze, thaw or hold during a
+	 * detached hold): its refusal is not this transaction's outcome.
+	 */
+	refused_other = ev->kind == TE_HOST_REQUEST && ev->local &&
+	    before != TXN_IDLE && id == before_id && d.txn.state == before;
+	for (i = 0; i < acts->n && !refused_other; i++) {
 		const struct txn_action *a = &acts->a[i];
 
 		/* a refusal sent to the other requester is not this one's */
