@@ -86,6 +86,7 @@ static struct {
 	uint64_t local_txid; /* the transaction local_conn awaits */
 	bool local_hold; /* the local FREEZE is a hold */
 	struct holder holder; /* of the last detached hold (holds.h) */
+	char release_why[APPS_REASON_MAX + 96]; /* held_gone()'s, or "" */
 	struct guard *guard;
 	struct event *guard_ev; /* its socket; NULL: no guard process */
 	struct event *guard_timer_ev; /* its hello's deadline, or a respawn */
@@ -501,7 +502,15 @@ local_reply(uint64_t id, uint32_t hresult, const char *why)
 {
 	struct ctl_conn *c = d.local_conn;
 	bool ok = hresult == HV_S_OK;
+	char gone[sizeof(d.release_why)];
 
+	/* the RELEASE's answer, whoever is left to read it */
+	snprintf(gone, sizeof(gone), "%s", d.release_why);
+	d.release_why[0] = '\0';
+	if (ok && gone[0] != '\0') {
+		ok = false;
+		why = gone;
+	}
 	d.local_conn = NULL;
 	if (c == NULL)
 		return;
@@ -565,6 +574,30 @@ ctl_hold_apps(struct ctl_conn *c, unsigned int ms, const char *label, void *arg)
 		d.local_txid = d.txn.id;
 }
 
+/*
+ * Applications gone while the hold held them (closed, dropped): the
+ * library thaws one whose connection fails while frozen, and a hold
+ * freezes no filesystem under it, so the backup taken meanwhile is not
+ * consistent for it.  The RELEASE says so (E_FAIL); the next transaction
+ * would say it only after that backup was kept.
+ */
+static void
+held_gone(void)
+{
+	char gone[APPS_REASON_MAX];
+	size_t n;
+
+	d.release_why[0] = '\0';
+	if (!d.txn.local || !d.txn.hold || d.txn.state != TXN_HELD ||
+	    (n = apps_news(d.apps, gone, sizeof(gone))) == 0)
+		return;
+	snprintf(d.release_why, sizeof(d.release_why),
+	    "%zu registered app%s gone while held, not part of the backup taken meanwhile: %s",
+	    n, n == 1 ? "" : "s", gone);
+	log_warnx("txn %llu: %s", (unsigned long long)d.txn.id, d.release_why);
+	history_end(d.txn.id, false, d.release_why);
+}
+
 static void
 ctl_release_apps(struct ctl_conn *c, void *arg)
 {
@@ -592,6 +625,7 @@ ctl_release_apps(struct ctl_conn *c, void *arg)
 		return;
 	}
 	d.local_conn = c;
+	held_gone();
 	feed(TE_HOST_REQUEST, 0, TXN_OP_RELEASE, false, NULL)->local = true;
 	pump();
 	if (d.local_conn == c)
