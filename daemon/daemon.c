@@ -91,6 +91,8 @@ static struct {
 	struct event *guard_ev; /* its socket; NULL: no guard process */
 	struct event *guard_timer_ev; /* its hello's deadline, or a respawn */
 	bool guard_helloed; /* the current guard has said hello */
+	unsigned int guard_gen; /* hellos so far: which guard is this */
+	unsigned int prepared_gen; /* ... that fs_prepare() handed fds to */
 	struct mountwatch *mounts; /* NULL: always read the table */
 	struct plan checked; /* made at the last HOT_BACKUP */
 	bool checked_valid; /* ... and not used or outdated since */
@@ -123,6 +125,7 @@ static struct {
 } d;
 
 static void pump(void);
+static void guard_handoff(void);
 
 static struct txn_event *
 feed(enum txn_event_kind kind, uint64_t id, uint8_t op, bool ok,
@@ -463,7 +466,18 @@ freeze_done(const struct freeze_result *r, void *arg)
 			    (unsigned long long)r->id, r->order);
 		if (r->ok) {
 			clock_gettime(CLOCK_REALTIME, &d.frozen_since);
-			if (d.guard != NULL)
+			/*
+			 * A guard that said hello while the job ran holds
+			 * none of it (the one handed the fds died): hand it
+			 * all, or the daemon's death would leave them frozen.
+			 */
+			if (d.guard != NULL && guard_ready(d.guard) &&
+			    d.prepared_gen != d.guard_gen) {
+				log_warnx(
+				    "txn %llu: the thaw guard restarted while freezing: handing the new one what is frozen",
+				    (unsigned long long)r->id);
+				guard_handoff();
+			} else if (d.guard != NULL)
 				guard_arm(d.guard, d.txn.lease_ms);
 		}
 		feed(TE_FS_FROZEN, r->id, 0, r->ok, r->reason);
@@ -769,6 +783,22 @@ ctl_history(unsigned int n, bool json, struct evbuffer *out, void *arg)
 
 static void guard_cb(evutil_socket_t, short, void *);
 
+/* Hand a guard that said hello what is frozen now, in freeze order. */
+static void
+guard_handoff(void)
+{
+	size_t i;
+	int slot;
+
+	for (i = 0; i < freezer_nfrozen(d.freezer); i++) {
+		slot = guard_hold(d.guard, freezer_frozen_fd(d.freezer, i),
+		    freezer_frozen_path(d.freezer, i));
+		freezer_set_slot(d.freezer, i, slot);
+	}
+	if (freezer_nfrozen(d.freezer) > 0)
+		guard_arm(d.guard, d.txn.lease_ms);
+}
+
 /*
  * A freeze that comes while a new guard starts (it was killed a moment
  * ago, or is found dead now) waits for its hello, which takes a few
@@ -810,6 +840,7 @@ fs_prepare(int fd, const char *path, dev_t dev, void *arg)
 	}
 	if (slot < 0)
 		return slot;
+	d.prepared_gen = d.guard_gen;
 	/* the guard thaws on its own if we are stuck past the freeze's
 	 * deadline plus the lease */
 	guard_arm(d.guard, d.txn.limits.fs_freeze_ms + d.txn.lease_ms);
@@ -870,24 +901,19 @@ guard_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct timeval tv = {0, GUARD_RESPAWN_US};
 	struct guard_event ev;
-	size_t i;
-	int slot, rc;
+	int rc;
 
 	while ((rc = guard_read(d.guard, &ev)) == 1) {
 		switch (ev.type) {
 		case GUARD_EV_READY:
 			evtimer_del(d.guard_timer_ev);
 			d.guard_helloed = true;
+			d.guard_gen++;
 			log_info("%s", guard_note(d.guard));
-			/* hand it what is frozen now, in freeze order */
-			for (i = 0; i < freezer_nfrozen(d.freezer); i++) {
-				slot = guard_hold(d.guard,
-				    freezer_frozen_fd(d.freezer, i),
-				    freezer_frozen_path(d.freezer, i));
-				freezer_set_slot(d.freezer, i, slot);
-			}
-			if (freezer_nfrozen(d.freezer) > 0)
-				guard_arm(d.guard, d.txn.lease_ms);
+			/* a running job's threads write what is frozen: it is
+			 * handed over when the job is done (freeze_done()) */
+			if (!freezer_busy(d.freezer))
+				guard_handoff();
 			break;
 		case GUARD_EV_THAWED:
 			log_warnx("thaw guard thawed %s%s%s", ev.path,
