@@ -128,6 +128,7 @@ struct apps {
 
 	size_t max_per_uid; /* connections, root not counted */
 	time_t uid_warned; /* last "uid over its limit" warning */
+	time_t full_warned; /* last "app_max_clients reached" warning */
 
 	/* registered apps gone: the last few for status, and those not yet
 	 * told to a transaction (apps_news()) */
@@ -745,6 +746,14 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
 		return;
 	}
 	if (as->nconn >= as->max_clients) {
+		/* said, or an application refused is in no log (once a
+		 * second: a flood) */
+		now = time(NULL);
+		if (now != as->full_warned)
+			log_warnx(
+			    "app socket: %zu connections (app_max_clients); refusing uid %u (pid %d)",
+			    as->nconn, (unsigned int)cred.uid, (int)cred.pid);
+		as->full_warned = now;
 		/* one try, never blocking: the socket is non-blocking */
 		(void)send(
 		    fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);

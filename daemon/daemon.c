@@ -86,10 +86,13 @@ static struct {
 	uint64_t local_txid; /* the transaction local_conn awaits */
 	bool local_hold; /* the local FREEZE is a hold */
 	struct holder holder; /* of the last detached hold (holds.h) */
+	char release_why[APPS_REASON_MAX + 96]; /* held_gone()'s, or "" */
 	struct guard *guard;
 	struct event *guard_ev; /* its socket; NULL: no guard process */
 	struct event *guard_timer_ev; /* its hello's deadline, or a respawn */
 	bool guard_helloed; /* the current guard has said hello */
+	unsigned int guard_gen; /* hellos so far: which guard is this */
+	unsigned int prepared_gen; /* ... that fs_prepare() handed fds to */
 	struct mountwatch *mounts; /* NULL: always read the table */
 	struct plan checked; /* made at the last HOT_BACKUP */
 	bool checked_valid; /* ... and not used or outdated since */
@@ -122,6 +125,7 @@ static struct {
 } d;
 
 static void pump(void);
+static void guard_handoff(void);
 
 static struct txn_event *
 feed(enum txn_event_kind kind, uint64_t id, uint8_t op, bool ok,
@@ -462,7 +466,18 @@ freeze_done(const struct freeze_result *r, void *arg)
 			    (unsigned long long)r->id, r->order);
 		if (r->ok) {
 			clock_gettime(CLOCK_REALTIME, &d.frozen_since);
-			if (d.guard != NULL)
+			/*
+			 * A guard that said hello while the job ran holds
+			 * none of it (the one handed the fds died): hand it
+			 * all, or the daemon's death would leave them frozen.
+			 */
+			if (d.guard != NULL && guard_ready(d.guard) &&
+			    d.prepared_gen != d.guard_gen) {
+				log_warnx(
+				    "txn %llu: the thaw guard restarted while freezing: handing the new one what is frozen",
+				    (unsigned long long)r->id);
+				guard_handoff();
+			} else if (d.guard != NULL)
 				guard_arm(d.guard, d.txn.lease_ms);
 		}
 		feed(TE_FS_FROZEN, r->id, 0, r->ok, r->reason);
@@ -501,7 +516,15 @@ local_reply(uint64_t id, uint32_t hresult, const char *why)
 {
 	struct ctl_conn *c = d.local_conn;
 	bool ok = hresult == HV_S_OK;
+	char gone[sizeof(d.release_why)];
 
+	/* the RELEASE's answer, whoever is left to read it */
+	snprintf(gone, sizeof(gone), "%s", d.release_why);
+	d.release_why[0] = '\0';
+	if (ok && gone[0] != '\0') {
+		ok = false;
+		why = gone;
+	}
 	d.local_conn = NULL;
 	if (c == NULL)
 		return;
@@ -540,6 +563,7 @@ ctl_freeze(struct ctl_conn *c, unsigned int ms, bool hold, void *arg)
 static void
 ctl_hold_apps(struct ctl_conn *c, unsigned int ms, const char *label, void *arg)
 {
+	struct holder prev;
 	struct txn_event *ev;
 	uid_t uid;
 	pid_t pid;
@@ -549,6 +573,8 @@ ctl_hold_apps(struct ctl_conn *c, unsigned int ms, const char *label, void *arg)
 		return;
 	}
 	ctl_peer(c, &uid, &pid);
+	/* a hold refused leaves the one in place its holder */
+	prev = d.holder;
 	holder_ask(&d.holder, uid, pid, label, ms);
 	d.local_conn = c;
 	d.local_hold = false;
@@ -556,8 +582,34 @@ ctl_hold_apps(struct ctl_conn *c, unsigned int ms, const char *label, void *arg)
 	ev->local = true;
 	ev->ms = ms;
 	pump();
+	if (d.holder.txid == 0) /* no transaction of its own was begun */
+		d.holder = prev;
 	if (d.local_conn == c)
 		d.local_txid = d.txn.id;
+}
+
+/*
+ * Applications gone while the hold held them (closed, dropped): the
+ * library thaws one whose connection fails while frozen, and a hold
+ * freezes no filesystem under it, so the backup taken meanwhile is not
+ * consistent for it.  The RELEASE says so (E_FAIL); the next transaction
+ * would say it only after that backup was kept.
+ */
+static void
+held_gone(void)
+{
+	char gone[APPS_REASON_MAX];
+	size_t n;
+
+	d.release_why[0] = '\0';
+	if (!d.txn.local || !d.txn.hold || d.txn.state != TXN_HELD ||
+	    (n = apps_news(d.apps, gone, sizeof(gone))) == 0)
+		return;
+	snprintf(d.release_why, sizeof(d.release_why),
+	    "%zu registered app%s gone while held, not part of the backup taken meanwhile: %s",
+	    n, n == 1 ? "" : "s", gone);
+	log_warnx("txn %llu: %s", (unsigned long long)d.txn.id, d.release_why);
+	history_end(d.txn.id, false, d.release_why);
 }
 
 static void
@@ -587,6 +639,7 @@ ctl_release_apps(struct ctl_conn *c, void *arg)
 		return;
 	}
 	d.local_conn = c;
+	held_gone();
 	feed(TE_HOST_REQUEST, 0, TXN_OP_RELEASE, false, NULL)->local = true;
 	pump();
 	if (d.local_conn == c)
@@ -730,6 +783,22 @@ ctl_history(unsigned int n, bool json, struct evbuffer *out, void *arg)
 
 static void guard_cb(evutil_socket_t, short, void *);
 
+/* Hand a guard that said hello what is frozen now, in freeze order. */
+static void
+guard_handoff(void)
+{
+	size_t i;
+	int slot;
+
+	for (i = 0; i < freezer_nfrozen(d.freezer); i++) {
+		slot = guard_hold(d.guard, freezer_frozen_fd(d.freezer, i),
+		    freezer_frozen_path(d.freezer, i));
+		freezer_set_slot(d.freezer, i, slot);
+	}
+	if (freezer_nfrozen(d.freezer) > 0)
+		guard_arm(d.guard, d.txn.lease_ms);
+}
+
 /*
  * A freeze that comes while a new guard starts (it was killed a moment
  * ago, or is found dead now) waits for its hello, which takes a few
@@ -771,6 +840,7 @@ fs_prepare(int fd, const char *path, dev_t dev, void *arg)
 	}
 	if (slot < 0)
 		return slot;
+	d.prepared_gen = d.guard_gen;
 	/* the guard thaws on its own if we are stuck past the freeze's
 	 * deadline plus the lease */
 	guard_arm(d.guard, d.txn.limits.fs_freeze_ms + d.txn.lease_ms);
@@ -831,24 +901,19 @@ guard_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct timeval tv = {0, GUARD_RESPAWN_US};
 	struct guard_event ev;
-	size_t i;
-	int slot, rc;
+	int rc;
 
 	while ((rc = guard_read(d.guard, &ev)) == 1) {
 		switch (ev.type) {
 		case GUARD_EV_READY:
 			evtimer_del(d.guard_timer_ev);
 			d.guard_helloed = true;
+			d.guard_gen++;
 			log_info("%s", guard_note(d.guard));
-			/* hand it what is frozen now, in freeze order */
-			for (i = 0; i < freezer_nfrozen(d.freezer); i++) {
-				slot = guard_hold(d.guard,
-				    freezer_frozen_fd(d.freezer, i),
-				    freezer_frozen_path(d.freezer, i));
-				freezer_set_slot(d.freezer, i, slot);
-			}
-			if (freezer_nfrozen(d.freezer) > 0)
-				guard_arm(d.guard, d.txn.lease_ms);
+			/* a running job's threads write what is frozen: it is
+			 * handed over when the job is done (freeze_done()) */
+			if (!freezer_busy(d.freezer))
+				guard_handoff();
 			break;
 		case GUARD_EV_THAWED:
 			log_warnx("thaw guard thawed %s%s%s", ev.path,
@@ -1094,6 +1159,7 @@ note_history(const struct txn_event *ev, enum txn_state before,
 	struct hist_entry *e;
 	size_t i;
 	uint64_t id = d.txn.id;
+	bool refused_other;
 
 	if (ev->kind == TE_HOST_REQUEST && id != before_id) {
 		char gone[APPS_REASON_MAX];
@@ -1140,7 +1206,14 @@ note_history(const struct txn_event *ev, enum txn_state before,
 		history_end(id, false,
 		    ev->ok ? "the kernel gave up waiting for the answer"
 		           : "the device was lost");
-	for (i = 0; i < acts->n; i++) {
+	/*
+	 * A local request refused where it left the transaction as it was
+	 * is another hv_vss_ctl's (a freeze, thaw or hold during a
+	 * detached hold): its refusal is not this transaction's outcome.
+	 */
+	refused_other = ev->kind == TE_HOST_REQUEST && ev->local &&
+	    before != TXN_IDLE && id == before_id && d.txn.state == before;
+	for (i = 0; i < acts->n && !refused_other; i++) {
 		const struct txn_action *a = &acts->a[i];
 
 		/* a refusal sent to the other requester is not this one's */
