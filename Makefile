@@ -267,7 +267,7 @@ $(B)/tests/unit/%: tests/unit/%.c $(DAEMON_LIB_OBJS)
 
 # the platform files' tests link the one file they test
 $(B)/tests/unit/test_peercred: $(B)/daemon/os/peercred_linux.o
-$(B)/tests/unit/test_proc: $(B)/daemon/os/proc_linux.o
+$(B)/tests/unit/test_proc: $(B)/daemon/os/proc_linux.o $(B)/common/util.o
 $(B)/tests/unit/test_devstack: $(B)/daemon/os/devstack_md.o
 $(OS_UNIT): $(B)/tests/unit/%: tests/unit/%.c
 	@mkdir -p $(@D)
@@ -427,7 +427,7 @@ $(FB)/tests/abi: tests/freebsd/abi.c common/hv_vss_fbsd.h
 	@mkdir -p $(@D)
 	$(FB_CC) $(FB_CFLAGS) -o $@ $<
 
-$(FB)/tests/osprobe: tests/freebsd/osprobe.c $(FB_OS_OBJS)
+$(FB)/tests/osprobe: tests/freebsd/osprobe.c $(FB_OS_OBJS) $(FB)/common/util.o
 	@mkdir -p $(@D)
 	$(FB_CC) $(FB_CFLAGS) -Idaemon -o $@ $^
 
