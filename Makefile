@@ -91,7 +91,7 @@ CTL_OBJS = $(B)/ctl/hv_vss_ctl.o $(B)/common/util.o
 # talks to etcd's JSON gateway (libcurl, json-c); the only program that
 # links them -----------------------------------------------------------
 GROUP_SRCS = group/hv_vss_group.c group/etcd.c group/round.c
-GROUP_OBJS = $(GROUP_SRCS:%.c=$(B)/%.o)
+GROUP_OBJS = $(GROUP_SRCS:%.c=$(B)/%.o) $(B)/common/util.o
 GROUP_PKGS = libcurl json-c inih
 
 # --- libhvvss: its own -fPIC objects in $(B)/lib/, apart from the
