@@ -12,8 +12,8 @@
  * the daemon's own deadline, and an agent that dies is an application
  * lost while asked to freeze (the backup fails, nothing stays frozen).
  *
- *	hv_vss_group [-v] [-c file] [-o key=value]...
- *	hv_vss_group [-c file] status
+ *	hv_vss_group [-v] [-c file] [-o key=value ...]
+ *	hv_vss_group [-c file] [-o key=value ...] status
  */
 #include <sys/stat.h>
 
@@ -327,8 +327,8 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: hv_vss_group [-v] [-c file] [-o key=value]...\n"
-	    "       hv_vss_group [-c file] status\n");
+	    "usage: hv_vss_group [-v] [-c file] [-o key=value ...]\n"
+	    "       hv_vss_group [-c file] [-o key=value ...] status\n");
 	exit(2);
 }
 
