@@ -738,8 +738,8 @@ conf_key(struct conf_parse *p, const char *name, const char *value, bool cont)
 	}
 	if (!cont && !p->in_section) {
 		errfmt(p->err, p->errlen, 0,
-		    "%s:%d: %s: before [" CONF_SECTION "] (every key goes in "
-		    "that section)",
+		    "%s:%d: %s: before [" CONF_SECTION
+		    "] (every key goes in that section)",
 		    p->path, p->lineno, name);
 		return -1;
 	}
@@ -751,8 +751,8 @@ conf_key(struct conf_parse *p, const char *name, const char *value, bool cont)
 	}
 	if (cont && p->is_auto) {
 		errfmt(p->err, p->errlen, 0,
-		    "%s:%d: %s: \"" CONF_AUTO "\" (the automatic plan) goes "
-		    "alone, but an indented line continues it",
+		    "%s:%d: %s: \"" CONF_AUTO
+		    "\" (the automatic plan) goes alone, but an indented line continues it",
 		    p->path, p->lineno, name);
 		return -1;
 	}

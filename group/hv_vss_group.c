@@ -448,15 +448,13 @@ main(int argc, char *argv[])
 	if (conf.name == NULL || conf.group == NULL || conf.members == NULL ||
 	    conf.endpoints == NULL) {
 		fprintf(stderr,
-		    "hv_vss_group: %s: name, group, members and "
-		    "endpoints must be set\n",
+		    "hv_vss_group: %s: name, group, members and endpoints must be set\n",
 		    path);
 		return 1;
 	}
 	if (!valid_name(conf.name) || !valid_name(conf.group)) {
 		fprintf(stderr,
-		    "hv_vss_group: bad name or group: %s, %s "
-		    "(want [A-Za-z0-9._-], at most 64)\n",
+		    "hv_vss_group: bad name or group: %s, %s (want [A-Za-z0-9._-], at most 64)\n",
 		    conf.name, conf.group);
 		return 1;
 	}
