@@ -366,8 +366,8 @@ bench: deps
 # Linux's backends, daemon/*_linux.c: FreeBSD's are *_freebsd.c), and
 # tools/freebsd-report writes to $(FB)/REPORT which built, which did not
 # and why (the Linux-only calls that the platform seams will move), and
-# what file(1) says of each output.  libevent and inih are built from
-# their Debian source packages by tools/freebsd-deps into $(FB)/deps. ----
+# what file(1) says of each output.  libevent is built from
+# its Debian source package by tools/freebsd-deps into $(FB)/deps. ----
 FB	= build-freebsd
 # Zig's caches too live in $(FB), not in the user's ~/.cache
 FB_ZIG	= env ZIG_GLOBAL_CACHE_DIR=$(CURDIR)/$(FB)/zig-cache python3 -m ziglang
