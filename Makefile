@@ -265,7 +265,7 @@ $(B)/tests/unit/%: tests/unit/%.c $(DAEMON_LIB_OBJS)
 	$(CC) $(ALL_CFLAGS) -Idaemon $(call pc_cflags,cmocka $(DAEMON_PKGS)) \
 	    $(LDFLAGS) -o $@ $^ $(call pc_libs,cmocka $(DAEMON_PKGS)) -lpthread
 
-# the platform files' tests link the one file they test
+# the platform files' tests link the one file they test (and common/util.o)
 $(B)/tests/unit/test_peercred: $(B)/daemon/os/peercred_linux.o
 $(B)/tests/unit/test_proc: $(B)/daemon/os/proc_linux.o $(B)/common/util.o
 $(B)/tests/unit/test_devstack: $(B)/daemon/os/devstack_md.o
