@@ -392,8 +392,7 @@ conf_check_entry(const struct conf_key *k, const char *v, size_t len, char *why,
 			return -1;
 		if (conf_has_dots(v, len))
 			return conf_bad(why, whylen,
-			    "\".\" or \"..\" in a path (mount points are "
-			    "matched as the mount table spells them)",
+			    "\".\" or \"..\" in a path (mount points are matched as the mount table spells them)",
 			    shown);
 		return 0;
 	}
@@ -430,8 +429,8 @@ conf_set_list(struct conf *c, const struct conf_key *k, const char *v,
 			/* the automatic plan: alone, and not continued */
 			if (append || nadd > 0 || !conf_list_empty(p + len))
 				return conf_bad(why, whylen,
-				    "\"" CONF_AUTO "\" (the automatic plan) "
-				    "goes alone",
+				    "\"" CONF_AUTO
+				    "\" (the automatic plan) goes alone",
 				    v);
 			for (i = 0; i < *np; i++)
 				free(list[i]);

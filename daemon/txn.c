@@ -523,9 +523,7 @@ on_lease(struct txn *t, struct txn_actions *out)
 	if (t->state == TXN_HELD) {
 		t->hold_expired = true;
 		set_why(t,
-		    "the hold's lease expired before RELEASE: the "
-		    "applications were released, the backup may be "
-		    "inconsistent");
+		    "the hold's lease expired before RELEASE: the applications were released, the backup may be inconsistent");
 		say(t, out, LOG_WARNING,
 		    "applications held for the hold's lease (%u ms) without a RELEASE: releasing them now; the RELEASE will be answered E_FAIL",
 		    t->lease_ms);

@@ -170,8 +170,8 @@ on_freeze(uint64_t txid, unsigned int ms, char *reason, size_t len, void *arg)
 		    (unsigned long long)txid, conf.group, r.id, r.waited_ms,
 		    r.present);
 		if (verbose)
-			logmsg("txn %llu: joined +%u ms, watching +%u ms, "
-			       "all seen +%u ms, complete +%u ms",
+			logmsg(
+			    "txn %llu: joined +%u ms, watching +%u ms, all seen +%u ms, complete +%u ms",
 			    (unsigned long long)txid, r.joined_ms,
 			    r.watching_ms, r.all_ms, r.waited_ms);
 		record_round(txid, r.id, "complete in %u ms; arrived %s",
@@ -181,8 +181,8 @@ on_freeze(uint64_t txid, unsigned int ms, char *reason, size_t len, void *arg)
 		return 0;
 	}
 	if (conf.degrade) {
-		logmsg("txn %llu: group %s round %s: %s after %u ms; policy "
-		       "single: this VM's backup goes on alone",
+		logmsg(
+		    "txn %llu: group %s round %s: %s after %u ms; policy single: this VM's backup goes on alone",
 		    (unsigned long long)txid, conf.group, r.id[0] ? r.id : "-",
 		    r.why, r.waited_ms);
 		record_round(txid, r.id,
@@ -359,8 +359,8 @@ revoke_previous(void)
 		for (i = 0; i < 2; i++)
 			if (l[i] != 0 &&
 			    etcd_lease_revoke(etcd, (int64_t)l[i], 1000) == 0)
-				logmsg("revoked lease %llx of the agent before "
-				       "us",
+				logmsg(
+				    "revoked lease %llx of the agent before us",
 				    l[i]);
 	}
 	fclose(f);
@@ -521,8 +521,8 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stderr, NULL, _IOLBF, 0);
 
-	logmsg("member %s of group %s (%d members), etcd %s, budget %u ms, "
-	       "policy %s",
+	logmsg(
+	    "member %s of group %s (%d members), etcd %s, budget %u ms, policy %s",
 	    conf.name, conf.group, gc.nmembers, conf.endpoints, conf.budget_ms,
 	    conf.degrade ? "single" : "veto");
 	while (!quit) {
