@@ -91,7 +91,7 @@ CTL_OBJS = $(B)/ctl/hv_vss_ctl.o $(B)/common/util.o
 # talks to etcd's JSON gateway (libcurl, json-c); the only program that
 # links them -----------------------------------------------------------
 GROUP_SRCS = group/hv_vss_group.c group/etcd.c group/round.c
-GROUP_OBJS = $(GROUP_SRCS:%.c=$(B)/%.o)
+GROUP_OBJS = $(GROUP_SRCS:%.c=$(B)/%.o) $(B)/common/util.o
 GROUP_PKGS = libcurl json-c inih
 
 # --- libhvvss: its own -fPIC objects in $(B)/lib/, apart from the
@@ -265,9 +265,9 @@ $(B)/tests/unit/%: tests/unit/%.c $(DAEMON_LIB_OBJS)
 	$(CC) $(ALL_CFLAGS) -Idaemon $(call pc_cflags,cmocka $(DAEMON_PKGS)) \
 	    $(LDFLAGS) -o $@ $^ $(call pc_libs,cmocka $(DAEMON_PKGS)) -lpthread
 
-# the platform files' tests link the one file they test
+# the platform files' tests link the one file they test (and common/util.o)
 $(B)/tests/unit/test_peercred: $(B)/daemon/os/peercred_linux.o
-$(B)/tests/unit/test_proc: $(B)/daemon/os/proc_linux.o
+$(B)/tests/unit/test_proc: $(B)/daemon/os/proc_linux.o $(B)/common/util.o
 $(B)/tests/unit/test_devstack: $(B)/daemon/os/devstack_md.o
 $(OS_UNIT): $(B)/tests/unit/%: tests/unit/%.c
 	@mkdir -p $(@D)
@@ -366,8 +366,8 @@ bench: deps
 # Linux's backends, daemon/*_linux.c: FreeBSD's are *_freebsd.c), and
 # tools/freebsd-report writes to $(FB)/REPORT which built, which did not
 # and why (the Linux-only calls that the platform seams will move), and
-# what file(1) says of each output.  libevent and inih are built from
-# their Debian source packages by tools/freebsd-deps into $(FB)/deps. ----
+# what file(1) says of each output.  libevent is built from
+# its Debian source package by tools/freebsd-deps into $(FB)/deps. ----
 FB	= build-freebsd
 # Zig's caches too live in $(FB), not in the user's ~/.cache
 FB_ZIG	= env ZIG_GLOBAL_CACHE_DIR=$(CURDIR)/$(FB)/zig-cache python3 -m ziglang
@@ -427,7 +427,7 @@ $(FB)/tests/abi: tests/freebsd/abi.c common/hv_vss_fbsd.h
 	@mkdir -p $(@D)
 	$(FB_CC) $(FB_CFLAGS) -o $@ $<
 
-$(FB)/tests/osprobe: tests/freebsd/osprobe.c $(FB_OS_OBJS)
+$(FB)/tests/osprobe: tests/freebsd/osprobe.c $(FB_OS_OBJS) $(FB)/common/util.o
 	@mkdir -p $(@D)
 	$(FB_CC) $(FB_CFLAGS) -Idaemon -o $@ $^
 

@@ -698,8 +698,7 @@ cmd_hold(int argc, char **argv)
 		switch (ch) {
 		case 'l':
 			if (!parse_timeout(optarg, 3600 * 1000, &ms)) {
-				say("hold: --lease %s: not a number of seconds "
-				    "(0 < seconds <= 3600)",
+				say("hold: --lease %s: not a number of seconds (0 < seconds <= 3600)",
 				    optarg);
 				return usage(self);
 			}

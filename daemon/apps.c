@@ -586,8 +586,8 @@ answer(struct app *a, const struct app_msg *m)
 	if ((p = past_find(a, m->txid)) == NULL) {
 		if (m->txid != 0 && m->txid <= a->forgot) {
 			/* asked, maybe, too long ago to tell: harmless */
-			log_debug("app %s: %s %llu: older than its last %d "
-			          "transactions, ignored",
+			log_debug(
+			    "app %s: %s %llu: older than its last %d transactions, ignored",
 			    a->name, app_msg_name(m->type),
 			    (unsigned long long)m->txid, APPS_PAST);
 			return;
@@ -736,8 +736,8 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
 	if (cred.uid != 0 && mine >= as->max_per_uid) {
 		now = time(NULL);
 		if (now != as->uid_warned) /* a flood: once a second */
-			log_warnx("app socket: uid %u has %zu connections "
-			          "(app_max_per_uid); refusing more",
+			log_warnx(
+			    "app socket: uid %u has %zu connections (app_max_per_uid); refusing more",
 			    (unsigned int)cred.uid, mine);
 		as->uid_warned = now;
 		(void)send(fd, uidbusy, sizeof(uidbusy) - 1,

@@ -392,8 +392,7 @@ conf_check_entry(const struct conf_key *k, const char *v, size_t len, char *why,
 			return -1;
 		if (conf_has_dots(v, len))
 			return conf_bad(why, whylen,
-			    "\".\" or \"..\" in a path (mount points are "
-			    "matched as the mount table spells them)",
+			    "\".\" or \"..\" in a path (mount points are matched as the mount table spells them)",
 			    shown);
 		return 0;
 	}
@@ -430,8 +429,8 @@ conf_set_list(struct conf *c, const struct conf_key *k, const char *v,
 			/* the automatic plan: alone, and not continued */
 			if (append || nadd > 0 || !conf_list_empty(p + len))
 				return conf_bad(why, whylen,
-				    "\"" CONF_AUTO "\" (the automatic plan) "
-				    "goes alone",
+				    "\"" CONF_AUTO
+				    "\" (the automatic plan) goes alone",
 				    v);
 			for (i = 0; i < *np; i++)
 				free(list[i]);
@@ -738,8 +737,8 @@ conf_key(struct conf_parse *p, const char *name, const char *value, bool cont)
 	}
 	if (!cont && !p->in_section) {
 		errfmt(p->err, p->errlen, 0,
-		    "%s:%d: %s: before [" CONF_SECTION "] (every key goes in "
-		    "that section)",
+		    "%s:%d: %s: before [" CONF_SECTION
+		    "] (every key goes in that section)",
 		    p->path, p->lineno, name);
 		return -1;
 	}
@@ -751,8 +750,8 @@ conf_key(struct conf_parse *p, const char *name, const char *value, bool cont)
 	}
 	if (cont && p->is_auto) {
 		errfmt(p->err, p->errlen, 0,
-		    "%s:%d: %s: \"" CONF_AUTO "\" (the automatic plan) goes "
-		    "alone, but an indented line continues it",
+		    "%s:%d: %s: \"" CONF_AUTO
+		    "\" (the automatic plan) goes alone, but an indented line continues it",
 		    p->path, p->lineno, name);
 		return -1;
 	}

@@ -313,8 +313,7 @@ request(struct ctl_conn *c, char *line)
 		}
 		if (argc == 3 && !hold_label_ok(argv[2])) {
 			ctl_done(c, false,
-			    "hold-apps: the label is 1 to 64 of "
-			    "[A-Za-z0-9._:@/+-]");
+			    "hold-apps: the label is 1 to 64 of [A-Za-z0-9._:@/+-]");
 			return;
 		}
 		log_info("ctl: hold-apps %u ms%s%s by uid %u (pid %d)", ms,

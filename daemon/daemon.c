@@ -624,13 +624,12 @@ ctl_release_apps(struct ctl_conn *c, void *arg)
 	 */
 	if (taker != NULL && d.txn.local && d.txn.hold &&
 	    d.txn.state == TXN_APPS_FREEZING && d.txn.id == d.local_txid) {
-		log_warnx("txn %llu: released while the applications were "
-		          "being held: calling the hold off",
+		log_warnx(
+		    "txn %llu: released while the applications were being held: calling the hold off",
 		    (unsigned long long)d.txn.id);
 		d.local_conn = NULL;
 		ctl_done(taker, false,
-		    "released before the applications were held: the hold "
-		    "is called off");
+		    "released before the applications were held: the hold is called off");
 		feed(TE_LOCAL_LOST, 0, 0, false, "released while being taken");
 		pump();
 	}

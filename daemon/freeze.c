@@ -322,9 +322,7 @@ freeze_job(struct freezer *f)
 			r->ok = false;
 			if (t->err == EBUSY)
 				snprintf(r->reason, sizeof(r->reason),
-				    "FIFREEZE %s: frozen already by another "
-				    "freezer (fsfreeze, another tool or daemon), "
-				    "which could thaw it inside our window",
+				    "FIFREEZE %s: frozen already by another freezer (fsfreeze, another tool or daemon), which could thaw it inside our window",
 				    t->path);
 			else
 				snprintf(r->reason, sizeof(r->reason),

@@ -83,8 +83,8 @@ stray_cb(evutil_socket_t sig, short what, void *arg)
 	char buf[32];
 	const char *name = sigs_name((int)sig, buf, sizeof(buf));
 
-	log_info("%s (signal %d) ignored, and from now on without a word "
-	         "(see SIGNALS in hv_vss_daemon(8))",
+	log_info(
+	    "%s (signal %d) ignored, and from now on without a word (see SIGNALS in hv_vss_daemon(8))",
 	    name, (int)sig);
 	event_del(arg);
 }
@@ -143,8 +143,8 @@ prepare_dirs(const struct conf *c)
 		snprintf(buf, sizeof(buf), "%s", socks[i]);
 		dir = dirname(buf);
 		if (stat(dir, &st) == -1)
-			fatal("%s %s: its directory %s (run_dir, %s, is the "
-			      "only one made)",
+			fatal(
+			    "%s %s: its directory %s (run_dir, %s, is the only one made)",
 			    keys[i], socks[i], dir, c->run_dir);
 		if (!S_ISDIR(st.st_mode))
 			fatalx("%s %s: %s is not a directory", keys[i],

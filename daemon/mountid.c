@@ -268,8 +268,7 @@ mountid_check(const struct mountid *got, int id, dev_t dev, const char *path,
 {
 	if (got->err == ENOENT) {
 		snprintf(why, len,
-		    "%s: its mount (planned: mount %d, device %u:%u) was "
-		    "detached while being opened",
+		    "%s: its mount (planned: mount %d, device %u:%u) was detached while being opened",
 		    path, id, major(dev), minor(dev));
 		return false;
 	}
@@ -281,8 +280,7 @@ mountid_check(const struct mountid *got, int id, dev_t dev, const char *path,
 	if (got->id == id && got->dev == dev)
 		return true;
 	snprintf(why, len,
-	    "%s is no longer the planned mount %d of device %u:%u: the path "
-	    "reaches mount %d of device %u:%u%s%s instead",
+	    "%s is no longer the planned mount %d of device %u:%u: the path reaches mount %d of device %u:%u%s%s instead",
 	    path, id, major(dev), minor(dev), got->id, major(got->dev),
 	    minor(got->dev), got->where[0] ? " at " : "", got->where);
 	return false;

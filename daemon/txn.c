@@ -124,8 +124,7 @@ hot_backup_policy(struct txn *t, struct txn_actions *out, bool local,
 	    !t->limits.hot_backup_ok)
 		return hresult;
 	say(t, out, LOG_WARNING,
-	    "HOT_BACKUP would be refused (%s); answering S_OK "
-	    "(hot_backup_veto = ok): the FREEZE will fail on it instead",
+	    "HOT_BACKUP would be refused (%s); answering S_OK (hot_backup_veto = ok): the FREEZE will fail on it instead",
 	    why);
 	return HV_S_OK;
 }
@@ -246,8 +245,7 @@ vetoed_freeze(struct txn *t, struct txn_actions *out)
 	t->why[0] = '\0';
 	set_why(t, why);
 	say(t, out, LOG_WARNING,
-	    "FREEZE failed: %s (refused at HOT_BACKUP, answered S_OK "
-	    "there: hot_backup_veto = ok)",
+	    "FREEZE failed: %s (refused at HOT_BACKUP, answered S_OK there: hot_backup_veto = ok)",
 	    t->why);
 	reply(t, out, HV_E_FAIL);
 }
@@ -285,8 +283,7 @@ superseded(struct txn *t, uint8_t op, struct txn_actions *out)
 		release_apps(t, out);
 		t->state = TXN_ABORTING;
 		say(t, out, LOG_WARNING,
-		    "%s refused: the superseded freeze is "
-		    "being undone",
+		    "%s refused: the superseded freeze is being undone",
 		    txn_op_name(op));
 		answer_now(t, out, local, op, HV_E_FAIL);
 		break;
@@ -364,15 +361,11 @@ idle_request(struct txn *t, uint8_t op, bool local, unsigned int ms,
 		if (t->hold_expired) {
 			t->hold_expired = false;
 			say(t, out, LOG_WARNING,
-			    "RELEASE after the hold's lease "
-			    "expired: the applications were released before "
-			    "it, the backup taken meanwhile may be "
-			    "inconsistent");
+			    "RELEASE after the hold's lease expired: the applications were released before it, the backup taken meanwhile may be inconsistent");
 			answer_now(t, out, local, op, HV_E_FAIL);
 		} else {
 			say(t, out, LOG_INFO,
-			    "RELEASE with nothing held: "
-			    "nothing to do");
+			    "RELEASE with nothing held: nothing to do");
 			answer_now(t, out, local, op, HV_S_OK);
 		}
 		break;
@@ -395,9 +388,7 @@ on_request(struct txn *t, uint8_t op, bool local, unsigned int ms,
 		 * agent's snapshot is taken (hv_vss_daemon(8), HOLDS)
 		 */
 		say(t, out, LOG_WARNING,
-		    "%s refused: the applications are held "
-		    "for another backup agent (hv_vss_ctl hold, txn %llu) "
-		    "until its release or its lease",
+		    "%s refused: the applications are held for another backup agent (hv_vss_ctl hold, txn %llu) until its release or its lease",
 		    txn_op_name(op), (unsigned long long)t->id);
 		answer_now(t, out, local, op, HV_E_FAIL);
 		return;
@@ -532,13 +523,9 @@ on_lease(struct txn *t, struct txn_actions *out)
 	if (t->state == TXN_HELD) {
 		t->hold_expired = true;
 		set_why(t,
-		    "the hold's lease expired before RELEASE: the "
-		    "applications were released, the backup may be "
-		    "inconsistent");
+		    "the hold's lease expired before RELEASE: the applications were released, the backup may be inconsistent");
 		say(t, out, LOG_WARNING,
-		    "applications held for the hold's "
-		    "lease (%u ms) without a RELEASE: releasing them now; the "
-		    "RELEASE will be answered E_FAIL",
+		    "applications held for the hold's lease (%u ms) without a RELEASE: releasing them now; the RELEASE will be answered E_FAIL",
 		    t->lease_ms);
 		t->owe_reply = false;
 		start_release(t, out, HV_E_FAIL);
@@ -595,8 +582,7 @@ on_lost(struct txn *t, bool local, bool rejected, struct txn_actions *out)
 	case TXN_HELD:
 		/* the daemon is stopping: nobody will release them */
 		say(t, out, LOG_WARNING,
-		    "local requester lost while holding "
-		    "the applications: releasing them");
+		    "local requester lost while holding the applications: releasing them");
 		start_release(t, out, HV_E_FAIL);
 		break;
 	case TXN_FROZEN:
@@ -712,8 +698,7 @@ txn_step(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 			/* the RELEASE arrived during the lease's release */
 			t->hold_expired = false;
 			say(t, out, LOG_WARNING,
-			    "RELEASE after the hold's lease "
-			    "expired: the backup may be inconsistent");
+			    "RELEASE after the hold's lease expired: the backup may be inconsistent");
 		} else if (t->owe_reply && !t->hold &&
 		    t->lease_expired[t->local]) {
 			/* the host's THAW arrived during the lease's thaw */

@@ -13,11 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <curl/curl.h>
 
 #include "etcd.h"
+#include "util.h"
 
 #define ETCD_BODY_MAX (4 << 20) /* an answer larger than this is refused */
 
@@ -55,15 +55,6 @@ struct etcd_watch {
 
 static const char b64chars[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void seterr(struct etcd *e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -351,7 +342,7 @@ int
 etcd_call(struct etcd *e, const char *path, json_object *body, unsigned int ms,
     json_object **out)
 {
-	uint64_t end = now_ms() + ms, t;
+	uint64_t end = mono_ms() + ms, t;
 	const char *s;
 	long status = 0;
 	int i, rc = -ETIMEDOUT, tries = 0, reauth = 0;
@@ -363,7 +354,7 @@ etcd_call(struct etcd *e, const char *path, json_object *body, unsigned int ms,
 		return rc;
 	}
 	s = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN);
-	for (i = 0; (t = now_ms()) < end || tries == 0; i++) {
+	for (i = 0; (t = mono_ms()) < end || tries == 0; i++) {
 		/*
 		 * No more than attempt_ms on one member: one that lost its
 		 * leader holds a request until its own timeout (7 s), while
@@ -637,7 +628,7 @@ etcd_watch_start(struct etcd *e, const char *prefix, int64_t start,
     etcd_event_fn fn, void *arg, unsigned int ms, struct etcd_watch **out)
 {
 	struct etcd_watch *w;
-	uint64_t end = now_ms() + ms;
+	uint64_t end = mono_ms() + ms;
 	int rc;
 
 	if ((w = calloc(1, sizeof(*w))) == NULL)
@@ -658,7 +649,7 @@ etcd_watch_start(struct etcd *e, const char *prefix, int64_t start,
 	}
 	/* wait for "created", delivering what comes with it */
 	while (!w->created) {
-		uint64_t t = now_ms();
+		uint64_t t = mono_ms();
 
 		if (t >= end) {
 			seterr(e, "%s/v3/watch: not created within %u ms",

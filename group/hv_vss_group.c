@@ -12,8 +12,8 @@
  * the daemon's own deadline, and an agent that dies is an application
  * lost while asked to freeze (the backup fails, nothing stays frozen).
  *
- *	hv_vss_group [-v] [-c file] [-o key=value]...
- *	hv_vss_group [-c file] status
+ *	hv_vss_group [-v] [-c file] [-o key=value ...]
+ *	hv_vss_group [-c file] [-o key=value ...] status
  */
 #include <sys/stat.h>
 
@@ -170,8 +170,8 @@ on_freeze(uint64_t txid, unsigned int ms, char *reason, size_t len, void *arg)
 		    (unsigned long long)txid, conf.group, r.id, r.waited_ms,
 		    r.present);
 		if (verbose)
-			logmsg("txn %llu: joined +%u ms, watching +%u ms, "
-			       "all seen +%u ms, complete +%u ms",
+			logmsg(
+			    "txn %llu: joined +%u ms, watching +%u ms, all seen +%u ms, complete +%u ms",
 			    (unsigned long long)txid, r.joined_ms,
 			    r.watching_ms, r.all_ms, r.waited_ms);
 		record_round(txid, r.id, "complete in %u ms; arrived %s",
@@ -181,8 +181,8 @@ on_freeze(uint64_t txid, unsigned int ms, char *reason, size_t len, void *arg)
 		return 0;
 	}
 	if (conf.degrade) {
-		logmsg("txn %llu: group %s round %s: %s after %u ms; policy "
-		       "single: this VM's backup goes on alone",
+		logmsg(
+		    "txn %llu: group %s round %s: %s after %u ms; policy single: this VM's backup goes on alone",
 		    (unsigned long long)txid, conf.group, r.id[0] ? r.id : "-",
 		    r.why, r.waited_ms);
 		record_round(txid, r.id,
@@ -327,8 +327,8 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: hv_vss_group [-v] [-c file] [-o key=value]...\n"
-	    "       hv_vss_group [-c file] status\n");
+	    "usage: hv_vss_group [-v] [-c file] [-o key=value ...]\n"
+	    "       hv_vss_group [-c file] [-o key=value ...] status\n");
 	exit(2);
 }
 
@@ -359,8 +359,8 @@ revoke_previous(void)
 		for (i = 0; i < 2; i++)
 			if (l[i] != 0 &&
 			    etcd_lease_revoke(etcd, (int64_t)l[i], 1000) == 0)
-				logmsg("revoked lease %llx of the agent before "
-				       "us",
+				logmsg(
+				    "revoked lease %llx of the agent before us",
 				    l[i]);
 	}
 	fclose(f);
@@ -448,15 +448,13 @@ main(int argc, char *argv[])
 	if (conf.name == NULL || conf.group == NULL || conf.members == NULL ||
 	    conf.endpoints == NULL) {
 		fprintf(stderr,
-		    "hv_vss_group: %s: name, group, members and "
-		    "endpoints must be set\n",
+		    "hv_vss_group: %s: name, group, members and endpoints must be set\n",
 		    path);
 		return 1;
 	}
 	if (!valid_name(conf.name) || !valid_name(conf.group)) {
 		fprintf(stderr,
-		    "hv_vss_group: bad name or group: %s, %s "
-		    "(want [A-Za-z0-9._-], at most 64)\n",
+		    "hv_vss_group: bad name or group: %s, %s (want [A-Za-z0-9._-], at most 64)\n",
 		    conf.name, conf.group);
 		return 1;
 	}
@@ -523,8 +521,8 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stderr, NULL, _IOLBF, 0);
 
-	logmsg("member %s of group %s (%d members), etcd %s, budget %u ms, "
-	       "policy %s",
+	logmsg(
+	    "member %s of group %s (%d members), etcd %s, budget %u ms, policy %s",
 	    conf.name, conf.group, gc.nmembers, conf.endpoints, conf.budget_ms,
 	    conf.degrade ? "single" : "veto");
 	while (!quit) {

@@ -30,6 +30,7 @@
 #include <pthread.h>
 
 #include "round.h"
+#include "util.h"
 
 /*
  * The leases are the keeper thread's: it renews them, grants them again
@@ -68,19 +69,10 @@ struct seen {
 	int64_t read; /* the revision of the read of the round's keys */
 };
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static unsigned int
 left_ms(uint64_t end)
 {
-	uint64_t t = now_ms();
+	uint64_t t = mono_ms();
 
 	return t < end ? (unsigned int)(end - t) : 0;
 }
@@ -724,7 +716,7 @@ group_freeze(struct group *g, unsigned int ms, struct round_result *r)
 	struct seen *s;
 	struct etcd_watch *w = NULL;
 	char openval[GROUP_NAME_MAX + 64], prefix[512];
-	uint64_t end, t0 = now_ms();
+	uint64_t end, t0 = mono_ms();
 	int64_t lease;
 	char etcd_why[300] = "";
 	bool tried = false;
@@ -760,24 +752,24 @@ group_freeze(struct group *g, unsigned int ms, struct round_result *r)
 		snprintf(r->why, sizeof(r->why), "etcd: %s",
 		    rc == -EAGAIN ? "rounds kept ending" : etcd_error(g->e));
 		r->id[0] = '\0';
-		r->waited_ms = (unsigned int)(now_ms() - t0);
+		r->waited_ms = (unsigned int)(mono_ms() - t0);
 		etcd_watch_free(w);
 		free(s);
 		retire_session(g);
 		return -1;
 	}
-	r->joined_ms = (unsigned int)(now_ms() - t0);
+	r->joined_ms = (unsigned int)(mono_ms() - t0);
 	lease = strtoll(
 	    strchr(openval, ' ') ? strchr(openval, ' ') + 1 : "0", NULL, 16);
 	pthread_mutex_lock(&g->mu);
 	snprintf(
 	    g->round_key, sizeof(g->round_key), "%sm/%s", s->base, g->c.self);
 	pthread_mutex_unlock(&g->mu);
-	r->watching_ms = (unsigned int)(now_ms() - t0);
+	r->watching_ms = (unsigned int)(mono_ms() - t0);
 	while (!s->complete && !s->abandoned) {
 		if (all_present(s) && !tried) {
 			tried = true;
-			r->all_ms = (unsigned int)(now_ms() - t0);
+			r->all_ms = (unsigned int)(mono_ms() - t0);
 			rc = try_complete(g, s, openval, lease, end);
 			if (rc == 1) {
 				s->complete = true;
@@ -825,7 +817,7 @@ giveup:
 		retire_session(g); /* our key may still be there */
 out:
 	etcd_watch_free(w);
-	r->waited_ms = (unsigned int)(now_ms() - t0);
+	r->waited_ms = (unsigned int)(mono_ms() - t0);
 	free(s);
 	return r->complete ? 0 : -1;
 }

@@ -467,8 +467,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 		if (!kernel_is_open(h->gk.lk) || now >= h->wait_until) {
 			if (kernel_is_open(h->gk.lk))
 				report_event(h->rep, "not_released",
-				    "the removed device was still open after "
-				    "%u ms",
+				    "the removed device was still open after %u ms",
 				    HOST_RELEASE_MS);
 			h->waiting = false;
 			schedule(h);
@@ -486,14 +485,12 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 		} else if (now >= h->wait_until) {
 			if (h->nout > 0)
 				report_event(h->rep, "renegotiation_failed",
-				    "after resume: negotiation not answered "
-				    "within %u ms",
+				    "after resume: negotiation not answered within %u ms",
 				    HOST_REREGISTER_MS);
 			h->nout = 0;
 			if (!h->gk.ready(h->gk.k))
 				report_event(h->rep, "no_reregister",
-				    "daemon did not register again within "
-				    "%u ms",
+				    "daemon did not register again within %u ms",
 				    HOST_REREGISTER_MS);
 			h->waiting = false;
 			schedule(h);

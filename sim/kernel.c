@@ -489,8 +489,7 @@ kernel_hibernate(struct kernel *k)
 		lost++;
 	}
 	report_event(k->rep, "hibernate",
-	    "hibernation: fake THAW queued for the daemon, channel closed "
-	    "(%u packets in it lost)",
+	    "hibernation: fake THAW queued for the daemon, channel closed (%u packets in it lost)",
 	    lost);
 }
 
@@ -517,8 +516,7 @@ kernel_remove(struct kernel *k)
 	k->work_pending = false;
 	k->removed = true;
 	report_event(k->rep, "removed",
-	    "device removed: poll gives POLLERR|POLLHUP, read, write and "
-	    "open EBADF");
+	    "device removed: poll gives POLLERR|POLLHUP, read, write and open EBADF");
 	if (k->wakeup != NULL)
 		k->wakeup(k->wakeup_arg);
 }

@@ -19,27 +19,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <paths.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "devstack.h"
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+#include "util.h"
 
 int
 devstack_image(
@@ -53,8 +38,8 @@ devstack_image(
 		return 0;
 	if ((fd = open(_PATH_DEV MDCTL_NAME, O_RDONLY | O_CLOEXEC)) == -1) {
 		e = errno;
-		seterr(err, errlen, "%s (for %s): %s", _PATH_DEV MDCTL_NAME,
-		    source, strerror(e));
+		errfmt(err, errlen, e, "%s (for %s)", _PATH_DEV MDCTL_NAME,
+		    source);
 		return -e;
 	}
 	memset(&mdio, 0, sizeof(mdio));
@@ -65,8 +50,8 @@ devstack_image(
 	if (ioctl(fd, MDIOCQUERY, &mdio) == -1) {
 		e = errno;
 		close(fd);
-		seterr(err, errlen, "MDIOCQUERY md%d (for %s): %s", unit,
-		    source, strerror(e));
+		errfmt(
+		    err, errlen, e, "MDIOCQUERY md%d (for %s)", unit, source);
 		return -e;
 	}
 	close(fd);
@@ -74,8 +59,9 @@ devstack_image(
 		return 0;
 	file[sizeof(file) - 1] = '\0';
 	if (strlen(file) >= imglen) {
-		seterr(err, errlen, "md%d (for %s): image path longer than %zu",
-		    unit, source, imglen);
+		errfmt(err, errlen, 0,
+		    "md%d (for %s): image path longer than %zu", unit, source,
+		    imglen);
 		return -ENAMETOOLONG;
 	}
 	strcpy(img, file);

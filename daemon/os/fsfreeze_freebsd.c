@@ -35,29 +35,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <paths.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "fsfreeze.h"
+#include "util.h"
 
 const bool fsfreeze_close_thaws = true;
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 enum fsfreeze_kind
 fsfreeze_kind(const char *fstype)
@@ -123,17 +108,18 @@ fsfreeze_hold(const char *path, const struct fsfreeze_id *want, int *hold,
 	*hold = -1;
 	if (statfs(path, &sf) == -1) {
 		e = errno;
-		seterr(err, errlen, "%s: statfs: %s", path, strerror(e));
+		errfmt(err, errlen, e, "%s: statfs", path);
 		return -e;
 	}
 	if (strcmp(sf.f_mntonname, path) != 0) {
-		seterr(err, errlen, "%s: no longer a mount point (it is on %s)",
-		    path, sf.f_mntonname);
+		errfmt(err, errlen, 0,
+		    "%s: no longer a mount point (it is on %s)", path,
+		    sf.f_mntonname);
 		return -ESTALE;
 	}
 	if (want != NULL &&
 	    memcmp(want->val, &sf.f_fsid, sizeof(want->val)) != 0) {
-		seterr(err, errlen,
+		errfmt(err, errlen, 0,
 		    "%s: another filesystem is mounted there now (fsid %08x:%08x, planned %08x:%08x)",
 		    path, (unsigned)sf.f_fsid.val[0],
 		    (unsigned)sf.f_fsid.val[1], (unsigned)want->val[0],
@@ -141,25 +127,25 @@ fsfreeze_hold(const char *path, const struct fsfreeze_id *want, int *hold,
 		return -ESTALE;
 	}
 	if (fsfreeze_kind(sf.f_fstypename) != FSFREEZE_SUSPEND) {
-		seterr(err, errlen, "%s: %s cannot be suspended (UFS only)",
+		errfmt(err, errlen, 0, "%s: %s cannot be suspended (UFS only)",
 		    path, sf.f_fstypename);
 		return -EOPNOTSUPP;
 	}
 	if ((n = own_threads()) != 1) {
-		seterr(err, errlen,
+		errfmt(err, errlen, 0,
 		    "%s: UFSSUSPEND needs a single-threaded process; this one has %d threads",
 		    path, n);
 		return -EDEADLK;
 	}
 	if ((fd = writer_on(&sf.f_fsid)) != -1) {
-		seterr(err, errlen,
+		errfmt(err, errlen, 0,
 		    "%s: UFSSUSPEND refuses a process with a file open for writing on it (fd %d)",
 		    path, fd);
 		return -EDEADLK;
 	}
 	if ((fd = open(_PATH_UFSSUSPEND, O_RDWR | O_CLOEXEC)) == -1) {
 		e = errno;
-		seterr(err, errlen, "%s: %s", _PATH_UFSSUSPEND, strerror(e));
+		errfmt(err, errlen, e, "%s", _PATH_UFSSUSPEND);
 		return -e;
 	}
 	if (ioctl(fd, UFSSUSPEND, &sf.f_fsid) == -1) {
@@ -167,22 +153,21 @@ fsfreeze_hold(const char *path, const struct fsfreeze_id *want, int *hold,
 		close(fd);
 		switch (e) {
 		case EBUSY:
-			seterr(err, errlen,
+			errfmt(err, errlen, 0,
 			    "UFSSUSPEND %s: suspended already by another process",
 			    path);
 			break;
 		case ENOENT:
-			seterr(err, errlen, "UFSSUSPEND %s: no longer mounted",
-			    path);
+			errfmt(err, errlen, 0,
+			    "UFSSUSPEND %s: no longer mounted", path);
 			break;
 		case EPERM:
-			seterr(err, errlen,
+			errfmt(err, errlen, 0,
 			    "UFSSUSPEND %s: refused (in a jail, or by MAC)",
 			    path);
 			break;
 		default:
-			seterr(err, errlen, "UFSSUSPEND %s: %s", path,
-			    strerror(e));
+			errfmt(err, errlen, e, "UFSSUSPEND %s", path);
 		}
 		return -e;
 	}
@@ -199,12 +184,11 @@ fsfreeze_release(int hold, char *err, size_t errlen)
 	 * close would resume it anyway */
 	if (ioctl(hold, UFSRESUME) == -1) {
 		e = errno;
-		seterr(err, errlen, "UFSRESUME: %s", strerror(e));
+		errfmt(err, errlen, e, "UFSRESUME");
 	}
 	if (close(hold) == -1 && e == 0) {
 		e = errno;
-		seterr(
-		    err, errlen, "close %s: %s", _PATH_UFSSUSPEND, strerror(e));
+		errfmt(err, errlen, e, "close %s", _PATH_UFSSUSPEND);
 	}
 	return -e;
 }

@@ -12,29 +12,14 @@
 #include <sys/stat.h>
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mtab.h"
+#include "util.h"
 
 #define MTAB_TRIES 5
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Is path dir itself or under it? */
 static bool
@@ -58,21 +43,21 @@ read_fsstat(struct statfs **bufp, size_t *np, char *err, size_t errlen)
 	for (tries = 0; tries < MTAB_TRIES; tries++) {
 		if ((n = getfsstat(NULL, 0, MNT_NOWAIT)) == -1) {
 			e = errno;
-			seterr(err, errlen, "getfsstat: %s", strerror(e));
+			errfmt(err, errlen, e, "getfsstat");
 			free(buf);
 			return -e;
 		}
 		n += 8;
 		free(buf);
 		if ((buf = calloc((size_t)n, sizeof(*buf))) == NULL) {
-			seterr(err, errlen, "getfsstat: out of memory");
+			errfmt(err, errlen, 0, "getfsstat: out of memory");
 			return -ENOMEM;
 		}
 		got = getfsstat(
 		    buf, (long)((size_t)n * sizeof(*buf)), MNT_NOWAIT);
 		if (got == -1) {
 			e = errno;
-			seterr(err, errlen, "getfsstat: %s", strerror(e));
+			errfmt(err, errlen, e, "getfsstat");
 			free(buf);
 			return -e;
 		}
@@ -83,7 +68,7 @@ read_fsstat(struct statfs **bufp, size_t *np, char *err, size_t errlen)
 		}
 	}
 	free(buf);
-	seterr(err, errlen,
+	errfmt(err, errlen, 0,
 	    "getfsstat: the mount table kept growing while read (%d tries)",
 	    MTAB_TRIES);
 	return -EAGAIN;
@@ -104,7 +89,7 @@ mtab_read(struct mtab *t, char *err, size_t errlen)
 		return rc;
 	if (n > 0 && (t->v = calloc(n, sizeof(*t->v))) == NULL) {
 		free(sf);
-		seterr(err, errlen, "mount table: out of memory");
+		errfmt(err, errlen, 0, "mount table: out of memory");
 		return -ENOMEM;
 	}
 	for (i = 0; i < n; i++) {
@@ -118,7 +103,7 @@ mtab_read(struct mtab *t, char *err, size_t errlen)
 		    m->fstype == NULL || m->root == NULL) {
 			free(sf);
 			mtab_free(t);
-			seterr(err, errlen, "mount table: out of memory");
+			errfmt(err, errlen, 0, "mount table: out of memory");
 			return -ENOMEM;
 		}
 		m->id = (int)i + 1;

@@ -27,27 +27,12 @@
 #include <fcntl.h>
 #include <paths.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "proc.h"
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+#include "util.h"
 
 /* In the child: async-signal-safe calls only. */
 static void
@@ -114,19 +99,19 @@ proc_spawn(struct proc *p, const struct proc_spawn *s, char *err, size_t errlen)
 	p->status = 0;
 	if (pipe2(pipefd, O_CLOEXEC) == -1) {
 		e = errno;
-		seterr(err, errlen, "%s: pipe: %s", s->path, strerror(e));
+		errfmt(err, errlen, e, "%s: pipe", s->path);
 		return -e;
 	}
 	if ((kq = kqueue()) == -1) {
 		e = errno;
-		seterr(err, errlen, "%s: kqueue: %s", s->path, strerror(e));
+		errfmt(err, errlen, e, "%s: kqueue", s->path);
 		close(pipefd[0]);
 		close(pipefd[1]);
 		return -e;
 	}
 	if ((pid = pdfork(&pd, PD_CLOEXEC)) == -1) {
 		e = errno;
-		seterr(err, errlen, "%s: pdfork: %s", s->path, strerror(e));
+		errfmt(err, errlen, e, "%s: pdfork", s->path);
 		close(kq);
 		close(pipefd[0]);
 		close(pipefd[1]);
@@ -143,15 +128,14 @@ proc_spawn(struct proc *p, const struct proc_spawn *s, char *err, size_t errlen)
 		;
 	close(pipefd[0]);
 	if (n == (ssize_t)sizeof(e)) {
-		seterr(err, errlen, "%s: %s", s->path, strerror(e));
+		errfmt(err, errlen, e, "%s", s->path);
 		(void)proc_release(p);
 		return -e;
 	}
 	EV_SET(&kev, pd, EVFILT_PROCDESC, EV_ADD, NOTE_EXIT, 0, NULL);
 	if (kevent(kq, &kev, 1, NULL, 0, NULL) == -1) {
 		e = errno;
-		seterr(err, errlen, "%s: kevent(EVFILT_PROCDESC): %s", s->path,
-		    strerror(e));
+		errfmt(err, errlen, e, "%s: kevent(EVFILT_PROCDESC)", s->path);
 		(void)proc_release(p);
 		return -e;
 	}

@@ -22,27 +22,12 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "proc.h"
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+#include "util.h"
 
 int
 proc_spawn(struct proc *p, const struct proc_spawn *s, char *err, size_t errlen)
@@ -61,12 +46,12 @@ proc_spawn(struct proc *p, const struct proc_spawn *s, char *err, size_t errlen)
 	sigfillset(&all);
 	sigemptyset(&none);
 	if ((rc = posix_spawn_file_actions_init(&fa)) != 0) {
-		seterr(err, errlen, "%s: %s", s->path, strerror(rc));
+		errfmt(err, errlen, rc, "%s", s->path);
 		return -rc;
 	}
 	if ((rc = posix_spawnattr_init(&at)) != 0) {
 		posix_spawn_file_actions_destroy(&fa);
-		seterr(err, errlen, "%s: %s", s->path, strerror(rc));
+		errfmt(err, errlen, rc, "%s", s->path);
 		return -rc;
 	}
 	for (i = 0; i < 3 && rc == 0; i++)
@@ -91,14 +76,13 @@ proc_spawn(struct proc *p, const struct proc_spawn *s, char *err, size_t errlen)
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	if (rc != 0) {
-		seterr(err, errlen, "%s: %s", s->path, strerror(rc));
+		errfmt(err, errlen, rc, "%s", s->path);
 		return -rc;
 	}
 	p->pid = pid;
 	if ((fd = pidfd_open(pid, 0)) == -1) {
 		rc = errno;
-		seterr(
-		    err, errlen, "%s: pidfd_open: %s", s->path, strerror(rc));
+		errfmt(err, errlen, rc, "%s: pidfd_open", s->path);
 		/* no way to hold it: end it, and reap it, now */
 		(void)kill(-pid, SIGKILL);
 		(void)waitpid(pid, NULL, 0);

@@ -31,6 +31,7 @@
 #include <cmocka.h>
 
 #include "os/proc.h"
+#include "util.h"
 
 extern char **environ;
 
@@ -47,15 +48,6 @@ run(struct proc *p, const char *script, int out)
 	char err[256];
 
 	return proc_spawn(p, &s, err, sizeof(err));
-}
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void
@@ -118,10 +110,10 @@ test_deadline_and_group_kill(void **state)
 	grandchild = (pid_t)atoi(buf);
 	assert_true(grandchild > 0);
 
-	t0 = now_ms();
+	t0 = mono_ms();
 	assert_int_equal(proc_wait(&p, 200, &st), -ETIMEDOUT);
-	assert_true(now_ms() - t0 >= 190);
-	assert_true(now_ms() - t0 < 2000);
+	assert_true(mono_ms() - t0 >= 190);
+	assert_true(mono_ms() - t0 < 2000);
 	pfd.fd = p.fd;
 	pfd.events = POLLIN;
 	assert_int_equal(poll(&pfd, 1, 0), 0);
@@ -131,8 +123,8 @@ test_deadline_and_group_kill(void **state)
 	assert_true(WIFSIGNALED(st));
 	assert_int_equal(WTERMSIG(st), SIGKILL);
 	/* the grandchild got it too (reparented, so poll kill(0)) */
-	t0 = now_ms();
-	while (kill(grandchild, 0) == 0 && now_ms() - t0 < 5000)
+	t0 = mono_ms();
+	while (kill(grandchild, 0) == 0 && mono_ms() - t0 < 5000)
 		usleep(10000);
 	assert_int_equal(kill(grandchild, 0), -1);
 	/* a killed, exited process: killing again is no error */
@@ -233,9 +225,9 @@ test_release_running(void **state)
 	pid = p.pid;
 	/* SIGKILL is sent; sleep dies at once, but the kernel may need
 	 * a moment: false means "watch fd and ask again" */
-	t0 = now_ms();
+	t0 = mono_ms();
 	while (!proc_release(&p)) {
-		assert_true(now_ms() - t0 < 5000);
+		assert_true(mono_ms() - t0 < 5000);
 		usleep(10000);
 	}
 	assert_int_equal(p.fd, -1);
