@@ -1453,6 +1453,21 @@ daemon_run(void)
 	int i;
 
 	event_base_dispatch(d.base);
+	/*
+	 * Stopping.  A second SIGTERM (the service manager's, the host
+	 * emulator's) must not cut the thaw and the teardown short: freeing
+	 * the events puts back the default action, so ignore them instead.
+	 */
+	for (i = 0; i < 4; i++) {
+		int sig;
+
+		if (d.sig_ev[i] == NULL)
+			continue;
+		sig = event_get_signal(d.sig_ev[i]);
+		event_free(d.sig_ev[i]);
+		d.sig_ev[i] = NULL;
+		signal(sig, SIG_IGN);
+	}
 	emergency_thaw();
 	if (log_held())
 		log_release();
@@ -1474,9 +1489,6 @@ daemon_run(void)
 	mountwatch_close(d.mounts);
 	event_free(d.deadline_ev);
 	event_free(d.lease_ev);
-	for (i = 0; i < 4; i++)
-		if (d.sig_ev[i] != NULL)
-			event_free(d.sig_ev[i]);
 	conf_clear(&d.conf);
 	return 0; /* a stop asked for by a signal, after thawing */
 }
