@@ -214,10 +214,7 @@ struct fbsddev *
 fbsddev_start(struct event_base *base, const char *path, struct kfbsd *kernel,
     int side, bool verbose)
 {
-	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fbsddev *d;
-	struct stat st;
-	int fd;
 
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return NULL;
@@ -225,44 +222,9 @@ fbsddev_start(struct event_base *base, const char *path, struct kfbsd *kernel,
 	d->side = side;
 	if ((d->path = strdup(path)) == NULL)
 		goto fail;
-	if (stat(path, &st) == -1) {
-		if (errno != ENOENT) {
-			fprintf(stderr, "hv_vss_sim: %s: %s\n", path,
-			    strerror(errno));
-			goto fail;
-		}
-		if ((fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0600)) ==
-		    -1) {
-			fprintf(stderr, "hv_vss_sim: create %s: %s\n", path,
-			    strerror(errno));
-			goto fail;
-		}
-		close(fd);
-		d->created = true;
-	} else if (!S_ISREG(st.st_mode)) {
-		fprintf(stderr, "hv_vss_sim: %s: not a regular file\n", path);
+	if ((d->se = fusefile_mount(path, &dev_ops, sizeof(dev_ops), d, verbose,
+	         &d->created)) == NULL)
 		goto fail;
-	}
-	if (fuse_opt_add_arg(&args, "hv_vss_sim") != 0 ||
-	    fuse_opt_add_arg(&args, "-o") != 0 ||
-	    fuse_opt_add_arg(&args, "fsname=hv_vss_sim,subtype=hv_vss_sim") !=
-	        0 ||
-	    (verbose && fuse_opt_add_arg(&args, "-d") != 0)) {
-		fuse_opt_free_args(&args);
-		goto fail;
-	}
-	d->se = fuse_session_new(&args, &dev_ops, sizeof(dev_ops), d);
-	fuse_opt_free_args(&args);
-	if (d->se == NULL) {
-		fprintf(stderr, "hv_vss_sim: fuse_session_new failed\n");
-		goto fail;
-	}
-	if (fuse_session_mount(d->se, path) != 0) {
-		fprintf(stderr, "hv_vss_sim: cannot mount FUSE on %s\n", path);
-		fuse_session_destroy(d->se);
-		d->se = NULL;
-		goto fail;
-	}
 	d->fuse_ev = event_new(
 	    base, fuse_session_fd(d->se), EV_READ | EV_PERSIST, fuse_cb, d);
 	if (d->fuse_ev == NULL || event_add(d->fuse_ev, NULL) != 0) {
@@ -272,8 +234,6 @@ fbsddev_start(struct event_base *base, const char *path, struct kfbsd *kernel,
 	kfbsd_set_wakeup(kernel, side, wakeup, d);
 	return d;
 fail:
-	if (d->created)
-		unlink(path);
 	free(d->path);
 	free(d);
 	return NULL;

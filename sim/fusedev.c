@@ -275,14 +275,72 @@ fuse_cb(evutil_socket_t fd, short what, void *arg)
 	fuse_session_process_buf(d->se, &d->fbuf);
 }
 
+/*
+ * A FUSE session serving the regular file at path, made if missing
+ * (*created then says so: the caller unlinks it at the end).  A FUSE
+ * file shows up as a regular file, which the daemons must accept.  Both
+ * emulated kernels' devices are served this way (fbsddev.c too).
+ */
+struct fuse_session *
+fusefile_mount(const char *path, const struct fuse_lowlevel_ops *ops,
+    size_t opsize, void *userdata, bool verbose, bool *created)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_session *se;
+	struct stat st;
+	int fd;
+
+	*created = false;
+	if (stat(path, &st) == -1) {
+		if (errno != ENOENT) {
+			fprintf(stderr, "hv_vss_sim: %s: %s\n", path,
+			    strerror(errno));
+			return NULL;
+		}
+		if ((fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0600)) ==
+		    -1) {
+			fprintf(stderr, "hv_vss_sim: create %s: %s\n", path,
+			    strerror(errno));
+			return NULL;
+		}
+		close(fd);
+		*created = true;
+	} else if (!S_ISREG(st.st_mode)) {
+		fprintf(stderr, "hv_vss_sim: %s: not a regular file\n", path);
+		return NULL;
+	}
+	if (fuse_opt_add_arg(&args, "hv_vss_sim") != 0 ||
+	    fuse_opt_add_arg(&args, "-o") != 0 ||
+	    fuse_opt_add_arg(&args, "fsname=hv_vss_sim,subtype=hv_vss_sim") !=
+	        0 ||
+	    (verbose && fuse_opt_add_arg(&args, "-d") != 0)) {
+		fuse_opt_free_args(&args);
+		goto fail;
+	}
+	se = fuse_session_new(&args, ops, opsize, userdata);
+	fuse_opt_free_args(&args);
+	if (se == NULL) {
+		fprintf(stderr, "hv_vss_sim: fuse_session_new failed\n");
+		goto fail;
+	}
+	if (fuse_session_mount(se, path) != 0) {
+		fprintf(stderr, "hv_vss_sim: cannot mount FUSE on %s\n", path);
+		fuse_session_destroy(se);
+		goto fail;
+	}
+	return se;
+fail:
+	if (*created)
+		unlink(path);
+	*created = false;
+	return NULL;
+}
+
 struct fusedev *
 fusedev_start(struct event_base *base, const char *path, struct kernel *kernel,
     bool verbose)
 {
-	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fusedev *d;
-	struct stat st;
-	int fd;
 
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return NULL;
@@ -291,44 +349,9 @@ fusedev_start(struct event_base *base, const char *path, struct kernel *kernel,
 	d->verbose = verbose;
 	if ((d->path = strdup(path)) == NULL)
 		goto fail;
-	if (stat(path, &st) == -1) {
-		if (errno != ENOENT) {
-			fprintf(stderr, "hv_vss_sim: %s: %s\n", path,
-			    strerror(errno));
-			goto fail;
-		}
-		if ((fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0600)) ==
-		    -1) {
-			fprintf(stderr, "hv_vss_sim: create %s: %s\n", path,
-			    strerror(errno));
-			goto fail;
-		}
-		close(fd);
-		d->created = true;
-	} else if (!S_ISREG(st.st_mode)) {
-		fprintf(stderr, "hv_vss_sim: %s: not a regular file\n", path);
+	if ((d->se = fusefile_mount(path, &dev_ops, sizeof(dev_ops), d, verbose,
+	         &d->created)) == NULL)
 		goto fail;
-	}
-
-	if (fuse_opt_add_arg(&args, "hv_vss_sim") != 0 ||
-	    fuse_opt_add_arg(&args, "-o") != 0 ||
-	    fuse_opt_add_arg(&args, "fsname=hv_vss_sim,subtype=hv_vss_sim") !=
-	        0)
-		goto fail;
-	if (verbose && fuse_opt_add_arg(&args, "-d") != 0)
-		goto fail;
-	d->se = fuse_session_new(&args, &dev_ops, sizeof(dev_ops), d);
-	fuse_opt_free_args(&args);
-	if (d->se == NULL) {
-		fprintf(stderr, "hv_vss_sim: fuse_session_new failed\n");
-		goto fail;
-	}
-	if (fuse_session_mount(d->se, path) != 0) {
-		fprintf(stderr, "hv_vss_sim: cannot mount FUSE on %s\n", path);
-		fuse_session_destroy(d->se);
-		d->se = NULL;
-		goto fail;
-	}
 	d->fuse_ev = event_new(
 	    base, fuse_session_fd(d->se), EV_READ | EV_PERSIST, fuse_cb, d);
 	d->intr_ev = event_new(base, -1, 0, intr_cb, d);
@@ -340,8 +363,6 @@ fusedev_start(struct event_base *base, const char *path, struct kernel *kernel,
 	kernel_set_wakeup(kernel, wakeup, d);
 	return d;
 fail:
-	if (d->created)
-		unlink(path);
 	free(d->path);
 	free(d);
 	return NULL;

@@ -138,6 +138,9 @@ fbsddev_start(struct event_base *, const char *, struct kfbsd *, int, bool);
 void fbsddev_stop(struct fbsddev *);
 
 /* fusedev.c */
+struct fuse_lowlevel_ops;
+struct fuse_session *fusefile_mount(const char *,
+    const struct fuse_lowlevel_ops *, size_t, void *, bool, bool *);
 struct fusedev *
 fusedev_start(struct event_base *, const char *, struct kernel *, bool);
 void fusedev_stop(struct fusedev *);
