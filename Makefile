@@ -311,13 +311,14 @@ FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_BINS = $(FUZZ_B)/fuzz_hv_msg $(FUZZ_B)/fuzz_ic \
-	$(FUZZ_B)/fuzz_appproto $(FUZZ_B)/fuzz_conf
+	$(FUZZ_B)/fuzz_appproto $(FUZZ_B)/fuzz_conf $(FUZZ_B)/fuzz_privproto
 
 $(FUZZ_B)/fuzz_hv_msg: tests/fuzz/fuzz_hv_msg.c common/hv_msg.c
 $(FUZZ_B)/fuzz_ic: tests/fuzz/fuzz_ic.c common/ic.c common/hv_msg.c
 $(FUZZ_B)/fuzz_appproto: tests/fuzz/fuzz_appproto.c common/appproto.c
 $(FUZZ_B)/fuzz_conf: tests/fuzz/fuzz_conf.c daemon/conf.c common/util.c
-$(FUZZ_BINS): $(wildcard common/*.h) daemon/conf.h
+$(FUZZ_B)/fuzz_privproto: tests/fuzz/fuzz_privproto.c daemon/privproto.c
+$(FUZZ_BINS): $(wildcard common/*.h) daemon/conf.h daemon/privproto.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(CPPFLAGS) -Idaemon $(WARN) -Wno-unknown-warning-option \
 	    $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
