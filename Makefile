@@ -131,7 +131,7 @@ PROGS = $(B)/hv_vss_sim $(B)/hv_vss_daemon $(B)/hv_vss_guard $(B)/hv_vss_ctl \
 	$(B)/hv_vss_group
 TEST_PROGS = $(B)/tests/sandbox $(B)/tests/failfreeze.so $(UNIT_BINS) \
 	     $(B)/tests/guard_drive $(B)/tests/fbsd_cmds \
-	     $(B)/tests/hv_vss_guard_trig
+	     $(B)/tests/hv_vss_guard_trig $(B)/tests/hv_vss_priv
 # bench/: the raw FIFREEZE floor and the write-stall writer (bench/run)
 BENCH_PROGS = $(B)/bench/rawfreeze $(B)/bench/stallwriter
 
@@ -259,6 +259,13 @@ $(B)/tests/guard_drive: tests/system/guard_drive.c $(B)/daemon/guard.o \
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Idaemon $(call pc_cflags,mount) $(LDFLAGS) \
 	    -o $@ $^ $(call pc_libs,mount)
+
+# the privileged parent's request handler alone, for t_priv.sh
+$(B)/tests/hv_vss_priv: tests/system/priv_serve.c $(DAEMON_LIB_OBJS) \
+    | $(B)/hv_vss_guard
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Idaemon $(call pc_cflags,$(DAEMON_PKGS)) \
+	    $(LDFLAGS) -o $@ $^ $(call pc_libs,$(DAEMON_PKGS)) -lpthread
 
 $(B)/tests/unit/%: tests/unit/%.c $(DAEMON_LIB_OBJS)
 	@mkdir -p $(@D)
