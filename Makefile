@@ -131,7 +131,8 @@ PROGS = $(B)/hv_vss_sim $(B)/hv_vss_daemon $(B)/hv_vss_guard $(B)/hv_vss_ctl \
 	$(B)/hv_vss_group
 TEST_PROGS = $(B)/tests/sandbox $(B)/tests/failfreeze.so $(UNIT_BINS) \
 	     $(B)/tests/guard_drive $(B)/tests/fbsd_cmds \
-	     $(B)/tests/hv_vss_guard_trig $(B)/tests/hv_vss_priv
+	     $(B)/tests/hv_vss_guard_trig $(B)/tests/hv_vss_priv \
+	     $(B)/tests/hv_vss_confine
 # bench/: the raw FIFREEZE floor and the write-stall writer (bench/run)
 BENCH_PROGS = $(B)/bench/rawfreeze $(B)/bench/stallwriter
 
@@ -259,6 +260,18 @@ $(B)/tests/guard_drive: tests/system/guard_drive.c $(B)/daemon/guard.o \
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Idaemon $(call pc_cflags,mount) $(LDFLAGS) \
 	    -o $@ $^ $(call pc_libs,mount)
+
+# the engine's confinement and the parent's filter (daemon/os/sandbox.h)
+# with the test trigger, for t_confine.sh
+$(B)/tests/trig/sandbox_linux.o: daemon/os/sandbox_linux.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DHVVSS_TEST_TRIGGERS -MMD -MP -c $< -o $@
+
+$(B)/tests/hv_vss_confine: tests/system/confine_try.c \
+    $(B)/tests/trig/sandbox_linux.o $(B)/common/util.o
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DHVVSS_TEST_TRIGGERS -Idaemon/os $(LDFLAGS) \
+	    -o $@ $^ $(call pc_libs,libseccomp)
 
 # the privileged parent's request handler alone, for t_priv.sh
 $(B)/tests/hv_vss_priv: tests/system/priv_serve.c $(DAEMON_LIB_OBJS) \
