@@ -275,10 +275,11 @@ $(B)/tests/hv_vss_confine: tests/system/confine_try.c \
 
 # the privileged parent's request handler alone, for t_priv.sh
 $(B)/tests/hv_vss_priv: tests/system/priv_serve.c $(DAEMON_LIB_OBJS) \
-    | $(B)/hv_vss_guard
+    $(B)/daemon/os/sandbox_linux.o | $(B)/hv_vss_guard
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Idaemon $(call pc_cflags,$(DAEMON_PKGS)) \
-	    $(LDFLAGS) -o $@ $^ $(call pc_libs,$(DAEMON_PKGS)) -lpthread
+	$(CC) $(ALL_CFLAGS) -Idaemon -Idaemon/os \
+	    $(call pc_cflags,$(DAEMON_PKGS)) $(LDFLAGS) -o $@ $^ \
+	    $(call pc_libs,$(DAEMON_PKGS) libseccomp) -lpthread
 
 $(B)/tests/unit/%: tests/unit/%.c $(DAEMON_LIB_OBJS)
 	@mkdir -p $(@D)

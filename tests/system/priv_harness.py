@@ -52,13 +52,20 @@ class Parent:
                                            socket.SOCK_SEQPACKET)
         self.log = open("/tmp/priv.log", "ab")
         self.proc = subprocess.Popen(
-            [PRIV, "-d", "-g", GUARD, "-o", "mounts=" + ",".join(ALLOWED),
+            [PRIV, "-ds", "-g", GUARD, "-o", "mounts=" + ",".join(ALLOWED),
              "-o", "hooks_dir=" + HOOKS, "-o", "device=" + DEVICE,
              "-o", "max_frozen=%d" % MAXF_S, "-o", "hook_timeout=5",
              *extra, str(child.fileno())],
             pass_fds=[child.fileno()], stdout=self.log, stderr=self.log)
         child.close()
         self.me.settimeout(30)
+        # the first answer comes once the filter is loaded
+        status, _v, _r, fds = self.ask(req(DEVICE_T))
+        for fd in fds:
+            os.close(fd)
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            s = dict(l.rstrip("\n").split(":\t", 1) for l in f if ":\t" in l)
+        self.seccomp, self.nnp = s.get("Seccomp"), s.get("NoNewPrivs")
 
     def ask(self, raw, fds=()):
         """Send raw bytes; return (status, value, reason, fds)."""
@@ -112,6 +119,9 @@ def refused(p, raw, code, what, pattern=None):
 
 # --- a compromised engine: crafted messages, nothing frozen ------------
 p = Parent()
+ok(p.seccomp == "2" and p.nnp == "1",
+   "the parent serves under its seccomp filter (Seccomp %s, NoNewPrivs %s)"
+   % (p.seccomp, p.nnp))
 status, _v, reason, fds = p.ask(req(DEVICE_T))
 same = bool(fds) and os.fstat(fds[0]).st_ino == os.stat(DEVICE).st_ino
 ok(status == 0 and same,

@@ -5,11 +5,14 @@
  * that a harness (tests/system/priv_harness.py) can speak the parent's
  * protocol to it as an engine would, and as a compromised one would.
  *
- *   hv_vss_priv [-d] [-g guard] [-o key=value]... fd
+ *   hv_vss_priv [-ds] [-g guard] [-o key=value]... fd
  *
  * -o sets the configuration as hv_vss_daemon's -o does (the allow-list,
  * the hooks directory, max_frozen ...); -g starts the thaw guard program
- * at that path and has every filesystem held by it before it is frozen.
+ * at that path and has every filesystem held by it before it is frozen;
+ * -s loads the parent's seccomp filter (daemon/os/sandbox.h) once the
+ * guard runs, before the first request, so that everything is served
+ * under it (hooks included, which inherit it).
  * It exits 0 once the engine's end closes (after thawing), 1 on a
  * start-up error.  Not installed.
  */
@@ -26,12 +29,13 @@
 #include "guard.h"
 #include "log.h"
 #include "priv.h"
+#include "sandbox.h"
 
 static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: hv_vss_priv [-d] [-g guard] [-o key=value]... fd\n");
+	    "usage: hv_vss_priv [-ds] [-g guard] [-o key=value]... fd\n");
 	exit(1);
 }
 
@@ -79,17 +83,20 @@ main(int argc, char **argv)
 	struct conf c;
 	const char *guard_path = NULL;
 	char err[512], *end;
-	int ch, debug = 0;
+	int ch, debug = 0, filter = 0;
 	long fd;
 
 	conf_defaults(&c);
-	while ((ch = getopt(argc, argv, "dg:o:")) != -1) {
+	while ((ch = getopt(argc, argv, "dg:o:s")) != -1) {
 		switch (ch) {
 		case 'd':
 			debug++;
 			break;
 		case 'g':
 			guard_path = optarg;
+			break;
+		case 's':
+			filter = 1;
 			break;
 		case 'o':
 			if (conf_set(&c, optarg, err, sizeof(err)) == -1) {
@@ -129,6 +136,13 @@ main(int argc, char **argv)
 	         sizeof(err))) == NULL) {
 		fprintf(stderr, "hv_vss_priv: %s\n", err);
 		return 1;
+	}
+	if (filter) {
+		if (sandbox_parent(err, sizeof(err)) == -1) {
+			fprintf(stderr, "hv_vss_priv: %s\n", err);
+			return 1;
+		}
+		log_info("under the parent's seccomp filter");
 	}
 	log_info("serving the engine on fd %ld", fd);
 	event_base_dispatch(base);
