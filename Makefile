@@ -30,6 +30,8 @@ ADAPTERS = qemu-fsfreeze-hook vmware-backup-script azure-pre-script \
 	azure-post-script
 # systemd and udev look here whatever PREFIX is
 SYSTEMDUNITDIR ?= /lib/systemd/system
+# the engine's system user, hvvss (etc/hvvss.sysusers)
+SYSUSERSDIR ?= /usr/lib/sysusers.d
 UDEVRULESDIR ?= /lib/udev/rules.d
 DESTDIR	?=
 
@@ -497,6 +499,12 @@ else
 	    >$(DESTDIR)$(SYSTEMDUNITDIR)/hv_vss_group.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/hv_vss_group.service
 	install -m 0644 etc/60-hv_vss.rules $(DESTDIR)$(UDEVRULESDIR)/
+	install -d $(DESTDIR)$(SYSUSERSDIR)
+	install -m 0644 etc/hvvss.sysusers $(DESTDIR)$(SYSUSERSDIR)/hvvss.conf
+	@# the user now, on this machine (not into a DESTDIR: a package's
+	@# postinst does it where it is installed)
+	if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then \
+	    systemd-sysusers $(SYSUSERSDIR)/hvvss.conf; fi
 endif
 	@# on every system: qemu-ga and open-vm-tools run on FreeBSD too
 	install -d $(DESTDIR)$(LIBEXECDIR)/hvvss

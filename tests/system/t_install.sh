@@ -5,7 +5,9 @@
 #  (a) make install with DESTDIR puts every expected file in place, with
 #      its mode, owned by root, nothing group- or other-writable, nothing
 #      outside DESTDIR; the unit's ExecStart names the installed daemon
-#      (and PREFIX, SYSTEMDUNITDIR, UDEVRULESDIR are honoured); an
+#      (and PREFIX, SYSTEMDUNITDIR, UDEVRULESDIR are honoured), the
+#      engine's sysusers.d file among them, and with DESTDIR no user is
+#      created on this machine (/etc/passwd untouched); an
 #      existing hv_vss.conf is never overwritten; the installed man pages
 #      are mandoc -Tlint clean;
 #  (b) systemd-analyze verify passes on the installed unit with no
@@ -52,7 +54,7 @@ inst() {
 	shift
 	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u PREFIX -u BINDIR \
 	    -u SBINDIR -u DAEMONDIR -u LIBDIR -u INCDIR -u MANDIR -u SYSCONFDIR \
-	    -u SYSTEMDUNITDIR -u UDEVRULESDIR -u DESTDIR \
+	    -u SYSTEMDUNITDIR -u UDEVRULESDIR -u SYSUSERSDIR -u DESTDIR \
 	    make -C "$TOP" --no-print-directory B="$B" DESTDIR="$_d" "$@" \
 	    install >"$_d.log" 2>&1
 	_rc=$?
@@ -65,7 +67,8 @@ host_paths="/usr/local/sbin/hv_vss_daemon /usr/local/sbin/hv_vss_guard
 /usr/local/bin/hv_vss_sim
 /usr/local/sbin/hv_vss_group /lib/systemd/system/hv_vss_group.service
 /lib/systemd/system/hv_vss_daemon.service /lib/udev/rules.d/60-hv_vss.rules
-/etc/hv_vss /usr/local/lib/libhvvss.so.1"
+/etc/hv_vss /usr/local/lib/libhvvss.so.1 /usr/lib/sysusers.d/hvvss.conf
+/etc/passwd /etc/group"
 host_state() {
 	for _p in $host_paths; do
 		stat -c '%n %s %Y' "$_p" 2>/dev/null || echo "$_p absent"
@@ -111,6 +114,7 @@ f 644 etc/hv_vss/hooks.d/README $TOP/etc/hooks.d/README
 f 644 etc/hv_vss/hv_vss.conf $TOP/etc/hv_vss.conf
 f 644 lib/systemd/system/hv_vss_daemon.service
 f 644 lib/udev/rules.d/60-hv_vss.rules $TOP/etc/60-hv_vss.rules
+f 644 usr/lib/sysusers.d/hvvss.conf $TOP/etc/hvvss.sysusers
 d 755 usr/local/libexec/hvvss
 f 755 usr/local/libexec/hvvss/qemu-fsfreeze-hook
 f 755 usr/local/libexec/hvvss/vmware-backup-script

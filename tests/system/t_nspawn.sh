@@ -209,6 +209,9 @@ rc=$?
 sed 's/^/# apt: /' "$WORK/dpkg.log"
 check_eq "apt-get install ./hvvss ./hvvss-sim ./libhvvss1, beside hyperv-daemons" 0 $rc
 [ $rc -eq 0 ] || bail "nothing to test without the packages"
+check_eq "the package created the engine's system user hvvss (sysusers.d)" \
+    "hvvss:/:/usr/sbin/nologin" \
+    "$(cin getent passwd hvvss | awk -F: '{ print $1 ":" $6 ":" $7 }')"
 check_eq "all four installed" "ii ii ii ii" "$(cin dpkg-query -W \
     -f='${db:Status-Abbrev}\n' hyperv-daemons hvvss hvvss-sim libhvvss1 |
     tr -d ' ' | paste -sd' ' -)"
