@@ -272,8 +272,9 @@ $(B)/tests/trig/sandbox_linux.o: daemon/os/sandbox_linux.c
 $(B)/tests/hv_vss_confine: tests/system/confine_try.c \
     $(B)/tests/trig/sandbox_linux.o $(B)/common/util.o
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -DHVVSS_TEST_TRIGGERS -Idaemon/os $(LDFLAGS) \
-	    -o $@ $^ $(call pc_libs,libseccomp)
+	$(CC) $(ALL_CFLAGS) -DHVVSS_TEST_TRIGGERS -Idaemon/os \
+	    $(call pc_cflags,libevent) $(LDFLAGS) -o $@ $^ \
+	    $(call pc_libs,libseccomp libevent)
 
 # the privileged parent's request handler alone, for t_priv.sh
 $(B)/tests/hv_vss_priv: tests/system/priv_serve.c $(DAEMON_LIB_OBJS) \

@@ -23,7 +23,8 @@
  *
  * The lists.  Engine: what an event loop (libevent: epoll or poll,
  * eventfd, a socketpair for signals, FIONREAD on sockets) serving Unix
- * sockets needs, and malloc and stdio on the descriptors it holds.  No
+ * sockets needs (its internal pipe too), and malloc and stdio on the
+ * descriptors it holds.  No
  * open, no exec, no fork, no kill of anyone else, no socket but
  * AF_UNIX, no ioctl but FIONREAD and TCGETS: a subverted engine can
  * talk to its sockets and to its parent, which re-checks everything
@@ -114,6 +115,8 @@ struct newcall {
 
 static const struct call engine_calls[] = {
     COMMON_CALLS,
+    /* libevent's internal notification pipe (event_base_new) */
+    {"pipe2", ANY, 0, NULL},
     /* libevent's evbuffer_read(); isatty() of stdio */
     {"ioctl", 1, FIONREAD, "ioctl(FIONREAD)"},
     {"ioctl", 1, TCGETS, "ioctl(TCGETS)"},

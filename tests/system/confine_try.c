@@ -11,6 +11,10 @@
  * one a line, so that the test can look at /proc/PID/status meanwhile
  * and then make it try things:
  *   ping       "pong" (read and write are allowed to both)
+ *   loop       what the engine's event loop does, through libevent: a
+ *              new event base, a Unix socketpair, a line written to one
+ *              end read from the other by a bufferevent (FIONREAD), the
+ *              peer's credentials (SO_PEERCRED), a timer: "looped N"
  *   spawn      (parent) posix_spawn /bin/sh -c 'exit 7', as a hook:
  *              "spawned 7"
  *   open       open /etc/hostname: "opened" or "open: why"
@@ -20,6 +24,10 @@
  */
 #include <sys/socket.h>
 #include <sys/wait.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +46,67 @@ usage(void)
 {
 	fprintf(stderr, "usage: hv_vss_confine -e user root | -p | -l\n");
 	exit(2);
+}
+
+struct loop {
+	struct event_base *base;
+	int got; /* lines read, timer fired */
+};
+
+static void
+read_cb(struct bufferevent *bev, void *arg)
+{
+	struct loop *l = arg;
+	char *s;
+
+	if ((s = evbuffer_readln(
+	         bufferevent_get_input(bev), NULL, EVBUFFER_EOL_LF)) != NULL) {
+		l->got++;
+		free(s);
+	}
+}
+
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop *l = arg;
+
+	l->got++;
+	event_base_loopexit(l->base, NULL);
+}
+
+/* The engine's kind of work, under its filter; lines read + timers. */
+static int
+loop(void)
+{
+	struct timeval tv = {0, 20000};
+	struct bufferevent *bev;
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+	struct loop l = {NULL, 0};
+	struct event *ev;
+	int sv[2];
+
+	if ((l.base = event_base_new()) == NULL ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+		return -1;
+	if (getsockopt(sv[0], SOL_SOCKET, SO_PEERCRED, &uc, &len) == -1 ||
+	    uc.pid != getpid())
+		return -1;
+	evutil_make_socket_nonblocking(sv[0]);
+	bev = bufferevent_socket_new(l.base, sv[0], BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(bev, read_cb, NULL, NULL, &l);
+	bufferevent_enable(bev, EV_READ);
+	if (write(sv[1], "a line\n", 7) != 7)
+		return -1;
+	ev = evtimer_new(l.base, timer_cb, &l);
+	evtimer_add(ev, &tv);
+	event_base_dispatch(l.base);
+	event_free(ev);
+	bufferevent_free(bev);
+	close(sv[1]);
+	event_base_free(l.base);
+	return l.got;
 }
 
 static void
@@ -84,6 +153,8 @@ main(int argc, char **argv)
 		line[strcspn(line, "\n")] = '\0';
 		if (strcmp(line, "ping") == 0)
 			printf("pong\n");
+		else if (strcmp(line, "loop") == 0)
+			printf("looped %d\n", loop());
 		else if (strcmp(line, "spawn") == 0) {
 			if ((errno = posix_spawn(&pid, "/bin/sh", NULL, NULL,
 			         sh, environ)) != 0 ||

@@ -8,7 +8,8 @@
 #      (hvvss if it exists, else nobody), every uid and gid that user's,
 #      with CapEff, CapPrm, CapInh and CapAmb 0, NoNewPrivs 1, Seccomp 2
 #      (a filter), not dumpable, its root the empty directory; it can
-#      still read and write what it holds;
+#      still read and write what it holds, and run what the engine's
+#      event loop runs (libevent on a Unix socketpair, a timer);
 #  (b) the engine dies by SIGSYS on a call outside its list: the test
 #      trigger (ptrace), open(2), socket(AF_INET);
 #  (c) refused, before anything is done: a root directory that is not
@@ -93,6 +94,8 @@ if start -e "$USER_" "$WORK/empty"; then
 	    "$(stat -c %u "/proc/$PID/status")"
 	check_eq "engine: it still reads and writes what it holds" pong \
 	    "$(say ping)"
+	check_eq "engine: a libevent loop serves a Unix socketpair (a line read, SO_PEERCRED, a timer)" \
+	    "looped 2" "$(say loop)"
 	say forbidden >/dev/null
 	ends
 	check_eq "engine: the trigger's forbidden call kills it by SIGSYS" \
