@@ -22,11 +22,10 @@
  *  7. the seccomp filter, last, so that steps 1-6 need no place in it.
  *
  * The lists.  Engine: what an event loop (libevent: epoll or poll,
- * eventfd, a socketpair for signals, FIONREAD on sockets) serving Unix
- * sockets needs (its internal pipe too), and malloc and stdio on the
- * descriptors it holds.  No
- * open, no exec, no fork, no kill of anyone else, no socket but
- * AF_UNIX, no ioctl but FIONREAD and TCGETS: a subverted engine can
+ * eventfd, its internal pipe, a socketpair for signals, FIONREAD on
+ * sockets) serving Unix sockets needs, and malloc and stdio on the
+ * descriptors it holds.  No open, no exec, no fork, no kill of anyone
+ * else, no socket but AF_UNIX, no ioctl but FIONREAD and TCGETS: a subverted engine can
  * talk to its sockets and to its parent, which re-checks everything
  * (privproto.c).  Parent: its hooks inherit its filter (a filter
  * survives fork and execve), so it allows what an ordinary program run
