@@ -219,6 +219,22 @@ ok(all(lands(w, 5) for w in ws.values()),
    "landed in %.2f s" % (time.monotonic() - t1))
 ok(rc == 0, "and the parent exited 0 (%d)" % rc)
 
+# --- the engine dies mid-FREEZE, before reading the reply --------------
+p = Parent()
+st, n, _r, _f = p.ask(req(CHECK, 1))
+p.me.send(req(FREEZE, 1))
+t3 = time.monotonic()
+rc = p.close()
+ok(st == 0 and rc == 0 and all_writable("midfreeze"),
+   "the engine's end closed right after sending FREEZE: the parent froze, "
+   "found no one to answer, thawed, and exited 0 (%.2f s)" %
+   (time.monotonic() - t3))
+with open("/tmp/priv.log", "rb") as f:
+    tail = f.read().decode(errors="replace").splitlines()[-6:]
+ok(any("engine is gone while txn 1 holds 2 filesystems frozen: thawing"
+       in l for l in tail),
+   "and said it thawed the 2 filesystems for the engine that is gone")
+
 # --- the guard: a stuck engine gets nothing past the lease -------------
 p = Parent()
 p.ask(req(CHECK, 1))

@@ -22,7 +22,8 @@
 #      second THAW is refused;
 #      CHECK, FREEZE and THAW sent at once are done in turn;
 #  (d) the engine's end closing while frozen: the parent thaws at once
-#      and exits 0;
+#      and exits 0; closing right after sending FREEZE, before the reply:
+#      the parent finishes the freeze, thaws, exits 0;
 #  (e) an engine that arms a 1 s lease and never thaws: the thaw guard
 #      thaws (lease + its 5 s grace), and the late THAW is answered.
 #
