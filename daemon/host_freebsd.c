@@ -32,6 +32,15 @@
  * timer fires, or the second turn has not come by then, the request is
  * lost (rejected): the daemon undoes what it did, and nothing is written.
  * Later turns of that msgid are acknowledged failed.
+ *
+ * The devices are read on a timer, not when the event loop says they
+ * are readable: the driver's cdevsw has no d_kqfilter, so kevent() on
+ * them fails with ENODEV (kern_conf.c's no_kqfilter), which libevent's
+ * kqueue backend, FreeBSD's default, takes for a failed dispatch.
+ * READ never blocks, so a tick is one ioctl per device: every IDLE_MS
+ * while nothing is under way, every FAST_MS while a second turn is
+ * awaited.  Linux's FUSE files are read the same way, so the tests run
+ * this very code.
  */
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -61,14 +70,17 @@
 #define BUDGET_MS (KERNEL_TIMER_MS - MARGIN_MS)
 /* a msgid further than this from our clock is not the kernel's time */
 #define CLOCK_SLACK_MS 1000
+/* the devices are read this often; FAST_MS while a second turn is due */
+#define IDLE_MS 200
+#define FAST_MS 5
 
 enum { DEV_FS, DEV_APP, NDEV };
 
 struct fdev {
 	char *path;
 	int fd;
-	struct event *ev;
 	bool failed_logged; /* the last open failure was logged */
+	bool notvss_logged; /* "not a VSS device" was */
 };
 
 struct hostchan {
@@ -90,6 +102,8 @@ struct hostchan {
 	bool done_ok;
 	int await; /* the device its second turn will come on, or -1 */
 
+	bool proven; /* a READ worked since the devices were opened */
+	struct event *tick_ev; /* read the devices */
 	struct event *deadline_ev; /* the kernel's timer, less MARGIN_MS */
 	struct event *retry_ev;
 };
@@ -251,29 +265,72 @@ turn(struct hostchan *h, int side, const struct hv_vss_opt_msg *m)
 	return 0;
 }
 
+static void retry_later(struct hostchan *);
+
+/* Read the next tick in ms. */
 static void
-read_cb(evutil_socket_t fd, short what, void *arg)
+schedule(struct hostchan *h, unsigned int ms)
 {
-	struct hostchan *h = arg;
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	if (h->dev[DEV_FS].fd != -1)
+		evtimer_add(h->tick_ev, &tv);
+}
+
+/* Take what one device has queued; -1 if the channel went. */
+static int
+drain(struct hostchan *h, int side)
+{
 	struct hv_vss_opt_msg m;
 	char why[CONF_PATH_MAX + 64];
-	int side;
+	int err;
 
-	side = fd == h->dev[DEV_FS].fd ? DEV_FS : DEV_APP;
-	/* level-triggered: take what is queued, one request at a time */
-	for (;;) {
+	while (h->dev[side].fd != -1) {
 		memset(&m, 0, sizeof(m));
 		if (ioctl(h->dev[side].fd, IOCHVVSSREAD, &m) == -1) {
+			err = errno;
+			if (!h->proven) {
+				/* e.g. a plain file left where the emulator
+				 * served the device: not ours to write to */
+				if (!h->dev[side].notvss_logged)
+					log_warnx(
+					    "IOCHVVSSREAD on %s: %s: not a VSS device; retrying every %d s",
+					    h->dev[side].path, strerror(err),
+					    RETRY_SECONDS);
+				h->dev[side].notvss_logged = true;
+				hostchan_close(h);
+				retry_later(h);
+				return -1;
+			}
 			snprintf(why, sizeof(why), "IOCHVVSSREAD on %s: %s",
-			    h->dev[side].path, strerror(errno));
+			    h->dev[side].path, strerror(err));
 			lose(h, why, false);
-			return;
+			return -1;
+		}
+		if (!h->proven) {
+			h->proven = true;
+			h->dev[DEV_FS].notvss_logged = false;
+			h->cb.registered(0, h->arg);
 		}
 		if (m.status != VSS_SUCCESS)
-			return;
-		if (turn(h, side, &m) != 0 || h->dev[side].fd == -1)
-			return;
+			return 0;
+		if (turn(h, side, &m) != 0)
+			return -1;
 	}
+	return -1;
+}
+
+static void
+tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct hostchan *h = arg;
+	int side;
+
+	/* the daemon's device first: its READ proves the devices */
+	for (side = 0; side < NDEV; side++)
+		if (h->dev[side].fd != -1 && drain(h, side) != 0)
+			return;
+	schedule(h, h->await != -1 ? FAST_MS : IDLE_MS);
 }
 
 static void
@@ -337,19 +394,6 @@ open_dev(struct hostchan *h, int side)
 		errno = ENODEV;
 		return -1;
 	}
-	d->ev = event_new(h->base, fd, EV_READ | EV_PERSIST, read_cb, h);
-	if (d->ev == NULL || event_add(d->ev, NULL) != 0) {
-		if (!d->failed_logged)
-			log_warnx(
-			    "%s cannot be polled: not a VSS device", d->path);
-		d->failed_logged = true;
-		if (d->ev != NULL)
-			event_free(d->ev);
-		d->ev = NULL;
-		close(fd);
-		errno = ENODEV;
-		return -1;
-	}
 	if (d->failed_logged)
 		log_info("%s opened", d->path);
 	d->failed_logged = false;
@@ -360,9 +404,6 @@ open_dev(struct hostchan *h, int side)
 static void
 close_dev(struct fdev *d)
 {
-	if (d->ev != NULL)
-		event_free(d->ev);
-	d->ev = NULL;
 	if (d->fd != -1)
 		close(d->fd);
 	d->fd = -1;
@@ -419,7 +460,9 @@ hostchan_connect(struct hostchan *h)
 	}
 	if (!h->legacy && h->dev[DEV_APP].fd == -1)
 		retry_later(h);
-	h->cb.registered(0, h->arg);
+	/* registered once a READ has shown the devices are the driver's */
+	h->proven = false;
+	schedule(h, 0);
 }
 
 /* Both closed: the kernel fails nothing it holds (its timer will). */
@@ -431,6 +474,7 @@ hostchan_close(struct hostchan *h)
 	for (i = 0; i < NDEV; i++)
 		close_dev(&h->dev[i]);
 	disarm(h);
+	evtimer_del(h->tick_ev);
 	h->busy = false;
 	h->await = -1;
 }
@@ -464,6 +508,8 @@ hostchan_reply(struct hostchan *h, bool ok)
 		h->await = DEV_APP;
 	else
 		disarm(h);
+	if (h->await != -1)
+		schedule(h, FAST_MS);
 	return 0;
 }
 
@@ -507,6 +553,7 @@ hostchan_new(struct event_base *base, const char *device,
 	hostchan_set_device(h, device);
 	set_path(&h->dev[DEV_APP].path, h->legacy ? "" : app_device);
 	if ((h->retry_ev = evtimer_new(base, retry_cb, h)) == NULL ||
+	    (h->tick_ev = evtimer_new(base, tick_cb, h)) == NULL ||
 	    (h->deadline_ev = evtimer_new(base, deadline_cb, h)) == NULL) {
 		hostchan_free(h);
 		return NULL;
@@ -524,6 +571,8 @@ hostchan_free(struct hostchan *h)
 		event_free(h->retry_ev);
 	if (h->deadline_ev != NULL)
 		event_free(h->deadline_ev);
+	if (h->tick_ev != NULL)
+		event_free(h->tick_ev);
 	free(h->dev[DEV_FS].path);
 	free(h->dev[DEV_APP].path);
 	free(h);

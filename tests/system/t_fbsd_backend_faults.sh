@@ -133,6 +133,18 @@ run legacydup -o app_device= -- -b "\$LEGACY /tmp/legacydup.alog --dup" \\
     -s hot,freeze,thaw
 run busy first=/tmp/busy.alog -- -s hot,freeze,thaw
 run dupfreeze -- -f dup-freeze
+# no emulator: plain files where the devices belong are not read as
+# requests, the daemon says so once and does not spin
+case " \${FBSD_CASES:-plain} " in *" plain "*)
+: >/tmp/plain
+: >/tmp/plainapp
+\$DAEMON -o device=/tmp/plain -o app_device=/tmp/plainapp 2>/tmp/plain.log &
+d=\$!
+sleep 2.5
+kill \$d
+wait \$d
+sed 's/^/plain.log /' /tmp/plain.log
+esac
 EOF2
 
 "$SANDBOX" -t 400 -r "$TOP" -r "$B" -r "$WORK" \
@@ -234,6 +246,11 @@ check "busy: the daemon says the application device is held, and what to set" \
     grep -q 'busy.log .*/dev/hv_appvss_dev is busy: an application written against it holds it.*app_device = (empty)' "$out"
 check_eq "dupfreeze: FREEZE twice, S_OK" \
     "HOT_BACKUP:S_OK,FREEZE:S_OK,FREEZE:S_OK,THAW:S_OK" "$(get dupfreeze.results)"
+
+check_eq "plain files: 'not a VSS device' said once" 1 \
+    "$(grep -c 'plain.log .*IOCHVVSSREAD on /tmp/plain: .*not a VSS device; retrying every 1 s' "$out")"
+check_eq "plain files: never registered, nothing taken for a request" "" \
+    "$(grep -E 'plain.log .*(registered|host: )' "$out")"
 
 # no case but dropped saw an acknowledgement the kernel did not want
 check_eq "the daemon never acknowledged late or twice" "" \
