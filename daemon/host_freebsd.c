@@ -372,6 +372,10 @@ open_dev(struct hostchan *h, int side)
 				log_warnx(
 				    "%s is busy: an application written against it holds it (fstat(1) says which); serving as the filesystem daemon only and retrying every %d s (app_device = (empty) leaves it to that application)",
 				    d->path, RETRY_SECONDS);
+			else if (side == DEV_APP)
+				log_warnx(
+				    "open %s: %s; serving as the filesystem daemon only and retrying every %d s",
+				    d->path, strerror(err), RETRY_SECONDS);
 			else if (err == EBUSY)
 				log_warnx(
 				    "%s is busy: another VSS daemon holds it (FreeBSD's own hv_vss_daemon?); retrying every %d s",
@@ -444,22 +448,19 @@ hostchan_connect(struct hostchan *h)
 	if (h->dev[DEV_FS].fd != -1 || evtimer_pending(h->retry_ev, NULL))
 		return;
 	/*
-	 * The application's first: the daemon's open starts the driver
-	 * reading the host (hv_vss_dev_open() calls hv_vss_callback()),
-	 * and a request that finds no application skips it.
+	 * The daemon's first, and the application's only once the daemon's
+	 * is ours: held on its own, even for a moment, it would route the
+	 * host's requests to us while another daemon serves the other
+	 * (hv_vss_start_notify()), and we would strand them.  A request
+	 * that comes between the two opens skips the application's turn,
+	 * which changes nothing here: its first turn is the request.
 	 */
-	if (!h->legacy && open_dev(h, DEV_APP) == -1 && errno != EBUSY) {
-		retry_later(h);
-		return;
-	}
 	if (open_dev(h, DEV_FS) == -1) {
-		/* not ours while the daemon's device is another's */
-		close_dev(&h->dev[DEV_APP]);
 		retry_later(h);
 		return;
 	}
-	if (!h->legacy && h->dev[DEV_APP].fd == -1)
-		retry_later(h);
+	if (!h->legacy && open_dev(h, DEV_APP) == -1)
+		retry_later(h); /* meanwhile the daemon's alone */
 	/* registered once a READ has shown the devices are the driver's */
 	h->proven = false;
 	schedule(h, 0);

@@ -19,7 +19,10 @@ mkimage ext4 64M "$WORK/ext4.img" || bail "mkfs.ext4"
 mkimage xfs 300M "$WORK/xfs.img" || bail "mkfs.xfs"
 MOUNTS="-m $WORK/ext4.img:/mnt/ext4 -m $WORK/xfs.img:/mnt/xfs"
 DAEMON="$B/tests/hv_vss_daemon_fbsdhost -n -d -c /dev/null -o mounts=/mnt/ext4,/mnt/xfs"
-SIM="$B/hv_vss_sim -F /dev/hv_appvss_dev"
+# the daemon opens hv_appvss_dev just after hv_fsvss_dev, which starts the
+# host: a request sent at once would have no application turn (harmless,
+# but this test looks at the turns), hence the pause
+SIM="$B/hv_vss_sim -F /dev/hv_appvss_dev -s sleep=0.3,hot,freeze,exec,thaw"
 
 cat >"$WORK/inner.sh" <<EOF2
 #!/bin/sh

@@ -27,6 +27,11 @@
 #               duplicate acknowledgements; and without legacy mode, the
 #               daemon serves as filesystem daemon and says who holds it
 #   dupfreeze   the host's FREEZE twice
+#   otherfs     another daemon holds hv_fsvss_dev: ours waits, and never
+#               takes hv_appvss_dev meanwhile (the kernel would send the
+#               host's requests there, and they would be stranded)
+#   plain       plain files where the devices belong: not taken for
+#               requests, said once
 . "$(dirname "$0")/lib.sh"
 need_root
 need_cmd mkfs.ext4 mkfs.xfs python3 ps
@@ -58,12 +63,12 @@ done
 sleep 0.5
 EOF2
 cat >"$WORK/first.sh" <<EOF2
-# the guest command: the legacy application opens hv_appvss_dev first,
-# then the daemon starts
-log=\$1
-shift
-python3 $TOP/tests/system/fbsd_legacy_app.py /dev/hv_appvss_dev "\$log" ||
-    exit 1
+# the guest command: fbsd_legacy_app.py opens DEVICE first (as a legacy
+# application, or as another filesystem daemon), then the daemon starts
+dev=\$1
+log=\$2
+shift 2
+python3 $TOP/tests/system/fbsd_legacy_app.py "\$dev" "\$log" || exit 1
 exec "\$@"
 EOF2
 
@@ -84,7 +89,8 @@ run() {	# name [env=value ...] [-o key=value ...] -- sim-args
 	while [ "\$1" != -- ]; do
 		case \$1 in
 		-o) opts="\$opts -o \$2"; shift ;;
-		first=*) first="sh $WORK/first.sh \${1#first=}" ;;
+		first=*) first="sh $WORK/first.sh /dev/hv_appvss_dev \${1#first=}" ;;
+		firstfs=*) first="sh $WORK/first.sh /dev/hv_fsvss_dev \${1#firstfs=}" ;;
 		*) envs="\$envs \$1" ;;
 		esac
 		shift
@@ -104,6 +110,8 @@ for e in r["events"]:
     if e["kind"] in ("notified", "late_ack", "kernel_timeout", "daemon_gone"):
         t = e["text"].split()
         print("%s.%s=%s" % (n, e["kind"], " ".join(t[:3])))
+    if e["kind"] == "registered":
+        print("%s.opened=%s" % (n, e["text"].split()[0]))
 EOF3
 	sed "s/^/\$name.log /" /tmp/\$name.log | grep -v plan:
 	[ -f /tmp/\$name.alog ] && sed "s/^/\$name.alog /" /tmp/\$name.alog
@@ -133,6 +141,7 @@ run legacydup -o app_device= -- -b "\$LEGACY /tmp/legacydup.alog --dup" \\
     -s hot,freeze,thaw
 run busy first=/tmp/busy.alog -- -s hot,freeze,thaw
 run dupfreeze -- -f dup-freeze
+run otherfs firstfs=/tmp/otherfs.alog -- -s hot,sleep=2.5,freeze,thaw
 # no emulator: plain files where the devices belong are not read as
 # requests, the daemon says so once and does not spin
 case " \${FBSD_CASES:-plain} " in *" plain "*)
@@ -251,6 +260,13 @@ check_eq "plain files: 'not a VSS device' said once" 1 \
     "$(grep -c 'plain.log .*IOCHVVSSREAD on /tmp/plain: .*not a VSS device; retrying every 1 s' "$out")"
 check_eq "plain files: never registered, nothing taken for a request" "" \
     "$(grep -E 'plain.log .*(registered|host: )' "$out")"
+
+check_eq "otherfs: another daemon holding hv_fsvss_dev serves the backup" \
+    "HOT_BACKUP:S_OK,FREEZE:S_OK,THAW:S_OK" "$(get otherfs.results)"
+check "otherfs: ours says so and waits" \
+    grep -q 'otherfs.log .*/dev/hv_fsvss_dev is busy: another VSS daemon holds it' "$out"
+check_eq "otherfs: ours never took hv_appvss_dev (the host's requests would go to it)" \
+    "" "$(grep -E '^otherfs\.(opened|notified)=hv_appvss_dev' "$out")"
 
 # no case but dropped saw an acknowledgement the kernel did not want
 check_eq "the daemon never acknowledged late or twice" "" \
