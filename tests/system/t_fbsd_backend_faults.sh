@@ -11,6 +11,7 @@
 #   slowapp     an application answers FREEZE after 20 s: the kernel's
 #               15 s timer runs out mid-stage; the daemon gives up 0.5 s
 #               before it and writes nothing
+#   slowhook    a freeze hook that sleeps 20 s, hook_timeout=30: the same
 #   slowfs      every FIFREEZE takes 16 s (failfreeze.so): the timer runs
 #               out while the filesystems are being frozen, and they are
 #               thawed as soon as the stuck calls return
@@ -127,6 +128,11 @@ EOF3
 run order -- -b "sh $WORK/app.sh order" -s hot,freeze,thaw
 run slowapp -o app_freeze_timeout=30 -- -b "sh $WORK/app.sh slowapp 20" \\
     -s hot,freeze,sleep=7,hot
+mkdir -p /tmp/slowhooks
+printf '#!/bin/sh\n[ "\$1" = freeze ] && sleep 20\nexit 0\n' >/tmp/slowhooks/10-slow
+chmod 0755 /tmp/slowhooks /tmp/slowhooks/10-slow
+run slowhook -o hooks_dir=/tmp/slowhooks -o hook_timeout=30 -- \
+    -s hot,freeze,sleep=7,hot
 run slowfs LD_PRELOAD=$B/tests/failfreeze.so HVVSS_FREEZE_DELAY_MS=16000 \\
     -o fs_freeze_timeout=30 -- -s hot,freeze,sleep=6,hot
 run dropped -- -T freeze=1 -b "sh $WORK/app.sh dropped 3" \\
@@ -198,6 +204,14 @@ check "slowapp: the daemon gave FREEZE up before the kernel's timer" \
     grep -q "slowapp.log .*FREEZE (msgid [0-9]*) not answered 500 ms before the kernel's 15 s timer" "$out"
 check_eq "slowapp: the kernel's timeout, and no acknowledgement after it" \
     "kernel_timeout" "$(get slowapp.events | tr ',' '\n' | grep -E 'kernel_timeout|late_ack' | tr '\n' ' ' | sed 's/ $//')"
+check_eq "slowhook: FREEZE E_FAIL (the kernel's timer); served again after" \
+    "HOT_BACKUP:S_OK,FREEZE:E_FAIL,HOT_BACKUP:S_OK" "$(get slowhook.results)"
+check "slowhook: the budget warning names hook_timeout" \
+    grep -q 'slowhook.log .*app_freeze_timeout 5000 ms + hook_timeout 30000 ms + fs_freeze_timeout 5000 ms = 40000 ms does not fit' "$out"
+check "slowhook: given up before the kernel's timer, with the hook running" \
+    grep -q "slowhook.log .*FREEZE (msgid [0-9]*) not answered 500 ms before the kernel's 15 s timer" "$out"
+check_eq "slowhook: no acknowledgement after the timer" "" \
+    "$(get slowhook.events | tr ',' '\n' | grep late_ack)"
 check_eq "slowfs: FREEZE E_FAIL; served again after" \
     "HOT_BACKUP:S_OK,FREEZE:E_FAIL,HOT_BACKUP:S_OK" "$(get slowfs.results)"
 check "slowfs: given up with a FIFREEZE under way, undone when it returned" \
@@ -270,5 +284,5 @@ check_eq "otherfs: ours never took hv_appvss_dev (the host's requests would go t
 
 # no case but dropped saw an acknowledgement the kernel did not want
 check_eq "the daemon never acknowledged late or twice" "" \
-    "$(grep -E '^(order|slowapp|slowfs|killed|legacy|legacyveto|legacyslow|busy|dupfreeze)\.late_ack=' "$out")"
+    "$(grep -E '^(order|slowapp|slowhook|slowfs|killed|legacy|legacyveto|legacyslow|busy|dupfreeze)\.late_ack=' "$out")"
 finish
