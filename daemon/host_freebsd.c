@@ -226,6 +226,7 @@ turn(struct hostchan *h, int side, const struct hv_vss_opt_msg *m)
 {
 	struct timeval tv;
 	unsigned int left;
+	char why[256];
 
 	if (h->answered && m->msgid == h->done_msgid)
 		return answered_turn(h, side, m);
@@ -239,8 +240,20 @@ turn(struct hostchan *h, int side, const struct hv_vss_opt_msg *m)
 		    (unsigned long long)h->msgid);
 		return ack(h, side, m->opt, m->msgid, false);
 	}
-	/* a new request: any second turn still awaited will not come */
-	h->await = -1;
+	if (h->await != -1) {
+		/* the kernel holds one request at a time: it gave up on the
+		 * last one, dropping our answer, whatever our clock said */
+		snprintf(why, sizeof(why),
+		    "%s (msgid %llu) came before the second turn of msgid %llu: the kernel dropped our answer to it",
+		    opt_name(m->opt), (unsigned long long)m->msgid,
+		    (unsigned long long)h->done_msgid);
+		h->await = -1;
+		h->done_ok = false;
+		if (ack(h, side, m->opt, m->msgid, false) != 0)
+			return -1;
+		lose(h, why, true);
+		return -1;
+	}
 	h->answered = true;
 	h->done_msgid = m->msgid;
 	h->done_ok = false;

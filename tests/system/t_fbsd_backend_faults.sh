@@ -18,6 +18,8 @@
 #   dropped     the kernel's timer is 1 s (-T) and the application takes
 #               3 s: our acknowledgement is dropped without a word; the
 #               second turn never comes, and the daemon thaws
+#   dropped2    the same, and the host's next request comes before our
+#               deadline: it is refused and the daemon thaws at once
 #   killed      the daemon is killed -9 while frozen: the guard thaws, the
 #               kernel answers THAW E_FAIL itself
 #   legacy*     an application written against /dev/hv_appvss_dev holds
@@ -137,6 +139,8 @@ run slowfs LD_PRELOAD=$B/tests/failfreeze.so HVVSS_FREEZE_DELAY_MS=16000 \\
     -o fs_freeze_timeout=30 -- -s hot,freeze,sleep=6,hot
 run dropped -- -T freeze=1 -b "sh $WORK/app.sh dropped 3" \\
     -s hot,freeze,sleep=16,hot
+run dropped2 -- -T freeze=1 -b "sh $WORK/app.sh dropped2 3" \
+    -s hot,freeze,sleep=3,hot,sleep=2,hot
 run killed -- -x "sh $WORK/kill.sh" -s hot,freeze,exec,thaw
 run legacy -o app_device= -- -b "\$LEGACY /tmp/legacy.alog" -s hot,freeze,thaw
 run legacyveto -o app_device= -- -b "\$LEGACY /tmp/legacyveto.alog FREEZE=fail" \\
@@ -229,6 +233,13 @@ check_eq "dropped: the kernel dropped the application device's acknowledgement" 
 check "dropped: the daemon saw the second turn never came, and thawed" \
     grep -q 'dropped.log .*the kernel never passed msgid [0-9]* on to /dev/hv_fsvss_dev' "$out"
 check "dropped: thawed after" grep -q 'dropped.log .*lost while frozen: thawing' "$out"
+
+check_eq "dropped2: a new request before the second turn: refused, and we thaw at once" \
+    "HOT_BACKUP:S_OK,FREEZE:E_FAIL,HOT_BACKUP:E_FAIL,HOT_BACKUP:S_OK" \
+    "$(get dropped2.results)"
+check "dropped2: the dropped answer noticed by the new request" \
+    grep -q 'dropped2.log .*HOT_BACKUP\|CHECK (msgid [0-9]*) came before the second turn of msgid [0-9]*: the kernel dropped our answer' "$out"
+check "dropped2: thawed then" grep -q 'dropped2.log .*lost while frozen: thawing' "$out"
 
 # killed while frozen
 check_eq "killed: THAW E_FAIL by the kernel (the daemon's device closed)" \
