@@ -134,7 +134,7 @@ PROGS = $(B)/hv_vss_sim $(B)/hv_vss_daemon $(B)/hv_vss_guard $(B)/hv_vss_ctl \
 TEST_PROGS = $(B)/tests/sandbox $(B)/tests/failfreeze.so $(UNIT_BINS) \
 	     $(B)/tests/guard_drive $(B)/tests/fbsd_cmds \
 	     $(B)/tests/hv_vss_guard_trig $(B)/tests/hv_vss_priv \
-	     $(B)/tests/hv_vss_confine
+	     $(B)/tests/hv_vss_confine $(B)/tests/hv_vss_daemon_fbsdhost
 # bench/: the raw FIFREEZE floor and the write-stall writer (bench/run)
 BENCH_PROGS = $(B)/bench/rawfreeze $(B)/bench/stallwriter
 
@@ -185,6 +185,19 @@ $(B)/hv_vss_sim: $(SIM_OBJS)
 
 $(B)/hv_vss_daemon: $(B)/daemon/main.o $(DAEMON_LIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(DAEMON_PKGS)) -lpthread
+
+# the daemon with FreeBSD's host backend (daemon/host_freebsd.c) in
+# place of Linux's, for the tests against hv_vss_sim -F; one backend per
+# binary.  Its guard is looked for beside it: a copy
+$(B)/tests/hv_vss_daemon_fbsdhost: $(B)/daemon/main.o \
+    $(filter-out $(B)/daemon/host_linux.o,$(DAEMON_LIB_OBJS)) \
+    $(B)/daemon/host_freebsd.o | $(B)/tests/hv_vss_guard
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) \
+	    $(call pc_libs,$(DAEMON_PKGS)) -lpthread
+
+$(B)/tests/hv_vss_guard: $(B)/hv_vss_guard
+	@mkdir -p $(@D)
+	cp $< $@
 
 # libc and libseccomp only; started by the daemon from the directory it
 # runs from
@@ -405,7 +418,8 @@ FB_COMMON_OBJS = $(patsubst %.c,$(FB)/%.o,$(wildcard common/*.c))
 FB_LIB_OBJS = $(addprefix $(FB)/lib/,$(notdir $(LIB_SRCS:.c=.o)))
 FB_DAEMON_OK = daemon/apps.c daemon/conf.c daemon/ctl.c daemon/daemon.c \
 	daemon/history.c daemon/holds.c daemon/hooks.c daemon/main.c \
-	daemon/metrics.c daemon/mountwatch.c daemon/status.c daemon/txn.c
+	daemon/metrics.c daemon/mountwatch.c daemon/status.c daemon/txn.c \
+	daemon/host_freebsd.c
 FB_TRY	= $(filter-out $(FB_DAEMON_OK) daemon/%_linux.c,$(wildcard daemon/*.c)) \
 	  ctl/hv_vss_ctl.c
 # daemon/os/*_freebsd.c: the FreeBSD platform files, each its own object
