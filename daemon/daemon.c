@@ -49,12 +49,6 @@
 #include "txn.h"
 #include "util.h"
 
-/*
- * The transaction's deadline on an application stage comes this much
- * after the applications' own: when an app is late, apps.c names it
- * before the transaction's generic deadline fires.
- */
-#define APPS_GRACE_MS 200
 #define RETHAW_SECONDS 2 /* between tries of a thaw that failed */
 #define GUARD_HELLO_SECONDS 5 /* for a new thaw guard to say hello */
 #define GUARD_RESPAWN_US \
@@ -103,6 +97,7 @@ static struct {
 	struct event *abort_retry_ev; /* hooks "abort" after a cancel */
 	struct event *rethaw_ev; /* what failed to thaw, tried again */
 	uint64_t abort_txid;
+	unsigned int abort_ms;
 	struct event *deadline_ev, *lease_ev;
 	uint64_t deadline_id, lease_id;
 	struct event *sig_ev[4];
@@ -115,20 +110,16 @@ static struct {
 	bool reload; /* SIGHUP while busy */
 	bool metrics_due; /* write the metrics file once thawed */
 	bool stopping;
-	/*
-	 * hooks_tier < 10: the freeze hooks run between tiers, so the
-	 * applications' stages come in two parts (apps_part: the second is
-	 * running); apps_t0 and apps_used share the apps' time between them.
-	 */
-	bool apps_part;
-	uint64_t apps_t0, apps_used;
+	uint64_t apps_t0; /* monotonic ms, when an app freeze started */
+	unsigned int guard_ms; /* the machine's last arming of the guard */
 } d;
 
 static void pump(void);
 static void guard_handoff(void);
+static void begin_txn(const struct txn_action *);
 
 static struct txn_event *
-feed(enum txn_event_kind kind, uint64_t id, uint8_t op, bool ok,
+feed(enum txn_event_kind kind, uint64_t id, enum txn_op op, bool ok,
     const char *reason)
 {
 	size_t i;
@@ -243,15 +234,8 @@ log_plan(const struct plan *p)
 		    p->skips[i].fstype, p->skips[i].reason);
 }
 
-/* An application stage's budget, inside the transaction's deadline. */
-static unsigned int
-app_ms(unsigned int txn_ms)
-{
-	return txn_ms > 2 * APPS_GRACE_MS ? txn_ms - APPS_GRACE_MS : txn_ms / 2;
-}
-
 static void
-do_check(uint64_t id)
+do_check(uint64_t id, unsigned int ms)
 {
 	struct plan p;
 	char why[TXN_TEXT_MAX];
@@ -269,11 +253,10 @@ do_check(uint64_t id)
 	d.checked_valid = true;
 	d.checked_us = mono_us();
 	/* then every application: apps_done() feeds TE_CHECK_DONE */
-	apps_check(d.apps, id, app_ms(d.txn.limits.check_ms));
+	apps_check(d.apps, id, ms);
 }
 
-static int run_hooks(enum hooks_phase, uint64_t);
-
+/* An application stage ended: the machine decides what follows. */
 static void
 apps_done(
     enum apps_stage stage, uint64_t id, bool ok, const char *reason, void *arg)
@@ -283,52 +266,32 @@ apps_done(
 		feed(TE_CHECK_DONE, id, 0, ok, reason);
 		break;
 	case APPS_FREEZE:
-		/* then the hooks, before the filesystems (doc/DESIGN.md,
-		 * "One transaction"); not for a transaction that is over
-		 * already */
-		if (ok && (d.txn.state != TXN_APPS_FREEZING || id != d.txn.id))
-			break;
-		if (ok && d.apps_part) { /* the tiers after the hooks */
-			feed(TE_APPS_FROZEN, id, 0, true, NULL);
-			break;
-		}
-		d.apps_used = mono_ms() - d.apps_t0;
-		if (ok && run_hooks(HOOKS_FREEZE, id) == 0)
-			return;
-		feed(TE_APPS_FROZEN, id, 0, false,
-		    ok ? "cannot run the hooks" : reason);
+		/* how long the part took: the next part gets the rest */
+		feed(TE_APPS_FROZEN, id, 0, ok, reason)->ms =
+		    (unsigned int)(mono_ms() - d.apps_t0);
 		break;
 	case APPS_THAW:
 		if (reason != NULL)
 			log_warnx("txn %llu: THAW: %s", (unsigned long long)id,
 			    reason);
-		if (d.apps_part && id == d.txn.id &&
-		    d.txn.state == TXN_APPS_THAWING) {
-			/* the tiers after the hooks are thawed: the hooks,
-			 * then hooks_done() thaws the tiers before them */
-			d.apps_part = false;
-			if (run_hooks(HOOKS_THAW, id) < 0)
-				apps_thaw_tiers(d.apps, id,
-				    app_ms(d.txn.limits.thaw_ms) / 2,
-				    (int)d.conf.hooks_tier - 1, 0);
-			break;
-		}
 		feed(TE_APPS_THAWED, id, 0, true, NULL);
 		break;
 	}
 	pump();
 }
 
-static int
-run_hooks(enum hooks_phase phase, uint64_t id)
+/* Start a hooks stage; one that cannot start ends at once, failed. */
+static void
+run_hooks(enum hooks_phase phase, uint64_t id, unsigned int ms)
 {
-	unsigned int ms = d.conf.hook_timeout_ms;
 	int rc;
 
-	if ((rc = hooks_run(d.hooks, d.conf.hooks_dir, phase, ms, id)) < 0)
-		log_warnx("txn %llu: hooks %s: %s", (unsigned long long)id,
-		    hooks_phase_name(phase), strerror(-rc));
-	return rc;
+	if ((rc = hooks_run(d.hooks, d.conf.hooks_dir, phase, ms, id)) == 0)
+		return;
+	log_warnx("txn %llu: hooks %s: %s", (unsigned long long)id,
+	    hooks_phase_name(phase), strerror(-rc));
+	feed(phase == HOOKS_FREEZE ? TE_HOOKS_FROZEN : TE_HOOKS_THAWED, id, 0,
+	    false, "cannot run the hooks");
 }
 
 static void
@@ -336,50 +299,27 @@ hooks_done(const struct hooks_result *r, void *arg)
 {
 	switch (r->phase) {
 	case HOOKS_FREEZE:
-		if (r->ok && d.conf.hooks_tier < APP_TIER_MAX + 1 &&
-		    r->txid == d.txn.id && d.txn.state == TXN_APPS_FREEZING) {
-			/* hooks_tier: the applications after the hooks, with
-			 * what is left of the applications' own time */
-			unsigned int ms = app_ms(d.conf.app_freeze_timeout_ms);
-
-			d.apps_part = true;
-			apps_freeze_tiers(d.apps, r->txid,
-			    ms > d.apps_used ? ms - (unsigned int)d.apps_used
-			                     : 1,
-			    (int)d.conf.hooks_tier, APP_TIER_MAX);
-			break;
-		}
-		feed(TE_APPS_FROZEN, r->txid, 0, r->ok, r->reason);
-		pump();
+		feed(TE_HOOKS_FROZEN, r->txid, 0, r->ok, r->reason);
 		break;
 	case HOOKS_THAW:
-		if (!r->ok)
-			log_warnx("txn %llu: hooks thaw: %s",
-			    (unsigned long long)r->txid, r->reason);
-		/* the applications last, tier 9 first; a transaction that
-		 * moved on (its deadline passed while the hooks ran) would
-		 * have its own stage clobbered */
-		if (r->txid == d.txn.id && d.txn.state == TXN_APPS_THAWING)
-			apps_thaw_tiers(d.apps, r->txid,
-			    app_ms(d.txn.limits.thaw_ms) /
-			        (d.conf.hooks_tier <= APP_TIER_MAX ? 2 : 1),
-			    (int)d.conf.hooks_tier - 1, 0);
-		else
-			log_warnx(
-			    "txn %llu: its thaw hooks outlasted the transaction; its applications were not told THAW",
-			    (unsigned long long)r->txid);
+		feed(TE_HOOKS_THAWED, r->txid, 0, r->ok, r->reason);
 		break;
 	case HOOKS_ABORT:
+		/* nobody waits for an abort: only the log hears of it */
 		if (!r->ok)
 			log_warnx("txn %llu: hooks abort: %s",
 			    (unsigned long long)r->txid, r->reason);
-		break;
+		return;
 	}
+	pump();
 }
 
-/* "abort" to the hooks that saw "freeze"; after a cancel, once free. */
+/*
+ * "abort" to the hooks that saw "freeze" (the machine's TA_HOOKS_ABORT);
+ * after a cancel, once the killed hook is reaped.
+ */
 static void
-abort_hooks(uint64_t id)
+abort_hooks(uint64_t id, unsigned int ms)
 {
 	struct timeval tv = {0, 100 * 1000};
 
@@ -387,9 +327,10 @@ abort_hooks(uint64_t id)
 		hooks_cancel(d.hooks);
 	if (hooks_pending(d.hooks, id, HOOKS_ABORT) == 0)
 		return;
-	if (hooks_run(d.hooks, d.conf.hooks_dir, HOOKS_ABORT,
-	        d.conf.hook_timeout_ms, id) == -EBUSY) {
+	if (hooks_run(d.hooks, d.conf.hooks_dir, HOOKS_ABORT, ms, id) ==
+	    -EBUSY) {
 		d.abort_txid = id; /* a killed hook not yet reaped */
+		d.abort_ms = ms;
 		evtimer_add(d.abort_retry_ev, &tv);
 	}
 }
@@ -397,7 +338,7 @@ abort_hooks(uint64_t id)
 static void
 abort_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
-	abort_hooks(d.abort_txid);
+	abort_hooks(d.abort_txid, d.abort_ms);
 }
 
 static void
@@ -477,8 +418,7 @@ freeze_done(const struct freeze_result *r, void *arg)
 				    "txn %llu: the thaw guard restarted while freezing: handing the new one what is frozen",
 				    (unsigned long long)r->id);
 				guard_handoff();
-			} else if (d.guard != NULL)
-				guard_arm(d.guard, d.txn.lease_ms);
+			}
 		}
 		feed(TE_FS_FROZEN, r->id, 0, r->ok, r->reason);
 	}
@@ -512,10 +452,9 @@ held_reply(struct ctl_conn *c, uint64_t id)
 
 /* The answer to hv_vss_ctl's request, to whoever asked. */
 static void
-local_reply(uint64_t id, uint32_t hresult, const char *why)
+local_reply(uint64_t id, bool ok, const char *why)
 {
 	struct ctl_conn *c = d.local_conn;
-	bool ok = hresult == HV_S_OK;
 	char gone[sizeof(d.release_why)];
 
 	/* the RELEASE's answer, whoever is left to read it */
@@ -551,7 +490,7 @@ ctl_freeze(struct ctl_conn *c, unsigned int ms, bool hold, void *arg)
 	}
 	d.local_conn = c;
 	d.local_hold = hold;
-	ev = feed(TE_HOST_REQUEST, 0, HV_OP_FREEZE, false, NULL);
+	ev = feed(TE_HOST_REQUEST, 0, TXN_OP_FREEZE, false, NULL);
 	ev->local = true;
 	ev->ms = ms;
 	pump();
@@ -623,7 +562,9 @@ ctl_release_apps(struct ctl_conn *c, void *arg)
 	 * and will not release again; the hold would last its whole lease.
 	 */
 	if (taker != NULL && d.txn.local && d.txn.hold &&
-	    d.txn.state == TXN_APPS_FREEZING && d.txn.id == d.local_txid) {
+	    (d.txn.state == TXN_APPS_FREEZING ||
+	        d.txn.state == TXN_HOOKS_FREEZING) &&
+	    d.txn.id == d.local_txid) {
 		log_warnx(
 		    "txn %llu: released while the applications were being held: calling the hold off",
 		    (unsigned long long)d.txn.id);
@@ -649,7 +590,7 @@ static void
 local_thaw(struct ctl_conn *c)
 {
 	d.local_conn = c;
-	feed(TE_HOST_REQUEST, 0, HV_OP_THAW, false, NULL)->local = true;
+	feed(TE_HOST_REQUEST, 0, TXN_OP_THAW, false, NULL)->local = true;
 	pump();
 	if (d.local_conn == c)
 		d.local_txid = d.txn.id;
@@ -740,7 +681,8 @@ view(struct daemon_view *v, char *paths, size_t len)
 	v->apps = d.apps;
 	/* a detached hold being taken or in place */
 	if (d.txn.local && d.txn.hold && d.holder.txid == d.txn.id &&
-	    (d.txn.state == TXN_HELD || d.txn.state == TXN_APPS_FREEZING)) {
+	    (d.txn.state == TXN_HELD || d.txn.state == TXN_APPS_FREEZING ||
+	        d.txn.state == TXN_HOOKS_FREEZING)) {
 		holder_text(&d.holder, v->hold_text, sizeof(v->hold_text));
 		holder_json(&d.holder, v->hold_json, sizeof(v->hold_json));
 	}
@@ -782,6 +724,17 @@ ctl_history(unsigned int n, bool json, struct evbuffer *out, void *arg)
 
 static void guard_cb(evutil_socket_t, short, void *);
 
+/* TA_LEASE's guard part: as the machine says, now or once it is up. */
+static void
+guard_lease(enum txn_guard how, unsigned int ms)
+{
+	if (how == TXN_GUARD_KEEP)
+		return;
+	d.guard_ms = how == TXN_GUARD_ARM ? ms : 0;
+	if (d.guard != NULL && guard_ready(d.guard))
+		guard_arm(d.guard, d.guard_ms);
+}
+
 /* Hand a guard that said hello what is frozen now, in freeze order. */
 static void
 guard_handoff(void)
@@ -794,8 +747,9 @@ guard_handoff(void)
 		    freezer_frozen_path(d.freezer, i));
 		freezer_set_slot(d.freezer, i, slot);
 	}
-	if (freezer_nfrozen(d.freezer) > 0)
-		guard_arm(d.guard, d.txn.lease_ms);
+	/* and armed as the machine last said (TA_LEASE) */
+	if (d.guard_ms > 0)
+		guard_arm(d.guard, d.guard_ms);
 }
 
 /*
@@ -840,9 +794,6 @@ fs_prepare(int fd, const char *path, dev_t dev, void *arg)
 	if (slot < 0)
 		return slot;
 	d.prepared_gen = d.guard_gen;
-	/* the guard thaws on its own if we are stuck past the freeze's
-	 * deadline plus the lease */
-	guard_arm(d.guard, d.txn.limits.fs_freeze_ms + d.txn.lease_ms);
 	return slot;
 }
 
@@ -850,7 +801,8 @@ static void
 fs_released(void *arg)
 {
 	if (d.guard != NULL)
-		guard_thawed(d.guard);
+		guard_thawed(d.guard); /* which disarms it too */
+	d.guard_ms = 0;
 	if (d.record != NULL)
 		record_clear(d.record);
 }
@@ -966,39 +918,40 @@ execute(const struct txn_actions *acts)
 		switch (a->kind) {
 		case TA_REPLY:
 			if (a->local)
-				local_reply(a->id, a->hresult, a->text);
+				local_reply(a->id, a->ok, a->text);
 			else
-				(void)hostchan_reply(
-				    d.host, a->hresult == HV_S_OK);
+				(void)hostchan_reply(d.host, a->ok);
 			break;
 		case TA_CHECK:
-			do_check(a->id);
+			do_check(a->id, a->ms);
 			break;
 		case TA_APPS_FREEZE:
-			/* the apps' own time; the stage's also covers the
-			 * freeze hooks that follow (limits()) */
-			d.apps_part = false;
 			d.apps_t0 = mono_ms();
-			d.apps_used = 0;
-			apps_freeze_tiers(d.apps, a->id,
-			    app_ms(d.conf.app_freeze_timeout_ms), 0,
-			    (int)d.conf.hooks_tier - 1);
+			apps_freeze_tiers(d.apps, a->id, a->ms, a->from, a->to);
 			break;
 		case TA_APPS_ABORT:
 			apps_abort(d.apps, a->id);
-			abort_hooks(a->id);
 			break;
 		case TA_APPS_THAW:
-			/* with hooks_tier, its tiers and up first (the
-			 * mirror of the freeze); then hooks "thaw", and
-			 * hooks_done() thaws the tiers below */
-			if (d.conf.hooks_tier <= APP_TIER_MAX) {
-				d.apps_part = true;
-				apps_thaw_tiers(d.apps, a->id,
-				    app_ms(a->ms) / 2, APP_TIER_MAX,
-				    (int)d.conf.hooks_tier);
-			} else if (run_hooks(HOOKS_THAW, a->id) < 0)
-				apps_thaw(d.apps, a->id, app_ms(a->ms));
+			apps_thaw_tiers(d.apps, a->id, a->ms, a->from, a->to);
+			break;
+		case TA_HOOKS_FREEZE:
+			run_hooks(HOOKS_FREEZE, a->id, a->ms);
+			break;
+		case TA_HOOKS_ABORT:
+			abort_hooks(a->id, a->ms);
+			break;
+		case TA_HOOKS_THAW:
+			run_hooks(HOOKS_THAW, a->id, a->ms);
+			break;
+		case TA_BEGIN:
+			begin_txn(a);
+			break;
+		case TA_STAGE: /* for history_note() */
+			break;
+		case TA_PROGRESS:
+			if (d.local_conn != NULL)
+				ctl_progress(d.local_conn, "%s", a->text);
 			break;
 		case TA_FS_FREEZE:
 			do_fs_freeze(a->id);
@@ -1014,6 +967,7 @@ execute(const struct txn_actions *acts)
 			break;
 		case TA_LEASE:
 			arm(d.lease_ev, &d.lease_id, a->id, a->ms);
+			guard_lease(a->guard, a->guard_ms);
 			break;
 		case TA_LOG:
 			if (a->prio <= LOG_WARNING)
@@ -1034,19 +988,20 @@ nothing_frozen(void)
 	    freezer_nfrozen(d.freezer) == 0;
 }
 
-/*
- * The transaction's deadlines from the configuration.  The application
- * stage is the apps' flush and then the freeze hooks, one after the
- * other: its deadline gives each its own time, so that a slow app does
- * not eat a hook's.
- */
+/* The transaction's deadlines and stage order from the configuration. */
 static struct txn_limits
 limits(const struct conf *c)
 {
-	struct txn_limits l = {c->check_timeout_ms,
-	    c->app_freeze_timeout_ms + c->hook_timeout_ms,
-	    c->fs_freeze_timeout_ms, c->thaw_timeout_ms, c->max_frozen_ms,
-	    c->hot_backup_veto_ok};
+	struct txn_limits l = {
+	    .check_ms = c->check_timeout_ms,
+	    .app_freeze_ms = c->app_freeze_timeout_ms,
+	    .fs_freeze_ms = c->fs_freeze_timeout_ms,
+	    .thaw_ms = c->thaw_timeout_ms,
+	    .max_frozen_ms = c->max_frozen_ms,
+	    .hook_ms = c->hook_timeout_ms,
+	    .hooks_tier = (int)c->hooks_tier,
+	    .hot_backup_ok = c->hot_backup_veto_ok,
+	};
 
 	return l;
 }
@@ -1148,101 +1103,25 @@ settle(void)
 }
 
 /*
- * Keep the history (and, when a transaction ends, the metrics) from what
- * went through the machine: the event, the state before, the actions.
+ * A transaction begins: the first backup without an app says so, by
+ * name; a detached hold's holder is its requester.
  */
 static void
-note_history(const struct txn_event *ev, enum txn_state before,
-    uint64_t before_id, const struct txn_actions *acts)
+begin_txn(const struct txn_action *a)
 {
-	struct hist_entry *e;
-	size_t i;
-	uint64_t id = d.txn.id;
-	bool refused_other;
+	char gone[APPS_REASON_MAX], who[256];
+	size_t n;
 
-	if (ev->kind == TE_HOST_REQUEST && id != before_id) {
-		char gone[APPS_REASON_MAX];
-		size_t n;
-
-		history_begin(id, d.txn.local, txn_op_name(ev->op));
-		/* the first backup without an app says so, by name */
-		if ((n = apps_news(d.apps, gone, sizeof(gone))) > 0) {
-			log_warnx(
-			    "txn %llu: %zu registered app%s gone since the last transaction, not part of this one: %s",
-			    (unsigned long long)id, n, n == 1 ? "" : "s", gone);
-			history_gone(id, gone);
-		}
-		if (ev->op == TXN_OP_HOLD && ev->local) {
-			char who[256];
-
-			holder_txid(&d.holder, id);
-			holder_who(&d.holder, who, sizeof(who));
-			history_who(id, who);
-		}
+	if ((n = apps_news(d.apps, gone, sizeof(gone))) > 0) {
+		log_warnx(
+		    "txn %llu: %zu registered app%s gone since the last transaction, not part of this one: %s",
+		    (unsigned long long)a->id, n, n == 1 ? "" : "s", gone);
+		history_gone(a->id, gone);
 	}
-	if ((e = history_find(id)) == NULL)
-		return;
-	if (ev->kind == TE_CHECK_DONE && ev->id == id)
-		history_stage(id, HS_CHECK);
-	if (ev->kind == TE_APPS_FROZEN && ev->id == id)
-		history_stage(id, HS_APPS);
-	if (ev->kind == TE_FS_FROZEN && ev->id == id)
-		history_stage(id, HS_FS);
-	if ((before == TXN_FROZEN && d.txn.state == TXN_FS_THAWING) ||
-	    (before == TXN_HELD && d.txn.state == TXN_APPS_THAWING))
-		history_stage(id, HS_FROZEN);
-	if (ev->kind == TE_LEASE_EXPIRED &&
-	    (before == TXN_FROZEN || before == TXN_HELD))
-		history_lease(id);
-	if (ev->kind == TE_APPS_THAWED && ev->id == id)
-		history_stage(id, HS_THAW);
-	/* the transaction's own requester went away: it failed, whatever
-	 * the thaw that follows does (a loss of the other requester does
-	 * nothing to it) */
-	if (before != TXN_IDLE && ev->kind == TE_LOCAL_LOST && e->local)
-		history_end(id, false, "hv_vss_ctl went away");
-	if (before != TXN_IDLE && ev->kind == TE_HOST_LOST && !e->local)
-		history_end(id, false,
-		    ev->ok ? "the kernel gave up waiting for the answer"
-		           : "the device was lost");
-	/*
-	 * A local request refused where it left the transaction as it was
-	 * is another hv_vss_ctl's (a freeze, thaw or hold during a
-	 * detached hold): its refusal is not this transaction's outcome.
-	 */
-	refused_other = ev->kind == TE_HOST_REQUEST && ev->local &&
-	    before != TXN_IDLE && id == before_id && d.txn.state == before;
-	for (i = 0; i < acts->n && !refused_other; i++) {
-		const struct txn_action *a = &acts->a[i];
-
-		/* a refusal sent to the other requester is not this one's */
-		if (a->kind != TA_REPLY || a->id != id || e->ended ||
-		    a->local != e->local)
-			continue;
-		/* an S_OK with a reason: hot_backup_veto = ok said yes to
-		 * what was refused */
-		if (a->hresult != HV_S_OK || a->text[0])
-			history_end(id, false, a->text[0] ? a->text : NULL);
-		else if (before != TXN_FS_FREEZING && /* FREEZE S_OK: not yet */
-		    d.txn.state != TXN_HELD) /* nor HOLD's */
-			history_end(id, true, NULL);
-	}
-	if (d.txn.state == TXN_IDLE && before != TXN_IDLE && !e->ended) {
-		const char *lease = strcmp(e->kind, "HOLD") == 0
-		    ? "the lease expired before RELEASE"
-		    : "the lease expired before THAW";
-
-		history_end(
-		    id, !e->lease_expired, e->lease_expired ? lease : NULL);
-	}
-	if (e->ended && d.txn.state == TXN_IDLE && before != TXN_IDLE &&
-	    strcmp(e->kind, "HOLD") != 0) { /* a hold is no backup */
-		metrics_backup(strcmp(e->kind, "FREEZE") == 0, e->local, e->ok,
-		    e->culprit,
-		    e->done[HS_FS] ? e->stage_us[HS_APPS] + e->stage_us[HS_FS]
-		                   : 0,
-		    e->stage_us[HS_FROZEN], e->lease_expired);
-		d.metrics_due = true;
+	if (a->op == TXN_OP_HOLD && a->local) {
+		holder_txid(&d.holder, a->id);
+		holder_who(&d.holder, who, sizeof(who));
+		history_who(a->id, who);
 	}
 }
 
@@ -1251,8 +1130,6 @@ pump(void)
 {
 	struct txn_actions acts;
 	struct txn_event ev;
-	enum txn_state before;
-	uint64_t before_id;
 
 	if (d.pumping)
 		return; /* the outer pump() will get to it */
@@ -1261,10 +1138,9 @@ pump(void)
 		ev = d.queue[d.qhead];
 		d.qhead = (d.qhead + 1) % QUEUE_MAX;
 		d.qlen--;
-		before = d.txn.state;
-		before_id = d.txn.id;
 		txn_step(&d.txn, &ev, &acts);
-		note_history(&ev, before, before_id, &acts);
+		if (history_note(&ev, &acts))
+			d.metrics_due = true;
 		execute(&acts);
 	}
 	d.pumping = false;
@@ -1281,11 +1157,10 @@ pump(void)
 static void
 on_request(enum host_req req, const char *name, void *arg)
 {
-	/* the machine's ops (txn.h) are still hv_msg.h's numbers */
-	static const uint8_t op[] = {[HOST_CHECK] = HV_OP_HOT_BACKUP,
-	    [HOST_FREEZE] = HV_OP_FREEZE,
-	    [HOST_THAW] = HV_OP_THAW,
-	    [HOST_OTHER] = HV_OP_COUNT};
+	static const enum txn_op op[] = {[HOST_CHECK] = TXN_OP_CHECK,
+	    [HOST_FREEZE] = TXN_OP_FREEZE,
+	    [HOST_THAW] = TXN_OP_THAW,
+	    [HOST_OTHER] = TXN_OP_OTHER};
 
 	log_debug("host: %s", name);
 	feed(TE_HOST_REQUEST, 0, op[req], false, NULL);

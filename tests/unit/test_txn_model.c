@@ -340,15 +340,15 @@ world_request(struct sys *s, uint8_t op, bool local)
 	p->req = RQ_OWED;
 	p->thaw_into = SNAP_NONE;
 	if (!local) {
-		s->w.freeze_vetoed = op == HV_OP_FREEZE && s->w.host_vetoed;
-		if (op == HV_OP_FREEZE || op == HV_OP_HOT_BACKUP)
+		s->w.freeze_vetoed = op == TXN_OP_FREEZE && s->w.host_vetoed;
+		if (op == TXN_OP_FREEZE || op == TXN_OP_CHECK)
 			s->w.host_vetoed = false;
 	}
-	if (op == HV_OP_THAW) {
+	if (op == TXN_OP_THAW) {
 		/* the requester's THAW: its snapshot was taken by now */
 		p->thaw_into = p->snap;
 		p->snap = SNAP_NONE;
-	} else if (op == HV_OP_FREEZE && p->snap != SNAP_HELD) {
+	} else if (op == TXN_OP_FREEZE && p->snap != SNAP_HELD) {
 		p->snap = SNAP_NONE; /* a new backup */
 	} else if (op == TXN_OP_RELEASE) {
 		/* the other agent's snapshot was taken by now */
@@ -441,13 +441,13 @@ world_reply(
 	}
 	p->req = RQ_ANSWERED;
 	/* hot_backup_veto = ok: never E_FAIL at HOT_BACKUP, as Linux */
-	if (!a->local && p->op == HV_OP_HOT_BACKUP && limits.hot_backup_ok)
+	if (!a->local && p->op == TXN_OP_CHECK && limits.hot_backup_ok)
 		CHECK(s, a->hresult == HV_S_OK,
 		    "HOT_BACKUP answered E_FAIL with hot_backup_veto = ok");
 	if (a->hresult != HV_S_OK)
 		return;
 	switch (p->op) {
-	case HV_OP_HOT_BACKUP:
+	case TXN_OP_CHECK:
 		/* ok: the refusal is in the text, the FREEZE meets it */
 		CHECK(s,
 		    (ev->kind == TE_CHECK_DONE && ev->ok) ||
@@ -472,7 +472,7 @@ world_reply(
 		    "RELEASE answered S_OK, but the apps were released before "
 		    "it came: the other agent's backup may be inconsistent");
 		break;
-	case HV_OP_FREEZE:
+	case TXN_OP_FREEZE:
 		CHECK(s, w->fs_frozen && !w->fs.on && w->apps_hold,
 		    "%s FREEZE answered S_OK, but filesystems frozen %d, fs "
 		    "job %d, apps hold %d",
@@ -482,7 +482,7 @@ world_reply(
 		    "and answered S_OK (hot_backup_veto = ok)");
 		p->snap = SNAP_HELD;
 		break;
-	case HV_OP_THAW:
+	case TXN_OP_THAW:
 		CHECK(s, !w->fs_frozen && !w->fs.on && !w->apps_hold,
 		    "%s THAW answered S_OK, but filesystems frozen %d, fs job "
 		    "%d, apps hold %d",
@@ -789,11 +789,11 @@ events(const struct sys *s, struct mev *m)
 	size_t n = 0;
 
 	if (w->connected) {
-		add(m, &n, TE_HOST_REQUEST, 0, HV_OP_HOT_BACKUP, false,
+		add(m, &n, TE_HOST_REQUEST, 0, TXN_OP_CHECK, false,
 		    "host HOT_BACKUP", s);
-		add(m, &n, TE_HOST_REQUEST, 0, HV_OP_FREEZE, false,
+		add(m, &n, TE_HOST_REQUEST, 0, TXN_OP_FREEZE, false,
 		    "host FREEZE", s);
-		add(m, &n, TE_HOST_REQUEST, 0, HV_OP_THAW, false, "host THAW",
+		add(m, &n, TE_HOST_REQUEST, 0, TXN_OP_THAW, false, "host THAW",
 		    s);
 		add(m, &n, TE_HOST_REQUEST, 0, OP_UNKNOWN, false,
 		    "host AUTO_RECOVER (not served)", s);
@@ -804,14 +804,14 @@ events(const struct sys *s, struct mev *m)
 	}
 	/* daemon.c refuses a second local request while one is owed */
 	if (!owed(&w->loc)) {
-		add(m, &n, TE_HOST_REQUEST, 0, HV_OP_FREEZE, false,
+		add(m, &n, TE_HOST_REQUEST, 0, TXN_OP_FREEZE, false,
 		    "local FREEZE", s)
 		    ->ev.local = true;
-		e = add(m, &n, TE_HOST_REQUEST, 0, HV_OP_FREEZE, false,
+		e = add(m, &n, TE_HOST_REQUEST, 0, TXN_OP_FREEZE, false,
 		    "local FREEZE, lease 5 s", s);
 		e->ev.local = true;
 		e->ev.ms = LOCAL_MS;
-		add(m, &n, TE_HOST_REQUEST, 0, HV_OP_THAW, false, "local THAW",
+		add(m, &n, TE_HOST_REQUEST, 0, TXN_OP_THAW, false, "local THAW",
 		    s)
 		    ->ev.local = true;
 		add(m, &n, TE_HOST_REQUEST, 0, TXN_OP_HOLD, false, "local HOLD",
