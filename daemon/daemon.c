@@ -18,7 +18,6 @@
 #include <sys/types.h>
 
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,27 +33,20 @@
 #include "ctl.h"
 #include "daemon.h"
 #include "freeze.h"
-#include "guard.h"
 #include "history.h"
 #include "holds.h"
-#include "hv_msg.h"
 #include "hooks.h"
 #include "host.h"
 #include "log.h"
 #include "metrics.h"
 #include "mountwatch.h"
 #include "plan.h"
-#include "record.h"
+#include "thawguard.h"
 #include "status.h"
 #include "txn.h"
 #include "util.h"
 
 #define RETHAW_SECONDS 2 /* between tries of a thaw that failed */
-#define GUARD_HELLO_SECONDS 5 /* for a new thaw guard to say hello */
-#define GUARD_RESPAWN_US \
-	1000000 /* before another start, after one that
-                                  * failed or died before its hello */
-#define GUARD_AWAIT_MS 1000 /* a freeze waits this for a starting guard */
 #define QUEUE_MAX 16
 /* a plan made at HOT_BACKUP serves the FREEZE that follows within this
  * long, if the mount table did not change meanwhile (mountwatch.h) */
@@ -81,17 +73,10 @@ static struct {
 	bool local_hold; /* the local FREEZE is a hold */
 	struct holder holder; /* of the last detached hold (holds.h) */
 	char release_why[APPS_REASON_MAX + 96]; /* held_gone()'s, or "" */
-	struct guard *guard;
-	struct event *guard_ev; /* its socket; NULL: no guard process */
-	struct event *guard_timer_ev; /* its hello's deadline, or a respawn */
-	bool guard_helloed; /* the current guard has said hello */
-	unsigned int guard_gen; /* hellos so far: which guard is this */
-	unsigned int prepared_gen; /* ... that fs_prepare() handed fds to */
 	struct mountwatch *mounts; /* NULL: always read the table */
 	struct plan checked; /* made at the last HOT_BACKUP */
 	bool checked_valid; /* ... and not used or outdated since */
 	uint64_t checked_us; /* monotonic, when made */
-	struct record *record;
 	struct timespec frozen_since; /* wall clock */
 	uint64_t lease_until_us; /* monotonic; 0: no lease */
 	struct event *abort_retry_ev; /* hooks "abort" after a cancel */
@@ -111,11 +96,9 @@ static struct {
 	bool metrics_due; /* write the metrics file once thawed */
 	bool stopping;
 	uint64_t apps_t0; /* monotonic ms, when an app freeze started */
-	unsigned int guard_ms; /* the machine's last arming of the guard */
 } d;
 
 static void pump(void);
-static void guard_handoff(void);
 static void begin_txn(const struct txn_action *);
 
 static struct txn_event *
@@ -355,6 +338,10 @@ do_fs_freeze(uint64_t id)
 	char why[TXN_TEXT_MAX];
 	int rc;
 
+	/* nothing is frozen that no guard holds: a guard that is starting
+	 * is waited for (thawguard_wait()), not the freeze refused */
+	if (thawguard_wait(id, 0))
+		return;
 	/* the mount table may have changed since HOT_BACKUP */
 	if (!freeze_plan(&p, why, sizeof(why))) {
 		feed(TE_FS_FROZEN, id, 0, false, why);
@@ -365,8 +352,12 @@ do_fs_freeze(uint64_t id)
 	 * again once all is frozen): the window may open from now on */
 	clock_gettime(CLOCK_REALTIME, &d.frozen_since);
 	log_hold(); /* from here on nothing may touch a file */
+	thawguard_freezing(id);
 	rc = freezer_freeze(d.freezer, &p, d.conf.presync, id);
 	plan_free(&p);
+	/* a guard restarting: wait for it on the loop, then try again */
+	if (rc < 0 && thawguard_wait(id, rc))
+		return;
 	if (rc < 0) {
 		snprintf(why, sizeof(why), "%s",
 		    freezer_last_reason(d.freezer)[0]
@@ -407,18 +398,7 @@ freeze_done(const struct freeze_result *r, void *arg)
 			    (unsigned long long)r->id, r->order);
 		if (r->ok) {
 			clock_gettime(CLOCK_REALTIME, &d.frozen_since);
-			/*
-			 * A guard that said hello while the job ran holds
-			 * none of it (the one handed the fds died): hand it
-			 * all, or the daemon's death would leave them frozen.
-			 */
-			if (d.guard != NULL && guard_ready(d.guard) &&
-			    d.prepared_gen != d.guard_gen) {
-				log_warnx(
-				    "txn %llu: the thaw guard restarted while freezing: handing the new one what is frozen",
-				    (unsigned long long)r->id);
-				guard_handoff();
-			}
+			thawguard_frozen(r->id);
 		}
 		feed(TE_FS_FROZEN, r->id, 0, r->ok, r->reason);
 	}
@@ -676,8 +656,8 @@ view(struct daemon_view *v, char *paths, size_t len)
 	    : -1;
 	v->device = d.conf.device;
 	v->connected = hostchan_connected(d.host);
-	v->guard_pid = d.guard != NULL ? guard_pid(d.guard) : 0;
-	v->guard_alive = d.guard != NULL && guard_alive(d.guard);
+	v->guard_pid = thawguard_pid();
+	v->guard_alive = thawguard_alive();
 	v->apps = d.apps;
 	/* a detached hold being taken or in place */
 	if (d.txn.local && d.txn.hold && d.holder.txid == d.txn.id &&
@@ -720,191 +700,6 @@ static int
 ctl_history(unsigned int n, bool json, struct evbuffer *out, void *arg)
 {
 	return history_write(n, json, out);
-}
-
-static void guard_cb(evutil_socket_t, short, void *);
-
-/* TA_LEASE's guard part: as the machine says, now or once it is up. */
-static void
-guard_lease(enum txn_guard how, unsigned int ms)
-{
-	if (how == TXN_GUARD_KEEP)
-		return;
-	d.guard_ms = how == TXN_GUARD_ARM ? ms : 0;
-	if (d.guard != NULL && guard_ready(d.guard))
-		guard_arm(d.guard, d.guard_ms);
-}
-
-/* Hand a guard that said hello what is frozen now, in freeze order. */
-static void
-guard_handoff(void)
-{
-	size_t i;
-	int slot;
-
-	for (i = 0; i < freezer_nfrozen(d.freezer); i++) {
-		slot = guard_hold(d.guard, freezer_frozen_fd(d.freezer, i),
-		    freezer_frozen_path(d.freezer, i));
-		freezer_set_slot(d.freezer, i, slot);
-	}
-	/* and armed as the machine last said (TA_LEASE) */
-	if (d.guard_ms > 0)
-		guard_arm(d.guard, d.guard_ms);
-}
-
-/*
- * A freeze that comes while a new guard starts (it was killed a moment
- * ago, or is found dead now) waits for its hello, which takes a few
- * milliseconds, rather than fail the backup; at most GUARD_AWAIT_MS, then the freeze is refused
- * (guard_hold() says -EAGAIN), as it is while no guard runs at all.
- * Nothing is ever frozen that no guard holds.
- */
-static void
-guard_await(void)
-{
-	uint64_t end = mono_us() + (uint64_t)GUARD_AWAIT_MS * 1000, now;
-	struct pollfd pfd;
-
-	while (d.guard_ev != NULL && !guard_ready(d.guard) &&
-	    (now = mono_us()) < end) {
-		pfd.fd = guard_fd(d.guard);
-		pfd.events = POLLIN;
-		(void)poll(&pfd, 1, (int)((end - now) / 1000) + 1);
-		guard_cb(pfd.fd, EV_READ, NULL);
-	}
-}
-
-/* Freezer hooks: the guard holds each fd, the record names it. */
-static int
-fs_prepare(int fd, const char *path, dev_t dev, void *arg)
-{
-	int slot;
-
-	if (d.record != NULL && record_add(d.record, dev, path, d.txn.id) < 0)
-		return -EIO;
-	if (d.guard == NULL)
-		return 0;
-	if (!guard_ready(d.guard))
-		guard_await();
-	/* -EPIPE: it died a moment ago, the loop has not seen it yet */
-	if ((slot = guard_hold(d.guard, fd, path)) == -EPIPE) {
-		guard_await();
-		slot = guard_hold(d.guard, fd, path);
-	}
-	if (slot < 0)
-		return slot;
-	d.prepared_gen = d.guard_gen;
-	return slot;
-}
-
-static void
-fs_released(void *arg)
-{
-	if (d.guard != NULL)
-		guard_thawed(d.guard); /* which disarms it too */
-	d.guard_ms = 0;
-	if (d.record != NULL)
-		record_clear(d.record);
-}
-
-/*
- * Start a thaw guard and watch it, without waiting: its hello
- * (GUARD_EV_READY) or its death comes through guard_cb(), and until the
- * hello fs_prepare() is refused, so nothing is frozen unguarded.
- */
-static void
-guard_up(void)
-{
-	struct timeval tv = {GUARD_HELLO_SECONDS, 0};
-	char err[256];
-
-	if (guard_spawn(d.guard, err, sizeof(err)) == -1) {
-		log_warnx("thaw guard: %s; trying again in 1 s", err);
-		tv = (struct timeval){0, GUARD_RESPAWN_US};
-		evtimer_add(d.guard_timer_ev, &tv);
-		return;
-	}
-	d.guard_helloed = false;
-	d.guard_ev = event_new(
-	    d.base, guard_fd(d.guard), EV_READ | EV_PERSIST, guard_cb, NULL);
-	if (d.guard_ev == NULL || event_add(d.guard_ev, NULL) != 0)
-		fatalx("cannot watch the thaw guard");
-	evtimer_add(d.guard_timer_ev, &tv);
-}
-
-/* No guard process: start one.  A guard that will not say hello: kill
- * it (its death restarts it). */
-static void
-guard_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	if (d.guard_ev == NULL)
-		guard_up();
-	else if (!guard_ready(d.guard)) {
-		log_warnx("thaw guard pid %d said no hello in %d s; killing it",
-		    (int)guard_pid(d.guard), GUARD_HELLO_SECONDS);
-		guard_kill(d.guard);
-	}
-}
-
-/* The guard said something: hello, it thawed on its own, or it died. */
-static void
-guard_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct timeval tv = {0, GUARD_RESPAWN_US};
-	struct guard_event ev;
-	int rc;
-
-	while ((rc = guard_read(d.guard, &ev)) == 1) {
-		switch (ev.type) {
-		case GUARD_EV_READY:
-			evtimer_del(d.guard_timer_ev);
-			d.guard_helloed = true;
-			d.guard_gen++;
-			log_info("%s", guard_note(d.guard));
-			/* a running job's threads write what is frozen: it is
-			 * handed over when the job is done (freeze_done()) */
-			if (!freezer_busy(d.freezer))
-				guard_handoff();
-			break;
-		case GUARD_EV_THAWED:
-			log_warnx("thaw guard thawed %s%s%s", ev.path,
-			    ev.err ? ": " : "", ev.err ? strerror(ev.err) : "");
-			break;
-		case GUARD_EV_LEASE:
-			log_warnx(
-			    "thaw guard: the daemon did not thaw in time; the guard thawed what it held");
-			metrics_guard_thaw();
-			/* as the lease: the next THAW must say E_FAIL */
-			feed(TE_LEASE_EXPIRED, d.lease_id, 0, false, NULL);
-			pump();
-			break;
-		case GUARD_EV_ERROR:
-			if (ev.err == EPROTO && !guard_ready(d.guard))
-				log_warnx("%s", guard_note(d.guard));
-			else
-				log_warnx(
-				    "thaw guard rejected a message (bug)");
-			break;
-		case GUARD_EV_DIED:
-			event_free(d.guard_ev);
-			d.guard_ev = NULL;
-			evtimer_del(d.guard_timer_ev);
-			/* one that dies before its hello (a broken
-			 * install) is not restarted in a tight loop */
-			if (!d.guard_helloed) {
-				log_warnx(
-				    "thaw guard died (status %d); restarting it in 1 s",
-				    ev.status);
-				evtimer_add(d.guard_timer_ev, &tv);
-			} else {
-				log_warnx(
-				    "thaw guard died (status %d); restarting it",
-				    ev.status);
-				guard_up();
-			}
-			return;
-		}
-	}
 }
 
 static void
@@ -957,7 +752,12 @@ execute(const struct txn_actions *acts)
 			do_fs_freeze(a->id);
 			break;
 		case TA_FS_CANCEL:
-			freezer_cancel(d.freezer);
+			/* one that waits for the guard ends now, undone */
+			if (thawguard_cancel_wait())
+				feed(TE_FS_FROZEN, a->id, 0, false,
+				    "cancelled while waiting for the thaw guard");
+			else
+				freezer_cancel(d.freezer);
 			break;
 		case TA_FS_THAW:
 			do_fs_thaw(a->id);
@@ -967,7 +767,7 @@ execute(const struct txn_actions *acts)
 			break;
 		case TA_LEASE:
 			arm(d.lease_ev, &d.lease_id, a->id, a->ms);
-			guard_lease(a->guard, a->guard_ms);
+			thawguard_lease(a->guard, a->guard_ms);
 			break;
 		case TA_LOG:
 			if (a->prio <= LOG_WARNING)
@@ -1237,42 +1037,24 @@ static const struct ctl_handlers ctl_handlers = {ctl_status, ctl_plan,
     ctl_history, ctl_freeze, ctl_thaw, ctl_release, ctl_gone, ctl_hold_apps,
     ctl_release_apps};
 
-/*
- * Before the first freeze: thaw what a previous daemon of ours left
- * frozen (the record says which; nothing else is touched), open the
- * record, and start the thaw guard.
- */
+/* The guard thawed on its own: as the lease (the next THAW says E_FAIL). */
 static void
-start_guard_and_record(const struct conf *c)
+guard_lease_passed(void *arg)
 {
-	static const struct freezer_hooks fh = {fs_prepare, fs_released, NULL};
-	struct record_report *reports = NULL;
-	size_t n = 0, i;
-	char err[512], line[512];
-
-	if (record_recover(c->run_dir, &reports, &n, err, sizeof(err)) != 0)
-		log_warnx("recovery from %s: %s", c->run_dir, err);
-	for (i = 0; i < n; i++) {
-		record_describe(&reports[i], line, sizeof(line));
-		log_warnx("recovery: %s", line);
-	}
-	free(reports);
-	if ((d.record = record_open(c->run_dir, err, sizeof(err))) == NULL)
-		fatalx("ownership record: %s", err);
-	/* at start, waiting for it: a daemon without one must not run */
-	if ((d.guard = guard_start(0, err, sizeof(err))) == NULL)
-		fatalx("thaw guard: %s", err);
-	log_info("%s", guard_note(d.guard));
-	d.guard_helloed = true;
-	if ((d.guard_timer_ev = evtimer_new(d.base, guard_timer_cb, NULL)) ==
-	    NULL)
-		fatalx("out of memory");
-	d.guard_ev = event_new(
-	    d.base, guard_fd(d.guard), EV_READ | EV_PERSIST, guard_cb, NULL);
-	if (d.guard_ev == NULL || event_add(d.guard_ev, NULL) != 0)
-		fatalx("cannot watch the thaw guard");
-	freezer_set_hooks(d.freezer, &fh);
+	feed(TE_LEASE_EXPIRED, d.lease_id, 0, false, NULL);
+	pump();
 }
+
+/* A freeze that waited for the thaw guard to come up tries again. */
+static void
+guard_retry_freeze(uint64_t id, void *arg)
+{
+	do_fs_freeze(id);
+	pump();
+}
+
+static const struct thawguard_cb guard_cb = {
+    guard_lease_passed, guard_retry_freeze, NULL};
 
 void
 daemon_start(struct event_base *base, const struct conf *c,
@@ -1306,7 +1088,7 @@ daemon_start(struct event_base *base, const struct conf *c,
 		fatalx("cannot serve applications on %s", c->app_socket);
 	if ((d.ctl = ctl_new(base, c, &ctl_handlers, NULL)) == NULL)
 		fatalx("cannot serve hv_vss_ctl on %s", c->ctl_socket);
-	start_guard_and_record(c);
+	thawguard_start(base, d.freezer, c->run_dir, &guard_cb);
 	warn_timeouts(c);
 	/* without it every FREEZE reads the mount table anew: slower with
 	 * many mounts, never wrong */
@@ -1354,12 +1136,7 @@ daemon_run(void)
 	event_free(d.abort_retry_ev);
 	event_free(d.rethaw_ev);
 	freezer_free(d.freezer);
-	if (d.guard_ev != NULL)
-		event_free(d.guard_ev);
-	if (d.guard_timer_ev != NULL)
-		event_free(d.guard_timer_ev);
-	guard_free(d.guard);
-	record_close(d.record);
+	thawguard_free();
 	forget_checked_plan();
 	mountwatch_close(d.mounts);
 	event_free(d.deadline_ev);

@@ -641,10 +641,17 @@ on_deadline(struct txn *t, struct txn_actions *out)
 		say(t, out, LOG_WARNING,
 		    "applications did not all confirm THAW within %u ms",
 		    t->limits.thaw_ms);
-		if (t->state == TXN_HOOKS_THAWING)
+		if (t->state == TXN_HOOKS_THAWING) {
+			/* the apps' stage is free: they are not left frozen
+			 * for the hooks' sake */
 			say(t, out, LOG_WARNING,
-			    "its thaw hooks outlasted the transaction; its applications below hooks_tier are not told THAW");
-		/* the hooks still get their "thaw", whatever the apps do */
+			    "its thaw hooks outlasted the transaction; the applications after them are told THAW now");
+			apps_thaw(t, out, thaw_part_ms(t),
+			    t->limits.hooks_tier - 1, 0);
+		}
+		/* the hooks still get their "thaw", whatever the apps do
+		 * (the tiers below hooks_tier are then left to their own
+		 * timeout: the apps' stage still runs) */
 		if (t->hooks_frozen)
 			start_hooks_thaw(t, out);
 		reply(t, out, t->result);
