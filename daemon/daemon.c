@@ -34,7 +34,7 @@
 #include "daemon.h"
 #include "freeze.h"
 #include "history.h"
-#include "holds.h"
+#include "local.h"
 #include "hooks.h"
 #include "host.h"
 #include "log.h"
@@ -66,13 +66,6 @@ static struct {
 	struct apps *apps;
 	struct hooks *hooks;
 	struct ctl *ctl;
-	struct ctl_conn *local_conn; /* awaits the local reply */
-	struct ctl_conn *hold_conn; /* holds a local freeze */
-	uint64_t hold_txid; /* ... of this transaction */
-	uint64_t local_txid; /* the transaction local_conn awaits */
-	bool local_hold; /* the local FREEZE is a hold */
-	struct holder holder; /* of the last detached hold (holds.h) */
-	char release_why[APPS_REASON_MAX + 96]; /* held_gone()'s, or "" */
 	struct mountwatch *mounts; /* NULL: always read the table */
 	struct plan checked; /* made at the last HOT_BACKUP */
 	bool checked_valid; /* ... and not used or outdated since */
@@ -414,231 +407,6 @@ do_fs_thaw(uint64_t id)
 		feed(TE_FS_THAWED, id, 0, false, strerror(-rc));
 }
 
-/*
- * A detached hold is in place: its holder's times, and "HELD <txid>
- * <since> <until>" (epoch seconds) to the asker, who may go now.
- */
-static void
-held_reply(struct ctl_conn *c, uint64_t id)
-{
-	char text[512];
-
-	holder_held(&d.holder);
-	holder_text(&d.holder, text, sizeof(text));
-	log_info("hold: %s", text);
-	ctl_line(c, "HELD %llu %lld %lld", (unsigned long long)id,
-	    (long long)d.holder.since.tv_sec, (long long)d.holder.until.tv_sec);
-}
-
-/* The answer to hv_vss_ctl's request, to whoever asked. */
-static void
-local_reply(uint64_t id, bool ok, const char *why)
-{
-	struct ctl_conn *c = d.local_conn;
-	char gone[sizeof(d.release_why)];
-
-	/* the RELEASE's answer, whoever is left to read it */
-	snprintf(gone, sizeof(gone), "%s", d.release_why);
-	d.release_why[0] = '\0';
-	if (ok && gone[0] != '\0') {
-		ok = false;
-		why = gone;
-	}
-	d.local_conn = NULL;
-	if (c == NULL)
-		return;
-	if (ok && d.local_hold && d.txn.state == TXN_FROZEN) {
-		d.local_hold = false;
-		d.hold_conn = c;
-		d.hold_txid = id;
-		ctl_frozen(c, id);
-		return;
-	}
-	if (ok && d.txn.state == TXN_HELD && id == d.holder.txid)
-		held_reply(c, id);
-	ctl_done(c, ok, ok ? NULL : why[0] ? why : "refused");
-}
-
-static void
-ctl_freeze(struct ctl_conn *c, unsigned int ms, bool hold, void *arg)
-{
-	struct txn_event *ev;
-
-	if (d.local_conn != NULL || d.hold_conn != NULL) {
-		ctl_done(c, false, "another local request is in progress");
-		return;
-	}
-	d.local_conn = c;
-	d.local_hold = hold;
-	ev = feed(TE_HOST_REQUEST, 0, TXN_OP_FREEZE, false, NULL);
-	ev->local = true;
-	ev->ms = ms;
-	pump();
-	if (d.local_conn == c)
-		d.local_txid = d.txn.id;
-}
-
-/* hv_vss_ctl hold: the apps and hooks alone, detached (holds.h). */
-static void
-ctl_hold_apps(struct ctl_conn *c, unsigned int ms, const char *label, void *arg)
-{
-	struct holder prev;
-	struct txn_event *ev;
-	uid_t uid;
-	pid_t pid;
-
-	if (d.local_conn != NULL || d.hold_conn != NULL) {
-		ctl_done(c, false, "another local request is in progress");
-		return;
-	}
-	ctl_peer(c, &uid, &pid);
-	/* a hold refused leaves the one in place its holder */
-	prev = d.holder;
-	holder_ask(&d.holder, uid, pid, label, ms);
-	d.local_conn = c;
-	d.local_hold = false;
-	ev = feed(TE_HOST_REQUEST, 0, TXN_OP_HOLD, false, NULL);
-	ev->local = true;
-	ev->ms = ms;
-	pump();
-	if (d.holder.txid == 0) /* no transaction of its own was begun */
-		d.holder = prev;
-	if (d.local_conn == c)
-		d.local_txid = d.txn.id;
-}
-
-/*
- * Applications gone while the hold held them (closed, dropped): the
- * library thaws one whose connection fails while frozen, and a hold
- * freezes no filesystem under it, so the backup taken meanwhile is not
- * consistent for it.  The RELEASE says so (E_FAIL); the next transaction
- * would say it only after that backup was kept.
- */
-static void
-held_gone(void)
-{
-	char gone[APPS_REASON_MAX];
-	size_t n;
-
-	d.release_why[0] = '\0';
-	if (!d.txn.local || !d.txn.hold || d.txn.state != TXN_HELD ||
-	    (n = apps_news(d.apps, gone, sizeof(gone))) == 0)
-		return;
-	snprintf(d.release_why, sizeof(d.release_why),
-	    "%zu registered app%s gone while held, not part of the backup taken meanwhile: %s",
-	    n, n == 1 ? "" : "s", gone);
-	log_warnx("txn %llu: %s", (unsigned long long)d.txn.id, d.release_why);
-	history_end(d.txn.id, false, d.release_why);
-}
-
-static void
-ctl_release_apps(struct ctl_conn *c, void *arg)
-{
-	struct ctl_conn *taker = d.local_conn;
-
-	/*
-	 * A release while the hold is still being taken calls it off: the
-	 * agent gave up on its freeze (its script timed out or was killed)
-	 * and will not release again; the hold would last its whole lease.
-	 */
-	if (taker != NULL && d.txn.local && d.txn.hold &&
-	    (d.txn.state == TXN_APPS_FREEZING ||
-	        d.txn.state == TXN_HOOKS_FREEZING) &&
-	    d.txn.id == d.local_txid) {
-		log_warnx(
-		    "txn %llu: released while the applications were being held: calling the hold off",
-		    (unsigned long long)d.txn.id);
-		d.local_conn = NULL;
-		ctl_done(taker, false,
-		    "released before the applications were held: the hold is called off");
-		feed(TE_LOCAL_LOST, 0, 0, false, "released while being taken");
-		pump();
-	}
-	if (d.local_conn != NULL) {
-		ctl_done(c, false, "another local request is in progress");
-		return;
-	}
-	d.local_conn = c;
-	held_gone();
-	feed(TE_HOST_REQUEST, 0, TXN_OP_RELEASE, false, NULL)->local = true;
-	pump();
-	if (d.local_conn == c)
-		d.local_txid = d.txn.id;
-}
-
-static void
-local_thaw(struct ctl_conn *c)
-{
-	d.local_conn = c;
-	feed(TE_HOST_REQUEST, 0, TXN_OP_THAW, false, NULL)->local = true;
-	pump();
-	if (d.local_conn == c)
-		d.local_txid = d.txn.id;
-}
-
-static void
-ctl_thaw(struct ctl_conn *c, void *arg)
-{
-	if (d.local_conn != NULL) {
-		ctl_done(c, false, "another local request is in progress");
-		return;
-	}
-	/* a held snapshot ends when its holder says so, not before */
-	if (d.hold_conn != NULL) {
-		ctl_done(c, false,
-		    "a snapshot held by another hv_vss_ctl is in progress; it thaws when that one ends");
-		return;
-	}
-	local_thaw(c);
-}
-
-/* True while the hold's own transaction is still frozen. */
-static bool
-hold_live(void)
-{
-	return d.txn.local && d.txn.id == d.hold_txid &&
-	    d.txn.state == TXN_FROZEN;
-}
-
-static void
-ctl_release(struct ctl_conn *c, void *arg)
-{
-	if (c != d.hold_conn)
-		return;
-	d.hold_conn = NULL;
-	if (!hold_live()) {
-		ctl_done(c, false,
-		    "the snapshot was thawed before the release: its timeout passed, or the daemon is stopping");
-		return;
-	}
-	local_thaw(c);
-}
-
-/*
- * A client went away: its hold is over, a request it awaited is undone;
- * but only if the transaction is still that client's own.
- */
-static void
-ctl_gone(struct ctl_conn *c, void *arg)
-{
-	bool mine;
-
-	if (c == d.hold_conn) {
-		d.hold_conn = NULL;
-		mine = hold_live();
-	} else if (c == d.local_conn) {
-		d.local_conn = NULL;
-		mine = d.txn.local && d.txn.id == d.local_txid &&
-		    d.txn.state != TXN_IDLE;
-	} else
-		return;
-	if (!mine)
-		return;
-	log_warnx("hv_vss_ctl went away: undoing its snapshot");
-	feed(TE_LOCAL_LOST, 0, 0, false, "hv_vss_ctl went away");
-	pump();
-}
-
 static void
 view(struct daemon_view *v, char *paths, size_t len)
 {
@@ -659,13 +427,8 @@ view(struct daemon_view *v, char *paths, size_t len)
 	v->guard_pid = thawguard_pid();
 	v->guard_alive = thawguard_alive();
 	v->apps = d.apps;
-	/* a detached hold being taken or in place */
-	if (d.txn.local && d.txn.hold && d.holder.txid == d.txn.id &&
-	    (d.txn.state == TXN_HELD || d.txn.state == TXN_APPS_FREEZING ||
-	        d.txn.state == TXN_HOOKS_FREEZING)) {
-		holder_text(&d.holder, v->hold_text, sizeof(v->hold_text));
-		holder_json(&d.holder, v->hold_json, sizeof(v->hold_json));
-	}
+	local_hold_view(v->hold_text, sizeof(v->hold_text), v->hold_json,
+	    sizeof(v->hold_json));
 	paths[0] = '\0';
 	v->frozen_paths = paths;
 	/* a running job changes what is frozen under us: say so, and read
@@ -713,7 +476,7 @@ execute(const struct txn_actions *acts)
 		switch (a->kind) {
 		case TA_REPLY:
 			if (a->local)
-				local_reply(a->id, a->ok, a->text);
+				local_reply(a);
 			else
 				(void)hostchan_reply(d.host, a->ok);
 			break;
@@ -745,8 +508,7 @@ execute(const struct txn_actions *acts)
 		case TA_STAGE: /* for history_note() */
 			break;
 		case TA_PROGRESS:
-			if (d.local_conn != NULL)
-				ctl_progress(d.local_conn, "%s", a->text);
+			local_progress(a->text);
 			break;
 		case TA_FS_FREEZE:
 			do_fs_freeze(a->id);
@@ -909,7 +671,7 @@ settle(void)
 static void
 begin_txn(const struct txn_action *a)
 {
-	char gone[APPS_REASON_MAX], who[256];
+	char gone[APPS_REASON_MAX];
 	size_t n;
 
 	if ((n = apps_news(d.apps, gone, sizeof(gone))) > 0) {
@@ -918,11 +680,7 @@ begin_txn(const struct txn_action *a)
 		    (unsigned long long)a->id, n, n == 1 ? "" : "s", gone);
 		history_gone(a->id, gone);
 	}
-	if (a->op == TXN_OP_HOLD && a->local) {
-		holder_txid(&d.holder, a->id);
-		holder_who(&d.holder, who, sizeof(who));
-		history_who(a->id, who);
-	}
+	local_begin(a);
 }
 
 static void
@@ -944,13 +702,7 @@ pump(void)
 		execute(&acts);
 	}
 	d.pumping = false;
-	/* a local request the machine no longer owes (its transaction was
-	 * undone under it) gets its answer here, or never */
-	if (d.local_conn != NULL && !(d.txn.local && d.txn.owe_reply)) {
-		ctl_done(d.local_conn, false,
-		    "the request was undone before it could be answered");
-		d.local_conn = NULL;
-	}
+	local_settle();
 	settle();
 }
 
@@ -1034,8 +786,20 @@ warn_timeouts(const struct conf *c)
 }
 
 static const struct ctl_handlers ctl_handlers = {ctl_status, ctl_plan,
-    ctl_history, ctl_freeze, ctl_thaw, ctl_release, ctl_gone, ctl_hold_apps,
-    ctl_release_apps};
+    ctl_history, local_freeze, local_thaw, local_release, local_gone,
+    local_hold_apps, local_release_apps};
+
+/* local.c's requests: fed and carried out at once. */
+static void
+local_feed(const struct txn_event *ev)
+{
+	struct txn_event *q =
+	    feed(ev->kind, ev->id, ev->op, ev->ok, ev->reason);
+
+	q->local = ev->local;
+	q->ms = ev->ms;
+	pump();
+}
 
 /* The guard thawed on its own: as the lease (the next THAW says E_FAIL). */
 static void
@@ -1086,6 +850,7 @@ daemon_start(struct event_base *base, const struct conf *c,
 		fatalx("out of memory");
 	if ((d.apps = apps_new(base, c, apps_done, NULL)) == NULL)
 		fatalx("cannot serve applications on %s", c->app_socket);
+	local_init(&d.txn, d.apps, local_feed);
 	if ((d.ctl = ctl_new(base, c, &ctl_handlers, NULL)) == NULL)
 		fatalx("cannot serve hv_vss_ctl on %s", c->ctl_socket);
 	thawguard_start(base, d.freezer, c->run_dir, &guard_cb);

@@ -152,7 +152,7 @@ note_stage(struct hist_entry *e, enum txn_stage s)
 		if (!e->ended)
 			history_end(e->id, !e->lease_expired,
 			    !e->lease_expired ? NULL
-			    : strcmp(e->kind, "HOLD") == 0
+			        : strcmp(e->kind, "HOLD") == 0
 			        ? "the lease expired before RELEASE"
 			        : "the lease expired before THAW");
 		return count_backup(e);
@@ -181,8 +181,8 @@ history_note(const struct txn_event *ev, const struct txn_actions *acts)
 {
 	struct hist_entry *e;
 	const struct txn_action *a;
-	bool counted = false, lost = ev->kind == TE_LOCAL_LOST ||
-	    ev->kind == TE_HOST_LOST;
+	bool counted = false,
+	     lost = ev->kind == TE_LOCAL_LOST || ev->kind == TE_HOST_LOST;
 	size_t i;
 
 	for (i = 0; i < acts->n; i++) {

@@ -21,7 +21,8 @@
 #include "util.h"
 
 #define GUARD_HELLO_SECONDS 5 /* for a new thaw guard to say hello */
-#define GUARD_RESPAWN_US 1000000 /* before another start, after one that
+#define GUARD_RESPAWN_US \
+	1000000 /* before another start, after one that
                                   * failed or died before its hello */
 
 static struct {
@@ -87,7 +88,8 @@ thawguard_frozen(uint64_t txid)
 	 * one handed the fds died): hand it all, or the daemon's death
 	 * would leave them frozen.
 	 */
-	if (g.guard != NULL && guard_ready(g.guard) && g.prepared_gen != g.gen) {
+	if (g.guard != NULL && guard_ready(g.guard) &&
+	    g.prepared_gen != g.gen) {
 		log_warnx(
 		    "txn %llu: the thaw guard restarted while freezing: handing the new one what is frozen",
 		    (unsigned long long)txid);

@@ -40,8 +40,8 @@ struct thawguard_cb {
  * guard (waiting for its hello: a daemon without one must not run), and
  * become freezer's prepare and released hooks.  Fatal on failure.
  */
-void thawguard_start(struct event_base *, struct freezer *,
-    const char *run_dir, const struct thawguard_cb *);
+void thawguard_start(struct event_base *, struct freezer *, const char *run_dir,
+    const struct thawguard_cb *);
 void thawguard_free(void);
 /* TA_LEASE's guard part. */
 void thawguard_lease(enum txn_guard, unsigned int ms);

@@ -212,8 +212,8 @@ static void
 progress(struct txn *t, struct txn_actions *out, const char *text)
 {
 	if (t->local && t->owe_reply)
-		snprintf(act(t, out, TA_PROGRESS)->text, TXN_TEXT_MAX, "%s",
-		    text);
+		snprintf(
+		    act(t, out, TA_PROGRESS)->text, TXN_TEXT_MAX, "%s", text);
 }
 
 /* An application stage's budget, inside the machine's deadline on it. */
@@ -358,9 +358,8 @@ start_release(struct txn *t, struct txn_actions *out, bool ok)
 	start_apps_thaw(t, out);
 }
 
-static void
-idle_request(struct txn *, enum txn_op, bool, unsigned int,
-    struct txn_actions *);
+static void idle_request(
+    struct txn *, enum txn_op, bool, unsigned int, struct txn_actions *);
 
 /*
  * hot_backup_veto = ok: the HOT_BACKUP before this FREEZE was refused by
@@ -784,8 +783,8 @@ freeze_failed(struct txn *t, struct txn_actions *out, const char *reason)
 }
 
 static void
-on_apps_frozen(struct txn *t, const struct txn_event *ev,
-    struct txn_actions *out)
+on_apps_frozen(
+    struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 {
 	unsigned int budget = app_ms(t->limits.app_freeze_ms);
 
@@ -810,8 +809,8 @@ on_apps_frozen(struct txn *t, const struct txn_event *ev,
 }
 
 static void
-on_hooks_frozen(struct txn *t, const struct txn_event *ev,
-    struct txn_actions *out)
+on_hooks_frozen(
+    struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 {
 	if (t->state != TXN_HOOKS_FREEZING)
 		return;
@@ -826,13 +825,12 @@ on_hooks_frozen(struct txn *t, const struct txn_event *ev,
 	}
 	t->state = TXN_APPS_FREEZING;
 	t->after_hooks = true;
-	apps_freeze(t, out, t->apps_left_ms, t->limits.hooks_tier,
-	    TXN_TIERS - 1);
+	apps_freeze(
+	    t, out, t->apps_left_ms, t->limits.hooks_tier, TXN_TIERS - 1);
 }
 
 static void
-on_fs_frozen(struct txn *t, const struct txn_event *ev,
-    struct txn_actions *out)
+on_fs_frozen(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 {
 	if (t->state == TXN_ABORTING) {
 		/* the cancelled freeze came back, undone */
@@ -861,8 +859,7 @@ on_fs_frozen(struct txn *t, const struct txn_event *ev,
 }
 
 static void
-on_fs_thawed(struct txn *t, const struct txn_event *ev,
-    struct txn_actions *out)
+on_fs_thawed(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 {
 	if (t->state != TXN_FS_THAWING)
 		return;
@@ -913,8 +910,8 @@ on_apps_thawed(struct txn *t, struct txn_actions *out)
 }
 
 static void
-on_hooks_thawed(struct txn *t, const struct txn_event *ev,
-    struct txn_actions *out)
+on_hooks_thawed(
+    struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 {
 	if (t->state != TXN_HOOKS_THAWING)
 		return;

@@ -607,7 +607,8 @@ world_action(struct sys *s, const struct txn_action *a,
 			    a->from, a->to);
 		} else
 			CHECK(s,
-			    a->ms > 0 && a->ms <= app_budget(limits.app_freeze_ms) &&
+			    a->ms > 0 &&
+			        a->ms <= app_budget(limits.app_freeze_ms) &&
 			        a->from == limits.hooks_tier &&
 			        a->to == TXN_TIERS - 1 &&
 			        limits.hooks_tier < TXN_TIERS,
@@ -627,12 +628,13 @@ world_action(struct sys *s, const struct txn_action *a,
 		/* the mirror: from hooks_tier up before the hooks, the rest
 		 * after them, the time shared between the parts */
 		CHECK(s,
-		    a->ms == app_budget(limits.thaw_ms) /
-		            (limits.hooks_tier < TXN_TIERS ? 2 : 1) &&
+		    a->ms ==
+		            app_budget(limits.thaw_ms) /
+		                (limits.hooks_tier < TXN_TIERS ? 2 : 1) &&
 		        (w->hooks_owe ? a->from == TXN_TIERS - 1 &&
-		                 a->to == limits.hooks_tier
+		                    a->to == limits.hooks_tier
 		                      : a->from == limits.hooks_tier - 1 &&
-		                 a->to == 0),
+		                    a->to == 0),
 		    "apps given %u ms to thaw tiers %d..%d (hooks owed %d)",
 		    a->ms, a->from, a->to, w->hooks_owe);
 		w->apps_hold = false;
@@ -861,8 +863,8 @@ check_state(const struct sys *s)
 		CHECK(s, armed_now(s, &w->fs) && !w->fs_thaw && w->fs.flag,
 		    "aborting, no cancelled freeze runs");
 		CHECK(s, !w->apps_hold && !w->hooks_owe,
-		    "aborting, apps (%d) or hooks (%d) still hold", w->apps_hold,
-		    w->hooks_owe);
+		    "aborting, apps (%d) or hooks (%d) still hold",
+		    w->apps_hold, w->hooks_owe);
 		break;
 	case TXN_HELD:
 		CHECK(s, t->local && t->hold, "holding for the host");
@@ -943,8 +945,7 @@ step(struct sys *s, const struct txn_event *ev)
 
 static struct mev *
 add(struct mev *m, size_t *n, enum txn_event_kind kind, uint64_t id,
-    enum txn_op op,
-    bool ok, const char *label, const struct sys *s)
+    enum txn_op op, bool ok, const char *label, const struct sys *s)
 {
 	struct mev *e = &m[(*n)++];
 
@@ -1102,8 +1103,8 @@ state_key(const struct sys *s, uint8_t *k)
 	k[n++] =
 	    (uint8_t)(w->connected | w->fs_frozen << 2 | w->apps_hold << 3 |
 	        w->fs_thaw << 4 | w->host_vetoed << 5 | w->freeze_vetoed << 6);
-	k[n++] = (uint8_t)(w->hooks_owe | w->guard_armed << 1 |
-	    w->guard_left << 2);
+	k[n++] =
+	    (uint8_t)(w->hooks_owe | w->guard_armed << 1 | w->guard_left << 2);
 	k[n++] = w->host.op;
 	k[n++] = (uint8_t)w->host.req;
 	k[n++] = (uint8_t)w->host.thaw_into;
