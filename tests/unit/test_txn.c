@@ -876,6 +876,296 @@ test_hot_backup_veto_ok(void **state)
 	assert_false(logged("hot_backup_veto"));
 }
 
+/* The action of a kind after the i-th action (for a second one). */
+static const struct txn_action *
+next_of(enum txn_action_kind kind, const struct txn_action *after)
+{
+	size_t i;
+
+	for (i = after != NULL ? (size_t)(after - out.a) + 1 : 0; i < out.n;
+	     i++)
+		if (out.a[i].kind == kind)
+			return &out.a[i];
+	fail_msg("no action %d after", kind);
+	return NULL;
+}
+
+static void
+tiers(const struct txn_action *a, int from, int to, unsigned int ms)
+{
+	assert_int_equal(a->from, from);
+	assert_int_equal(a->to, to);
+	assert_int_equal(a->ms, ms);
+}
+
+/*
+ * hooks_tier = 5: the machine orders the stages and gives each its
+ * budget: tiers 0..4, the hooks, tiers 5..9 with what is left of the
+ * apps' time; on thaw the mirror, the apps' time halved between parts.
+ */
+static void
+test_hooks_tier_stages(void **state)
+{
+	struct txn_limits l = limits;
+	struct txn_event ev = {.kind = TE_APPS_FROZEN, .ok = true};
+
+	l.hooks_tier = 5;
+	txn_init(&t, &l);
+	auto_hooks = false;
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
+	assert_string_equal(kinds(), "dF");
+	/* one deadline for apps and hooks, each its own time within */
+	assert_int_equal(first(TA_DEADLINE)->ms, 10000 + 5000);
+	tiers(first(TA_APPS_FREEZE), 0, 4, 10000 - 200);
+	/* the first part took 3 s */
+	ev.id = t.id;
+	ev.ms = 3000;
+	out.n = 0;
+	step_into_out(&ev);
+	assert_string_equal(kinds(), "H");
+	assert_int_equal(first(TA_HOOKS_FREEZE)->ms, 5000);
+	assert_int_equal(t.state, TXN_HOOKS_FREEZING);
+	assert_true(t.hooks_frozen);
+	feed(TE_HOOKS_FROZEN, 0, true);
+	assert_string_equal(kinds(), "F");
+	tiers(first(TA_APPS_FREEZE), 5, 9, 10000 - 200 - 3000);
+	assert_int_equal(t.state, TXN_APPS_FREEZING);
+	feed(TE_APPS_FROZEN, 0, true);
+	assert_string_equal(kinds(), "dlf");
+	feed(TE_FS_FROZEN, 0, true);
+	assert_int_equal(replied(), R_OK);
+
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
+	feed(TE_FS_THAWED, 0, true);
+	assert_string_equal(kinds(), "ldT");
+	tiers(first(TA_APPS_THAW), 9, 5, (20000 - 200) / 2);
+	feed(TE_APPS_THAWED, 0, true);
+	assert_string_equal(kinds(), "h");
+	assert_int_equal(first(TA_HOOKS_THAW)->ms, 5000);
+	assert_int_equal(t.state, TXN_HOOKS_THAWING);
+	assert_false(t.hooks_frozen);
+	feed(TE_HOOKS_THAWED, 0, false); /* reported, the thaw goes on */
+	assert_true(logged("hooks thaw: the culprit"));
+	assert_string_equal(kinds(), "T");
+	tiers(first(TA_APPS_THAW), 4, 0, (20000 - 200) / 2);
+	feed(TE_APPS_THAWED, 0, true);
+	assert_string_equal(kinds(), "dR");
+	assert_int_equal(replied(), R_OK);
+}
+
+/* hooks_tier = 10 (the default): the hooks after all the apps, and
+ * thawed before them all; tiers 10..9 is no part at all */
+static void
+test_hooks_last(void **state)
+{
+	auto_hooks = false;
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
+	tiers(first(TA_APPS_FREEZE), 0, 9, 10000 - 200);
+	feed(TE_APPS_FROZEN, 0, true);
+	assert_string_equal(kinds(), "H");
+	feed(TE_HOOKS_FROZEN, 0, true);
+	assert_string_equal(kinds(), "dlf");
+	feed(TE_FS_FROZEN, 0, true);
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
+	feed(TE_FS_THAWED, 0, true);
+	assert_string_equal(kinds(), "ldh");
+	feed(TE_HOOKS_THAWED, 0, true);
+	tiers(first(TA_APPS_THAW), 9, 0, 20000 - 200);
+}
+
+/* A hook vetoes: the apps get ABORT, the hooks that saw "freeze"
+ * "abort", and the host the hook's reason. */
+static void
+test_hooks_veto(void **state)
+{
+	auto_hooks = false;
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
+	feed(TE_APPS_FROZEN, 0, true);
+	feed(TE_HOOKS_FROZEN, 0, false);
+	assert_string_equal(kinds(), "dABR");
+	assert_int_equal(replied(), R_FAIL);
+	assert_string_equal(reply_text(), "the culprit");
+	assert_false(t.hooks_frozen);
+	assert_int_equal(t.state, TXN_IDLE);
+	/* an app that vetoes before the hooks: no "abort" for them */
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
+	feed(TE_APPS_FROZEN, 0, false);
+	assert_string_equal(kinds(), "dAR");
+}
+
+/* The stage deadline while the hooks run: they are stopped and told
+ * "abort"; their late end is stale.  A superseded freeze the same. */
+static void
+test_hooks_deadline(void **state)
+{
+	auto_hooks = false;
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
+	feed(TE_APPS_FROZEN, 0, true);
+	feed(TE_DEADLINE, 0, false);
+	assert_string_equal(kinds(), "ABR");
+	assert_true(logged("within 15000 ms"));
+	feed(TE_HOOKS_FROZEN, 0, true);
+	assert_int_equal(out.n, 0);
+
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
+	feed(TE_APPS_FROZEN, 0, true);
+	feed(TE_HOST_REQUEST, TXN_OP_CHECK, false);
+	assert_string_equal(kinds(), "dABdC");
+	assert_int_equal(t.state, TXN_CHECKING);
+}
+
+/*
+ * Found by test_txn_model.c (hooks_tier = 10): the thaw's deadline
+ * while the thaw hooks ran left every application frozen, waiting for
+ * hooks that outlasted the transaction (the old daemon.c logged "its
+ * applications were not told THAW").  Now they are told at once.
+ */
+static void
+test_thaw_hooks_outlast(void **state)
+{
+	to_frozen();
+	auto_hooks = false;
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
+	feed(TE_FS_THAWED, 0, true);
+	assert_int_equal(t.state, TXN_HOOKS_THAWING);
+	feed(TE_DEADLINE, 0, false);
+	tiers(first(TA_APPS_THAW), 9, 0, 20000 - 200);
+	assert_int_equal(replied(), R_OK);
+	assert_int_equal(t.state, TXN_IDLE);
+}
+
+/* With hooks_tier, a thaw deadline in the upper tiers still sends the
+ * hooks their "thaw": none is left owed. */
+static void
+test_thaw_deadline_thaws_hooks(void **state)
+{
+	struct txn_limits l = limits;
+
+	l.hooks_tier = 5;
+	txn_init(&t, &l);
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
+	feed(TE_APPS_FROZEN, 0, true); /* and the hooks, by feed() */
+	feed(TE_APPS_FROZEN, 0, true);
+	feed(TE_FS_FROZEN, 0, true);
+	assert_int_equal(t.state, TXN_FROZEN);
+	auto_hooks = false;
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
+	feed(TE_FS_THAWED, 0, true);
+	assert_int_equal(t.state, TXN_APPS_THAWING);
+	assert_true(t.hooks_frozen);
+	feed(TE_DEADLINE, 0, false);
+	assert_string_equal(kinds(), "hR");
+	assert_false(t.hooks_frozen);
+}
+
+/*
+ * TA_LEASE arms the guard: before the filesystems freeze (their
+ * deadline and the lease), again when frozen (the lease); it is kept
+ * through the thaw, disarmed once all is thawed, and kept if the thaw
+ * failed (the guard holds what is left).
+ */
+static void
+test_guard_arming(void **state)
+{
+	const struct txn_action *a;
+
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
+	feed(TE_APPS_FROZEN, 0, true);
+	a = first(TA_LEASE);
+	assert_int_equal(a->guard, TXN_GUARD_ARM);
+	assert_int_equal(a->guard_ms, 60000 + 60000);
+	assert_int_equal(a->ms, 0);
+	assert_true(a < first(TA_FS_FREEZE)); /* armed before it freezes */
+	feed(TE_FS_FROZEN, 0, true);
+	a = first(TA_LEASE);
+	assert_int_equal(a->guard, TXN_GUARD_ARM);
+	assert_int_equal(a->guard_ms, 60000);
+	assert_int_equal(a->ms, 60000);
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
+	assert_int_equal(first(TA_LEASE)->guard, TXN_GUARD_KEEP);
+	feed(TE_FS_THAWED, 0, true);
+	assert_int_equal(first(TA_LEASE)->guard, TXN_GUARD_DISARM);
+	feed(TE_APPS_THAWED, 0, true);
+
+	/* a failed freeze leaves nothing frozen: disarmed */
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
+	feed(TE_APPS_FROZEN, 0, true);
+	feed(TE_FS_FROZEN, 0, false);
+	assert_int_equal(first(TA_LEASE)->guard, TXN_GUARD_DISARM);
+
+	/* a failed thaw: the guard keeps its clock */
+	to_frozen();
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
+	feed(TE_FS_THAWED, 0, false);
+	for (a = NULL; (a = next_of(TA_DEADLINE, a))->ms == 0;)
+		;
+	assert_int_equal(a->ms, limits.thaw_ms);
+	{
+		size_t i;
+
+		for (i = 0; i < out.n; i++)
+			assert_false(out.a[i].kind == TA_LEASE &&
+			    out.a[i].guard != TXN_GUARD_KEEP);
+	}
+	/* a hold freezes nothing: its lease, not the guard */
+	setup(NULL);
+	feed_local(TXN_OP_HOLD, 30000);
+	feed(TE_APPS_FROZEN, 0, true);
+	assert_int_equal(first(TA_LEASE)->guard, TXN_GUARD_KEEP);
+	assert_int_equal(first(TA_LEASE)->ms, 30000);
+}
+
+/* A refusal's reason is data of its own, whatever was logged before. */
+static void
+test_refusal_reason(void **state)
+{
+	to_frozen();
+	feed_local(TXN_OP_FREEZE, 0);
+	assert_int_equal(replied(), R_FAIL);
+	assert_string_equal(reply_text(),
+	    "local FREEZE refused: a host transaction is in progress (frozen)");
+	assert_true(first(TA_REPLY)->aside);
+	assert_int_equal(first(TA_REPLY)->op, TXN_OP_FREEZE);
+	feed(TE_HOST_REQUEST, TXN_OP_OTHER, false);
+	assert_string_equal(
+	    reply_text(), "UNKNOWN refused: frozen, a backup is in progress");
+	/* an S_OK at once carries no reason */
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
+	assert_int_equal(replied(), R_OK);
+	assert_string_equal(reply_text(), "");
+}
+
+/* Each stage done is told to a local requester, never to the host; and
+ * the history's stages come as TA_STAGE. */
+static void
+test_progress_and_stages(void **state)
+{
+	size_t i, nprogress = 0;
+
+	feed_local(TXN_OP_FREEZE, 0);
+	assert_int_equal(first(TA_BEGIN)->op, TXN_OP_FREEZE);
+	assert_true(first(TA_BEGIN)->local);
+	feed(TE_APPS_FROZEN, 0, true);
+	assert_string_equal(first(TA_PROGRESS)->text, "applications frozen");
+	assert_int_equal(first(TA_STAGE)->stage, TXN_STAGE_APPS);
+	feed(TE_FS_FROZEN, 0, true);
+	assert_string_equal(first(TA_PROGRESS)->text, "filesystems frozen");
+	assert_true(first(TA_PROGRESS) < first(TA_REPLY));
+	feed_local(TXN_OP_THAW, 0);
+	feed(TE_FS_THAWED, 0, true);
+	feed(TE_APPS_THAWED, 0, true);
+	assert_int_equal(first(TA_STAGE)->stage, TXN_STAGE_THAW);
+	assert_int_equal(
+	    next_of(TA_STAGE, first(TA_STAGE))->stage, TXN_STAGE_END);
+
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
+	feed(TE_APPS_FROZEN, 0, true);
+	feed(TE_FS_FROZEN, 0, true);
+	for (i = 0; i < out.n; i++)
+		nprogress += out.a[i].kind == TA_PROGRESS;
+	assert_int_equal(nprogress, 0);
+}
+
 int
 main(void)
 {
@@ -904,6 +1194,15 @@ main(void)
 	    cmocka_unit_test_setup(test_hold_lease, setup),
 	    cmocka_unit_test_setup(test_hold_refused, setup),
 	    cmocka_unit_test_setup(test_hot_backup_veto_ok, setup),
+	    cmocka_unit_test_setup(test_hooks_tier_stages, setup),
+	    cmocka_unit_test_setup(test_hooks_last, setup),
+	    cmocka_unit_test_setup(test_hooks_veto, setup),
+	    cmocka_unit_test_setup(test_hooks_deadline, setup),
+	    cmocka_unit_test_setup(test_thaw_hooks_outlast, setup),
+	    cmocka_unit_test_setup(test_thaw_deadline_thaws_hooks, setup),
+	    cmocka_unit_test_setup(test_guard_arming, setup),
+	    cmocka_unit_test_setup(test_refusal_reason, setup),
+	    cmocka_unit_test_setup(test_progress_and_stages, setup),
 	};
 
 	return cmocka_run_group_tests_name("txn", tests, NULL, NULL);
