@@ -1,15 +1,16 @@
 /*
  * daemon.c: the shell around the transaction machine (txn.c).
  *
-  * Each event (a host request, a local request from hv_vss_ctl, a stage's
- * result, a timer) is queued and fed to txn_step(); its actions are
- * carried out here.  A stage that finishes at once feeds its result
- * through the same queue, so txn_step() is never re-entered.
- *
- * Around every freeze: each filesystem's directory fd goes to the thaw
- * guard and its device to the ownership record before it is frozen
- * (freezer hooks below), so that a daemon that dies frozen is undone by
- * the guard, or by the next daemon from the record.
+ * Each event (a host request, a local request from hv_vss_ctl, a stage's
+ * result, a timer) is queued and fed to txn_step(); the history is kept
+ * from the event and its actions (history_note()), and each action is
+ * handed to the module of its role: the host channel or local.c for a
+ * reply, the plan and apps.c for a check, apps.c and hooks.c for their
+ * stages (the tiers and budgets as the action says), freeze.c for the
+ * filesystems, thawguard.c and the lease timer for TA_LEASE.  Nothing
+ * here decides what a transaction does next.  A stage that finishes at
+ * once feeds its result through the same queue, so txn_step() is never
+ * re-entered.
  *
  * The log is held in memory from just before the first FIFREEZE until
  * nothing can be frozen any more (see log.h); after every batch of
@@ -34,15 +35,15 @@
 #include "daemon.h"
 #include "freeze.h"
 #include "history.h"
-#include "local.h"
 #include "hooks.h"
 #include "host.h"
+#include "local.h"
 #include "log.h"
 #include "metrics.h"
 #include "mountwatch.h"
 #include "plan.h"
-#include "thawguard.h"
 #include "status.h"
+#include "thawguard.h"
 #include "txn.h"
 #include "util.h"
 
@@ -571,6 +572,7 @@ limits(const struct conf *c)
 static void
 reload_conf(void)
 {
+	struct txn_limits lim;
 	struct conf c;
 	char err[512];
 	int i;
@@ -605,7 +607,8 @@ reload_conf(void)
 		    "SIGHUP: run_dir and the app and control socket settings take effect at the next start");
 	conf_clear(&d.conf);
 	d.conf = c;
-	d.txn.limits = limits(&c);
+	lim = limits(&c);
+	txn_set_limits(&d.txn, &lim);
 	forget_checked_plan(); /* made with the old allow-list */
 	log_setdebug(c.debug > log_getdebug() ? c.debug : log_getdebug());
 	log_info("configuration reloaded from %s", d.conf_path);
@@ -622,7 +625,7 @@ bad:
 static void
 rethaw_cb(evutil_socket_t fd, short what, void *arg)
 {
-	if (d.txn.state == TXN_IDLE && !freezer_busy(d.freezer) &&
+	if (txn_idle(&d.txn) && !freezer_busy(d.freezer) &&
 	    freezer_nfrozen(d.freezer) > 0)
 		(void)freezer_thaw(d.freezer, 0);
 }
@@ -634,7 +637,7 @@ settle(void)
 	struct timeval tv = {RETHAW_SECONDS, 0};
 
 	if (!nothing_frozen()) {
-		if (d.txn.state == TXN_IDLE && !freezer_busy(d.freezer) &&
+		if (txn_idle(&d.txn) && !freezer_busy(d.freezer) &&
 		    !evtimer_pending(d.rethaw_ev, NULL))
 			evtimer_add(d.rethaw_ev, &tv);
 		return;
@@ -650,7 +653,7 @@ settle(void)
 			    strerror(-rc));
 	}
 	d.metrics_due = false;
-	if (d.txn.state != TXN_IDLE)
+	if (!txn_idle(&d.txn))
 		return;
 	if (d.reload)
 		reload_conf();

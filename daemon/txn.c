@@ -69,6 +69,18 @@ txn_init(struct txn *t, const struct txn_limits *limits)
 	t->limits = *limits;
 }
 
+void
+txn_set_limits(struct txn *t, const struct txn_limits *limits)
+{
+	t->limits = *limits;
+}
+
+bool
+txn_idle(const struct txn *t)
+{
+	return t->state == TXN_IDLE;
+}
+
 bool
 txn_may_be_frozen(const struct txn *t)
 {

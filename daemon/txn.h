@@ -231,6 +231,10 @@ void txn_init(struct txn *, const struct txn_limits *);
  * transaction's is stale and ignored.
  */
 void txn_step(struct txn *, const struct txn_event *, struct txn_actions *out);
+/* New limits (SIGHUP, applied while idle). */
+void txn_set_limits(struct txn *, const struct txn_limits *);
+/* Nothing in progress: a reload, a reconnect or a stop may go ahead. */
+bool txn_idle(const struct txn *);
 /* True while filesystems may be frozen (for the log and the guard). */
 bool txn_may_be_frozen(const struct txn *);
 const char *txn_state_name(enum txn_state);
