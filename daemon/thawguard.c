@@ -172,6 +172,10 @@ thawguard_wait(uint64_t txid, int err)
 	}
 	if (now >= g.wait_until_us)
 		return false;
+	if (g.wait_txid != txid)
+		log_debug(
+		    "txn %llu: the thaw guard is starting: the freeze waits for its hello",
+		    (unsigned long long)txid);
 	g.wait_txid = txid;
 	if (guard_ready(g.guard)) {
 		/* it is up by now: try again at once */
