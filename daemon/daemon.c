@@ -1,15 +1,16 @@
 /*
  * daemon.c: the shell around the transaction machine (txn.c).
  *
-  * Each event (a host request, a local request from hv_vss_ctl, a stage's
- * result, a timer) is queued and fed to txn_step(); its actions are
- * carried out here.  A stage that finishes at once feeds its result
- * through the same queue, so txn_step() is never re-entered.
- *
- * Around every freeze: each filesystem's directory fd goes to the thaw
- * guard and its device to the ownership record before it is frozen
- * (freezer hooks below), so that a daemon that dies frozen is undone by
- * the guard, or by the next daemon from the record.
+ * Each event (a host request, a local request from hv_vss_ctl, a stage's
+ * result, a timer) is queued and fed to txn_step(); the history is kept
+ * from the event and its actions (history_note()), and each action is
+ * handed to the module of its role: the host channel or local.c for a
+ * reply, the plan and apps.c for a check, apps.c and hooks.c for their
+ * stages (the tiers and budgets as the action says), freeze.c for the
+ * filesystems, thawguard.c and the lease timer for TA_LEASE.  Nothing
+ * here decides what a transaction does next.  A stage that finishes at
+ * once feeds its result through the same queue, so txn_step() is never
+ * re-entered.
  *
  * The log is held in memory from just before the first FIFREEZE until
  * nothing can be frozen any more (see log.h); after every batch of
@@ -18,7 +19,6 @@
 #include <sys/types.h>
 
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,33 +34,20 @@
 #include "ctl.h"
 #include "daemon.h"
 #include "freeze.h"
-#include "guard.h"
 #include "history.h"
-#include "holds.h"
-#include "hv_msg.h"
 #include "hooks.h"
 #include "host.h"
+#include "local.h"
 #include "log.h"
 #include "metrics.h"
 #include "mountwatch.h"
 #include "plan.h"
-#include "record.h"
 #include "status.h"
+#include "thawguard.h"
 #include "txn.h"
 #include "util.h"
 
-/*
- * The transaction's deadline on an application stage comes this much
- * after the applications' own: when an app is late, apps.c names it
- * before the transaction's generic deadline fires.
- */
-#define APPS_GRACE_MS 200
 #define RETHAW_SECONDS 2 /* between tries of a thaw that failed */
-#define GUARD_HELLO_SECONDS 5 /* for a new thaw guard to say hello */
-#define GUARD_RESPAWN_US \
-	1000000 /* before another start, after one that
-                                  * failed or died before its hello */
-#define GUARD_AWAIT_MS 1000 /* a freeze waits this for a starting guard */
 #define QUEUE_MAX 16
 /* a plan made at HOT_BACKUP serves the FREEZE that follows within this
  * long, if the mount table did not change meanwhile (mountwatch.h) */
@@ -80,29 +67,16 @@ static struct {
 	struct apps *apps;
 	struct hooks *hooks;
 	struct ctl *ctl;
-	struct ctl_conn *local_conn; /* awaits the local reply */
-	struct ctl_conn *hold_conn; /* holds a local freeze */
-	uint64_t hold_txid; /* ... of this transaction */
-	uint64_t local_txid; /* the transaction local_conn awaits */
-	bool local_hold; /* the local FREEZE is a hold */
-	struct holder holder; /* of the last detached hold (holds.h) */
-	char release_why[APPS_REASON_MAX + 96]; /* held_gone()'s, or "" */
-	struct guard *guard;
-	struct event *guard_ev; /* its socket; NULL: no guard process */
-	struct event *guard_timer_ev; /* its hello's deadline, or a respawn */
-	bool guard_helloed; /* the current guard has said hello */
-	unsigned int guard_gen; /* hellos so far: which guard is this */
-	unsigned int prepared_gen; /* ... that fs_prepare() handed fds to */
 	struct mountwatch *mounts; /* NULL: always read the table */
 	struct plan checked; /* made at the last HOT_BACKUP */
 	bool checked_valid; /* ... and not used or outdated since */
 	uint64_t checked_us; /* monotonic, when made */
-	struct record *record;
 	struct timespec frozen_since; /* wall clock */
 	uint64_t lease_until_us; /* monotonic; 0: no lease */
 	struct event *abort_retry_ev; /* hooks "abort" after a cancel */
 	struct event *rethaw_ev; /* what failed to thaw, tried again */
 	uint64_t abort_txid;
+	unsigned int abort_ms;
 	struct event *deadline_ev, *lease_ev;
 	uint64_t deadline_id, lease_id;
 	struct event *sig_ev[4];
@@ -115,20 +89,14 @@ static struct {
 	bool reload; /* SIGHUP while busy */
 	bool metrics_due; /* write the metrics file once thawed */
 	bool stopping;
-	/*
-	 * hooks_tier < 10: the freeze hooks run between tiers, so the
-	 * applications' stages come in two parts (apps_part: the second is
-	 * running); apps_t0 and apps_used share the apps' time between them.
-	 */
-	bool apps_part;
-	uint64_t apps_t0, apps_used;
+	uint64_t apps_t0; /* monotonic ms, when an app freeze started */
 } d;
 
 static void pump(void);
-static void guard_handoff(void);
+static void begin_txn(const struct txn_action *);
 
 static struct txn_event *
-feed(enum txn_event_kind kind, uint64_t id, uint8_t op, bool ok,
+feed(enum txn_event_kind kind, uint64_t id, enum txn_op op, bool ok,
     const char *reason)
 {
 	size_t i;
@@ -243,15 +211,8 @@ log_plan(const struct plan *p)
 		    p->skips[i].fstype, p->skips[i].reason);
 }
 
-/* An application stage's budget, inside the transaction's deadline. */
-static unsigned int
-app_ms(unsigned int txn_ms)
-{
-	return txn_ms > 2 * APPS_GRACE_MS ? txn_ms - APPS_GRACE_MS : txn_ms / 2;
-}
-
 static void
-do_check(uint64_t id)
+do_check(uint64_t id, unsigned int ms)
 {
 	struct plan p;
 	char why[TXN_TEXT_MAX];
@@ -269,11 +230,10 @@ do_check(uint64_t id)
 	d.checked_valid = true;
 	d.checked_us = mono_us();
 	/* then every application: apps_done() feeds TE_CHECK_DONE */
-	apps_check(d.apps, id, app_ms(d.txn.limits.check_ms));
+	apps_check(d.apps, id, ms);
 }
 
-static int run_hooks(enum hooks_phase, uint64_t);
-
+/* An application stage ended: the machine decides what follows. */
 static void
 apps_done(
     enum apps_stage stage, uint64_t id, bool ok, const char *reason, void *arg)
@@ -283,52 +243,32 @@ apps_done(
 		feed(TE_CHECK_DONE, id, 0, ok, reason);
 		break;
 	case APPS_FREEZE:
-		/* then the hooks, before the filesystems (doc/DESIGN.md,
-		 * "One transaction"); not for a transaction that is over
-		 * already */
-		if (ok && (d.txn.state != TXN_APPS_FREEZING || id != d.txn.id))
-			break;
-		if (ok && d.apps_part) { /* the tiers after the hooks */
-			feed(TE_APPS_FROZEN, id, 0, true, NULL);
-			break;
-		}
-		d.apps_used = mono_ms() - d.apps_t0;
-		if (ok && run_hooks(HOOKS_FREEZE, id) == 0)
-			return;
-		feed(TE_APPS_FROZEN, id, 0, false,
-		    ok ? "cannot run the hooks" : reason);
+		/* how long the part took: the next part gets the rest */
+		feed(TE_APPS_FROZEN, id, 0, ok, reason)->ms =
+		    (unsigned int)(mono_ms() - d.apps_t0);
 		break;
 	case APPS_THAW:
 		if (reason != NULL)
 			log_warnx("txn %llu: THAW: %s", (unsigned long long)id,
 			    reason);
-		if (d.apps_part && id == d.txn.id &&
-		    d.txn.state == TXN_APPS_THAWING) {
-			/* the tiers after the hooks are thawed: the hooks,
-			 * then hooks_done() thaws the tiers before them */
-			d.apps_part = false;
-			if (run_hooks(HOOKS_THAW, id) < 0)
-				apps_thaw_tiers(d.apps, id,
-				    app_ms(d.txn.limits.thaw_ms) / 2,
-				    (int)d.conf.hooks_tier - 1, 0);
-			break;
-		}
 		feed(TE_APPS_THAWED, id, 0, true, NULL);
 		break;
 	}
 	pump();
 }
 
-static int
-run_hooks(enum hooks_phase phase, uint64_t id)
+/* Start a hooks stage; one that cannot start ends at once, failed. */
+static void
+run_hooks(enum hooks_phase phase, uint64_t id, unsigned int ms)
 {
-	unsigned int ms = d.conf.hook_timeout_ms;
 	int rc;
 
-	if ((rc = hooks_run(d.hooks, d.conf.hooks_dir, phase, ms, id)) < 0)
-		log_warnx("txn %llu: hooks %s: %s", (unsigned long long)id,
-		    hooks_phase_name(phase), strerror(-rc));
-	return rc;
+	if ((rc = hooks_run(d.hooks, d.conf.hooks_dir, phase, ms, id)) == 0)
+		return;
+	log_warnx("txn %llu: hooks %s: %s", (unsigned long long)id,
+	    hooks_phase_name(phase), strerror(-rc));
+	feed(phase == HOOKS_FREEZE ? TE_HOOKS_FROZEN : TE_HOOKS_THAWED, id, 0,
+	    false, "cannot run the hooks");
 }
 
 static void
@@ -336,50 +276,27 @@ hooks_done(const struct hooks_result *r, void *arg)
 {
 	switch (r->phase) {
 	case HOOKS_FREEZE:
-		if (r->ok && d.conf.hooks_tier < APP_TIER_MAX + 1 &&
-		    r->txid == d.txn.id && d.txn.state == TXN_APPS_FREEZING) {
-			/* hooks_tier: the applications after the hooks, with
-			 * what is left of the applications' own time */
-			unsigned int ms = app_ms(d.conf.app_freeze_timeout_ms);
-
-			d.apps_part = true;
-			apps_freeze_tiers(d.apps, r->txid,
-			    ms > d.apps_used ? ms - (unsigned int)d.apps_used
-			                     : 1,
-			    (int)d.conf.hooks_tier, APP_TIER_MAX);
-			break;
-		}
-		feed(TE_APPS_FROZEN, r->txid, 0, r->ok, r->reason);
-		pump();
+		feed(TE_HOOKS_FROZEN, r->txid, 0, r->ok, r->reason);
 		break;
 	case HOOKS_THAW:
-		if (!r->ok)
-			log_warnx("txn %llu: hooks thaw: %s",
-			    (unsigned long long)r->txid, r->reason);
-		/* the applications last, tier 9 first; a transaction that
-		 * moved on (its deadline passed while the hooks ran) would
-		 * have its own stage clobbered */
-		if (r->txid == d.txn.id && d.txn.state == TXN_APPS_THAWING)
-			apps_thaw_tiers(d.apps, r->txid,
-			    app_ms(d.txn.limits.thaw_ms) /
-			        (d.conf.hooks_tier <= APP_TIER_MAX ? 2 : 1),
-			    (int)d.conf.hooks_tier - 1, 0);
-		else
-			log_warnx(
-			    "txn %llu: its thaw hooks outlasted the transaction; its applications were not told THAW",
-			    (unsigned long long)r->txid);
+		feed(TE_HOOKS_THAWED, r->txid, 0, r->ok, r->reason);
 		break;
 	case HOOKS_ABORT:
+		/* nobody waits for an abort: only the log hears of it */
 		if (!r->ok)
 			log_warnx("txn %llu: hooks abort: %s",
 			    (unsigned long long)r->txid, r->reason);
-		break;
+		return;
 	}
+	pump();
 }
 
-/* "abort" to the hooks that saw "freeze"; after a cancel, once free. */
+/*
+ * "abort" to the hooks that saw "freeze" (the machine's TA_HOOKS_ABORT);
+ * after a cancel, once the killed hook is reaped.
+ */
 static void
-abort_hooks(uint64_t id)
+abort_hooks(uint64_t id, unsigned int ms)
 {
 	struct timeval tv = {0, 100 * 1000};
 
@@ -387,9 +304,10 @@ abort_hooks(uint64_t id)
 		hooks_cancel(d.hooks);
 	if (hooks_pending(d.hooks, id, HOOKS_ABORT) == 0)
 		return;
-	if (hooks_run(d.hooks, d.conf.hooks_dir, HOOKS_ABORT,
-	        d.conf.hook_timeout_ms, id) == -EBUSY) {
+	if (hooks_run(d.hooks, d.conf.hooks_dir, HOOKS_ABORT, ms, id) ==
+	    -EBUSY) {
 		d.abort_txid = id; /* a killed hook not yet reaped */
+		d.abort_ms = ms;
 		evtimer_add(d.abort_retry_ev, &tv);
 	}
 }
@@ -397,7 +315,7 @@ abort_hooks(uint64_t id)
 static void
 abort_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
-	abort_hooks(d.abort_txid);
+	abort_hooks(d.abort_txid, d.abort_ms);
 }
 
 static void
@@ -414,6 +332,10 @@ do_fs_freeze(uint64_t id)
 	char why[TXN_TEXT_MAX];
 	int rc;
 
+	/* nothing is frozen that no guard holds: a guard that is starting
+	 * is waited for (thawguard_wait()), not the freeze refused */
+	if (thawguard_wait(id, 0))
+		return;
 	/* the mount table may have changed since HOT_BACKUP */
 	if (!freeze_plan(&p, why, sizeof(why))) {
 		feed(TE_FS_FROZEN, id, 0, false, why);
@@ -424,8 +346,12 @@ do_fs_freeze(uint64_t id)
 	 * again once all is frozen): the window may open from now on */
 	clock_gettime(CLOCK_REALTIME, &d.frozen_since);
 	log_hold(); /* from here on nothing may touch a file */
+	thawguard_freezing(id);
 	rc = freezer_freeze(d.freezer, &p, d.conf.presync, id);
 	plan_free(&p);
+	/* a guard restarting: wait for it on the loop, then try again */
+	if (rc < 0 && thawguard_wait(id, rc))
+		return;
 	if (rc < 0) {
 		snprintf(why, sizeof(why), "%s",
 		    freezer_last_reason(d.freezer)[0]
@@ -466,19 +392,7 @@ freeze_done(const struct freeze_result *r, void *arg)
 			    (unsigned long long)r->id, r->order);
 		if (r->ok) {
 			clock_gettime(CLOCK_REALTIME, &d.frozen_since);
-			/*
-			 * A guard that said hello while the job ran holds
-			 * none of it (the one handed the fds died): hand it
-			 * all, or the daemon's death would leave them frozen.
-			 */
-			if (d.guard != NULL && guard_ready(d.guard) &&
-			    d.prepared_gen != d.guard_gen) {
-				log_warnx(
-				    "txn %llu: the thaw guard restarted while freezing: handing the new one what is frozen",
-				    (unsigned long long)r->id);
-				guard_handoff();
-			} else if (d.guard != NULL)
-				guard_arm(d.guard, d.txn.lease_ms);
+			thawguard_frozen(r->id);
 		}
 		feed(TE_FS_FROZEN, r->id, 0, r->ok, r->reason);
 	}
@@ -492,230 +406,6 @@ do_fs_thaw(uint64_t id)
 
 	if ((rc = freezer_thaw(d.freezer, id)) < 0)
 		feed(TE_FS_THAWED, id, 0, false, strerror(-rc));
-}
-
-/*
- * A detached hold is in place: its holder's times, and "HELD <txid>
- * <since> <until>" (epoch seconds) to the asker, who may go now.
- */
-static void
-held_reply(struct ctl_conn *c, uint64_t id)
-{
-	char text[512];
-
-	holder_held(&d.holder);
-	holder_text(&d.holder, text, sizeof(text));
-	log_info("hold: %s", text);
-	ctl_line(c, "HELD %llu %lld %lld", (unsigned long long)id,
-	    (long long)d.holder.since.tv_sec, (long long)d.holder.until.tv_sec);
-}
-
-/* The answer to hv_vss_ctl's request, to whoever asked. */
-static void
-local_reply(uint64_t id, uint32_t hresult, const char *why)
-{
-	struct ctl_conn *c = d.local_conn;
-	bool ok = hresult == HV_S_OK;
-	char gone[sizeof(d.release_why)];
-
-	/* the RELEASE's answer, whoever is left to read it */
-	snprintf(gone, sizeof(gone), "%s", d.release_why);
-	d.release_why[0] = '\0';
-	if (ok && gone[0] != '\0') {
-		ok = false;
-		why = gone;
-	}
-	d.local_conn = NULL;
-	if (c == NULL)
-		return;
-	if (ok && d.local_hold && d.txn.state == TXN_FROZEN) {
-		d.local_hold = false;
-		d.hold_conn = c;
-		d.hold_txid = id;
-		ctl_frozen(c, id);
-		return;
-	}
-	if (ok && d.txn.state == TXN_HELD && id == d.holder.txid)
-		held_reply(c, id);
-	ctl_done(c, ok, ok ? NULL : why[0] ? why : "refused");
-}
-
-static void
-ctl_freeze(struct ctl_conn *c, unsigned int ms, bool hold, void *arg)
-{
-	struct txn_event *ev;
-
-	if (d.local_conn != NULL || d.hold_conn != NULL) {
-		ctl_done(c, false, "another local request is in progress");
-		return;
-	}
-	d.local_conn = c;
-	d.local_hold = hold;
-	ev = feed(TE_HOST_REQUEST, 0, HV_OP_FREEZE, false, NULL);
-	ev->local = true;
-	ev->ms = ms;
-	pump();
-	if (d.local_conn == c)
-		d.local_txid = d.txn.id;
-}
-
-/* hv_vss_ctl hold: the apps and hooks alone, detached (holds.h). */
-static void
-ctl_hold_apps(struct ctl_conn *c, unsigned int ms, const char *label, void *arg)
-{
-	struct holder prev;
-	struct txn_event *ev;
-	uid_t uid;
-	pid_t pid;
-
-	if (d.local_conn != NULL || d.hold_conn != NULL) {
-		ctl_done(c, false, "another local request is in progress");
-		return;
-	}
-	ctl_peer(c, &uid, &pid);
-	/* a hold refused leaves the one in place its holder */
-	prev = d.holder;
-	holder_ask(&d.holder, uid, pid, label, ms);
-	d.local_conn = c;
-	d.local_hold = false;
-	ev = feed(TE_HOST_REQUEST, 0, TXN_OP_HOLD, false, NULL);
-	ev->local = true;
-	ev->ms = ms;
-	pump();
-	if (d.holder.txid == 0) /* no transaction of its own was begun */
-		d.holder = prev;
-	if (d.local_conn == c)
-		d.local_txid = d.txn.id;
-}
-
-/*
- * Applications gone while the hold held them (closed, dropped): the
- * library thaws one whose connection fails while frozen, and a hold
- * freezes no filesystem under it, so the backup taken meanwhile is not
- * consistent for it.  The RELEASE says so (E_FAIL); the next transaction
- * would say it only after that backup was kept.
- */
-static void
-held_gone(void)
-{
-	char gone[APPS_REASON_MAX];
-	size_t n;
-
-	d.release_why[0] = '\0';
-	if (!d.txn.local || !d.txn.hold || d.txn.state != TXN_HELD ||
-	    (n = apps_news(d.apps, gone, sizeof(gone))) == 0)
-		return;
-	snprintf(d.release_why, sizeof(d.release_why),
-	    "%zu registered app%s gone while held, not part of the backup taken meanwhile: %s",
-	    n, n == 1 ? "" : "s", gone);
-	log_warnx("txn %llu: %s", (unsigned long long)d.txn.id, d.release_why);
-	history_end(d.txn.id, false, d.release_why);
-}
-
-static void
-ctl_release_apps(struct ctl_conn *c, void *arg)
-{
-	struct ctl_conn *taker = d.local_conn;
-
-	/*
-	 * A release while the hold is still being taken calls it off: the
-	 * agent gave up on its freeze (its script timed out or was killed)
-	 * and will not release again; the hold would last its whole lease.
-	 */
-	if (taker != NULL && d.txn.local && d.txn.hold &&
-	    d.txn.state == TXN_APPS_FREEZING && d.txn.id == d.local_txid) {
-		log_warnx(
-		    "txn %llu: released while the applications were being held: calling the hold off",
-		    (unsigned long long)d.txn.id);
-		d.local_conn = NULL;
-		ctl_done(taker, false,
-		    "released before the applications were held: the hold is called off");
-		feed(TE_LOCAL_LOST, 0, 0, false, "released while being taken");
-		pump();
-	}
-	if (d.local_conn != NULL) {
-		ctl_done(c, false, "another local request is in progress");
-		return;
-	}
-	d.local_conn = c;
-	held_gone();
-	feed(TE_HOST_REQUEST, 0, TXN_OP_RELEASE, false, NULL)->local = true;
-	pump();
-	if (d.local_conn == c)
-		d.local_txid = d.txn.id;
-}
-
-static void
-local_thaw(struct ctl_conn *c)
-{
-	d.local_conn = c;
-	feed(TE_HOST_REQUEST, 0, HV_OP_THAW, false, NULL)->local = true;
-	pump();
-	if (d.local_conn == c)
-		d.local_txid = d.txn.id;
-}
-
-static void
-ctl_thaw(struct ctl_conn *c, void *arg)
-{
-	if (d.local_conn != NULL) {
-		ctl_done(c, false, "another local request is in progress");
-		return;
-	}
-	/* a held snapshot ends when its holder says so, not before */
-	if (d.hold_conn != NULL) {
-		ctl_done(c, false,
-		    "a snapshot held by another hv_vss_ctl is in progress; it thaws when that one ends");
-		return;
-	}
-	local_thaw(c);
-}
-
-/* True while the hold's own transaction is still frozen. */
-static bool
-hold_live(void)
-{
-	return d.txn.local && d.txn.id == d.hold_txid &&
-	    d.txn.state == TXN_FROZEN;
-}
-
-static void
-ctl_release(struct ctl_conn *c, void *arg)
-{
-	if (c != d.hold_conn)
-		return;
-	d.hold_conn = NULL;
-	if (!hold_live()) {
-		ctl_done(c, false,
-		    "the snapshot was thawed before the release: its timeout passed, or the daemon is stopping");
-		return;
-	}
-	local_thaw(c);
-}
-
-/*
- * A client went away: its hold is over, a request it awaited is undone;
- * but only if the transaction is still that client's own.
- */
-static void
-ctl_gone(struct ctl_conn *c, void *arg)
-{
-	bool mine;
-
-	if (c == d.hold_conn) {
-		d.hold_conn = NULL;
-		mine = hold_live();
-	} else if (c == d.local_conn) {
-		d.local_conn = NULL;
-		mine = d.txn.local && d.txn.id == d.local_txid &&
-		    d.txn.state != TXN_IDLE;
-	} else
-		return;
-	if (!mine)
-		return;
-	log_warnx("hv_vss_ctl went away: undoing its snapshot");
-	feed(TE_LOCAL_LOST, 0, 0, false, "hv_vss_ctl went away");
-	pump();
 }
 
 static void
@@ -735,15 +425,11 @@ view(struct daemon_view *v, char *paths, size_t len)
 	    : -1;
 	v->device = d.conf.device;
 	v->connected = hostchan_connected(d.host);
-	v->guard_pid = d.guard != NULL ? guard_pid(d.guard) : 0;
-	v->guard_alive = d.guard != NULL && guard_alive(d.guard);
+	v->guard_pid = thawguard_pid();
+	v->guard_alive = thawguard_alive();
 	v->apps = d.apps;
-	/* a detached hold being taken or in place */
-	if (d.txn.local && d.txn.hold && d.holder.txid == d.txn.id &&
-	    (d.txn.state == TXN_HELD || d.txn.state == TXN_APPS_FREEZING)) {
-		holder_text(&d.holder, v->hold_text, sizeof(v->hold_text));
-		holder_json(&d.holder, v->hold_json, sizeof(v->hold_json));
-	}
+	local_hold_view(v->hold_text, sizeof(v->hold_text), v->hold_json,
+	    sizeof(v->hold_json));
 	paths[0] = '\0';
 	v->frozen_paths = paths;
 	/* a running job changes what is frozen under us: say so, and read
@@ -780,181 +466,6 @@ ctl_history(unsigned int n, bool json, struct evbuffer *out, void *arg)
 	return history_write(n, json, out);
 }
 
-static void guard_cb(evutil_socket_t, short, void *);
-
-/* Hand a guard that said hello what is frozen now, in freeze order. */
-static void
-guard_handoff(void)
-{
-	size_t i;
-	int slot;
-
-	for (i = 0; i < freezer_nfrozen(d.freezer); i++) {
-		slot = guard_hold(d.guard, freezer_frozen_fd(d.freezer, i),
-		    freezer_frozen_path(d.freezer, i));
-		freezer_set_slot(d.freezer, i, slot);
-	}
-	if (freezer_nfrozen(d.freezer) > 0)
-		guard_arm(d.guard, d.txn.lease_ms);
-}
-
-/*
- * A freeze that comes while a new guard starts (it was killed a moment
- * ago, or is found dead now) waits for its hello, which takes a few
- * milliseconds, rather than fail the backup; at most GUARD_AWAIT_MS, then the freeze is refused
- * (guard_hold() says -EAGAIN), as it is while no guard runs at all.
- * Nothing is ever frozen that no guard holds.
- */
-static void
-guard_await(void)
-{
-	uint64_t end = mono_us() + (uint64_t)GUARD_AWAIT_MS * 1000, now;
-	struct pollfd pfd;
-
-	while (d.guard_ev != NULL && !guard_ready(d.guard) &&
-	    (now = mono_us()) < end) {
-		pfd.fd = guard_fd(d.guard);
-		pfd.events = POLLIN;
-		(void)poll(&pfd, 1, (int)((end - now) / 1000) + 1);
-		guard_cb(pfd.fd, EV_READ, NULL);
-	}
-}
-
-/* Freezer hooks: the guard holds each fd, the record names it. */
-static int
-fs_prepare(int fd, const char *path, dev_t dev, void *arg)
-{
-	int slot;
-
-	if (d.record != NULL && record_add(d.record, dev, path, d.txn.id) < 0)
-		return -EIO;
-	if (d.guard == NULL)
-		return 0;
-	if (!guard_ready(d.guard))
-		guard_await();
-	/* -EPIPE: it died a moment ago, the loop has not seen it yet */
-	if ((slot = guard_hold(d.guard, fd, path)) == -EPIPE) {
-		guard_await();
-		slot = guard_hold(d.guard, fd, path);
-	}
-	if (slot < 0)
-		return slot;
-	d.prepared_gen = d.guard_gen;
-	/* the guard thaws on its own if we are stuck past the freeze's
-	 * deadline plus the lease */
-	guard_arm(d.guard, d.txn.limits.fs_freeze_ms + d.txn.lease_ms);
-	return slot;
-}
-
-static void
-fs_released(void *arg)
-{
-	if (d.guard != NULL)
-		guard_thawed(d.guard);
-	if (d.record != NULL)
-		record_clear(d.record);
-}
-
-/*
- * Start a thaw guard and watch it, without waiting: its hello
- * (GUARD_EV_READY) or its death comes through guard_cb(), and until the
- * hello fs_prepare() is refused, so nothing is frozen unguarded.
- */
-static void
-guard_up(void)
-{
-	struct timeval tv = {GUARD_HELLO_SECONDS, 0};
-	char err[256];
-
-	if (guard_spawn(d.guard, err, sizeof(err)) == -1) {
-		log_warnx("thaw guard: %s; trying again in 1 s", err);
-		tv = (struct timeval){0, GUARD_RESPAWN_US};
-		evtimer_add(d.guard_timer_ev, &tv);
-		return;
-	}
-	d.guard_helloed = false;
-	d.guard_ev = event_new(
-	    d.base, guard_fd(d.guard), EV_READ | EV_PERSIST, guard_cb, NULL);
-	if (d.guard_ev == NULL || event_add(d.guard_ev, NULL) != 0)
-		fatalx("cannot watch the thaw guard");
-	evtimer_add(d.guard_timer_ev, &tv);
-}
-
-/* No guard process: start one.  A guard that will not say hello: kill
- * it (its death restarts it). */
-static void
-guard_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	if (d.guard_ev == NULL)
-		guard_up();
-	else if (!guard_ready(d.guard)) {
-		log_warnx("thaw guard pid %d said no hello in %d s; killing it",
-		    (int)guard_pid(d.guard), GUARD_HELLO_SECONDS);
-		guard_kill(d.guard);
-	}
-}
-
-/* The guard said something: hello, it thawed on its own, or it died. */
-static void
-guard_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct timeval tv = {0, GUARD_RESPAWN_US};
-	struct guard_event ev;
-	int rc;
-
-	while ((rc = guard_read(d.guard, &ev)) == 1) {
-		switch (ev.type) {
-		case GUARD_EV_READY:
-			evtimer_del(d.guard_timer_ev);
-			d.guard_helloed = true;
-			d.guard_gen++;
-			log_info("%s", guard_note(d.guard));
-			/* a running job's threads write what is frozen: it is
-			 * handed over when the job is done (freeze_done()) */
-			if (!freezer_busy(d.freezer))
-				guard_handoff();
-			break;
-		case GUARD_EV_THAWED:
-			log_warnx("thaw guard thawed %s%s%s", ev.path,
-			    ev.err ? ": " : "", ev.err ? strerror(ev.err) : "");
-			break;
-		case GUARD_EV_LEASE:
-			log_warnx(
-			    "thaw guard: the daemon did not thaw in time; the guard thawed what it held");
-			metrics_guard_thaw();
-			/* as the lease: the next THAW must say E_FAIL */
-			feed(TE_LEASE_EXPIRED, d.lease_id, 0, false, NULL);
-			pump();
-			break;
-		case GUARD_EV_ERROR:
-			if (ev.err == EPROTO && !guard_ready(d.guard))
-				log_warnx("%s", guard_note(d.guard));
-			else
-				log_warnx(
-				    "thaw guard rejected a message (bug)");
-			break;
-		case GUARD_EV_DIED:
-			event_free(d.guard_ev);
-			d.guard_ev = NULL;
-			evtimer_del(d.guard_timer_ev);
-			/* one that dies before its hello (a broken
-			 * install) is not restarted in a tight loop */
-			if (!d.guard_helloed) {
-				log_warnx(
-				    "thaw guard died (status %d); restarting it in 1 s",
-				    ev.status);
-				evtimer_add(d.guard_timer_ev, &tv);
-			} else {
-				log_warnx(
-				    "thaw guard died (status %d); restarting it",
-				    ev.status);
-				guard_up();
-			}
-			return;
-		}
-	}
-}
-
 static void
 execute(const struct txn_actions *acts)
 {
@@ -966,45 +477,50 @@ execute(const struct txn_actions *acts)
 		switch (a->kind) {
 		case TA_REPLY:
 			if (a->local)
-				local_reply(a->id, a->hresult, a->text);
+				local_reply(a);
 			else
-				(void)hostchan_reply(
-				    d.host, a->hresult == HV_S_OK);
+				(void)hostchan_reply(d.host, a->ok);
 			break;
 		case TA_CHECK:
-			do_check(a->id);
+			do_check(a->id, a->ms);
 			break;
 		case TA_APPS_FREEZE:
-			/* the apps' own time; the stage's also covers the
-			 * freeze hooks that follow (limits()) */
-			d.apps_part = false;
 			d.apps_t0 = mono_ms();
-			d.apps_used = 0;
-			apps_freeze_tiers(d.apps, a->id,
-			    app_ms(d.conf.app_freeze_timeout_ms), 0,
-			    (int)d.conf.hooks_tier - 1);
+			apps_freeze_tiers(d.apps, a->id, a->ms, a->from, a->to);
 			break;
 		case TA_APPS_ABORT:
 			apps_abort(d.apps, a->id);
-			abort_hooks(a->id);
 			break;
 		case TA_APPS_THAW:
-			/* with hooks_tier, its tiers and up first (the
-			 * mirror of the freeze); then hooks "thaw", and
-			 * hooks_done() thaws the tiers below */
-			if (d.conf.hooks_tier <= APP_TIER_MAX) {
-				d.apps_part = true;
-				apps_thaw_tiers(d.apps, a->id,
-				    app_ms(a->ms) / 2, APP_TIER_MAX,
-				    (int)d.conf.hooks_tier);
-			} else if (run_hooks(HOOKS_THAW, a->id) < 0)
-				apps_thaw(d.apps, a->id, app_ms(a->ms));
+			apps_thaw_tiers(d.apps, a->id, a->ms, a->from, a->to);
+			break;
+		case TA_HOOKS_FREEZE:
+			run_hooks(HOOKS_FREEZE, a->id, a->ms);
+			break;
+		case TA_HOOKS_ABORT:
+			abort_hooks(a->id, a->ms);
+			break;
+		case TA_HOOKS_THAW:
+			run_hooks(HOOKS_THAW, a->id, a->ms);
+			break;
+		case TA_BEGIN:
+			begin_txn(a);
+			break;
+		case TA_STAGE: /* for history_note() */
+			break;
+		case TA_PROGRESS:
+			local_progress(a->text);
 			break;
 		case TA_FS_FREEZE:
 			do_fs_freeze(a->id);
 			break;
 		case TA_FS_CANCEL:
-			freezer_cancel(d.freezer);
+			/* one that waits for the guard ends now, undone */
+			if (thawguard_cancel_wait())
+				feed(TE_FS_FROZEN, a->id, 0, false,
+				    "cancelled while waiting for the thaw guard");
+			else
+				freezer_cancel(d.freezer);
 			break;
 		case TA_FS_THAW:
 			do_fs_thaw(a->id);
@@ -1014,6 +530,7 @@ execute(const struct txn_actions *acts)
 			break;
 		case TA_LEASE:
 			arm(d.lease_ev, &d.lease_id, a->id, a->ms);
+			thawguard_lease(a->guard, a->guard_ms);
 			break;
 		case TA_LOG:
 			if (a->prio <= LOG_WARNING)
@@ -1034,19 +551,20 @@ nothing_frozen(void)
 	    freezer_nfrozen(d.freezer) == 0;
 }
 
-/*
- * The transaction's deadlines from the configuration.  The application
- * stage is the apps' flush and then the freeze hooks, one after the
- * other: its deadline gives each its own time, so that a slow app does
- * not eat a hook's.
- */
+/* The transaction's deadlines and stage order from the configuration. */
 static struct txn_limits
 limits(const struct conf *c)
 {
-	struct txn_limits l = {c->check_timeout_ms,
-	    c->app_freeze_timeout_ms + c->hook_timeout_ms,
-	    c->fs_freeze_timeout_ms, c->thaw_timeout_ms, c->max_frozen_ms,
-	    c->hot_backup_veto_ok};
+	struct txn_limits l = {
+	    .check_ms = c->check_timeout_ms,
+	    .app_freeze_ms = c->app_freeze_timeout_ms,
+	    .fs_freeze_ms = c->fs_freeze_timeout_ms,
+	    .thaw_ms = c->thaw_timeout_ms,
+	    .max_frozen_ms = c->max_frozen_ms,
+	    .hook_ms = c->hook_timeout_ms,
+	    .hooks_tier = (int)c->hooks_tier,
+	    .hot_backup_ok = c->hot_backup_veto_ok,
+	};
 
 	return l;
 }
@@ -1054,6 +572,7 @@ limits(const struct conf *c)
 static void
 reload_conf(void)
 {
+	struct txn_limits lim;
 	struct conf c;
 	char err[512];
 	int i;
@@ -1088,7 +607,8 @@ reload_conf(void)
 		    "SIGHUP: run_dir and the app and control socket settings take effect at the next start");
 	conf_clear(&d.conf);
 	d.conf = c;
-	d.txn.limits = limits(&c);
+	lim = limits(&c);
+	txn_set_limits(&d.txn, &lim);
 	forget_checked_plan(); /* made with the old allow-list */
 	log_setdebug(c.debug > log_getdebug() ? c.debug : log_getdebug());
 	log_info("configuration reloaded from %s", d.conf_path);
@@ -1105,7 +625,7 @@ bad:
 static void
 rethaw_cb(evutil_socket_t fd, short what, void *arg)
 {
-	if (d.txn.state == TXN_IDLE && !freezer_busy(d.freezer) &&
+	if (txn_idle(&d.txn) && !freezer_busy(d.freezer) &&
 	    freezer_nfrozen(d.freezer) > 0)
 		(void)freezer_thaw(d.freezer, 0);
 }
@@ -1117,7 +637,7 @@ settle(void)
 	struct timeval tv = {RETHAW_SECONDS, 0};
 
 	if (!nothing_frozen()) {
-		if (d.txn.state == TXN_IDLE && !freezer_busy(d.freezer) &&
+		if (txn_idle(&d.txn) && !freezer_busy(d.freezer) &&
 		    !evtimer_pending(d.rethaw_ev, NULL))
 			evtimer_add(d.rethaw_ev, &tv);
 		return;
@@ -1133,7 +653,7 @@ settle(void)
 			    strerror(-rc));
 	}
 	d.metrics_due = false;
-	if (d.txn.state != TXN_IDLE)
+	if (!txn_idle(&d.txn))
 		return;
 	if (d.reload)
 		reload_conf();
@@ -1148,102 +668,22 @@ settle(void)
 }
 
 /*
- * Keep the history (and, when a transaction ends, the metrics) from what
- * went through the machine: the event, the state before, the actions.
+ * A transaction begins: the first backup without an app says so, by
+ * name; a detached hold's holder is its requester.
  */
 static void
-note_history(const struct txn_event *ev, enum txn_state before,
-    uint64_t before_id, const struct txn_actions *acts)
+begin_txn(const struct txn_action *a)
 {
-	struct hist_entry *e;
-	size_t i;
-	uint64_t id = d.txn.id;
-	bool refused_other;
+	char gone[APPS_REASON_MAX];
+	size_t n;
 
-	if (ev->kind == TE_HOST_REQUEST && id != before_id) {
-		char gone[APPS_REASON_MAX];
-		size_t n;
-
-		history_begin(id, d.txn.local, txn_op_name(ev->op));
-		/* the first backup without an app says so, by name */
-		if ((n = apps_news(d.apps, gone, sizeof(gone))) > 0) {
-			log_warnx(
-			    "txn %llu: %zu registered app%s gone since the last transaction, not part of this one: %s",
-			    (unsigned long long)id, n, n == 1 ? "" : "s", gone);
-			history_gone(id, gone);
-		}
-		if (ev->op == TXN_OP_HOLD && ev->local) {
-			char who[256];
-
-			holder_txid(&d.holder, id);
-			holder_who(&d.holder, who, sizeof(who));
-			history_who(id, who);
-		}
+	if ((n = apps_news(d.apps, gone, sizeof(gone))) > 0) {
+		log_warnx(
+		    "txn %llu: %zu registered app%s gone since the last transaction, not part of this one: %s",
+		    (unsigned long long)a->id, n, n == 1 ? "" : "s", gone);
+		history_gone(a->id, gone);
 	}
-	if ((e = history_find(id)) == NULL)
-		return;
-	if (ev->kind == TE_CHECK_DONE && ev->id == id)
-		history_stage(id, HS_CHECK);
-	if (ev->kind == TE_APPS_FROZEN && ev->id == id)
-		history_stage(id, HS_APPS);
-	if (ev->kind == TE_FS_FROZEN && ev->id == id)
-		history_stage(id, HS_FS);
-	if ((before == TXN_FROZEN && d.txn.state == TXN_FS_THAWING) ||
-	    (before == TXN_HELD && d.txn.state == TXN_APPS_THAWING))
-		history_stage(id, HS_FROZEN);
-	if (ev->kind == TE_LEASE_EXPIRED &&
-	    (before == TXN_FROZEN || before == TXN_HELD))
-		history_lease(id);
-	if (ev->kind == TE_APPS_THAWED && ev->id == id)
-		history_stage(id, HS_THAW);
-	/* the transaction's own requester went away: it failed, whatever
-	 * the thaw that follows does (a loss of the other requester does
-	 * nothing to it) */
-	if (before != TXN_IDLE && ev->kind == TE_LOCAL_LOST && e->local)
-		history_end(id, false, "hv_vss_ctl went away");
-	if (before != TXN_IDLE && ev->kind == TE_HOST_LOST && !e->local)
-		history_end(id, false,
-		    ev->ok ? "the kernel gave up waiting for the answer"
-		           : "the device was lost");
-	/*
-	 * A local request refused where it left the transaction as it was
-	 * is another hv_vss_ctl's (a freeze, thaw or hold during a
-	 * detached hold): its refusal is not this transaction's outcome.
-	 */
-	refused_other = ev->kind == TE_HOST_REQUEST && ev->local &&
-	    before != TXN_IDLE && id == before_id && d.txn.state == before;
-	for (i = 0; i < acts->n && !refused_other; i++) {
-		const struct txn_action *a = &acts->a[i];
-
-		/* a refusal sent to the other requester is not this one's */
-		if (a->kind != TA_REPLY || a->id != id || e->ended ||
-		    a->local != e->local)
-			continue;
-		/* an S_OK with a reason: hot_backup_veto = ok said yes to
-		 * what was refused */
-		if (a->hresult != HV_S_OK || a->text[0])
-			history_end(id, false, a->text[0] ? a->text : NULL);
-		else if (before != TXN_FS_FREEZING && /* FREEZE S_OK: not yet */
-		    d.txn.state != TXN_HELD) /* nor HOLD's */
-			history_end(id, true, NULL);
-	}
-	if (d.txn.state == TXN_IDLE && before != TXN_IDLE && !e->ended) {
-		const char *lease = strcmp(e->kind, "HOLD") == 0
-		    ? "the lease expired before RELEASE"
-		    : "the lease expired before THAW";
-
-		history_end(
-		    id, !e->lease_expired, e->lease_expired ? lease : NULL);
-	}
-	if (e->ended && d.txn.state == TXN_IDLE && before != TXN_IDLE &&
-	    strcmp(e->kind, "HOLD") != 0) { /* a hold is no backup */
-		metrics_backup(strcmp(e->kind, "FREEZE") == 0, e->local, e->ok,
-		    e->culprit,
-		    e->done[HS_FS] ? e->stage_us[HS_APPS] + e->stage_us[HS_FS]
-		                   : 0,
-		    e->stage_us[HS_FROZEN], e->lease_expired);
-		d.metrics_due = true;
-	}
+	local_begin(a);
 }
 
 static void
@@ -1251,8 +691,6 @@ pump(void)
 {
 	struct txn_actions acts;
 	struct txn_event ev;
-	enum txn_state before;
-	uint64_t before_id;
 
 	if (d.pumping)
 		return; /* the outer pump() will get to it */
@@ -1261,31 +699,23 @@ pump(void)
 		ev = d.queue[d.qhead];
 		d.qhead = (d.qhead + 1) % QUEUE_MAX;
 		d.qlen--;
-		before = d.txn.state;
-		before_id = d.txn.id;
 		txn_step(&d.txn, &ev, &acts);
-		note_history(&ev, before, before_id, &acts);
+		if (history_note(&ev, &acts))
+			d.metrics_due = true;
 		execute(&acts);
 	}
 	d.pumping = false;
-	/* a local request the machine no longer owes (its transaction was
-	 * undone under it) gets its answer here, or never */
-	if (d.local_conn != NULL && !(d.txn.local && d.txn.owe_reply)) {
-		ctl_done(d.local_conn, false,
-		    "the request was undone before it could be answered");
-		d.local_conn = NULL;
-	}
+	local_settle();
 	settle();
 }
 
 static void
 on_request(enum host_req req, const char *name, void *arg)
 {
-	/* the machine's ops (txn.h) are still hv_msg.h's numbers */
-	static const uint8_t op[] = {[HOST_CHECK] = HV_OP_HOT_BACKUP,
-	    [HOST_FREEZE] = HV_OP_FREEZE,
-	    [HOST_THAW] = HV_OP_THAW,
-	    [HOST_OTHER] = HV_OP_COUNT};
+	static const enum txn_op op[] = {[HOST_CHECK] = TXN_OP_CHECK,
+	    [HOST_FREEZE] = TXN_OP_FREEZE,
+	    [HOST_THAW] = TXN_OP_THAW,
+	    [HOST_OTHER] = TXN_OP_OTHER};
 
 	log_debug("host: %s", name);
 	feed(TE_HOST_REQUEST, 0, op[req], false, NULL);
@@ -1359,45 +789,39 @@ warn_timeouts(const struct conf *c)
 }
 
 static const struct ctl_handlers ctl_handlers = {ctl_status, ctl_plan,
-    ctl_history, ctl_freeze, ctl_thaw, ctl_release, ctl_gone, ctl_hold_apps,
-    ctl_release_apps};
+    ctl_history, local_freeze, local_thaw, local_release, local_gone,
+    local_hold_apps, local_release_apps};
 
-/*
- * Before the first freeze: thaw what a previous daemon of ours left
- * frozen (the record says which; nothing else is touched), open the
- * record, and start the thaw guard.
- */
+/* local.c's requests: fed and carried out at once. */
 static void
-start_guard_and_record(const struct conf *c)
+local_feed(const struct txn_event *ev)
 {
-	static const struct freezer_hooks fh = {fs_prepare, fs_released, NULL};
-	struct record_report *reports = NULL;
-	size_t n = 0, i;
-	char err[512], line[512];
+	struct txn_event *q =
+	    feed(ev->kind, ev->id, ev->op, ev->ok, ev->reason);
 
-	if (record_recover(c->run_dir, &reports, &n, err, sizeof(err)) != 0)
-		log_warnx("recovery from %s: %s", c->run_dir, err);
-	for (i = 0; i < n; i++) {
-		record_describe(&reports[i], line, sizeof(line));
-		log_warnx("recovery: %s", line);
-	}
-	free(reports);
-	if ((d.record = record_open(c->run_dir, err, sizeof(err))) == NULL)
-		fatalx("ownership record: %s", err);
-	/* at start, waiting for it: a daemon without one must not run */
-	if ((d.guard = guard_start(0, err, sizeof(err))) == NULL)
-		fatalx("thaw guard: %s", err);
-	log_info("%s", guard_note(d.guard));
-	d.guard_helloed = true;
-	if ((d.guard_timer_ev = evtimer_new(d.base, guard_timer_cb, NULL)) ==
-	    NULL)
-		fatalx("out of memory");
-	d.guard_ev = event_new(
-	    d.base, guard_fd(d.guard), EV_READ | EV_PERSIST, guard_cb, NULL);
-	if (d.guard_ev == NULL || event_add(d.guard_ev, NULL) != 0)
-		fatalx("cannot watch the thaw guard");
-	freezer_set_hooks(d.freezer, &fh);
+	q->local = ev->local;
+	q->ms = ev->ms;
+	pump();
 }
+
+/* The guard thawed on its own: as the lease (the next THAW says E_FAIL). */
+static void
+guard_lease_passed(void *arg)
+{
+	feed(TE_LEASE_EXPIRED, d.lease_id, 0, false, NULL);
+	pump();
+}
+
+/* A freeze that waited for the thaw guard to come up tries again. */
+static void
+guard_retry_freeze(uint64_t id, void *arg)
+{
+	do_fs_freeze(id);
+	pump();
+}
+
+static const struct thawguard_cb guard_cb = {
+    guard_lease_passed, guard_retry_freeze, NULL};
 
 void
 daemon_start(struct event_base *base, const struct conf *c,
@@ -1429,9 +853,10 @@ daemon_start(struct event_base *base, const struct conf *c,
 		fatalx("out of memory");
 	if ((d.apps = apps_new(base, c, apps_done, NULL)) == NULL)
 		fatalx("cannot serve applications on %s", c->app_socket);
+	local_init(&d.txn, d.apps, local_feed);
 	if ((d.ctl = ctl_new(base, c, &ctl_handlers, NULL)) == NULL)
 		fatalx("cannot serve hv_vss_ctl on %s", c->ctl_socket);
-	start_guard_and_record(c);
+	thawguard_start(base, d.freezer, c->run_dir, &guard_cb);
 	warn_timeouts(c);
 	/* without it every FREEZE reads the mount table anew: slower with
 	 * many mounts, never wrong */
@@ -1479,12 +904,7 @@ daemon_run(void)
 	event_free(d.abort_retry_ev);
 	event_free(d.rethaw_ev);
 	freezer_free(d.freezer);
-	if (d.guard_ev != NULL)
-		event_free(d.guard_ev);
-	if (d.guard_timer_ev != NULL)
-		event_free(d.guard_timer_ev);
-	guard_free(d.guard);
-	record_close(d.record);
+	thawguard_free();
 	forget_checked_plan();
 	mountwatch_close(d.mounts);
 	event_free(d.deadline_ev);

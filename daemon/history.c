@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "history.h"
+#include "metrics.h"
 #include "util.h"
 
 static struct hist_entry ring[CTL_HISTORY_MAX];
@@ -119,4 +120,91 @@ history_who(uint64_t id, const char *who)
 
 	if (e != NULL)
 		snprintf(e->who, sizeof(e->who), "%s", who);
+}
+
+/* A transaction ended: its metrics (a hold is no backup). */
+static bool
+count_backup(const struct hist_entry *e)
+{
+	if (strcmp(e->kind, "HOLD") == 0)
+		return false;
+	metrics_backup(strcmp(e->kind, "FREEZE") == 0, e->local, e->ok,
+	    e->culprit,
+	    e->done[HS_FS] ? e->stage_us[HS_APPS] + e->stage_us[HS_FS] : 0,
+	    e->stage_us[HS_FROZEN], e->lease_expired);
+	return true;
+}
+
+static bool
+note_stage(struct hist_entry *e, enum txn_stage s)
+{
+	static const enum hist_stage hs[] = {[TXN_STAGE_CHECK] = HS_CHECK,
+	    [TXN_STAGE_APPS] = HS_APPS,
+	    [TXN_STAGE_FS] = HS_FS,
+	    [TXN_STAGE_FROZEN] = HS_FROZEN,
+	    [TXN_STAGE_THAW] = HS_THAW};
+
+	switch (s) {
+	case TXN_STAGE_LEASE:
+		e->lease_expired = true;
+		return false;
+	case TXN_STAGE_END:
+		if (!e->ended)
+			history_end(e->id, !e->lease_expired,
+			    !e->lease_expired ? NULL
+			        : strcmp(e->kind, "HOLD") == 0
+			        ? "the lease expired before RELEASE"
+			        : "the lease expired before THAW");
+		return count_backup(e);
+	default:
+		history_stage(e->id, hs[s]);
+		return false;
+	}
+}
+
+/* The answer to the transaction's own requester is its outcome. */
+static void
+note_reply(struct hist_entry *e, const struct txn_action *a)
+{
+	if (a->aside || e->ended || a->local != e->local)
+		return;
+	/* an S_OK with a reason: hot_backup_veto = ok said yes to what
+	 * was refused */
+	if (!a->ok || a->text[0])
+		history_end(e->id, false, a->text[0] ? a->text : NULL);
+	else if (a->op != TXN_OP_FREEZE && a->op != TXN_OP_HOLD)
+		history_end(e->id, true, NULL); /* a FREEZE's: not yet */
+}
+
+bool
+history_note(const struct txn_event *ev, const struct txn_actions *acts)
+{
+	struct hist_entry *e;
+	const struct txn_action *a;
+	bool counted = false,
+	     lost = ev->kind == TE_LOCAL_LOST || ev->kind == TE_HOST_LOST;
+	size_t i;
+
+	for (i = 0; i < acts->n; i++) {
+		a = &acts->a[i];
+		if (a->kind == TA_BEGIN)
+			history_begin(a->id, a->local, txn_op_name(a->op));
+		if ((e = history_find(a->id)) == NULL)
+			continue;
+		/* the transaction's own requester went away: it failed,
+		 * whatever the thaw that follows does (the machine does
+		 * nothing on a loss of the other requester) */
+		if (lost && ev->kind == TE_LOCAL_LOST && e->local)
+			history_end(e->id, false, "hv_vss_ctl went away");
+		if (lost && ev->kind == TE_HOST_LOST && !e->local)
+			history_end(e->id, false,
+			    ev->ok ? "the kernel gave up waiting for the answer"
+			           : "the device was lost");
+		lost = false;
+		if (a->kind == TA_STAGE)
+			counted |= note_stage(e, a->stage);
+		else if (a->kind == TA_REPLY)
+			note_reply(e, a);
+	}
+	return counted;
 }

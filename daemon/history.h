@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "ctlproto.h"
+#include "txn.h"
 
 enum hist_stage {
 	HS_CHECK, /* HOT_BACKUP: plan and apps asked */
@@ -50,6 +51,14 @@ void history_lease(uint64_t id);
 void history_gone(uint64_t id, const char *text);
 /* Who asked for transaction id (a detached hold's holder). */
 void history_who(uint64_t id, const char *who);
+/*
+ * Keep the history from what went through the machine: one event and
+ * the actions it gave (TA_BEGIN starts an entry, TA_STAGE times a stage,
+ * the first TA_REPLY of a transaction that is no refusal aside gives its
+ * outcome, TXN_STAGE_END closes it).  A backup that ends is counted in
+ * the metrics (metrics.h): true when one was.
+ */
+bool history_note(const struct txn_event *, const struct txn_actions *);
 /* The i-th most recent (0: newest), or NULL. */
 const struct hist_entry *history_get(unsigned int i);
 const char *history_stage_name(enum hist_stage);

@@ -17,8 +17,14 @@
 #include <string.h>
 #include <syslog.h>
 
-#include "hv_msg.h"
 #include "txn.h"
+
+/*
+ * An application stage's budget comes this much before the machine's
+ * deadline on it: when an app is late, apps.c names it before the
+ * transaction's generic deadline fires.
+ */
+#define APPS_GRACE_MS 200
 
 static const char *const state_names[TXN_NSTATES] = {
     [TXN_IDLE] = "idle",
@@ -30,6 +36,17 @@ static const char *const state_names[TXN_NSTATES] = {
     [TXN_APPS_THAWING] = "thawing apps",
     [TXN_ABORTING] = "aborting",
     [TXN_HELD] = "holding apps",
+    [TXN_HOOKS_FREEZING] = "running freeze hooks",
+    [TXN_HOOKS_THAWING] = "running thaw hooks",
+};
+
+static const char *const op_names[TXN_NOPS] = {
+    [TXN_OP_CHECK] = "HOT_BACKUP",
+    [TXN_OP_FREEZE] = "FREEZE",
+    [TXN_OP_THAW] = "THAW",
+    [TXN_OP_OTHER] = "UNKNOWN",
+    [TXN_OP_HOLD] = "HOLD",
+    [TXN_OP_RELEASE] = "RELEASE",
 };
 
 const char *
@@ -39,16 +56,9 @@ txn_state_name(enum txn_state s)
 }
 
 const char *
-txn_op_name(unsigned int op)
+txn_op_name(enum txn_op op)
 {
-	switch (op) {
-	case TXN_OP_HOLD:
-		return "HOLD";
-	case TXN_OP_RELEASE:
-		return "RELEASE";
-	default:
-		return hv_op_name(op);
-	}
+	return (unsigned int)op < TXN_NOPS ? op_names[op] : "?";
 }
 
 void
@@ -57,6 +67,18 @@ txn_init(struct txn *t, const struct txn_limits *limits)
 	memset(t, 0, sizeof(*t));
 	t->state = TXN_IDLE;
 	t->limits = *limits;
+}
+
+void
+txn_set_limits(struct txn *t, const struct txn_limits *limits)
+{
+	t->limits = *limits;
+}
+
+bool
+txn_idle(const struct txn *t)
+{
+	return t->state == TXN_IDLE;
 }
 
 bool
@@ -116,72 +138,72 @@ timer(struct txn *t, struct txn_actions *out, enum txn_action_kind kind,
  * refused it, which stays in the reply's text (the history keeps it as
  * the culprit); the FREEZE that follows meets it again and fails.
  */
-static uint32_t
+static bool
 hot_backup_policy(struct txn *t, struct txn_actions *out, bool local,
-    uint8_t op, uint32_t hresult, const char *why)
+    enum txn_op op, bool ok, const char *why)
 {
-	if (local || op != HV_OP_HOT_BACKUP || hresult == HV_S_OK ||
-	    !t->limits.hot_backup_ok)
-		return hresult;
+	if (local || op != TXN_OP_CHECK || ok || !t->limits.hot_backup_ok)
+		return ok;
 	say(t, out, LOG_WARNING,
 	    "HOT_BACKUP would be refused (%s); answering S_OK (hot_backup_veto = ok): the FREEZE will fail on it instead",
 	    why);
-	return HV_S_OK;
+	return true;
 }
 
 /* Answer the current request, if the kernel still waits for it. */
 static void
-reply(struct txn *t, struct txn_actions *out, uint32_t hresult)
+reply(struct txn *t, struct txn_actions *out, bool ok)
 {
 	struct txn_action *a;
-	uint32_t asked = hresult;
+	bool asked = ok;
 
 	if (!t->owe_reply)
 		return;
 	t->owe_reply = false;
-	hresult = hot_backup_policy(
-	    t, out, t->local, t->op, hresult, t->why[0] ? t->why : "failed");
-	if (hresult != asked)
+	ok = hot_backup_policy(
+	    t, out, t->local, t->op, ok, t->why[0] ? t->why : "failed");
+	if (ok != asked)
 		t->vetoed = true; /* t->why keeps the reason */
 	a = act(t, out, TA_REPLY);
-	a->hresult = hresult;
+	a->ok = ok;
 	a->local = t->local;
-	if (asked != HV_S_OK)
+	a->op = t->op;
+	if (!asked)
 		snprintf(a->text, sizeof(a->text), "%s",
 		    t->why[0] ? t->why : "failed");
-	say(t, out, hresult == HV_S_OK ? LOG_INFO : LOG_WARNING,
-	    "%s%s answered %s", t->local ? "local " : "", txn_op_name(t->op),
-	    hresult == HV_S_OK ? "S_OK" : "E_FAIL");
+	say(t, out, ok ? LOG_INFO : LOG_WARNING, "%s%s answered %s",
+	    t->local ? "local " : "", txn_op_name(t->op),
+	    ok ? "S_OK" : "E_FAIL");
 }
 
 /*
- * An immediate answer to a request that starts nothing.  It leaves the
- * current transaction alone: it may belong to the other requester.
+ * An immediate answer to a request that starts nothing, logged with its
+ * reason (which a refusal's reply carries).  It leaves the current
+ * transaction alone: it may belong to the other requester.
  */
-static void
-answer_now(struct txn *t, struct txn_actions *out, bool local, uint8_t op,
-    uint32_t hresult)
+static void __attribute__((format(printf, 6, 7)))
+answer_now(struct txn *t, struct txn_actions *out, bool local, enum txn_op op,
+    bool ok, const char *fmt, ...)
 {
 	struct txn_action *a;
-	char text[TXN_TEXT_MAX] = "";
-	const char *why;
+	char why[TXN_TEXT_MAX];
+	bool asked = ok;
+	va_list ap;
 
-	/* the reason is what the caller just logged (every caller does),
-	 * without its "txn N: " */
-	if (hresult != HV_S_OK && out->n >= 1 &&
-	    out->a[out->n - 1].kind == TA_LOG) {
-		why = strstr(out->a[out->n - 1].text, ": ");
-		snprintf(text, sizeof(text), "%s",
-		    why != NULL ? why + 2 : out->a[out->n - 1].text);
-	}
-	hresult = hot_backup_policy(t, out, local, op, hresult, text);
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	say(t, out, ok ? LOG_INFO : LOG_WARNING, "%s", why);
+	ok = hot_backup_policy(t, out, local, op, ok, why);
 	a = act(t, out, TA_REPLY);
-	a->hresult = hresult;
+	a->ok = ok;
 	a->local = local;
-	snprintf(a->text, sizeof(a->text), "%s", text);
-	say(t, out, hresult == HV_S_OK ? LOG_INFO : LOG_WARNING,
-	    "%s%s answered %s", local ? "local " : "", txn_op_name(op),
-	    hresult == HV_S_OK ? "S_OK" : "E_FAIL");
+	a->op = op;
+	a->aside = true;
+	/* a refusal says why, even one hot_backup_veto turned into S_OK */
+	snprintf(a->text, sizeof(a->text), "%s", asked ? "" : why);
+	say(t, out, ok ? LOG_INFO : LOG_WARNING, "%s%s answered %s",
+	    local ? "local " : "", txn_op_name(op), ok ? "S_OK" : "E_FAIL");
 }
 
 static void
@@ -192,39 +214,164 @@ set_why(struct txn *t, const char *reason)
 }
 
 static void
+stage(struct txn *t, struct txn_actions *out, enum txn_stage s)
+{
+	act(t, out, TA_STAGE)->stage = s;
+}
+
+/* A stage done, for a local requester to show (hv_vss_ctl's "# "). */
+static void
+progress(struct txn *t, struct txn_actions *out, const char *text)
+{
+	if (t->local && t->owe_reply)
+		snprintf(
+		    act(t, out, TA_PROGRESS)->text, TXN_TEXT_MAX, "%s", text);
+}
+
+/* An application stage's budget, inside the machine's deadline on it. */
+static unsigned int
+app_ms(unsigned int stage_ms)
+{
+	return stage_ms > 2 * APPS_GRACE_MS ? stage_ms - APPS_GRACE_MS
+	                                    : stage_ms / 2;
+}
+
+static void
+lease(struct txn *t, struct txn_actions *out, unsigned int ms,
+    enum txn_guard guard, unsigned int guard_ms)
+{
+	struct txn_action *a = act(t, out, TA_LEASE);
+
+	a->ms = ms;
+	a->guard = guard;
+	a->guard_ms = guard_ms;
+}
+
+/* Undo an application stage: ABORT to the apps, "abort" to the hooks
+ * that saw "freeze" (the runner stops those still running first). */
+static void
 release_apps(struct txn *t, struct txn_actions *out)
 {
 	act(t, out, TA_APPS_ABORT);
 	t->apps_frozen = false;
+	if (t->hooks_frozen)
+		act(t, out, TA_HOOKS_ABORT)->ms = t->limits.hook_ms;
+	t->hooks_frozen = false;
+}
+
+static void
+apps_freeze(
+    struct txn *t, struct txn_actions *out, unsigned int ms, int from, int to)
+{
+	struct txn_action *a = act(t, out, TA_APPS_FREEZE);
+
+	a->ms = ms;
+	a->from = from;
+	a->to = to;
+}
+
+static void
+apps_thaw(
+    struct txn *t, struct txn_actions *out, unsigned int ms, int from, int to)
+{
+	struct txn_action *a = act(t, out, TA_APPS_THAW);
+
+	a->ms = ms;
+	a->from = from;
+	a->to = to;
+}
+
+/* The tiers above the hooks, if hooks_tier leaves any. */
+static bool
+tiers_after_hooks(const struct txn *t)
+{
+	return t->limits.hooks_tier < TXN_TIERS;
+}
+
+/*
+ * FREEZE and HOLD: the tiers below hooks_tier (maybe none: the apps
+ * answer at once), then the hooks, then the rest, all under one
+ * deadline (txn_limits).
+ */
+static void
+start_apps_freeze(struct txn *t, struct txn_actions *out)
+{
+	t->state = TXN_APPS_FREEZING;
+	t->after_hooks = false;
+	t->apps_left_ms = 0;
+	timer(t, out, TA_DEADLINE, t->limits.app_freeze_ms + t->limits.hook_ms);
+	apps_freeze(t, out, app_ms(t->limits.app_freeze_ms), 0,
+	    t->limits.hooks_tier - 1);
+}
+
+static void
+start_hooks_freeze(struct txn *t, struct txn_actions *out)
+{
+	t->state = TXN_HOOKS_FREEZING;
+	t->hooks_frozen = true; /* a hook killed mid-"freeze" saw it too */
+	act(t, out, TA_HOOKS_FREEZE)->ms = t->limits.hook_ms;
+}
+
+/*
+ * THAW and RELEASE, the mirror: the tiers from hooks_tier up, tier 9
+ * first, then the hooks, then the tiers below; the apps' time is shared
+ * by the parts there are.
+ */
+static unsigned int
+thaw_part_ms(const struct txn *t)
+{
+	return app_ms(t->limits.thaw_ms) / (tiers_after_hooks(t) ? 2 : 1);
+}
+
+static void
+start_hooks_thaw(struct txn *t, struct txn_actions *out)
+{
+	t->state = TXN_HOOKS_THAWING;
+	t->hooks_frozen = false;
+	act(t, out, TA_HOOKS_THAW)->ms = t->limits.hook_ms;
+}
+
+static void
+start_apps_thaw(struct txn *t, struct txn_actions *out)
+{
+	timer(t, out, TA_DEADLINE, t->limits.thaw_ms);
+	t->apps_frozen = false;
+	t->after_hooks = false;
+	if (!tiers_after_hooks(t)) {
+		start_hooks_thaw(t, out);
+		return;
+	}
+	t->state = TXN_APPS_THAWING;
+	apps_thaw(t, out, thaw_part_ms(t), TXN_TIERS - 1, t->limits.hooks_tier);
 }
 
 static void
 start_thaw(struct txn *t, struct txn_actions *out)
 {
+	stage(t, out, TXN_STAGE_FROZEN);
 	t->state = TXN_FS_THAWING;
-	t->result = HV_S_OK;
-	timer(t, out, TA_LEASE, 0);
+	t->result = true;
+	/* the guard's clock runs on until the filesystems are thawed */
+	lease(t, out, 0, TXN_GUARD_KEEP, 0);
 	timer(t, out, TA_DEADLINE, t->limits.thaw_ms);
 	act(t, out, TA_FS_THAW);
 }
 
 /*
  * The end of a hold: the apps (and hooks) are told THAW; no filesystem
- * was frozen.  result: what the RELEASE will be answered.
+ * was frozen.  ok: what the RELEASE will be answered.
  */
 static void
-start_release(struct txn *t, struct txn_actions *out, uint32_t result)
+start_release(struct txn *t, struct txn_actions *out, bool ok)
 {
-	t->state = TXN_APPS_THAWING;
-	t->result = result;
-	timer(t, out, TA_LEASE, 0);
-	timer(t, out, TA_DEADLINE, t->limits.thaw_ms);
-	act(t, out, TA_APPS_THAW)->ms = t->limits.thaw_ms;
-	t->apps_frozen = false;
+	stage(t, out, TXN_STAGE_FROZEN);
+	t->result = ok;
+	lease(t, out, 0, TXN_GUARD_KEEP, 0);
+	start_apps_thaw(t, out);
 }
 
-static void
-idle_request(struct txn *, uint8_t, bool, unsigned int, struct txn_actions *);
+static void idle_request(
+    struct txn *, enum txn_op, bool, unsigned int, struct txn_actions *);
 
 /*
  * hot_backup_veto = ok: the HOT_BACKUP before this FREEZE was refused by
@@ -240,14 +387,15 @@ vetoed_freeze(struct txn *t, struct txn_actions *out)
 	snprintf(why, sizeof(why), "%s", t->why);
 	t->local = false;
 	t->id++;
-	t->op = HV_OP_FREEZE;
+	t->op = TXN_OP_FREEZE;
 	t->owe_reply = true;
 	t->why[0] = '\0';
+	act(t, out, TA_BEGIN)->op = t->op;
 	set_why(t, why);
 	say(t, out, LOG_WARNING,
 	    "FREEZE failed: %s (refused at HOT_BACKUP, answered S_OK there: hot_backup_veto = ok)",
 	    t->why);
-	reply(t, out, HV_E_FAIL);
+	reply(t, out, false);
 }
 
 /*
@@ -257,7 +405,7 @@ vetoed_freeze(struct txn *t, struct txn_actions *out)
  * does its deadline: the thaw still has to end.
  */
 static void
-superseded(struct txn *t, uint8_t op, struct txn_actions *out)
+superseded(struct txn *t, enum txn_op op, struct txn_actions *out)
 {
 	const bool local = false; /* only the kernel gives up on requests */
 
@@ -272,6 +420,7 @@ superseded(struct txn *t, uint8_t op, struct txn_actions *out)
 		idle_request(t, op, local, 0, out);
 		break;
 	case TXN_APPS_FREEZING:
+	case TXN_HOOKS_FREEZING:
 		timer(t, out, TA_DEADLINE, 0);
 		release_apps(t, out);
 		t->state = TXN_IDLE;
@@ -282,124 +431,120 @@ superseded(struct txn *t, uint8_t op, struct txn_actions *out)
 		act(t, out, TA_FS_CANCEL);
 		release_apps(t, out);
 		t->state = TXN_ABORTING;
-		say(t, out, LOG_WARNING,
+		answer_now(t, out, local, op, false,
 		    "%s refused: the superseded freeze is being undone",
 		    txn_op_name(op));
-		answer_now(t, out, local, op, HV_E_FAIL);
 		break;
 	default:
-		say(t, out, LOG_WARNING, "%s refused: busy %s", txn_op_name(op),
-		    txn_state_name(t->state));
-		answer_now(t, out, local, op, HV_E_FAIL);
+		answer_now(t, out, local, op, false, "%s refused: busy %s",
+		    txn_op_name(op), txn_state_name(t->state));
 		break;
 	}
 }
 
+/* A new transaction serves op from now on. */
 static void
-idle_request(struct txn *t, uint8_t op, bool local, unsigned int ms,
+begin(struct txn *t, struct txn_actions *out, enum txn_op op, bool local)
+{
+	struct txn_action *a;
+
+	t->local = local;
+	t->id++;
+	t->why[0] = '\0'; /* a new transaction's */
+	t->op = op;
+	t->owe_reply = true;
+	a = act(t, out, TA_BEGIN);
+	a->op = op;
+	a->local = local;
+}
+
+static void
+idle_request(struct txn *t, enum txn_op op, bool local, unsigned int ms,
     struct txn_actions *out)
 {
-	if (local && op != HV_OP_FREEZE && op != HV_OP_THAW &&
+	if (local && op != TXN_OP_FREEZE && op != TXN_OP_THAW &&
 	    op != TXN_OP_HOLD && op != TXN_OP_RELEASE) {
-		say(t, out, LOG_WARNING,
+		answer_now(t, out, local, op, false,
 		    "local %s refused: only FREEZE, THAW, HOLD and RELEASE are local requests",
 		    txn_op_name(op));
-		answer_now(t, out, local, op, HV_E_FAIL);
 		return;
 	}
 	if (!local && (op == TXN_OP_HOLD || op == TXN_OP_RELEASE))
-		op = HV_OP_COUNT; /* not the host's: an unknown op */
-	if (!local && (op == HV_OP_HOT_BACKUP || op == HV_OP_FREEZE) &&
+		op = TXN_OP_OTHER; /* not the host's: an unknown op */
+	if (!local && (op == TXN_OP_CHECK || op == TXN_OP_FREEZE) &&
 	    t->vetoed) {
 		t->vetoed = false;
-		if (op == HV_OP_FREEZE) {
+		if (op == TXN_OP_FREEZE) {
 			vetoed_freeze(t, out);
 			return;
 		}
 	}
 	switch (op) {
-	case HV_OP_HOT_BACKUP:
-		t->local = local;
-		t->id++;
-		t->why[0] = '\0'; /* a new transaction's */
-		t->op = op;
-		t->owe_reply = true;
+	case TXN_OP_CHECK:
+		begin(t, out, op, local);
 		t->state = TXN_CHECKING;
 		timer(t, out, TA_DEADLINE, t->limits.check_ms);
-		act(t, out, TA_CHECK);
+		act(t, out, TA_CHECK)->ms = app_ms(t->limits.check_ms);
 		break;
 	case TXN_OP_HOLD:
-	case HV_OP_FREEZE:
-		t->local = local;
+	case TXN_OP_FREEZE:
 		t->hold = op == TXN_OP_HOLD;
 		if (t->hold)
 			t->hold_expired = false;
-		t->lease_ms = local && ms > 0 ? ms : t->limits.max_frozen_ms;
-		t->id++;
-		t->why[0] = '\0'; /* a new transaction's */
-		t->op = op;
-		t->owe_reply = true;
-		if (!t->hold)
+		else
 			t->lease_expired[local] = false;
-		t->state = TXN_APPS_FREEZING;
-		timer(t, out, TA_DEADLINE, t->limits.app_freeze_ms);
-		act(t, out, TA_APPS_FREEZE)->ms = t->limits.app_freeze_ms;
+		t->lease_ms = local && ms > 0 ? ms : t->limits.max_frozen_ms;
+		begin(t, out, op, local);
+		start_apps_freeze(t, out);
 		break;
-	case HV_OP_THAW:
+	case TXN_OP_THAW:
 		if (t->lease_expired[local]) {
 			t->lease_expired[local] = false;
-			say(t, out, LOG_WARNING,
+			answer_now(t, out, local, op, false,
 			    "THAW after the lease expired: the filesystems were thawed before it, the snapshot may be inconsistent");
-			answer_now(t, out, local, op, HV_E_FAIL);
-		} else {
-			say(t, out, LOG_INFO,
+		} else
+			answer_now(t, out, local, op, true,
 			    "THAW with nothing frozen: nothing to do");
-			answer_now(t, out, local, op, HV_S_OK);
-		}
 		break;
 	case TXN_OP_RELEASE:
 		if (t->hold_expired) {
 			t->hold_expired = false;
-			say(t, out, LOG_WARNING,
+			answer_now(t, out, local, op, false,
 			    "RELEASE after the hold's lease expired: the applications were released before it, the backup taken meanwhile may be inconsistent");
-			answer_now(t, out, local, op, HV_E_FAIL);
-		} else {
-			say(t, out, LOG_INFO,
+		} else
+			answer_now(t, out, local, op, true,
 			    "RELEASE with nothing held: nothing to do");
-			answer_now(t, out, local, op, HV_S_OK);
-		}
 		break;
 	default:
-		say(t, out, LOG_WARNING, "unexpected operation %u (%s)", op,
-		    txn_op_name(op));
-		answer_now(t, out, local, op, HV_E_FAIL);
+		answer_now(t, out, local, op, false,
+		    "unexpected operation (%s)", txn_op_name(op));
 		break;
 	}
 }
 
 static void
-on_request(struct txn *t, uint8_t op, bool local, unsigned int ms,
+on_request(struct txn *t, enum txn_op op, bool local, unsigned int ms,
     struct txn_actions *out)
 {
+	if ((unsigned int)op >= TXN_NOPS)
+		op = TXN_OP_OTHER;
 	if (t->state == TXN_HELD && !local) {
 		/*
 		 * Another agent's backup holds the applications: the host's
 		 * would freeze them under it, or thaw them before that
 		 * agent's snapshot is taken (hv_vss_daemon(8), HOLDS)
 		 */
-		say(t, out, LOG_WARNING,
+		answer_now(t, out, local, op, false,
 		    "%s refused: the applications are held for another backup agent (hv_vss_ctl hold, txn %llu) until its release or its lease",
 		    txn_op_name(op), (unsigned long long)t->id);
-		answer_now(t, out, local, op, HV_E_FAIL);
 		return;
 	}
 	if (t->state != TXN_IDLE && local != t->local) {
 		/* host and local requests never interleave */
-		say(t, out, LOG_WARNING,
+		answer_now(t, out, local, op, false,
 		    "%s%s refused: a %s transaction is in progress (%s)",
 		    local ? "local " : "", txn_op_name(op),
 		    t->local ? "local" : "host", txn_state_name(t->state));
-		answer_now(t, out, local, op, HV_E_FAIL);
 		return;
 	}
 	switch (t->state) {
@@ -407,37 +552,33 @@ on_request(struct txn *t, uint8_t op, bool local, unsigned int ms,
 		idle_request(t, op, local, ms, out);
 		return;
 	case TXN_FROZEN:
-		if (op == HV_OP_THAW) {
+		if (op == TXN_OP_THAW) {
 			t->op = op;
 			t->owe_reply = true;
 			start_thaw(t, out);
-		} else if (op == HV_OP_FREEZE && !local) {
-			say(t, out, LOG_INFO,
+		} else if (op == TXN_OP_FREEZE && !local)
+			answer_now(t, out, local, op, true,
 			    "FREEZE while frozen: already frozen, nothing to do");
-			answer_now(t, out, local, op, HV_S_OK);
-		} else {
-			say(t, out, LOG_WARNING,
+		else
+			answer_now(t, out, local, op, false,
 			    "%s refused: frozen, a backup is in progress",
 			    txn_op_name(op));
-			answer_now(t, out, local, op, HV_E_FAIL);
-		}
 		return;
 	case TXN_HELD:
 		if (op == TXN_OP_RELEASE) {
 			t->op = op;
 			t->owe_reply = true;
-			start_release(t, out, HV_S_OK);
-		} else {
-			say(t, out, LOG_WARNING,
+			start_release(t, out, true);
+		} else
+			answer_now(t, out, local, op, false,
 			    "local %s refused: the applications are held (hv_vss_ctl hold); release them first",
 			    txn_op_name(op));
-			answer_now(t, out, local, op, HV_E_FAIL);
-		}
 		return;
 	case TXN_FS_THAWING:
 	case TXN_APPS_THAWING:
+	case TXN_HOOKS_THAWING:
 		if (!t->owe_reply &&
-		    op == (t->hold ? TXN_OP_RELEASE : HV_OP_THAW)) {
+		    op == (t->hold ? TXN_OP_RELEASE : TXN_OP_THAW)) {
 			/* the host's THAW for a thaw already under way (the
 			 * lease's, or one the kernel gave up on); the stage's
 			 * deadline may have passed: it gets one of its own */
@@ -447,8 +588,6 @@ on_request(struct txn *t, uint8_t op, bool local, unsigned int ms,
 			return;
 		}
 		break;
-	case TXN_ABORTING:
-		break;
 	default:
 		break;
 	}
@@ -456,9 +595,8 @@ on_request(struct txn *t, uint8_t op, bool local, unsigned int ms,
 		superseded(t, op, out);
 		return;
 	}
-	say(t, out, LOG_WARNING, "%s refused: busy %s", txn_op_name(op),
-	    txn_state_name(t->state));
-	answer_now(t, out, local, op, HV_E_FAIL);
+	answer_now(t, out, local, op, false, "%s refused: busy %s",
+	    txn_op_name(op), txn_state_name(t->state));
 }
 
 static void
@@ -467,7 +605,7 @@ fail(struct txn *t, struct txn_actions *out, const char *what,
 {
 	set_why(t, reason);
 	say(t, out, LOG_WARNING, "%s failed: %s", what, t->why);
-	reply(t, out, HV_E_FAIL);
+	reply(t, out, false);
 }
 
 static void
@@ -477,16 +615,19 @@ on_deadline(struct txn *t, struct txn_actions *out)
 
 	switch (t->state) {
 	case TXN_CHECKING:
+		stage(t, out, TXN_STAGE_CHECK);
 		snprintf(why, sizeof(why), "no answer within %u ms",
 		    t->limits.check_ms);
 		fail(t, out, "HOT_BACKUP check", why);
 		t->state = TXN_IDLE;
 		break;
 	case TXN_APPS_FREEZING:
+	case TXN_HOOKS_FREEZING:
+		stage(t, out, TXN_STAGE_APPS);
 		release_apps(t, out);
 		snprintf(why, sizeof(why),
 		    "applications and freeze hooks did not all answer within %u ms",
-		    t->limits.app_freeze_ms);
+		    t->limits.app_freeze_ms + t->limits.hook_ms);
 		fail(t, out, txn_op_name(t->op), why);
 		t->state = TXN_IDLE;
 		break;
@@ -506,9 +647,24 @@ on_deadline(struct txn *t, struct txn_actions *out)
 		fail(t, out, "THAW", why);
 		break;
 	case TXN_APPS_THAWING:
+	case TXN_HOOKS_THAWING:
+		stage(t, out, TXN_STAGE_THAW);
 		say(t, out, LOG_WARNING,
 		    "applications did not all confirm THAW within %u ms",
 		    t->limits.thaw_ms);
+		if (t->state == TXN_HOOKS_THAWING) {
+			/* the apps' stage is free: they are not left frozen
+			 * for the hooks' sake */
+			say(t, out, LOG_WARNING,
+			    "its thaw hooks outlasted the transaction; the applications after them are told THAW now");
+			apps_thaw(t, out, thaw_part_ms(t),
+			    t->limits.hooks_tier - 1, 0);
+		}
+		/* the hooks still get their "thaw", whatever the apps do
+		 * (the tiers below hooks_tier are then left to their own
+		 * timeout: the apps' stage still runs) */
+		if (t->hooks_frozen)
+			start_hooks_thaw(t, out);
 		reply(t, out, t->result);
 		t->state = TXN_IDLE;
 		break;
@@ -521,6 +677,7 @@ static void
 on_lease(struct txn *t, struct txn_actions *out)
 {
 	if (t->state == TXN_HELD) {
+		stage(t, out, TXN_STAGE_LEASE);
 		t->hold_expired = true;
 		set_why(t,
 		    "the hold's lease expired before RELEASE: the applications were released, the backup may be inconsistent");
@@ -528,11 +685,12 @@ on_lease(struct txn *t, struct txn_actions *out)
 		    "applications held for the hold's lease (%u ms) without a RELEASE: releasing them now; the RELEASE will be answered E_FAIL",
 		    t->lease_ms);
 		t->owe_reply = false;
-		start_release(t, out, HV_E_FAIL);
+		start_release(t, out, false);
 		return;
 	}
 	if (t->state != TXN_FROZEN)
 		return;
+	stage(t, out, TXN_STAGE_LEASE);
 	t->lease_expired[t->local] = true;
 	set_why(t,
 	    "the lease expired before THAW: the filesystems were thawed, the snapshot may be inconsistent");
@@ -569,6 +727,7 @@ on_lost(struct txn *t, bool local, bool rejected, struct txn_actions *out)
 		t->state = TXN_IDLE;
 		break;
 	case TXN_APPS_FREEZING:
+	case TXN_HOOKS_FREEZING:
 		timer(t, out, TA_DEADLINE, 0);
 		release_apps(t, out);
 		t->state = TXN_IDLE;
@@ -583,7 +742,7 @@ on_lost(struct txn *t, bool local, bool rejected, struct txn_actions *out)
 		/* the daemon is stopping: nobody will release them */
 		say(t, out, LOG_WARNING,
 		    "local requester lost while holding the applications: releasing them");
-		start_release(t, out, HV_E_FAIL);
+		start_release(t, out, false);
 		break;
 	case TXN_FROZEN:
 		say(t, out, LOG_WARNING, "%s lost while frozen: thawing",
@@ -603,10 +762,200 @@ on_lost(struct txn *t, bool local, bool rejected, struct txn_actions *out)
 	}
 }
 
+/* The applications and hooks hold: the filesystems next, or the hold. */
+static void
+apps_held(struct txn *t, struct txn_actions *out)
+{
+	stage(t, out, TXN_STAGE_APPS);
+	if (t->hold) {
+		/* nothing more: the other agent freezes */
+		timer(t, out, TA_DEADLINE, 0);
+		t->state = TXN_HELD;
+		lease(t, out, t->lease_ms, TXN_GUARD_KEEP, 0);
+		reply(t, out, true);
+		return;
+	}
+	t->state = TXN_FS_FREEZING;
+	timer(t, out, TA_DEADLINE, t->limits.fs_freeze_ms);
+	/* nothing is frozen that the guard does not hold and thaw on its
+	 * own if we are stuck past the freeze's deadline plus the lease */
+	lease(t, out, 0, TXN_GUARD_ARM, t->limits.fs_freeze_ms + t->lease_ms);
+	act(t, out, TA_FS_FREEZE);
+}
+
+/* An application or hook stage of the freeze failed: undo it. */
+static void
+freeze_failed(struct txn *t, struct txn_actions *out, const char *reason)
+{
+	stage(t, out, TXN_STAGE_APPS);
+	timer(t, out, TA_DEADLINE, 0);
+	release_apps(t, out);
+	fail(t, out, txn_op_name(t->op), reason);
+	t->state = TXN_IDLE;
+}
+
+static void
+on_apps_frozen(
+    struct txn *t, const struct txn_event *ev, struct txn_actions *out)
+{
+	unsigned int budget = app_ms(t->limits.app_freeze_ms);
+
+	if (t->state != TXN_APPS_FREEZING)
+		return;
+	if (!ev->ok) {
+		freeze_failed(t, out, ev->reason);
+		return;
+	}
+	t->apps_frozen = true;
+	if (t->after_hooks) {
+		progress(t, out, "applications from hooks_tier up frozen");
+		apps_held(t, out);
+		return;
+	}
+	/* the tiers after the hooks get what is left of the apps' time */
+	t->apps_left_ms = budget > ev->ms ? budget - ev->ms : 1;
+	progress(t, out,
+	    tiers_after_hooks(t) ? "applications below hooks_tier frozen"
+	                         : "applications frozen");
+	start_hooks_freeze(t, out);
+}
+
+static void
+on_hooks_frozen(
+    struct txn *t, const struct txn_event *ev, struct txn_actions *out)
+{
+	if (t->state != TXN_HOOKS_FREEZING)
+		return;
+	if (!ev->ok) {
+		freeze_failed(t, out, ev->reason);
+		return;
+	}
+	progress(t, out, "freeze hooks done");
+	if (!tiers_after_hooks(t)) {
+		apps_held(t, out);
+		return;
+	}
+	t->state = TXN_APPS_FREEZING;
+	t->after_hooks = true;
+	apps_freeze(
+	    t, out, t->apps_left_ms, t->limits.hooks_tier, TXN_TIERS - 1);
+}
+
+static void
+on_fs_frozen(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
+{
+	if (t->state == TXN_ABORTING) {
+		/* the cancelled freeze came back, undone */
+		stage(t, out, TXN_STAGE_FS);
+		say(t, out, LOG_INFO, "cancelled freeze undone");
+		lease(t, out, 0, TXN_GUARD_DISARM, 0);
+		t->state = TXN_IDLE;
+		return;
+	}
+	if (t->state != TXN_FS_FREEZING)
+		return;
+	stage(t, out, TXN_STAGE_FS);
+	timer(t, out, TA_DEADLINE, 0);
+	if (!ev->ok) {
+		/* not ok: nothing stays frozen (txn_event) */
+		lease(t, out, 0, TXN_GUARD_DISARM, 0);
+		release_apps(t, out);
+		fail(t, out, "FREEZE", ev->reason);
+		t->state = TXN_IDLE;
+		return;
+	}
+	t->state = TXN_FROZEN;
+	progress(t, out, "filesystems frozen");
+	lease(t, out, t->lease_ms, TXN_GUARD_ARM, t->lease_ms);
+	reply(t, out, true);
+}
+
+static void
+on_fs_thawed(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
+{
+	if (t->state != TXN_FS_THAWING)
+		return;
+	if (!ev->ok) {
+		/* the guard keeps what could not be thawed, on its clock;
+		 * the daemon tries again once idle */
+		t->result = false;
+		set_why(t, ev->reason);
+		say(t, out, LOG_WARNING, "THAW failed: %s", t->why);
+	} else
+		lease(t, out, 0, TXN_GUARD_DISARM, 0);
+	if (t->lease_expired[t->local])
+		t->result = false;
+	start_apps_thaw(t, out);
+}
+
+static void
+thaw_done(struct txn *t, struct txn_actions *out)
+{
+	stage(t, out, TXN_STAGE_THAW);
+	timer(t, out, TA_DEADLINE, 0);
+	if (t->owe_reply && t->hold && t->hold_expired) {
+		/* the RELEASE arrived during the lease's release */
+		t->hold_expired = false;
+		say(t, out, LOG_WARNING,
+		    "RELEASE after the hold's lease expired: the backup may be inconsistent");
+	} else if (t->owe_reply && !t->hold && t->lease_expired[t->local]) {
+		/* the host's THAW arrived during the lease's thaw */
+		t->lease_expired[t->local] = false;
+		say(t, out, LOG_WARNING,
+		    "THAW after the lease expired: the snapshot may be inconsistent");
+	}
+	reply(t, out, t->result);
+	t->state = TXN_IDLE;
+}
+
+static void
+on_apps_thawed(struct txn *t, struct txn_actions *out)
+{
+	if (t->state != TXN_APPS_THAWING)
+		return;
+	if (!t->after_hooks) {
+		/* the tiers from hooks_tier up resumed: the hooks next */
+		start_hooks_thaw(t, out);
+		return;
+	}
+	thaw_done(t, out);
+}
+
+static void
+on_hooks_thawed(
+    struct txn *t, const struct txn_event *ev, struct txn_actions *out)
+{
+	if (t->state != TXN_HOOKS_THAWING)
+		return;
+	if (!ev->ok)
+		say(t, out, LOG_WARNING, "hooks thaw: %s",
+		    ev->reason != NULL ? ev->reason : "failed");
+	/* then the tiers below hooks_tier, tier hooks_tier-1 first */
+	t->state = TXN_APPS_THAWING;
+	t->after_hooks = true;
+	apps_thaw(t, out, thaw_part_ms(t), t->limits.hooks_tier - 1, 0);
+}
+
+static void
+step(struct txn *t, const struct txn_event *ev, struct txn_actions *out);
+
 void
 txn_step(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 {
+	enum txn_state before = t->state;
+	uint64_t id = t->id;
+
 	out->n = 0;
+	step(t, ev, out);
+	/* the transaction is over (a request that superseded it may have
+	 * begun the next: that one is not) */
+	if (before != TXN_IDLE && t->state == TXN_IDLE && t->id == id)
+		stage(t, out, TXN_STAGE_END);
+}
+
+static void
+step(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
+{
 	switch (ev->kind) {
 	case TE_HOST_REQUEST:
 		on_request(t, ev->op, ev->local, ev->ms, out);
@@ -625,89 +974,31 @@ txn_step(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 	case TE_CHECK_DONE:
 		if (t->state != TXN_CHECKING)
 			return;
+		stage(t, out, TXN_STAGE_CHECK);
 		timer(t, out, TA_DEADLINE, 0);
 		if (ev->ok)
-			reply(t, out, HV_S_OK);
+			reply(t, out, true);
 		else
 			fail(t, out, "HOT_BACKUP check", ev->reason);
 		t->state = TXN_IDLE;
 		return;
 	case TE_APPS_FROZEN:
-		if (t->state != TXN_APPS_FREEZING)
-			return;
-		if (!ev->ok) {
-			timer(t, out, TA_DEADLINE, 0);
-			release_apps(t, out);
-			fail(t, out, txn_op_name(t->op), ev->reason);
-			t->state = TXN_IDLE;
-			return;
-		}
-		t->apps_frozen = true;
-		if (t->hold) {
-			/* nothing more: the other agent freezes */
-			timer(t, out, TA_DEADLINE, 0);
-			t->state = TXN_HELD;
-			timer(t, out, TA_LEASE, t->lease_ms);
-			reply(t, out, HV_S_OK);
-			return;
-		}
-		t->state = TXN_FS_FREEZING;
-		timer(t, out, TA_DEADLINE, t->limits.fs_freeze_ms);
-		act(t, out, TA_FS_FREEZE);
+		on_apps_frozen(t, ev, out);
+		return;
+	case TE_HOOKS_FROZEN:
+		on_hooks_frozen(t, ev, out);
 		return;
 	case TE_FS_FROZEN:
-		if (t->state == TXN_ABORTING) {
-			/* the cancelled freeze came back, undone */
-			say(t, out, LOG_INFO, "cancelled freeze undone");
-			t->state = TXN_IDLE;
-			return;
-		}
-		if (t->state != TXN_FS_FREEZING)
-			return;
-		timer(t, out, TA_DEADLINE, 0);
-		if (!ev->ok) {
-			release_apps(t, out);
-			fail(t, out, "FREEZE", ev->reason);
-			t->state = TXN_IDLE;
-			return;
-		}
-		t->state = TXN_FROZEN;
-		timer(t, out, TA_LEASE, t->lease_ms);
-		reply(t, out, HV_S_OK);
+		on_fs_frozen(t, ev, out);
 		return;
 	case TE_FS_THAWED:
-		if (t->state != TXN_FS_THAWING)
-			return;
-		if (!ev->ok) {
-			t->result = HV_E_FAIL;
-			set_why(t, ev->reason);
-			say(t, out, LOG_WARNING, "THAW failed: %s", t->why);
-		}
-		if (t->lease_expired[t->local])
-			t->result = HV_E_FAIL;
-		t->state = TXN_APPS_THAWING;
-		timer(t, out, TA_DEADLINE, t->limits.thaw_ms);
-		act(t, out, TA_APPS_THAW)->ms = t->limits.thaw_ms;
-		t->apps_frozen = false;
+		on_fs_thawed(t, ev, out);
 		return;
 	case TE_APPS_THAWED:
-		if (t->state != TXN_APPS_THAWING)
-			return;
-		timer(t, out, TA_DEADLINE, 0);
-		if (t->owe_reply && t->hold && t->hold_expired) {
-			/* the RELEASE arrived during the lease's release */
-			t->hold_expired = false;
-			say(t, out, LOG_WARNING,
-			    "RELEASE after the hold's lease expired: the backup may be inconsistent");
-		} else if (t->owe_reply && !t->hold &&
-		    t->lease_expired[t->local]) {
-			/* the host's THAW arrived during the lease's thaw */
-			t->lease_expired[t->local] = false;
-			say(t, out, LOG_WARNING,
-			    "THAW after the lease expired: the snapshot may be inconsistent");
-		}
-		reply(t, out, t->result);
-		t->state = TXN_IDLE;
+		on_apps_thawed(t, out);
+		return;
+	case TE_HOOKS_THAWED:
+		on_hooks_thawed(t, ev, out);
 		return;
 	case TE_DEADLINE:
 		on_deadline(t, out);

@@ -7,18 +7,22 @@
  * tests can drive it through every interleaving.  The shell around it
  * (daemon/daemon.c) carries the actions out and feeds the results back.
  *
- * The stages, in FreeBSD's order:
+ * The stages, in FreeBSD's order, with the freeze hooks between the
+ * application tiers below hooks_tier and those from it up (hooks_tier =
+ * 10, the default: after every tier):
  *
  *   HOT_BACKUP: CHECK (plan + apps)                        -> reply
- *   FREEZE:     APPS_FREEZE -> FS_FREEZE                   -> reply
- *   THAW:       FS_THAW -> APPS_THAW                       -> reply
+ *   FREEZE:     APPS_FREEZE 0..hooks_tier-1 -> HOOKS_FREEZE
+ *               -> APPS_FREEZE hooks_tier..9 -> FS_FREEZE  -> reply
+ *   THAW:       FS_THAW -> APPS_THAW 9..hooks_tier -> HOOKS_THAW
+ *               -> APPS_THAW hooks_tier-1..0               -> reply
  *
  * and, for hv_vss_ctl only, a detached hold of the applications (and
  * freeze hooks) without the filesystems, for another backup agent whose
  * own freeze follows (qemu-ga, open-vm-tools, Azure's extension):
  *
- *   HOLD:       APPS_FREEZE                                -> reply, HELD
- *   RELEASE:    APPS_THAW                                  -> reply
+ *   HOLD:       the application and hook stages of FREEZE -> reply, HELD
+ *   RELEASE:    the application and hook stages of THAW   -> reply
  *
  * A hold is bounded by its lease like a freeze, and while it lasts the
  * host's requests are refused (the applications are another agent's).
@@ -27,8 +31,15 @@
  * given up on it (a newer request arrived, or the device was lost), in
  * which case it is never answered: writing the stale answer would be
  * taken by Linux as the answer to whatever request is current.
- * Every path ends with nothing frozen, except FROZEN itself, which the
- * lease bounds.
+ * Every path ends with nothing frozen, no application holding and no
+ * hook owed its "thaw" or "abort", except FROZEN and HELD themselves,
+ * which the lease bounds.
+ *
+ * Every decision is the machine's, the shell only carries it out: which
+ * stage comes next, each stage's budget (.ms: the shell never reads the
+ * configuration for it), which tiers an application stage covers, when
+ * the thaw guard is armed and with what (TA_LEASE), and the reason of
+ * every refusal (TA_REPLY's text).
  */
 #ifndef HVVSS_TXN_H
 #define HVVSS_TXN_H
@@ -47,24 +58,54 @@ enum txn_state {
 	TXN_APPS_THAWING, /* apps told to resume */
 	TXN_ABORTING, /* undoing a freeze that will not be kept */
 	TXN_HELD, /* HOLD answered S_OK: apps hold, no fs; lease running */
+	TXN_HOOKS_FREEZING, /* FREEZE: the freeze hooks run */
+	TXN_HOOKS_THAWING, /* THAW: the thaw hooks run */
 	TXN_NSTATES
 };
 
 /*
- * The local requests beyond the host's FREEZE and THAW: never read from
- * the device (its ops are below HV_OP_COUNT); a host request with one of
- * these values is an unknown op.
+ * What is asked: the host's requests (host.h's, whatever the kernel
+ * calls them), and the local ones beyond FREEZE and THAW.  A host
+ * request of a local op is taken as TXN_OP_OTHER.
  */
-#define TXN_OP_HOLD 0xf0 /* hold the apps, not the filesystems */
-#define TXN_OP_RELEASE 0xf1 /* end the hold */
+enum txn_op {
+	TXN_OP_CHECK, /* may a backup start? (Linux: HOT_BACKUP) */
+	TXN_OP_FREEZE,
+	TXN_OP_THAW,
+	TXN_OP_OTHER, /* none the machine serves: refused */
+	TXN_OP_HOLD, /* local: hold the apps, not the filesystems */
+	TXN_OP_RELEASE, /* local: end the hold */
+	TXN_NOPS
+};
+
+/* What TA_STAGE says has ended. */
+enum txn_stage {
+	TXN_STAGE_CHECK, /* HOT_BACKUP's plan and apps, ok or not */
+	TXN_STAGE_APPS, /* FREEZE's or HOLD's apps and hooks, ok or not */
+	TXN_STAGE_FS, /* FREEZE's filesystems, ok or not */
+	TXN_STAGE_FROZEN, /* the frozen (or held) window */
+	TXN_STAGE_THAW, /* THAW's or RELEASE's apps and hooks */
+	TXN_STAGE_LEASE, /* the lease ended the window, not a THAW */
+	TXN_STAGE_END, /* nothing of the transaction runs any more */
+};
+
+/* The thaw guard, as a TA_LEASE sets it. */
+enum txn_guard {
+	TXN_GUARD_KEEP, /* as it is (its clock runs on) */
+	TXN_GUARD_ARM, /* thaw on its own .guard_ms from now */
+	TXN_GUARD_DISARM, /* nothing of ours is frozen */
+};
 
 enum txn_event_kind {
 	TE_HOST_REQUEST, /* .op: a request read from the device */
 	TE_CHECK_DONE, /* .ok, .reason */
-	TE_APPS_FROZEN, /* .ok, .reason (the culprit when not ok) */
+	TE_APPS_FROZEN, /* .ok, .reason (the culprit when not ok), .ms the
+	                 * part took */
+	TE_HOOKS_FROZEN, /* the freeze hooks ran: .ok, .reason */
 	TE_FS_FROZEN, /* .ok, .reason; not ok: nothing stays frozen */
 	TE_FS_THAWED, /* .ok, .reason */
 	TE_APPS_THAWED, /* apps answered, or their deadline passed */
+	TE_HOOKS_THAWED, /* the thaw hooks ran: .ok, .reason */
 	TE_DEADLINE, /* the current stage's deadline passed */
 	TE_LEASE_EXPIRED, /* frozen for max_frozen */
 	TE_HOST_LOST, /* the device failed (ok: only a reply was rejected,
@@ -76,25 +117,33 @@ enum txn_event_kind {
 struct txn_event {
 	enum txn_event_kind kind;
 	uint64_t id; /* completions: the id of their action */
-	uint8_t op; /* TE_HOST_REQUEST: HV_OP_*, or TXN_OP_* if local */
+	enum txn_op op; /* TE_HOST_REQUEST */
 	bool local; /* TE_HOST_REQUEST from hv_vss_ctl, not the host */
-	unsigned int ms; /* a local FREEZE or HOLD: its lease */
+	unsigned int ms; /* a local FREEZE or HOLD: its lease;
+	                  * TE_APPS_FROZEN: how long the part took */
 	bool ok;
 	const char *reason;
 };
 
 enum txn_action_kind {
-	TA_REPLY, /* .hresult to the current host request */
-	TA_CHECK, /* build the plan, ask apps CHECK */
-	TA_APPS_FREEZE, /* ask apps to freeze, within .ms */
+	TA_REPLY, /* .ok (.text: why not) to the current request */
+	TA_CHECK, /* build the plan, ask apps CHECK within .ms */
+	TA_APPS_FREEZE, /* ask tiers .from...to to freeze, within .ms */
 	TA_APPS_ABORT, /* tell frozen apps the freeze is off */
-	TA_APPS_THAW, /* tell apps to resume, collect within .ms */
+	TA_APPS_THAW, /* tell tiers .from...to to resume, within .ms */
+	TA_HOOKS_FREEZE, /* run the hooks "freeze", each within .ms */
+	TA_HOOKS_ABORT, /* stop them; "abort" to those that saw "freeze" */
+	TA_HOOKS_THAW, /* "thaw" to those that froze, each within .ms */
 	TA_FS_FREEZE, /* sync, then freeze the plan's filesystems */
 	TA_FS_CANCEL, /* undo the freeze in progress when it ends */
 	TA_FS_THAW, /* thaw what we froze, in reverse order */
 	TA_DEADLINE, /* arm the stage deadline (.ms), 0: disarm */
-	TA_LEASE, /* arm the lease (.ms), 0: disarm */
+	TA_LEASE, /* arm the lease (.ms), 0: disarm; and the thaw guard:
+	           * .guard, with .guard_ms */
 	TA_LOG, /* .prio (syslog level), .text */
+	TA_PROGRESS, /* .text: a stage done, for the local requester */
+	TA_BEGIN, /* a new transaction .id, serving .op for .local */
+	TA_STAGE, /* .stage of the transaction ended (history, metrics) */
 	TA_NKINDS
 };
 
@@ -103,27 +152,42 @@ enum txn_action_kind {
 struct txn_action {
 	enum txn_action_kind kind;
 	uint64_t id; /* the transaction; echo it in results */
-	bool local; /* TA_REPLY: to hv_vss_ctl, not the host */
-	uint32_t hresult;
+	bool local; /* TA_REPLY, TA_BEGIN: hv_vss_ctl's, not the host's */
+	bool ok; /* TA_REPLY */
+	/* TA_REPLY: an answer at once to a request that started nothing:
+	 * not the outcome of transaction .id */
+	bool aside;
+	enum txn_op op; /* TA_REPLY: what it answers; TA_BEGIN */
+	enum txn_stage stage; /* TA_STAGE */
 	unsigned int ms;
+	int from, to; /* TA_APPS_FREEZE, TA_APPS_THAW: tiers, either way */
+	enum txn_guard guard; /* TA_LEASE */
+	unsigned int guard_ms;
 	int prio;
 	char text[TXN_TEXT_MAX];
 };
 
-#define TXN_MAX_ACTIONS 12
+#define TXN_MAX_ACTIONS 16
 
 struct txn_actions {
 	struct txn_action a[TXN_MAX_ACTIONS];
 	size_t n;
 };
 
-/* Deadlines, in milliseconds. */
+/*
+ * Deadlines, in milliseconds.  The application stage of a FREEZE is the
+ * apps' flush and the freeze hooks, one after the other: its deadline
+ * gives each its own time (app_freeze_ms + hook_ms), so that a slow app
+ * does not eat a hook's.
+ */
 struct txn_limits {
 	unsigned int check_ms;
-	unsigned int app_freeze_ms;
+	unsigned int app_freeze_ms; /* the applications' own */
 	unsigned int fs_freeze_ms;
 	unsigned int thaw_ms;
 	unsigned int max_frozen_ms;
+	unsigned int hook_ms; /* each hook's */
+	int hooks_tier; /* 0..TXN_TIERS: the hooks run before this tier */
 	/*
 	 * hot_backup_veto = ok: a HOT_BACKUP is never answered E_FAIL (as
 	 * Linux's own daemon never does); what would have refused it is
@@ -133,19 +197,25 @@ struct txn_limits {
 	bool hot_backup_ok;
 };
 
+#define TXN_TIERS 10 /* application tiers, 0..9 (appproto.h) */
+
 struct txn {
 	enum txn_state state;
 	struct txn_limits limits;
 	uint64_t id; /* transaction number, for the logs */
-	uint8_t op; /* the request being served */
+	enum txn_op op; /* the request being served */
 	bool local; /* its requester is hv_vss_ctl */
 	unsigned int lease_ms; /* of this transaction's freeze */
 	bool owe_reply; /* the current request awaits one */
-	uint32_t result; /* the reply once the stage ends */
+	bool result; /* the reply (ok) once the stage ends */
 	/* [local]: that requester's next THAW must say E_FAIL; one each,
 	 * as the other's transaction may come in between */
 	bool lease_expired[2];
 	bool apps_frozen; /* apps hold: ABORT or THAW owed */
+	bool hooks_frozen; /* hooks saw "freeze": "abort" or "thaw" owed */
+	bool after_hooks; /* the application stage is the tiers after the
+	                   * hooks (freeze), or before them (thaw) */
+	unsigned int apps_left_ms; /* of app_freeze_ms, after the first part */
 	bool hold; /* the local transaction is a HOLD (apps only) */
 	bool hold_expired; /* its lease ended it: its RELEASE says E_FAIL */
 	/* hot_backup_ok said S_OK to a HOT_BACKUP its check refused (why
@@ -161,10 +231,14 @@ void txn_init(struct txn *, const struct txn_limits *);
  * transaction's is stale and ignored.
  */
 void txn_step(struct txn *, const struct txn_event *, struct txn_actions *out);
+/* New limits (SIGHUP, applied while idle). */
+void txn_set_limits(struct txn *, const struct txn_limits *);
+/* Nothing in progress: a reload, a reconnect or a stop may go ahead. */
+bool txn_idle(const struct txn *);
 /* True while filesystems may be frozen (for the log and the guard). */
 bool txn_may_be_frozen(const struct txn *);
 const char *txn_state_name(enum txn_state);
-/* HV_OP_* and TXN_OP_* by name. */
-const char *txn_op_name(unsigned int);
+/* "HOT_BACKUP", "FREEZE", "THAW", "UNKNOWN", "HOLD", "RELEASE" */
+const char *txn_op_name(enum txn_op);
 
 #endif /* HVVSS_TXN_H */

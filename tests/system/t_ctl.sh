@@ -124,8 +124,8 @@ check_eq "snapshot: exit 0" 0 "$(get snap.rc)"
 check_eq "snapshot: CMD ran frozen (it asked the daemon)" \
     "frozen True local" "$(get snap.inside)"
 check_eq "snapshot: CMD's stdout" cmd-out "$(get snap.out)"
-check_eq "snapshot -v: progress, its own and in order" \
-    '# freezing (timeout 20 s)|# frozen (txn N) in N ms|# running sh -c "$0" status --json >/tmp/insnap.json; echo cmd-out; exit 0 '"$B"'/hv_vss_ctl|# thawed in N ms|' \
+check_eq "snapshot -v: progress, its own and the daemon's stages, in order" \
+    '# freezing (timeout 20 s)|# applications frozen|# freeze hooks done|# filesystems frozen|# frozen (txn N) in N ms|# running sh -c "$0" status --json >/tmp/insnap.json; echo cmd-out; exit 0 '"$B"'/hv_vss_ctl|# thawed in N ms|' \
     "$(get snap.progress)"
 check_eq "snapshot: thawed after" yes "$(get snap.writable)"
 check_eq "snapshot, CMD exits 3: exit 3" 3 "$(get snapfail.rc)"

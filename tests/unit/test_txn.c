@@ -13,24 +13,80 @@
 
 #include <cmocka.h>
 
-#include "hv_msg.h"
 #include "txn.h"
 
-static const struct txn_limits limits = {
-    10000, 10000, 60000, 20000, 60000, false};
+/* hooks after every tier (the default): apps, hooks, filesystems */
+static const struct txn_limits limits = {.check_ms = 10000,
+    .app_freeze_ms = 10000,
+    .fs_freeze_ms = 60000,
+    .thaw_ms = 20000,
+    .max_frozen_ms = 60000,
+    .hook_ms = 5000,
+    .hooks_tier = TXN_TIERS,
+    .hot_backup_ok = false};
+
+#define R_OK 1
+#define R_FAIL 0
 
 static struct txn t;
-static struct txn_actions out;
+/* the actions of the last feed(), and of the hook stages it completed */
+static struct {
+	struct txn_action a[3 * TXN_MAX_ACTIONS];
+	size_t n;
+} out;
+/* feed() answers a hooks stage at once, ok (the tests of the hooks
+ * stages themselves turn it off) */
+static bool auto_hooks = true;
 
 static int
 setup(void **state)
 {
 	txn_init(&t, &limits);
+	auto_hooks = true;
 	return 0;
 }
 
 static void
-feed(enum txn_event_kind kind, uint8_t op, bool ok)
+step_into_out(const struct txn_event *ev)
+{
+	struct txn_actions one;
+	size_t i;
+
+	txn_step(&t, ev, &one);
+	for (i = 0; i < one.n; i++)
+		out.a[out.n++] = one.a[i];
+}
+
+/* Answer the hooks stages the machine started, ok, if auto_hooks. */
+static void
+complete_hooks(void)
+{
+	struct txn_event ev;
+	size_t i, from = 0;
+	bool more = auto_hooks;
+
+	while (more) {
+		more = false;
+		for (i = from; i < out.n; i++) {
+			if (out.a[i].kind != TA_HOOKS_FREEZE &&
+			    out.a[i].kind != TA_HOOKS_THAW)
+				continue;
+			memset(&ev, 0, sizeof(ev));
+			ev.kind = out.a[i].kind == TA_HOOKS_FREEZE
+			    ? TE_HOOKS_FROZEN
+			    : TE_HOOKS_THAWED;
+			ev.id = t.id;
+			ev.ok = true;
+			from = out.n;
+			step_into_out(&ev);
+			more = true;
+			break;
+		}
+	}
+}
+
+static void
+feed(enum txn_event_kind kind, enum txn_op op, bool ok)
 {
 	struct txn_event ev = {.kind = kind,
 	    .id = t.id,
@@ -38,14 +94,29 @@ feed(enum txn_event_kind kind, uint8_t op, bool ok)
 	    .ok = ok,
 	    .reason = ok ? NULL : "the culprit"};
 
-	txn_step(&t, &ev, &out);
+	out.n = 0;
+	step_into_out(&ev);
+	complete_hooks();
+}
+
+/* The first action of a kind among the last feed()'s. */
+static const struct txn_action *
+first(enum txn_action_kind kind)
+{
+	size_t i;
+
+	for (i = 0; i < out.n; i++)
+		if (out.a[i].kind == kind)
+			return &out.a[i];
+	fail_msg("no action %d", kind);
+	return NULL;
 }
 
 /* The non-log actions, as a string of letters, for compact checks. */
 static const char *
 kinds(void)
 {
-	static char s[TXN_MAX_ACTIONS + 1];
+	static char s[3 * TXN_MAX_ACTIONS + 1];
 	static const char letter[TA_NKINDS] = {
 	    [TA_REPLY] = 'R',
 	    [TA_CHECK] = 'C',
@@ -57,7 +128,10 @@ kinds(void)
 	    [TA_FS_THAW] = 't',
 	    [TA_DEADLINE] = 'd',
 	    [TA_LEASE] = 'l',
-	    [TA_LOG] = 0,
+	    [TA_HOOKS_FREEZE] = 'H',
+	    [TA_HOOKS_ABORT] = 'B',
+	    [TA_HOOKS_THAW] = 'h',
+	    [TA_LOG] = 0, /* and TA_BEGIN, TA_STAGE, TA_PROGRESS */
 	};
 	size_t i, n = 0;
 
@@ -68,7 +142,7 @@ kinds(void)
 	return s;
 }
 
-/* The hresult of the one reply among the actions (-1: none). */
+/* R_OK or R_FAIL, the one reply among the actions (-1: none). */
 static int64_t
 replied(void)
 {
@@ -78,7 +152,7 @@ replied(void)
 	for (i = 0; i < out.n; i++)
 		if (out.a[i].kind == TA_REPLY) {
 			assert_int_equal(r, -1); /* at most one */
-			r = out.a[i].hresult;
+			r = out.a[i].ok ? R_OK : R_FAIL;
 		}
 	return r;
 }
@@ -97,14 +171,14 @@ logged(const char *needle)
 static void
 to_frozen(void)
 {
-	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
 	assert_string_equal(kinds(), "dF");
 	assert_int_equal(t.state, TXN_APPS_FREEZING);
 	feed(TE_APPS_FROZEN, 0, true);
-	assert_string_equal(kinds(), "df");
+	assert_string_equal(kinds(), "Hdlf");
 	feed(TE_FS_FROZEN, 0, true);
 	assert_string_equal(kinds(), "dlR");
-	assert_int_equal(replied(), HV_S_OK);
+	assert_int_equal(replied(), R_OK);
 	assert_int_equal(t.state, TXN_FROZEN);
 	assert_true(txn_may_be_frozen(&t));
 }
@@ -112,16 +186,16 @@ to_frozen(void)
 static void
 test_hot_backup(void **state)
 {
-	feed(TE_HOST_REQUEST, HV_OP_HOT_BACKUP, false);
+	feed(TE_HOST_REQUEST, TXN_OP_CHECK, false);
 	assert_string_equal(kinds(), "dC");
-	assert_int_equal(out.a[0].ms, limits.check_ms);
+	assert_int_equal(first(TA_DEADLINE)->ms, limits.check_ms);
 	feed(TE_CHECK_DONE, 0, true);
-	assert_int_equal(replied(), HV_S_OK);
+	assert_int_equal(replied(), R_OK);
 	assert_int_equal(t.state, TXN_IDLE);
 
-	feed(TE_HOST_REQUEST, HV_OP_HOT_BACKUP, false);
+	feed(TE_HOST_REQUEST, TXN_OP_CHECK, false);
 	feed(TE_CHECK_DONE, 0, false);
-	assert_int_equal(replied(), HV_E_FAIL);
+	assert_int_equal(replied(), R_FAIL);
 	assert_true(logged("the culprit"));
 }
 
@@ -129,15 +203,15 @@ static void
 test_full_backup(void **state)
 {
 	to_frozen();
-	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
 	assert_string_equal(kinds(), "ldt");
-	assert_int_equal(out.a[0].ms, 0); /* lease disarmed */
+	assert_int_equal(first(TA_LEASE)->ms, 0); /* lease disarmed */
 	feed(TE_FS_THAWED, 0, true);
-	assert_string_equal(kinds(), "dT");
+	assert_string_equal(kinds(), "ldhT");
 	assert_int_equal(t.state, TXN_APPS_THAWING);
 	feed(TE_APPS_THAWED, 0, true);
 	assert_string_equal(kinds(), "dR");
-	assert_int_equal(replied(), HV_S_OK);
+	assert_int_equal(replied(), R_OK);
 	assert_int_equal(t.state, TXN_IDLE);
 	assert_false(txn_may_be_frozen(&t));
 }
@@ -145,9 +219,9 @@ test_full_backup(void **state)
 static void
 test_thaw_idle(void **state)
 {
-	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
 	assert_string_equal(kinds(), "R");
-	assert_int_equal(replied(), HV_S_OK);
+	assert_int_equal(replied(), R_OK);
 	assert_true(logged("nothing frozen"));
 	assert_int_equal(t.state, TXN_IDLE);
 }
@@ -156,30 +230,30 @@ static void
 test_freeze_while_frozen(void **state)
 {
 	to_frozen();
-	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
 	assert_string_equal(kinds(), "R");
-	assert_int_equal(replied(), HV_S_OK);
+	assert_int_equal(replied(), R_OK);
 	assert_int_equal(t.state, TXN_FROZEN);
-	feed(TE_HOST_REQUEST, HV_OP_HOT_BACKUP, false);
-	assert_int_equal(replied(), HV_E_FAIL);
+	feed(TE_HOST_REQUEST, TXN_OP_CHECK, false);
+	assert_int_equal(replied(), R_FAIL);
 	assert_int_equal(t.state, TXN_FROZEN);
 }
 
 static void
 test_unknown_op(void **state)
 {
-	feed(TE_HOST_REQUEST, HV_OP_CREATE, false);
-	assert_int_equal(replied(), HV_E_FAIL);
+	feed(TE_HOST_REQUEST, TXN_OP_OTHER, false);
+	assert_int_equal(replied(), R_FAIL);
 	assert_int_equal(t.state, TXN_IDLE);
 }
 
 static void
 test_app_veto(void **state)
 {
-	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
 	feed(TE_APPS_FROZEN, 0, false);
 	assert_string_equal(kinds(), "dAR");
-	assert_int_equal(replied(), HV_E_FAIL);
+	assert_int_equal(replied(), R_FAIL);
 	assert_true(logged("the culprit"));
 	assert_int_equal(t.state, TXN_IDLE);
 }
@@ -187,11 +261,11 @@ test_app_veto(void **state)
 static void
 test_fs_freeze_fails(void **state)
 {
-	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
 	feed(TE_APPS_FROZEN, 0, true);
 	feed(TE_FS_FROZEN, 0, false);
-	assert_string_equal(kinds(), "dAR");
-	assert_int_equal(replied(), HV_E_FAIL);
+	assert_string_equal(kinds(), "dlABR");
+	assert_int_equal(replied(), R_FAIL);
 	assert_int_equal(t.state, TXN_IDLE);
 }
 
@@ -199,25 +273,25 @@ static void
 test_deadlines(void **state)
 {
 	/* apps too slow: abort them, E_FAIL, nothing frozen */
-	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
 	feed(TE_DEADLINE, 0, false);
 	assert_string_equal(kinds(), "AR");
-	assert_int_equal(replied(), HV_E_FAIL);
+	assert_int_equal(replied(), R_FAIL);
 	assert_int_equal(t.state, TXN_IDLE);
 	/* their late answer is stale */
 	feed(TE_APPS_FROZEN, 0, true);
 	assert_int_equal(out.n, 0);
 
 	/* FIFREEZE stuck: answer now, cancel, wait for it, then idle */
-	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
 	feed(TE_APPS_FROZEN, 0, true);
 	feed(TE_DEADLINE, 0, false);
-	assert_string_equal(kinds(), "xAR");
-	assert_int_equal(replied(), HV_E_FAIL);
+	assert_string_equal(kinds(), "xABR");
+	assert_int_equal(replied(), R_FAIL);
 	assert_int_equal(t.state, TXN_ABORTING);
 	assert_true(txn_may_be_frozen(&t));
-	feed(TE_HOST_REQUEST, HV_OP_THAW, false); /* refused meanwhile */
-	assert_int_equal(replied(), HV_E_FAIL);
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false); /* refused meanwhile */
+	assert_int_equal(replied(), R_FAIL);
 	assert_int_equal(t.state, TXN_ABORTING);
 	feed(TE_FS_FROZEN, 0, false); /* undone */
 	assert_int_equal(t.state, TXN_IDLE);
@@ -227,15 +301,16 @@ test_deadlines(void **state)
 static void
 test_stale_events(void **state)
 {
-	feed(TE_HOST_REQUEST, HV_OP_HOT_BACKUP, false);
+	feed(TE_HOST_REQUEST, TXN_OP_CHECK, false);
 	feed(TE_CHECK_DONE, 0, true);
 	/* an event of an older transaction id is ignored */
-	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
 	{
 		struct txn_event ev = {
 		    .kind = TE_APPS_FROZEN, .id = t.id - 1, .ok = true};
 
-		txn_step(&t, &ev, &out);
+		out.n = 0;
+		step_into_out(&ev);
 		assert_int_equal(out.n, 0);
 		assert_int_equal(t.state, TXN_APPS_FREEZING);
 	}
@@ -253,23 +328,23 @@ test_superseded(void **state)
 {
 	/* the kernel gave up on our HOT_BACKUP: the new FREEZE is served,
 	 * the old answer is never sent */
-	feed(TE_HOST_REQUEST, HV_OP_HOT_BACKUP, false);
-	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	feed(TE_HOST_REQUEST, TXN_OP_CHECK, false);
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
 	assert_int_equal(replied(), -1);
 	assert_int_equal(t.state, TXN_APPS_FREEZING);
 	assert_true(logged("superseded"));
 	feed(TE_APPS_FROZEN, 0, true);
 	feed(TE_FS_FROZEN, 0, true);
-	assert_int_equal(replied(), HV_S_OK);
+	assert_int_equal(replied(), R_OK);
 
 	/* a request while filesystems are being frozen for an older one:
 	 * that freeze is cancelled and the new request refused */
 	setup(NULL);
-	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
 	feed(TE_APPS_FROZEN, 0, true);
-	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
-	assert_string_equal(kinds(), "dxAR");
-	assert_int_equal(replied(), HV_E_FAIL);
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
+	assert_string_equal(kinds(), "dxABR");
+	assert_int_equal(replied(), R_FAIL);
 	assert_int_equal(t.state, TXN_ABORTING);
 }
 
@@ -285,25 +360,25 @@ test_lease(void **state)
 	assert_int_equal(replied(), -1);
 	assert_int_equal(t.state, TXN_IDLE);
 	/* the host's THAW, late: E_FAIL, once */
-	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
-	assert_int_equal(replied(), HV_E_FAIL);
-	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
-	assert_int_equal(replied(), HV_S_OK);
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
+	assert_int_equal(replied(), R_FAIL);
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
+	assert_int_equal(replied(), R_OK);
 
 	/* THAW arriving while the lease's thaw runs: adopted, with a
 	 * deadline of its own, E_FAIL */
 	setup(NULL);
 	to_frozen();
 	feed(TE_LEASE_EXPIRED, 0, false);
-	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
 	assert_string_equal(kinds(), "d");
-	assert_int_equal(out.a[0].ms, limits.thaw_ms);
+	assert_int_equal(first(TA_DEADLINE)->ms, limits.thaw_ms);
 	feed(TE_FS_THAWED, 0, true);
 	feed(TE_APPS_THAWED, 0, true);
-	assert_int_equal(replied(), HV_E_FAIL);
+	assert_int_equal(replied(), R_FAIL);
 	assert_int_equal(t.state, TXN_IDLE);
-	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
-	assert_int_equal(replied(), HV_S_OK);
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
+	assert_int_equal(replied(), R_OK);
 }
 
 static void
@@ -321,7 +396,7 @@ test_host_lost(void **state)
 	/* lost during THAW (e.g. hibernation's fake THAW): finish it, do
 	 * not answer */
 	to_frozen();
-	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
 	feed(TE_HOST_LOST, 0, false);
 	feed(TE_FS_THAWED, 0, true);
 	feed(TE_APPS_THAWED, 0, true);
@@ -329,10 +404,10 @@ test_host_lost(void **state)
 	assert_int_equal(t.state, TXN_IDLE);
 
 	/* lost while freezing filesystems: cancel */
-	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
 	feed(TE_APPS_FROZEN, 0, true);
 	feed(TE_HOST_LOST, 0, false);
-	assert_string_equal(kinds(), "dxA");
+	assert_string_equal(kinds(), "dxAB");
 	assert_int_equal(t.state, TXN_ABORTING);
 	feed(TE_FS_FROZEN, 0, false);
 	assert_int_equal(t.state, TXN_IDLE);
@@ -342,16 +417,16 @@ static void
 test_thaw_fails(void **state)
 {
 	to_frozen();
-	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
 	feed(TE_FS_THAWED, 0, false);
 	feed(TE_APPS_THAWED, 0, true);
-	assert_int_equal(replied(), HV_E_FAIL);
+	assert_int_equal(replied(), R_FAIL);
 	/* apps late to confirm THAW: reported, not fatal */
 	to_frozen();
-	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
 	feed(TE_FS_THAWED, 0, true);
 	feed(TE_DEADLINE, 0, false);
-	assert_int_equal(replied(), HV_S_OK);
+	assert_int_equal(replied(), R_OK);
 	assert_true(logged("did not all confirm THAW"));
 	assert_int_equal(t.state, TXN_IDLE);
 }
@@ -366,12 +441,12 @@ static void
 test_thaw_superseded_keeps_deadline(void **state)
 {
 	to_frozen();
-	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
 	feed(TE_FS_THAWED, 0, true);
 	assert_int_equal(t.state, TXN_APPS_THAWING);
-	feed(TE_HOST_REQUEST, HV_OP_HOT_BACKUP, false);
+	feed(TE_HOST_REQUEST, TXN_OP_CHECK, false);
 	assert_string_equal(kinds(), "R"); /* no 'd': still armed */
-	assert_int_equal(replied(), HV_E_FAIL);
+	assert_int_equal(replied(), R_FAIL);
 	assert_true(logged("superseded"));
 	assert_int_equal(t.state, TXN_APPS_THAWING);
 	feed(TE_DEADLINE, 0, false); /* the apps never answer */
@@ -380,8 +455,8 @@ test_thaw_superseded_keeps_deadline(void **state)
 
 	/* the same while the filesystems thaw */
 	to_frozen();
-	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
-	feed(TE_HOST_REQUEST, HV_OP_HOT_BACKUP, false);
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
+	feed(TE_HOST_REQUEST, TXN_OP_CHECK, false);
 	assert_string_equal(kinds(), "R");
 	assert_int_equal(t.state, TXN_FS_THAWING);
 	feed(TE_FS_THAWED, 0, true);
@@ -399,15 +474,15 @@ static void
 test_thaw_adopted_gets_deadline(void **state)
 {
 	to_frozen();
-	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
 	feed(TE_DEADLINE, 0, false);
-	assert_int_equal(replied(), HV_E_FAIL); /* "still trying" */
+	assert_int_equal(replied(), R_FAIL); /* "still trying" */
 	assert_int_equal(t.state, TXN_FS_THAWING);
-	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
 	assert_string_equal(kinds(), "d");
-	assert_int_equal(out.a[0].ms, limits.thaw_ms);
+	assert_int_equal(first(TA_DEADLINE)->ms, limits.thaw_ms);
 	feed(TE_DEADLINE, 0, false); /* FITHAW still stuck */
-	assert_int_equal(replied(), HV_E_FAIL);
+	assert_int_equal(replied(), R_FAIL);
 	assert_int_equal(t.state, TXN_FS_THAWING);
 	feed(TE_FS_THAWED, 0, true);
 	feed(TE_APPS_THAWED, 0, true);
@@ -417,12 +492,14 @@ test_thaw_adopted_gets_deadline(void **state)
 
 /* A request from hv_vss_ctl (ms: a FREEZE's lease, 0 for max_frozen). */
 static void
-feed_local(uint8_t op, unsigned int ms)
+feed_local(enum txn_op op, unsigned int ms)
 {
 	struct txn_event ev = {
 	    .kind = TE_HOST_REQUEST, .op = op, .local = true, .ms = ms};
 
-	txn_step(&t, &ev, &out);
+	out.n = 0;
+	step_into_out(&ev);
+	complete_hooks();
 }
 
 /* True if the one reply among the actions goes to hv_vss_ctl. */
@@ -453,43 +530,43 @@ test_lease_per_requester(void **state)
 	feed(TE_FS_THAWED, 0, true);
 	feed(TE_APPS_THAWED, 0, true);
 	assert_int_equal(t.state, TXN_IDLE);
-	feed_local(HV_OP_FREEZE, 5000);
+	feed_local(TXN_OP_FREEZE, 5000);
 	assert_int_equal(t.state, TXN_APPS_FREEZING);
 	feed(TE_APPS_FROZEN, 0, true);
 	feed(TE_FS_FROZEN, 0, true);
 	assert_string_equal(kinds(), "dlR");
-	assert_int_equal(out.a[1].ms, 5000); /* its own lease */
-	assert_int_equal(replied(), HV_S_OK);
+	assert_int_equal(first(TA_LEASE)->ms, 5000); /* its own lease */
+	assert_int_equal(replied(), R_OK);
 	assert_true(replied_local());
-	feed_local(HV_OP_THAW, 0);
+	feed_local(TXN_OP_THAW, 0);
 	feed(TE_FS_THAWED, 0, true);
 	feed(TE_APPS_THAWED, 0, true);
-	assert_int_equal(replied(), HV_S_OK);
+	assert_int_equal(replied(), R_OK);
 	assert_true(replied_local());
 	/* the host's THAW, late: still E_FAIL */
-	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
-	assert_int_equal(replied(), HV_E_FAIL);
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
+	assert_int_equal(replied(), R_FAIL);
 	assert_false(replied_local());
 	assert_true(logged("lease"));
 
 	/* the local lease expires; a host backup comes and goes */
 	setup(NULL);
-	feed_local(HV_OP_FREEZE, 5000);
+	feed_local(TXN_OP_FREEZE, 5000);
 	feed(TE_APPS_FROZEN, 0, true);
 	feed(TE_FS_FROZEN, 0, true);
-	assert_int_equal(replied(), HV_S_OK);
+	assert_int_equal(replied(), R_OK);
 	feed(TE_LEASE_EXPIRED, 0, false);
 	feed(TE_FS_THAWED, 0, true);
 	feed(TE_APPS_THAWED, 0, true);
 	assert_int_equal(t.state, TXN_IDLE);
 	to_frozen();
-	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
 	feed(TE_FS_THAWED, 0, true);
 	feed(TE_APPS_THAWED, 0, true);
-	assert_int_equal(replied(), HV_S_OK);
+	assert_int_equal(replied(), R_OK);
 	/* hv_vss_ctl's release, late: E_FAIL */
-	feed_local(HV_OP_THAW, 0);
-	assert_int_equal(replied(), HV_E_FAIL);
+	feed_local(TXN_OP_THAW, 0);
+	assert_int_equal(replied(), R_FAIL);
 	assert_true(replied_local());
 }
 
@@ -499,11 +576,11 @@ test_local_snapshot(void **state)
 	size_t i;
 
 	/* a local FREEZE runs the same stages, with its own lease */
-	feed_local(HV_OP_FREEZE, 5000);
+	feed_local(TXN_OP_FREEZE, 5000);
 	assert_string_equal(kinds(), "dF");
 	feed(TE_APPS_FROZEN, 0, true);
 	feed(TE_FS_FROZEN, 0, true);
-	assert_int_equal(replied(), HV_S_OK);
+	assert_int_equal(replied(), R_OK);
 	assert_true(replied_local());
 	for (i = 0; i < out.n; i++)
 		if (out.a[i].kind == TA_LEASE)
@@ -511,12 +588,12 @@ test_local_snapshot(void **state)
 	assert_int_equal(t.state, TXN_FROZEN);
 
 	/* host requests never interleave: refused, the snapshot stays */
-	feed(TE_HOST_REQUEST, HV_OP_HOT_BACKUP, false);
-	assert_int_equal(replied(), HV_E_FAIL);
+	feed(TE_HOST_REQUEST, TXN_OP_CHECK, false);
+	assert_int_equal(replied(), R_FAIL);
 	assert_false(replied_local());
 	assert_true(logged("a local transaction is in progress"));
-	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
-	assert_int_equal(replied(), HV_E_FAIL);
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
+	assert_int_equal(replied(), R_FAIL);
 	assert_int_equal(t.state, TXN_FROZEN);
 	/* nor does the host losing its device end a local snapshot */
 	feed(TE_HOST_LOST, 0, false);
@@ -524,13 +601,13 @@ test_local_snapshot(void **state)
 	assert_int_equal(t.state, TXN_FROZEN);
 
 	/* a second local FREEZE is refused; the local THAW ends it */
-	feed_local(HV_OP_FREEZE, 5000);
-	assert_int_equal(replied(), HV_E_FAIL);
-	feed_local(HV_OP_THAW, 0);
+	feed_local(TXN_OP_FREEZE, 5000);
+	assert_int_equal(replied(), R_FAIL);
+	feed_local(TXN_OP_THAW, 0);
 	assert_string_equal(kinds(), "ldt");
 	feed(TE_FS_THAWED, 0, true);
 	feed(TE_APPS_THAWED, 0, true);
-	assert_int_equal(replied(), HV_S_OK);
+	assert_int_equal(replied(), R_OK);
 	assert_true(replied_local());
 	assert_int_equal(t.state, TXN_IDLE);
 }
@@ -539,15 +616,15 @@ static void
 test_local_refused_during_host(void **state)
 {
 	to_frozen();
-	feed_local(HV_OP_THAW, 0);
-	assert_int_equal(replied(), HV_E_FAIL);
+	feed_local(TXN_OP_THAW, 0);
+	assert_int_equal(replied(), R_FAIL);
 	assert_true(replied_local());
 	assert_true(logged("a host transaction is in progress"));
 	assert_int_equal(t.state, TXN_FROZEN);
-	feed_local(HV_OP_HOT_BACKUP, 0);
-	assert_int_equal(replied(), HV_E_FAIL);
+	feed_local(TXN_OP_CHECK, 0);
+	assert_int_equal(replied(), R_FAIL);
 	/* the host's own THAW is untouched */
-	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
 	assert_string_equal(kinds(), "ldt");
 }
 
@@ -555,7 +632,7 @@ static void
 test_local_lost(void **state)
 {
 	/* hv_vss_ctl dies while its snapshot is frozen: thaw, answer none */
-	feed_local(HV_OP_FREEZE, 5000);
+	feed_local(TXN_OP_FREEZE, 5000);
 	feed(TE_APPS_FROZEN, 0, true);
 	feed(TE_FS_FROZEN, 0, true);
 	feed(TE_LOCAL_LOST, 0, false);
@@ -565,10 +642,10 @@ test_local_lost(void **state)
 	assert_int_equal(replied(), -1);
 	assert_int_equal(t.state, TXN_IDLE);
 	/* ... or while it is being frozen: cancel and undo */
-	feed_local(HV_OP_FREEZE, 5000);
+	feed_local(TXN_OP_FREEZE, 5000);
 	feed(TE_APPS_FROZEN, 0, true);
 	feed(TE_LOCAL_LOST, 0, false);
-	assert_string_equal(kinds(), "dxA");
+	assert_string_equal(kinds(), "dxAB");
 	assert_int_equal(t.state, TXN_ABORTING);
 	/* a local loss does nothing to a host transaction */
 	setup(NULL);
@@ -594,24 +671,24 @@ static void
 test_reply_reasons(void **state)
 {
 	/* a stage that fails: its culprit */
-	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
 	feed(TE_APPS_FROZEN, 0, false);
-	assert_int_equal(replied(), HV_E_FAIL);
+	assert_int_equal(replied(), R_FAIL);
 	assert_string_equal(reply_text(), "the culprit");
 	/* a refusal that starts nothing: what was logged with it */
 	to_frozen();
 	assert_string_equal(reply_text(), "");
-	feed_local(HV_OP_THAW, 0);
-	assert_int_equal(replied(), HV_E_FAIL);
+	feed_local(TXN_OP_THAW, 0);
+	assert_int_equal(replied(), R_FAIL);
 	assert_non_null(strstr(reply_text(),
 	    "a host transaction is in "
 	    "progress"));
 	/* a new transaction does not inherit the last one's reason */
-	feed(TE_HOST_REQUEST, HV_OP_THAW, false);
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
 	feed(TE_FS_THAWED, 0, true);
 	feed(TE_APPS_THAWED, 0, true);
-	assert_int_equal(replied(), HV_S_OK);
-	feed(TE_HOST_REQUEST, HV_OP_HOT_BACKUP, false);
+	assert_int_equal(replied(), R_OK);
+	feed(TE_HOST_REQUEST, TXN_OP_CHECK, false);
 	feed(TE_DEADLINE, 0, false);
 	assert_non_null(strstr(reply_text(), "no answer within"));
 }
@@ -625,41 +702,41 @@ test_hold(void **state)
 	assert_int_equal(t.state, TXN_APPS_FREEZING);
 	feed(TE_APPS_FROZEN, 0, true);
 	/* no FS_FREEZE: the deadline off, the hold's lease, S_OK */
-	assert_string_equal(kinds(), "dlR");
-	assert_int_equal(out.a[1].ms, 30000);
-	assert_int_equal(replied(), HV_S_OK);
+	assert_string_equal(kinds(), "HdlR");
+	assert_int_equal(first(TA_LEASE)->ms, 30000);
+	assert_int_equal(replied(), R_OK);
 	assert_true(replied_local());
 	assert_int_equal(t.state, TXN_HELD);
 	assert_false(txn_may_be_frozen(&t));
 
 	/* the host's requests are refused, named */
-	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
 	assert_string_equal(kinds(), "R");
-	assert_int_equal(replied(), HV_E_FAIL);
+	assert_int_equal(replied(), R_FAIL);
 	assert_false(replied_local());
 	assert_non_null(strstr(reply_text(), "held for another backup agent"));
 	/* and so are hv_vss_ctl freeze and thaw */
-	feed_local(HV_OP_FREEZE, 0);
-	assert_int_equal(replied(), HV_E_FAIL);
-	feed_local(HV_OP_THAW, 0);
-	assert_int_equal(replied(), HV_E_FAIL);
+	feed_local(TXN_OP_FREEZE, 0);
+	assert_int_equal(replied(), R_FAIL);
+	feed_local(TXN_OP_THAW, 0);
+	assert_int_equal(replied(), R_FAIL);
 	assert_int_equal(t.state, TXN_HELD);
 
 	feed_local(TXN_OP_RELEASE, 0);
-	assert_string_equal(kinds(), "ldT");
-	assert_int_equal(out.a[0].ms, 0); /* lease disarmed */
+	assert_string_equal(kinds(), "ldhT");
+	assert_int_equal(first(TA_LEASE)->ms, 0); /* lease disarmed */
 	assert_int_equal(t.state, TXN_APPS_THAWING);
 	feed(TE_APPS_THAWED, 0, true);
 	assert_string_equal(kinds(), "dR");
-	assert_int_equal(replied(), HV_S_OK);
+	assert_int_equal(replied(), R_OK);
 	assert_true(replied_local());
 	assert_int_equal(t.state, TXN_IDLE);
 
 	/* a second RELEASE has nothing to do */
 	feed_local(TXN_OP_RELEASE, 0);
-	assert_int_equal(replied(), HV_S_OK);
+	assert_int_equal(replied(), R_OK);
 	/* the host may back up again */
-	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
 	assert_string_equal(kinds(), "dF");
 }
 
@@ -670,18 +747,18 @@ test_hold_lease(void **state)
 	feed_local(TXN_OP_HOLD, 5000);
 	feed(TE_APPS_FROZEN, 0, true);
 	feed(TE_LEASE_EXPIRED, 0, false);
-	assert_string_equal(kinds(), "ldT");
+	assert_string_equal(kinds(), "ldhT");
 	assert_true(logged("without a RELEASE"));
 	assert_int_equal(replied(), -1);
 	feed(TE_APPS_THAWED, 0, true);
 	assert_int_equal(replied(), -1);
 	assert_int_equal(t.state, TXN_IDLE);
 	feed_local(TXN_OP_RELEASE, 0);
-	assert_int_equal(replied(), HV_E_FAIL);
+	assert_int_equal(replied(), R_FAIL);
 	assert_non_null(strstr(reply_text(), "lease expired"));
 	/* once */
 	feed_local(TXN_OP_RELEASE, 0);
-	assert_int_equal(replied(), HV_S_OK);
+	assert_int_equal(replied(), R_OK);
 
 	/* a RELEASE during the lease's release waits for its end */
 	feed_local(TXN_OP_HOLD, 5000);
@@ -690,9 +767,9 @@ test_hold_lease(void **state)
 	feed_local(TXN_OP_RELEASE, 0);
 	assert_int_equal(replied(), -1);
 	feed(TE_APPS_THAWED, 0, true);
-	assert_int_equal(replied(), HV_E_FAIL);
+	assert_int_equal(replied(), R_FAIL);
 	feed_local(TXN_OP_RELEASE, 0);
-	assert_int_equal(replied(), HV_S_OK);
+	assert_int_equal(replied(), R_OK);
 }
 
 /* A hold whose apps refuse, or whose client goes before the answer. */
@@ -702,7 +779,7 @@ test_hold_refused(void **state)
 	feed_local(TXN_OP_HOLD, 0);
 	feed(TE_APPS_FROZEN, 0, false);
 	assert_string_equal(kinds(), "dAR");
-	assert_int_equal(replied(), HV_E_FAIL);
+	assert_int_equal(replied(), R_FAIL);
 	assert_true(logged("HOLD failed: the culprit"));
 	assert_int_equal(t.state, TXN_IDLE);
 
@@ -714,21 +791,21 @@ test_hold_refused(void **state)
 	/* the daemon stopping while held releases them */
 	feed_local(TXN_OP_HOLD, 0);
 	feed(TE_APPS_FROZEN, 0, true);
-	assert_int_equal(out.a[1].ms, limits.max_frozen_ms);
+	assert_int_equal(first(TA_LEASE)->ms, limits.max_frozen_ms);
 	feed(TE_LOCAL_LOST, 0, false);
-	assert_string_equal(kinds(), "ldT");
+	assert_string_equal(kinds(), "ldhT");
 
 	/* the host cannot ask for a HOLD: an unknown op */
 	setup(NULL);
 	feed(TE_HOST_REQUEST, TXN_OP_HOLD, false);
-	assert_int_equal(replied(), HV_E_FAIL);
+	assert_int_equal(replied(), R_FAIL);
 	assert_int_equal(t.state, TXN_IDLE);
 	/* nor hold while a local freeze is on */
-	feed_local(HV_OP_FREEZE, 0);
+	feed_local(TXN_OP_FREEZE, 0);
 	feed(TE_APPS_FROZEN, 0, true);
 	feed(TE_FS_FROZEN, 0, true);
 	feed_local(TXN_OP_HOLD, 0);
-	assert_int_equal(replied(), HV_E_FAIL);
+	assert_int_equal(replied(), R_FAIL);
 	assert_int_equal(t.state, TXN_FROZEN);
 }
 
@@ -744,59 +821,349 @@ test_hot_backup_veto_ok(void **state)
 
 	l.hot_backup_ok = true;
 	txn_init(&t, &l);
-	feed(TE_HOST_REQUEST, HV_OP_HOT_BACKUP, false);
+	feed(TE_HOST_REQUEST, TXN_OP_CHECK, false);
 	feed(TE_CHECK_DONE, 0, false);
-	assert_int_equal(replied(), HV_S_OK);
+	assert_int_equal(replied(), R_OK);
 	assert_string_equal(reply_text(), "the culprit");
 	assert_true(logged("hot_backup_veto = ok"));
 	assert_true(logged("HOT_BACKUP answered S_OK"));
 	/* the FREEZE fails on it at once, asking nobody */
-	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
 	assert_string_equal(kinds(), "R");
-	assert_int_equal(replied(), HV_E_FAIL);
+	assert_int_equal(replied(), R_FAIL);
 	assert_string_equal(reply_text(), "the culprit");
 	assert_int_equal(t.state, TXN_IDLE);
 	/* once: the next backup is asked afresh */
-	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
 	assert_string_equal(kinds(), "dF");
 	feed(TE_APPS_FROZEN, 0, false);
-	assert_int_equal(replied(), HV_E_FAIL);
+	assert_int_equal(replied(), R_FAIL);
 	/* a new HOT_BACKUP forgets the last one's refusal */
-	feed(TE_HOST_REQUEST, HV_OP_HOT_BACKUP, false);
+	feed(TE_HOST_REQUEST, TXN_OP_CHECK, false);
 	feed(TE_CHECK_DONE, 0, false);
-	assert_int_equal(replied(), HV_S_OK);
-	feed(TE_HOST_REQUEST, HV_OP_HOT_BACKUP, false);
+	assert_int_equal(replied(), R_OK);
+	feed(TE_HOST_REQUEST, TXN_OP_CHECK, false);
 	feed(TE_CHECK_DONE, 0, true);
-	assert_int_equal(replied(), HV_S_OK);
-	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
+	assert_int_equal(replied(), R_OK);
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
 	assert_string_equal(kinds(), "dF");
 	setup(NULL);
 	txn_init(&t, &l);
 
 	/* its deadline too */
-	feed(TE_HOST_REQUEST, HV_OP_HOT_BACKUP, false);
+	feed(TE_HOST_REQUEST, TXN_OP_CHECK, false);
 	feed(TE_DEADLINE, 0, false);
-	assert_int_equal(replied(), HV_S_OK);
+	assert_int_equal(replied(), R_OK);
 	assert_non_null(strstr(reply_text(), "no answer within"));
 
 	/* and a refusal for a hold: the FREEZE is refused after it */
 	feed_local(TXN_OP_HOLD, 0);
 	feed(TE_APPS_FROZEN, 0, true);
-	feed(TE_HOST_REQUEST, HV_OP_HOT_BACKUP, false);
-	assert_int_equal(replied(), HV_S_OK);
+	feed(TE_HOST_REQUEST, TXN_OP_CHECK, false);
+	assert_int_equal(replied(), R_OK);
 	assert_non_null(strstr(reply_text(), "held for another backup agent"));
-	feed(TE_HOST_REQUEST, HV_OP_FREEZE, false);
-	assert_int_equal(replied(), HV_E_FAIL);
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
+	assert_int_equal(replied(), R_FAIL);
 	/* the local requests are not the host's: E_FAIL stays */
-	feed_local(HV_OP_HOT_BACKUP, 0);
-	assert_int_equal(replied(), HV_E_FAIL);
+	feed_local(TXN_OP_CHECK, 0);
+	assert_int_equal(replied(), R_FAIL);
 
 	/* fail (the limits of every other test): E_FAIL */
 	setup(NULL);
-	feed(TE_HOST_REQUEST, HV_OP_HOT_BACKUP, false);
+	feed(TE_HOST_REQUEST, TXN_OP_CHECK, false);
 	feed(TE_CHECK_DONE, 0, false);
-	assert_int_equal(replied(), HV_E_FAIL);
+	assert_int_equal(replied(), R_FAIL);
 	assert_false(logged("hot_backup_veto"));
+}
+
+/* The action of a kind after the i-th action (for a second one). */
+static const struct txn_action *
+next_of(enum txn_action_kind kind, const struct txn_action *after)
+{
+	size_t i;
+
+	for (i = after != NULL ? (size_t)(after - out.a) + 1 : 0; i < out.n;
+	     i++)
+		if (out.a[i].kind == kind)
+			return &out.a[i];
+	fail_msg("no action %d after", kind);
+	return NULL;
+}
+
+static void
+tiers(const struct txn_action *a, int from, int to, unsigned int ms)
+{
+	assert_int_equal(a->from, from);
+	assert_int_equal(a->to, to);
+	assert_int_equal(a->ms, ms);
+}
+
+/*
+ * hooks_tier = 5: the machine orders the stages and gives each its
+ * budget: tiers 0..4, the hooks, tiers 5..9 with what is left of the
+ * apps' time; on thaw the mirror, the apps' time halved between parts.
+ */
+static void
+test_hooks_tier_stages(void **state)
+{
+	struct txn_limits l = limits;
+	struct txn_event ev = {.kind = TE_APPS_FROZEN, .ok = true};
+
+	l.hooks_tier = 5;
+	txn_init(&t, &l);
+	auto_hooks = false;
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
+	assert_string_equal(kinds(), "dF");
+	/* one deadline for apps and hooks, each its own time within */
+	assert_int_equal(first(TA_DEADLINE)->ms, 10000 + 5000);
+	tiers(first(TA_APPS_FREEZE), 0, 4, 10000 - 200);
+	/* the first part took 3 s */
+	ev.id = t.id;
+	ev.ms = 3000;
+	out.n = 0;
+	step_into_out(&ev);
+	assert_string_equal(kinds(), "H");
+	assert_int_equal(first(TA_HOOKS_FREEZE)->ms, 5000);
+	assert_int_equal(t.state, TXN_HOOKS_FREEZING);
+	assert_true(t.hooks_frozen);
+	feed(TE_HOOKS_FROZEN, 0, true);
+	assert_string_equal(kinds(), "F");
+	tiers(first(TA_APPS_FREEZE), 5, 9, 10000 - 200 - 3000);
+	assert_int_equal(t.state, TXN_APPS_FREEZING);
+	feed(TE_APPS_FROZEN, 0, true);
+	assert_string_equal(kinds(), "dlf");
+	feed(TE_FS_FROZEN, 0, true);
+	assert_int_equal(replied(), R_OK);
+
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
+	feed(TE_FS_THAWED, 0, true);
+	assert_string_equal(kinds(), "ldT");
+	tiers(first(TA_APPS_THAW), 9, 5, (20000 - 200) / 2);
+	feed(TE_APPS_THAWED, 0, true);
+	assert_string_equal(kinds(), "h");
+	assert_int_equal(first(TA_HOOKS_THAW)->ms, 5000);
+	assert_int_equal(t.state, TXN_HOOKS_THAWING);
+	assert_false(t.hooks_frozen);
+	feed(TE_HOOKS_THAWED, 0, false); /* reported, the thaw goes on */
+	assert_true(logged("hooks thaw: the culprit"));
+	assert_string_equal(kinds(), "T");
+	tiers(first(TA_APPS_THAW), 4, 0, (20000 - 200) / 2);
+	feed(TE_APPS_THAWED, 0, true);
+	assert_string_equal(kinds(), "dR");
+	assert_int_equal(replied(), R_OK);
+}
+
+/* hooks_tier = 10 (the default): the hooks after all the apps, and
+ * thawed before them all; tiers 10..9 is no part at all */
+static void
+test_hooks_last(void **state)
+{
+	auto_hooks = false;
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
+	tiers(first(TA_APPS_FREEZE), 0, 9, 10000 - 200);
+	feed(TE_APPS_FROZEN, 0, true);
+	assert_string_equal(kinds(), "H");
+	feed(TE_HOOKS_FROZEN, 0, true);
+	assert_string_equal(kinds(), "dlf");
+	feed(TE_FS_FROZEN, 0, true);
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
+	feed(TE_FS_THAWED, 0, true);
+	assert_string_equal(kinds(), "ldh");
+	feed(TE_HOOKS_THAWED, 0, true);
+	tiers(first(TA_APPS_THAW), 9, 0, 20000 - 200);
+}
+
+/* A hook vetoes: the apps get ABORT, the hooks that saw "freeze"
+ * "abort", and the host the hook's reason. */
+static void
+test_hooks_veto(void **state)
+{
+	auto_hooks = false;
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
+	feed(TE_APPS_FROZEN, 0, true);
+	feed(TE_HOOKS_FROZEN, 0, false);
+	assert_string_equal(kinds(), "dABR");
+	assert_int_equal(replied(), R_FAIL);
+	assert_string_equal(reply_text(), "the culprit");
+	assert_false(t.hooks_frozen);
+	assert_int_equal(t.state, TXN_IDLE);
+	/* an app that vetoes before the hooks: no "abort" for them */
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
+	feed(TE_APPS_FROZEN, 0, false);
+	assert_string_equal(kinds(), "dAR");
+}
+
+/* The stage deadline while the hooks run: they are stopped and told
+ * "abort"; their late end is stale.  A superseded freeze the same. */
+static void
+test_hooks_deadline(void **state)
+{
+	auto_hooks = false;
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
+	feed(TE_APPS_FROZEN, 0, true);
+	feed(TE_DEADLINE, 0, false);
+	assert_string_equal(kinds(), "ABR");
+	assert_true(logged("within 15000 ms"));
+	feed(TE_HOOKS_FROZEN, 0, true);
+	assert_int_equal(out.n, 0);
+
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
+	feed(TE_APPS_FROZEN, 0, true);
+	feed(TE_HOST_REQUEST, TXN_OP_CHECK, false);
+	assert_string_equal(kinds(), "dABdC");
+	assert_int_equal(t.state, TXN_CHECKING);
+}
+
+/*
+ * Found by test_txn_model.c (hooks_tier = 10): the thaw's deadline
+ * while the thaw hooks ran left every application frozen, waiting for
+ * hooks that outlasted the transaction (the old daemon.c logged "its
+ * applications were not told THAW").  Now they are told at once.
+ */
+static void
+test_thaw_hooks_outlast(void **state)
+{
+	to_frozen();
+	auto_hooks = false;
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
+	feed(TE_FS_THAWED, 0, true);
+	assert_int_equal(t.state, TXN_HOOKS_THAWING);
+	feed(TE_DEADLINE, 0, false);
+	tiers(first(TA_APPS_THAW), 9, 0, 20000 - 200);
+	assert_int_equal(replied(), R_OK);
+	assert_int_equal(t.state, TXN_IDLE);
+}
+
+/* With hooks_tier, a thaw deadline in the upper tiers still sends the
+ * hooks their "thaw": none is left owed. */
+static void
+test_thaw_deadline_thaws_hooks(void **state)
+{
+	struct txn_limits l = limits;
+
+	l.hooks_tier = 5;
+	txn_init(&t, &l);
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
+	feed(TE_APPS_FROZEN, 0, true); /* and the hooks, by feed() */
+	feed(TE_APPS_FROZEN, 0, true);
+	feed(TE_FS_FROZEN, 0, true);
+	assert_int_equal(t.state, TXN_FROZEN);
+	auto_hooks = false;
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
+	feed(TE_FS_THAWED, 0, true);
+	assert_int_equal(t.state, TXN_APPS_THAWING);
+	assert_true(t.hooks_frozen);
+	feed(TE_DEADLINE, 0, false);
+	assert_string_equal(kinds(), "hR");
+	assert_false(t.hooks_frozen);
+}
+
+/*
+ * TA_LEASE arms the guard: before the filesystems freeze (their
+ * deadline and the lease), again when frozen (the lease); it is kept
+ * through the thaw, disarmed once all is thawed, and kept if the thaw
+ * failed (the guard holds what is left).
+ */
+static void
+test_guard_arming(void **state)
+{
+	const struct txn_action *a;
+
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
+	feed(TE_APPS_FROZEN, 0, true);
+	a = first(TA_LEASE);
+	assert_int_equal(a->guard, TXN_GUARD_ARM);
+	assert_int_equal(a->guard_ms, 60000 + 60000);
+	assert_int_equal(a->ms, 0);
+	assert_true(a < first(TA_FS_FREEZE)); /* armed before it freezes */
+	feed(TE_FS_FROZEN, 0, true);
+	a = first(TA_LEASE);
+	assert_int_equal(a->guard, TXN_GUARD_ARM);
+	assert_int_equal(a->guard_ms, 60000);
+	assert_int_equal(a->ms, 60000);
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
+	assert_int_equal(first(TA_LEASE)->guard, TXN_GUARD_KEEP);
+	feed(TE_FS_THAWED, 0, true);
+	assert_int_equal(first(TA_LEASE)->guard, TXN_GUARD_DISARM);
+	feed(TE_APPS_THAWED, 0, true);
+
+	/* a failed freeze leaves nothing frozen: disarmed */
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
+	feed(TE_APPS_FROZEN, 0, true);
+	feed(TE_FS_FROZEN, 0, false);
+	assert_int_equal(first(TA_LEASE)->guard, TXN_GUARD_DISARM);
+
+	/* a failed thaw: the guard keeps its clock */
+	to_frozen();
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
+	feed(TE_FS_THAWED, 0, false);
+	for (a = NULL; (a = next_of(TA_DEADLINE, a))->ms == 0;)
+		;
+	assert_int_equal(a->ms, limits.thaw_ms);
+	{
+		size_t i;
+
+		for (i = 0; i < out.n; i++)
+			assert_false(out.a[i].kind == TA_LEASE &&
+			    out.a[i].guard != TXN_GUARD_KEEP);
+	}
+	/* a hold freezes nothing: its lease, not the guard */
+	setup(NULL);
+	feed_local(TXN_OP_HOLD, 30000);
+	feed(TE_APPS_FROZEN, 0, true);
+	assert_int_equal(first(TA_LEASE)->guard, TXN_GUARD_KEEP);
+	assert_int_equal(first(TA_LEASE)->ms, 30000);
+}
+
+/* A refusal's reason is data of its own, whatever was logged before. */
+static void
+test_refusal_reason(void **state)
+{
+	to_frozen();
+	feed_local(TXN_OP_FREEZE, 0);
+	assert_int_equal(replied(), R_FAIL);
+	assert_string_equal(reply_text(),
+	    "local FREEZE refused: a host transaction is in progress (frozen)");
+	assert_true(first(TA_REPLY)->aside);
+	assert_int_equal(first(TA_REPLY)->op, TXN_OP_FREEZE);
+	feed(TE_HOST_REQUEST, TXN_OP_OTHER, false);
+	assert_string_equal(
+	    reply_text(), "UNKNOWN refused: frozen, a backup is in progress");
+	/* an S_OK at once carries no reason */
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
+	assert_int_equal(replied(), R_OK);
+	assert_string_equal(reply_text(), "");
+}
+
+/* Each stage done is told to a local requester, never to the host; and
+ * the history's stages come as TA_STAGE. */
+static void
+test_progress_and_stages(void **state)
+{
+	size_t i, nprogress = 0;
+
+	feed_local(TXN_OP_FREEZE, 0);
+	assert_int_equal(first(TA_BEGIN)->op, TXN_OP_FREEZE);
+	assert_true(first(TA_BEGIN)->local);
+	feed(TE_APPS_FROZEN, 0, true);
+	assert_string_equal(first(TA_PROGRESS)->text, "applications frozen");
+	assert_int_equal(first(TA_STAGE)->stage, TXN_STAGE_APPS);
+	feed(TE_FS_FROZEN, 0, true);
+	assert_string_equal(first(TA_PROGRESS)->text, "filesystems frozen");
+	assert_true(first(TA_PROGRESS) < first(TA_REPLY));
+	feed_local(TXN_OP_THAW, 0);
+	feed(TE_FS_THAWED, 0, true);
+	feed(TE_APPS_THAWED, 0, true);
+	assert_int_equal(first(TA_STAGE)->stage, TXN_STAGE_THAW);
+	assert_int_equal(
+	    next_of(TA_STAGE, first(TA_STAGE))->stage, TXN_STAGE_END);
+
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
+	feed(TE_APPS_FROZEN, 0, true);
+	feed(TE_FS_FROZEN, 0, true);
+	for (i = 0; i < out.n; i++)
+		nprogress += out.a[i].kind == TA_PROGRESS;
+	assert_int_equal(nprogress, 0);
 }
 
 int
@@ -827,6 +1194,15 @@ main(void)
 	    cmocka_unit_test_setup(test_hold_lease, setup),
 	    cmocka_unit_test_setup(test_hold_refused, setup),
 	    cmocka_unit_test_setup(test_hot_backup_veto_ok, setup),
+	    cmocka_unit_test_setup(test_hooks_tier_stages, setup),
+	    cmocka_unit_test_setup(test_hooks_last, setup),
+	    cmocka_unit_test_setup(test_hooks_veto, setup),
+	    cmocka_unit_test_setup(test_hooks_deadline, setup),
+	    cmocka_unit_test_setup(test_thaw_hooks_outlast, setup),
+	    cmocka_unit_test_setup(test_thaw_deadline_thaws_hooks, setup),
+	    cmocka_unit_test_setup(test_guard_arming, setup),
+	    cmocka_unit_test_setup(test_refusal_reason, setup),
+	    cmocka_unit_test_setup(test_progress_and_stages, setup),
 	};
 
 	return cmocka_run_group_tests_name("txn", tests, NULL, NULL);

@@ -1,0 +1,316 @@
+/*
+ * local.c: hv_vss_ctl's requests that go through the machine (see
+ * local.h): who asked, what it is owed, and the answers on its
+ * connection.
+ */
+#include <sys/types.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "apps.h"
+#include "ctl.h"
+#include "history.h"
+#include "holds.h"
+#include "local.h"
+#include "log.h"
+
+static struct {
+	const struct txn *txn;
+	struct apps *apps;
+	local_feed_fn feed;
+	struct ctl_conn *local_conn; /* awaits the local reply */
+	struct ctl_conn *hold_conn; /* holds a local freeze */
+	uint64_t hold_txid; /* ... of this transaction */
+	uint64_t local_txid; /* the transaction local_conn awaits */
+	bool local_hold; /* the local FREEZE is a hold */
+	struct holder holder; /* of the last detached hold (holds.h) */
+	char release_why[APPS_REASON_MAX + 96]; /* held_gone()'s, or "" */
+} l;
+
+void
+local_init(const struct txn *t, struct apps *apps, local_feed_fn feed)
+{
+	memset(&l, 0, sizeof(l));
+	l.txn = t;
+	l.apps = apps;
+	l.feed = feed;
+}
+
+/* A local request to the machine (its actions are carried out by the
+ * time this returns). */
+static void
+request(enum txn_op op, unsigned int ms)
+{
+	struct txn_event ev = {
+	    .kind = TE_HOST_REQUEST, .op = op, .local = true, .ms = ms};
+
+	l.feed(&ev);
+}
+
+/* The local requester is gone, or gave up. */
+static void
+lost(const char *why)
+{
+	struct txn_event ev = {.kind = TE_LOCAL_LOST, .reason = why};
+
+	l.feed(&ev);
+}
+
+/*
+ * A detached hold is in place: its holder's times, and "HELD <txid>
+ * <since> <until>" (epoch seconds) to the asker, who may go now.
+ */
+static void
+held_reply(struct ctl_conn *c, uint64_t id)
+{
+	char text[512];
+
+	holder_held(&l.holder);
+	holder_text(&l.holder, text, sizeof(text));
+	log_info("hold: %s", text);
+	ctl_line(c, "HELD %llu %lld %lld", (unsigned long long)id,
+	    (long long)l.holder.since.tv_sec, (long long)l.holder.until.tv_sec);
+}
+
+void
+local_reply(const struct txn_action *a)
+{
+	struct ctl_conn *c = l.local_conn;
+	uint64_t id = a->id;
+	bool ok = a->ok;
+	const char *why = a->text;
+	char gone[sizeof(l.release_why)];
+
+	/* the RELEASE's answer, whoever is left to read it */
+	snprintf(gone, sizeof(gone), "%s", l.release_why);
+	l.release_why[0] = '\0';
+	if (ok && gone[0] != '\0') {
+		ok = false;
+		why = gone;
+	}
+	l.local_conn = NULL;
+	if (c == NULL)
+		return;
+	if (ok && l.local_hold && l.txn->state == TXN_FROZEN) {
+		l.local_hold = false;
+		l.hold_conn = c;
+		l.hold_txid = id;
+		ctl_frozen(c, id);
+		return;
+	}
+	if (ok && l.txn->state == TXN_HELD && id == l.holder.txid)
+		held_reply(c, id);
+	ctl_done(c, ok, ok ? NULL : why[0] ? why : "refused");
+}
+
+void
+local_freeze(struct ctl_conn *c, unsigned int ms, bool hold, void *arg)
+{
+	if (l.local_conn != NULL || l.hold_conn != NULL) {
+		ctl_done(c, false, "another local request is in progress");
+		return;
+	}
+	l.local_conn = c;
+	l.local_hold = hold;
+	request(TXN_OP_FREEZE, ms);
+	if (l.local_conn == c)
+		l.local_txid = l.txn->id;
+}
+
+/* hv_vss_ctl hold: the apps and hooks alone, detached (holds.h). */
+void
+local_hold_apps(
+    struct ctl_conn *c, unsigned int ms, const char *label, void *arg)
+{
+	struct holder prev;
+	uid_t uid;
+	pid_t pid;
+
+	if (l.local_conn != NULL || l.hold_conn != NULL) {
+		ctl_done(c, false, "another local request is in progress");
+		return;
+	}
+	ctl_peer(c, &uid, &pid);
+	/* a hold refused leaves the one in place its holder */
+	prev = l.holder;
+	holder_ask(&l.holder, uid, pid, label, ms);
+	l.local_conn = c;
+	l.local_hold = false;
+	request(TXN_OP_HOLD, ms);
+	if (l.holder.txid == 0) /* no transaction of its own was begun */
+		l.holder = prev;
+	if (l.local_conn == c)
+		l.local_txid = l.txn->id;
+}
+
+/*
+ * Applications gone while the hold held them (closed, dropped): the
+ * library thaws one whose connection fails while frozen, and a hold
+ * freezes no filesystem under it, so the backup taken meanwhile is not
+ * consistent for it.  The RELEASE says so (E_FAIL); the next transaction
+ * would say it only after that backup was kept.
+ */
+static void
+held_gone(void)
+{
+	char gone[APPS_REASON_MAX];
+	size_t n;
+
+	l.release_why[0] = '\0';
+	if (!l.txn->local || !l.txn->hold || l.txn->state != TXN_HELD ||
+	    (n = apps_news(l.apps, gone, sizeof(gone))) == 0)
+		return;
+	snprintf(l.release_why, sizeof(l.release_why),
+	    "%zu registered app%s gone while held, not part of the backup taken meanwhile: %s",
+	    n, n == 1 ? "" : "s", gone);
+	log_warnx("txn %llu: %s", (unsigned long long)l.txn->id, l.release_why);
+	history_end(l.txn->id, false, l.release_why);
+}
+
+void
+local_release_apps(struct ctl_conn *c, void *arg)
+{
+	struct ctl_conn *taker = l.local_conn;
+
+	/*
+	 * A release while the hold is still being taken calls it off: the
+	 * agent gave up on its freeze (its script timed out or was killed)
+	 * and will not release again; the hold would last its whole lease.
+	 */
+	if (taker != NULL && l.txn->local && l.txn->hold &&
+	    (l.txn->state == TXN_APPS_FREEZING ||
+	        l.txn->state == TXN_HOOKS_FREEZING) &&
+	    l.txn->id == l.local_txid) {
+		log_warnx(
+		    "txn %llu: released while the applications were being held: calling the hold off",
+		    (unsigned long long)l.txn->id);
+		l.local_conn = NULL;
+		ctl_done(taker, false,
+		    "released before the applications were held: the hold is called off");
+		lost("released while being taken");
+	}
+	if (l.local_conn != NULL) {
+		ctl_done(c, false, "another local request is in progress");
+		return;
+	}
+	l.local_conn = c;
+	held_gone();
+	request(TXN_OP_RELEASE, 0);
+	if (l.local_conn == c)
+		l.local_txid = l.txn->id;
+}
+
+static void
+thaw(struct ctl_conn *c)
+{
+	l.local_conn = c;
+	request(TXN_OP_THAW, 0);
+	if (l.local_conn == c)
+		l.local_txid = l.txn->id;
+}
+
+void
+local_thaw(struct ctl_conn *c, void *arg)
+{
+	if (l.local_conn != NULL) {
+		ctl_done(c, false, "another local request is in progress");
+		return;
+	}
+	/* a held snapshot ends when its holder says so, not before */
+	if (l.hold_conn != NULL) {
+		ctl_done(c, false,
+		    "a snapshot held by another hv_vss_ctl is in progress; it thaws when that one ends");
+		return;
+	}
+	thaw(c);
+}
+
+/* True while the hold's own transaction is still frozen. */
+static bool
+hold_live(void)
+{
+	return l.txn->local && l.txn->id == l.hold_txid &&
+	    l.txn->state == TXN_FROZEN;
+}
+
+void
+local_release(struct ctl_conn *c, void *arg)
+{
+	if (c != l.hold_conn)
+		return;
+	l.hold_conn = NULL;
+	if (!hold_live()) {
+		ctl_done(c, false,
+		    "the snapshot was thawed before the release: its timeout passed, or the daemon is stopping");
+		return;
+	}
+	thaw(c);
+}
+
+/*
+ * A client went away: its hold is over, a request it awaited is undone;
+ * but only if the transaction is still that client's own.
+ */
+void
+local_gone(struct ctl_conn *c, void *arg)
+{
+	bool mine;
+
+	if (c == l.hold_conn) {
+		l.hold_conn = NULL;
+		mine = hold_live();
+	} else if (c == l.local_conn) {
+		l.local_conn = NULL;
+		mine = l.txn->local && l.txn->id == l.local_txid &&
+		    l.txn->state != TXN_IDLE;
+	} else
+		return;
+	if (!mine)
+		return;
+	log_warnx("hv_vss_ctl went away: undoing its snapshot");
+	lost("hv_vss_ctl went away");
+}
+
+void
+local_progress(const char *text)
+{
+	if (l.local_conn != NULL)
+		ctl_progress(l.local_conn, "%s", text);
+}
+
+void
+local_begin(const struct txn_action *a)
+{
+	char who[256];
+
+	if (a->op != TXN_OP_HOLD || !a->local)
+		return;
+	holder_txid(&l.holder, a->id);
+	holder_who(&l.holder, who, sizeof(who));
+	history_who(a->id, who);
+}
+
+void
+local_settle(void)
+{
+	/* a local request the machine no longer owes (its transaction was
+	 * undone under it) gets its answer here, or never */
+	if (l.local_conn != NULL && !(l.txn->local && l.txn->owe_reply)) {
+		ctl_done(l.local_conn, false,
+		    "the request was undone before it could be answered");
+		l.local_conn = NULL;
+	}
+}
+
+void
+local_hold_view(char *text, size_t tlen, char *json, size_t jlen)
+{
+	/* a detached hold being taken or in place */
+	if (l.txn->local && l.txn->hold && l.holder.txid == l.txn->id &&
+	    (l.txn->state == TXN_HELD || l.txn->state == TXN_APPS_FREEZING ||
+	        l.txn->state == TXN_HOOKS_FREEZING)) {
+		holder_text(&l.holder, text, tlen);
+		holder_json(&l.holder, json, jlen);
+	}
+}
