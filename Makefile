@@ -338,7 +338,7 @@ $(B)/tests/unit/test_filter: tests/unit/test_filter.c $(B)/guard/filter.o
 
 # test_guard starts the real guard program
 unit: $(UNIT_BINS) $(B)/hv_vss_guard
-	@sh tests/run -u $(B)
+	@$(if $(SAN),HVVSS_MODEL_BOUNDED=1) sh tests/run -u $(B)
 
 # --- fuzzing: the libFuzzer targets of tests/fuzz, built with clang into
 # build-fuzz/ and run FUZZ_SECONDS each on a copy of their seed corpus ----
