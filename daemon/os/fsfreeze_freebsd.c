@@ -43,6 +43,8 @@
 #include "util.h"
 
 const bool fsfreeze_close_thaws = true;
+const char fsfreeze_op_freeze[] = "UFSSUSPEND";
+const char fsfreeze_op_thaw[] = "UFSRESUME";
 
 enum fsfreeze_kind
 fsfreeze_kind(const char *fstype)
@@ -98,37 +100,19 @@ writer_on(const fsid_t *fsid)
 	return -1;
 }
 
-int
-fsfreeze_hold(const char *path, const struct fsfreeze_id *want, int *hold,
-    char *err, size_t errlen)
+/*
+ * Suspend the filesystem sf describes (path names it in messages): the
+ * kernel's refusals checked first (see the top of this file).
+ */
+static int
+suspend(const struct statfs *sf, const char *path, int *hold, char *err,
+    size_t errlen)
 {
-	struct statfs sf;
 	int fd, n, e;
 
-	*hold = -1;
-	if (statfs(path, &sf) == -1) {
-		e = errno;
-		errfmt(err, errlen, e, "%s: statfs", path);
-		return -e;
-	}
-	if (strcmp(sf.f_mntonname, path) != 0) {
-		errfmt(err, errlen, 0,
-		    "%s: no longer a mount point (it is on %s)", path,
-		    sf.f_mntonname);
-		return -ESTALE;
-	}
-	if (want != NULL &&
-	    memcmp(want->val, &sf.f_fsid, sizeof(want->val)) != 0) {
-		errfmt(err, errlen, 0,
-		    "%s: another filesystem is mounted there now (fsid %08x:%08x, planned %08x:%08x)",
-		    path, (unsigned)sf.f_fsid.val[0],
-		    (unsigned)sf.f_fsid.val[1], (unsigned)want->val[0],
-		    (unsigned)want->val[1]);
-		return -ESTALE;
-	}
-	if (fsfreeze_kind(sf.f_fstypename) != FSFREEZE_SUSPEND) {
+	if (fsfreeze_kind(sf->f_fstypename) != FSFREEZE_SUSPEND) {
 		errfmt(err, errlen, 0, "%s: %s cannot be suspended (UFS only)",
-		    path, sf.f_fstypename);
+		    path, sf->f_fstypename);
 		return -EOPNOTSUPP;
 	}
 	if ((n = own_threads()) != 1) {
@@ -137,7 +121,7 @@ fsfreeze_hold(const char *path, const struct fsfreeze_id *want, int *hold,
 		    path, n);
 		return -EDEADLK;
 	}
-	if ((fd = writer_on(&sf.f_fsid)) != -1) {
+	if ((fd = writer_on(&sf->f_fsid)) != -1) {
 		errfmt(err, errlen, 0,
 		    "%s: UFSSUSPEND refuses a process with a file open for writing on it (fd %d)",
 		    path, fd);
@@ -148,7 +132,7 @@ fsfreeze_hold(const char *path, const struct fsfreeze_id *want, int *hold,
 		errfmt(err, errlen, e, "%s", _PATH_UFSSUSPEND);
 		return -e;
 	}
-	if (ioctl(fd, UFSSUSPEND, &sf.f_fsid) == -1) {
+	if (ioctl(fd, UFSSUSPEND, &sf->f_fsid) == -1) {
 		e = errno;
 		close(fd);
 		switch (e) {
@@ -173,6 +157,130 @@ fsfreeze_hold(const char *path, const struct fsfreeze_id *want, int *hold,
 	}
 	*hold = fd;
 	return 0;
+}
+
+/* Is sf the filesystem planned as want, mounted at path? */
+static int
+same_fs(const struct statfs *sf, const char *path,
+    const struct fsfreeze_id *want, char *err, size_t errlen)
+{
+	if (strcmp(sf->f_mntonname, path) != 0) {
+		errfmt(err, errlen, 0,
+		    "%s: no longer a mount point (it is on %s)", path,
+		    sf->f_mntonname);
+		return -ESTALE;
+	}
+	if (want != NULL &&
+	    memcmp(want->val, &sf->f_fsid, sizeof(want->val)) != 0) {
+		errfmt(err, errlen, 0,
+		    "%s: another filesystem is mounted there now (fsid %08x:%08x, planned %08x:%08x)",
+		    path, (unsigned)sf->f_fsid.val[0],
+		    (unsigned)sf->f_fsid.val[1], (unsigned)want->val[0],
+		    (unsigned)want->val[1]);
+		return -ESTALE;
+	}
+	return 0;
+}
+
+int
+fsfreeze_hold(const char *path, const struct fsfreeze_id *want, int *hold,
+    char *err, size_t errlen)
+{
+	struct statfs sf;
+	int e, rc;
+
+	*hold = -1;
+	if (statfs(path, &sf) == -1) {
+		e = errno;
+		errfmt(err, errlen, e, "%s: statfs", path);
+		return -e;
+	}
+	if ((rc = same_fs(&sf, path, want, err, errlen)) != 0)
+		return rc;
+	return suspend(&sf, path, hold, err, errlen);
+}
+
+int
+fsfreeze_open(const char *path, int *fd)
+{
+	if ((*fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -errno;
+	return 0;
+}
+
+/*
+ * fstatfs() of the open directory: the fsid it reaches.  The directory
+ * keeps its filesystem busy (no unmount but a forced one), so the fsid
+ * that UFSSUSPEND takes later is this one's.
+ */
+int
+fsfreeze_check(const int *fds, const char *const *paths,
+    const struct fsfreeze_id *want, dev_t *devs, size_t n, char *err,
+    size_t errlen)
+{
+	struct statfs sf;
+	struct stat st;
+	size_t i;
+	int e, rc;
+
+	for (i = 0; i < n; i++) {
+		if (fstatfs(fds[i], &sf) == -1 || fstat(fds[i], &st) == -1) {
+			e = errno;
+			errfmt(err, errlen, e, "%s: fstatfs", paths[i]);
+			return -e;
+		}
+		if ((rc = same_fs(&sf, paths[i], &want[i], err, errlen)) != 0)
+			return rc;
+		devs[i] = st.st_dev;
+	}
+	return 0;
+}
+
+int
+fsfreeze_devs(const int *fds, size_t n, dev_t *devs, int *errs)
+{
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		errs[i] = fstat(fds[i], &st) == 0 ? 0 : errno;
+		devs[i] = errs[i] == 0 ? st.st_dev : 0;
+	}
+	return 0;
+}
+
+/*
+ * Nothing to do: UFSSUSPEND writes the filesystem back itself, and
+ * FreeBSD has no per-filesystem sync(2) (sync(2) is every filesystem
+ * and does not wait).
+ */
+int
+fsfreeze_sync(int fd)
+{
+	(void)fd;
+	return 0;
+}
+
+int
+fsfreeze_freeze(int fd, int *hold)
+{
+	struct statfs sf;
+	char why[256];
+
+	*hold = -1;
+	if (fstatfs(fd, &sf) == -1)
+		return -errno;
+	return suspend(&sf, sf.f_mntonname, hold, why, sizeof(why));
+}
+
+int
+fsfreeze_thaw(int *hold)
+{
+	char why[256];
+	int rc = fsfreeze_release(*hold, why, sizeof(why));
+
+	*hold = -1;
+	return rc;
 }
 
 int

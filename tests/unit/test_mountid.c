@@ -22,7 +22,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "mountid.h"
+#include "os/mountid.h"
 
 static char fixture[64];
 
