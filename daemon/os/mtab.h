@@ -76,6 +76,15 @@ int mtab_read_file(
  */
 int mtab_in_memory(const char *path, char *fstype, size_t len);
 
+/*
+ * A descriptor on which poll(2) reports POLLPRI once the mount table
+ * changed since the last poll (Linux: an open mountinfo; path NULL: our
+ * own).  -errno where the platform has none: FreeBSD's mount events
+ * (kqueue EVFILT_FS) are not used yet, so there -EOPNOTSUPP, and the
+ * table is read afresh each time.
+ */
+int mtab_watch_open(const char *path);
+
 /* Free what mtab_read() allocated; t is empty afterwards. */
 void mtab_free(struct mtab *t);
 

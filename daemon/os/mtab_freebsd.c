@@ -170,3 +170,10 @@ mtab_in_memory(const char *path, char *fstype, size_t len)
 	snprintf(fstype, len, "%s", sf.f_fstypename);
 	return strcmp(sf.f_fstypename, "tmpfs") == 0;
 }
+
+int
+mtab_watch_open(const char *path)
+{
+	(void)path;
+	return -EOPNOTSUPP;
+}

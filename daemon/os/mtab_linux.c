@@ -11,6 +11,7 @@
 #include <sys/statfs.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libmount.h>
 #include <linux/magic.h>
 #include <stdio.h>
@@ -162,4 +163,20 @@ mtab_in_memory(const char *path, char *fstype, size_t len)
 	}
 	snprintf(fstype, len, "0x%lx", (unsigned long)sf.f_type);
 	return 0;
+}
+
+/*
+ * The kernel compares the namespace's event count with the one it last
+ * reported on this open file: poll() says POLLERR|POLLPRI when they
+ * differ.  The file is never read.
+ */
+int
+mtab_watch_open(const char *path)
+{
+	int fd;
+
+	if ((fd = open(path != NULL ? path : MOUNTINFO, O_RDONLY | O_CLOEXEC)) ==
+	    -1)
+		return -errno;
+	return fd;
 }
