@@ -279,7 +279,8 @@ $(B)/tests/unit/%: tests/unit/%.c $(DAEMON_LIB_OBJS)
 # the platform files' tests link the one file they test (and common/util.o)
 $(B)/tests/unit/test_peercred: $(B)/daemon/os/peercred_linux.o
 $(B)/tests/unit/test_proc: $(B)/daemon/os/proc_linux.o $(B)/common/util.o
-$(B)/tests/unit/test_devstack: $(B)/daemon/os/devstack_md.o
+$(B)/tests/unit/test_devstack: $(B)/daemon/os/devstack_md.o \
+    $(B)/daemon/os/devstack_linux.o
 $(OS_UNIT): $(B)/tests/unit/%: tests/unit/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Idaemon $(call pc_cflags,cmocka) $(LDFLAGS) \
