@@ -838,8 +838,8 @@ record_describe(const struct record_report *rep, char *buf, size_t len)
 		    when, sizeof(when), "%llu", (unsigned long long)e->time);
 	snprintf(what, sizeof(what),
 	    "%s (%u:%u, frozen by pid %d for transaction %llu at %s)",
-	    e->mountpoint, devno_major(e->dev), devno_minor(e->dev), (int)e->pid,
-	    (unsigned long long)e->txid, when);
+	    e->mountpoint, devno_major(e->dev), devno_minor(e->dev),
+	    (int)e->pid, (unsigned long long)e->txid, when);
 	switch (rep->outcome) {
 	case RECORD_THAWED:
 		snprintf(buf, len, "thawed %s: it was left frozen", what);
@@ -849,8 +849,7 @@ record_describe(const struct record_report *rep, char *buf, size_t len)
 		break;
 	case RECORD_FAILED:
 		snprintf(buf, len, "%s: %s: %s; kept in the record", what,
-		    fsfreeze_op_thaw,
-		    strerror(rep->err));
+		    fsfreeze_op_thaw, strerror(rep->err));
 		break;
 	case RECORD_GONE:
 		snprintf(buf, len, "%s: gone (%s); dropped", what,

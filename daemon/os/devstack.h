@@ -51,17 +51,16 @@ struct devstack_src {
  * holder, if not 0, is the device number of the filesystem that holds
  * the image, as the kernel says.  0 to go on, -1 to stop the walk.
  */
-typedef int (*devstack_fn)(const char *img, bool whole, dev_t holder,
-    void *arg);
+typedef int (*devstack_fn)(
+    const char *img, bool whole, dev_t holder, void *arg);
 
 /*
  * Every image under src, to fn.  0, -1 if fn stopped it, or -errno with
  * the culprit in err (FreeBSD: /dev/mdctl cannot be asked; a walk that
  * goes on without it could order an image's host first and hang).
  */
-int devstack_walk(const struct devstack_opts *o,
-    const struct devstack_src *src, devstack_fn fn, void *arg, char *err,
-    size_t errlen);
+int devstack_walk(const struct devstack_opts *o, const struct devstack_src *src,
+    devstack_fn fn, void *arg, char *err, size_t errlen);
 
 /*
  * The disk image under source, if any: 1 with its path in img, 0 if

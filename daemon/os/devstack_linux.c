@@ -239,8 +239,8 @@ dm_by_name(const struct walk *w, const char *want, char *out, size_t size)
 		return false;
 	while (!found && (de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.' ||
-		    !mkpath(path, sizeof(path), "%s/block/%s/dm/name",
-		        w->sysfs, de->d_name) ||
+		    !mkpath(path, sizeof(path), "%s/block/%s/dm/name", w->sysfs,
+		        de->d_name) ||
 		    read_attr(path, name, sizeof(name)) < 0)
 			continue;
 		if (strcmp(name, want) == 0)

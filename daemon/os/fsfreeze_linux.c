@@ -45,11 +45,11 @@ fsfreeze_kind(const char *fstype)
 	    "btrfs", "f2fs", "jfs", "reiserfs", "gfs2", "ocfs2", "nilfs2",
 	    NULL};
 	static const char *const pseudo[] = {"proc", "sysfs", "cgroup",
-	    "cgroup2", "devpts", "securityfs", "debugfs", "tracefs",
-	    "configfs", "pstore", "bpf", "mqueue", "hugetlbfs", "autofs",
-	    "binfmt_misc", "efivarfs", "fusectl", "rpc_pipefs", "nfsd", "nsfs",
-	    "selinuxfs", "binder", "xenfs", "tmpfs", "ramfs", "devtmpfs",
-	    "rootfs", "overlay", "fuse", NULL};
+	    "cgroup2", "devpts", "securityfs", "debugfs", "tracefs", "configfs",
+	    "pstore", "bpf", "mqueue", "hugetlbfs", "autofs", "binfmt_misc",
+	    "efivarfs", "fusectl", "rpc_pipefs", "nfsd", "nsfs", "selinuxfs",
+	    "binder", "xenfs", "tmpfs", "ramfs", "devtmpfs", "rootfs",
+	    "overlay", "fuse", NULL};
 	size_t i;
 
 	for (i = 0; suspend[i] != NULL; i++)
@@ -102,9 +102,8 @@ fsfreeze_check(const int *fds, const char *const *paths,
 		return -ENOMEM;
 	}
 	if ((rc = mountid_fds(fds, n, ids, MOUNTINFO)) < 0)
-		snprintf(err, errlen,
-		    "cannot check the planned mounts: %s: %s", MOUNTINFO,
-		    strerror(-rc));
+		snprintf(err, errlen, "cannot check the planned mounts: %s: %s",
+		    MOUNTINFO, strerror(-rc));
 	for (i = 0; i < n && rc == 0; i++) {
 		if (!mountid_check(&ids[i], (int)want[i].val[0],
 		        mountid_decode_dev(want[i].val[1]), paths[i], err,
@@ -152,7 +151,8 @@ fsfreeze_hold(const char *path, const struct fsfreeze_id *want, int *hold,
 		return rc;
 	}
 	if (want != NULL &&
-	    (rc = fsfreeze_check(&fd, &path, want, &dev, 1, err, errlen)) != 0) {
+	    (rc = fsfreeze_check(&fd, &path, want, &dev, 1, err, errlen)) !=
+	        0) {
 		close(fd);
 		return rc;
 	}

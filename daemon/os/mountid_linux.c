@@ -296,5 +296,6 @@ mountid_encode_dev(dev_t dev)
 dev_t
 mountid_decode_dev(uint32_t v)
 {
-	return makedev((v & 0xfff00U) >> 8, (v & 0xffU) | ((v >> 12) & 0xfff00U));
+	return makedev(
+	    (v & 0xfff00U) >> 8, (v & 0xffU) | ((v >> 12) & 0xfff00U));
 }

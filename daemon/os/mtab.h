@@ -67,8 +67,7 @@ int mtab_read(struct mtab *t, char *err, size_t errlen);
  * disk image and freeze in the wrong order.  FreeBSD's table has no
  * file form: any path there is -EOPNOTSUPP.
  */
-int mtab_read_file(
-    struct mtab *t, const char *path, char *err, size_t errlen);
+int mtab_read_file(struct mtab *t, const char *path, char *err, size_t errlen);
 
 /*
  * Is path on a filesystem that lives in memory (Linux tmpfs or ramfs,

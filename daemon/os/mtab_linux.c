@@ -175,8 +175,8 @@ mtab_watch_open(const char *path)
 {
 	int fd;
 
-	if ((fd = open(path != NULL ? path : MOUNTINFO, O_RDONLY | O_CLOEXEC)) ==
-	    -1)
+	if ((fd = open(
+	         path != NULL ? path : MOUNTINFO, O_RDONLY | O_CLOEXEC)) == -1)
 		return -errno;
 	return fd;
 }

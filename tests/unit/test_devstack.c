@@ -129,8 +129,8 @@ test_walk_loop(void **state)
 {
 	struct got g = {0};
 
-	assert_int_equal(walk(fx("sys-loopnest"), "/dev/loop3", "ext4",
-	                     makedev(7, 3), &g),
+	assert_int_equal(
+	    walk(fx("sys-loopnest"), "/dev/loop3", "ext4", makedev(7, 3), &g),
 	    0);
 	assert_int_equal(g.n, 1);
 	assert_string_equal(g.img[0], "/a/z.img");
@@ -138,8 +138,8 @@ test_walk_loop(void **state)
 
 	/* a disk: nothing under it */
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(walk(fx("sys-loopnest"), "/dev/sda1", "ext4",
-	                     makedev(8, 1), &g),
+	assert_int_equal(
+	    walk(fx("sys-loopnest"), "/dev/sda1", "ext4", makedev(8, 1), &g),
 	    0);
 	assert_int_equal(g.n, 0);
 }
@@ -165,8 +165,8 @@ test_walk_stack(void **state)
 {
 	struct got g = {0};
 
-	assert_int_equal(walk(fx("sys-stack"), "/dev/md127", "ext4",
-	                     makedev(9, 127), &g),
+	assert_int_equal(
+	    walk(fx("sys-stack"), "/dev/md127", "ext4", makedev(9, 127), &g),
 	    0);
 	assert_int_equal(g.n, 2);
 	/* readdir order: either first */
@@ -177,15 +177,15 @@ test_walk_stack(void **state)
 		assert_string_equal(g.img[1], "/h6/md-b.img");
 
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(walk(fx("sys-stack"), "/dev/loop5p1", "ext4",
-	                     makedev(259, 0), &g),
+	assert_int_equal(
+	    walk(fx("sys-stack"), "/dev/loop5p1", "ext4", makedev(259, 0), &g),
 	    0);
 	assert_int_equal(g.n, 1);
 	assert_string_equal(g.img[0], "/h2/disk.img");
 
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(walk(fx("sys-stack"), "/dev/loop6", "btrfs",
-	                     makedev(0, 50), &g),
+	assert_int_equal(
+	    walk(fx("sys-stack"), "/dev/loop6", "btrfs", makedev(0, 50), &g),
 	    0);
 	assert_int_equal(g.n, 2);
 
@@ -199,8 +199,8 @@ test_walk_stack(void **state)
 	/* the caller stops the walk: -1 comes back, no more calls */
 	memset(&g, 0, sizeof(g));
 	g.stop_at = 1;
-	assert_int_equal(walk(fx("sys-stack"), "/dev/md127", "ext4",
-	                     makedev(9, 127), &g),
+	assert_int_equal(
+	    walk(fx("sys-stack"), "/dev/md127", "ext4", makedev(9, 127), &g),
 	    -1);
 	assert_int_equal(g.n, 1);
 }
@@ -211,10 +211,10 @@ test_walk_no_sysfs(void **state)
 {
 	struct got g = {0};
 
-	assert_int_equal(walk(NULL, "/dev/loop3", "ext4", makedev(7, 3), &g), 0);
 	assert_int_equal(
-	    walk(fx("sys-does-not-exist"), "/dev/loop3", "ext4", makedev(7, 3),
-	        &g),
+	    walk(NULL, "/dev/loop3", "ext4", makedev(7, 3), &g), 0);
+	assert_int_equal(walk(fx("sys-does-not-exist"), "/dev/loop3", "ext4",
+	                     makedev(7, 3), &g),
 	    0);
 	assert_int_equal(g.n, 0);
 }
@@ -257,22 +257,26 @@ test_walk_hostile(void **state)
 	snprintf(path, sizeof(path), "%s/dev/block/7:4/loop", root);
 	snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", path);
 	assert_int_equal(system(cmd), 0);
-	snprintf(path, sizeof(path), "%s/dev/block/7:4/loop/backing_file", root);
+	snprintf(
+	    path, sizeof(path), "%s/dev/block/7:4/loop/backing_file", root);
 	assert_int_equal(mkfifo(path, 0644), 0);
 
-	assert_int_equal(walk(root, "/dev/loop1", "ext4", makedev(7, 1), &g), 0);
+	assert_int_equal(
+	    walk(root, "/dev/loop1", "ext4", makedev(7, 1), &g), 0);
 	assert_int_equal(g.n, 1);
 	assert_string_equal(g.img[0], "/x/y.img");
 
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(walk(root, "/dev/loop2", "ext4", makedev(7, 2), &g), 0);
+	assert_int_equal(
+	    walk(root, "/dev/loop2", "ext4", makedev(7, 2), &g), 0);
 	assert_int_equal(g.n, 0);
 
 	assert_int_equal(
 	    walk(root, "/dev/mapper/self", "ext4", makedev(253, 9), &g), 0);
 	assert_int_equal(g.n, 0);
 
-	assert_int_equal(walk(root, "/dev/loop4", "ext4", makedev(7, 4), &g), 0);
+	assert_int_equal(
+	    walk(root, "/dev/loop4", "ext4", makedev(7, 4), &g), 0);
 	assert_int_equal(g.n, 0);
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);

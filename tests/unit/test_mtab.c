@@ -174,15 +174,16 @@ test_in_memory(void **state)
 	size_t i;
 	int rc, yes = 0, no = 0;
 
-	assert_int_equal(mtab_in_memory("/nonexistent/hvvss", type, sizeof(type)),
-	    -ENOENT);
+	assert_int_equal(
+	    mtab_in_memory("/nonexistent/hvvss", type, sizeof(type)), -ENOENT);
 	assert_int_equal(mtab_read(&t, err, sizeof(err)), 0);
 	for (i = 0; i < t.n; i++) {
 		bool tmp = strcmp(t.v[i].fstype, "tmpfs") == 0;
 
 		if ((!tmp && strcmp(t.v[i].fstype, "ext4") != 0) ||
 		    !on_top(&t, i) ||
-		    (rc = mtab_in_memory(t.v[i].target, type, sizeof(type))) < 0)
+		    (rc = mtab_in_memory(t.v[i].target, type, sizeof(type))) <
+		        0)
 			continue; /* gone, or not ours to reach */
 		if (tmp) {
 			assert_int_equal(rc, 1);
@@ -190,7 +191,8 @@ test_in_memory(void **state)
 			yes++;
 		} else {
 			assert_int_equal(rc, 0);
-			assert_string_equal(type, "0xef53"); /* EXT4_SUPER_MAGIC */
+			assert_string_equal(
+			    type, "0xef53"); /* EXT4_SUPER_MAGIC */
 			no++;
 		}
 	}
