@@ -46,7 +46,7 @@
  * - Recovery opens each recorded mount point: a path walk, which reads
  *   but never writes, so a frozen filesystem does not block it (a hung
  *   FUSE server on the way would).  What the fd is on is asked only once
- *   every fd is open (mountid.c): the mount table is read after the
+ *   every fd is open (os/mountid_linux.c): the mount table is read after the
  *   mounts are pinned, so a mount id reused since cannot be mistaken for
  *   the mount at the path, and nothing but the recorded superblock is
  *   ever thawed.
