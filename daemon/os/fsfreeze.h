@@ -28,6 +28,19 @@
  *   the thaw guard (hv_vss_guard: exec'd, one thread, no file open)
  *   can, and holding the descriptors itself is exactly its job.
  *   doc/FREEBSD.md, "The UFS freezer", has the kernel's lines.
+ *
+ *   Not done yet: freeze.c freezes on its own threads everywhere, so on
+ *   FreeBSD each fsfreeze_freeze() answers -EDEADLK without asking the
+ *   kernel, and the freeze fails with that reason.  What is left is a
+ *   guard message (guard_proto.h, say GM_SUSPEND: slot, path, the
+ *   plan's fsid) that the guard answers by fsfreeze_hold() on its one
+ *   thread, keeping the hold where it keeps the directories today (its
+ *   EOF and lease end then resume by fsfreeze_release(), or by its
+ *   death); freeze.c, where fsfreeze_close_thaws, sends it per level
+ *   from the loop thread instead of waking its workers, and thaws by a
+ *   GM_RESUME of the same slot.  The guard program is Linux-only today
+ *   (its seccomp filter, prctl): on FreeBSD it would enter capability
+ *   mode (cap_enter) after opening /dev/ufssuspend descriptors ahead.
  */
 #ifndef HVVSS_FSFREEZE_H
 #define HVVSS_FSFREEZE_H
