@@ -123,21 +123,26 @@ static const struct {
     {"fuseblk", FSC_NOFREEZE},
 };
 
-/* What freezes is the platform's to say (fsfreeze_kind()); the table
- * above gives every other type its reason to be skipped. */
+/*
+ * What freezes is the platform's to say (fsfreeze_kind()); the table
+ * above gives every other type its reason to be skipped, and a type it
+ * does not know but the platform calls pseudo (FreeBSD's devfs, nullfs)
+ * is skipped as one.
+ */
 static enum fsclass
 fs_class(const char *type)
 {
+	enum fsfreeze_kind k = fsfreeze_kind(type);
 	size_t i;
 
-	if (fsfreeze_kind(type) == FSFREEZE_SUSPEND)
+	if (k == FSFREEZE_SUSPEND)
 		return FSC_FREEZE;
 	if (strncmp(type, "fuse.", 5) == 0)
 		return FSC_FUSE;
 	for (i = 0; i < sizeof(fstypes) / sizeof(fstypes[0]); i++)
 		if (strcmp(type, fstypes[i].type) == 0)
 			return fstypes[i].cls;
-	return FSC_UNKNOWN;
+	return k == FSFREEZE_PSEUDO ? FSC_PSEUDO : FSC_UNKNOWN;
 }
 
 /*
