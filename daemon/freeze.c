@@ -183,7 +183,7 @@ thaw_all(struct freezer *f, char *reason, size_t len)
 				continue;
 			}
 			if (first == 0) {
-				first = errno;
+				first = -rc;
 				snprintf(reason, len, "%s %s: %s",
 				    fsfreeze_op_thaw, t->path, strerror(-rc));
 			}
