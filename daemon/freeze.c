@@ -333,10 +333,6 @@ freeze_job(struct freezer *f)
 				snprintf(r->reason, sizeof(r->reason),
 				    "%s %s: frozen already by another freezer (fsfreeze, another tool or daemon), which could thaw it inside our window",
 				    fsfreeze_op_freeze, t->path);
-			else if (t->err == EDEADLK)
-				snprintf(r->reason, sizeof(r->reason),
-				    "%s %s: refused to a process with threads; on this platform the thaw guard must hold the suspension (not done yet: os/fsfreeze.h)",
-				    fsfreeze_op_freeze, t->path);
 			else
 				snprintf(r->reason, sizeof(r->reason),
 				    "%s %s: %s", fsfreeze_op_freeze, t->path,

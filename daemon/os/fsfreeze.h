@@ -21,26 +21,24 @@
  *   holds one filesystem; closing its last reference resumes it, by the
  *   kernel, also when the holder dies.  Only UFS can be suspended.
  *   EBUSY means suspended already through another descriptor of
- *   /dev/ufssuspend.  Nobody but the holder can resume it, so "thawed
- *   already" does not happen.  The suspending process must be
- *   single-threaded and hold no file open for writing on that
- *   filesystem: the daemon, with its worker threads, cannot suspend;
- *   the thaw guard (hv_vss_guard: exec'd, one thread, no file open)
- *   can, and holding the descriptors itself is exactly its job.
- *   doc/FREEBSD.md, "The UFS freezer", has the kernel's lines.
+ *   /dev/ufssuspend.  Nobody but a holder can resume it, so "thawed
+ *   already" does not happen.  The kernel suspends only for a
+ *   single-threaded process holding no file open for writing on that
+ *   filesystem: a process with threads (the daemon, with its freezer's
+ *   workers) suspends through a single-threaded child, which hands the
+ *   descriptor back (the suspension belongs to the open file, so the
+ *   parent's copy holds it).  doc/FREEBSD.md, "The UFS freezer", has
+ *   the kernel's lines.
  *
- *   Not done yet: freeze.c freezes on its own threads everywhere, so on
- *   FreeBSD each fsfreeze_freeze() answers -EDEADLK without asking the
- *   kernel, and the freeze fails with that reason.  What is left is a
- *   guard message (guard_proto.h, say GM_SUSPEND: slot, path, the
- *   plan's fsid) that the guard answers by fsfreeze_hold() on its one
- *   thread, keeping the hold where it keeps the directories today (its
- *   EOF and lease end then resume by fsfreeze_release(), or by its
- *   death); freeze.c, where fsfreeze_close_thaws, sends it per level
- *   from the loop thread instead of waking its workers, and thaws by a
- *   GM_RESUME of the same slot.  The guard program is Linux-only today
- *   (its seccomp filter, prctl): on FreeBSD it would enter capability
- *   mode (cap_enter) after opening /dev/ufssuspend descriptors ahead.
+ *   Not done yet: the thaw guard gets the directories (prepare(), before
+ *   the freeze) as on Linux, not the holds, so on FreeBSD it cannot end
+ *   a suspension: a daemon that dies resumes everything by itself (its
+ *   last references close), but one that hangs alive keeps them until it
+ *   is killed.  What is left is to hand each hold to the guard once
+ *   frozen (GM_HOLD of the hold's descriptor, which the guard keeps and
+ *   resumes with fsfreeze_thaw(), UFSRESUME on its copy of the same open
+ *   file); the guard program itself is Linux-only today (its seccomp
+ *   filter, prctl).
  */
 #ifndef HVVSS_FSFREEZE_H
 #define HVVSS_FSFREEZE_H
@@ -83,7 +81,7 @@ extern const bool fsfreeze_close_thaws;
  * descriptor that holds it (close-on-exec).  -errno, with the culprit in
  * err: -ESTALE (path now reaches another filesystem), -EOPNOTSUPP (not a
  * type this platform freezes), -EBUSY (frozen by someone else),
- * -EDEADLK (FreeBSD: this process has threads, or a file open for
+ * -EDEADLK (FreeBSD: this single-threaded process has a file open for
  * writing on it; nothing was asked of the kernel), what the kernel says.
  * May block for as long as the filesystem takes to write back.
  */
@@ -145,9 +143,9 @@ int fsfreeze_devs(const int *fds, size_t n, dev_t *devs, int *errs);
 int fsfreeze_sync(int fd);
 
 /*
- * Freeze the filesystem the open directory fd is on.  0 with *hold;
- * -EBUSY (frozen already, by someone else), -EDEADLK (FreeBSD: see
- * above), or what the kernel says.  May block while it writes back.
+ * Freeze the filesystem the open directory fd is on, from any thread.
+ * 0 with *hold; -EBUSY (frozen already, by someone else), or what the
+ * kernel says.  May block while it writes back.
  * The caller keeps fd open for as long as it holds the freeze.
  */
 int fsfreeze_freeze(int fd, int *hold);

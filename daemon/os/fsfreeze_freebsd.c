@@ -15,6 +15,17 @@
  *   (FreeBSD 14) returns without dropping the mount's busy reference,
  *   which would leave it impossible to unmount.  So we check both
  *   ourselves and never ask the kernel when either holds.
+ * - A process with threads (the daemon: its freezer's workers) suspends
+ *   through a child: pdfork() copies only the calling thread, the child
+ *   closes every descriptor but its socket (so it has no file open for
+ *   writing anywhere), suspends, and hands the /dev/ufssuspend
+ *   descriptor back with SCM_RIGHTS.  The suspension belongs to the open
+ *   file, not to the process ("inherited during fork", and resumed by
+ *   whoever closes its last reference: doc/FREEBSD.md), so the parent's
+ *   copy holds it once the child is gone, and a parent that dies
+ *   resumes it.  Between pdfork() and _exit() the child makes system
+ *   calls only (async-signal-safe).  The caller still must not write to
+ *   what it suspended, as on Linux.
  * - EBUSY: suspended already through /dev/ufssuspend by another
  *   process.  A suspension by someone else's snapshot (mksnap_ffs) is
  *   not an error: the kernel waits for it to end.
@@ -26,8 +37,11 @@
 #include <sys/param.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/procdesc.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysctl.h>
+#include <sys/uio.h>
 #include <sys/user.h>
 
 #include <ufs/ffs/fs.h>
@@ -101,6 +115,144 @@ writer_on(const fsid_t *fsid)
 }
 
 /*
+ * The child's half: suspend fsid with nothing but system calls, and
+ * send back the errno (0) and, on success, the descriptor.
+ */
+static void
+child_suspend(int sock, const fsid_t *fsid)
+{
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr mh;
+	struct cmsghdr *c;
+	struct iovec iov;
+	int e = 0, fd;
+
+	if ((fd = open(_PATH_UFSSUSPEND, O_RDWR)) == -1)
+		e = errno;
+	else if (ioctl(fd, UFSSUSPEND, fsid) == -1) {
+		e = errno;
+		close(fd);
+		fd = -1;
+	}
+	memset(&mh, 0, sizeof(mh));
+	iov.iov_base = &e;
+	iov.iov_len = sizeof(e);
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (fd != -1) {
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = sizeof(u.buf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	/* if this fails the parent reads EOF; our copy closes at _exit,
+	 * which resumes: nothing is left suspended */
+	(void)sendmsg(sock, &mh, 0);
+	_exit(0);
+}
+
+/*
+ * Suspend fsid from a single-threaded child (see the top of this
+ * file): 0 with *hold, or -errno (the kernel's, through the child).
+ */
+static int
+suspend_by_child(const fsid_t *fsid, int *hold)
+{
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr mh;
+	struct cmsghdr *c;
+	struct iovec iov;
+	int sv[2], pd, e, got = -1;
+	ssize_t n;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
+		return -errno;
+	if ((pid = pdfork(&pd, PD_CLOEXEC)) == -1) {
+		e = errno;
+		close(sv[0]);
+		close(sv[1]);
+		return -e;
+	}
+	if (pid == 0) {
+		/* our socket to 0, and nothing else open */
+		if (dup2(sv[1], 0) == -1)
+			_exit(1);
+		closefrom(1);
+		child_suspend(0, fsid);
+	}
+	close(sv[1]);
+	memset(&mh, 0, sizeof(mh));
+	memset(&u, 0, sizeof(u));
+	e = EPIPE; /* the child died before it answered */
+	iov.iov_base = &e;
+	iov.iov_len = sizeof(e);
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = u.buf;
+	mh.msg_controllen = sizeof(u.buf);
+	while (
+	    (n = recvmsg(sv[0], &mh, MSG_CMSG_CLOEXEC)) == -1 && errno == EINTR)
+		;
+	if (n == -1)
+		e = errno;
+	else if (n != (ssize_t)sizeof(e))
+		e = EPIPE;
+	for (c = CMSG_FIRSTHDR(&mh); n > 0 && c != NULL;
+	     c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&got, CMSG_DATA(c), sizeof(int));
+	close(sv[0]);
+	/* the kernel reaps it; it has answered, so a SIGKILL from this
+	 * close if it has not exited yet costs nothing */
+	close(pd);
+	if (e == 0 && got == -1)
+		e = EPROTO;
+	if (e != 0) {
+		if (got != -1)
+			close(got);
+		return -e;
+	}
+	*hold = got;
+	return 0;
+}
+
+/* What the kernel's refusal of UFSSUSPEND means, into err: -e. */
+static int
+suspend_failed(int e, const char *path, char *err, size_t errlen)
+{
+	switch (e) {
+	case EBUSY:
+		errfmt(err, errlen, 0,
+		    "UFSSUSPEND %s: suspended already by another process",
+		    path);
+		break;
+	case ENOENT:
+		errfmt(
+		    err, errlen, 0, "UFSSUSPEND %s: no longer mounted", path);
+		break;
+	case EPERM:
+		errfmt(err, errlen, 0,
+		    "UFSSUSPEND %s: refused (in a jail, or by MAC)", path);
+		break;
+	default:
+		errfmt(err, errlen, e, "UFSSUSPEND %s", path);
+	}
+	return -e;
+}
+
+/*
  * Suspend the filesystem sf describes (path names it in messages): the
  * kernel's refusals checked first (see the top of this file).
  */
@@ -115,12 +267,15 @@ suspend(const struct statfs *sf, const char *path, int *hold, char *err,
 		    path, sf->f_fstypename);
 		return -EOPNOTSUPP;
 	}
-	if ((n = own_threads()) != 1) {
-		errfmt(err, errlen, 0,
-		    "%s: UFSSUSPEND needs a single-threaded process; this one has %d threads",
-		    path, n);
-		return -EDEADLK;
+	if ((n = own_threads()) == -1) {
+		e = errno != 0 ? errno : EIO;
+		errfmt(err, errlen, e, "%s: kern.proc.pid (our threads)", path);
+		return -e;
 	}
+	if (n > 1 && (e = -suspend_by_child(&sf->f_fsid, hold)) != 0)
+		return suspend_failed(e, path, err, errlen);
+	if (n > 1)
+		return 0;
 	if ((fd = writer_on(&sf->f_fsid)) != -1) {
 		errfmt(err, errlen, 0,
 		    "%s: UFSSUSPEND refuses a process with a file open for writing on it (fd %d)",
@@ -135,25 +290,7 @@ suspend(const struct statfs *sf, const char *path, int *hold, char *err,
 	if (ioctl(fd, UFSSUSPEND, &sf->f_fsid) == -1) {
 		e = errno;
 		close(fd);
-		switch (e) {
-		case EBUSY:
-			errfmt(err, errlen, 0,
-			    "UFSSUSPEND %s: suspended already by another process",
-			    path);
-			break;
-		case ENOENT:
-			errfmt(err, errlen, 0,
-			    "UFSSUSPEND %s: no longer mounted", path);
-			break;
-		case EPERM:
-			errfmt(err, errlen, 0,
-			    "UFSSUSPEND %s: refused (in a jail, or by MAC)",
-			    path);
-			break;
-		default:
-			errfmt(err, errlen, e, "UFSSUSPEND %s", path);
-		}
-		return -e;
+		return suspend_failed(e, path, err, errlen);
 	}
 	*hold = fd;
 	return 0;
