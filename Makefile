@@ -61,12 +61,17 @@ pc_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 # --- hv_vss_daemon: every object but main.o is also linked into the unit
 # tests, so that they test the code the daemon runs; DAEMON_OS_SRCS are
 # the Linux platform files (daemon/os/) under the seams it goes through --
-DAEMON_OS_SRCS = daemon/os/peercred_linux.c daemon/os/proc_linux.c
+DAEMON_OS_SRCS = daemon/os/peercred_linux.c daemon/os/proc_linux.c \
+	daemon/os/fsfreeze_linux.c daemon/os/mountid_linux.c \
+	daemon/os/mtab_linux.c daemon/os/devstack_linux.c \
+	daemon/os/devno_linux.c daemon/os/owner_linux.c
 DAEMON_LIB_SRCS = $(filter-out daemon/main.c daemon/%_freebsd.c, \
 	$(wildcard daemon/*.c)) $(DAEMON_OS_SRCS) \
 	common/hv_msg.c common/appproto.c common/util.c
 DAEMON_LIB_OBJS = $(DAEMON_LIB_SRCS:%.c=$(B)/%.o)
 DAEMON_PKGS = libevent libevent_pthreads mount
+# libmount is the Linux mount table's alone: its headers for that file only
+DAEMON_CFLAGS_PKGS = libevent libevent_pthreads
 
 # --- hv_vss_guard: the thaw guard's own program, static so that what it
 # mlocks is itself and nothing else (not under SAN: no static sanitizer
@@ -75,6 +80,8 @@ DAEMON_PKGS = libevent libevent_pthreads mount
 # the tests only, is the same program with HVVSS_TEST_TRIGGERS: SIGUSR2
 # makes it attempt a forbidden call (never installed) ------------------
 GUARD_SRCS = guard/hv_vss_guard.c guard/filter.c
+# it thaws through the freezer's seam (os/fsfreeze.h)
+GUARD_OS_OBJS = $(B)/daemon/os/fsfreeze_linux.o $(B)/daemon/os/mountid_linux.o
 GUARD_LDFLAGS = $(if $(SAN),,-static)
 GUARD_LIBS = $(if $(SAN),$(call pc_libs,libseccomp),\
 	     $(shell $(PKG_CONFIG) --static --libs libseccomp 2>/dev/null))
@@ -171,7 +178,8 @@ deb:
 	@sh tools/mkdeb $(B)/deb
 
 # a program's own packages' flags: common/ and ctl/ need none
-$(B)/daemon/%.o: PKG_CFLAGS = $(call pc_cflags,$(DAEMON_PKGS))
+$(B)/daemon/%.o: PKG_CFLAGS = $(call pc_cflags,$(DAEMON_CFLAGS_PKGS))
+$(B)/daemon/os/mtab_linux.o: PKG_CFLAGS = $(call pc_cflags,mount)
 $(B)/sim/%.o: PKG_CFLAGS = $(call pc_cflags,$(SIM_PKGS))
 # the guard shares its protocol and the stray signals with the daemon
 $(B)/guard/%.o: PKG_CFLAGS = -Idaemon
@@ -201,7 +209,8 @@ $(B)/tests/hv_vss_guard: $(B)/hv_vss_guard
 
 # libc and libseccomp only; started by the daemon from the directory it
 # runs from
-$(B)/hv_vss_guard: $(GUARD_SRCS:%.c=$(B)/%.o) $(B)/daemon/sigs.o
+$(B)/hv_vss_guard: $(GUARD_SRCS:%.c=$(B)/%.o) $(B)/daemon/sigs.o \
+    $(GUARD_OS_OBJS)
 	$(CC) $(LDFLAGS) $(GUARD_LDFLAGS) -o $@ $^ $(GUARD_LIBS)
 
 $(B)/tests/trig/hv_vss_guard.o: guard/hv_vss_guard.c
@@ -209,7 +218,7 @@ $(B)/tests/trig/hv_vss_guard.o: guard/hv_vss_guard.c
 	$(CC) $(ALL_CFLAGS) -DHVVSS_TEST_TRIGGERS -Idaemon -MMD -MP -c $< -o $@
 
 $(B)/tests/hv_vss_guard_trig: $(B)/tests/trig/hv_vss_guard.o \
-    $(B)/guard/filter.o $(B)/daemon/sigs.o
+    $(B)/guard/filter.o $(B)/daemon/sigs.o $(GUARD_OS_OBJS)
 	$(CC) $(LDFLAGS) $(GUARD_LDFLAGS) -o $@ $^ $(GUARD_LIBS)
 
 $(B)/hv_vss_ctl: $(CTL_OBJS)
@@ -270,7 +279,9 @@ $(B)/tests/fbsd_cmds: tests/system/fbsd_cmds.c common/hv_vss_fbsd.h
 
 # drives the thaw guard and the ownership record for t_guard.sh
 $(B)/tests/guard_drive: tests/system/guard_drive.c $(B)/daemon/guard.o \
-    $(B)/daemon/record.o $(B)/daemon/sigs.o $(B)/daemon/mountid.o \
+    $(B)/daemon/record.o $(B)/daemon/sigs.o $(B)/daemon/os/fsfreeze_linux.o \
+    $(B)/daemon/os/mountid_linux.o $(B)/daemon/os/mtab_linux.o \
+    $(B)/daemon/os/devno_linux.o $(B)/daemon/os/owner_linux.o \
     $(B)/common/util.o | $(B)/hv_vss_guard
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Idaemon $(call pc_cflags,mount) $(LDFLAGS) \
@@ -305,7 +316,8 @@ $(B)/tests/unit/%: tests/unit/%.c $(DAEMON_LIB_OBJS)
 # the platform files' tests link the one file they test (and common/util.o)
 $(B)/tests/unit/test_peercred: $(B)/daemon/os/peercred_linux.o
 $(B)/tests/unit/test_proc: $(B)/daemon/os/proc_linux.o $(B)/common/util.o
-$(B)/tests/unit/test_devstack: $(B)/daemon/os/devstack_md.o
+$(B)/tests/unit/test_devstack: $(B)/daemon/os/devstack_md.o \
+    $(B)/daemon/os/devstack_linux.o
 $(OS_UNIT): $(B)/tests/unit/%: tests/unit/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Idaemon $(call pc_cflags,cmocka) $(LDFLAGS) \
@@ -419,7 +431,8 @@ FB_LIB_OBJS = $(addprefix $(FB)/lib/,$(notdir $(LIB_SRCS:.c=.o)))
 FB_DAEMON_OK = daemon/apps.c daemon/conf.c daemon/ctl.c daemon/daemon.c \
 	daemon/history.c daemon/holds.c daemon/hooks.c daemon/main.c \
 	daemon/metrics.c daemon/mountwatch.c daemon/status.c daemon/txn.c \
-	daemon/host_freebsd.c
+	daemon/host_freebsd.c daemon/freeze.c daemon/plan.c \
+	daemon/plan_order.c daemon/plan_stack.c daemon/record.c
 FB_TRY	= $(filter-out $(FB_DAEMON_OK) daemon/%_linux.c,$(wildcard daemon/*.c)) \
 	  ctl/hv_vss_ctl.c
 # daemon/os/*_freebsd.c: the FreeBSD platform files, each its own object

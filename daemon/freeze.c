@@ -23,33 +23,35 @@
  *   order in which freezes completed.
  * - What is frozen is what was planned.  Each target's directory is
  *   opened by path before anything freezes, and the fd checked against
- *   the plan (mountid.c: its mount id, its superblock's device): a mount
+ *   the plan (fsfreeze_check(): on Linux its mount id and its
+ *   superblock's device, on FreeBSD its fsid): a mount
  *   that went between the plan and the open (umount, umount -l, umount
  *   and mount again) leaves the path on the filesystem beneath, which
- *   must never be frozen.  A mismatch fails the job before any FIFREEZE.
+ *   must never be frozen.  A mismatch fails the job before any freeze.
  *   The fd pins its mount, so what it reaches cannot change after the
  *   check; the guard and the record get the checked device.
- * - EBUSY from FIFREEZE means the superblock is frozen already.  plan.c
+ * - The primitive is the platform's (os/fsfreeze.h: FIFREEZE and FITHAW
+ *   on Linux); this file names it in messages by fsfreeze_op_freeze
+ *   and fsfreeze_op_thaw.
+ * - EBUSY from the freeze means the superblock is frozen already.  plan.c
  *   gives each superblock one target, so someone else froze it (an admin
  *   with fsfreeze, another tool or daemon).  It is frozen now, but they
  *   may thaw it inside our window and the host's snapshot of it would be
  *   torn while we said S_OK; nor can we tell when they do (a thaw and a
  *   freeze by them look the same to us).  So EBUSY fails the job like
  *   any other error: everything of ours is undone, theirs is left alone.
- * - EINVAL from FITHAW means it is not frozen (any more): someone thawed
+ * - EINVAL from the thaw means it is not frozen (any more): someone thawed
  *   it under us (an admin, or the thaw guard).  That is the state we
  *   want; it is reported, not failed.
  * - The directory fd of each target is opened before anything freezes,
  *   and kept until thawed: thawing needs no path lookup on a frozen
  *   filesystem, and survives a mount point being covered meanwhile.
  */
-#include <sys/ioctl.h>
-#include <sys/stat.h>
+#include <sys/types.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/fs.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -61,19 +63,18 @@
 #include <event2/event.h>
 
 #include "freeze.h"
-#include "mountid.h"
+#include "os/fsfreeze.h"
 #include "util.h"
-
-#define MOUNTINFO "/proc/self/mountinfo"
 
 struct target {
 	char *path;
-	int fd;
+	int fd; /* its directory (fsfreeze_open()) */
+	int hold; /* what fsfreeze_thaw() takes, while frozen; else -1 */
 	int level;
-	int err; /* errno of its FIFREEZE, 0 */
+	int err; /* errno of its freeze, 0 */
 	bool frozen; /* frozen by us */
-	int mount_id; /* the plan's */
-	dev_t dev; /* the plan's, checked against the fd */
+	struct fsfreeze_id want; /* the plan's, checked against the fd */
+	dev_t dev; /* the superblock the fd is on, once checked */
 	int slot; /* what prepare() returned, -1 before */
 };
 
@@ -135,8 +136,12 @@ drop_targets(struct freezer *f)
 	size_t i;
 
 	for (i = 0; i < f->ntargets; i++) {
-		if (f->targets[i].fd >= 0)
-			close(f->targets[i].fd);
+		struct target *t = &f->targets[i];
+
+		if (t->hold >= 0 && t->hold != t->fd)
+			close(t->hold);
+		if (t->fd >= 0)
+			close(t->fd);
 		free(f->targets[i].path);
 	}
 	free(f->targets);
@@ -158,7 +163,7 @@ append(char *buf, size_t len, const char *word)
 static int
 thaw_all(struct freezer *f, char *reason, size_t len)
 {
-	int first = 0;
+	int first = 0, rc;
 	size_t k;
 	struct target *t;
 
@@ -169,8 +174,8 @@ thaw_all(struct freezer *f, char *reason, size_t len)
 	for (k = f->nfrozen; k-- > 0;) {
 		t = &f->targets[f->order[k]];
 		append(f->result.order, sizeof(f->result.order), t->path);
-		if (ioctl(t->fd, FITHAW, 0) == -1) {
-			if (errno == EINVAL) {
+		if ((rc = fsfreeze_thaw(&t->hold)) != 0) {
+			if (rc == -EINVAL) {
 				/* thawed under us: by the guard, or an admin;
 				 * the caller must not call the snapshot good */
 				f->result.nstale++;
@@ -178,13 +183,16 @@ thaw_all(struct freezer *f, char *reason, size_t len)
 				continue;
 			}
 			if (first == 0) {
-				first = errno;
-				snprintf(reason, len, "FITHAW %s: %s", t->path,
-				    strerror(errno));
+				first = -rc;
+				snprintf(reason, len, "%s %s: %s",
+				    fsfreeze_op_thaw, t->path, strerror(-rc));
 			}
 			continue; /* keep thawing the others */
 		}
 		t->frozen = false;
+		if (t->hold != t->fd && t->hold >= 0)
+			close(t->hold);
+		t->hold = -1;
 	}
 	/*
 	 * What failed to thaw stays ours, in freeze order: the guard and the
@@ -210,7 +218,7 @@ fs_thread(void *arg)
 	struct fs_worker *w = arg;
 	struct freezer *f = w->f;
 	struct target *t;
-	int err;
+	int err, hold;
 
 	pthread_mutex_lock(&f->mu);
 	for (;;) {
@@ -224,7 +232,7 @@ fs_thread(void *arg)
 		pthread_mutex_unlock(&f->mu);
 
 		if (f->presync)
-			(void)syncfs(t->fd);
+			(void)fsfreeze_sync(t->fd);
 		pthread_mutex_lock(&f->mu);
 		w->synced = true;
 		pthread_cond_signal(&f->back);
@@ -238,9 +246,10 @@ fs_thread(void *arg)
 		pthread_mutex_unlock(&f->mu);
 
 		/* EBUSY too fails: see the top of this file */
-		err = ioctl(t->fd, FIFREEZE, 0) == 0 ? 0 : errno;
+		err = -fsfreeze_freeze(t->fd, &hold);
 
 		pthread_mutex_lock(&f->mu);
+		t->hold = hold;
 		t->frozen = err == 0;
 		t->err = err;
 		if (err == 0)
@@ -322,11 +331,11 @@ freeze_job(struct freezer *f)
 			r->ok = false;
 			if (t->err == EBUSY)
 				snprintf(r->reason, sizeof(r->reason),
-				    "FIFREEZE %s: frozen already by another freezer (fsfreeze, another tool or daemon), which could thaw it inside our window",
-				    t->path);
+				    "%s %s: frozen already by another freezer (fsfreeze, another tool or daemon), which could thaw it inside our window",
+				    fsfreeze_op_freeze, t->path);
 			else
 				snprintf(r->reason, sizeof(r->reason),
-				    "FIFREEZE %s: %s", t->path,
+				    "%s %s: %s", fsfreeze_op_freeze, t->path,
 				    strerror(t->err));
 			break;
 		}
@@ -531,44 +540,42 @@ refuse(struct freezer *f, int err)
 static int
 open_targets(struct freezer *f)
 {
-	struct mountid *ids;
+	struct fsfreeze_id *want;
+	const char **paths;
+	dev_t *devs;
 	int *fds, rc;
-	size_t i;
+	size_t i, n = f->ntargets;
 
-	for (i = 0; i < f->ntargets; i++) {
+	for (i = 0; i < n; i++) {
 		struct target *t = &f->targets[i];
 
-		t->fd = open(t->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (t->fd == -1) {
-			rc = errno;
+		if ((rc = fsfreeze_open(t->path, &t->fd)) != 0) {
 			snprintf(f->result.reason, sizeof(f->result.reason),
-			    "open %s: %s", t->path, strerror(rc));
-			return -rc;
+			    "open %s: %s", t->path, strerror(-rc));
+			return rc;
 		}
 	}
-	ids = calloc(f->ntargets + 1, sizeof(*ids));
-	fds = calloc(f->ntargets + 1, sizeof(*fds));
-	if (ids == NULL || fds == NULL) {
-		free(ids);
-		free(fds);
-		return -ENOMEM;
+	want = calloc(n + 1, sizeof(*want));
+	paths = calloc(n + 1, sizeof(*paths));
+	devs = calloc(n + 1, sizeof(*devs));
+	fds = calloc(n + 1, sizeof(*fds));
+	if (want == NULL || paths == NULL || devs == NULL || fds == NULL) {
+		rc = -ENOMEM;
+		goto out;
 	}
-	for (i = 0; i < f->ntargets; i++)
+	for (i = 0; i < n; i++) {
 		fds[i] = f->targets[i].fd;
-	if ((rc = mountid_fds(fds, f->ntargets, ids, MOUNTINFO)) < 0)
-		snprintf(f->result.reason, sizeof(f->result.reason),
-		    "cannot check the planned mounts: %s: %s", MOUNTINFO,
-		    strerror(-rc));
-	for (i = 0; i < f->ntargets && rc == 0; i++) {
-		struct target *t = &f->targets[i];
-
-		if (!mountid_check(&ids[i], t->mount_id, t->dev, t->path,
-		        f->result.reason, sizeof(f->result.reason)))
-			rc = -ESTALE;
-		else
-			t->dev = ids[i].dev; /* the same, now checked */
+		paths[i] = f->targets[i].path;
+		want[i] = f->targets[i].want;
 	}
-	free(ids);
+	rc = fsfreeze_check(fds, paths, want, devs, n, f->result.reason,
+	    sizeof(f->result.reason));
+	for (i = 0; i < n && rc == 0; i++)
+		f->targets[i].dev = devs[i]; /* the planned one, checked */
+out:
+	free(want);
+	free(paths);
+	free(devs);
 	free(fds);
 	return rc;
 }
@@ -600,10 +607,10 @@ freezer_freeze(
 		struct target *t = &f->targets[i];
 
 		t->fd = -1;
+		t->hold = -1;
 		t->slot = -1;
 		t->level = p->targets[i].level;
-		t->mount_id = p->targets[i].mount_id;
-		t->dev = p->targets[i].dev;
+		t->want = p->targets[i].fsid;
 		f->ntargets = i + 1;
 		if ((t->path = strdup(p->targets[i].mountpoint)) == NULL)
 			return refuse(f, ENOMEM);

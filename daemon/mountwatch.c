@@ -1,19 +1,19 @@
 /*
  * mountwatch.c: the mount table's change counter (see mountwatch.h).
  *
- * The descriptor is opened once and never read: the kernel compares the
- * namespace's event count with the one it last reported on this open
- * file, and poll() says POLLERR|POLLPRI when they differ (and takes note
- * of the new count).  Anything we cannot interpret counts as a change,
- * so that the worst a failure here costs is a fresh read of the table.
+ * The descriptor is the platform's (os/mtab.h, mtab_watch_open()),
+ * opened once: poll() says POLLERR|POLLPRI once the table changed (and
+ * the kernel takes note that we were told).  Anything we cannot
+ * interpret counts as a change, so that the worst a failure here costs
+ * is a fresh read of the table.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "mountwatch.h"
+#include "os/mtab.h"
 
 struct mountwatch {
 	int fd;
@@ -27,7 +27,7 @@ mountwatch_open(const char *path)
 
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return NULL;
-	if ((w->fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+	if ((w->fd = mtab_watch_open(path)) < 0) {
 		free(w);
 		return NULL;
 	}

@@ -17,7 +17,9 @@
 
 struct mountwatch;
 
-/* Watch the mount table at path (/proc/self/mountinfo); NULL on error. */
+/* Watch the mount table (path: its file to poll, e.g. Linux's
+ * /proc/self/mountinfo; NULL: the platform's own, os/mtab.h); NULL on
+ * error or where the platform cannot watch. */
 struct mountwatch *mountwatch_open(const char *path);
 void mountwatch_close(struct mountwatch *);
 /*

@@ -1,6 +1,6 @@
 /*
- * plan.c: the freeze plan.  From the mount table (mountinfo, read with
- * libmount) and the block device stacks (sysfs), decide which filesystems
+ * plan.c: the freeze plan.  From the mount table (os/mtab.h) and the
+ * block device stacks (os/devstack.h), decide which filesystems
  * a backup freezes, in which order, and why every other mount is left out.
  * It reads files and nothing else (no logging, no exit, no ioctl), so the
  * unit tests feed it a fixture mountinfo and a fake sysfs tree, and
@@ -12,7 +12,7 @@
  * class, read-only, freezability); candidates that share a superblock
  * (the major:minor in mountinfo: bind mounts, btrfs subvolumes) become
  * one target, named by the shortest mount point.  Device stacks
- * (plan_stack.c): the loop images under each target.  Ordering
+ * (plan_stack.c): the disk images under each target.  Ordering
  * (plan_order.c): edges between targets say which one must be frozen
  * before which (loop images first, then mount nesting), and each target
  * gets a level, the length of the longest chain of targets that must be
@@ -25,8 +25,8 @@
  * error: plan_build() still returns 0, with every skip filled in.
  */
 #include <sys/types.h>
-#include <sys/sysmacros.h>
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -34,8 +34,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libmount.h>
-
+#include "os/devno.h"
+#include "os/fsfreeze.h"
+#include "os/mtab.h"
 #include "plan.h"
 #include "plan_int.h"
 #include "util.h"
@@ -56,18 +57,6 @@ static const struct {
 	const char *type;
 	enum fsclass cls;
 } fstypes[] = {
-    {"ext2", FSC_FREEZE},
-    {"ext3", FSC_FREEZE},
-    {"ext4", FSC_FREEZE},
-    {"xfs", FSC_FREEZE},
-    {"btrfs", FSC_FREEZE},
-    {"f2fs", FSC_FREEZE},
-    {"jfs", FSC_FREEZE},
-    {"reiserfs", FSC_FREEZE},
-    {"gfs2", FSC_FREEZE},
-    {"ocfs2", FSC_FREEZE},
-    {"nilfs2", FSC_FREEZE},
-
     {"vfat", FSC_NOFREEZE},
     {"msdos", FSC_NOFREEZE},
     {"exfat", FSC_NOFREEZE},
@@ -134,17 +123,26 @@ static const struct {
     {"fuseblk", FSC_NOFREEZE},
 };
 
+/*
+ * What freezes is the platform's to say (fsfreeze_kind()); the table
+ * above gives every other type its reason to be skipped, and a type it
+ * does not know but the platform calls pseudo (FreeBSD's devfs, nullfs)
+ * is skipped as one.
+ */
 static enum fsclass
 fs_class(const char *type)
 {
+	enum fsfreeze_kind k = fsfreeze_kind(type);
 	size_t i;
 
+	if (k == FSFREEZE_SUSPEND)
+		return FSC_FREEZE;
 	if (strncmp(type, "fuse.", 5) == 0)
 		return FSC_FUSE;
 	for (i = 0; i < sizeof(fstypes) / sizeof(fstypes[0]); i++)
 		if (strcmp(type, fstypes[i].type) == 0)
 			return fstypes[i].cls;
-	return FSC_UNKNOWN;
+	return k == FSFREEZE_PSEUDO ? FSC_PSEUDO : FSC_UNKNOWN;
 }
 
 /*
@@ -287,102 +285,40 @@ plan_add_veto(struct plan *p, const char *fmt, ...)
 	va_end(ap);
 }
 
-static bool
-has_opt(const char *optstr, const char *name)
-{
-	char *val = NULL;
-	size_t valsz = 0;
-
-	return optstr != NULL &&
-	    mnt_optstr_get_option(optstr, name, &val, &valsz) == 0;
-}
-
-/*
- * libmount ignores lines it cannot parse.  We do not: a plan built from
- * part of the mount table could miss the filesystem that holds a loop
- * image and freeze in the wrong order, so plan_build() fails instead.
- * The kernel never writes such a line.
- */
-static int
-parse_error(struct libmnt_table *tb, const char *file, int line)
-{
-	int *bad = mnt_table_get_userdata(tb);
-
-	if (bad != NULL && *bad == 0)
-		*bad = line > 0 ? line : 1;
-	return 1;
-}
-
-static char *
-xstrdup(const char *s)
-{
-	return strdup(s != NULL ? s : "");
-}
-
+/* The table, copied into our own entries (targets normalized). */
 static int
 read_mounts(struct pb *pb, const char *path, char *err, size_t errlen)
 {
-	struct libmnt_table *tb;
-	struct libmnt_iter *it = NULL;
-	struct libmnt_fs *fs;
-	int bad = 0, rc = -1, n;
+	struct mtab t;
+	size_t i;
 
-	if (path == NULL) {
-		errfmt(err, errlen, 0, "no mountinfo file");
+	if (mtab_read_file(&t, path, err, errlen) != 0)
+		return -1;
+	if ((pb->m = calloc(t.n ? t.n : 1, sizeof(*pb->m))) == NULL) {
+		mtab_free(&t);
+		errfmt(err, errlen, 0, "out of memory");
 		return -1;
 	}
-	if ((tb = mnt_new_table()) == NULL)
-		goto nomem;
-	mnt_table_set_userdata(tb, &bad);
-	mnt_table_set_parser_errcb(tb, parse_error);
-	if ((n = mnt_table_parse_file(tb, path)) < 0) {
-		errfmt(err, errlen, -n, "%s", path);
-		goto out;
-	}
-	if (bad != 0) {
-		errfmt(
-		    err, errlen, 0, "%s:%d: not a mountinfo line", path, bad);
-		goto out;
-	}
-	n = mnt_table_get_nents(tb);
-	if ((pb->m = calloc(n > 0 ? (size_t)n : 1, sizeof(*pb->m))) == NULL)
-		goto nomem;
-	if ((it = mnt_new_iter(MNT_ITER_FORWARD)) == NULL)
-		goto nomem;
-	while (pb->nm < (size_t)n && mnt_table_next_fs(tb, it, &fs) == 0) {
-		struct ment *m = &pb->m[pb->nm];
+	for (i = 0; i < t.n; i++) {
+		struct ment *m = &pb->m[pb->nm++];
+		const struct mtab_entry *e = &t.v[i];
 
-		/* fstab syntax also parses: insist on mountinfo's fields */
-		if (mnt_fs_get_root(fs) == NULL ||
-		    mnt_fs_get_target(fs) == NULL ||
-		    mnt_fs_get_fstype(fs) == NULL) {
-			errfmt(err, errlen, 0, "%s: not in mountinfo format",
-			    path);
-			goto out;
-		}
-		m->target = xstrdup(mnt_fs_get_target(fs));
-		m->fstype = xstrdup(mnt_fs_get_fstype(fs));
-		m->source = xstrdup(mnt_fs_get_source(fs));
-		m->root = xstrdup(mnt_fs_get_root(fs));
-		pb->nm++;
-		if (m->target == NULL || m->fstype == NULL ||
-		    m->source == NULL || m->root == NULL)
-			goto nomem;
+		/* the strings change hands: t is freed of them below */
+		m->target = e->target;
+		m->fstype = e->fstype;
+		m->source = e->source;
+		m->root = e->root;
+		t.v[i].target = t.v[i].fstype = t.v[i].source = t.v[i].root =
+		    NULL;
 		plan_path_normalize(m->target);
-		m->dev = mnt_fs_get_devno(fs);
-		m->id = mnt_fs_get_id(fs);
-		m->parent_id = mnt_fs_get_parent_id(fs);
-		m->ro = has_opt(mnt_fs_get_vfs_options(fs), "ro") ||
-		    has_opt(mnt_fs_get_fs_options(fs), "ro");
+		m->dev = e->dev;
+		m->fsid = e->fsid;
+		m->id = e->id;
+		m->parent_id = e->parent_id;
+		m->ro = e->ro;
 	}
-	rc = 0;
-	goto out;
-nomem:
-	errfmt(err, errlen, 0, "out of memory");
-out:
-	mnt_free_iter(it);
-	mnt_unref_table(tb);
-	return rc;
+	mtab_free(&t);
+	return 0;
 }
 
 static int
@@ -622,12 +558,12 @@ select_one(struct pb *pb, size_t i)
 	 * shared by its subvolumes), never the disk's number; it is still a
 	 * block filesystem if it came from a device.
 	 */
-	if (major(m->dev) == 0 &&
+	if (devno_major(m->dev) == 0 &&
 	    !(strcmp(m->fstype, "btrfs") == 0 &&
 	        strncmp(m->source, "/dev/", 5) == 0))
 		return add_skip(pb, i, false,
 		    "%s without a block device (%u:%u, source %s)", m->fstype,
-		    major(m->dev), minor(m->dev), m->source);
+		    devno_major(m->dev), devno_minor(m->dev), m->source);
 	return 1;
 }
 
@@ -722,12 +658,13 @@ group_targets(struct pb *pb, const bool *cand)
 			    strcmp(m->root, keep->root) != 0)
 				r = add_skip(pb, cs[j].i, true,
 				    "btrfs subvolume %s: same filesystem as %s (%u:%u)",
-				    m->root, keep->target, major(m->dev),
-				    minor(m->dev));
+				    m->root, keep->target, devno_major(m->dev),
+				    devno_minor(m->dev));
 			else
 				r = add_skip(pb, cs[j].i, true,
 				    "bind mount of %s (same superblock %u:%u)",
-				    keep->target, major(m->dev), minor(m->dev));
+				    keep->target, devno_major(m->dev),
+				    devno_minor(m->dev));
 			if (r == -1)
 				goto fail;
 		}
@@ -848,9 +785,12 @@ plan_build(struct plan *p, const struct conf *c, const char *mountinfo,
 	if ((cand = calloc(pb.nm ? pb.nm : 1, sizeof(*cand))) == NULL)
 		goto nomem;
 	if (conf_lists(&pb) == -1 || find_visible(&pb) == -1 ||
-	    select_mounts(&pb, cand) == -1 || group_targets(&pb, cand) == -1 ||
-	    plan_stack_edges(&pb) == -1 || plan_order(&pb) == -1 ||
-	    plan_order_emit(&pb) == -1 || emit_skips(&pb) == -1)
+	    select_mounts(&pb, cand) == -1 || group_targets(&pb, cand) == -1)
+		goto nomem;
+	if (plan_stack_edges(&pb, err, errlen) == -1)
+		goto fail;
+	if (plan_order(&pb) == -1 || plan_order_emit(&pb) == -1 ||
+	    emit_skips(&pb) == -1)
 		goto nomem;
 	free(cand);
 	pb_free(&pb);

@@ -1,8 +1,9 @@
 /*
  * plan.h: which filesystems a backup freezes, in which order, and why the
- * others are left out.  Built from /proc/self/mountinfo with libmount and
- * from sysfs (loop backing files, dm/md slaves); pure otherwise, so that
- * the unit tests feed it fixture files.
+ * others are left out.  Built from the mount table (os/mtab.h: Linux's
+ * mountinfo) and the device stacks (os/devstack.h: on Linux sysfs, loop
+ * backing files, dm/md slaves); pure otherwise, so that the unit tests
+ * feed it fixture files.
  *
  * Rules (doc/DESIGN.md, "Which filesystems, in which order"):
  * - candidates: read-write mounts of block-device filesystems whose type
@@ -27,6 +28,7 @@
 #include <stddef.h>
 
 #include "conf.h"
+#include "os/fsfreeze.h"
 
 #define PLAN_REASON_MAX 160
 
@@ -39,6 +41,7 @@ struct plan_target {
 	dev_t dev; /* mountinfo major:minor (btrfs: the
 					 * filesystem's 0:N, not a subvolume's
 					 * st_dev) */
+	struct fsfreeze_id fsid; /* what the freezer checks (fsfreeze.h) */
 	int level; /* 0 first; same level: independent */
 	/* why it comes where it does, e.g. "image /mnt/a/b.img lives on
 	 * /mnt/a" or "child of /" (empty for a free-standing target) */
@@ -62,14 +65,15 @@ struct plan {
 };
 
 /*
- * Build the plan from the mountinfo file at mountinfo (normally
- * /proc/self/mountinfo) and the sysfs tree at sysfs (normally "/sys"; a
- * missing tree means "no dm or md information").  With probe_loops, a
- * loop device that sysfs cannot describe is asked for its backing file
- * itself (LOOP_GET_STATUS64 on the source named in mountinfo), so that
- * the order stays right without /sys (containers, the test sandbox).
- * Returns 0, or -1 with a message in err (unreadable mountinfo, out of
- * memory).
+ * Build the plan from the mount table saved at mountinfo (Linux: a
+ * mountinfo file, normally /proc/self/mountinfo; NULL: the system's own
+ * table, mtab_read()) and the device tree at sysfs (Linux: normally
+ * "/sys"; a missing tree means "no dm or md information").  With
+ * probe_loops, a disk image device that the tree cannot describe is
+ * asked for its backing file itself (Linux: LOOP_GET_STATUS64 on the
+ * source the table names), so that the order stays right without /sys
+ * (containers, the test sandbox).  Returns 0, or -1 with a message in
+ * err (unreadable table, out of memory).
  */
 int plan_build(struct plan *p, const struct conf *c, const char *mountinfo,
     const char *sysfs, bool probe_loops, char *err, size_t errlen);

@@ -18,13 +18,14 @@
 
 #define NONE SIZE_MAX
 
-/* One line of mountinfo, copied out of libmount. */
+/* One mount, copied out of the table (os/mtab.h). */
 struct ment {
 	char *target; /* normalized (see plan_path_normalize()) */
 	char *fstype;
 	char *source;
 	char *root; /* btrfs subvolume or bind root */
 	dev_t dev; /* superblock, as mountinfo says */
+	struct fsfreeze_id fsid; /* for the freezer's check */
 	int id;
 	int parent_id;
 	size_t parent; /* index of the parent mount, or NONE */
@@ -73,7 +74,7 @@ struct pb {
 	struct plan *p;
 	const struct conf *c;
 	const char *sysfs; /* NULL: no loop or dm information */
-	bool probe_loops; /* ask loop devices themselves (no sysfs) */
+	bool probe_loops; /* ask image devices themselves (no sysfs) */
 
 	struct ment *m;
 	size_t nm;
@@ -111,7 +112,7 @@ void plan_add_veto(struct plan *, const char *, ...)
 size_t plan_tgt_by_dev(const struct pb *, dev_t);
 
 /* plan_stack.c */
-int plan_stack_edges(struct pb *);
+int plan_stack_edges(struct pb *, char *, size_t);
 
 /* plan_order.c */
 int plan_order_add_edge(struct pb *, size_t, size_t, bool, const char *);

@@ -325,6 +325,7 @@ plan_order_emit(struct pb *pb)
 		}
 		pt->dev = m->dev;
 		pt->mount_id = m->id;
+		pt->fsid = m->fsid;
 		pt->level = t->level;
 		pt->nmounts = t->nmounts;
 		if (t->best != NONE) {

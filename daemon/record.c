@@ -46,32 +46,29 @@
  * - Recovery opens each recorded mount point: a path walk, which reads
  *   but never writes, so a frozen filesystem does not block it (a hung
  *   FUSE server on the way would).  What the fd is on is asked only once
- *   every fd is open (mountid.c): the mount table is read after the
+ *   every fd is open (os/mountid_linux.c): the mount table is read after the
  *   mounts are pinned, so a mount id reused since cannot be mistaken for
  *   the mount at the path, and nothing but the recorded superblock is
  *   ever thawed.
  */
-#include <sys/ioctl.h>
+#include <sys/types.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/sysmacros.h>
 
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
-#include <linux/fs.h>
-#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "mountid.h"
+#include "os/devno.h"
+#include "os/fsfreeze.h"
+#include "os/mtab.h"
+#include "os/owner.h"
 #include "record.h"
 #include "util.h"
-
-#define MOUNTINFO "/proc/self/mountinfo"
 
 #define MAJOR_MAX 4095u /* the kernel's dev_t: 12 bits */
 #define MINOR_MAX 1048575u /* 20 bits */
@@ -92,14 +89,14 @@ struct record {
 int
 record_check_dir(const char *dir, char *err, size_t errlen)
 {
-	struct statfs sf;
+	char type[32];
+	int rc;
 
-	if (statfs(dir, &sf) == -1) {
-		errfmt(err, errlen, errno, "%s", dir);
+	if ((rc = mtab_in_memory(dir, type, sizeof(type))) < 0) {
+		errfmt(err, errlen, -rc, "%s", dir);
 		return -1;
 	}
-	if ((unsigned long)sf.f_type != (unsigned long)TMPFS_MAGIC &&
-	    (unsigned long)sf.f_type != (unsigned long)RAMFS_MAGIC) {
+	if (rc == 0) {
 		errfmt(err, errlen, 0,
 		    "%s: not a tmpfs or ramfs: the record of frozen filesystems must live in memory (see run_dir)",
 		    dir);
@@ -132,54 +129,6 @@ check_dir_owner(const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
-/* Field 22 of /proc/self/stat: when we started. */
-static int
-own_starttime(uint64_t *out)
-{
-	char buf[1024], *p, *tok, *save;
-	ssize_t n;
-	int fd, field;
-
-	if ((fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC)) == -1)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EIO;
-	buf[n] = '\0';
-	/* "pid (comm) state ppid ...": comm may hold anything */
-	if ((p = strrchr(buf, ')')) == NULL)
-		return -EIO;
-	for (field = 3, tok = strtok_r(p + 1, " ", &save); tok != NULL;
-	     field++, tok = strtok_r(NULL, " ", &save))
-		if (field == 22) {
-			*out = strtoull(tok, NULL, 10);
-			return 0;
-		}
-	return -EIO;
-}
-
-/*
- * The owner lock of pid, started at pstart, on run_dir's fd: F_OFD_SETLK
- * takes it (a read lock, so any number of owners may hold theirs), and
- * F_OFD_GETLK asks whether a write lock could be had: 1 if the byte is
- * held, 0 if not; -1 on an error.  PID_MAX is 2^22: the offset fits.
- */
-static int
-owner_lock(int dirfd, int cmd, pid_t pid, uint64_t pstart)
-{
-	struct flock l;
-
-	memset(&l, 0, sizeof(l));
-	l.l_type = cmd == F_OFD_SETLK ? F_RDLCK : F_WRLCK;
-	l.l_whence = SEEK_SET;
-	l.l_start = (off_t)pid << 40 | (off_t)(pstart & 0xffffffffffULL);
-	l.l_len = 1;
-	if (fcntl(dirfd, cmd, &l) == -1)
-		return -1;
-	return cmd == F_OFD_GETLK && l.l_type != F_UNLCK;
-}
-
 /* Bytes written escaped in a mount point (see record.h). */
 static bool
 must_escape(unsigned char c)
@@ -194,8 +143,8 @@ record_format(const struct record_entry *e, char *buf, size_t len)
 	size_t n;
 	int k;
 
-	k = snprintf(buf, len, "%u:%u %llu %llu %d %llu ", major(e->dev),
-	    minor(e->dev), (unsigned long long)e->txid,
+	k = snprintf(buf, len, "%u:%u %llu %llu %d %llu ", devno_major(e->dev),
+	    devno_minor(e->dev), (unsigned long long)e->txid,
 	    (unsigned long long)e->time, (int)e->pid,
 	    (unsigned long long)e->pstart);
 	if (k < 0 || (size_t)k >= len)
@@ -273,7 +222,7 @@ record_parse(const char *line, struct record_entry *e)
 	    (s = parse_num(s, ' ', PID_MAX, &v)) == NULL || v == 0 ||
 	    (s = parse_num(s, ' ', UINT64_MAX, &t.pstart)) == NULL)
 		return -EINVAL;
-	t.dev = makedev((unsigned int)maj, (unsigned int)min);
+	t.dev = devno_make((unsigned int)maj, (unsigned int)min);
 	t.pid = (pid_t)v;
 	while (*s != '\0') {
 		c = (unsigned char)*s;
@@ -463,15 +412,11 @@ parse_record(char *buf, size_t len, struct record_entry *e, unsigned int *lines,
 int
 record_devno(int fd, dev_t *dev)
 {
-	struct mountid id;
-	int rc;
+	int rc, e;
 
-	if ((rc = mountid_fds(&fd, 1, &id, MOUNTINFO)) != 0)
+	if ((rc = fsfreeze_devs(&fd, 1, dev, &e)) != 0)
 		return rc;
-	if (id.err != 0)
-		return -id.err;
-	*dev = id.dev;
-	return 0;
+	return -e;
 }
 
 /*
@@ -485,7 +430,7 @@ recover_open(struct record_report *rep, int dirfd, int *fd, bool *keep)
 
 	*keep = false;
 	*fd = -1;
-	if (owner_lock(dirfd, F_OFD_GETLK, e->pid, e->pstart) == 1) {
+	if (owner_alive(dirfd, e->pid, e->pstart) == 1) {
 		rep->outcome = RECORD_OWNER_ALIVE;
 		*keep = true;
 		return;
@@ -500,23 +445,24 @@ recover_open(struct record_report *rep, int dirfd, int *fd, bool *keep)
 
 /* Second half: thaw it if the fd is on the superblock we froze. */
 static void
-recover_thaw(
-    struct record_report *rep, int fd, const struct mountid *id, bool *keep)
+recover_thaw(struct record_report *rep, int fd, dev_t dev, int err, bool *keep)
 {
-	if (id->err != 0) {
+	int rc;
+
+	if (err != 0) {
 		rep->outcome = RECORD_GONE;
-		rep->err = id->err;
-	} else if (id->dev != rep->e.dev) {
+		rep->err = err;
+	} else if (dev != rep->e.dev) {
 		/* never touched: not the superblock we froze */
 		rep->outcome = RECORD_OTHER_FS;
-		rep->found = id->dev;
-	} else if (ioctl(fd, FITHAW, 0) == 0)
+		rep->found = dev;
+	} else if ((rc = fsfreeze_thaw(&fd)) == 0)
 		rep->outcome = RECORD_THAWED;
-	else if (errno == EINVAL)
+	else if (rc == -EINVAL)
 		rep->outcome = RECORD_NOT_FROZEN;
 	else {
 		rep->outcome = RECORD_FAILED;
-		rep->err = errno;
+		rep->err = -rc;
 		*keep = true;
 	}
 }
@@ -527,7 +473,8 @@ record_recover(const char *run_dir, struct record_report **reports,
 {
 	struct record_entry *e = NULL, *kept = NULL;
 	struct record_report *reps = NULL;
-	struct mountid *ids = NULL;
+	dev_t *devs = NULL;
+	int *errs = NULL;
 	unsigned int *lines = NULL;
 	char path[PATH_MAX], *buf = NULL, *line = NULL;
 	size_t len = 0, ne = 0, nrep = 0, nkept = 0, nlines, i, k;
@@ -555,12 +502,14 @@ record_recover(const char *run_dir, struct record_report **reports,
 	kept = calloc(nlines, sizeof(*kept));
 	lines = calloc(nlines, sizeof(*lines));
 	reps = calloc(nlines, sizeof(*reps));
-	ids = calloc(nlines, sizeof(*ids));
+	devs = calloc(nlines, sizeof(*devs));
+	errs = calloc(nlines, sizeof(*errs));
 	fds = calloc(nlines, sizeof(*fds));
 	keep = calloc(nlines, sizeof(*keep));
 	line = malloc(RECORD_LINE_MAX + 1);
 	if (e == NULL || kept == NULL || lines == NULL || reps == NULL ||
-	    ids == NULL || fds == NULL || keep == NULL || line == NULL) {
+	    devs == NULL || errs == NULL || fds == NULL || keep == NULL ||
+	    line == NULL) {
 		errfmt(err, errlen, ENOMEM, "%s", path);
 		rc = -1;
 		goto out;
@@ -577,7 +526,7 @@ record_recover(const char *run_dir, struct record_report **reports,
 	 * Newest first: a loop image's filesystem after its holder's.  Every
 	 * mount point is opened before any is identified: an open fd pins
 	 * its mount, so the mount table read then cannot confuse it with one
-	 * that took its mount id since (mountid.h).
+	 * that took its mount id since (os/mountid.h).
 	 */
 	for (i = 0; i < ne; i++) {
 		struct record_report *rep = &reps[nrep + i];
@@ -590,8 +539,8 @@ record_recover(const char *run_dir, struct record_report **reports,
 	for (i = 0, k = 0; i < ne; i++)
 		if (fds[i] >= 0)
 			fds[k++] = fds[i];
-	if ((rc = mountid_fds(fds, k, ids, MOUNTINFO)) != 0) {
-		errfmt(err, errlen, -rc, "%s", MOUNTINFO);
+	if ((rc = fsfreeze_devs(fds, k, devs, errs)) != 0) {
+		errfmt(err, errlen, -rc, "reading the mount table");
 		for (i = 0; i < k; i++)
 			close(fds[i]);
 		rc = -1;
@@ -603,7 +552,7 @@ record_recover(const char *run_dir, struct record_report **reports,
 		if (rep->outcome == RECORD_OWNER_ALIVE ||
 		    rep->outcome == RECORD_GONE)
 			continue;
-		recover_thaw(rep, fds[k], &ids[k], &keep[i]);
+		recover_thaw(rep, fds[k], devs[k], errs[k], &keep[i]);
 		close(fds[k++]);
 	}
 	for (i = 0; i < ne; i++)
@@ -627,7 +576,8 @@ record_recover(const char *run_dir, struct record_report **reports,
 out:
 	if (dirfd != -1)
 		close(dirfd);
-	free(ids);
+	free(devs);
+	free(errs);
 	free(fds);
 	free(keep);
 	free(buf);
@@ -670,15 +620,18 @@ record_open(const char *run_dir, char *err, size_t errlen)
 	if (check_dir_owner(run_dir, err, errlen) == -1)
 		goto fail;
 	r->pid = getpid();
-	if ((rc = own_starttime(&r->pstart)) != 0) {
-		errfmt(err, errlen, -rc, "%s", "/proc/self/stat");
+	if ((rc = owner_start(&r->pstart)) != 0) {
+		errfmt(err, errlen, -rc, "our start time");
 		goto fail;
 	}
 	/* we live: another daemon's recovery leaves our entries alone */
 	r->lockfd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (r->lockfd == -1 ||
-	    owner_lock(r->lockfd, F_OFD_SETLK, r->pid, r->pstart) == -1) {
+	if (r->lockfd == -1) {
 		errfmt(err, errlen, errno, "locking %s", run_dir);
+		goto fail;
+	}
+	if ((rc = owner_hold(r->lockfd, r->pid, r->pstart)) != 0) {
+		errfmt(err, errlen, -rc, "locking %s", run_dir);
 		goto fail;
 	}
 
@@ -885,8 +838,8 @@ record_describe(const struct record_report *rep, char *buf, size_t len)
 		    when, sizeof(when), "%llu", (unsigned long long)e->time);
 	snprintf(what, sizeof(what),
 	    "%s (%u:%u, frozen by pid %d for transaction %llu at %s)",
-	    e->mountpoint, major(e->dev), minor(e->dev), (int)e->pid,
-	    (unsigned long long)e->txid, when);
+	    e->mountpoint, devno_major(e->dev), devno_minor(e->dev),
+	    (int)e->pid, (unsigned long long)e->txid, when);
 	switch (rep->outcome) {
 	case RECORD_THAWED:
 		snprintf(buf, len, "thawed %s: it was left frozen", what);
@@ -895,8 +848,8 @@ record_describe(const struct record_report *rep, char *buf, size_t len)
 		snprintf(buf, len, "%s: not frozen any more", what);
 		break;
 	case RECORD_FAILED:
-		snprintf(buf, len, "%s: FITHAW: %s; kept in the record", what,
-		    strerror(rep->err));
+		snprintf(buf, len, "%s: %s: %s; kept in the record", what,
+		    fsfreeze_op_thaw, strerror(rep->err));
 		break;
 	case RECORD_GONE:
 		snprintf(buf, len, "%s: gone (%s); dropped", what,
@@ -904,7 +857,7 @@ record_describe(const struct record_report *rep, char *buf, size_t len)
 		break;
 	case RECORD_OTHER_FS:
 		snprintf(buf, len, "%s: %u:%u is mounted there now; left alone",
-		    what, major(rep->found), minor(rep->found));
+		    what, devno_major(rep->found), devno_minor(rep->found));
 		break;
 	case RECORD_OWNER_ALIVE:
 		snprintf(

@@ -86,7 +86,7 @@ size_t record_count(const struct record *r);
 const struct record_entry *record_get(const struct record *r, size_t i);
 
 /* The device number of the superblock the mount that fd is on, as in
- * mountinfo (see mountid.h).  0 or -errno. */
+ * mountinfo (fsfreeze_devs(), os/fsfreeze.h).  0 or -errno. */
 int record_devno(int fd, dev_t *dev);
 
 /* One line, without its newline: its length, or -ENAMETOOLONG. */

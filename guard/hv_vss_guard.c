@@ -59,7 +59,6 @@
  *   signals every process of the cgroup, and the guard must live until
  *   it sees the daemon's EOF, thaw, and then exit by itself.
  */
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -68,7 +67,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/fs.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -80,6 +78,7 @@
 
 #include "filter.h"
 #include "guard_proto.h"
+#include "os/fsfreeze.h"
 #include "sigs.h"
 
 /* a sanitizer build: no mlockall, no filter (see the top of this file) */
@@ -170,14 +169,17 @@ g_thaw_all(struct gstate *g, bool report)
 		h = &g->held[i];
 		if (h->fd == -1)
 			continue;
-		err = ioctl(h->fd, FITHAW, 0) == 0 ? 0 : errno;
+		/* FITHAW on Linux (the one ioctl filter.c allows); on
+		 * FreeBSD the close of the hold itself resumes */
+		err = -fsfreeze_thaw(&h->fd);
 		if (err == 0)
 			nthawed++;
 		else if (err == EINVAL)
 			nnot++;
 		else
 			nfail++;
-		close(h->fd);
+		if (h->fd != -1)
+			close(h->fd);
 		h->fd = -1;
 		if (report && !truncated) {
 			memset(&m, 0, sizeof(m));

@@ -7,10 +7,9 @@
  * freeze would wait forever on the first one's write-back.  What differs
  * is how an image is found:
  *
- *   Linux (today walk_source() and probe_loop() in plan.c, to move
- *   behind this with the seams): loop devices through sysfs
+ *   Linux (devstack_linux.c): loop devices through sysfs
  *   (loop/backing_file) or LOOP_GET_STATUS64, dm and md through their
- *   slaves/ directories.
+ *   slaves/ directories, a btrfs through all of its devices.
  *
  *   FreeBSD (devstack_freebsd.c): md(4) vnode-backed disks, the loop
  *   devices of FreeBSD.  A source /dev/mdN, or a partition or slice of
@@ -24,7 +23,44 @@
 #ifndef HVVSS_DEVSTACK_H
 #define HVVSS_DEVSTACK_H
 
+#include <sys/types.h>
+#include <stdbool.h>
 #include <stddef.h>
+
+/* Where the walk looks. */
+struct devstack_opts {
+	/* Linux: the sysfs tree ("/sys", or a test's fixture); NULL or a
+	 * missing tree: no stack information.  FreeBSD: unused. */
+	const char *root;
+	/* ask the image device itself when root says nothing (Linux:
+	 * LOOP_GET_STATUS64 on the source); FreeBSD always asks md(4) */
+	bool probe;
+};
+
+/* The filesystem whose stack is walked, as the mount table has it. */
+struct devstack_src {
+	const char *source; /* e.g. /dev/loop3, /dev/mapper/vg-lv, /dev/md0 */
+	const char *fstype; /* a btrfs is walked through all its devices */
+	dev_t dev; /* its device number (mtab.h) */
+};
+
+/*
+ * One image under the filesystem.  img is its path as the kernel knows
+ * it; whole false: the kernel cut it short (Linux keeps 63 bytes of it
+ * in LOOP_GET_STATUS64), so the path is a label, not a place to look up.
+ * holder, if not 0, is the device number of the filesystem that holds
+ * the image, as the kernel says.  0 to go on, -1 to stop the walk.
+ */
+typedef int (*devstack_fn)(
+    const char *img, bool whole, dev_t holder, void *arg);
+
+/*
+ * Every image under src, to fn.  0, -1 if fn stopped it, or -errno with
+ * the culprit in err (FreeBSD: /dev/mdctl cannot be asked; a walk that
+ * goes on without it could order an image's host first and hang).
+ */
+int devstack_walk(const struct devstack_opts *o, const struct devstack_src *src,
+    devstack_fn fn, void *arg, char *err, size_t errlen);
 
 /*
  * The disk image under source, if any: 1 with its path in img, 0 if

@@ -67,3 +67,17 @@ devstack_image(
 	strcpy(img, file);
 	return 1;
 }
+
+int
+devstack_walk(const struct devstack_opts *o, const struct devstack_src *src,
+    devstack_fn fn, void *arg, char *err, size_t errlen)
+{
+	char img[PATH_MAX];
+	int rc;
+
+	(void)o;
+	if ((rc = devstack_image(src->source, img, sizeof(img), err, errlen)) <=
+	    0)
+		return rc;
+	return fn(img, true, 0, arg);
+}

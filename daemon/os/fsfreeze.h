@@ -7,13 +7,13 @@
  * and found frozen by someone else.  A frozen filesystem is held by one
  * descriptor, the "hold":
  *
- *   Linux (today in freeze.c and mountid.c, to move behind this with
- *   the seams): the hold is the mount point's directory, opened and
- *   checked against the plan's mount id and superblock; FIFREEZE on it
- *   freezes, FITHAW thaws, EBUSY from FIFREEZE means frozen already (by
- *   someone else: the kernel does not say who), EINVAL from FITHAW
- *   means thawed already.  Closing the hold thaws nothing: a process
- *   must stay to thaw, which is why the thaw guard exists.
+ *   Linux (fsfreeze_linux.c, with mountid_linux.c): the hold is the
+ *   mount point's directory, opened and checked against the plan's
+ *   mount id and superblock; FIFREEZE on it freezes, FITHAW thaws,
+ *   EBUSY from FIFREEZE means frozen already (by someone else: the
+ *   kernel does not say who), EINVAL from FITHAW means thawed already.
+ *   Closing the hold thaws nothing: a process must stay to thaw, which
+ *   is why the thaw guard exists.
  *
  *   FreeBSD (fsfreeze_freebsd.c): the hold is a descriptor of
  *   /dev/ufssuspend on which UFSSUSPEND suspended writes to the
@@ -21,17 +21,29 @@
  *   holds one filesystem; closing its last reference resumes it, by the
  *   kernel, also when the holder dies.  Only UFS can be suspended.
  *   EBUSY means suspended already through another descriptor of
- *   /dev/ufssuspend.  Nobody but the holder can resume it, so "thawed
- *   already" does not happen.  The suspending process must be
- *   single-threaded and hold no file open for writing on that
- *   filesystem: the daemon, with its worker threads, cannot suspend;
- *   the thaw guard (hv_vss_guard: exec'd, one thread, no file open)
- *   can, and holding the descriptors itself is exactly its job.
- *   doc/FREEBSD.md, "The UFS freezer", has the kernel's lines.
+ *   /dev/ufssuspend.  Nobody but a holder can resume it, so "thawed
+ *   already" does not happen.  The kernel suspends only for a
+ *   single-threaded process holding no file open for writing on that
+ *   filesystem: a process with threads (the daemon, with its freezer's
+ *   workers) suspends through a single-threaded child, which hands the
+ *   descriptor back (the suspension belongs to the open file, so the
+ *   parent's copy holds it).  doc/FREEBSD.md, "The UFS freezer", has
+ *   the kernel's lines.
+ *
+ *   Not done yet: the thaw guard gets the directories (prepare(), before
+ *   the freeze) as on Linux, not the holds, so on FreeBSD it cannot end
+ *   a suspension: a daemon that dies resumes everything by itself (its
+ *   last references close), but one that hangs alive keeps them until it
+ *   is killed.  What is left is to hand each hold to the guard once
+ *   frozen (GM_HOLD of the hold's descriptor, which the guard keeps and
+ *   resumes with fsfreeze_thaw(), UFSRESUME on its copy of the same open
+ *   file); the guard program itself is Linux-only today (its seccomp
+ *   filter, prctl).
  */
 #ifndef HVVSS_FSFREEZE_H
 #define HVVSS_FSFREEZE_H
 
+#include <sys/types.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,8 +60,10 @@ enum fsfreeze_kind {
 
 /*
  * The identity the plan recorded for a filesystem and the freeze checks
- * again: Linux, the superblock's dev_t in val[0] (mountid.c adds the
- * mount id); FreeBSD, statfs(2)'s f_fsid.
+ * again (mtab.h fills it): Linux, the mount id in val[0] and the
+ * superblock's device number in val[1] (the kernel's 32-bit encoding:
+ * what is checked is the mount and its superblock, see
+ * mountid_linux.c); FreeBSD, statfs(2)'s f_fsid.
  */
 struct fsfreeze_id {
 	uint32_t val[2];
@@ -67,7 +81,7 @@ extern const bool fsfreeze_close_thaws;
  * descriptor that holds it (close-on-exec).  -errno, with the culprit in
  * err: -ESTALE (path now reaches another filesystem), -EOPNOTSUPP (not a
  * type this platform freezes), -EBUSY (frozen by someone else),
- * -EDEADLK (FreeBSD: this process has threads, or a file open for
+ * -EDEADLK (FreeBSD: this single-threaded process has a file open for
  * writing on it; nothing was asked of the kernel), what the kernel says.
  * May block for as long as the filesystem takes to write back.
  */
@@ -79,5 +93,69 @@ int fsfreeze_hold(const char *path, const struct fsfreeze_id *want, int *hold,
  * descriptor is closed either way; on FreeBSD the close itself thaws).
  */
 int fsfreeze_release(int hold, char *err, size_t errlen);
+
+/*
+ * The steps of a hold, for a freezer that opens and checks every target
+ * on one thread, hands the descriptors to the thaw guard, and freezes
+ * them on others (freeze.c):
+ *
+ *   fsfreeze_open()    the mount point's directory, close-on-exec
+ *   fsfreeze_check()   all of them against the plan, at once (one read
+ *                      of the mount table on Linux before 6.8)
+ *   fsfreeze_sync()    write back, before the frozen window
+ *   fsfreeze_freeze()  freeze; *hold is what fsfreeze_thaw() takes:
+ *                      Linux, the directory itself; FreeBSD, a new
+ *                      descriptor of /dev/ufssuspend
+ *   fsfreeze_thaw()    thaw; FreeBSD also closes the hold
+ *
+ * fsfreeze_hold() and fsfreeze_release() are the same steps for one
+ * filesystem.
+ */
+
+/* The primitives' names, for messages: "FIFREEZE" and "FITHAW" on
+ * Linux, "UFSSUSPEND" and "UFSRESUME" on FreeBSD. */
+extern const char fsfreeze_op_freeze[];
+extern const char fsfreeze_op_thaw[];
+
+/* Open path to freeze it later: 0 with *fd, or -errno. */
+int fsfreeze_open(const char *path, int *fd);
+
+/*
+ * Is each of the n open directories (fsfreeze_open()) still on the
+ * planned filesystem want[i]?  An open directory pins its mount, so
+ * what it reaches cannot change after this.  0 with devs[i] the
+ * superblock's device number (for the guard and the record); -ESTALE
+ * and why, naming paths[i], the plan and what was found; another
+ * -errno and the culprit if the mount table could not be read.
+ */
+int fsfreeze_check(const int *fds, const char *const *paths,
+    const struct fsfreeze_id *want, dev_t *devs, size_t n, char *err,
+    size_t errlen);
+
+/*
+ * The superblock each of the n open directories is on, for the
+ * record's recovery: errs[i] 0 with devs[i], or an errno (ENOENT: its
+ * mount was detached).  0, or -errno if the table could not be read.
+ */
+int fsfreeze_devs(const int *fds, size_t n, dev_t *devs, int *errs);
+
+/* Write the filesystem back (outside the frozen window).  0 or -errno. */
+int fsfreeze_sync(int fd);
+
+/*
+ * Freeze the filesystem the open directory fd is on, from any thread.
+ * 0 with *hold; -EBUSY (frozen already, by someone else), or what the
+ * kernel says.  May block while it writes back.
+ * The caller keeps fd open for as long as it holds the freeze.
+ */
+int fsfreeze_freeze(int fd, int *hold);
+
+/*
+ * Thaw what *hold holds.  0; -EINVAL if it was not frozen (any more:
+ * someone thawed it under us); another -errno.  Where closing thaws
+ * (fsfreeze_close_thaws) the hold is closed too and *hold set to -1;
+ * elsewhere it stays open (it is the directory of fsfreeze_open()).
+ */
+int fsfreeze_thaw(int *hold);
 
 #endif /* HVVSS_FSFREEZE_H */

@@ -7,10 +7,11 @@
  * filesystem, read-only skipped, types classified, children before
  * parents) run unchanged above it:
  *
- *   Linux (today read_mounts() in plan.c, with libmount, from
- *   /proc/self/mountinfo, to move behind this with the seams): id and
- *   parent_id are mountinfo's; dev is its major:minor; root the bind
- *   or subvolume root; ro the per-mount or superblock "ro".
+ *   Linux (mtab_linux.c, with libmount, from /proc/self/mountinfo):
+ *   id and parent_id are mountinfo's; dev is its major:minor; root the
+ *   bind or subvolume root; ro the per-mount or superblock "ro"; fsid
+ *   the mount id and dev (fsfreeze.h); local what libmount does not
+ *   call a network filesystem.
  *
  *   FreeBSD (mtab_freebsd.c): getfsstat(2), the call behind
  *   getmntinfo(3), with MNT_NOWAIT (the kernel's cached figures, never
@@ -42,7 +43,7 @@ struct mtab_entry {
 	char *fstype;
 	char *root; /* Linux: bind or subvolume root; FreeBSD: "/" */
 	dev_t dev; /* the filesystem's device number (see above), or 0 */
-	struct fsfreeze_id fsid; /* FreeBSD f_fsid; Linux dev in val[0] */
+	struct fsfreeze_id fsid; /* FreeBSD f_fsid; Linux id and dev */
 	int id; /* unique in this table, > 0 */
 	int parent_id; /* the mount it sits on, 0 for the root */
 	bool ro;
@@ -56,6 +57,32 @@ struct mtab {
 
 /* Read the mount table.  0, or -errno with the culprit in err. */
 int mtab_read(struct mtab *t, char *err, size_t errlen);
+
+/*
+ * Read a mount table saved to a file, for the tests and for a table
+ * other than our own (Linux: the mountinfo format, which
+ * /proc/PID/mountinfo is; path NULL: mtab_read()).  The whole file or
+ * nothing: a line that does not parse fails the read, since a plan
+ * made from part of the table could miss the filesystem that holds a
+ * disk image and freeze in the wrong order.  FreeBSD's table has no
+ * file form: any path there is -EOPNOTSUPP.
+ */
+int mtab_read_file(struct mtab *t, const char *path, char *err, size_t errlen);
+
+/*
+ * Is path on a filesystem that lives in memory (Linux tmpfs or ramfs,
+ * FreeBSD tmpfs)?  1 or 0, with its type in fstype; -errno.
+ */
+int mtab_in_memory(const char *path, char *fstype, size_t len);
+
+/*
+ * A descriptor on which poll(2) reports POLLPRI once the mount table
+ * changed since the last poll (Linux: an open mountinfo; path NULL: our
+ * own).  -errno where the platform has none: FreeBSD's mount events
+ * (kqueue EVFILT_FS) are not used yet, so there -EOPNOTSUPP, and the
+ * table is read afresh each time.
+ */
+int mtab_watch_open(const char *path);
 
 /* Free what mtab_read() allocated; t is empty afterwards. */
 void mtab_free(struct mtab *t);

@@ -147,3 +147,33 @@ mtab_free(struct mtab *t)
 	t->v = NULL;
 	t->n = 0;
 }
+
+int
+mtab_read_file(struct mtab *t, const char *path, char *err, size_t errlen)
+{
+	if (path == NULL)
+		return mtab_read(t, err, errlen);
+	t->v = NULL;
+	t->n = 0;
+	errfmt(err, errlen, 0,
+	    "%s: FreeBSD's mount table is getfsstat(2), not a file", path);
+	return -EOPNOTSUPP;
+}
+
+int
+mtab_in_memory(const char *path, char *fstype, size_t len)
+{
+	struct statfs sf;
+
+	if (statfs(path, &sf) == -1)
+		return -errno;
+	snprintf(fstype, len, "%s", sf.f_fstypename);
+	return strcmp(sf.f_fstypename, "tmpfs") == 0;
+}
+
+int
+mtab_watch_open(const char *path)
+{
+	(void)path;
+	return -EOPNOTSUPP;
+}

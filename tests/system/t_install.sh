@@ -404,7 +404,7 @@ check "strace saw the daemon's system calls (ioctl, syncfs among them)" \
     eval 'grep -qx ioctl "$WORK/used" && grep -qx syncfs "$WORK/used"'
 echo "# system calls made: $(paste -sd' ' "$WORK/used")"
 # statmount(2) (Linux 6.8, syscall 457) is newer than this systemd's
-# @system-service: the filter answers EPERM, and daemon/mountid.c then
+# @system-service: the filter answers EPERM, and daemon/os/mountid_linux.c then
 # checks its freeze targets with statx() and mountinfo instead, as on
 # Linux 6.1.  It is the one call allowed to be refused.
 check_eq "every system call made is in the unit's SystemCallFilter" "" \

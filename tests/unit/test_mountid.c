@@ -1,5 +1,5 @@
 /*
- * test_mountid.c: unit tests for daemon/mountid.c, which tells the
+ * test_mountid.c: unit tests for daemon/os/mountid_linux.c, which tells the
  * freezer (and the record's recovery) which mount and superblock an open
  * directory reaches, so that nothing outside the plan is ever frozen or
  * thawed.  The mountinfo scan (the fallback on Linux 6.1) and the check
@@ -22,7 +22,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "mountid.h"
+#include "os/mountid.h"
 
 static char fixture[64];
 

@@ -764,8 +764,26 @@ test_errors(void **state)
 
 	/* no room for a message is fine */
 	assert_int_equal(plan_build(&p, c, path, NULL, false, NULL, 0), -1);
+}
+
+/* No file: the system's own table (mtab_read()), which has "/". */
+static void
+test_own_table(void **state)
+{
+	struct conf *c = *state;
+	struct plan p;
+	char err[512];
+	size_t i;
+	bool root = false;
+
 	assert_int_equal(
-	    plan_build(&p, c, NULL, NULL, false, err, sizeof(err)), -1);
+	    plan_build(&p, c, NULL, NULL, false, err, sizeof(err)), 0);
+	for (i = 0; i < p.ntargets; i++)
+		root |= strcmp(p.targets[i].mountpoint, "/") == 0;
+	for (i = 0; i < p.nskips; i++)
+		root |= strcmp(p.skips[i].mountpoint, "/") == 0;
+	assert_true(root);
+	plan_free(&p);
 }
 
 static void
@@ -995,6 +1013,7 @@ main(void)
 	    T(test_cycle),
 	    T(test_hidden_mounts),
 	    T(test_errors),
+	    T(test_own_table),
 	    T(test_empty),
 	    T(test_scale),
 	    T(test_scale_loops),

@@ -1,12 +1,11 @@
 /*
- * mountid.c: which mount and superblock an open directory is on (see
- * mountid.h).
+ * mountid_linux.c: which mount and superblock an open directory is on
+ * (see mountid.h).
  *
  * The fallback reads mountinfo by hand rather than with libmount: it
  * needs three fields of a few lines, and a second full parse at FREEZE
  * time would double what a host with 10,000 unrelated mounts (containers)
- * pays for the plan.  plan.c and record.c keep using libmount for
- * everything else.
+ * pays for the plan.  mtab_linux.c keeps using libmount for the plan.
  *
  * statmount(2) is called through syscall(): Debian 12's headers (Linux
  * 6.1) have neither it nor STATX_MNT_ID_UNIQUE, so both, and the part of
@@ -284,4 +283,19 @@ mountid_check(const struct mountid *got, int id, dev_t dev, const char *path,
 	    path, id, major(dev), minor(dev), got->id, major(got->dev),
 	    minor(got->dev), got->where[0] ? " at " : "", got->where);
 	return false;
+}
+
+uint32_t
+mountid_encode_dev(dev_t dev)
+{
+	unsigned int ma = major(dev), mi = minor(dev);
+
+	return (mi & 0xffU) | (ma & 0xfffU) << 8 | (mi & ~0xffU) << 12;
+}
+
+dev_t
+mountid_decode_dev(uint32_t v)
+{
+	return makedev(
+	    (v & 0xfff00U) >> 8, (v & 0xffU) | ((v >> 12) & 0xfff00U));
 }

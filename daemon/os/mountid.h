@@ -1,5 +1,7 @@
 /*
- * mountid.h: which mount, and which superblock, an open directory is on.
+ * mountid.h: which mount, and which superblock, an open directory is on
+ * (Linux; the half of fsfreeze_linux.c that identifies, and of nothing
+ * above daemon/os/).
  *
  * The freezer opens each planned mount point by path; between the plan
  * and that open the mount can go (umount, umount -l, umount and mount
@@ -23,6 +25,7 @@
 #include <sys/types.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define MOUNTID_WHERE_MAX 160 /* a mount point, for messages */
 
@@ -63,5 +66,12 @@ int mountid_statmount(int fd, struct mountid *out);
  */
 bool mountid_check(const struct mountid *got, int id, dev_t dev,
     const char *path, char *why, size_t len);
+
+/*
+ * A device number in the kernel's 32 bits (new_encode_dev(): 12 bits
+ * of major, 20 of minor), as struct fsfreeze_id carries it, and back.
+ */
+uint32_t mountid_encode_dev(dev_t dev);
+dev_t mountid_decode_dev(uint32_t v);
 
 #endif /* HVVSS_MOUNTID_H */
