@@ -59,7 +59,8 @@ pc_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 # --- hv_vss_daemon: every object but main.o is also linked into the unit
 # tests, so that they test the code the daemon runs; DAEMON_OS_SRCS are
 # the Linux platform files (daemon/os/) under the seams it goes through --
-DAEMON_OS_SRCS = daemon/os/peercred_linux.c daemon/os/proc_linux.c
+DAEMON_OS_SRCS = daemon/os/peercred_linux.c daemon/os/proc_linux.c \
+	daemon/os/sigtab_linux.c
 DAEMON_LIB_SRCS = $(filter-out daemon/main.c daemon/%_freebsd.c, \
 	$(wildcard daemon/*.c)) $(DAEMON_OS_SRCS) \
 	common/hv_msg.c common/appproto.c common/util.c
@@ -72,7 +73,9 @@ DAEMON_PKGS = libevent libevent_pthreads mount
 # is libseccomp's (libseccomp-dev has the .a).  hv_vss_guard_trig, for
 # the tests only, is the same program with HVVSS_TEST_TRIGGERS: SIGUSR2
 # makes it attempt a forbidden call (never installed) ------------------
-GUARD_SRCS = guard/hv_vss_guard.c guard/filter.c
+GUARD_SRCS = guard/hv_vss_guard.c guard/sandbox_linux.c guard/filter.c
+# the stray signals it shares with the daemon
+GUARD_SIGS = $(B)/daemon/sigs.o $(B)/daemon/os/sigtab_linux.o
 GUARD_LDFLAGS = $(if $(SAN),,-static)
 GUARD_LIBS = $(if $(SAN),$(call pc_libs,libseccomp),\
 	     $(shell $(PKG_CONFIG) --static --libs libseccomp 2>/dev/null))
@@ -185,7 +188,7 @@ $(B)/hv_vss_daemon: $(B)/daemon/main.o $(DAEMON_LIB_OBJS)
 
 # libc and libseccomp only; started by the daemon from the directory it
 # runs from
-$(B)/hv_vss_guard: $(GUARD_SRCS:%.c=$(B)/%.o) $(B)/daemon/sigs.o
+$(B)/hv_vss_guard: $(GUARD_SRCS:%.c=$(B)/%.o) $(GUARD_SIGS)
 	$(CC) $(LDFLAGS) $(GUARD_LDFLAGS) -o $@ $^ $(GUARD_LIBS)
 
 $(B)/tests/trig/hv_vss_guard.o: guard/hv_vss_guard.c
@@ -193,7 +196,7 @@ $(B)/tests/trig/hv_vss_guard.o: guard/hv_vss_guard.c
 	$(CC) $(ALL_CFLAGS) -DHVVSS_TEST_TRIGGERS -Idaemon -MMD -MP -c $< -o $@
 
 $(B)/tests/hv_vss_guard_trig: $(B)/tests/trig/hv_vss_guard.o \
-    $(B)/guard/filter.o $(B)/daemon/sigs.o
+    $(B)/guard/sandbox_linux.o $(B)/guard/filter.o $(GUARD_SIGS)
 	$(CC) $(LDFLAGS) $(GUARD_LDFLAGS) -o $@ $^ $(GUARD_LIBS)
 
 $(B)/hv_vss_ctl: $(CTL_OBJS)
@@ -254,8 +257,8 @@ $(B)/tests/fbsd_cmds: tests/system/fbsd_cmds.c common/hv_vss_fbsd.h
 
 # drives the thaw guard and the ownership record for t_guard.sh
 $(B)/tests/guard_drive: tests/system/guard_drive.c $(B)/daemon/guard.o \
-    $(B)/daemon/record.o $(B)/daemon/sigs.o $(B)/daemon/mountid.o \
-    $(B)/common/util.o | $(B)/hv_vss_guard
+    $(B)/daemon/record.o $(GUARD_SIGS) $(B)/daemon/mountid.o \
+    $(B)/daemon/os/proc_linux.o $(B)/common/util.o | $(B)/hv_vss_guard
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Idaemon $(call pc_cflags,mount) $(LDFLAGS) \
 	    -o $@ $^ $(call pc_libs,mount)
