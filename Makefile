@@ -364,8 +364,9 @@ bench: deps
 # $(FB)/, warnings as errors.  What builds today must keep building:
 # common/, libhvvss (.so, .a), tests/freebsd/abi (FreeBSD's ioctl numbers,
 # asserted), examples/app linked with libhvvss.so, the daemon objects
-# of FB_DAEMON_OK, and the platform files of daemon/os, linked into
-# tests/osprobe.  Every other daemon/ and ctl/ object is tried (not
+# of FB_DAEMON_OK, the platform files of daemon/os, linked into
+# tests/osprobe, the guard's sandbox, and hv_vss_ctl (linked).  Every
+# other daemon/ object is tried (not
 # Linux's backends, daemon/*_linux.c: FreeBSD's are *_freebsd.c), and
 # tools/freebsd-report writes to $(FB)/REPORT which built, which did not
 # and why (the Linux-only calls that the platform seams will move), and
@@ -382,16 +383,20 @@ FB_CFLAGS = $(CPPFLAGS) $(WARN) -Werror -O2 -g -I$(FB_DEPS)/include
 FB_COMMON_OBJS = $(patsubst %.c,$(FB)/%.o,$(wildcard common/*.c))
 FB_LIB_OBJS = $(addprefix $(FB)/lib/,$(notdir $(LIB_SRCS:.c=.o)))
 FB_DAEMON_OK = daemon/apps.c daemon/conf.c daemon/ctl.c daemon/daemon.c \
-	daemon/history.c daemon/holds.c daemon/hooks.c daemon/main.c \
-	daemon/metrics.c daemon/mountwatch.c daemon/status.c daemon/txn.c
-FB_TRY	= $(filter-out $(FB_DAEMON_OK) daemon/%_linux.c,$(wildcard daemon/*.c)) \
-	  ctl/hv_vss_ctl.c
+	daemon/guard.c daemon/history.c daemon/holds.c daemon/hooks.c \
+	daemon/log.c daemon/main.c daemon/metrics.c daemon/mountwatch.c \
+	daemon/sigs.c daemon/status.c daemon/txn.c
+FB_TRY	= $(filter-out $(FB_DAEMON_OK) daemon/%_linux.c,$(wildcard daemon/*.c))
+# the guard's FreeBSD sandbox (Capsicum), an object until hv_vss_guard.c
+# builds for FreeBSD (its thaw is still FITHAW's)
+FB_GUARD_OBJS = $(FB)/guard/sandbox_freebsd.o
 # daemon/os/*_freebsd.c: the FreeBSD platform files, each its own object
 # and all linked into tests/osprobe, which runs each once on FreeBSD
 FB_OS_OBJS = $(OS_FREEBSD_SRCS:%.c=$(FB)/%.o)
 FB_OUT	= $(FB_COMMON_OBJS) $(FB)/$(LIB_SONAME) $(FB)/libhvvss.so \
 	  $(FB)/libhvvss.a $(FB)/tests/abi $(FB)/examples/app \
-	  $(FB_DAEMON_OK:%.c=$(FB)/%.o) $(FB_OS_OBJS) $(FB)/tests/osprobe
+	  $(FB_DAEMON_OK:%.c=$(FB)/%.o) $(FB_OS_OBJS) $(FB)/tests/osprobe \
+	  $(FB_GUARD_OBJS) $(FB)/hv_vss_ctl
 
 freebsd:
 	@sh tools/deps freebsd
@@ -433,6 +438,9 @@ $(FB)/tests/abi: tests/freebsd/abi.c common/hv_vss_fbsd.h
 $(FB)/tests/osprobe: tests/freebsd/osprobe.c $(FB_OS_OBJS) $(FB)/common/util.o
 	@mkdir -p $(@D)
 	$(FB_CC) $(FB_CFLAGS) -Idaemon -o $@ $^
+
+$(FB)/hv_vss_ctl: $(FB)/ctl/hv_vss_ctl.o $(FB)/common/util.o
+	$(FB_CC) -o $@ $^
 
 $(FB)/examples/app: examples/app.c $(FB)/libhvvss.so
 	@mkdir -p $(@D)

@@ -20,8 +20,9 @@
  * A program image is an O_EXEC descriptor, executed by fexecve(2).  Our
  * own program's path is the kern.proc.pathname sysctl, which the kernel
  * finds through its name cache: a program replaced or removed since it
- * started has no path any more, and the sysctl fails (ENOENT).  A
- * process's command name is kern.proc.pid's ki_comm.
+ * started has no path any more, and the sysctl fails (ENOENT).
+ * proc_comm() is in proc_comm_freebsd.c: <sys/user.h> declares the
+ * kernel's own struct proc.
  */
 #include <sys/types.h>
 #include <sys/event.h>
@@ -29,7 +30,6 @@
 #include <sys/stat.h>
 #include <sys/sysctl.h>
 #include <sys/time.h>
-#include <sys/user.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -267,19 +267,4 @@ void
 proc_exec_image(int fd, char *const argv[], char *const envp[])
 {
 	(void)fexecve(fd, argv, envp);
-}
-
-void
-proc_comm(pid_t pid, char *buf, size_t len)
-{
-	int mib[4] = {CTL_KERN, KERN_PROC, KERN_PROC_PID, (int)pid};
-	struct kinfo_proc kp;
-	size_t n = sizeof(kp);
-
-	snprintf(buf, len, "?");
-	memset(&kp, 0, sizeof(kp));
-	if (sysctl(mib, 4, &kp, &n, NULL, 0) == -1 || n != sizeof(kp) ||
-	    kp.ki_pid != pid)
-		return;
-	snprintf(buf, len, "%s", kp.ki_comm);
 }
