@@ -545,8 +545,8 @@ hello(struct guard *g, const struct gmsg *m, struct guard_event *ev)
 		snprintf(g->note + n, sizeof(g->note) - n,
 		    ", NO %s (sanitizer build)", kind);
 	else
-		snprintf(g->note + n, sizeof(g->note) - n, ", NO %s (%s)",
-		    kind, strerror(m->slot));
+		snprintf(g->note + n, sizeof(g->note) - n, ", NO %s (%s)", kind,
+		    strerror(m->slot));
 	g->ready = true;
 	ev->type = GUARD_EV_READY;
 	return 1;

@@ -121,8 +121,8 @@ test_names(void **state)
 	assert_true(sigtab_nos > 0);
 	for (i = 0; i < sigtab_nos; i++) {
 		assert_true(listed(sigs, n, sigtab_os[i].sig));
-		assert_string_equal(sigs_name(sigtab_os[i].sig, buf,
-		                        sizeof(buf)),
+		assert_string_equal(
+		    sigs_name(sigtab_os[i].sig, buf, sizeof(buf)),
 		    sigtab_os[i].name);
 	}
 	assert_string_equal(sigs_name(SIGPWR, buf, sizeof(buf)), "SIGPWR");
