@@ -815,6 +815,8 @@ watch_signals(struct snap *s)
 	/* restarted: a SIGCHLD must not cut a write to stdout short */
 	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
+	/* also one ignored when we started (a background job's SIGINT):
+	 * a blocked signalfd saw those too; CMD gets it back ignored */
 	for (i = 0; i < NWATCHED; i++)
 		(void)sigaction(watched[i], &sa, &s->oldsa[i]);
 	return 0;

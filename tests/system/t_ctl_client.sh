@@ -227,6 +227,23 @@ check "snapshot: ... and thawed all the same" \
 ctl snapshot -- "$WORK/plainfile"
 check_eq "snapshot: CMD not executable: 126" 126 "$rc"
 
+# CMD starts with the signal mask and dispositions hv_vss_ctl was given,
+# not those of its own signal handling (handlers and a self-pipe):
+# nothing blocked, nothing caught; and a signal ignored from the start
+# (a background job's SIGINT) is ignored in CMD too, while hv_vss_ctl
+# still ends on it ("SIGINT to hv_vss_ctl" below)
+ctl snapshot -- cat /proc/self/status
+check_eq "snapshot: CMD blocks and catches no signal" \
+    "SigBlk:	0000000000000000 SigCgt:	0000000000000000" \
+    "$(grep -E '^Sig(Blk|Cgt)' "$WORK/out" | tr '\n' ' ' | sed 's/ $//')"
+(
+	trap '' INT
+	exec "$CTL" -s "$S" snapshot -- cat /proc/self/status
+) >"$WORK/out" 2>"$WORK/err" </dev/null
+ign=$(sed -n 's/^SigIgn:[[:space:]]*//p' "$WORK/out")
+check "snapshot, SIGINT ignored from the start: CMD has it ignored too (SigIgn $ign)" \
+    test $((0x${ign:-0} & 2)) -eq 2
+
 # an overrun: CMD ignores SIGTERM, so it takes the SIGKILL 2 s later
 : >"$LOG"
 rm -f "$WORK/cmd.pid"
