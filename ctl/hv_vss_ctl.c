@@ -803,6 +803,7 @@ static int
 watch_signals(struct snap *s)
 {
 	struct sigaction sa;
+	sigset_t set;
 	int p[2];
 	size_t i;
 
@@ -815,10 +816,15 @@ watch_signals(struct snap *s)
 	/* restarted: a SIGCHLD must not cut a write to stdout short */
 	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
-	/* also one ignored when we started (a background job's SIGINT):
-	 * a blocked signalfd saw those too; CMD gets it back ignored */
-	for (i = 0; i < NWATCHED; i++)
+	/* also one ignored or blocked when we started (a background job's
+	 * SIGINT): a blocked signalfd saw those too; CMD gets them back as
+	 * they were */
+	sigemptyset(&set);
+	for (i = 0; i < NWATCHED; i++) {
 		(void)sigaction(watched[i], &sa, &s->oldsa[i]);
+		sigaddset(&set, watched[i]);
+	}
+	(void)sigprocmask(SIG_UNBLOCK, &set, NULL);
 	return 0;
 }
 
@@ -827,6 +833,7 @@ unwatch_signals(struct snap *s)
 {
 	size_t i;
 
+	(void)sigprocmask(SIG_SETMASK, &s->oldmask, NULL);
 	for (i = 0; i < NWATCHED; i++)
 		(void)sigaction(watched[i], &s->oldsa[i], NULL);
 	close(s->sfd);

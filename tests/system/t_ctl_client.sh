@@ -282,6 +282,28 @@ for sig in INT TERM HUP; do
 	check "SIG$sig to hv_vss_ctl: CMD ended" gone "$WORK/cmd.pid"
 done
 check "a signal: said so" grep -q 'interrupted by SIGHUP' "$WORK/err"
+# started with SIGTERM blocked: it still ends on it, and CMD starts with
+# it blocked, as it was given (cat, not sh: dash clears its mask)
+blocked() {	# command ...: exec it with SIGTERM blocked
+	exec python3 -c 'import os, signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+os.execv(sys.argv[1], sys.argv[1:])' "$@"
+}
+(blocked "$CTL" -s "$S" snapshot -- cat /proc/self/status) >"$WORK/out" \
+    2>"$WORK/err" </dev/null
+blk=$(sed -n 's/^SigBlk:[[:space:]]*//p' "$WORK/out")
+check "started with SIGTERM blocked: so is CMD (SigBlk $blk)" \
+    test $((0x${blk:-0} & 0x4000)) -eq $((0x4000))
+: >"$LOG"
+rm -f "$WORK/cmd.pid"
+blocked "$CTL" -s "$S" snapshot -- sh -c 'echo $$ >"$0"; exec sleep 60' \
+    "$WORK/cmd.pid" >"$WORK/out" 2>"$WORK/err" </dev/null &
+p=$!
+wait_for "$WORK/cmd.pid" || fail "SIGTERM blocked: CMD never started"
+kill -TERM "$p"
+wait "$p"
+check_eq "started with SIGTERM blocked: SIGTERM still ends it, 128+15" 143 "$?"
+check "started with SIGTERM blocked: CMD ended" gone "$WORK/cmd.pid"
 
 # hv_vss_ctl killed -9: the connection closes, which is the daemon's cue
 : >"$LOG"
