@@ -30,6 +30,8 @@ ADAPTERS = qemu-fsfreeze-hook vmware-backup-script azure-pre-script \
 	azure-post-script
 # systemd and udev look here whatever PREFIX is
 SYSTEMDUNITDIR ?= /lib/systemd/system
+# the engine's system user, hvvss (etc/hvvss.sysusers)
+SYSUSERSDIR ?= /usr/lib/sysusers.d
 UDEVRULESDIR ?= /lib/udev/rules.d
 DESTDIR	?=
 
@@ -134,7 +136,8 @@ PROGS = $(B)/hv_vss_sim $(B)/hv_vss_daemon $(B)/hv_vss_guard $(B)/hv_vss_ctl \
 	$(B)/hv_vss_group
 TEST_PROGS = $(B)/tests/sandbox $(B)/tests/failfreeze.so $(UNIT_BINS) \
 	     $(B)/tests/guard_drive $(B)/tests/fbsd_cmds \
-	     $(B)/tests/hv_vss_guard_trig
+	     $(B)/tests/hv_vss_guard_trig $(B)/tests/hv_vss_priv \
+	     $(B)/tests/hv_vss_confine $(B)/tests/hv_vss_daemon_fbsdhost
 # bench/: the raw FIFREEZE floor and the write-stall writer (bench/run)
 BENCH_PROGS = $(B)/bench/rawfreeze $(B)/bench/stallwriter
 
@@ -186,6 +189,19 @@ $(B)/hv_vss_sim: $(SIM_OBJS)
 
 $(B)/hv_vss_daemon: $(B)/daemon/main.o $(DAEMON_LIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(DAEMON_PKGS)) -lpthread
+
+# the daemon with FreeBSD's host backend (daemon/host_freebsd.c) in
+# place of Linux's, for the tests against hv_vss_sim -F; one backend per
+# binary.  Its guard is looked for beside it: a copy
+$(B)/tests/hv_vss_daemon_fbsdhost: $(B)/daemon/main.o \
+    $(filter-out $(B)/daemon/host_linux.o,$(DAEMON_LIB_OBJS)) \
+    $(B)/daemon/host_freebsd.o | $(B)/tests/hv_vss_guard
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) \
+	    $(call pc_libs,$(DAEMON_PKGS)) -lpthread
+
+$(B)/tests/hv_vss_guard: $(B)/hv_vss_guard
+	@mkdir -p $(@D)
+	cp $< $@
 
 # libc and libseccomp only; started by the daemon from the directory it
 # runs from
@@ -264,6 +280,27 @@ $(B)/tests/guard_drive: tests/system/guard_drive.c $(B)/daemon/guard.o \
 	$(CC) $(ALL_CFLAGS) -Idaemon $(call pc_cflags,mount) $(LDFLAGS) \
 	    -o $@ $^ $(call pc_libs,mount)
 
+# the engine's confinement and the parent's filter (daemon/os/sandbox.h)
+# with the test trigger, for t_confine.sh
+$(B)/tests/trig/sandbox_linux.o: daemon/os/sandbox_linux.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DHVVSS_TEST_TRIGGERS -MMD -MP -c $< -o $@
+
+$(B)/tests/hv_vss_confine: tests/system/confine_try.c \
+    $(B)/tests/trig/sandbox_linux.o $(B)/common/util.o
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DHVVSS_TEST_TRIGGERS -Idaemon/os \
+	    $(call pc_cflags,libevent) $(LDFLAGS) -o $@ $^ \
+	    $(call pc_libs,libseccomp libevent)
+
+# the privileged parent's request handler alone, for t_priv.sh
+$(B)/tests/hv_vss_priv: tests/system/priv_serve.c $(DAEMON_LIB_OBJS) \
+    $(B)/daemon/os/sandbox_linux.o | $(B)/hv_vss_guard
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Idaemon -Idaemon/os \
+	    $(call pc_cflags,$(DAEMON_PKGS)) $(LDFLAGS) -o $@ $^ \
+	    $(call pc_libs,$(DAEMON_PKGS) libseccomp) -lpthread
+
 $(B)/tests/unit/%: tests/unit/%.c $(DAEMON_LIB_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Idaemon $(call pc_cflags,cmocka $(DAEMON_PKGS)) \
@@ -315,13 +352,14 @@ FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_BINS = $(FUZZ_B)/fuzz_hv_msg $(FUZZ_B)/fuzz_ic \
-	$(FUZZ_B)/fuzz_appproto $(FUZZ_B)/fuzz_conf
+	$(FUZZ_B)/fuzz_appproto $(FUZZ_B)/fuzz_conf $(FUZZ_B)/fuzz_privproto
 
 $(FUZZ_B)/fuzz_hv_msg: tests/fuzz/fuzz_hv_msg.c common/hv_msg.c
 $(FUZZ_B)/fuzz_ic: tests/fuzz/fuzz_ic.c common/ic.c common/hv_msg.c
 $(FUZZ_B)/fuzz_appproto: tests/fuzz/fuzz_appproto.c common/appproto.c
 $(FUZZ_B)/fuzz_conf: tests/fuzz/fuzz_conf.c daemon/conf.c common/util.c
-$(FUZZ_BINS): $(wildcard common/*.h) daemon/conf.h
+$(FUZZ_B)/fuzz_privproto: tests/fuzz/fuzz_privproto.c daemon/privproto.c
+$(FUZZ_BINS): $(wildcard common/*.h) daemon/conf.h daemon/privproto.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(CPPFLAGS) -Idaemon $(WARN) -Wno-unknown-warning-option \
 	    $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
@@ -385,8 +423,8 @@ FB_COMMON_OBJS = $(patsubst %.c,$(FB)/%.o,$(wildcard common/*.c))
 FB_LIB_OBJS = $(addprefix $(FB)/lib/,$(notdir $(LIB_SRCS:.c=.o)))
 FB_DAEMON_OK = daemon/apps.c daemon/conf.c daemon/ctl.c daemon/daemon.c \
 	daemon/guard.c daemon/history.c daemon/holds.c daemon/hooks.c \
-	daemon/log.c daemon/main.c daemon/metrics.c daemon/mountwatch.c \
-	daemon/sigs.c daemon/status.c daemon/txn.c
+	daemon/host_freebsd.c daemon/log.c daemon/main.c daemon/metrics.c \
+	daemon/mountwatch.c daemon/sigs.c daemon/status.c daemon/txn.c
 FB_TRY	= $(filter-out $(FB_DAEMON_OK) daemon/%_linux.c,$(wildcard daemon/*.c))
 # the guard's FreeBSD sandbox (Capsicum), an object until hv_vss_guard.c
 # builds for FreeBSD (its thaw is still FITHAW's)
@@ -487,6 +525,12 @@ else
 	    >$(DESTDIR)$(SYSTEMDUNITDIR)/hv_vss_group.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/hv_vss_group.service
 	install -m 0644 etc/60-hv_vss.rules $(DESTDIR)$(UDEVRULESDIR)/
+	install -d $(DESTDIR)$(SYSUSERSDIR)
+	install -m 0644 etc/hvvss.sysusers $(DESTDIR)$(SYSUSERSDIR)/hvvss.conf
+	@# the user now, on this machine (not into a DESTDIR: a package's
+	@# postinst does it where it is installed)
+	if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then \
+	    systemd-sysusers $(SYSUSERSDIR)/hvvss.conf; fi
 endif
 	@# on every system: qemu-ga and open-vm-tools run on FreeBSD too
 	install -d $(DESTDIR)$(LIBEXECDIR)/hvvss

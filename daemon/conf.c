@@ -41,6 +41,7 @@
 #include <sys/un.h>
 
 #include "conf.h"
+#include "host.h"
 #include "util.h"
 
 #define CONF_SECTION "daemon"
@@ -86,6 +87,7 @@ struct conf_key {
 /* In the order conf_dump writes them and etc/hv_vss.conf documents them. */
 static const struct conf_key conf_keys[] = {
     {"device", CK_PATH, CONF_FIELD(device), 0, 0, 0},
+    {"app_device", CK_OPTPATH, CONF_FIELD(app_device), 0, 0, 0},
     {"run_dir", CK_PATH, CONF_FIELD(run_dir), 0, 0, 0},
     {"app_socket", CK_SOCKET, CONF_FIELD(app_socket), 0, 0, 0},
     {"app_socket_mode", CK_MODE, CONF_FIELD(app_socket_mode), 0, 0, 0},
@@ -604,6 +606,8 @@ conf_defaults(struct conf *c)
 	c->hot_backup_veto_ok = true; /* hv_vss_daemon(8) says why */
 	c->presync = true;
 	c->debug = 0;
+	/* the device, and deadlines that fit the kernel's own timers */
+	host_conf_defaults(c);
 }
 
 void

@@ -26,7 +26,11 @@ enum unfreezable_policy {
 };
 
 struct conf {
-	char device[CONF_PATH_MAX]; /* device = /dev/vmbus/hv_vss */
+	/* device = /dev/vmbus/hv_vss (FreeBSD: /dev/hv_fsvss_dev) */
+	char device[CONF_PATH_MAX];
+	/* app_device = (none; FreeBSD: /dev/hv_appvss_dev, empty: left
+	 * to a legacy application) */
+	char app_device[CONF_PATH_MAX];
 	char run_dir[CONF_PATH_MAX]; /* run_dir = /run/hv_vss */
 	char app_socket[CONF_PATH_MAX]; /* app_socket = /run/hv_vss/app.sock */
 	mode_t app_socket_mode; /* app_socket_mode = 0600 */

@@ -9,9 +9,10 @@
  *   host_linux.c    /dev/vmbus/hv_vss: one device, the REGISTER1
  *                   handshake, the 12-byte struct hv_vss_msg
  *                   (common/hv_msg.h) with an HRESULT for an answer
- *   host_freebsd.c  (to come, issue 12) /dev/hv_fsvss_dev and
- *                   /dev/hv_appvss_dev: no handshake, the 64-byte
- *                   hv_vss_opt_msg (common/hv_vss_fbsd.h), status 0/1
+ *   host_freebsd.c  /dev/hv_fsvss_dev and /dev/hv_appvss_dev: no
+ *                   handshake, the 64-byte hv_vss_opt_msg
+ *                   (common/hv_vss_fbsd.h), status 0/1; one request
+ *                   visits both devices, under one 15 s timer
  *
  * One backend is linked; nothing here says which kernel it speaks to.
  */
@@ -21,6 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct conf;
 struct event_base;
 struct hostchan;
 
@@ -56,5 +58,17 @@ void hostchan_close(struct hostchan *);
 int hostchan_reply(struct hostchan *, bool ok);
 bool hostchan_connected(const struct hostchan *);
 void hostchan_set_device(struct hostchan *, const char *);
+
+/*
+ * The settings the backend's kernel decides.  host_conf_defaults():
+ * called by conf_defaults(), after the common defaults, with the
+ * device and, where the kernel's timers bound the stages, deadlines
+ * that fit them.  host_conf_apply(): once at start, before
+ * hostchan_new(): keeps what the backend reads beyond the device
+ * (FreeBSD: app_device) and logs a warning, naming the settings, for
+ * each that cannot work with this kernel.
+ */
+void host_conf_defaults(struct conf *);
+void host_conf_apply(const struct conf *);
 
 #endif /* HVVSS_HOST_H */

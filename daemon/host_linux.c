@@ -30,6 +30,7 @@
 
 #include <event2/event.h>
 
+#include "conf.h"
 #include "hv_msg.h"
 #include "host.h"
 #include "log.h"
@@ -312,6 +313,24 @@ hostchan_new(struct event_base *base, const char *device,
 		return NULL;
 	}
 	return h;
+}
+
+/* Linux's timers (30 s, 900 s) fit conf.c's deadlines as they are. */
+void
+host_conf_defaults(struct conf *c)
+{
+	strcpy(c->device, "/dev/vmbus/hv_vss");
+	c->app_device[0] = '\0'; /* Linux has no application device */
+}
+
+/* Linux's limits are warned about by daemon.c (warn_timeouts()). */
+void
+host_conf_apply(const struct conf *c)
+{
+	if (c->app_device[0] != '\0')
+		log_warnx(
+		    "app_device %s: FreeBSD's; Linux has no application device: ignored",
+		    c->app_device);
 }
 
 void

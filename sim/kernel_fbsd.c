@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -245,6 +246,8 @@ start(struct kfbsd *k, struct kf_req *r, uint32_t len, uint64_t reqid)
 {
 	unsigned int ms;
 	struct timeval tv;
+	struct timespec ts;
+	uint64_t now;
 	uint8_t op = k->buf[KF_OFF_OP];
 
 	memset(&r->opt_msg, 0, sizeof(r->opt_msg));
@@ -253,8 +256,12 @@ start(struct kfbsd *k, struct kf_req *r, uint32_t len, uint64_t reqid)
 	r->host_reqid = reqid;
 	r->buf_gen = k->buf_gen;
 	r->opt_msg.opt = op_to_opt(op);
-	/* the driver uses nanotime(); a counter is as unique */
-	r->opt_msg.msgid = ++k->last_msgid;
+	/* the driver's is nanotime() (hv_vss_init_req()): the time the
+	 * timer started, which a daemon may read from it; kept rising */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	r->opt_msg.msgid = k->last_msgid =
+	    now > k->last_msgid ? now : k->last_msgid + 1;
 	if (op == HV_OP_THAW || !k->dev[KF_APP].open)
 		enqueue(k, KF_FS, r);
 	else
@@ -453,6 +460,8 @@ kfbsd_read(struct kfbsd *k, int side, struct hv_vss_opt_msg *m)
 	r->opt_msg.opt = op_to_opt(r->msg[KF_OFF_OP]);
 	*m = r->opt_msg;
 	m->status = VSS_SUCCESS;
+	report_event(k->rep, "notified", "%s took %s (msgid %llu)",
+	    side_name(side), opt_name(m->opt), (unsigned long long)m->msgid);
 }
 
 static struct kf_req *
@@ -536,6 +545,9 @@ kfbsd_write(struct kfbsd *k, int side, const struct hv_vss_opt_msg *m)
 		return;
 	}
 	dequeue(r);
+	report_event(k->rep, "acked", "%s acked %s (msgid %llu): status %u",
+	    side_name(side), opt_name(m->opt), (unsigned long long)m->msgid,
+	    m->status);
 	if (m->opt != r->opt_msg.opt)
 		report_event(k->rep, "opt_mismatch",
 		    "ack says %s for a %s request: an INVARIANTS kernel panics, others act on the ack's opt",

@@ -25,8 +25,21 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "host.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+/*
+ * conf_defaults() takes the device and the deadlines from the host
+ * backend linked with it; this harness links none (a backend needs the
+ * event loop and the log): Linux's device, and conf.c's deadlines.
+ */
+void
+host_conf_defaults(struct conf *c)
+{
+	strcpy(c->device, "/dev/vmbus/hv_vss");
+	c->app_device[0] = '\0';
+}
 
 static int in_fd = -1, dump_fd = -1;
 static char in_path[64], dump_path[64];

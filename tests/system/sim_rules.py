@@ -665,9 +665,12 @@ def rule_fbsd_ack(build):
 def rule_fbsd_order(build):
     """CHECK and FREEZE go to the application first, then the daemon;
     THAW to the daemon first, then the application; the second is asked
-    only once the first has acked."""
+    only once the first has acked.  Both turns of a request carry its
+    one msgid, the CLOCK_REALTIME nanoseconds of its arrival
+    (hv_vss_init_req()'s nanotime())."""
     sim = FbsdSim(build, ["-s", "hot,freeze,thaw"])
     fs, app = opens(FS_DEV, APP_DEV)
+    t0 = time.time_ns()
     log = serve(sim, {"fs": fs, "app": app}, lambda s, o, n: (0.2, 0))
     closeall([fs, app])
     rc, rep = sim.report()
@@ -676,6 +679,16 @@ def rule_fbsd_order(build):
           "order %r" % seq(log))
     for a, b in zip(log, log[1:]):
         check(b[3] - a[3] >= 0.15, "%r asked before %r acked" % (b, a))
+    ids = [x[2] for x in log]
+    check(ids[0] == ids[1] and ids[2] == ids[3] and ids[4] == ids[5] and
+          len(set(ids)) == 3, "msgids %r" % ids)
+    # each request's id is the time it came, before its first turn's
+    # READ (log times are relative to serve()'s start, just after t0)
+    for i in (0, 2, 4):
+        came = (ids[i] - t0) / 1e9
+        check(-0.5 < came <= log[i][3] + 0.05, "msgid %d is %.3f s from "
+              "the start, its turn read at %.3f s" % (ids[i], came,
+                                                      log[i][3]))
     check([q["result"] for q in reqs(rep)] == ["S_OK"] * 3,
           "results %r" % results(rep))
     check(rc == 0, "sim exited %d" % rc)

@@ -84,6 +84,7 @@ sort -k 2 >"$WORK/hvvss.want" <<EOF
 -rw-r--r-- /etc/hv_vss/hv_vss.conf
 -rw-r--r-- /lib/systemd/system/hv_vss_daemon.service
 -rw-r--r-- /lib/udev/rules.d/60-hv_vss.rules
+-rw-r--r-- /usr/lib/sysusers.d/hvvss.conf
 -rwxr-xr-x /usr/libexec/hvvss/hv_vss_daemon
 -rwxr-xr-x /usr/libexec/hvvss/hv_vss_guard
 -rwxr-xr-x /usr/libexec/hvvss/azure-post-script
@@ -150,9 +151,14 @@ deps() {	# package: its Depends, package names only, sorted
 	field Depends "$1" | tr ',' '\n' | awk '{ print $1 }' | sort |
 	    paste -sd' ' -
 }
-check_eq "hvvss depends on the libraries the daemon and the guard link" \
-    "libc6 libevent-2.1-7 libevent-pthreads-2.1-7 libmount1 libseccomp2" \
+check_eq "hvvss depends on the libraries the daemon and the guard link, and on systemd-sysusers for its user" \
+    "libc6 libevent-2.1-7 libevent-pthreads-2.1-7 libmount1 libseccomp2 systemd" \
     "$(deps hvvss)"
+check "its user is created by systemd-sysusers (or a standalone one)" \
+    eval 'field Depends hvvss | grep -q "systemd | systemd-standalone-sysusers | systemd-sysusers"'
+check "the postinst creates the engine's user hvvss (sysusers.d)" \
+    eval 'dpkg-deb -I "$D/hvvss_${ver}_$arch.deb" postinst |
+    grep -q "systemd-sysusers .*hvvss.conf"'
 check_eq "hvvss-sim depends on libfuse3 and libevent" \
     "libc6 libevent-2.1-7 libfuse3-3" "$(deps hvvss-sim)"
 check_eq "hvvss-sim recommends fuse3" "fuse3" "$(field Recommends hvvss-sim)"

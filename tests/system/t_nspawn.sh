@@ -16,7 +16,9 @@
 #      hv-vss-daemon.service, an allow-list in /etc/hv_vss/hv_vss.conf;
 #  (c) hv_vss_sim serves /dev/vmbus/hv_vss (a transient service of the
 #      container's systemd), the daemon is started by its unit
-#      ("systemctl start hv_vss_daemon"), and a backup goes through:
+#      ("systemctl start hv_vss_daemon"), in the namespaces the unit
+#      asks for (its own network, /dev and /tmp), without
+#      CAP_SYS_PTRACE and CAP_IPC_LOCK, and a backup goes through:
 #      HOT_BACKUP, FREEZE, THAW all S_OK; in the frozen window a write to
 #      the test filesystem blocks, and completes after THAW;
 #  (d) "systemctl stop hv_vss_daemon" while the host holds the guest
@@ -36,8 +38,10 @@
 #    of the packaged unit in /etc/systemd/system that lacks exactly those
 #    two lines (checked: nothing else differs).  Everything else is the
 #    packaged unit: ExecStart, the hardening, KillMode, Conflicts=.
-#  - The container is given CAP_IPC_LOCK (nspawn drops it by default),
-#    as a real machine's systemd has it for the guard's mlockall().
+#  - The container is given CAP_IPC_LOCK: nspawn's own seccomp filter
+#    denies the mlock calls to a container without it, which no real
+#    machine's systemd does.  The unit itself does not keep it (checked
+#    below): the guard locks its memory within LimitMEMLOCK.
 #
 # Safety: the container's root is a loop-mounted image, never this
 # machine's; the only filesystem the daemon may freeze is a loop-mounted
@@ -205,6 +209,9 @@ rc=$?
 sed 's/^/# apt: /' "$WORK/dpkg.log"
 check_eq "apt-get install ./hvvss ./hvvss-sim ./libhvvss1, beside hyperv-daemons" 0 $rc
 [ $rc -eq 0 ] || bail "nothing to test without the packages"
+check_eq "the package created the engine's system user hvvss (sysusers.d)" \
+    "hvvss:/:/usr/sbin/nologin" \
+    "$(cin getent passwd hvvss | awk -F: '{ print $1 ":" $6 ":" $7 }')"
 check_eq "all four installed" "ii ii ii ii" "$(cin dpkg-query -W \
     -f='${db:Status-Abbrev}\n' hyperv-daemons hvvss hvvss-sim libhvvss1 |
     tr -d ' ' | paste -sd' ' -)"
@@ -339,12 +346,26 @@ check_eq "the daemon that did it is the unit's" \
     "/usr/libexec/hvvss/hv_vss_daemon -n" \
     "$(cin cat "/proc/$(cin systemctl show -P MainPID hv_vss_daemon)/cmdline" |
     tr '\0' ' ' | sed 's/ $//')"
+# The unit's namespaces, as its systemd made them (see the unit)
+mpid=$(cin systemctl show -P MainPID hv_vss_daemon)
+check "the daemon has a network namespace of its own (PrivateNetwork)" \
+    test "$(cin readlink /proc/1/ns/net)" != \
+    "$(cin readlink "/proc/$mpid/ns/net")"
+check "its /dev is private: /dev/vmbus bound in, the container's /dev/fuse absent" \
+    cin sh -c "test -d /proc/$mpid/root/dev/vmbus &&
+    test -e /dev/fuse && ! test -e /proc/$mpid/root/dev/fuse"
+check "its /tmp is private (PrivateTmp)" \
+    cin sh -c "touch /tmp/t_nspawn.host &&
+    ! test -e /proc/$mpid/root/tmp/t_nspawn.host"
+check "it holds no CAP_SYS_PTRACE nor CAP_IPC_LOCK (CapBnd)" \
+    eval 'b=$(cin sed -n "s/^CapBnd:\t//p" /proc/$mpid/status) &&
+    [ $(((0x$b >> 19) & 1)) -eq 0 ] && [ $(((0x$b >> 14) & 1)) -eq 0 ]'
 cin journalctl -q -u hv_vss_daemon --no-pager -o cat >"$WORK/j1" 2>&1
 sed 's/^/# journal: /' "$WORK/j1"
 check "the journal has the unit's backup: froze /srv/t, thawed it" \
     eval 'grep -q "froze 1 filesystem.*/srv/t" "$WORK/j1" &&
     grep -q "thawed in .*/srv/t" "$WORK/j1"'
-check "the thaw guard locked its memory (CAP_IPC_LOCK kept by the unit)" \
+check "the thaw guard locked its memory (within the unit's LimitMEMLOCK)" \
     grep -q "thaw guard pid [0-9]*, memory locked" "$WORK/j1"
 
 # ------------------------------------------------------------- (d) --

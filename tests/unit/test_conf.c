@@ -1097,6 +1097,7 @@ test_dump_defaults(void **state)
 	assert_string_equal(out,
 	    "[daemon]\n"
 	    "device = /dev/vmbus/hv_vss\n"
+	    "app_device =\n"
 	    "run_dir = /run/hv_vss\n"
 	    "app_socket = /run/hv_vss/app.sock\n"
 	    "app_socket_mode = 0600\n"

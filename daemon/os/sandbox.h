@@ -1,0 +1,54 @@
+/*
+ * sandbox.h: confining the processes of the privilege split (issue 15),
+ * the seam under the parent's start of its engine.
+ *
+ * The engine (it parses every byte from applications, hv_vss_ctl and
+ * the host) runs as its own system user (hvvss), chrooted to an empty
+ * directory, without capabilities, unable to gain privileges, not
+ * dumpable, and under a small seccomp allow-list: it can serve the
+ * sockets it was handed and talk to its parent, nothing more.  The
+ * parent (root: it freezes, thaws and starts hooks) runs under a larger
+ * allow-list that its hooks inherit, so it is as large as an ordinary
+ * program needs; what no part of hvvss ever does (mount, ptrace, module
+ * and clock calls, namespaces ...) is out of both.  The guard has its
+ * own, smallest list (guard/filter.c).  A call outside a list kills the
+ * process that made it with SIGSYS (SCMP_ACT_KILL_PROCESS).
+ *
+ *   Linux (sandbox_linux.c): libseccomp; chroot, setresuid and capset.
+ *   FreeBSD: capsicum would take this place (not written yet).
+ */
+#ifndef HVVSS_SANDBOX_H
+#define HVVSS_SANDBOX_H
+
+#include <stddef.h>
+
+#define SANDBOX_USER "hvvss" /* the engine's system user */
+
+/*
+ * Confine the calling process as the engine: user's uid and gid (not
+ * root), chroot to root (an existing empty directory owned by root and
+ * writable by no one else), no capabilities in any set (the bounding
+ * set too where CAP_SETPCAP allows), no_new_privs, not dumpable, then
+ * the engine's seccomp filter.  Call it after every file the engine
+ * needs is open.  -1 and err on failure: the caller must exit then, as
+ * the process may be half confined.
+ */
+int
+sandbox_engine(const char *user, const char *root, char *err, size_t errlen);
+
+/* The parent's own filter (no_new_privs first).  -1 and err. */
+int sandbox_parent(char *err, size_t errlen);
+
+/*
+ * The system calls each list allows, by name, NULL-terminated (calls
+ * with argument conditions are marked in the name: "socket(AF_UNIX)").
+ */
+const char *const *sandbox_engine_calls(void);
+const char *const *sandbox_parent_calls(void);
+
+#ifdef HVVSS_TEST_TRIGGERS
+/* Attempt a call outside both lists (ptrace): the caller dies of it. */
+void sandbox_test_forbidden(void);
+#endif
+
+#endif /* HVVSS_SANDBOX_H */

@@ -1,0 +1,48 @@
+/*
+ * priv.h: the privileged parent's request handler (issue 15).
+ *
+ * The parent keeps what needs root: the host device, the plan and the
+ * freeze, the hooks, the thaw guard.  It serves one socket, the
+ * unprivileged engine's end of a SOCK_SEQPACKET socketpair, one
+ * request at a time (privproto.h), and does each with the role modules
+ * the daemon uses (plan.h, freeze.h, hooks.h, guard.h), from its own
+ * configuration: the engine names a transaction, the parent decides
+ * what it means.  Whatever the engine sends that privproto.c refuses is
+ * answered with the refusal and logged, and nothing is done.
+ *
+ * When the engine's end closes (it exited, or died, by SIGSYS or
+ * otherwise) the parent thaws whatever it froze, at once, and says so
+ * through gone(); what to do then (start another engine) is the
+ * caller's.  The guard, if there is one, thaws on its own past the
+ * lease in any case.
+ */
+#ifndef HVVSS_PRIV_H
+#define HVVSS_PRIV_H
+
+#include <stdint.h>
+
+struct conf;
+struct event_base;
+struct guard;
+struct priv;
+
+/* The engine's end closed: nothing is frozen any more. */
+typedef void (*priv_gone_fn)(struct priv *, void *);
+
+/*
+ * Serve sock (the parent's end; it is priv's now) on base with c (kept,
+ * not copied: it must outlive priv).  guard may be NULL (ARM is then
+ * refused as failed); priv does not own it.  NULL and err on failure.
+ */
+struct priv *
+priv_new(struct event_base *base, const struct conf *c, struct guard *guard,
+    int sock, priv_gone_fn gone, void *arg, char *err, size_t errlen);
+
+/* Thaw what is frozen, stop what runs, close the socket, free. */
+void priv_free(struct priv *);
+
+/* Requests done and refused so far (for tests and the log). */
+uint64_t priv_ndone(const struct priv *);
+uint64_t priv_nrefused(const struct priv *);
+
+#endif /* HVVSS_PRIV_H */

@@ -1,0 +1,292 @@
+/*
+ * privproto.c: the parent's checks of the engine's requests, and the
+ * transaction state they are checked against (privproto.h).
+ *
+ * Pure: no I/O, no clock of its own, no logging.  Every request is
+ * refused unless it is exactly one well-formed request that the current
+ * transaction's state allows; the refusal says which rule it broke.
+ * What is not allowed here never reaches plan_build(), the freezer, the
+ * hooks runner or the guard.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "privproto.h"
+
+static const char *const type_names[] = {
+    [PRIV_DEVICE] = "DEVICE",
+    [PRIV_CHECK] = "CHECK",
+    [PRIV_FREEZE] = "FREEZE",
+    [PRIV_THAW] = "THAW",
+    [PRIV_HOOKS] = "HOOKS",
+    [PRIV_ARM] = "ARM",
+    [PRIV_DISARM] = "DISARM",
+};
+
+static const char *const refusal_names[] = {
+    [PRIV_R_LENGTH] = "bad length",
+    [PRIV_R_VERSION] = "bad version",
+    [PRIV_R_TYPE] = "unknown type",
+    [PRIV_R_RESERVED] = "reserved field not zero",
+    [PRIV_R_ARG] = "argument out of range",
+    [PRIV_R_TXID] = "not the current transaction",
+    [PRIV_R_ORDER] = "out of order",
+    [PRIV_R_LEASE] = "lease out of bounds",
+    [PRIV_R_BUSY] = "busy",
+};
+
+const char *
+priv_type_name(unsigned int t)
+{
+	if (t == 0 || t > PRIV_TYPE_MAX)
+		return "?";
+	return type_names[t];
+}
+
+const char *
+priv_refusal_name(int r)
+{
+	if (r <= 0 || r > PRIV_R_MAX)
+		return "?";
+	return refusal_names[r];
+}
+
+static int refuse(int code, char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int
+refuse(int code, char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why != NULL && whylen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(why, whylen, fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
+/* Only the current transaction may be acted on. */
+static int
+check_current(const struct priv_state *st, const struct priv_req *r, char *why,
+    size_t whylen)
+{
+	if (r->txid == 0 || r->txid != st->txid)
+		return refuse(PRIV_R_TXID, why, whylen,
+		    "%s txn %llu: the current transaction is %llu",
+		    priv_type_name(r->type), (unsigned long long)r->txid,
+		    (unsigned long long)st->txid);
+	return 0;
+}
+
+static int
+check_noarg(const struct priv_req *r, char *why, size_t whylen)
+{
+	if (r->arg != 0)
+		return refuse(PRIV_R_ARG, why, whylen,
+		    "%s takes no argument (got %u)", priv_type_name(r->type),
+		    r->arg);
+	return 0;
+}
+
+int
+priv_check(const struct priv_state *st, const void *buf, size_t len,
+    uint64_t now_ms, struct priv_req *req, char *why, size_t whylen)
+{
+	struct priv_req r;
+	uint64_t left;
+	int rc;
+
+	if (why != NULL && whylen > 0)
+		why[0] = '\0';
+	if (buf == NULL || len != sizeof(r))
+		return refuse(PRIV_R_LENGTH, why, whylen,
+		    "%zu bytes: a request is %zu", len, sizeof(r));
+	memcpy(&r, buf, sizeof(r));
+	if (r.version != PRIV_VERSION)
+		return refuse(PRIV_R_VERSION, why, whylen,
+		    "version %u: this parent speaks %u", r.version,
+		    PRIV_VERSION);
+	if (r.type == 0 || r.type > PRIV_TYPE_MAX)
+		return refuse(PRIV_R_TYPE, why, whylen, "type %u", r.type);
+	if (r.reserved != 0)
+		return refuse(PRIV_R_RESERVED, why, whylen,
+		    "%s: reserved field is %#llx", priv_type_name(r.type),
+		    (unsigned long long)r.reserved);
+	if (st->busy)
+		return refuse(PRIV_R_BUSY, why, whylen,
+		    "%s while the previous request is being done",
+		    priv_type_name(r.type));
+
+	switch (r.type) {
+	case PRIV_DEVICE:
+		if ((rc = check_noarg(&r, why, whylen)) != 0)
+			return rc;
+		if (r.txid != 0)
+			return refuse(PRIV_R_TXID, why, whylen,
+			    "DEVICE names no transaction (got %llu)",
+			    (unsigned long long)r.txid);
+		break;
+	case PRIV_CHECK:
+		if ((rc = check_noarg(&r, why, whylen)) != 0)
+			return rc;
+		if (r.txid == 0 || r.txid <= st->txid)
+			return refuse(PRIV_R_TXID, why, whylen,
+			    "CHECK txn %llu: not above the current %llu",
+			    (unsigned long long)r.txid,
+			    (unsigned long long)st->txid);
+		if (st->tx == PRIV_TX_FROZEN)
+			return refuse(PRIV_R_ORDER, why, whylen,
+			    "CHECK txn %llu: txn %llu is frozen, THAW it first",
+			    (unsigned long long)r.txid,
+			    (unsigned long long)st->txid);
+		break;
+	case PRIV_FREEZE:
+		if ((rc = check_noarg(&r, why, whylen)) != 0 ||
+		    (rc = check_current(st, &r, why, whylen)) != 0)
+			return rc;
+		if (st->tx != PRIV_TX_PLANNED)
+			return refuse(PRIV_R_ORDER, why, whylen,
+			    "FREEZE txn %llu: %s", (unsigned long long)r.txid,
+			    st->tx == PRIV_TX_FROZEN ? "frozen already"
+			                             : "no plan (CHECK first)");
+		break;
+	case PRIV_THAW:
+		if ((rc = check_noarg(&r, why, whylen)) != 0 ||
+		    (rc = check_current(st, &r, why, whylen)) != 0)
+			return rc;
+		if (st->tx != PRIV_TX_FROZEN)
+			return refuse(PRIV_R_ORDER, why, whylen,
+			    "THAW txn %llu: nothing of it is frozen",
+			    (unsigned long long)r.txid);
+		break;
+	case PRIV_HOOKS:
+		if (r.arg > PRIV_PHASE_ABORT)
+			return refuse(
+			    PRIV_R_ARG, why, whylen, "HOOKS: phase %u", r.arg);
+		if ((rc = check_current(st, &r, why, whylen)) != 0)
+			return rc;
+		if (r.arg == PRIV_PHASE_FREEZE &&
+		    (st->tx != PRIV_TX_PLANNED || st->hooks_frozen))
+			return refuse(PRIV_R_ORDER, why, whylen,
+			    "HOOKS freeze txn %llu: %s",
+			    (unsigned long long)r.txid,
+			    st->hooks_frozen ? "ran already"
+			                     : "only between CHECK and FREEZE");
+		if (r.arg != PRIV_PHASE_FREEZE && st->tx == PRIV_TX_FROZEN)
+			return refuse(PRIV_R_ORDER, why, whylen,
+			    "HOOKS %s txn %llu: still frozen, THAW first",
+			    r.arg == PRIV_PHASE_THAW ? "thaw" : "abort",
+			    (unsigned long long)r.txid);
+		if (r.arg != PRIV_PHASE_FREEZE && !st->hooks_frozen)
+			return refuse(PRIV_R_ORDER, why, whylen,
+			    "HOOKS %s txn %llu: its freeze hooks did not run",
+			    r.arg == PRIV_PHASE_THAW ? "thaw" : "abort",
+			    (unsigned long long)r.txid);
+		break;
+	case PRIV_ARM:
+		if ((rc = check_current(st, &r, why, whylen)) != 0)
+			return rc;
+		if (st->tx != PRIV_TX_FROZEN)
+			return refuse(PRIV_R_ORDER, why, whylen,
+			    "ARM txn %llu: not frozen",
+			    (unsigned long long)r.txid);
+		/* the window ends within max_frozen of the FREEZE */
+		left =
+		    now_ms >= st->frozen_at_ms ? now_ms - st->frozen_at_ms : 0;
+		left = left >= st->max_frozen_ms ? 0 : st->max_frozen_ms - left;
+		if (r.arg == 0 || r.arg > left)
+			return refuse(PRIV_R_LEASE, why, whylen,
+			    "ARM txn %llu: lease %u ms, %llu ms left of max_frozen %u ms",
+			    (unsigned long long)r.txid, r.arg,
+			    (unsigned long long)left, st->max_frozen_ms);
+		break;
+	case PRIV_DISARM:
+		if ((rc = check_noarg(&r, why, whylen)) != 0 ||
+		    (rc = check_current(st, &r, why, whylen)) != 0)
+			return rc;
+		if (st->tx == PRIV_TX_FROZEN)
+			return refuse(PRIV_R_ORDER, why, whylen,
+			    "DISARM txn %llu: frozen, the lease stands",
+			    (unsigned long long)r.txid);
+		break;
+	}
+	if (req != NULL)
+		*req = r;
+	return 0;
+}
+
+void
+priv_apply(
+    struct priv_state *st, const struct priv_req *r, bool ok, uint64_t now_ms)
+{
+	switch (r->type) {
+	case PRIV_CHECK:
+		st->txid = r->txid;
+		st->tx = ok ? PRIV_TX_PLANNED : PRIV_TX_IDLE;
+		st->hooks_frozen = false;
+		break;
+	case PRIV_FREEZE:
+		/* a failed freeze was undone by the freezer */
+		st->tx = ok ? PRIV_TX_FROZEN : PRIV_TX_IDLE;
+		if (ok)
+			st->frozen_at_ms = now_ms;
+		break;
+	case PRIV_THAW:
+		/* a failed thaw may be tried again (the guard holds) */
+		if (ok)
+			st->tx = PRIV_TX_IDLE;
+		break;
+	case PRIV_HOOKS:
+		/* a failed freeze stage ran some: abort must follow */
+		st->hooks_frozen = r->arg == PRIV_PHASE_FREEZE;
+		break;
+	default:
+		break;
+	}
+}
+
+void
+priv_req_make(
+    struct priv_req *r, enum priv_type type, uint64_t txid, uint32_t arg)
+{
+	memset(r, 0, sizeof(*r));
+	r->version = PRIV_VERSION;
+	r->type = (uint16_t)type;
+	r->txid = txid;
+	r->arg = arg;
+}
+
+void
+priv_rep_make(struct priv_rep *p, uint16_t type, uint64_t txid, int32_t status,
+    uint32_t value, const char *reason)
+{
+	memset(p, 0, sizeof(*p));
+	p->version = PRIV_VERSION;
+	p->type = type;
+	p->txid = txid;
+	p->status = status;
+	p->value = value;
+	if (reason != NULL)
+		snprintf(p->reason, sizeof(p->reason), "%s", reason);
+}
+
+int
+priv_rep_check(const struct priv_req *req, const void *buf, size_t len)
+{
+	struct priv_rep p;
+
+	if (buf == NULL || len != sizeof(p))
+		return -EPROTO;
+	memcpy(&p, buf, sizeof(p));
+	if (p.version != PRIV_VERSION || p.reserved != 0 ||
+	    memchr(p.reason, '\0', sizeof(p.reason)) == NULL ||
+	    p.status > PRIV_R_MAX || p.status < -4095)
+		return -EPROTO;
+	if (req != NULL && (p.type != req->type || p.txid != req->txid))
+		return -EPROTO;
+	return 0;
+}

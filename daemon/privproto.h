@@ -1,0 +1,145 @@
+/*
+ * privproto.h: what the unprivileged engine may ask of the privileged
+ * parent (issue 15), and what the parent answers.
+ *
+ * The engine parses everything that comes from applications, hv_vss_ctl
+ * and the host; the parent holds the device, freezes, thaws, starts
+ * hooks and keeps the thaw guard.  A compromised engine must at worst
+ * fail or delay a backup, so the parent trusts none of this:
+ *  - the engine names a transaction, never a path: the parent plans the
+ *    freeze itself, from its own mount table and its own allow-list, and
+ *    runs the hooks of its own hooks directory;
+ *  - every message is one datagram of a SOCK_SEQPACKET socketpair, of
+ *    exactly sizeof(struct priv_req) bytes (a longer one is seen whole
+ *    with MSG_TRUNC and refused), every field range-checked, reserved
+ *    fields zero;
+ *  - requests follow one transaction's order (CHECK, HOOKS freeze,
+ *    FREEZE, ARM, THAW, HOOKS thaw); one out of order, or for a
+ *    transaction that is not the current one, is refused with a reason
+ *    and changes nothing;
+ *  - a lease is bounded by the parent's max_frozen counted from the
+ *    FREEZE: re-arming cannot stretch the frozen window, and disarming
+ *    while frozen is refused (the guard's lease stands).
+ * One request at a time: the engine waits for the reply.
+ *
+ * Version 1.  Host byte order (the two ends are one program).
+ */
+#ifndef HVVSS_PRIVPROTO_H
+#define HVVSS_PRIVPROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PRIV_VERSION 1
+#define PRIV_REASON_MAX 160 /* a reply's reason, NUL included */
+
+enum priv_type {
+	PRIV_DEVICE = 1, /* open the host device, reply carries its fd
+	                    (SCM_RIGHTS); txid 0, arg 0 */
+	PRIV_CHECK, /* plan transaction txid (a new one, above every
+	               earlier one); value: targets planned */
+	PRIV_FREEZE, /* freeze txid's plan; value: filesystems frozen;
+	                the guard is armed with max_frozen */
+	PRIV_THAW, /* thaw what txid froze; value: filesystems thawed */
+	PRIV_HOOKS, /* run the hooks, arg: enum priv_phase; value: ran */
+	PRIV_ARM, /* re-arm the guard: arg: lease in ms, > 0, and the
+	             window it ends within max_frozen of the FREEZE */
+	PRIV_DISARM, /* the engine is done with the guard for txid: refused
+	                while frozen */
+	PRIV_TYPE_MAX = PRIV_DISARM
+};
+
+/* PRIV_HOOKS's arg: hooks.h's phases, fixed here for the wire. */
+enum priv_phase {
+	PRIV_PHASE_FREEZE = 0,
+	PRIV_PHASE_THAW = 1,
+	PRIV_PHASE_ABORT = 2,
+};
+
+/* Why a request was refused (a reply's status > 0). */
+enum priv_refusal {
+	PRIV_R_LENGTH = 1, /* not exactly one request's size */
+	PRIV_R_VERSION, /* not PRIV_VERSION */
+	PRIV_R_TYPE, /* unknown type */
+	PRIV_R_RESERVED, /* a reserved field is not zero */
+	PRIV_R_ARG, /* arg out of range for the type */
+	PRIV_R_TXID, /* txid 0, or not the current transaction, or a
+	                CHECK not above the current one */
+	PRIV_R_ORDER, /* not allowed in the transaction's state */
+	PRIV_R_LEASE, /* lease 0 or past max_frozen since the FREEZE */
+	PRIV_R_BUSY, /* the previous request is still being done */
+	PRIV_R_MAX = PRIV_R_BUSY
+};
+
+/* A request: exactly this many bytes. */
+struct priv_req {
+	uint16_t version; /* PRIV_VERSION */
+	uint16_t type; /* enum priv_type */
+	uint32_t arg; /* HOOKS: enum priv_phase; ARM: lease ms; else 0 */
+	uint64_t txid; /* the transaction; DEVICE: 0 */
+	uint64_t reserved; /* 0 */
+};
+
+/* A reply: exactly this many bytes; fd for DEVICE as ancillary data. */
+struct priv_rep {
+	uint16_t version; /* PRIV_VERSION */
+	uint16_t type; /* the request's type (0 if it had none) */
+	int32_t status; /* 0 done; > 0 refused (enum priv_refusal);
+	                   < 0 tried and failed (-errno) */
+	uint64_t txid; /* the request's */
+	uint32_t value; /* see enum priv_type */
+	uint32_t reserved; /* 0 */
+	char reason[PRIV_REASON_MAX]; /* why, NUL-terminated; "" if done */
+};
+
+/* The parent's view of the current transaction. */
+enum priv_txstate {
+	PRIV_TX_IDLE, /* nothing planned (or thawed) */
+	PRIV_TX_PLANNED, /* CHECK done: a plan is held */
+	PRIV_TX_FROZEN, /* FREEZE done: filesystems frozen */
+};
+
+struct priv_state {
+	uint64_t txid; /* the current transaction (0: none yet) */
+	enum priv_txstate tx;
+	bool hooks_frozen; /* its freeze hooks ran: thaw/abort may run */
+	bool busy; /* a request is being done */
+	uint64_t frozen_at_ms; /* monotonic, when FREEZE was done */
+	unsigned int max_frozen_ms; /* the parent's max_frozen: the cap */
+};
+
+/*
+ * Check one received datagram of len bytes (len may exceed the buffer:
+ * MSG_TRUNC's answer) against the parent's state at now_ms.  0 and *req
+ * filled if it may be done; else a refusal code, with the reason in why.
+ * Changes nothing: priv_apply() does, once the request is done.
+ */
+int priv_check(const struct priv_state *, const void *buf, size_t len,
+    uint64_t now_ms, struct priv_req *req, char *why, size_t whylen);
+
+/*
+ * The request was done (ok) or tried and failed: move the state on.  A
+ * failed FREEZE leaves nothing frozen (the freezer thaws what it froze).
+ */
+void priv_apply(
+    struct priv_state *, const struct priv_req *, bool ok, uint64_t now_ms);
+
+/* Fill a request / a reply (reason may be NULL). */
+void
+priv_req_make(struct priv_req *, enum priv_type, uint64_t txid, uint32_t arg);
+void priv_rep_make(struct priv_rep *, uint16_t type, uint64_t txid,
+    int32_t status, uint32_t value, const char *reason);
+
+/*
+ * The engine's side: check a reply of len bytes to req.  0 if it is
+ * one (its status may still be a refusal), -EPROTO if not.
+ */
+int priv_rep_check(const struct priv_req *req, const void *buf, size_t len);
+
+/* "CHECK", "FREEZE" ...; "?" for an unknown type. */
+const char *priv_type_name(unsigned int);
+/* "bad length", "not the current transaction" ... */
+const char *priv_refusal_name(int);
+
+#endif /* HVVSS_PRIVPROTO_H */
