@@ -53,7 +53,8 @@
  *
  * status, plan and history are read-only: root, or a member of the
  * configured ctl_group, may use them; everything else is root's only.
- * The peer's credentials are checked per command (SO_PEERCRED).
+ * The peer's credentials, as the kernel recorded them at connect
+ * (daemon/os/peercred.h), are checked per command.
  */
 #ifndef HVVSS_CTLPROTO_H
 #define HVVSS_CTLPROTO_H

@@ -17,8 +17,10 @@
  * for as long as the connection lives ("hold"), and CMD runs meanwhile.
  * Every way out of it (CMD's exit, its overrun, a signal to us) ends by
  * sending "release" or closing the socket, and the daemon thaws on either;
- * if we are killed outright, the close is what thaws.  Signals are read
- * from a signalfd, so that nothing happens in a signal handler.
+ * if we are killed outright, the close is what thaws.  Signals reach the
+ * loop through a self-pipe: the handler writes the signal's number into
+ * it and does nothing else, and the loop polls its other end with the
+ * daemon's socket (a signalfd would be Linux's alone).
  *
  * hold and release are plain requests: a detached hold ("hold-apps")
  * holds the applications and freeze hooks, not the filesystems, for
@@ -26,12 +28,12 @@
  * the adapters in adapters/ are its callers.
  */
 #include <sys/types.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -738,11 +740,17 @@ cmd_release(int argc, char **argv)
 
 /* --- snapshot -------------------------------------------------------- */
 
+/* The signals snapshot watches, and the self-pipe they are written to. */
+static const int watched[] = {SIGINT, SIGTERM, SIGHUP, SIGCHLD};
+#define NWATCHED (sizeof(watched) / sizeof(watched[0]))
+static int sigpipe_w = -1;
+
 struct snap {
 	struct conn c;
-	int sfd; /* signalfd: INT, TERM, HUP, CHLD */
+	int sfd; /* the self-pipe's read end: INT, TERM, HUP, CHLD */
 	sigset_t oldmask;
 	struct sigaction oldpipe;
+	struct sigaction oldsa[NWATCHED];
 	const char *name; /* CMD's */
 	pid_t pid; /* CMD, and its process group */
 	bool reaped;
@@ -751,15 +759,86 @@ struct snap {
 	int signo; /* the signal that interrupted us */
 };
 
-/* Read the signalfd: a signal's number, 0 if none. */
+/* The handler: the number into the pipe, nothing else (full: lost,
+ * but a full pipe is read already). */
+static void
+on_signal(int sig)
+{
+	unsigned char b = (unsigned char)sig;
+	int e = errno;
+
+	(void)!write(sigpipe_w, &b, 1);
+	errno = e;
+}
+
+/* Read the self-pipe: a signal's number, 0 if none. */
 static int
 next_signal(struct snap *s)
 {
-	struct signalfd_siginfo si;
+	unsigned char b;
 
-	if (read(s->sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+	if (read(s->sfd, &b, 1) != 1)
 		return 0;
-	return (int)si.ssi_signo;
+	return b;
+}
+
+/* Its name for a message: sigabbrev_np() is glibc's alone. */
+static const char *
+sig_name(int sig)
+{
+	switch (sig) {
+	case SIGINT:
+		return "INT";
+	case SIGTERM:
+		return "TERM";
+	case SIGHUP:
+		return "HUP";
+	default:
+		return "?";
+	}
+}
+
+/* The self-pipe and its handlers; the previous dispositions into s. */
+static int
+watch_signals(struct snap *s)
+{
+	struct sigaction sa;
+	sigset_t set;
+	int p[2];
+	size_t i;
+
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) == -1)
+		return -1;
+	s->sfd = p[0];
+	sigpipe_w = p[1];
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	/* restarted: a SIGCHLD must not cut a write to stdout short */
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	/* also one ignored or blocked when we started (a background job's
+	 * SIGINT): a blocked signalfd saw those too; CMD gets them back as
+	 * they were */
+	sigemptyset(&set);
+	for (i = 0; i < NWATCHED; i++) {
+		(void)sigaction(watched[i], &sa, &s->oldsa[i]);
+		sigaddset(&set, watched[i]);
+	}
+	(void)sigprocmask(SIG_UNBLOCK, &set, NULL);
+	return 0;
+}
+
+static void
+unwatch_signals(struct snap *s)
+{
+	size_t i;
+
+	(void)sigprocmask(SIG_SETMASK, &s->oldmask, NULL);
+	for (i = 0; i < NWATCHED; i++)
+		(void)sigaction(watched[i], &s->oldsa[i], NULL);
+	close(s->sfd);
+	close(sigpipe_w);
+	s->sfd = sigpipe_w = -1;
 }
 
 static void
@@ -846,20 +925,28 @@ join_words(char *buf, size_t len, char **words)
 static pid_t
 spawn(struct snap *s, char **argv)
 {
-	sigset_t ttou;
+	sigset_t block, old;
+	size_t i;
 	pid_t pid;
 
 	s->tty = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
-	/* SIGTTOU blocked over the fork: both sides hand CMD the terminal */
-	sigemptyset(&ttou);
-	sigaddset(&ttou, SIGTTOU);
-	sigprocmask(SIG_BLOCK, &ttou, NULL);
+	/* SIGTTOU blocked over the fork: both sides hand CMD the terminal;
+	 * and the watched ones, so that our handler never runs in CMD */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTTOU);
+	for (i = 0; i < NWATCHED; i++)
+		sigaddset(&block, watched[i]);
+	sigprocmask(SIG_BLOCK, &block, &old);
 	pid = fork();
 	if (pid == 0) {
 		(void)setpgid(0, 0);
 		if (s->tty)
 			(void)tcsetpgrp(STDIN_FILENO, getpid());
 		sigaction(SIGPIPE, &s->oldpipe, NULL);
+		for (i = 0; i < NWATCHED; i++)
+			sigaction(watched[i], &s->oldsa[i], NULL);
+		close(s->sfd);
+		close(sigpipe_w);
 		sigprocmask(SIG_SETMASK, &s->oldmask, NULL);
 		execvp(argv[0], argv);
 		fprintf(stderr, PROG ": %s: %s\n", argv[0], strerror(errno));
@@ -872,7 +959,7 @@ spawn(struct snap *s, char **argv)
 			(void)tcsetpgrp(STDIN_FILENO, pid);
 	} else
 		s->tty = false;
-	sigprocmask(SIG_UNBLOCK, &ttou, NULL);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	return pid;
 }
 
@@ -960,7 +1047,7 @@ snapshot_run(struct snap *s, char **argv, unsigned int ms)
 		if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
 			/* the close calls the freeze off, or thaws */
 			say("interrupted by SIG%s while freezing",
-			    sigabbrev_np(sig));
+			    sig_name(sig));
 			return 128 + sig;
 		}
 	}
@@ -1025,7 +1112,7 @@ snapshot_run(struct snap *s, char **argv, unsigned int ms)
 	take_tty(s);
 	if (s->signo != 0) {
 		say("interrupted by SIG%s: thawing, then ending %s",
-		    sigabbrev_np(s->signo), argv[0]);
+		    sig_name(s->signo), argv[0]);
 		release(s);
 		kill_cmd(s);
 		wait_cmd(s, REAP_MS);
@@ -1053,7 +1140,6 @@ cmd_snapshot(int argc, char **argv)
 	const struct cmd *self = find_cmd("snapshot");
 	struct sigaction ign = {.sa_handler = SIG_IGN};
 	struct snap s;
-	sigset_t set;
 	unsigned int ms;
 	int rc;
 
@@ -1061,22 +1147,17 @@ cmd_snapshot(int argc, char **argv)
 		return usage(self);
 	memset(&s, 0, sizeof(s));
 	s.c.fd = -1;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &set, &s.oldmask);
+	sigprocmask(SIG_SETMASK, NULL, &s.oldmask);
 	sigaction(SIGPIPE, &ign, &s.oldpipe);
-	if ((s.sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) == -1) {
-		say("signalfd: %s", strerror(errno));
+	if (watch_signals(&s) == -1) {
+		say("pipe: %s", strerror(errno));
 		return EXIT_ERR;
 	}
 	rc = snapshot_run(&s, argv + optind, ms);
 	take_tty(&s);
 	if (s.c.fd != -1)
 		close(s.c.fd);
-	close(s.sfd);
+	unwatch_signals(&s);
 	return rc;
 }
 

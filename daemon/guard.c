@@ -4,14 +4,15 @@
  * guard/hv_vss_guard.c; the messages are guard_proto.h.
  *
  * Starting it: fork with every signal blocked, then in the child only
- * dup2/fcntl/close_range/execveat, which are async-signal-safe (the
+ * dup2/fcntl/close_range and the exec, which are async-signal-safe (the
  * daemon has threads: the freezer's workers).  The child's fds are its socket as
  * fd 3 and nothing else (close_range, not a hope that every fd of the
  * daemon and its libraries is close-on-exec), its environment is empty,
- * and its program is the file guard_image() opened at start (execveat of
- * an O_PATH fd, AT_EMPTY_PATH): a daemon whose files were replaced by an
- * upgrade still starts the guard it was installed with.  fork, not
- * posix_spawn: posix_spawn cannot exec an fd.
+ * and its program is the file guard_image() opened at start
+ * (os/proc.h's proc_image_open() and proc_exec_image(): Linux's
+ * execveat of an O_PATH fd, FreeBSD's fexecve): a daemon whose files
+ * were replaced by an upgrade still starts the guard it was installed
+ * with.  fork, not posix_spawn: posix_spawn cannot exec an fd.
  *
  * Nothing here waits on the daemon's loop: guard_spawn() returns once
  * the child is forked, and the hello, the death (EOF on the socket) and
@@ -23,7 +24,6 @@
  * later).  Only guard_start(), guard_restart() and guard_free() wait.
  */
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -41,6 +41,7 @@
 
 #include "guard.h"
 #include "guard_proto.h"
+#include "os/proc.h"
 #include "util.h"
 
 #define GUARD_PROGRAM "hv_vss_guard"
@@ -72,46 +73,17 @@ static int image_fd = -1;
 int
 guard_image(const char *path, char *err, size_t errlen)
 {
-	static const char deleted[] = " (deleted)";
-	char self[PATH_MAX], buf[PATH_MAX + sizeof(GUARD_PROGRAM)];
-	struct stat st;
-	ssize_t n;
-	char *slash;
+	char dir[PATH_MAX], buf[PATH_MAX + sizeof(GUARD_PROGRAM)];
 	int fd;
 
 	if (path == NULL) {
-		n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-		if (n == -1) {
-			errfmt(err, errlen, errno, "/proc/self/exe");
+		if (proc_self_dir(dir, sizeof(dir), err, errlen) == -1)
 			return -1;
-		}
-		self[n] = '\0';
-		/* replaced under us: its guard may be another version */
-		if ((size_t)n > sizeof(deleted) - 1 &&
-		    strcmp(self + n - (sizeof(deleted) - 1), deleted) == 0) {
-			snprintf(err, errlen,
-			    "%s was replaced after it started; restart it",
-			    self);
-			return -1;
-		}
-		if ((slash = strrchr(self, '/')) == NULL) {
-			snprintf(err, errlen, "/proc/self/exe: %s", self);
-			return -1;
-		}
-		*slash = '\0';
-		snprintf(buf, sizeof(buf), "%s/%s", self, GUARD_PROGRAM);
+		snprintf(buf, sizeof(buf), "%s/%s", dir, GUARD_PROGRAM);
 		path = buf;
 	}
-	if ((fd = open(path, O_PATH | O_CLOEXEC)) == -1) {
-		errfmt(err, errlen, errno, "%s", path);
+	if ((fd = proc_image_open(path, err, errlen)) == -1)
 		return -1;
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    (st.st_mode & 0111) == 0) {
-		snprintf(err, errlen, "%s: not an executable file", path);
-		close(fd);
-		return -1;
-	}
 	if (image_fd != -1)
 		close(image_fd);
 	image_fd = fd;
@@ -149,7 +121,7 @@ exec_guard(int sock, int img, char *const argv[])
 	}
 	/* every signal still blocked (guard_spawn()): the guard unblocks
 	 * them once it ignores the ones that would end it */
-	execveat(img, "", argv, envp, AT_EMPTY_PATH);
+	proc_exec_image(img, argv, envp);
 	_exit(127);
 }
 
@@ -531,6 +503,7 @@ guard_thawed(struct guard *g)
 static int
 hello(struct guard *g, const struct gmsg *m, struct guard_event *ev)
 {
+	char kind[32];
 	size_t n;
 
 	if (m->type != GM_HELLO || m->arg[1] != GUARD_PROTO_VERSION ||
@@ -560,16 +533,20 @@ hello(struct guard *g, const struct gmsg *m, struct guard_event *ev)
 	snprintf(g->note + n, sizeof(g->note) - n, "%s",
 	    m->arg[0] & HELLO_OOM ? ", OOM killer exempt"
 	                          : ", OOM killer NOT exempt");
+	/* the sandbox's name (guard/sandbox.h): "seccomp filter" */
+	memcpy(kind, m->path, sizeof(kind) - 1);
+	kind[sizeof(kind) - 1] = '\0';
+	if (kind[0] == '\0')
+		snprintf(kind, sizeof(kind), "sandbox");
 	n = strlen(g->note);
 	if (m->arg[0] & HELLO_FILTERED)
-		snprintf(
-		    g->note + n, sizeof(g->note) - n, ", seccomp filter on");
+		snprintf(g->note + n, sizeof(g->note) - n, ", %s on", kind);
 	else if (m->arg[0] & HELLO_NOLOCK_SAN)
 		snprintf(g->note + n, sizeof(g->note) - n,
-		    ", NO seccomp filter (sanitizer build)");
+		    ", NO %s (sanitizer build)", kind);
 	else
-		snprintf(g->note + n, sizeof(g->note) - n,
-		    ", NO seccomp filter (%s)", strerror(m->slot));
+		snprintf(g->note + n, sizeof(g->note) - n, ", NO %s (%s)", kind,
+		    strerror(m->slot));
 	g->ready = true;
 	ev->type = GUARD_EV_READY;
 	return 1;

@@ -74,9 +74,9 @@ struct guard_event {
 };
 
 /*
- * Find the guard's program and keep it open (O_PATH) for every start to
- * come: path, or NULL for hv_vss_guard in the directory of the running
- * program (/proc/self/exe).  Call it first thing, before a package
+ * Find the guard's program and keep it open (proc_image_open()) for every
+ * start to come: path, or NULL for hv_vss_guard in the directory of the
+ * running program (proc_self_dir()).  Call it first thing, before a package
  * upgrade can replace the files: a held file is the one that was there,
  * whatever replaces it later.  -1 and a message in err on failure.
  */

@@ -31,7 +31,8 @@ enum gmsg_type {
 	/* guard -> daemon */
 	GM_HELLO = 100, /* arg[0]: HELLO_* flags, arg[1]: version, arg[2]:
 	                 * sizeof(struct gmsg); err: mlockall's errno;
-	                 * slot: the seccomp filter's errno */
+	                 * slot: the sandbox's errno; path: the sandbox's
+	                 * name (guard/sandbox.h: "seccomp filter") */
 	GM_THAWED_ONE, /* slot, err, path */
 	GM_LEASE, /* arg[]: thawed, not frozen, failed; err: truncated */
 	GM_ERROR, /* err */
@@ -40,7 +41,7 @@ enum gmsg_type {
 #define HELLO_LOCKED 0x1 /* mlockall worked */
 #define HELLO_NOLOCK_SAN 0x2 /* mlockall skipped: sanitizer build */
 #define HELLO_OOM 0x4 /* oom_score_adj -1000 set */
-#define HELLO_FILTERED 0x8 /* under its seccomp filter (guard/filter.c) */
+#define HELLO_FILTERED 0x8 /* in its sandbox (guard/sandbox.h) */
 
 struct gmsg {
 	uint32_t type;

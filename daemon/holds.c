@@ -5,13 +5,12 @@
  */
 #include <sys/types.h>
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "holds.h"
+#include "os/proc.h"
 
 bool
 hold_label_ok(const char *s)
@@ -27,31 +26,6 @@ hold_label_ok(const char *s)
 	return n > 0 && n <= HOLD_LABEL_MAX;
 }
 
-/*
- * The asker's command name, as /proc says it when it asks (it may be
- * gone by the time anyone reads the status); /proc is never frozen.
- */
-static void
-read_comm(pid_t pid, char *buf, size_t len)
-{
-	char path[64];
-	ssize_t n;
-	int fd;
-
-	snprintf(buf, len, "?");
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n <= 0) {
-		snprintf(buf, len, "?");
-		return;
-	}
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-}
-
 void
 holder_ask(struct holder *h, uid_t uid, pid_t pid, const char *label,
     unsigned int lease_ms)
@@ -60,7 +34,9 @@ holder_ask(struct holder *h, uid_t uid, pid_t pid, const char *label,
 	h->uid = uid;
 	h->pid = pid;
 	h->lease_ms = lease_ms;
-	read_comm(pid, h->comm, sizeof(h->comm));
+	/* as it is when it asks: it may be gone by the time anyone
+	 * reads the status */
+	proc_comm(pid, h->comm, sizeof(h->comm));
 	snprintf(h->label, sizeof(h->label), "%s", label ? label : "");
 }
 

@@ -6,7 +6,7 @@
  * open-vm-tools' backup scripts, Azure's pre-script): the applications
  * and freeze hooks are held, no filesystem is frozen, and the hold
  * outlives the command that took it, bounded by its lease (txn.h).  The
- * holder is whoever connected, as SO_PEERCRED tells it, and the label
+ * holder is whoever connected, as os/peercred.h tells it, and the label
  * it gave.
  */
 #ifndef HVVSS_HOLDS_H
@@ -24,7 +24,7 @@ struct holder {
 	uint64_t txid; /* the HOLD's transaction; 0: none yet */
 	uid_t uid;
 	pid_t pid;
-	char comm[32]; /* /proc/<pid>/comm when it asked */
+	char comm[32]; /* its command name when it asked (proc_comm()) */
 	char label[HOLD_LABEL_MAX + 1];
 	unsigned int lease_ms;
 	bool held; /* the hold is in place: since and until are set */

@@ -49,7 +49,8 @@
  * start a helper that holds a lock until "thaw" (the pipe is closed under
  * that helper, so it should send its output elsewhere).
  *
- * Children are reaped through pidfds: no SIGCHLD handler.  The daemon
+ * Children are held and reaped through process handles (os/proc.h:
+ * pidfds on Linux, process descriptors on FreeBSD): no SIGCHLD handler.  The daemon
  * must not reap children it did not start (no waitpid(-1)) and must not
  * ignore SIGCHLD.
  */

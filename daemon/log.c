@@ -9,7 +9,7 @@
  * Writing a line must never block either, frozen or not: a syslogd or
  * journald that is stuck (on a frozen /var, say) or a stderr pipe that
  * nobody reads would otherwise hang the daemon with the host waiting.
- * So syslog(3) is not used: lines go to /dev/log through our own
+ * So syslog(3) is not used: lines go to syslogd's socket through our own
  * non-blocking datagram socket, and to stderr only when poll() says a
  * line fits; a line that cannot go now is dropped and counted, and the
  * count is logged when lines flow again.
@@ -44,7 +44,8 @@ static void (*fatal_hook)(void);
 static int syslog_fd = -1;
 static unsigned int lost; /* lines the target could not take */
 
-/* (Re)connect to /dev/log, non-blocking; false if there is none. */
+/* (Re)connect to syslogd's socket (_PATH_LOG: /dev/log on Linux,
+ * /var/run/log on FreeBSD), non-blocking; false if there is none. */
 static bool
 syslog_connect(void)
 {
@@ -52,7 +53,7 @@ syslog_connect(void)
 
 	if (syslog_fd != -1)
 		return true;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", "/dev/log");
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", _PATH_LOG);
 	syslog_fd =
 	    socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (syslog_fd == -1)
@@ -194,7 +195,7 @@ logline(int prio, const char *text)
 	held++;
 }
 
-static void
+static void __attribute__((format(printf, 3, 0)))
 vlog(int prio, int saved_errno, const char *fmt, va_list ap)
 {
 	char text[LOG_LINE_MAX];
@@ -291,7 +292,7 @@ log_debug(const char *fmt, ...)
  * froze) runs first, then the held lines are released, since the process
  * is ending either way.
  */
-static void __attribute__((noreturn))
+static void __attribute__((noreturn, format(printf, 2, 0)))
 vfatal(int saved_errno, const char *fmt, va_list ap)
 {
 	if (fatal_hook != NULL)

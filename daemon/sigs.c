@@ -1,38 +1,43 @@
 /*
  * sigs.c: the signals that would end hv_vss_daemon or its guard by
- * default and that neither handles (see sigs.h).
+ * default and that neither handles (see sigs.h).  POSIX's are listed
+ * here, the platform's own in os/sigtab_*.c.
  */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "os/sigtab.h"
 #include "sigs.h"
 
-/* Default: terminate (or dump core, or stop), and nobody's business. */
-static const int fixed[] = {SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF,
-    SIGIO, SIGPWR, SIGSTKFLT, SIGXCPU, SIGTSTP, SIGTTIN, SIGTTOU};
+/* Default: terminate (or dump core, or stop), and nobody's business;
+ * with their names for the log (sigabbrev_np() is glibc's alone). */
+static const struct sigtab fixed[] = {{SIGUSR1, "SIGUSR1"},
+    {SIGUSR2, "SIGUSR2"}, {SIGALRM, "SIGALRM"}, {SIGVTALRM, "SIGVTALRM"},
+    {SIGPROF, "SIGPROF"}, {SIGIO, "SIGIO"}, {SIGXCPU, "SIGXCPU"},
+    {SIGTSTP, "SIGTSTP"}, {SIGTTIN, "SIGTTIN"}, {SIGTTOU, "SIGTTOU"}};
 
 /* Raised by our own writes; EPIPE or EFBIG then tells the writer. */
-static const int raised[] = {SIGPIPE, SIGXFSZ};
-
-/* Their names, for the log (sigabbrev_np() is glibc's alone). */
-static const struct {
-	int sig;
-	const char *name;
-} names[] = {{SIGUSR1, "SIGUSR1"}, {SIGUSR2, "SIGUSR2"}, {SIGALRM, "SIGALRM"},
-    {SIGVTALRM, "SIGVTALRM"}, {SIGPROF, "SIGPROF"}, {SIGIO, "SIGIO"},
-    {SIGPWR, "SIGPWR"}, {SIGSTKFLT, "SIGSTKFLT"}, {SIGXCPU, "SIGXCPU"},
-    {SIGTSTP, "SIGTSTP"}, {SIGTTIN, "SIGTTIN"}, {SIGTTOU, "SIGTTOU"},
+static const struct sigtab raised[] = {
     {SIGPIPE, "SIGPIPE"}, {SIGXFSZ, "SIGXFSZ"}};
+
+#define NFIXED (sizeof(fixed) / sizeof(fixed[0]))
+#define NRAISED (sizeof(raised) / sizeof(raised[0]))
 
 const char *
 sigs_name(int sig, char *buf, size_t len)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (names[i].sig == sig)
-			return names[i].name;
+	for (i = 0; i < NFIXED; i++)
+		if (fixed[i].sig == sig)
+			return fixed[i].name;
+	for (i = 0; i < sigtab_nos; i++)
+		if (sigtab_os[i].sig == sig)
+			return sigtab_os[i].name;
+	for (i = 0; i < NRAISED; i++)
+		if (raised[i].sig == sig)
+			return raised[i].name;
 	if (sig >= SIGRTMIN && sig <= SIGRTMAX)
 		snprintf(buf, len, "SIGRTMIN+%d", sig - SIGRTMIN);
 	else
@@ -46,18 +51,24 @@ sigs_stray(int *sigs, bool *quiet, size_t max)
 	size_t i, n = 0;
 	int s;
 
-	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]) && n < max; i++) {
+	for (i = 0; i < NFIXED && n < max; i++) {
 		if (quiet != NULL)
 			quiet[n] = false;
-		sigs[n++] = fixed[i];
+		sigs[n++] = fixed[i].sig;
 	}
-	for (i = 0; i < sizeof(raised) / sizeof(raised[0]) && n < max; i++) {
+	for (i = 0; i < sigtab_nos && n < max; i++) {
+		if (quiet != NULL)
+			quiet[n] = false;
+		sigs[n++] = sigtab_os[i].sig;
+	}
+	for (i = 0; i < NRAISED && n < max; i++) {
 		if (quiet != NULL)
 			quiet[n] = true;
-		sigs[n++] = raised[i];
+		sigs[n++] = raised[i].sig;
 	}
 	/* glibc keeps the first real-time signals for itself: SIGRTMIN is
-	 * past them */
+	 * past them (FreeBSD's libthr and librt use SIGTHR and SIGLIBRT,
+	 * below SIGRTMIN too) */
 	for (s = SIGRTMIN; s <= SIGRTMAX && n < max; s++) {
 		if (quiet != NULL)
 			quiet[n] = false;

@@ -6,7 +6,7 @@
  * SIGUSR1 from a monitoring script, a real-time signal meant for another
  * process, SIGTSTP from a terminal.  The guard would thaw, but the backup
  * fails.  So every such signal is ignored; hv_vss_daemon(8), SIGNALS,
- * lists them.  Left alone are SIGKILL and SIGSTOP (they cannot be caught),
+ * lists them (POSIX's here, each platform's own in os/sigtab.h).  Left alone are SIGKILL and SIGSTOP (they cannot be caught),
  * the signals the daemon handles (SIGHUP, SIGINT, SIGQUIT, SIGTERM),
  * those whose default is already to ignore (SIGCHLD, SIGURG, SIGWINCH,
  * SIGCONT), and those that report a fault in the daemon itself (SIGSEGV,
@@ -19,7 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define SIGS_MAX 64 /* more than Linux has */
+#define SIGS_MAX 128 /* more than Linux (64) or FreeBSD (126) has */
 
 /*
  * The stray signals into sigs (at most max), and the count.  quiet[i]

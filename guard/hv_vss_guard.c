@@ -22,8 +22,8 @@
  * Hazards:
  * - No file I/O after start: a read or write that reaches a frozen
  *   filesystem can block the one process meant to thaw it.  The one file
- *   it writes, /proc/self/oom_score_adj, is written before it serves, and
- *   is on procfs.  It closes every fd but its socket (the daemon's start
+ *   it may write, Linux's /proc/self/oom_score_adj (sandbox.h), is
+ *   written before it serves, and is on procfs.  It closes every fd but its socket (the daemon's start
  *   already did; run by hand, stdin, stdout and stderr may be a file on a
  *   filesystem we freeze) and chdirs to "/" so as not to pin a mount.
  *   No stdio, no malloc: its state is one fixed struct.
@@ -44,12 +44,15 @@
  *   drop it, or the guard would thaw another's freeze if the daemon died
  *   before saying so (a window of one message; we err on the side of
  *   thawing).
- * - A seccomp allow-list (filter.c), loaded once set up and before the
- *   hello: serving, the guard can poll, read and answer its socket,
- *   FITHAW and close what it holds, and exit; any other call kills it
- *   with SIGSYS.  Under ASan or TSan it is skipped like mlockall (their
- *   runtimes make calls of their own), and said so in the hello.
- * - Not dumpable (PR_SET_DUMPABLE 0): a guard killed by SIGSYS, or
+ * - A sandbox (sandbox.h: Linux's seccomp allow-list, filter.c;
+ *   FreeBSD's Capsicum capability mode), entered once set up and before
+ *   the hello: serving, the guard can poll, read and answer its socket,
+ *   thaw and close what it holds, and exit; on Linux any other call
+ *   kills it with SIGSYS, on FreeBSD fails with ECAPMODE.  Under ASan or
+ *   TSan it is skipped like mlockall (their runtimes make calls of their
+ *   own), and said so in the hello.
+ * - Not dumpable (sandbox_nodump(): Linux's PR_SET_DUMPABLE 0,
+ *   FreeBSD's PROC_TRACE_CTL): a guard killed by SIGSYS, or
  *   crashed, must not write a core, which goes to its directory or to
  *   a core_pattern helper writing on a filesystem that may be frozen:
  *   it would hang there, its socket still open, and the daemon would
@@ -59,8 +62,6 @@
  *   signals every process of the cgroup, and the guard must live until
  *   it sees the daemon's EOF, thaw, and then exit by itself.
  */
-#include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
@@ -76,9 +77,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "filter.h"
 #include "guard_proto.h"
 #include "os/fsfreeze.h"
+#include "sandbox.h"
 #include "sigs.h"
 
 /* a sanitizer build: no mlockall, no filter (see the top of this file) */
@@ -413,7 +414,7 @@ main(int argc, char **argv)
 	socklen_t len;
 	char *end;
 	size_t i;
-	int fd, type;
+	int type;
 
 	/* first, before a signal can end us (they are blocked until
 	 * then, daemon/guard.c): the daemon's EOF does */
@@ -429,8 +430,8 @@ main(int argc, char **argv)
 #endif
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
-	/* started by execveat(fd), the kernel names us after the fd */
-	(void)prctl(PR_SET_NAME, "hv_vss_guard", 0, 0, 0);
+	/* started by an exec of a descriptor: Linux names us after it */
+	sandbox_name("hv_vss_guard");
 
 	if (argc != 2)
 		usage("one argument expected");
@@ -448,14 +449,12 @@ main(int argc, char **argv)
 	m.type = GM_HELLO;
 	m.arg[1] = GUARD_PROTO_VERSION;
 	m.arg[2] = sizeof(struct gmsg);
-	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-	if (fd != -1) {
-		if (write(fd, "-1000", 5) == 5)
-			m.arg[0] |= HELLO_OOM;
-		close(fd);
-	}
+	/* the sandbox's name, for the daemon's note */
+	strncpy(m.path, sandbox_kind, sizeof(m.path) - 1);
+	if (sandbox_oom_exempt())
+		m.arg[0] |= HELLO_OOM;
 	/* no core: see the top of this file */
-	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	sandbox_nodump();
 	g_close_fds(GUARD_SOCK_FD);
 	/* not to pin a mount; it cannot fail in practice, and a guard left
 	 * in its directory would still thaw (a (void) cast does not quiet
@@ -467,12 +466,10 @@ main(int argc, char **argv)
 	m.err = ENOTSUP;
 	m.slot = ENOTSUP;
 #else
-	if (mlockall(MCL_CURRENT | MCL_FUTURE) == 0)
+	if ((m.err = sandbox_lock()) == 0)
 		m.arg[0] |= HELLO_LOCKED;
-	else
-		m.err = errno;
-	/* last: from here on, only what serving needs (filter.c) */
-	if ((m.slot = -guard_filter()) == 0)
+	/* last: from here on, only what serving needs (sandbox.h) */
+	if ((m.slot = -sandbox_enter()) == 0)
 		m.arg[0] |= HELLO_FILTERED;
 #endif
 	s.sock = GUARD_SOCK_FD;

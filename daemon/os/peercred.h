@@ -19,9 +19,8 @@
  *                       FreeBSD 13); getpeereid(3) is libc's wrapper of
  *                       the same option and gives uid and gid only
  *
- * apps.c and ctl.c still call SO_PEERCRED themselves today: they move
- * onto this interface with the seams, and nothing above it then says
- * which kernel it runs on.
+ * apps.c and ctl.c go through this interface only: nothing above it
+ * says which kernel it runs on.
  */
 #ifndef HVVSS_PEERCRED_H
 #define HVVSS_PEERCRED_H

@@ -34,6 +34,16 @@
  *   the deadline's SIGKILL         proc_kill(p, SIGKILL, true)
  *   the straggler list             proc_release(): false = keep watching
  *   hooks_free(), the end          proc_wait(p, grace), proc_forget()
+ *
+ * The thaw guard (guard.c) is started otherwise: fork, then exec of a
+ * program opened once at start, so that an upgrade that replaces the
+ * files cannot pair the daemon with another version's guard
+ * (proc_self_dir(), proc_image_open(), proc_exec_image()).  And the
+ * holder of a detached hold (holds.c) is named by its command name
+ * (proc_comm()).  Linux: /proc/self/exe, an O_PATH descriptor and
+ * execveat(AT_EMPTY_PATH), /proc/PID/comm.  FreeBSD: the
+ * kern.proc.pathname and kern.proc.pid sysctls, an O_EXEC descriptor
+ * and fexecve(2).
  */
 #ifndef HVVSS_PROC_H
 #define HVVSS_PROC_H
@@ -94,5 +104,35 @@ bool proc_release(struct proc *p);
  * until we exit, on FreeBSD the kernel reaps it when it dies.
  */
 void proc_forget(struct proc *p);
+
+/*
+ * The directory of this process's program, into buf: 0, or -1 with the
+ * culprit in err (also when the program was replaced or removed since
+ * it started, as far as the kernel can tell: its siblings may be
+ * another version's).
+ */
+int proc_self_dir(char *buf, size_t len, char *err, size_t errlen);
+
+/*
+ * Open the program at path to execute it later (proc_exec_image()),
+ * close-on-exec: the descriptor, or -1 with the culprit in err.  It is
+ * checked to be a regular file with an execute bit.
+ */
+int proc_image_open(const char *path, char *err, size_t errlen);
+
+/*
+ * Execute the program opened by proc_image_open(): returns only if the
+ * exec failed (errno says why).  Async-signal-safe: for the child of a
+ * fork in a process with threads.
+ */
+void proc_exec_image(int fd, char *const argv[], char *const envp[]);
+
+/*
+ * The command name of process pid (at most 19 bytes on FreeBSD, 15 on
+ * Linux) into buf, or "?" if it cannot be had (gone, or not ours to
+ * see).  Never touches a filesystem that can be frozen: procfs, a
+ * sysctl.
+ */
+void proc_comm(pid_t pid, char *buf, size_t len);
 
 #endif /* HVVSS_PROC_H */

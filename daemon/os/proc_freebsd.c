@@ -16,15 +16,25 @@
  * Between pdfork() and execve() the child of a threaded process may make
  * only async-signal-safe calls; an execve() failure goes back to the
  * parent as an errno through a close-on-exec pipe.
+ *
+ * A program image is an O_EXEC descriptor, executed by fexecve(2).  Our
+ * own program's path is the kern.proc.pathname sysctl, which the kernel
+ * finds through its name cache: a program replaced or removed since it
+ * started has no path any more, and the sysctl fails (ENOENT).
+ * proc_comm() is in proc_comm_freebsd.c: <sys/user.h> declares the
+ * kernel's own struct proc.
  */
 #include <sys/types.h>
 #include <sys/event.h>
 #include <sys/procdesc.h>
+#include <sys/stat.h>
+#include <sys/sysctl.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <paths.h>
 #include <signal.h>
 #include <stdio.h>
@@ -205,4 +215,56 @@ void
 proc_forget(struct proc *p)
 {
 	(void)proc_release(p);
+}
+
+int
+proc_self_dir(char *buf, size_t len, char *err, size_t errlen)
+{
+	int mib[4] = {CTL_KERN, KERN_PROC, KERN_PROC_PATHNAME, -1};
+	char self[PATH_MAX];
+	size_t n = sizeof(self);
+	char *slash;
+
+	if (sysctl(mib, 4, self, &n, NULL, 0) == -1) {
+		/* ENOENT: replaced or removed since it started */
+		errfmt(err, errlen, errno,
+		    "kern.proc.pathname (this program was replaced after it started? restart it)");
+		return -1;
+	}
+	self[sizeof(self) - 1] = '\0';
+	if ((slash = strrchr(self, '/')) == NULL) {
+		snprintf(err, errlen, "kern.proc.pathname: %s", self);
+		return -1;
+	}
+	*slash = '\0';
+	if ((size_t)snprintf(buf, len, "%s", self) >= len) {
+		snprintf(err, errlen, "%s: path too long", self);
+		return -1;
+	}
+	return 0;
+}
+
+int
+proc_image_open(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd;
+
+	if ((fd = open(path, O_EXEC | O_CLOEXEC)) == -1) {
+		errfmt(err, errlen, errno, "%s", path);
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (st.st_mode & 0111) == 0) {
+		snprintf(err, errlen, "%s: not an executable file", path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+void
+proc_exec_image(int fd, char *const argv[], char *const envp[])
+{
+	(void)fexecve(fd, argv, envp);
 }

@@ -12,13 +12,20 @@
  * pidfd_open() fails the spawn with ESRCH, and the status of one that
  * ends later is lost, a proc_wait() error.)
  * waitid(P_PIDFD) (Linux 5.4) reaps exactly this child.
+ *
+ * A program image is an O_PATH descriptor, executed by execveat(fd, "",
+ * AT_EMPTY_PATH) (Linux 3.19, glibc 2.34): the file opened, whatever
+ * its path names by then.  Our own program is /proc/self/exe, which
+ * says " (deleted)" once the file was replaced or removed.
  */
 #include <sys/types.h>
 #include <sys/pidfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -164,4 +171,83 @@ proc_forget(struct proc *p)
 	if (p->fd != -1)
 		close(p->fd);
 	p->fd = -1;
+}
+
+int
+proc_self_dir(char *buf, size_t len, char *err, size_t errlen)
+{
+	static const char deleted[] = " (deleted)";
+	char self[PATH_MAX];
+	ssize_t n;
+	char *slash;
+
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n == -1) {
+		errfmt(err, errlen, errno, "/proc/self/exe");
+		return -1;
+	}
+	self[n] = '\0';
+	/* replaced under us: its siblings may be another version's */
+	if ((size_t)n > sizeof(deleted) - 1 &&
+	    strcmp(self + n - (sizeof(deleted) - 1), deleted) == 0) {
+		snprintf(err, errlen,
+		    "%s was replaced after it started; restart it", self);
+		return -1;
+	}
+	if ((slash = strrchr(self, '/')) == NULL) {
+		snprintf(err, errlen, "/proc/self/exe: %s", self);
+		return -1;
+	}
+	*slash = '\0';
+	if ((size_t)snprintf(buf, len, "%s", self) >= len) {
+		snprintf(err, errlen, "%s: path too long", self);
+		return -1;
+	}
+	return 0;
+}
+
+int
+proc_image_open(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd;
+
+	if ((fd = open(path, O_PATH | O_CLOEXEC)) == -1) {
+		errfmt(err, errlen, errno, "%s", path);
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (st.st_mode & 0111) == 0) {
+		snprintf(err, errlen, "%s: not an executable file", path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+void
+proc_exec_image(int fd, char *const argv[], char *const envp[])
+{
+	(void)execveat(fd, "", argv, envp, AT_EMPTY_PATH);
+}
+
+void
+proc_comm(pid_t pid, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(buf, len, "?");
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
 }

@@ -227,6 +227,23 @@ check "snapshot: ... and thawed all the same" \
 ctl snapshot -- "$WORK/plainfile"
 check_eq "snapshot: CMD not executable: 126" 126 "$rc"
 
+# CMD starts with the signal mask and dispositions hv_vss_ctl was given,
+# not those of its own signal handling (handlers and a self-pipe):
+# nothing blocked, nothing caught; and a signal ignored from the start
+# (a background job's SIGINT) is ignored in CMD too, while hv_vss_ctl
+# still ends on it ("SIGINT to hv_vss_ctl" below)
+ctl snapshot -- cat /proc/self/status
+check_eq "snapshot: CMD blocks and catches no signal" \
+    "SigBlk:	0000000000000000 SigCgt:	0000000000000000" \
+    "$(grep -E '^Sig(Blk|Cgt)' "$WORK/out" | tr '\n' ' ' | sed 's/ $//')"
+(
+	trap '' INT
+	exec "$CTL" -s "$S" snapshot -- cat /proc/self/status
+) >"$WORK/out" 2>"$WORK/err" </dev/null
+ign=$(sed -n 's/^SigIgn:[[:space:]]*//p' "$WORK/out")
+check "snapshot, SIGINT ignored from the start: CMD has it ignored too (SigIgn $ign)" \
+    test $((0x${ign:-0} & 2)) -eq 2
+
 # an overrun: CMD ignores SIGTERM, so it takes the SIGKILL 2 s later
 : >"$LOG"
 rm -f "$WORK/cmd.pid"
@@ -265,6 +282,28 @@ for sig in INT TERM HUP; do
 	check "SIG$sig to hv_vss_ctl: CMD ended" gone "$WORK/cmd.pid"
 done
 check "a signal: said so" grep -q 'interrupted by SIGHUP' "$WORK/err"
+# started with SIGTERM blocked: it still ends on it, and CMD starts with
+# it blocked, as it was given (cat, not sh: dash clears its mask)
+blocked() {	# command ...: exec it with SIGTERM blocked
+	exec python3 -c 'import os, signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+os.execv(sys.argv[1], sys.argv[1:])' "$@"
+}
+(blocked "$CTL" -s "$S" snapshot -- cat /proc/self/status) >"$WORK/out" \
+    2>"$WORK/err" </dev/null
+blk=$(sed -n 's/^SigBlk:[[:space:]]*//p' "$WORK/out")
+check "started with SIGTERM blocked: so is CMD (SigBlk $blk)" \
+    test $((0x${blk:-0} & 0x4000)) -eq $((0x4000))
+: >"$LOG"
+rm -f "$WORK/cmd.pid"
+blocked "$CTL" -s "$S" snapshot -- sh -c 'echo $$ >"$0"; exec sleep 60' \
+    "$WORK/cmd.pid" >"$WORK/out" 2>"$WORK/err" </dev/null &
+p=$!
+wait_for "$WORK/cmd.pid" || fail "SIGTERM blocked: CMD never started"
+kill -TERM "$p"
+wait "$p"
+check_eq "started with SIGTERM blocked: SIGTERM still ends it, 128+15" 143 "$?"
+check "started with SIGTERM blocked: CMD ended" gone "$WORK/cmd.pid"
 
 # hv_vss_ctl killed -9: the connection closes, which is the daemon's cue
 : >"$LOG"

@@ -12,7 +12,9 @@
 # files (daemon/os/*_freebsd.c) built and linked into tests/osprobe,
 # a FreeBSD executable needing pdfork, getfsstat, kevent ... of libc; build-freebsd/REPORT
 # accounts for every daemon/*.c, each either built or named with the
-# compiler's error, and says why hv_vss_daemon stays unlinked.  What it
+# compiler's error, and says why hv_vss_daemon stays unlinked; hv_vss_ctl
+# is linked (signals by a self-pipe), the guard's sandbox is FreeBSD's
+# (cap_enter, procctl).  What it
 # cannot prove: that anything runs, with no FreeBSD here.
 . "$(dirname "$0")/lib.sh"
 need_cmd python3 file readelf nm
@@ -29,7 +31,8 @@ else
 	fail "make freebsd"
 fi
 
-for f in "$FB/tests/abi" "$FB/examples/app" "$FB/tests/osprobe"; do
+for f in "$FB/tests/abi" "$FB/examples/app" "$FB/tests/osprobe" \
+    "$FB/hv_vss_ctl"; do
 	d=$(file -b "$f" 2>&1)
 	case $d in
 	ELF\ 64-bit*x86-64*"for FreeBSD"*) pass "$f: FreeBSD ELF ($d)" ;;
@@ -68,6 +71,18 @@ und=$(nm -u "$FB/tests/osprobe" 2>/dev/null | awk '{print $2}' |
     sed 's/@.*//' | sort -u)
 for sym in pdfork pdkill getfsstat closefrom kqueue kevent sysctl getsockopt; do
 	check "osprobe needs FreeBSD's $sym" \
+	    eval 'printf "%s\n" "$und" | grep -qx "$sym"'
+done
+# the process seams: hv_vss_ctl's signals through a self-pipe, the
+# guard's sandbox FreeBSD's own (Capsicum, procctl)
+und=$(nm -u "$FB/hv_vss_ctl" 2>/dev/null | awk '{print $2}' | sed 's/@.*//')
+check "hv_vss_ctl needs pipe2 and sigaction, no signalfd" eval \
+    'printf "%s\n" "$und" | grep -qx pipe2 &&
+    printf "%s\n" "$und" | grep -qx sigaction &&
+    ! printf "%s\n" "$und" | grep -q signalfd'
+und=$(nm -u "$FB/guard/sandbox_freebsd.o" 2>/dev/null | awk '{print $2}')
+for sym in cap_enter __cap_rights_init cap_rights_limit procctl mlockall; do
+	check "the guard's sandbox needs FreeBSD's $sym" \
 	    eval 'printf "%s\n" "$und" | grep -qx "$sym"'
 done
 other=$(nm -D --defined-only "$FB/libhvvss.so.1" | awk '{print $3}' |

@@ -10,9 +10,13 @@
  * grandchildren too; the child starts with nothing of ours (no
  * descriptor above 2, no blocked signal, its own session); fd turns
  * readable at exit; and release of a stopped process that ignores
- * nothing still ends it.
+ * nothing still ends it.  And the rest of proc.h: a process's command
+ * name; a program image opened once and executed later, whatever its
+ * path names by then; our own program's directory, refused once the
+ * program was removed or replaced.
  */
 #include <sys/types.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -313,8 +317,180 @@ test_forget(void **state)
 	assert_true(WIFSIGNALED(st));
 }
 
+/* comm: ours, a child's (after its exec), and "?" for nobody. */
+static void
+test_comm(void **state)
+{
+	struct proc p;
+	char buf[32], small[4];
+	int st;
+
+	proc_comm(getpid(), buf, sizeof(buf));
+	assert_string_equal(buf, "test_proc");
+	proc_comm(getpid(), small, sizeof(small));
+	assert_string_equal(small, "tes");
+	assert_int_equal(run(&p, "exec sleep 30", -1), 0);
+	/* the exec has happened once sleep's name shows: wait for it */
+	for (st = 0; st < 500; st++) {
+		proc_comm(p.pid, buf, sizeof(buf));
+		if (strcmp(buf, "sleep") == 0)
+			break;
+		usleep(10000);
+	}
+	assert_string_equal(buf, "sleep");
+	assert_int_equal(proc_kill(&p, SIGKILL, true), 0);
+	assert_int_equal(proc_wait(&p, 5000, &st), 0);
+	assert_true(proc_release(&p));
+	/* reaped: nobody has that pid now (barring a reuse this quick) */
+	proc_comm(p.pid, buf, sizeof(buf));
+	assert_string_equal(buf, "?");
+	proc_comm(-5, buf, sizeof(buf));
+	assert_string_equal(buf, "?");
+}
+
+/* Copy file from to to, mode 0755. */
+static void
+copy(const char *from, const char *to)
+{
+	char buf[65536];
+	ssize_t n;
+	int in, out;
+
+	assert_true((in = open(from, O_RDONLY | O_CLOEXEC)) != -1);
+	assert_true((out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	                 0755)) != -1);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		assert_int_equal(write_all(out, buf, (size_t)n), 0);
+	assert_int_equal(n, 0);
+	close(in);
+	close(out);
+}
+
+/* Run the image fd with a shell's -c script; its wait status. */
+static int
+exec_status(int fd, const char *script)
+{
+	char *argv[] = {"sh", "-c", (char *)script, NULL};
+	pid_t pid;
+	int st;
+
+	if ((pid = fork()) == 0) {
+		proc_exec_image(fd, argv, environ);
+		_exit(126);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return st;
+}
+
+/*
+ * image: what is executed is the file opened, even once another file
+ * has taken its name; a directory or a file without an execute bit is
+ * refused at open, naming the path.
+ */
+static void
+test_image(void **state)
+{
+	char dir[] = "/tmp/test_proc.XXXXXX", path[64], other[64];
+	char err[256];
+	int fd, st;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/prog", dir);
+	snprintf(other, sizeof(other), "%s/other", dir);
+	copy("/bin/sh", path);
+	assert_true((fd = proc_image_open(path, err, sizeof(err))) >= 0);
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	st = exec_status(fd, "exit 9");
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 9);
+	/* replaced, as an upgrade does (rename over it): still the
+	 * opened one runs, and the new one is not even executable */
+	assert_int_equal(
+	    symlink("/nonexistent", other) == 0 ? rename(other, path) : -1, 0);
+	st = exec_status(fd, "exit 8");
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 8);
+	close(fd);
+
+	assert_int_equal(proc_image_open(dir, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not an executable file"));
+	assert_non_null(strstr(err, dir));
+	assert_int_equal(unlink(path), 0);
+	copy("/bin/sh", path);
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(proc_image_open(path, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not an executable file"));
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(proc_image_open(path, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, path));
+	assert_int_equal(rmdir(dir), 0);
+}
+
+static char self_path[4096];
+
+/*
+ * self_dir: this program's directory; and for a copy of it that was
+ * removed after it started (an upgrade replaced it), an error that says
+ * to restart, not a directory whose siblings may be another version's.
+ */
+static void
+test_self_dir(void **state)
+{
+	char dir[4096], want[4096], tmp[] = "/tmp/test_proc.XXXXXX";
+	char path[64], err[256], *argv[3], buf[512];
+	int pipefd[2], st;
+	ssize_t n;
+	pid_t pid;
+
+	assert_int_equal(proc_self_dir(dir, sizeof(dir), err, sizeof(err)), 0);
+	snprintf(want, sizeof(want), "%s", self_path);
+	*strrchr(want, '/') = '\0';
+	assert_string_equal(dir, want);
+	assert_int_equal(proc_self_dir(dir, 4, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "too long"));
+
+	assert_non_null(mkdtemp(tmp));
+	snprintf(path, sizeof(path), "%s/copy", tmp);
+	copy(self_path, path);
+	assert_int_equal(pipe(pipefd), 0);
+	argv[0] = path;
+	argv[1] = "--self-dir-unlinked";
+	argv[2] = NULL;
+	if ((pid = fork()) == 0) {
+		dup2(pipefd[1], 1);
+		execv(path, argv);
+		_exit(126);
+	}
+	close(pipefd[1]);
+	n = read(pipefd[0], buf, sizeof(buf) - 1);
+	close(pipefd[0]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 1);
+	assert_non_null(strstr(buf, "was replaced after it started"));
+	assert_int_equal(rmdir(tmp), 0);
+}
+
+/* The copy test_self_dir runs: remove ourselves, then ask. */
+static int
+self_dir_unlinked(const char *self)
+{
+	char dir[4096], err[256];
+
+	if (unlink(self) == -1)
+		return 2;
+	if (proc_self_dir(dir, sizeof(dir), err, sizeof(err)) == 0) {
+		printf("%s\n", dir);
+		return 0;
+	}
+	printf("%s\n", err);
+	return 1;
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_status),
@@ -326,7 +502,15 @@ main(void)
 	    cmocka_unit_test(test_release_reaped_elsewhere),
 	    cmocka_unit_test(test_dir),
 	    cmocka_unit_test(test_forget),
+	    cmocka_unit_test(test_comm),
+	    cmocka_unit_test(test_image),
+	    cmocka_unit_test(test_self_dir),
 	};
+
+	if (argc == 2 && strcmp(argv[1], "--self-dir-unlinked") == 0)
+		return self_dir_unlinked(argv[0]);
+	if (realpath(argv[0], self_path) == NULL)
+		return 2;
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,8 +12,10 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <string.h>
+#include <stdio.h>
 #include <cmocka.h>
 
+#include "os/sigtab.h"
 #include "sigs.h"
 
 static bool
@@ -84,12 +86,59 @@ test_ignore(void **state)
 	assert_int_equal(raise(SIGTSTP), 0);
 }
 
+/*
+ * names: every stray has its own name for the log (the POSIX ones and
+ * the platform's own from os/sigtab.h alike), a real-time one is named
+ * from SIGRTMIN, and one not listed is "signal N".
+ */
+static void
+test_names(void **state)
+{
+	int sigs[SIGS_MAX];
+	char buf[32], want[32];
+	const char *name;
+	size_t i, j, n;
+
+	n = sigs_stray(sigs, NULL, SIGS_MAX);
+	for (i = 0; i < n; i++) {
+		name = sigs_name(sigs[i], buf, sizeof(buf));
+		if (sigs[i] >= SIGRTMIN && sigs[i] <= SIGRTMAX) {
+			snprintf(want, sizeof(want), "SIGRTMIN+%d",
+			    sigs[i] - SIGRTMIN);
+			assert_string_equal(name, want);
+			continue;
+		}
+		assert_memory_equal(name, "SIG", 3);
+		assert_null(strstr(name, "signal"));
+		/* one name, one signal */
+		for (j = 0; j < i; j++)
+			if (!(sigs[j] >= SIGRTMIN && sigs[j] <= SIGRTMAX))
+				assert_string_not_equal(
+				    sigs_name(sigs[j], want, sizeof(want)),
+				    name);
+	}
+	/* the platform's own are listed, under their own names */
+	assert_true(sigtab_nos > 0);
+	for (i = 0; i < sigtab_nos; i++) {
+		assert_true(listed(sigs, n, sigtab_os[i].sig));
+		assert_string_equal(
+		    sigs_name(sigtab_os[i].sig, buf, sizeof(buf)),
+		    sigtab_os[i].name);
+	}
+	assert_string_equal(sigs_name(SIGPWR, buf, sizeof(buf)), "SIGPWR");
+	assert_string_equal(sigs_name(SIGPIPE, buf, sizeof(buf)), "SIGPIPE");
+	assert_string_equal(sigs_name(SIGHUP, buf, sizeof(buf)), "signal 1");
+	/* every stray fits: SIGS_MAX is no limit in practice */
+	assert_true(n < SIGS_MAX);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_list),
 	    cmocka_unit_test(test_ignore),
+	    cmocka_unit_test(test_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
