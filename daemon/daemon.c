@@ -41,6 +41,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "mountwatch.h"
+#include "os/devstack.h"
 #include "plan.h"
 #include "status.h"
 #include "thawguard.h"
@@ -52,8 +53,6 @@
 /* a plan made at HOT_BACKUP serves the FREEZE that follows within this
  * long, if the mount table did not change meanwhile (mountwatch.h) */
 #define PLAN_REUSE_MS 60000
-#define MOUNTINFO "/proc/self/mountinfo"
-#define SYSFS "/sys"
 
 static struct {
 	struct event_base *base;
@@ -148,8 +147,8 @@ make_plan(struct plan *p, char *why, size_t len)
 	 * the next look, and the plan is made anew (mountwatch.h) */
 	if (d.mounts != NULL)
 		(void)mountwatch_changed(d.mounts);
-	if (plan_build(p, &d.conf, MOUNTINFO, SYSFS, true, err, sizeof(err)) !=
-	    0) {
+	if (plan_build(p, &d.conf, NULL, devstack_system_root, true, err,
+	        sizeof(err)) != 0) {
 		snprintf(why, len, "cannot read the mount table: %s", err);
 		return false;
 	}
@@ -860,8 +859,8 @@ daemon_start(struct event_base *base, const struct conf *c,
 	warn_timeouts(c);
 	/* without it every FREEZE reads the mount table anew: slower with
 	 * many mounts, never wrong */
-	if ((d.mounts = mountwatch_open(MOUNTINFO)) == NULL)
-		log_warn("%s: cannot watch for mount changes", MOUNTINFO);
+	if ((d.mounts = mountwatch_open(NULL)) == NULL)
+		log_warn("cannot watch the mount table for changes");
 	/* a client gone mid-write must not kill us */
 	signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < 4; i++) {

@@ -15,6 +15,7 @@
 
 #include "apps.h"
 #include "history.h"
+#include "os/devstack.h"
 #include "plan.h"
 #include "status.h"
 
@@ -287,7 +288,7 @@ plan_write(const struct conf *c, const struct apps *apps, bool json,
 	char err[256];
 	size_t i;
 
-	if (plan_build(&p, c, "/proc/self/mountinfo", "/sys", true, err,
+	if (plan_build(&p, c, NULL, devstack_system_root, true, err,
 	        sizeof(err)) != 0) {
 		evbuffer_add_printf(b, "cannot plan: %s\n", err);
 		return -1;

@@ -37,6 +37,10 @@ struct devstack_opts {
 	bool probe;
 };
 
+/* The system's own tree for devstack_opts.root: Linux "/sys", FreeBSD
+ * NULL (md(4) is asked instead) */
+extern const char *const devstack_system_root;
+
 /* The filesystem whose stack is walked, as the mount table has it. */
 struct devstack_src {
 	const char *source; /* e.g. /dev/loop3, /dev/mapper/vg-lv, /dev/md0 */

@@ -26,6 +26,8 @@
 #include "devstack.h"
 #include "util.h"
 
+const char *const devstack_system_root = NULL;
+
 int
 devstack_image(
     const char *source, char *img, size_t imglen, char *err, size_t errlen)

@@ -354,6 +354,8 @@ probe_loop(struct walk *w)
 	return w->fn(img, whole, (dev_t)li.lo_device, w->arg);
 }
 
+const char *const devstack_system_root = "/sys";
+
 int
 devstack_walk(const struct devstack_opts *o, const struct devstack_src *src,
     devstack_fn fn, void *arg, char *err, size_t errlen)
