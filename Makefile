@@ -61,12 +61,13 @@ pc_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 # --- hv_vss_daemon: every object but main.o is also linked into the unit
 # tests, so that they test the code the daemon runs; DAEMON_OS_SRCS are
 # the Linux platform files (daemon/os/) under the seams it goes through --
-DAEMON_OS_SRCS = daemon/os/peercred_linux.c daemon/os/proc_linux.c
+DAEMON_OS_SRCS = daemon/os/peercred_linux.c daemon/os/proc_linux.c \
+	daemon/os/sandbox_linux.c
 DAEMON_LIB_SRCS = $(filter-out daemon/main.c daemon/%_freebsd.c, \
 	$(wildcard daemon/*.c)) $(DAEMON_OS_SRCS) \
 	common/hv_msg.c common/appproto.c common/util.c
 DAEMON_LIB_OBJS = $(DAEMON_LIB_SRCS:%.c=$(B)/%.o)
-DAEMON_PKGS = libevent libevent_pthreads mount
+DAEMON_PKGS = libevent libevent_pthreads mount libseccomp
 
 # --- hv_vss_guard: the thaw guard's own program, static so that what it
 # mlocks is itself and nothing else (not under SAN: no static sanitizer
@@ -134,7 +135,7 @@ PROGS = $(B)/hv_vss_sim $(B)/hv_vss_daemon $(B)/hv_vss_guard $(B)/hv_vss_ctl \
 TEST_PROGS = $(B)/tests/sandbox $(B)/tests/failfreeze.so $(UNIT_BINS) \
 	     $(B)/tests/guard_drive $(B)/tests/fbsd_cmds \
 	     $(B)/tests/hv_vss_guard_trig $(B)/tests/hv_vss_priv \
-	     $(B)/tests/hv_vss_confine
+	     $(B)/tests/hv_vss_confine $(B)/tests/hv_vss_privsep
 # bench/: the raw FIFREEZE floor and the write-stall writer (bench/run)
 BENCH_PROGS = $(B)/bench/rawfreeze $(B)/bench/stallwriter
 
@@ -278,11 +279,21 @@ $(B)/tests/hv_vss_confine: tests/system/confine_try.c \
 
 # the privileged parent's request handler alone, for t_priv.sh
 $(B)/tests/hv_vss_priv: tests/system/priv_serve.c $(DAEMON_LIB_OBJS) \
-    $(B)/daemon/os/sandbox_linux.o | $(B)/hv_vss_guard
+    | $(B)/hv_vss_guard
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Idaemon -Idaemon/os \
 	    $(call pc_cflags,$(DAEMON_PKGS)) $(LDFLAGS) -o $@ $^ \
-	    $(call pc_libs,$(DAEMON_PKGS) libseccomp) -lpthread
+	    $(call pc_libs,$(DAEMON_PKGS)) -lpthread
+
+# the supervisor (daemon/privsep.c) with a test engine, and the sandbox's
+# test trigger, for t_privsep.sh
+$(B)/tests/hv_vss_privsep: tests/system/privsep_try.c \
+    $(filter-out $(B)/daemon/os/sandbox_linux.o,$(DAEMON_LIB_OBJS)) \
+    $(B)/tests/trig/sandbox_linux.o | $(B)/hv_vss_guard
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DHVVSS_TEST_TRIGGERS -Idaemon -Idaemon/os \
+	    $(call pc_cflags,$(DAEMON_PKGS)) $(LDFLAGS) -o $@ $^ \
+	    $(call pc_libs,$(DAEMON_PKGS)) -lpthread
 
 $(B)/tests/unit/%: tests/unit/%.c $(DAEMON_LIB_OBJS)
 	@mkdir -p $(@D)

@@ -644,7 +644,7 @@ gone(struct priv *p)
 		    "priv: the engine is gone while txn %llu holds %zu filesystem%s frozen: thawing",
 		    (unsigned long long)p->st.txid, freezer_nfrozen(p->freezer),
 		    freezer_nfrozen(p->freezer) == 1 ? "" : "s");
-	else
+	else if (!p->st.busy)
 		log_info("priv: the engine is gone");
 	freezer_thaw_now(p->freezer);
 	if (p->ev != NULL) {

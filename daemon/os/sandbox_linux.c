@@ -480,12 +480,10 @@ drop_caps(char *err, size_t errlen)
 }
 
 int
-sandbox_engine(const char *user, const char *root, char *err, size_t errlen)
+sandbox_user(
+    const char *user, uid_t *uid, gid_t *gid, char *err, size_t errlen)
 {
 	struct passwd *pw;
-	uid_t uid, r, e, s;
-	gid_t gid;
-	int cap;
 
 	errno = 0;
 	if ((pw = getpwnam(user)) == NULL) {
@@ -493,11 +491,37 @@ sandbox_engine(const char *user, const char *root, char *err, size_t errlen)
 		    errno == 0 ? "no such user" : "getpwnam");
 		return -1;
 	}
-	uid = pw->pw_uid;
-	gid = pw->pw_gid;
-	if (uid == 0 || gid == 0) {
+	if (pw->pw_uid == 0 || pw->pw_gid == 0) {
 		errfmt(err, errlen, 0,
 		    "engine user %s: uid %u gid %u: not root's", user,
+		    (unsigned int)pw->pw_uid, (unsigned int)pw->pw_gid);
+		return -1;
+	}
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return 0;
+}
+
+int
+sandbox_engine(const char *user, const char *root, char *err, size_t errlen)
+{
+	uid_t uid;
+	gid_t gid;
+
+	if (sandbox_user(user, &uid, &gid, err, errlen) == -1)
+		return -1;
+	return sandbox_engine_as(uid, gid, root, err, errlen);
+}
+
+int
+sandbox_engine_as(
+    uid_t uid, gid_t gid, const char *root, char *err, size_t errlen)
+{
+	uid_t r, e, s;
+	int cap;
+
+	if (uid == 0 || gid == 0) {
+		errfmt(err, errlen, 0, "engine uid %u gid %u: not root's",
 		    (unsigned int)uid, (unsigned int)gid);
 		return -1;
 	}
@@ -514,14 +538,14 @@ sandbox_engine(const char *user, const char *root, char *err, size_t errlen)
 			break;
 	if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||
 	    setresuid(uid, uid, uid) == -1) {
-		errfmt(err, errlen, errno, "engine user %s: uid %u gid %u",
-		    user, (unsigned int)uid, (unsigned int)gid);
+		errfmt(err, errlen, errno, "engine uid %u gid %u",
+		    (unsigned int)uid, (unsigned int)gid);
 		return -1;
 	}
 	if (setresuid(0, 0, 0) != -1 || getresuid(&r, &e, &s) == -1 ||
 	    r != uid || e != uid || s != uid) {
-		errfmt(err, errlen, 0,
-		    "engine user %s: could become root again", user);
+		errfmt(err, errlen, 0, "engine uid %u: could become root again",
+		    (unsigned int)uid);
 		return -1;
 	}
 	if (drop_caps(err, errlen) == -1)
