@@ -152,7 +152,6 @@ reply(struct priv *p, uint16_t type, uint64_t txid, int32_t status,
 	reply_text(p, type, txid, status, value, reason, fd, NULL, 0);
 }
 
-
 /*
  * The engine is gone and the last job is back: thaw; if freeze hooks
  * ran and neither thaw nor abort hooks did, run abort (an application a
@@ -167,7 +166,8 @@ gone_final(struct priv *p)
 	freezer_thaw_now(p->freezer);
 	if (p->st.hooks_frozen) {
 		p->st.hooks_frozen = false;
-		log_warnx("priv: txn %llu: the engine is gone after its freeze hooks: running the abort hooks",
+		log_warnx(
+		    "priv: txn %llu: the engine is gone after its freeze hooks: running the abort hooks",
 		    (unsigned long long)p->st.txid);
 		if ((rc = hooks_run(p->hooks, p->c->hooks_dir, HOOKS_ABORT,
 		         p->c->hook_timeout_ms, p->st.txid)) == 0)
@@ -404,8 +404,8 @@ put_line(char *out, size_t room, const char *const *f, size_t nf)
 
 	for (i = 0; i < nf; i++) {
 		k = put_field(out + n, room - n, f[i], i + 1 == nf);
-		if (n + k >= room || out[n + k - 1] != (i + 1 == nf ? '\n'
-		                                                      : '\t'))
+		if (n + k >= room ||
+		    out[n + k - 1] != (i + 1 == nf ? '\n' : '\t'))
 			return 0;
 		n += k;
 	}
@@ -442,8 +442,8 @@ priv_plan_text(const struct plan *pl, char *out, size_t max)
 	}
 	for (i = 0; i < pl->nskips; i++) {
 		const struct plan_skip *sk = &pl->skips[i];
-		const char *f[] = {"skip", sk->mountpoint, sk->fstype,
-		    sk->reason};
+		const char *f[] = {
+		    "skip", sk->mountpoint, sk->fstype, sk->reason};
 
 		if (left > 0 ||
 		    (k = put_line(out + n, max - tail - n, f, 4)) == 0)
@@ -661,8 +661,8 @@ gone(struct priv *p)
 		p->st.busy = false;
 		p->st.running = 0;
 	}
-	if (p->st.busy && (p->st.running == PRIV_FREEZE ||
-	                      p->st.running == PRIV_THAW)) {
+	if (p->st.busy &&
+	    (p->st.running == PRIV_FREEZE || p->st.running == PRIV_THAW)) {
 		/* back later: done() calls gone_final() */
 		log_warnx(
 		    "priv: the engine is gone during %s txn %llu: %s once it is back",
@@ -715,8 +715,8 @@ sock_cb(evutil_socket_t fd, short what, void *arg)
 		struct priv_req h;
 
 		memset(&h, 0, sizeof(h));
-		memcpy(&h, p->buf,
-		    (size_t)n < sizeof(h) ? (size_t)n : sizeof(h));
+		memcpy(
+		    &h, p->buf, (size_t)n < sizeof(h) ? (size_t)n : sizeof(h));
 		p->nrefused++;
 		log_warnx("priv: refused: %s", why);
 		/* an unknown type is not echoed: it could look like an
@@ -750,8 +750,8 @@ priv_guard(struct priv *p, const struct guard_event *ev)
 
 	switch (ev->type) {
 	case GUARD_EV_THAWED:
-		event_to_engine(p, PRIV_EV_THAWED, -ev->err, (uint32_t)ev->slot,
-		    ev->path);
+		event_to_engine(
+		    p, PRIV_EV_THAWED, -ev->err, (uint32_t)ev->slot, ev->path);
 		break;
 	case GUARD_EV_LEASE:
 		snprintf(why, sizeof(why),
@@ -760,8 +760,8 @@ priv_guard(struct priv *p, const struct guard_event *ev)
 		event_to_engine(p, PRIV_EV_LEASE, 0, ev->nthawed, why);
 		break;
 	case GUARD_EV_DIED:
-		event_to_engine(p, PRIV_EV_GUARD_DIED, 0,
-		    (uint32_t)ev->status, "the thaw guard died");
+		event_to_engine(p, PRIV_EV_GUARD_DIED, 0, (uint32_t)ev->status,
+		    "the thaw guard died");
 		break;
 	default:
 		break;
@@ -819,8 +819,8 @@ priv_new(struct event_base *base, const struct conf *c, struct guard *guard,
 	event_add(p->ev, NULL);
 	/* no watch (no /proc): no event, FREEZE re-checks every target */
 	if ((p->mw = mountwatch_open(MOUNTINFO)) != NULL) {
-		struct timeval tv = {MOUNT_CHECK_MS / 1000,
-		    (MOUNT_CHECK_MS % 1000) * 1000};
+		struct timeval tv = {
+		    MOUNT_CHECK_MS / 1000, (MOUNT_CHECK_MS % 1000) * 1000};
 
 		(void)mountwatch_changed(p->mw); /* primed: now is known */
 		event_add(p->mtimer, &tv);

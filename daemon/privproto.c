@@ -278,8 +278,8 @@ priv_check(const struct priv_state *st, const void *buf, size_t len,
 		break;
 	case PRIV_COMM:
 		if (r.arg == 0 || r.arg > PRIV_PID_MAX)
-			return refuse(PRIV_R_ARG, why, whylen,
-			    "COMM: pid %u", r.arg);
+			return refuse(
+			    PRIV_R_ARG, why, whylen, "COMM: pid %u", r.arg);
 		/* FALLTHROUGH */
 	case PRIV_PLAN:
 	case PRIV_METRICS:
@@ -289,8 +289,7 @@ priv_check(const struct priv_state *st, const void *buf, size_t len,
 		if (r.txid != 0)
 			return refuse(PRIV_R_TXID, why, whylen,
 			    "%s names no transaction (got %llu)",
-			    priv_type_name(r.type),
-			    (unsigned long long)r.txid);
+			    priv_type_name(r.type), (unsigned long long)r.txid);
 		if (r.type == PRIV_METRICS &&
 		    (rc = check_text((const unsigned char *)buf + sizeof(r),
 		         r.arg, why, whylen)) != 0)

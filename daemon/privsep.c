@@ -168,8 +168,8 @@ spawn(struct privsep *ps, char *err, size_t errlen)
 	close(sv[1]);
 	ps->pid = pid;
 	ps->started_ms = mono_ms();
-	if ((ps->priv = priv_new(ps->base, ps->c, ps->guard, sv[0], gone_cb,
-	         ps, err, errlen)) == NULL) {
+	if ((ps->priv = priv_new(ps->base, ps->c, ps->guard, sv[0], gone_cb, ps,
+	         err, errlen)) == NULL) {
 		close(sv[0]);
 		(void)kill(pid, SIGKILL);
 		(void)waitpid(pid, NULL, 0);

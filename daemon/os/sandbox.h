@@ -43,8 +43,8 @@ sandbox_engine(const char *user, const char *root, char *err, size_t errlen);
  * place for a child of a threaded process), the confinement done in the
  * child.  sandbox_user(): -1 and err for an unknown user or root's ids.
  */
-int sandbox_user(const char *user, uid_t *uid, gid_t *gid, char *err,
-    size_t errlen);
+int sandbox_user(
+    const char *user, uid_t *uid, gid_t *gid, char *err, size_t errlen);
 int sandbox_engine_as(
     uid_t uid, gid_t gid, const char *root, char *err, size_t errlen);
 

@@ -480,8 +480,7 @@ drop_caps(char *err, size_t errlen)
 }
 
 int
-sandbox_user(
-    const char *user, uid_t *uid, gid_t *gid, char *err, size_t errlen)
+sandbox_user(const char *user, uid_t *uid, gid_t *gid, char *err, size_t errlen)
 {
 	struct passwd *pw;
 

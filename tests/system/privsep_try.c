@@ -54,8 +54,9 @@ struct engine {
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: hv_vss_privsep [-ds] [-g guard] "
-	                "[-o key=value]... -u user -r root -l socket\n");
+	fprintf(stderr,
+	    "usage: hv_vss_privsep [-ds] [-g guard] "
+	    "[-o key=value]... -u user -r root -l socket\n");
 	exit(1);
 }
 
@@ -200,8 +201,7 @@ main(int argc, char **argv)
 	struct privsep *ps = NULL;
 	struct sockaddr_un sun;
 	struct conf c;
-	const char *guard_path = NULL, *user = NULL, *root = NULL,
-	           *path = NULL;
+	const char *guard_path = NULL, *user = NULL, *root = NULL, *path = NULL;
 	char err[512];
 	int ch, debug = 0, filter = 0, lfd;
 
@@ -243,7 +243,8 @@ main(int argc, char **argv)
 	if (guard_path != NULL) {
 		if (guard_image(guard_path, err, sizeof(err)) == -1 ||
 		    (the_guard = guard_start(0, err, sizeof(err))) == NULL) {
-			fprintf(stderr, "hv_vss_privsep: thaw guard: %s\n", err);
+			fprintf(
+			    stderr, "hv_vss_privsep: thaw guard: %s\n", err);
 			return 1;
 		}
 		log_info("%s", guard_note(the_guard));
@@ -255,8 +256,8 @@ main(int argc, char **argv)
 	if ((lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
 	    bind(lfd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
 	    listen(lfd, 16) == -1) {
-		fprintf(stderr, "hv_vss_privsep: %s: %s\n", path,
-		    strerror(errno));
+		fprintf(
+		    stderr, "hv_vss_privsep: %s: %s\n", path, strerror(errno));
 		return 1;
 	}
 	if (evthread_use_pthreads() != 0 || (base = event_base_new()) == NULL) {

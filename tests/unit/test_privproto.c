@@ -346,8 +346,8 @@ test_metrics(void **state)
 	assert_int_equal(metrics(&st, 4, "a 1\n", 4), 0);
 	/* every other type is still exactly one request long */
 	priv_req_make(&r, PRIV_PLAN, 0, 0);
-	assert_int_equal(priv_check(&st, &r, sizeof(r) - 1, 0, NULL, why,
-	                     sizeof(why)),
+	assert_int_equal(
+	    priv_check(&st, &r, sizeof(r) - 1, 0, NULL, why, sizeof(why)),
 	    PRIV_R_LENGTH);
 }
 
@@ -417,10 +417,11 @@ test_plan_text(void **state)
 	pl.skips = sk;
 	pl.nskips = 1;
 	n = priv_plan_text(&pl, out, sizeof(out));
-	assert_int_equal(n, strlen("target\t/mnt/a?b?c\text4\t/dev/loop0\t0\t"
-	                           "child of /\n"
-	                           "target\t/mnt/1\text4\t/dev/loop0\t1\t\n"
-	                           "skip\t/proc\tproc\tpseudo\n"));
+	assert_int_equal(n,
+	    strlen("target\t/mnt/a?b?c\text4\t/dev/loop0\t0\t"
+	           "child of /\n"
+	           "target\t/mnt/1\text4\t/dev/loop0\t1\t\n"
+	           "skip\t/proc\tproc\tpseudo\n"));
 	assert_memory_equal(out,
 	    "target\t/mnt/a?b?c\text4\t/dev/loop0\t0\tchild of /\n"
 	    "target\t/mnt/1\text4\t/dev/loop0\t1\t\n"
