@@ -416,7 +416,8 @@ FB_COMMON_OBJS = $(patsubst %.c,$(FB)/%.o,$(wildcard common/*.c))
 FB_LIB_OBJS = $(addprefix $(FB)/lib/,$(notdir $(LIB_SRCS:.c=.o)))
 FB_DAEMON_OK = daemon/apps.c daemon/conf.c daemon/ctl.c daemon/daemon.c \
 	daemon/history.c daemon/holds.c daemon/hooks.c daemon/main.c \
-	daemon/metrics.c daemon/mountwatch.c daemon/status.c daemon/txn.c
+	daemon/metrics.c daemon/mountwatch.c daemon/status.c daemon/txn.c \
+	daemon/priv.c daemon/privproto.c daemon/privsep.c
 FB_TRY	= $(filter-out $(FB_DAEMON_OK) daemon/%_linux.c,$(wildcard daemon/*.c)) \
 	  ctl/hv_vss_ctl.c
 # daemon/os/*_freebsd.c: the FreeBSD platform files, each its own object

@@ -15,7 +15,8 @@
  *   results, so every descriptor is closed but the engine's socket, its
  *   kept ones and 0-2, before anything of the engine runs.
  * - The parent may die first: the engine gets SIGKILL then (Linux's
- *   PR_SET_PDEATHSIG), rather than serving on with no one to freeze.
+ *   PR_SET_PDEATHSIG, FreeBSD's PROC_PDEATHSIG_CTL), rather than
+ *   serving on with no one to freeze.
  * - A compromised engine may close its socket and live on: the engine is
  *   killed (SIGKILL) before it is reaped, so that waitpid() cannot hang
  *   and no second engine ever runs beside it.
@@ -27,6 +28,9 @@
 #include <sys/wait.h>
 #ifdef __linux__
 #include <sys/prctl.h>
+#endif
+#ifdef __FreeBSD__
+#include <sys/procctl.h>
 #endif
 
 #include <errno.h>
@@ -84,7 +88,10 @@ privsep_status(int status, char *buf, size_t len)
 #endif
 	snprintf(buf, len, "killed by SIG%s (%s)%s", name != NULL ? name : "?",
 	    strsignal(sig),
-	    sig == SIGSYS ? ": a system call outside its seccomp list" : "");
+	    sig == SIGSYS ? ": a system call outside its seccomp list"
+	        : sig == SIGTRAP
+	        ? ": a call outside capability mode, or a debugger trap"
+	        : "");
 	return buf;
 }
 
@@ -125,6 +132,10 @@ child(struct privsep *ps, int sock)
 
 #ifdef __linux__
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+#endif
+#ifdef __FreeBSD__
+	sig = SIGKILL;
+	(void)procctl(P_PID, 0, PROC_PDEATHSIG_CTL, &sig);
 #endif
 	/* nothing of the parent's signal handling: its pipe is closed */
 	for (sig = 1; sig < NSIG; sig++)

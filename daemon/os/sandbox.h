@@ -15,7 +15,9 @@
  * process that made it with SIGSYS (SCMP_ACT_KILL_PROCESS).
  *
  *   Linux (sandbox_linux.c): libseccomp; chroot, setresuid and capset.
- *   FreeBSD: capsicum would take this place (not written yet).
+ *   FreeBSD (sandbox_freebsd.c): chroot, setresuid, then Capsicum's
+ *   capability mode for the engine, its violations trapped (SIGTRAP
+ *   kills it); the parent has no filter there (it says why).
  */
 #ifndef HVVSS_SANDBOX_H
 #define HVVSS_SANDBOX_H
