@@ -93,7 +93,7 @@ class Parent:
             _v, t, status, _txid, value, _r, reason = \
                 REP.unpack(data[:REP.size])
             reason = reason.split(b"\0")[0].decode()
-            if t >= EV_LEASE:
+            if EV_LEASE <= t <= EV_MOUNTS:
                 self.events.append((t, status, value, reason))
                 continue
             return t, status, value, reason, got, data[REP.size:]
