@@ -80,6 +80,7 @@ struct priv {
 	struct priv_req cur; /* the request being done */
 	size_t nfrozen; /* by the last FREEZE */
 	uint64_t ndone, nrefused;
+	uint64_t nlost; /* replies not sent since the last one sent */
 	priv_gone_fn gone;
 	void *arg;
 	bool dead; /* the engine is gone: waiting for a job to end */
@@ -139,10 +140,19 @@ reply_text(struct priv *p, uint16_t type, uint64_t txid, int32_t status,
 		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
 	}
 	/* an engine that does not read its replies loses them, and no
-	 * more: the parent never blocks on it */
-	if (sendmsg(p->sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) == -1)
-		log_warn("priv: reply to %s txn %llu", priv_type_name(type),
-		    (unsigned long long)txid);
+	 * more: the parent never blocks on it, and says so once a burst */
+	if (sendmsg(p->sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) == -1) {
+		if (p->nlost++ == 0)
+			log_warn("priv: reply to %s txn %llu",
+			    priv_type_name(type), (unsigned long long)txid);
+		return;
+	}
+	if (p->nlost > 0) {
+		log_warnx(
+		    "priv: %llu replies or events lost: the engine did not read them",
+		    (unsigned long long)p->nlost);
+		p->nlost = 0;
+	}
 }
 
 static void
@@ -717,8 +727,12 @@ sock_cb(evutil_socket_t fd, short what, void *arg)
 		memset(&h, 0, sizeof(h));
 		memcpy(
 		    &h, p->buf, (size_t)n < sizeof(h) ? (size_t)n : sizeof(h));
+		/* every refusal is answered; the log gets the first ones
+		 * and then every 1000th, so a flood cannot fill it */
+		if (p->nrefused < 100 || p->nrefused % 1000 == 0)
+			log_warnx("priv: refused: %s (%llu refused so far)",
+			    why, (unsigned long long)p->nrefused + 1);
 		p->nrefused++;
-		log_warnx("priv: refused: %s", why);
 		/* an unknown type is not echoed: it could look like an
 		 * event to the engine */
 		reply(p, h.type <= PRIV_TYPE_MAX ? h.type : 0, h.txid, rc, 0,

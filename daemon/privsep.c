@@ -15,8 +15,9 @@
  *   results, so every descriptor is closed but the engine's socket, its
  *   kept ones and 0-2, before anything of the engine runs.
  * - The parent may die first: the engine gets SIGKILL then (Linux's
- *   PR_SET_PDEATHSIG, FreeBSD's PROC_PDEATHSIG_CTL), rather than
- *   serving on with no one to freeze.
+ *   PR_SET_PDEATHSIG, set by sandbox_engine_as() once the ids changed,
+ *   which clear it; FreeBSD's PROC_PDEATHSIG_CTL), rather than serving
+ *   on with no one to freeze.
  * - A compromised engine may close its socket and live on: the engine is
  *   killed (SIGKILL) before it is reaped, so that waitpid() cannot hang
  *   and no second engine ever runs beside it.
@@ -26,9 +27,6 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 #ifdef __FreeBSD__
 #include <sys/procctl.h>
 #endif
@@ -130,9 +128,8 @@ child(struct privsep *ps, int sock)
 	sigset_t all;
 	int sig;
 
-#ifdef __linux__
-	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-#endif
+	/* Linux: sandbox_engine_as() sets PR_SET_PDEATHSIG, after the ids
+	 * changed (which clear it) */
 #ifdef __FreeBSD__
 	sig = SIGKILL;
 	(void)procctl(P_PID, 0, PROC_PDEATHSIG_CTL, &sig);

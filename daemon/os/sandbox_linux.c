@@ -15,6 +15,8 @@
  *     setresuid(0) afterwards is checked to fail;
  *  5. the inheritable and ambient sets are cleared explicitly, and all
  *     five sets checked to be empty but the bounding one;
+ *  5b. the parent-death signal (SIGKILL), after the ids changed, which
+ *     clear it;
  *  6. no_new_privs (no execve can give anything back, whatever the
  *     bounding set; and the filter can be loaded without privilege),
  *     not dumpable (no core in a directory of someone else's, and no
@@ -53,6 +55,7 @@
 #include <linux/capability.h>
 #include <pwd.h>
 #include <seccomp.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -517,6 +520,7 @@ sandbox_engine_as(
     uid_t uid, gid_t gid, const char *root, char *err, size_t errlen)
 {
 	uid_t r, e, s;
+	pid_t ppid = getppid();
 	int cap;
 
 	if (uid == 0 || gid == 0) {
@@ -549,6 +553,21 @@ sandbox_engine_as(
 	}
 	if (drop_caps(err, errlen) == -1)
 		return -1;
+	/*
+	 * The engine dies with its parent, rather than serve on with no one
+	 * to freeze.  Set here, after the ids changed: a change of ids
+	 * clears it (commit_creds()); and checked, for a parent that died
+	 * before.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1) {
+		errfmt(err, errlen, errno, "PR_SET_PDEATHSIG");
+		return -1;
+	}
+	if (getppid() != ppid) {
+		errfmt(err, errlen, 0, "the engine's parent (pid %d) is gone",
+		    (int)ppid);
+		return -1;
+	}
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1) {
 		errfmt(err, errlen, errno, "PR_SET_DUMPABLE");
 		return -1;

@@ -310,13 +310,44 @@ ev = p.wait_event(EV_MOUNTS, 3)
 subprocess.run(["umount", "/tmp/mnt-ev"], check=False)
 ok(ev is not None, "a tmpfs mounted: the parent sends MOUNTS (%s)" % (ev,))
 
-# --- the engine dies while frozen: the parent thaws -------------------
+# --- a flood from an engine that does not read its replies -------------
+p.me.settimeout(10)
+for i in range(3000):
+    p.me.send(req(COMM, 0, os.getpid()))
+for i in range(3000):
+    p.me.send(req(99, 1))
+p.me.settimeout(1)
+ndrained = 0
+try:
+    while True:
+        p.me.recv(65536)
+        ndrained += 1
+except socket.timeout:
+    pass
+p.me.settimeout(30)
+p.early, p.events = [], []
 st, n, _r, _f = p.ask(req(CHECK, 4))
 st2, n2, _r, _f = p.ask(req(FREEZE, 4))
+st3, n3, _r, _f = p.ask(req(THAW, 4))
+with open("/tmp/priv.log", "rb") as f:
+    plog = f.read().decode(errors="replace")
+nrefusal_lines = plog.count("priv: refused: type 99")
+ok(st == 0 and st2 == 0 and n2 == 2 and st3 == 0 and
+   "replies or events lost: the engine did not read them" in plog and
+   nrefusal_lines < 200,
+   "6000 requests sent without reading a reply: the parent never blocked "
+   "(%d replies read, the rest lost and said so once), logged %d of the "
+   "3000 refusals, and the next transaction froze and thawed %d" %
+   (ndrained, nrefusal_lines, n3))
+ok(all_writable("flood"), "nothing frozen after the flood")
+
+# --- the engine dies while frozen: the parent thaws -------------------
+st, n, _r, _f = p.ask(req(CHECK, 5))
+st2, n2, _r, _f = p.ask(req(FREEZE, 5))
 ws = {m: writer(m, "death") for m in ALLOWED}
 time.sleep(0.5)
 ok(st == 0 and st2 == 0 and all(w.poll() is None for w in ws.values()),
-   "txn 4 frozen (%d filesystems)" % n2)
+   "txn 5 frozen (%d filesystems)" % n2)
 t1 = time.monotonic()
 rc = p.close()
 ok(all(lands(w, 5) for w in ws.values()),

@@ -21,7 +21,10 @@
 #  (f) kill -9 of the engine while the parent is inside its FREEZE (a
 #      slow FIFREEZE, failfreeze.so): the freeze is undone once back,
 #      then the engine is reaped and another started; the next
-#      transaction is good.
+#      transaction is good;
+#  (g) kill -9 of the parent while frozen: the guard thaws both (the
+#      engine holds no copy of the guard's socket), the engine dies with
+#      its parent (PDEATHSIG).
 #
 # Run as root: sh tests/system/t_privsep.sh (HVVSS_BUILD=build dir).
 
