@@ -247,6 +247,13 @@ freeze_cb(const struct freeze_result *r, void *arg)
 }
 
 static void
+emit_hook_output(
+    const char *hook, enum hooks_phase phase, const char *line, void *arg)
+{
+	log_info("priv: hook %s (%s): %s", hook, hooks_phase_name(phase), line);
+}
+
+static void
 hooks_cb(const struct hooks_result *r, void *arg)
 {
 	struct priv *p = arg;
@@ -254,6 +261,10 @@ hooks_cb(const struct hooks_result *r, void *arg)
 	log_info("priv: txn %llu: %s hooks: %zu ran%s%s",
 	    (unsigned long long)r->txid, hooks_phase_name(r->phase), r->nran,
 	    r->ok ? "" : ": ", r->reason);
+	/* what the hooks printed, once nothing can be frozen (thaw and
+	 * abort are refused while frozen), as the daemon logs it */
+	if (r->phase != HOOKS_FREEZE)
+		hooks_output(p->hooks, emit_hook_output, NULL);
 	if (p->dead && !p->st.busy) {
 		/* gone_final()'s abort hooks */
 		gone_final(p);

@@ -244,6 +244,11 @@ ok(all(lands(ws[m], 3) for m in ALLOWED),
 refused(p, req(THAW, 2), R_ORDER, "a second THAW")
 st, n, reason, _f = p.ask(req(HOOKS_T, 2, 1))
 ok(st == 0 and n == 1, "HOOKS thaw txn 2 (%d ran) %s" % (n, reason))
+with open("/tmp/priv.log", "rb") as f:
+    plog = f.read().decode(errors="replace")
+ok("hook 10-note (freeze): hook freeze" in plog and
+   "hook 10-note (thaw): hook thaw" in plog,
+   "what the hooks printed is logged by the parent after the thaw hooks")
 st, n, reason, _f = p.ask(req(DISARM, 2))
 ok(st == 0, "DISARM txn 2 once thawed")
 ok(all_writable("after"), "nothing frozen after the transaction")
