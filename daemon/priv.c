@@ -56,12 +56,13 @@
 #include "hooks.h"
 #include "log.h"
 #include "mountwatch.h"
+#include "os/devstack.h"
+#include "os/proc.h"
 #include "plan.h"
 #include "priv.h"
 #include "privproto.h"
 #include "util.h"
 
-#define MOUNTINFO "/proc/self/mountinfo"
 #define MOUNT_CHECK_MS 1000
 /* the largest datagram the engine may send, and one byte to see more */
 #define MSG_MAX (sizeof(struct priv_req) + PRIV_METRICS_MAX + 1)
@@ -327,7 +328,7 @@ do_check(struct priv *p)
 		plan_free(&p->plan);
 		p->planned = false;
 	}
-	if (plan_build(&p->plan, p->c, MOUNTINFO, "/sys", true, err,
+	if (plan_build(&p->plan, p->c, NULL, devstack_system_root, true, err,
 	        sizeof(err)) == -1) {
 		log_warnx("priv: txn %llu: plan: %s",
 		    (unsigned long long)p->cur.txid, err);
@@ -502,30 +503,19 @@ do_cancel(struct priv *p, const struct priv_req *r)
 static void
 do_comm(struct priv *p, const struct priv_req *r)
 {
-	char path[64], comm[64];
-	ssize_t n;
-	int fd, e;
+	char comm[64], err[PRIV_REASON_MAX];
+	size_t i;
+	int rc;
 
-	snprintf(path, sizeof(path), "/proc/%u/comm", r->arg);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		e = errno;
-		errfmt(comm, sizeof(comm), e, "%s", path);
-		reply(p, PRIV_COMM, 0, -e, r->arg, comm, -1);
+	if ((rc = proc_comm((pid_t)r->arg, comm, sizeof(comm))) < 0) {
+		errfmt(err, sizeof(err), -rc, "the command name of process %u",
+		    r->arg);
+		reply(p, PRIV_COMM, 0, rc, r->arg, err, -1);
 		return;
 	}
-	n = read(fd, comm, sizeof(comm) - 1);
-	e = errno;
-	close(fd);
-	if (n < 0) {
-		errfmt(comm, sizeof(comm), e, "%s", path);
-		reply(p, PRIV_COMM, 0, -e, r->arg, comm, -1);
-		return;
-	}
-	comm[n] = '\0';
-	comm[strcspn(comm, "\n")] = '\0';
-	for (n = 0; comm[n] != '\0'; n++)
-		if (!isprint((unsigned char)comm[n]))
-			comm[n] = '?';
+	for (i = 0; comm[i] != '\0'; i++)
+		if (!isprint((unsigned char)comm[i]))
+			comm[i] = '?';
 	reply(p, PRIV_COMM, 0, 0, r->arg, comm, -1);
 }
 
@@ -536,8 +526,8 @@ do_plan(struct priv *p)
 	struct plan pl;
 	size_t n;
 
-	if (plan_build(&pl, p->c, MOUNTINFO, "/sys", true, err, sizeof(err)) ==
-	    -1) {
+	if (plan_build(&pl, p->c, NULL, devstack_system_root, true, err,
+	        sizeof(err)) == -1) {
 		reply(p, PRIV_PLAN, 0, -EIO, 0, err, -1);
 		return;
 	}
@@ -843,7 +833,7 @@ priv_new(struct event_base *base, const struct conf *c, struct guard *guard,
 	freezer_set_hooks(p->freezer, &fh);
 	event_add(p->ev, NULL);
 	/* no watch (no /proc): no event, FREEZE re-checks every target */
-	if ((p->mw = mountwatch_open(MOUNTINFO)) != NULL) {
+	if ((p->mw = mountwatch_open(NULL)) != NULL) {
 		struct timeval tv = {
 		    MOUNT_CHECK_MS / 1000, (MOUNT_CHECK_MS % 1000) * 1000};
 

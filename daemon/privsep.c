@@ -44,6 +44,7 @@
 #include "log.h"
 #include "priv.h"
 #include "privsep.h"
+#include "sigs.h"
 #include "os/sandbox.h"
 #include "util.h"
 
@@ -68,6 +69,7 @@ const char *
 privsep_status(int status, char *buf, size_t len)
 {
 	const char *name;
+	char num[32];
 	int sig;
 
 	if (WIFEXITED(status)) {
@@ -79,13 +81,8 @@ privsep_status(int status, char *buf, size_t len)
 		return buf;
 	}
 	sig = WTERMSIG(status);
-#ifdef __GLIBC__
-	name = sigabbrev_np(sig);
-#else
-	name = sig > 0 && sig < NSIG ? sys_signame[sig] : NULL;
-#endif
-	snprintf(buf, len, "killed by SIG%s (%s)%s", name != NULL ? name : "?",
-	    strsignal(sig),
+	name = sigs_name(sig, num, sizeof(num));
+	snprintf(buf, len, "killed by %s (%s)%s", name, strsignal(sig),
 	    sig == SIGSYS ? ": a system call outside its seccomp list"
 	        : sig == SIGTRAP
 	        ? ": a call outside capability mode, or a debugger trap"
