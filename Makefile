@@ -450,7 +450,8 @@ FB_DAEMON_OK = daemon/apps.c daemon/conf.c daemon/ctl.c daemon/daemon.c \
 	daemon/mountwatch.c daemon/sigs.c daemon/status.c daemon/txn.c \
 	daemon/freeze.c daemon/plan.c daemon/plan_order.c \
 	daemon/plan_stack.c daemon/record.c daemon/local.c \
-	daemon/thawguard.c daemon/priv.c daemon/privproto.c daemon/privsep.c
+	daemon/thawguard.c daemon/priv.c daemon/privproto.c daemon/privsep.c \
+	daemon/engine.c daemon/parent.c
 FB_TRY	= $(filter-out $(FB_DAEMON_OK) daemon/%_linux.c,$(wildcard daemon/*.c))
 # the guard's FreeBSD sandbox (Capsicum), an object until hv_vss_guard.c
 # builds for FreeBSD

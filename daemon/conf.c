@@ -114,6 +114,8 @@ static const struct conf_key conf_keys[] = {
     {"max_frozen", CK_SECONDS, CONF_FIELD(max_frozen_ms), 0, 1000, 3600000},
     {"presync", CK_BOOL, CONF_FIELD(presync), 0, 0, 0},
     {"hot_backup_veto", CK_VETO, CONF_FIELD(hot_backup_veto_ok), 0, 0, 0},
+    {"privsep", CK_BOOL, CONF_FIELD(privsep), 0, 0, 0},
+    {"privsep_user", CK_GROUP, CONF_FIELD(privsep_user), 0, 0, 0},
     {"debug", CK_DEBUG, CONF_FIELD(debug), 0, 0, 2},
 };
 
@@ -605,6 +607,8 @@ conf_defaults(struct conf *c)
 	c->max_frozen_ms = 60 * 1000;
 	c->hot_backup_veto_ok = true; /* hv_vss_daemon(8) says why */
 	c->presync = true;
+	c->privsep = false;
+	strcpy(c->privsep_user, "hvvss");
 	c->debug = 0;
 	/* the device, and deadlines that fit the kernel's own timers */
 	host_conf_defaults(c);

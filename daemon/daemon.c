@@ -26,6 +26,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 
 #include "appproto.h"
@@ -33,8 +34,10 @@
 #include "conf.h"
 #include "ctl.h"
 #include "daemon.h"
+#include "engine.h"
 #include "freeze.h"
 #include "history.h"
+#include "holds.h"
 #include "hooks.h"
 #include "host.h"
 #include "local.h"
@@ -43,6 +46,7 @@
 #include "mountwatch.h"
 #include "os/devstack.h"
 #include "plan.h"
+#include "privproto.h"
 #include "status.h"
 #include "thawguard.h"
 #include "txn.h"
@@ -91,8 +95,79 @@ static struct {
 	uint64_t apps_t0; /* monotonic ms, when an app freeze started */
 } d;
 
+/*
+ * Privsep mode (daemon_start_engine()): this process is the engine, and
+ * its parent plans, freezes, thaws, runs the hooks and keeps the guard
+ * and the record (engine.h, priv.h).  What the parent did is mirrored
+ * here, for the status and for nothing_frozen().
+ */
+static struct {
+	bool on;
+	uint64_t planned; /* the txid the parent planned */
+	bool mounts_changed; /* since that plan (PRIV_EV_MOUNTS) */
+	uint64_t check_id; /* TA_CHECK's CHECK in flight */
+	unsigned int check_ms;
+	uint64_t hooks_id; /* its freeze hooks were asked for */
+	uint64_t hooks_cancelled; /* its freeze hooks' stage cancelled */
+	uint64_t freezing; /* a FREEZE asked for, not answered */
+	uint64_t frozen_id; /* what the parent holds frozen */
+	size_t nfrozen;
+	char paths[PRIV_REASON_MAX];
+	pid_t guard_pid;
+	bool guard_dead;
+} pe;
+
 static void pump(void);
 static void begin_txn(const struct txn_action *);
+static struct txn_event *feed(enum txn_event_kind, uint64_t, enum txn_op,
+    bool, const char *);
+
+/* A request that cannot even be sent fails as its reply would. */
+static void priv_reply(
+    const struct priv_rep *, const struct priv_req *, void *);
+
+static void
+ask(enum priv_type type, uint64_t id, uint32_t arg)
+{
+	struct priv_req req;
+	struct priv_rep rep;
+	char why[128];
+	int rc;
+
+	if ((rc = engine_send(type, id, arg, NULL, 0)) == 0)
+		return;
+	snprintf(why, sizeof(why), "cannot ask the privileged parent: %s",
+	    strerror(-rc));
+	priv_req_make(&req, type, id, arg);
+	priv_rep_make(&rep, (uint16_t)type, id, rc, 0, why);
+	priv_reply(&rep, &req, NULL);
+}
+
+/* The parent plans txn id before its first privileged stage, and anew
+ * if the mount table changed since. */
+static void
+ensure_planned(uint64_t id)
+{
+	if ((pe.planned == id && !pe.mounts_changed) ||
+	    engine_pending(PRIV_CHECK, id))
+		return;
+	pe.mounts_changed = false;
+	ask(PRIV_CHECK, id, 0);
+}
+
+static bool
+fs_busy(void)
+{
+	if (pe.on)
+		return pe.freezing != 0 || engine_pending(PRIV_THAW, 0);
+	return freezer_busy(d.freezer);
+}
+
+static size_t
+fs_nfrozen(void)
+{
+	return pe.on ? pe.nfrozen : freezer_nfrozen(d.freezer);
+}
 
 static struct txn_event *
 feed(enum txn_event_kind kind, uint64_t id, enum txn_op op, bool ok,
@@ -216,6 +291,13 @@ do_check(uint64_t id, unsigned int ms)
 	struct plan p;
 	char why[TXN_TEXT_MAX];
 
+	if (pe.on) {
+		/* the parent plans; the apps are asked once it has */
+		pe.check_id = id;
+		pe.check_ms = ms;
+		ask(PRIV_CHECK, id, 0);
+		return;
+	}
 	forget_checked_plan();
 	if (!make_plan(&p, why, sizeof(why))) {
 		feed(TE_CHECK_DONE, id, 0, false, why);
@@ -262,6 +344,18 @@ run_hooks(enum hooks_phase phase, uint64_t id, unsigned int ms)
 {
 	int rc;
 
+	if (pe.on) {
+		if (phase == HOOKS_FREEZE) {
+			ensure_planned(id);
+			pe.hooks_id = id;
+			ask(PRIV_HOOKS, id, PRIV_PHASE_FREEZE);
+		} else if (pe.hooks_id != id)
+			/* no hook saw "freeze": none is owed "thaw" */
+			feed(TE_HOOKS_THAWED, id, 0, true, NULL);
+		else
+			ask(PRIV_HOOKS, id, PRIV_PHASE_THAW);
+		return;
+	}
 	if ((rc = hooks_run(d.hooks, d.conf.hooks_dir, phase, ms, id)) == 0)
 		return;
 	log_warnx("txn %llu: hooks %s: %s", (unsigned long long)id,
@@ -299,6 +393,20 @@ abort_hooks(uint64_t id, unsigned int ms)
 {
 	struct timeval tv = {0, 100 * 1000};
 
+	if (pe.on) {
+		/* a freeze stage not started yet never will; one running
+		 * is stopped (its reply then counts for nothing) */
+		if (engine_unqueue(PRIV_HOOKS, id) == 0 &&
+		    engine_pending(PRIV_HOOKS, id)) {
+			pe.hooks_cancelled = id;
+			(void)engine_send(PRIV_CANCEL, id, 0, NULL, 0);
+		}
+		if (pe.hooks_id == id)
+			ask(PRIV_HOOKS, id, PRIV_PHASE_ABORT);
+		d.abort_txid = id;
+		d.abort_ms = ms;
+		return;
+	}
 	if (hooks_busy(d.hooks))
 		hooks_cancel(d.hooks);
 	if (hooks_pending(d.hooks, id, HOOKS_ABORT) == 0)
@@ -314,6 +422,10 @@ abort_hooks(uint64_t id, unsigned int ms)
 static void
 abort_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
+	if (pe.on) {
+		ask(PRIV_HOOKS, d.abort_txid, PRIV_PHASE_ABORT);
+		return;
+	}
 	abort_hooks(d.abort_txid, d.abort_ms);
 }
 
@@ -331,6 +443,14 @@ do_fs_freeze(uint64_t id)
 	char why[TXN_TEXT_MAX];
 	int rc;
 
+	if (pe.on) {
+		ensure_planned(id);
+		clock_gettime(CLOCK_REALTIME, &d.frozen_since);
+		log_hold();
+		pe.freezing = id;
+		ask(PRIV_FREEZE, id, 0);
+		return;
+	}
 	/* nothing is frozen that no guard holds: a guard that is starting
 	 * is waited for (thawguard_wait()), not the freeze refused */
 	if (thawguard_wait(id, 0))
@@ -403,6 +523,14 @@ do_fs_thaw(uint64_t id)
 {
 	int rc;
 
+	if (pe.on) {
+		if (pe.nfrozen == 0 && pe.freezing == 0)
+			feed(TE_FS_THAWED, id, 0, true, NULL);
+		else
+			ask(PRIV_THAW, pe.freezing ? pe.freezing : pe.frozen_id,
+			    0);
+		return;
+	}
 	if ((rc = freezer_thaw(d.freezer, id)) < 0)
 		feed(TE_FS_THAWED, id, 0, false, strerror(-rc));
 }
@@ -417,15 +545,15 @@ view(struct daemon_view *v, char *paths, size_t len)
 	v->state = txn_state_name(d.txn.state);
 	v->txid = d.txn.id;
 	v->local = d.txn.local;
-	v->frozen = !freezer_busy(d.freezer) && freezer_nfrozen(d.freezer) > 0;
+	v->frozen = !fs_busy() && fs_nfrozen() > 0;
 	v->frozen_since = d.frozen_since;
 	v->lease_left_ms = d.lease_until_us > now
 	    ? (long long)(d.lease_until_us - now) / 1000
 	    : -1;
 	v->device = d.conf.device;
 	v->connected = hostchan_connected(d.host);
-	v->guard_pid = thawguard_pid();
-	v->guard_alive = thawguard_alive();
+	v->guard_pid = pe.on ? pe.guard_pid : thawguard_pid();
+	v->guard_alive = pe.on ? !pe.guard_dead : thawguard_alive();
 	v->apps = d.apps;
 	local_hold_view(v->hold_text, sizeof(v->hold_text), v->hold_json,
 	    sizeof(v->hold_json));
@@ -433,9 +561,14 @@ view(struct daemon_view *v, char *paths, size_t len)
 	v->frozen_paths = paths;
 	/* a running job changes what is frozen under us: say so, and read
 	 * nothing its threads write */
-	if (freezer_busy(d.freezer)) {
+	if (fs_busy()) {
 		v->frozen = txn_may_be_frozen(&d.txn);
 		snprintf(paths, len, "(a freeze or thaw is in progress)");
+		return;
+	}
+	if (pe.on) {
+		if (pe.nfrozen > 0)
+			snprintf(paths, len, "%s", pe.paths);
 		return;
 	}
 	for (i = 0, n = 0; i < freezer_nfrozen(d.freezer); i++)
@@ -453,16 +586,115 @@ ctl_status(bool json, struct evbuffer *out, void *arg)
 	return status_write(&v, json, out);
 }
 
+/* PLAN's text (priv.h, priv_plan_text()) back into a plan. */
+static int
+plan_parse(char *text, struct plan *p)
+{
+	char *line, *next, *f[6];
+	size_t n, cap_t = 0, cap_s = 0;
+	void *np;
+
+	memset(p, 0, sizeof(*p));
+	for (line = text; line != NULL && *line != '\0'; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		for (n = 0; n < 6 && line != NULL; n++)
+			f[n] = strsep(&line, "\t");
+		if (strcmp(f[0], "veto") == 0 && n >= 2) {
+			p->veto = true;
+			snprintf(p->veto_reason, sizeof(p->veto_reason), "%s",
+			    f[1]);
+		} else if (strcmp(f[0], "target") == 0 && n == 6) {
+			struct plan_target *t;
+
+			if (p->ntargets == cap_t) {
+				cap_t = cap_t ? cap_t * 2 : 8;
+				if ((np = reallocarray(p->targets, cap_t,
+				         sizeof(*t))) == NULL)
+					return -1;
+				p->targets = np;
+			}
+			t = &p->targets[p->ntargets++];
+			memset(t, 0, sizeof(*t));
+			t->mountpoint = strdup(f[1]);
+			t->fstype = strdup(f[2]);
+			t->source = strdup(f[3]);
+			t->level = atoi(f[4]);
+			snprintf(t->order_reason, sizeof(t->order_reason), "%s",
+			    f[5]);
+			if (!t->mountpoint || !t->fstype || !t->source)
+				return -1;
+		} else if (strcmp(f[0], "skip") == 0 && n >= 4) {
+			struct plan_skip *sk;
+
+			if (p->nskips == cap_s) {
+				cap_s = cap_s ? cap_s * 2 : 8;
+				if ((np = reallocarray(p->skips, cap_s,
+				         sizeof(*sk))) == NULL)
+					return -1;
+				p->skips = np;
+			}
+			sk = &p->skips[p->nskips++];
+			memset(sk, 0, sizeof(*sk));
+			sk->mountpoint = strdup(f[1]);
+			sk->fstype = strdup(f[2]);
+			snprintf(sk->reason, sizeof(sk->reason), "%s", f[3]);
+			if (!sk->mountpoint || !sk->fstype)
+				return -1;
+		}
+	}
+	return 0;
+}
+
 static int
 ctl_plan(bool json, struct evbuffer *out, void *arg)
 {
-	return plan_write(&d.conf, d.apps, json, out);
+	struct priv_rep rep;
+	struct plan p;
+	char *text;
+	int rc;
+
+	if (!pe.on)
+		return plan_write(&d.conf, d.apps, json, out);
+	/* the parent's plan: the one it would freeze by */
+	if ((text = malloc(PRIV_PLAN_MAX + 1)) == NULL) {
+		evbuffer_add_printf(out, "cannot plan: out of memory\n");
+		return -1;
+	}
+	rc = engine_call(PRIV_PLAN, 0, 0, &rep, NULL, text, PRIV_PLAN_MAX + 1,
+	    5000);
+	if (rc < 0 || rep.status != 0) {
+		evbuffer_add_printf(out, "cannot plan: %s\n",
+		    rc < 0 ? strerror(-rc) : rep.reason);
+		free(text);
+		return -1;
+	}
+	rc = plan_parse(text, &p);
+	free(text);
+	if (rc == 0)
+		plan_render(&p, &d.conf, d.apps, false, json, out);
+	else
+		evbuffer_add_printf(out, "cannot plan: out of memory\n");
+	plan_free(&p);
+	return rc;
 }
 
 static int
 ctl_history(unsigned int n, bool json, struct evbuffer *out, void *arg)
 {
 	return history_write(n, json, out);
+}
+
+/* TA_FS_CANCEL in privsep mode: a FREEZE not sent yet never is; one
+ * running is cancelled (its reply, undone, follows). */
+static void
+fs_cancel(uint64_t id)
+{
+	if (engine_unqueue(PRIV_FREEZE, id) > 0) {
+		pe.freezing = 0;
+		feed(TE_FS_FROZEN, id, 0, false, "cancelled before it started");
+	} else if (pe.freezing == id)
+		(void)engine_send(PRIV_CANCEL, id, 0, NULL, 0);
 }
 
 static void
@@ -514,6 +746,10 @@ execute(const struct txn_actions *acts)
 			do_fs_freeze(a->id);
 			break;
 		case TA_FS_CANCEL:
+			if (pe.on) {
+				fs_cancel(a->id);
+				break;
+			}
 			/* one that waits for the guard ends now, undone */
 			if (thawguard_cancel_wait())
 				feed(TE_FS_FROZEN, a->id, 0, false,
@@ -529,7 +765,14 @@ execute(const struct txn_actions *acts)
 			break;
 		case TA_LEASE:
 			arm(d.lease_ev, &d.lease_id, a->id, a->ms);
-			thawguard_lease(a->guard, a->guard_ms);
+			/* the parent armed its guard with max_frozen at the
+			 * FREEZE: the lease may shorten that, never stretch
+			 * it, and the parent's thaw disarms it */
+			if (pe.on && a->guard == TXN_GUARD_ARM && a->guard_ms > 0)
+				(void)engine_send(
+				    PRIV_ARM, a->id, a->guard_ms, NULL, 0);
+			else if (!pe.on)
+				thawguard_lease(a->guard, a->guard_ms);
 			break;
 		case TA_LOG:
 			if (a->prio <= LOG_WARNING)
@@ -546,8 +789,7 @@ execute(const struct txn_actions *acts)
 static bool
 nothing_frozen(void)
 {
-	return !txn_may_be_frozen(&d.txn) && !freezer_busy(d.freezer) &&
-	    freezer_nfrozen(d.freezer) == 0;
+	return !txn_may_be_frozen(&d.txn) && !fs_busy() && fs_nfrozen() == 0;
 }
 
 /* The transaction's deadlines and stage order from the configuration. */
@@ -577,6 +819,13 @@ reload_conf(void)
 	int i;
 
 	d.reload = false;
+	if (pe.on) {
+		/* the engine cannot read the file; the parent's settings
+		 * (the allow-list, the hooks) are its own anyway */
+		log_warnx(
+		    "SIGHUP: privsep mode does not reload yet; restart hv_vss_daemon to apply a new configuration");
+		return;
+	}
 	conf_defaults(&c);
 	/* required: a file gone at reload must not mean "the defaults"
 	 * (an empty mounts list would freeze every filesystem) */
@@ -624,9 +873,31 @@ bad:
 static void
 rethaw_cb(evutil_socket_t fd, short what, void *arg)
 {
+	if (pe.on) {
+		if (txn_idle(&d.txn) && !fs_busy() && pe.nfrozen > 0)
+			ask(PRIV_THAW, pe.frozen_id, 0);
+		return;
+	}
 	if (txn_idle(&d.txn) && !freezer_busy(d.freezer) &&
 	    freezer_nfrozen(d.freezer) > 0)
 		(void)freezer_thaw(d.freezer, 0);
+}
+
+/* The parent writes the metrics file; the engine has the counters. */
+static void
+send_metrics(void)
+{
+	size_t len;
+	char *text;
+	int rc;
+
+	if ((text = metrics_text(&len)) == NULL)
+		return;
+	if (len > 0 && len <= PRIV_METRICS_MAX &&
+	    (rc = engine_send(PRIV_METRICS, 0, (uint32_t)len, text, len)) < 0)
+		log_warnx("metrics %s: %s", d.conf.metrics_file,
+		    strerror(-rc));
+	free(text);
 }
 
 /* After each batch: release the log, reconnect, reload, stop. */
@@ -636,15 +907,18 @@ settle(void)
 	struct timeval tv = {RETHAW_SECONDS, 0};
 
 	if (!nothing_frozen()) {
-		if (txn_idle(&d.txn) && !freezer_busy(d.freezer) &&
+		if (txn_idle(&d.txn) && !fs_busy() &&
 		    !evtimer_pending(d.rethaw_ev, NULL))
 			evtimer_add(d.rethaw_ev, &tv);
 		return;
 	}
 	if (log_held())
 		log_release();
-	hooks_output(d.hooks, emit_hook_output, NULL);
-	if (d.metrics_due && d.conf.metrics_file[0] != '\0') {
+	if (!pe.on)
+		hooks_output(d.hooks, emit_hook_output, NULL);
+	if (pe.on && d.metrics_due && d.conf.metrics_file[0] != '\0')
+		send_metrics();
+	else if (d.metrics_due && d.conf.metrics_file[0] != '\0') {
 		int rc = metrics_write(d.conf.metrics_file);
 
 		if (rc < 0)
@@ -760,6 +1034,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 static void
 emergency_thaw(void)
 {
+	/* privsep mode: the parent thaws when this process is gone */
 	if (d.freezer != NULL)
 		freezer_thaw_now(d.freezer);
 }
@@ -785,6 +1060,197 @@ warn_timeouts(const struct conf *c)
 	    900000)
 		log_warnx(
 		    "app_freeze_timeout, hook_timeout and fs_freeze_timeout add up past the 900 s Linux waits for FREEZE");
+}
+
+/* --- privsep mode: the parent's replies and events ---------------------- */
+
+/* A stage's failure as the machine hears it: the parent's reason. */
+static const char *
+priv_why(const struct priv_rep *rep, char *buf, size_t len)
+{
+	if (rep->reason[0] != '\0')
+		snprintf(buf, len, "%s", rep->reason);
+	else if (rep->status > 0)
+		snprintf(buf, len, "refused: %s",
+		    priv_refusal_name(rep->status));
+	else
+		snprintf(buf, len, "%s", strerror(-rep->status));
+	return buf;
+}
+
+/* txn id's CHECK failed: what was queued behind it fails with it. */
+static void
+plan_failed(uint64_t id, const char *why)
+{
+	if (engine_unqueue(PRIV_HOOKS, id) > 0)
+		feed(TE_HOOKS_FROZEN, id, 0, false, why);
+	if (engine_unqueue(PRIV_FREEZE, id) > 0) {
+		pe.freezing = 0;
+		feed(TE_FS_FROZEN, id, 0, false, why);
+	}
+}
+
+static void
+priv_reply(const struct priv_rep *rep, const struct priv_req *req, void *arg)
+{
+	char why[TXN_TEXT_MAX];
+	bool ok = rep->status == 0;
+	uint64_t id = rep->txid;
+
+	if (req == NULL) { /* a side request's */
+		if (rep->status != 0 && rep->type != PRIV_CANCEL)
+			log_warnx("parent: %s: %s", priv_type_name(rep->type),
+			    priv_why(rep, why, sizeof(why)));
+		return;
+	}
+	switch (req->type) {
+	case PRIV_CHECK:
+		pe.planned = ok ? id : 0;
+		if (ok && rep->value == 0 && pe.check_id == id)
+			log_warnx(
+			    "HOT_BACKUP: no filesystem to freeze; the snapshot will be crash-consistent only");
+		if (pe.check_id == id) {
+			pe.check_id = 0;
+			if (ok)
+				apps_check(d.apps, id, pe.check_ms);
+			else
+				feed(TE_CHECK_DONE, id, 0, false,
+				    priv_why(rep, why, sizeof(why)));
+		} else if (!ok)
+			plan_failed(id, priv_why(rep, why, sizeof(why)));
+		break;
+	case PRIV_HOOKS:
+		if (req->arg == PRIV_PHASE_ABORT) {
+			if (rep->status == -EBUSY) {
+				/* a killed hook not yet reaped */
+				struct timeval tv = {0, 100 * 1000};
+
+				evtimer_add(d.abort_retry_ev, &tv);
+			} else if (!ok)
+				log_warnx("txn %llu: hooks abort: %s",
+				    (unsigned long long)id,
+				    priv_why(rep, why, sizeof(why)));
+			return;
+		}
+		if (req->arg == PRIV_PHASE_FREEZE && pe.hooks_cancelled == id) {
+			pe.hooks_cancelled = 0;
+			return; /* the machine moved on: abort_hooks() */
+		}
+		feed(req->arg == PRIV_PHASE_FREEZE ? TE_HOOKS_FROZEN
+		                                   : TE_HOOKS_THAWED,
+		    id, 0, ok, ok ? NULL : priv_why(rep, why, sizeof(why)));
+		break;
+	case PRIV_FREEZE:
+		pe.freezing = 0;
+		if (ok) {
+			pe.frozen_id = id;
+			pe.nfrozen = rep->value;
+			snprintf(pe.paths, sizeof(pe.paths), "%s", rep->reason);
+			clock_gettime(CLOCK_REALTIME, &d.frozen_since);
+			log_info("txn %llu: the parent froze %u filesystem%s: %s",
+			    (unsigned long long)id, rep->value,
+			    rep->value == 1 ? "" : "s", rep->reason);
+		}
+		feed(TE_FS_FROZEN, id, 0, ok,
+		    ok ? NULL : priv_why(rep, why, sizeof(why)));
+		break;
+	case PRIV_THAW:
+		/* refused as "nothing of it is frozen": thawed already */
+		if (rep->status == PRIV_R_ORDER || rep->status == 0 ||
+		    rep->status == -ESTALE) {
+			pe.nfrozen = 0;
+			pe.paths[0] = '\0';
+		}
+		if (rep->status == PRIV_R_ORDER || ok)
+			feed(TE_FS_THAWED, id, 0, true, NULL);
+		else
+			feed(TE_FS_THAWED, id, 0, false,
+			    priv_why(rep, why, sizeof(why)));
+		break;
+	case PRIV_ARM:
+		if (!ok)
+			log_debug("txn %llu: lease not re-armed: %s",
+			    (unsigned long long)id,
+			    priv_why(rep, why, sizeof(why)));
+		return;
+	default:
+		return;
+	}
+	pump();
+}
+
+static void
+priv_event(const struct priv_rep *ev, void *arg)
+{
+	switch (ev->type) {
+	case PRIV_EV_LEASE:
+		log_warnx(
+		    "thaw guard: the daemon did not thaw in time; the guard thawed what it held (%s)",
+		    ev->reason);
+		metrics_guard_thaw();
+		/* as the lease: the next THAW must say E_FAIL */
+		feed(TE_LEASE_EXPIRED, d.lease_id, 0, false, NULL);
+		pump();
+		break;
+	case PRIV_EV_THAWED:
+		log_warnx("thaw guard thawed %s%s%s", ev->reason,
+		    ev->status ? ": " : "",
+		    ev->status ? strerror(-ev->status) : "");
+		break;
+	case PRIV_EV_GUARD_DIED:
+		pe.guard_dead = true;
+		log_warnx("thaw guard died (status %u)", ev->value);
+		break;
+	case PRIV_EV_MOUNTS:
+		pe.mounts_changed = true;
+		break;
+	}
+}
+
+/* The parent is gone: nothing can be frozen or thawed any more. */
+static void
+priv_gone(void *arg)
+{
+	log_warnx("the privileged parent is gone: exiting");
+	d.stopping = true;
+	event_base_loopbreak(d.base);
+}
+
+static int
+engine_device(const char *device, bool fresh, void *arg)
+{
+	struct priv_rep rep;
+	int rc, fd;
+
+	rc = engine_call(PRIV_DEVICE, 0, fresh ? 1 : 0, &rep, &fd, NULL, 0,
+	    5000);
+	if (rc < 0)
+		return rc;
+	if (rep.status != 0 || fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		return rep.status < 0 ? rep.status : -EAGAIN;
+	}
+	return fd;
+}
+
+static int
+engine_comm(pid_t pid, char *buf, size_t len)
+{
+	struct priv_rep rep;
+	int rc;
+
+	snprintf(buf, len, "?");
+	if (pid <= 0 || pid > PRIV_PID_MAX)
+		return -EINVAL;
+	rc = engine_call(
+	    PRIV_COMM, 0, (uint32_t)pid, &rep, NULL, NULL, 0, 2000);
+	if (rc < 0)
+		return rc;
+	if (rep.status != 0)
+		return rep.status < 0 ? rep.status : -EINVAL;
+	snprintf(buf, len, "%s", rep.reason);
+	return 0;
 }
 
 static const struct ctl_handlers ctl_handlers = {ctl_status, ctl_plan,
@@ -822,6 +1288,27 @@ guard_retry_freeze(uint64_t id, void *arg)
 static const struct thawguard_cb guard_cb = {
     guard_lease_passed, guard_retry_freeze, NULL};
 
+/*
+ * The engine's start, in the child of the parent, as root still (the
+ * sockets are bound and given their groups here), before its
+ * confinement: what needs the parent is asked through sock.
+ */
+void
+daemon_start_engine(struct event_base *base, const struct conf *c,
+    int sock, pid_t guard_pid)
+{
+	static const struct engine_cb ecb = {priv_reply, priv_event, priv_gone,
+	    NULL};
+	char err[256];
+
+	pe.on = true;
+	pe.guard_pid = guard_pid;
+	if (engine_open(base, sock, &ecb, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	holds_set_comm(engine_comm);
+	daemon_start(base, c, NULL, NULL, 0);
+}
+
 void
 daemon_start(struct event_base *base, const struct conf *c,
     const char *conf_path, char *const *overrides, int noverrides)
@@ -839,14 +1326,15 @@ daemon_start(struct event_base *base, const struct conf *c,
 	d.noverrides = noverrides;
 	txn_init(&d.txn, &lim);
 	log_set_fatal_hook(emergency_thaw);
-	if ((d.freezer = freezer_new(base, freeze_done, NULL)) == NULL ||
+	if ((!pe.on &&
+	        (d.freezer = freezer_new(base, freeze_done, NULL)) == NULL) ||
 	    (d.host = hostchan_new(base, c->device, &cb, NULL)) == NULL ||
 	    (d.deadline_ev = evtimer_new(base, deadline_cb, NULL)) == NULL ||
 	    (d.lease_ev = evtimer_new(base, lease_cb, NULL)) == NULL)
 		fatalx("out of memory");
 	if ((d.rethaw_ev = evtimer_new(base, rethaw_cb, NULL)) == NULL)
 		fatalx("out of memory");
-	if ((d.hooks = hooks_new(base, hooks_done, NULL)) == NULL ||
+	if ((!pe.on && (d.hooks = hooks_new(base, hooks_done, NULL)) == NULL) ||
 	    (d.abort_retry_ev = evtimer_new(base, abort_retry_cb, NULL)) ==
 	        NULL)
 		fatalx("out of memory");
@@ -855,11 +1343,14 @@ daemon_start(struct event_base *base, const struct conf *c,
 	local_init(&d.txn, d.apps, local_feed);
 	if ((d.ctl = ctl_new(base, c, &ctl_handlers, NULL)) == NULL)
 		fatalx("cannot serve hv_vss_ctl on %s", c->ctl_socket);
-	thawguard_start(base, d.freezer, c->run_dir, &guard_cb);
+	if (pe.on)
+		hostchan_set_opener(d.host, engine_device, NULL);
+	else
+		thawguard_start(base, d.freezer, c->run_dir, &guard_cb);
 	warn_timeouts(c);
 	/* without it every FREEZE reads the mount table anew: slower with
-	 * many mounts, never wrong */
-	if ((d.mounts = mountwatch_open(NULL)) == NULL)
+	 * many mounts, never wrong (privsep: the parent watches) */
+	if (!pe.on && (d.mounts = mountwatch_open(NULL)) == NULL)
 		log_warn("cannot watch the mount table for changes");
 	/* a client gone mid-write must not kill us */
 	signal(SIGPIPE, SIG_IGN);
@@ -895,6 +1386,12 @@ daemon_run(void)
 	emergency_thaw();
 	if (log_held())
 		log_release();
+	if (pe.on) {
+		/* the process ends now: the parent unlinks the sockets (the
+		 * engine may not) and thaws whatever is left */
+		engine_close();
+		return 0;
+	}
 	hooks_output(d.hooks, emit_hook_output, NULL);
 	hostchan_free(d.host);
 	ctl_free(d.ctl);

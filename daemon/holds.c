@@ -26,6 +26,15 @@ hold_label_ok(const char *s)
 	return n > 0 && n <= HOLD_LABEL_MAX;
 }
 
+/* proc_comm(), or the parent's COMM in privsep mode (holds.h) */
+static int (*comm_fn)(pid_t, char *, size_t) = proc_comm;
+
+void
+holds_set_comm(int (*fn)(pid_t, char *, size_t))
+{
+	comm_fn = fn != NULL ? fn : proc_comm;
+}
+
 void
 holder_ask(struct holder *h, uid_t uid, pid_t pid, const char *label,
     unsigned int lease_ms)
@@ -36,7 +45,7 @@ holder_ask(struct holder *h, uid_t uid, pid_t pid, const char *label,
 	h->lease_ms = lease_ms;
 	/* as it is when it asks: it may be gone by the time anyone
 	 * reads the status */
-	proc_comm(pid, h->comm, sizeof(h->comm));
+	(void)comm_fn(pid, h->comm, sizeof(h->comm));
 	snprintf(h->label, sizeof(h->label), "%s", label ? label : "");
 }
 

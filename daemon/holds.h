@@ -34,6 +34,11 @@ struct holder {
 /* A label hv_vss_ctl may pass: 1 to HOLD_LABEL_MAX of [A-Za-z0-9._:@/+-]. */
 bool hold_label_ok(const char *);
 /* A new hold asked for by uid/pid; label may be NULL. */
+/*
+ * How a holder's command name is read (proc_comm() by default; the
+ * engine, which cannot open /proc, asks its parent).  NULL: the default.
+ */
+void holds_set_comm(int (*fn)(pid_t, char *, size_t));
 void holder_ask(
     struct holder *, uid_t, pid_t, const char *label, unsigned int lease_ms);
 /* Its transaction is txid. */

@@ -58,6 +58,14 @@ void hostchan_close(struct hostchan *);
 int hostchan_reply(struct hostchan *, bool ok);
 bool hostchan_connected(const struct hostchan *);
 void hostchan_set_device(struct hostchan *, const char *);
+/*
+ * How the device is opened: open(2) by default; in privsep mode the
+ * engine gets it from its parent.  fn returns a descriptor or -errno;
+ * fresh: the last one was lost, a new open is wanted (not the copy the
+ * parent keeps).  NULL: open(2).
+ */
+typedef int (*hostchan_open_fn)(const char *device, bool fresh, void *arg);
+void hostchan_set_opener(struct hostchan *, hostchan_open_fn, void *arg);
 
 /*
  * The settings the backend's kernel decides.  host_conf_defaults():

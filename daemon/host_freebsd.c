@@ -639,3 +639,13 @@ host_conf_apply(const struct conf *c)
 		    "thaw_timeout %u ms, twice (the filesystems, then the applications), does not fit FreeBSD's %d s timer for THAW (%d ms usable)",
 		    c->thaw_timeout_ms, KERNEL_TIMER_MS / 1000, BUDGET_MS);
 }
+
+/*
+ * Privsep mode is Linux's only so far (main.c refuses it here, where the
+ * engine would need both devices from its parent): nothing calls this.
+ */
+void
+hostchan_set_opener(struct hostchan *h, hostchan_open_fn fn, void *arg)
+{
+	fatalx("hostchan_set_opener: privsep is not supported on FreeBSD");
+}

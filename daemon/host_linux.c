@@ -47,6 +47,9 @@ struct hostchan {
 	bool open_failed_logged;
 	bool backoff; /* wait before the next open */
 	uint32_t req_flags; /* echoed in the reply */
+	hostchan_open_fn open_fn; /* NULL: open(2) */
+	void *open_arg;
+	bool fresh; /* lost: the next open is a new one */
 	struct event *read_ev;
 	struct event *retry_ev;
 };
@@ -120,6 +123,7 @@ static void
 lose(struct hostchan *h, const char *why, bool rejected)
 {
 	hostchan_close(h);
+	h->fresh = true;
 	h->cb.lost(why, rejected, h->arg);
 }
 
@@ -171,12 +175,25 @@ try_open(struct hostchan *h)
 	char holder[128];
 	int fd, err;
 
-	if ((fd = open(h->device, O_RDWR | O_CLOEXEC)) == -1) {
+	if (h->open_fn != NULL) {
+		fd = h->open_fn(h->device, h->fresh, h->open_arg);
+		if (fd < 0) {
+			errno = -fd;
+			fd = -1;
+		}
+	} else
+		fd = open(h->device, O_RDWR | O_CLOEXEC);
+	if (fd == -1) {
 		err = errno;
 		if (h->open_failed_logged)
 			return false;
 		h->open_failed_logged = true;
-		if (err == EBUSY) {
+		/* the parent's open: it cannot be looked into from here */
+		if (err == EBUSY && h->open_fn != NULL)
+			log_warnx(
+			    "%s is busy: another VSS daemon holds it; retrying every %d s",
+			    h->device, RETRY_SECONDS);
+		else if (err == EBUSY) {
 			find_holder(h->device, holder, sizeof(holder));
 			log_warnx(
 			    "%s is busy: another VSS daemon holds it (%s); retrying every %d s",
@@ -218,6 +235,7 @@ try_open(struct hostchan *h)
 	}
 	h->fd = fd;
 	h->registered = false;
+	h->fresh = false;
 	return true;
 }
 
@@ -342,4 +360,11 @@ hostchan_free(struct hostchan *h)
 	event_free(h->retry_ev);
 	free(h->device);
 	free(h);
+}
+
+void
+hostchan_set_opener(struct hostchan *h, hostchan_open_fn fn, void *arg)
+{
+	h->open_fn = fn;
+	h->open_arg = arg;
 }

@@ -25,6 +25,7 @@
 #include "guard.h"
 #include "host.h"
 #include "log.h"
+#include "parent.h"
 #include "sigs.h"
 
 #define MAX_OVERRIDES 64
@@ -238,6 +239,13 @@ main(int argc, char *argv[])
 		    "hv_vss_daemon: must run as root (it freezes filesystems)\n");
 		exit(1);
 	}
+#ifdef __FreeBSD__
+	if (c.privsep) {
+		fprintf(stderr,
+		    "hv_vss_daemon: privsep = yes is not supported on FreeBSD yet\n");
+		exit(1);
+	}
+#endif
 	if (!guard_found) {
 		fprintf(stderr, "hv_vss_daemon: thaw guard: %s\n", guard_err);
 		exit(1);
@@ -261,8 +269,15 @@ main(int argc, char *argv[])
 		fatalx("libevent without thread support");
 	if ((base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
-	log_info("starting: device %s, %s plan", c.device,
-	    c.nmounts > 0 ? "allow-listed" : "automatic");
+	log_info("starting: device %s, %s plan%s", c.device,
+	    c.nmounts > 0 ? "allow-listed" : "automatic",
+	    c.privsep ? ", privilege separated" : "");
+	if (c.privsep) {
+		i = parent_run(base, &c, foreground);
+		event_base_free(base);
+		log_info("exiting");
+		return i;
+	}
 	daemon_start(base, &c, conf_path, overrides, noverrides);
 	watch_strays(base);
 	i = daemon_run();

@@ -189,6 +189,23 @@ write_job(void *arg)
 	return NULL;
 }
 
+char *
+metrics_text(size_t *len)
+{
+	char *text = NULL;
+	FILE *f;
+
+	*len = 0;
+	if ((f = open_memstream(&text, len)) == NULL)
+		return NULL;
+	format(f);
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
 int
 metrics_write(const char *path)
 {

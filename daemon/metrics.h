@@ -7,6 +7,7 @@
 #define HVVSS_METRICS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -19,5 +20,8 @@ void metrics_backup(bool backup, bool local, bool ok, const char *culprit,
 void metrics_guard_thaw(void);
 /* Write them to path atomically; -errno. */
 int metrics_write(const char *path);
+/* The textfile's text (malloc'd, *len bytes), for another process to
+ * write (the privileged parent); NULL on failure. */
+char *metrics_text(size_t *len);
 
 #endif /* HVVSS_METRICS_H */

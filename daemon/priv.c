@@ -61,6 +61,7 @@
 #include "plan.h"
 #include "priv.h"
 #include "privproto.h"
+#include "record.h"
 #include "util.h"
 
 #define MOUNT_CHECK_MS 1000
@@ -87,11 +88,42 @@ struct priv {
 	bool dead; /* the engine is gone: waiting for a job to end */
 	struct mountwatch *mw;
 	struct event *mtimer;
+	struct record *record; /* NULL: none (tests) */
 	unsigned char *buf; /* MSG_MAX bytes */
 };
 
 /* A metrics write in flight (a detached thread). */
 static atomic_bool metrics_writing;
+
+/*
+ * The host device, kept open by the parent across its engines: a
+ * restarted engine gets it back at once, and no other VSS daemon can
+ * take it meanwhile.  Opened anew when an engine is gone (so that the
+ * kernel fails what was in flight) and when one asks (it lost the
+ * channel).
+ */
+static int kept_dev = -1;
+
+void
+priv_set_record(struct priv *p, struct record *r)
+{
+	p->record = r;
+}
+
+int
+priv_device_reopen(const struct conf *c)
+{
+	return kept_dev >= 0 ? priv_device_renew(c) : 0;
+}
+
+int
+priv_device_renew(const struct conf *c)
+{
+	if (kept_dev >= 0)
+		close(kept_dev);
+	kept_dev = open(c->device, O_RDWR | O_CLOEXEC);
+	return kept_dev >= 0 ? 0 : -errno;
+}
 
 uint64_t
 priv_ndone(const struct priv *p)
@@ -186,6 +218,8 @@ gone_final(struct priv *p)
 		log_warnx("priv: txn %llu: abort hooks: %s",
 		    (unsigned long long)p->st.txid, strerror(-rc));
 	}
+	if (freezer_nfrozen(p->freezer) == 0 && log_held())
+		log_release();
 	if (freezer_nfrozen(p->freezer) > 0)
 		log_warnx(
 		    "priv: %zu filesystem%s still frozen for the engine that is gone: the thaw guard holds them",
@@ -212,7 +246,9 @@ done(
 		gone_final(p);
 		return;
 	}
-	reply(p, r.type, r.txid, ok ? 0 : (status < 0 ? status : -EIO), value,
+	/* ok with a status < 0: done, with something to report (a THAW
+	 * that found some thawed already) */
+	reply(p, r.type, r.txid, status < 0 ? status : (ok ? 0 : -EIO), value,
 	    reason, -1);
 }
 
@@ -222,29 +258,45 @@ freeze_cb(const struct freeze_result *r, void *arg)
 	struct priv *p = arg;
 
 	if (r->thaw) {
+		char why[PRIV_REASON_MAX];
+
 		if (r->ok)
-			log_info("priv: txn %llu: thawed: %s",
-			    (unsigned long long)r->id,
+			log_info("priv: txn %llu: thawed in %.1f ms: %s",
+			    (unsigned long long)r->id, r->freeze_us / 1000.0,
 			    r->order[0] ? r->order : "nothing was frozen");
 		else
 			log_warnx("priv: txn %llu: thaw failed: %s",
 			    (unsigned long long)r->id, r->reason);
-		done(p, r->ok, -EIO, r->ok ? (uint32_t)p->nfrozen : 0,
-		    r->reason);
+		if (log_held() && freezer_nfrozen(p->freezer) == 0)
+			log_release();
+		if (r->ok && r->nstale > 0) {
+			snprintf(why, sizeof(why),
+			    "%zu filesystem%s thawed by someone else before THAW (the thaw guard, or an admin): the snapshot may be inconsistent",
+			    r->nstale, r->nstale == 1 ? " was" : "s were");
+			done(p, true, -ESTALE, (uint32_t)p->nfrozen, why);
+		} else
+			done(p, r->ok, r->ok ? 0 : -EIO,
+			    r->ok ? (uint32_t)p->nfrozen : 0, r->reason);
 		if (r->ok)
 			p->nfrozen = 0;
 		return;
 	}
 	if (r->ok) {
 		p->nfrozen = r->nfrozen;
-		log_info("priv: txn %llu: froze %zu filesystem%s: %s",
+		log_info(
+		    "priv: txn %llu: froze %zu filesystem%s in %.1f ms (presync %.1f ms): %s",
 		    (unsigned long long)r->id, r->nfrozen,
-		    r->nfrozen == 1 ? "" : "s", r->order);
-	} else
+		    r->nfrozen == 1 ? "" : "s", r->freeze_us / 1000.0,
+		    r->sync_us / 1000.0, r->order);
+	} else {
 		log_warnx("priv: txn %llu: freeze failed: %s",
 		    (unsigned long long)r->id, r->reason);
-	done(p, r->ok, r->cancelled ? -ECANCELED : -EIO, (uint32_t)r->nfrozen,
-	    r->reason);
+		if (log_held() && freezer_nfrozen(p->freezer) == 0)
+			log_release();
+	}
+	/* done: the order, which status shows as what is frozen */
+	done(p, r->ok, r->ok ? 0 : (r->cancelled ? -ECANCELED : -EIO),
+	    (uint32_t)r->nfrozen, r->ok ? r->order : r->reason);
 }
 
 static void
@@ -271,7 +323,7 @@ hooks_cb(const struct hooks_result *r, void *arg)
 		gone_final(p);
 		return;
 	}
-	done(p, r->ok, -EIO, (uint32_t)r->nran, r->reason);
+	done(p, r->ok, r->ok ? 0 : -EIO, (uint32_t)r->nran, r->reason);
 }
 
 /* Freezer hooks: the guard holds each filesystem before it is frozen. */
@@ -281,6 +333,11 @@ fs_prepare(int fd, const char *path, dev_t dev, void *arg)
 	struct priv *p = arg;
 	int slot;
 
+	/* named in the record first: a parent that dies now is followed by
+	 * one that thaws it at its start */
+	if (p->record != NULL &&
+	    record_add(p->record, dev, path, p->cur.txid) < 0)
+		return -EIO;
 	if (p->guard == NULL)
 		return 0;
 	if ((slot = guard_hold(p->guard, fd, path)) < 0)
@@ -297,26 +354,28 @@ fs_released(void *arg)
 
 	if (p->guard != NULL)
 		guard_thawed(p->guard);
+	if (p->record != NULL)
+		record_clear(p->record);
 }
 
 static void
 do_device(struct priv *p)
 {
 	char why[PRIV_REASON_MAX];
-	int fd, e;
+	int rc;
 
-	if ((fd = open(p->c->device, O_RDWR | O_CLOEXEC)) == -1) {
-		e = errno;
-		errfmt(why, sizeof(why), e, "%s", p->c->device);
-		done(p, false, -e, 0, why);
+	if ((kept_dev < 0 || p->cur.arg == 1) &&
+	    (rc = priv_device_renew(p->c)) < 0) {
+		errfmt(why, sizeof(why), -rc, "%s", p->c->device);
+		done(p, false, rc, 0, why);
 		return;
 	}
-	/* done() without its reply, then the reply with the fd */
+	/* done() without its reply, then the reply with the fd (a copy:
+	 * ours stays open) */
 	p->st.busy = false;
 	p->st.running = 0;
 	p->ndone++;
-	reply(p, PRIV_DEVICE, 0, 0, 0, NULL, fd);
-	close(fd);
+	reply(p, PRIV_DEVICE, 0, 0, 0, NULL, kept_dev);
 }
 
 static void
@@ -367,10 +426,12 @@ do_request(struct priv *p)
 		do_check(p);
 		return;
 	case PRIV_FREEZE:
+		log_hold(); /* from here on the log may sit on a frozen fs */
 		if ((rc = freezer_freeze(
 		         p->freezer, &p->plan, p->c->presync, r->txid)) < 0) {
 			snprintf(why, sizeof(why), "%s",
 			    freezer_last_reason(p->freezer));
+			log_release();
 			done(p, false, rc, 0, why);
 		}
 		return; /* freeze_cb() */

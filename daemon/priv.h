@@ -28,6 +28,7 @@ struct guard;
 struct guard_event;
 struct plan;
 struct priv;
+struct record;
 
 /*
  * The engine's end closed, and nothing is frozen any more (or what is
@@ -62,6 +63,22 @@ void priv_guard(struct priv *, const struct guard_event *);
  * Whole lines only, at most max bytes, no NUL; returns its length.
  */
 size_t priv_plan_text(const struct plan *, char *out, size_t max);
+
+/*
+ * The ownership record (record.h) each filesystem is named in before it
+ * is frozen, and cleared from once thawed; NULL: none.
+ */
+void priv_set_record(struct priv *, struct record *);
+
+/*
+ * Close the host device the parent keeps for its engines and open it
+ * anew (DEVICE hands the engine a copy): when an engine is gone, so
+ * that the kernel fails what it had in flight.  -errno if it cannot be
+ * opened now (the next DEVICE tries again).
+ */
+int priv_device_renew(const struct conf *);
+/* The same if it is open; 0 if not. */
+int priv_device_reopen(const struct conf *);
 
 /* Requests done and refused so far (for tests and the log). */
 uint64_t priv_ndone(const struct priv *);

@@ -176,8 +176,10 @@ priv_check(const struct priv_state *st, const void *buf, size_t len,
 
 	switch (r.type) {
 	case PRIV_DEVICE:
-		if ((rc = check_noarg(&r, why, whylen)) != 0)
-			return rc;
+		if (r.arg > 1)
+			return refuse(PRIV_R_ARG, why, whylen,
+			    "DEVICE: arg %u (0: the kept one, 1: a new one)",
+			    r.arg);
 		if (r.txid != 0)
 			return refuse(PRIV_R_TXID, why, whylen,
 			    "DEVICE names no transaction (got %llu)",
@@ -186,7 +188,11 @@ priv_check(const struct priv_state *st, const void *buf, size_t len,
 	case PRIV_CHECK:
 		if ((rc = check_noarg(&r, why, whylen)) != 0)
 			return rc;
-		if (r.txid == 0 || r.txid <= st->txid)
+		/* the current one again, while only planned: planned anew
+		 * (the mount table changed since), its hooks' state kept */
+		if (r.txid == 0 ||
+		    (r.txid <= st->txid &&
+		        !(r.txid == st->txid && st->tx == PRIV_TX_PLANNED)))
 			return refuse(PRIV_R_TXID, why, whylen,
 			    "CHECK txn %llu: not above the current %llu",
 			    (unsigned long long)r.txid,
@@ -307,9 +313,10 @@ priv_apply(
 {
 	switch (r->type) {
 	case PRIV_CHECK:
+		if (r->txid != st->txid)
+			st->hooks_frozen = false;
 		st->txid = r->txid;
 		st->tx = ok ? PRIV_TX_PLANNED : PRIV_TX_IDLE;
-		st->hooks_frozen = false;
 		break;
 	case PRIV_FREEZE:
 		/* a failed freeze was undone by the freezer */

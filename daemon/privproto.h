@@ -55,8 +55,10 @@
 #define PRIV_PID_MAX 4194304 /* COMM's pid: Linux's PID_MAX_LIMIT */
 
 enum priv_type {
-	PRIV_DEVICE = 1, /* open the host device, reply carries its fd
-	                    (SCM_RIGHTS); txid 0, arg 0 */
+	PRIV_DEVICE = 1, /* the host device, reply carries its fd
+	                    (SCM_RIGHTS); txid 0; arg 0: the copy the
+	                    parent keeps (opened if none), 1: closed and
+	                    opened anew (the engine lost the channel) */
 	PRIV_CHECK, /* plan transaction txid (a new one, above every
 	               earlier one); value: targets planned */
 	PRIV_FREEZE, /* freeze txid's plan; value: filesystems frozen;

@@ -63,6 +63,9 @@ struct privsep {
 	unsigned int restarts;
 	struct event *reap; /* the engine is gone: reap it */
 	struct event *restart; /* the backoff passed: start another */
+	struct record *record;
+	void (*stopped)(void *); /* stopping: called once it is gone */
+	void *stopped_arg;
 };
 
 const char *
@@ -138,7 +141,7 @@ child(struct privsep *ps, int sock)
 	sigemptyset(&all);
 	(void)sigprocmask(SIG_SETMASK, &all, NULL);
 	close_others(sock, ps->pc.keep, ps->pc.nkeep);
-	if (ps->pc.before != NULL && ps->pc.before(ps->pc.arg) == -1)
+	if (ps->pc.before != NULL && ps->pc.before(sock, ps->pc.arg) == -1)
 		_exit(1);
 	if (sandbox_engine_as(ps->uid, ps->gid, ps->root, err, sizeof(err)) ==
 	    -1) {
@@ -181,6 +184,7 @@ spawn(struct privsep *ps, char *err, size_t errlen)
 		ps->pid = -1;
 		return -1;
 	}
+	priv_set_record(ps->priv, ps->record);
 	log_info("privsep: engine pid %d started (user uid %u, root %s)",
 	    (int)pid, (unsigned int)ps->uid, ps->root);
 	return 0;
@@ -225,7 +229,17 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
 		;
 	ps->pid = -1;
+	/* the device the engine had: closed and opened anew, so that the
+	 * kernel fails what was in flight, with no moment in which another
+	 * daemon could take it */
+	(void)priv_device_reopen(ps->c);
 	lived = mono_ms() - ps->started_ms;
+	if (ps->stopped != NULL) {
+		log_info("privsep: the engine (pid %d) %s", (int)pid,
+		    privsep_status(status, how, sizeof(how)));
+		ps->stopped(ps->stopped_arg);
+		return;
+	}
 	if (lived >= PRIVSEP_STABLE_MS)
 		ps->backoff_ms = PRIVSEP_BACKOFF_MIN_MS;
 	log_warnx(
@@ -307,6 +321,35 @@ privsep_free(struct privsep *ps)
 	if (ps->restart != NULL)
 		event_free(ps->restart);
 	free(ps);
+}
+
+void
+privsep_stop(struct privsep *ps, void (*done)(void *), void *arg)
+{
+	ps->stopped = done;
+	ps->stopped_arg = arg;
+	evtimer_del(ps->restart);
+	if (ps->pid <= 0) {
+		done(arg);
+		return;
+	}
+	(void)kill(ps->pid, SIGTERM);
+}
+
+int
+privsep_signal(const struct privsep *ps, int sig)
+{
+	if (ps->pid <= 0)
+		return -ESRCH;
+	return kill(ps->pid, sig) == 0 ? 0 : -errno;
+}
+
+void
+privsep_set_record(struct privsep *ps, struct record *r)
+{
+	ps->record = r;
+	if (ps->priv != NULL)
+		priv_set_record(ps->priv, r);
 }
 
 void

@@ -32,6 +32,7 @@ struct event_base;
 struct guard;
 struct guard_event;
 struct privsep;
+struct record;
 
 #define PRIVSEP_BACKOFF_MIN_MS 100
 #define PRIVSEP_BACKOFF_MAX_MS 30000
@@ -43,8 +44,9 @@ struct privsep_conf {
 	const char *root; /* its empty root directory */
 	int keep[PRIVSEP_KEEP_MAX]; /* descriptors the engine keeps */
 	size_t nkeep;
-	/* in the child, before confinement; -1 ends it (exit 1) */
-	int (*before)(void *arg);
+	/* in the child, before confinement (sock: its end); -1 ends it
+	 * (exit 1) */
+	int (*before)(int sock, void *arg);
 	/* the engine, confined: sock is its end; returns its exit status */
 	int (*engine)(int sock, void *arg);
 	void *arg;
@@ -60,6 +62,19 @@ struct privsep *privsep_start(struct event_base *base, const struct conf *c,
 
 /* Stop: thaw, kill and reap the engine, free. */
 void privsep_free(struct privsep *);
+
+/*
+ * Stop: the engine gets SIGTERM (it finishes or fails what runs, thaws
+ * through us, exits), and once it is gone and reaped, done() is called
+ * instead of another engine started.  done() at once if none runs.
+ */
+void privsep_stop(struct privsep *, void (*done)(void *), void *arg);
+
+/* Send the running engine a signal (SIGHUP); -errno, -ESRCH if none. */
+int privsep_signal(const struct privsep *, int sig);
+
+/* The ownership record each frozen filesystem is named in (priv.h). */
+void privsep_set_record(struct privsep *, struct record *);
 
 /* Forward one of the guard's events to the engine (priv_guard()). */
 void privsep_guard(struct privsep *, const struct guard_event *);

@@ -283,16 +283,27 @@ int
 plan_write(const struct conf *c, const struct apps *apps, bool json,
     struct evbuffer *b)
 {
-	struct app_rows rows = {b, json, true, -1};
 	struct plan p;
 	char err[256];
-	size_t i;
 
 	if (plan_build(&p, c, NULL, devstack_system_root, true, err,
 	        sizeof(err)) != 0) {
 		evbuffer_add_printf(b, "cannot plan: %s\n", err);
 		return -1;
 	}
+	plan_render(&p, c, apps, true, json, b);
+	plan_free(&p);
+	return 0;
+}
+
+void
+plan_render(const struct plan *pl, const struct conf *c,
+    const struct apps *apps, bool hooks, bool json, struct evbuffer *b)
+{
+	struct app_rows rows = {b, json, true, -1};
+	const struct plan p = *pl;
+	size_t i;
+
 	if (json) {
 		evbuffer_add_printf(b, "{\"filesystems\": [");
 		for (i = 0; i < p.ntargets; i++) {
@@ -324,7 +335,10 @@ plan_write(const struct conf *c, const struct apps *apps, bool json,
 		evbuffer_add_printf(b, "], \"apps\": [");
 		apps_foreach(apps, app_row, &rows);
 		evbuffer_add_printf(b, "], \"hooks\": ");
-		list_hooks(c->hooks_dir, b, true);
+		if (hooks)
+			list_hooks(c->hooks_dir, b, true);
+		else
+			evbuffer_add_printf(b, "null");
 		/* hot_backup_veto = ok: S_OK, and the FREEZE fails on it */
 		evbuffer_add_printf(b,
 		    ", \"hot_backup\": {\"answer\": \"%s\", "
@@ -337,8 +351,7 @@ plan_write(const struct conf *c, const struct apps *apps, bool json,
 		        ? "nothing to freeze: crash-consistent only"
 		        : "the plan is acceptable; applications are asked at HOT_BACKUP");
 		evbuffer_add_printf(b, "}}\n");
-		plan_free(&p);
-		return 0;
+		return;
 	}
 	evbuffer_add_printf(b,
 	    "freeze, in this order (a level at a time, in parallel within a level):\n");
@@ -363,7 +376,12 @@ plan_write(const struct conf *c, const struct apps *apps, bool json,
 	for (rows.tier = 0; rows.tier <= 9; rows.tier++)
 		apps_foreach(apps, app_row, &rows);
 	evbuffer_add_printf(b, "hooks:\n");
-	list_hooks(c->hooks_dir, b, false);
+	if (hooks)
+		list_hooks(c->hooks_dir, b, false);
+	else
+		evbuffer_add_printf(b,
+		    "  (those of %s: the engine cannot list them, the parent runs them)\n",
+		    c->hooks_dir);
 	if (p.veto && c->hot_backup_veto_ok)
 		evbuffer_add_printf(b,
 		    "HOT_BACKUP now: S_OK (hot_backup_veto = ok), then "
@@ -377,8 +395,6 @@ plan_write(const struct conf *c, const struct apps *apps, bool json,
 		    p.ntargets == 0
 		        ? " (but nothing to freeze: crash-consistent only)"
 		        : ", if every application answers READY");
-	plan_free(&p);
-	return 0;
 }
 
 static void

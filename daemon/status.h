@@ -42,6 +42,11 @@ int status_write(const struct daemon_view *, bool json, struct evbuffer *);
  */
 int plan_write(
     const struct conf *, const struct apps *, bool json, struct evbuffer *);
+/* The same for a plan made elsewhere (the parent's, in privsep mode);
+ * hooks: list hooks_dir's hooks (false: it cannot be read here). */
+struct plan;
+void plan_render(const struct plan *, const struct conf *,
+    const struct apps *, bool hooks, bool json, struct evbuffer *);
 int history_write(unsigned int n, bool json, struct evbuffer *);
 /* s as a JSON string: UTF-8 kept, invalid bytes as U+FFFD (status.c) */
 void status_json_str(struct evbuffer *, const char *s);
