@@ -145,7 +145,7 @@ TEST_PROGS = $(B)/tests/sandbox $(B)/tests/failfreeze.so $(UNIT_BINS) \
 	     $(B)/tests/guard_drive $(B)/tests/fbsd_cmds \
 	     $(B)/tests/hv_vss_guard_trig $(B)/tests/hv_vss_priv \
 	     $(B)/tests/hv_vss_confine $(B)/tests/hv_vss_daemon_fbsdhost \
-	     $(B)/tests/hv_vss_privsep
+	     $(B)/tests/hv_vss_privsep $(B)/tests/hv_vss_daemon_trig
 # bench/: the raw FIFREEZE floor and the write-stall writer (bench/run)
 BENCH_PROGS = $(B)/bench/rawfreeze $(B)/bench/stallwriter
 
@@ -205,6 +205,20 @@ $(B)/hv_vss_daemon: $(B)/daemon/main.o $(DAEMON_LIB_OBJS)
 $(B)/tests/hv_vss_daemon_fbsdhost: $(B)/daemon/main.o \
     $(filter-out $(B)/daemon/host_linux.o,$(DAEMON_LIB_OBJS)) \
     $(B)/daemon/host_freebsd.o | $(B)/tests/hv_vss_guard
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) \
+	    $(call pc_libs,$(DAEMON_PKGS)) -lpthread
+
+# the daemon with the engine's test trigger (SIGUSR2: a forbidden system
+# call, daemon/parent.c), for t_privsep_daemon.sh; its guard beside it
+$(B)/tests/trig/parent.o: daemon/parent.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DHVVSS_TEST_TRIGGERS -Idaemon \
+	    $(call pc_cflags,$(DAEMON_CFLAGS_PKGS)) -MMD -MP -c $< -o $@
+
+$(B)/tests/hv_vss_daemon_trig: $(B)/daemon/main.o \
+    $(filter-out $(B)/daemon/os/sandbox_linux.o $(B)/daemon/parent.o, \
+    $(DAEMON_LIB_OBJS)) $(B)/tests/trig/sandbox_linux.o \
+    $(B)/tests/trig/parent.o | $(B)/tests/hv_vss_guard
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) \
 	    $(call pc_libs,$(DAEMON_PKGS)) -lpthread
 

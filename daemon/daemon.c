@@ -768,7 +768,8 @@ execute(const struct txn_actions *acts)
 			/* the parent armed its guard with max_frozen at the
 			 * FREEZE: the lease may shorten that, never stretch
 			 * it, and the parent's thaw disarms it */
-			if (pe.on && a->guard == TXN_GUARD_ARM && a->guard_ms > 0)
+			if (pe.on && a->guard == TXN_GUARD_ARM &&
+			    a->guard_ms > 0 && (pe.nfrozen > 0 || pe.freezing))
 				(void)engine_send(
 				    PRIV_ARM, a->id, a->guard_ms, NULL, 0);
 			else if (!pe.on)

@@ -125,6 +125,15 @@ guard_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+#ifdef HVVSS_TEST_TRIGGERS
+/* Test builds: SIGUSR2 makes the engine attempt a forbidden call. */
+static void
+trigger(int sig)
+{
+	sandbox_test_forbidden();
+}
+#endif
+
 /* In the engine, as root still: its log, its sockets, its device. */
 static int
 engine_before(int sock, void *arg)
@@ -134,6 +143,9 @@ engine_before(int sock, void *arg)
 	log_init(p.foreground, p.c->debug); /* reopened: LOG_NDELAY */
 	tzset(); /* /etc/localtime, read while it can be */
 	sigs_ignore_stray();
+#ifdef HVVSS_TEST_TRIGGERS
+	signal(SIGUSR2, trigger);
+#endif
 	if ((base = event_base_new()) == NULL) {
 		log_warnx("engine: cannot create its event loop");
 		return -1;
