@@ -19,7 +19,7 @@ cat >/tmp/window.sh <<EOF2
 . /tmp/funcs.sh
 parent=\$(cat /tmp/daemon.pid)
 engine=\$(engine_of \$parent)
-guard=\$(ps -o pid= -C hv_vss_guard | tr -d ' ' | head -n 1)
+guard=\$(ps -o pid=,comm= --ppid \$parent | awk '\$2 == "hv_vss_guard" {print \$1}')
 say engine.uid "\$(field \$engine Uid | awk '{print \$1, \$2, \$3, \$4}')"
 say engine.capeff "\$(field \$engine CapEff)"
 say engine.nnp "\$(field \$engine NoNewPrivs)"
