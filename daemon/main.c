@@ -273,7 +273,9 @@ main(int argc, char *argv[])
 	    c.nmounts > 0 ? "allow-listed" : "automatic",
 	    c.privsep ? ", privilege separated" : "");
 	if (c.privsep) {
+		watch_strays(base);
 		i = parent_run(base, &c, foreground);
+		unwatch_strays();
 		event_base_free(base);
 		log_info("exiting");
 		return i;

@@ -192,7 +192,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	p.stopping = true;
 	log_info("%s: stopping the engine", strsignal(sig));
 	evtimer_add(p.stop_timer, &tv);
-	privsep_stop(p.ps, stopped, NULL);
+	privsep_stop(p.ps, (int)sig, stopped, NULL);
 }
 
 /* <run_dir>/empty: the engine's root. */

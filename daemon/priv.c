@@ -291,6 +291,9 @@ freeze_cb(const struct freeze_result *r, void *arg)
 	} else {
 		log_warnx("priv: txn %llu: freeze failed: %s",
 		    (unsigned long long)r->id, r->reason);
+		if (r->order[0])
+			log_info("priv: txn %llu: thawed again: %s",
+			    (unsigned long long)r->id, r->order);
 		if (log_held() && freezer_nfrozen(p->freezer) == 0)
 			log_release();
 	}
@@ -379,6 +382,22 @@ do_device(struct priv *p)
 }
 
 static void
+log_plan(const struct plan *pl)
+{
+	size_t i;
+
+	for (i = 0; i < pl->ntargets; i++)
+		log_debug("plan: freeze %s (%s, level %d)%s%s",
+		    pl->targets[i].mountpoint, pl->targets[i].fstype,
+		    pl->targets[i].level,
+		    pl->targets[i].order_reason[0] ? ": " : "",
+		    pl->targets[i].order_reason);
+	for (i = 0; i < pl->nskips; i++)
+		log_debug("plan: skip %s (%s): %s", pl->skips[i].mountpoint,
+		    pl->skips[i].fstype, pl->skips[i].reason);
+}
+
+static void
 do_check(struct priv *p)
 {
 	char err[PRIV_REASON_MAX];
@@ -395,6 +414,7 @@ do_check(struct priv *p)
 		return;
 	}
 	p->planned = true;
+	log_plan(&p->plan);
 	if (p->plan.veto) {
 		log_warnx("priv: txn %llu: plan vetoed: %s",
 		    (unsigned long long)p->cur.txid, p->plan.veto_reason);

@@ -324,7 +324,7 @@ privsep_free(struct privsep *ps)
 }
 
 void
-privsep_stop(struct privsep *ps, void (*done)(void *), void *arg)
+privsep_stop(struct privsep *ps, int sig, void (*done)(void *), void *arg)
 {
 	ps->stopped = done;
 	ps->stopped_arg = arg;
@@ -333,7 +333,7 @@ privsep_stop(struct privsep *ps, void (*done)(void *), void *arg)
 		done(arg);
 		return;
 	}
-	(void)kill(ps->pid, SIGTERM);
+	(void)kill(ps->pid, sig);
 }
 
 int

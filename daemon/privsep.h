@@ -64,11 +64,12 @@ struct privsep *privsep_start(struct event_base *base, const struct conf *c,
 void privsep_free(struct privsep *);
 
 /*
- * Stop: the engine gets SIGTERM (it finishes or fails what runs, thaws
+ * Stop: the engine gets sig (SIGTERM: it finishes or fails what runs, thaws
  * through us, exits), and once it is gone and reaped, done() is called
  * instead of another engine started.  done() at once if none runs.
  */
-void privsep_stop(struct privsep *, void (*done)(void *), void *arg);
+void privsep_stop(
+    struct privsep *, int sig, void (*done)(void *), void *arg);
 
 /* Send the running engine a signal (SIGHUP); -errno, -ESRCH if none. */
 int privsep_signal(const struct privsep *, int sig);
