@@ -59,6 +59,7 @@ static struct {
 	struct event *sig_ev[4];
 	bool foreground;
 	bool stopping;
+	bool helloed; /* the running guard said hello */
 	char root[CONF_PATH_MAX + 8];
 } p;
 
@@ -97,6 +98,7 @@ guard_cb(evutil_socket_t fd, short what, void *arg)
 	while (guard_read(p.guard, &ev) == 1) {
 		switch (ev.type) {
 		case GUARD_EV_READY:
+			p.helloed = true;
 			log_info("%s", guard_note(p.guard));
 			break;
 		case GUARD_EV_THAWED:
@@ -111,11 +113,20 @@ guard_cb(evutil_socket_t fd, short what, void *arg)
 			log_warnx("thaw guard rejected a message (bug)");
 			break;
 		case GUARD_EV_DIED:
-			log_warnx("thaw guard died (status %d); restarting it",
-			    ev.status);
+			/* one that dies before its hello (a broken install)
+			 * is not restarted in a tight loop */
+			log_warnx("thaw guard died (status %d); restarting it%s",
+			    ev.status, p.helloed ? "" : " in 1 s");
 			event_free(p.guard_ev);
 			p.guard_ev = NULL;
-			evtimer_add(p.guard_timer, &tv);
+			if (!p.helloed)
+				evtimer_add(p.guard_timer, &tv);
+			else {
+				struct timeval now = {0, 0};
+
+				evtimer_add(p.guard_timer, &now);
+			}
+			p.helloed = false;
 			break;
 		}
 		if (p.ps != NULL)
@@ -236,6 +247,7 @@ parent_run(struct event_base *base, const struct conf *c, bool foreground)
 	if ((p.guard = guard_start(0, err, sizeof(err))) == NULL)
 		fatalx("thaw guard: %s", err);
 	log_info("%s", guard_note(p.guard));
+	p.helloed = true;
 	if ((p.guard_timer = evtimer_new(base, guard_timer_cb, NULL)) == NULL ||
 	    (p.stop_timer = evtimer_new(base, stop_timer_cb, NULL)) == NULL)
 		fatalx("out of memory");

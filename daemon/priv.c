@@ -65,6 +65,8 @@
 #include "util.h"
 
 #define MOUNT_CHECK_MS 1000
+#define GUARD_AWAIT_MS 1000 /* a FREEZE waits this for a new guard */
+#define GUARD_POLL_MS 5
 /* the largest datagram the engine may send, and one byte to see more */
 #define MSG_MAX (sizeof(struct priv_req) + PRIV_METRICS_MAX + 1)
 
@@ -89,11 +91,23 @@ struct priv {
 	struct mountwatch *mw;
 	struct event *mtimer;
 	struct record *record; /* NULL: none (tests) */
+	struct event *gwait; /* a FREEZE waiting for the guard's hello */
+	uint64_t gwait_until; /* monotonic ms */
+	unsigned int guard_gen; /* hellos seen */
+	unsigned int prepared_gen; /* ... when fs_prepare() last held */
+	unsigned int arm_ms; /* the lease last armed, for a new guard */
 	unsigned char *buf; /* MSG_MAX bytes */
 };
 
-/* A metrics write in flight (a detached thread). */
-static atomic_bool metrics_writing;
+/*
+ * A metrics write in flight (a detached thread), and the text that came
+ * meanwhile: the newest only, written when the one in flight is done
+ * (so a burst of transactions ends with the file as the last one left
+ * it, and a write stuck on a frozen filesystem holds one text, no more).
+ */
+static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool metrics_writing;
+static struct mjob *metrics_next;
 
 /*
  * The host device, kept open by the parent across its engines: a
@@ -252,6 +266,8 @@ done(
 	    reason, -1);
 }
 
+static void handoff(struct priv *);
+
 static void
 freeze_cb(const struct freeze_result *r, void *arg)
 {
@@ -281,6 +297,9 @@ freeze_cb(const struct freeze_result *r, void *arg)
 			p->nfrozen = 0;
 		return;
 	}
+	if (r->ok && p->guard != NULL && guard_ready(p->guard) &&
+	    p->prepared_gen != p->guard_gen)
+		handoff(p);
 	if (r->ok) {
 		p->nfrozen = r->nfrozen;
 		log_info(
@@ -345,6 +364,7 @@ fs_prepare(int fd, const char *path, dev_t dev, void *arg)
 		return 0;
 	if ((slot = guard_hold(p->guard, fd, path)) < 0)
 		return slot;
+	p->prepared_gen = p->guard_gen;
 	/* stuck in the freeze itself: the guard thaws after this */
 	guard_arm(p->guard, p->c->fs_freeze_timeout_ms + p->c->max_frozen_ms);
 	return slot;
@@ -359,6 +379,73 @@ fs_released(void *arg)
 		guard_thawed(p->guard);
 	if (p->record != NULL)
 		record_clear(p->record);
+}
+
+/* A guard that said hello while something is frozen holds it all now,
+ * in freeze order, armed as it last was. */
+static void
+handoff(struct priv *p)
+{
+	size_t i;
+	int slot;
+
+	if (freezer_nfrozen(p->freezer) == 0)
+		return;
+	log_warnx(
+	    "priv: txn %llu: a new thaw guard: handing it what is frozen",
+	    (unsigned long long)p->st.txid);
+	for (i = 0; i < freezer_nfrozen(p->freezer); i++) {
+		slot = guard_hold(p->guard, freezer_frozen_fd(p->freezer, i),
+		    freezer_frozen_path(p->freezer, i));
+		freezer_set_slot(p->freezer, i, slot);
+	}
+	guard_arm(p->guard, p->arm_ms > 0 ? p->arm_ms : p->c->max_frozen_ms);
+}
+
+static void
+start_freeze(struct priv *p)
+{
+	char why[PRIV_REASON_MAX];
+	int rc;
+
+	struct timeval tv = {0, GUARD_POLL_MS * 1000};
+
+	log_hold(); /* from here on the log may sit on a frozen fs */
+	rc = freezer_freeze(p->freezer, &p->plan, p->c->presync, p->cur.txid);
+	/* the guard died a moment ago (its death not read yet), or a new
+	 * one is not up yet: wait for it, within the window */
+	if ((rc == -EPIPE || rc == -EAGAIN) && p->guard != NULL &&
+	    mono_ms() < p->gwait_until) {
+		log_release();
+		evtimer_add(p->gwait, &tv);
+		return;
+	}
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "%s", freezer_last_reason(p->freezer));
+		log_release();
+		done(p, false, rc, 0, why);
+	}
+}
+
+/*
+ * Nothing is frozen that no guard holds: a FREEZE that comes while a
+ * new guard starts (the last one was killed a moment ago) waits for its
+ * hello, at most GUARD_AWAIT_MS, rather than fail; then it is tried
+ * anyway, and refused by guard_hold() if there is still none.
+ */
+static void
+gwait_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct priv *p = arg;
+	struct timeval tv = {0, GUARD_POLL_MS * 1000};
+
+	if (!p->st.busy || p->st.running != PRIV_FREEZE)
+		return;
+	if (guard_ready(p->guard) || mono_ms() >= p->gwait_until) {
+		start_freeze(p);
+		return;
+	}
+	evtimer_add(p->gwait, &tv);
 }
 
 static void
@@ -446,14 +533,12 @@ do_request(struct priv *p)
 		do_check(p);
 		return;
 	case PRIV_FREEZE:
-		log_hold(); /* from here on the log may sit on a frozen fs */
-		if ((rc = freezer_freeze(
-		         p->freezer, &p->plan, p->c->presync, r->txid)) < 0) {
-			snprintf(why, sizeof(why), "%s",
-			    freezer_last_reason(p->freezer));
-			log_release();
-			done(p, false, rc, 0, why);
+		p->gwait_until = mono_ms() + GUARD_AWAIT_MS;
+		if (p->guard != NULL && !guard_ready(p->guard)) {
+			gwait_cb(-1, 0, p);
+			return;
 		}
+		start_freeze(p);
 		return; /* freeze_cb() */
 	case PRIV_THAW:
 		if ((rc = freezer_thaw(p->freezer, r->txid)) < 0)
@@ -473,6 +558,8 @@ do_request(struct priv *p)
 			return;
 		}
 		rc = guard_arm(p->guard, r->arg);
+		if (rc == 0)
+			p->arm_ms = r->arg;
 		done(p, rc == 0, rc, r->arg, rc == 0 ? NULL : "guard_arm");
 		return;
 	case PRIV_DISARM:
@@ -637,17 +724,23 @@ metrics_job(void *arg)
 	char tmp[sizeof(j->path) + 8];
 	int fd;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", j->path);
-	(void)unlink(tmp); /* a leftover of a crash */
-	fd = open(
-	    tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd != -1) {
-		if (write(fd, j->text, j->len) != (ssize_t)j->len ||
-		    close(fd) != 0 || rename(tmp, j->path) != 0)
-			(void)unlink(tmp);
+	while (j != NULL) {
+		snprintf(tmp, sizeof(tmp), "%s.tmp", j->path);
+		(void)unlink(tmp); /* a leftover of a crash */
+		fd = open(tmp,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd != -1) {
+			if (write(fd, j->text, j->len) != (ssize_t)j->len ||
+			    close(fd) != 0 || rename(tmp, j->path) != 0)
+				(void)unlink(tmp);
+		}
+		free(j);
+		pthread_mutex_lock(&metrics_lock);
+		if ((j = metrics_next) == NULL)
+			metrics_writing = false;
+		metrics_next = NULL;
+		pthread_mutex_unlock(&metrics_lock);
 	}
-	free(j);
-	atomic_store(&metrics_writing, false);
 	return NULL;
 }
 
@@ -663,26 +756,33 @@ do_metrics(struct priv *p, const struct priv_req *r, const unsigned char *text)
 		reply(p, PRIV_METRICS, 0, -ENOENT, 0, "no metrics_file", -1);
 		return;
 	}
-	if (atomic_exchange(&metrics_writing, true)) {
-		reply(p, PRIV_METRICS, 0, -EBUSY, 0,
-		    "the previous metrics write is still running", -1);
-		return;
-	}
 	if ((j = malloc(sizeof(*j) + r->arg)) == NULL) {
-		atomic_store(&metrics_writing, false);
 		reply(p, PRIV_METRICS, 0, -ENOMEM, 0, "metrics", -1);
 		return;
 	}
 	snprintf(j->path, sizeof(j->path), "%s", p->c->metrics_file);
 	j->len = r->arg;
 	memcpy(j->text, text, r->arg);
+	pthread_mutex_lock(&metrics_lock);
+	if (metrics_writing) {
+		/* the writer takes it when it is done */
+		free(metrics_next);
+		metrics_next = j;
+		pthread_mutex_unlock(&metrics_lock);
+		reply(p, PRIV_METRICS, 0, 0, r->arg, "queued", -1);
+		return;
+	}
+	metrics_writing = true;
+	pthread_mutex_unlock(&metrics_lock);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	rc = pthread_create(&tid, &attr, metrics_job, j);
 	pthread_attr_destroy(&attr);
 	if (rc != 0) {
 		free(j);
-		atomic_store(&metrics_writing, false);
+		pthread_mutex_lock(&metrics_lock);
+		metrics_writing = false;
+		pthread_mutex_unlock(&metrics_lock);
 		reply(p, PRIV_METRICS, 0, -rc, 0, "metrics thread", -1);
 		return;
 	}
@@ -845,6 +945,13 @@ priv_guard(struct priv *p, const struct guard_event *ev)
 	char why[PRIV_REASON_MAX];
 
 	switch (ev->type) {
+	case GUARD_EV_READY:
+		p->guard_gen++;
+		/* a running job's threads hold what is frozen: handed over
+		 * once it is back (freeze_cb) */
+		if (!p->st.busy)
+			handoff(p);
+		break;
 	case GUARD_EV_THAWED:
 		event_to_engine(
 		    p, PRIV_EV_THAWED, -ev->err, (uint32_t)ev->slot, ev->path);
@@ -905,7 +1012,8 @@ priv_new(struct event_base *base, const struct conf *c, struct guard *guard,
 	    (p->ev = event_new(base, sock, EV_READ | EV_PERSIST, sock_cb, p)) ==
 	        NULL ||
 	    (p->mtimer = event_new(base, -1, EV_PERSIST, mounts_cb, p)) ==
-	        NULL) {
+	        NULL ||
+	    (p->gwait = evtimer_new(base, gwait_cb, p)) == NULL) {
 		errfmt(err, errlen, errno, "priv");
 		priv_free(p);
 		return NULL;
@@ -939,6 +1047,8 @@ priv_free(struct priv *p)
 		event_free(p->ev);
 	if (p->mtimer != NULL)
 		event_free(p->mtimer);
+	if (p->gwait != NULL)
+		event_free(p->gwait);
 	mountwatch_close(p->mw);
 	if (p->planned)
 		plan_free(&p->plan);

@@ -19,12 +19,12 @@ for _i in $(seq 1 500); do
 done
 sleep 0.3
 daemon=$(ps -o pid= --ppid "$sim" | tr -d ' ')
-guard=$(ps -o pid= --ppid "$daemon" | tr -d ' ')
+guard=$(ps -o pid=,comm= --ppid "$daemon" | awk '$2 == "hv_vss_guard" {print $1}')
 say guard1.comm "$(cat /proc/$guard/comm)"
 kill -9 "$guard"
 # the FIFREEZE is done at about 1 s; the window lasts until 4 s
 sleep 1.2
-guard2=$(ps -o pid= --ppid "$daemon" | tr -d ' ')
+guard2=$(ps -o pid=,comm= --ppid "$daemon" | awk '$2 == "hv_vss_guard" {print $1}')
 say guard2.comm "$(cat /proc/$guard2/comm 2>/dev/null)"
 say guard2.new "$([ "$guard2" != "$guard" ] && echo yes || echo no)"
 say guard2.holds "$(for f in /proc/$guard2/fd/*; do readlink "$f"; done | grep -c '^/mnt/a$')"
