@@ -850,11 +850,7 @@ int
 conf_load(
     struct conf *c, const char *path, bool required, char *err, size_t errlen)
 {
-	char line[CONF_LINE_MAX + 1];
-	struct conf_parse p;
-	struct conf *tmp;
 	FILE *fp;
-	int rc;
 
 	if ((fp = fopen(path, "re")) == NULL) {
 		if (errno == ENOENT && !required)
@@ -862,6 +858,18 @@ conf_load(
 		errfmt(err, errlen, errno, "%s", path);
 		return -1;
 	}
+	return conf_load_fp(c, fp, path, err, errlen);
+}
+
+int
+conf_load_fp(
+    struct conf *c, FILE *fp, const char *path, char *err, size_t errlen)
+{
+	char line[CONF_LINE_MAX + 1];
+	struct conf_parse p;
+	struct conf *tmp;
+	int rc;
+
 	if ((tmp = malloc(sizeof(*tmp))) == NULL || conf_copy(tmp, c) == -1) {
 		free(tmp);
 		fclose(fp);

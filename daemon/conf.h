@@ -84,6 +84,9 @@ int conf_load(
  * error.
  */
 int conf_set(struct conf *c, const char *keyval, char *err, size_t errlen);
+/* conf_load() of an open file (closed here), named path in errors. */
+int conf_load_fp(
+    struct conf *c, FILE *fp, const char *path, char *err, size_t errlen);
 
 /*
  * What only a check of the system as it is now can say (-t): every

@@ -811,6 +811,32 @@ limits(const struct conf *c)
 	return l;
 }
 
+/* The configuration file into c; the engine has its parent open it. */
+static int
+load_conf(struct conf *c, char *err, size_t errlen)
+{
+	struct priv_rep rep;
+	FILE *fp;
+	int rc, fd;
+
+	if (!pe.on)
+		return conf_load(c, d.conf_path, true, err, errlen);
+	rc = engine_call(PRIV_CONF, 0, 0, &rep, &fd, NULL, 0, 5000);
+	if (rc == 0 && (rep.status != 0 || fd < 0)) {
+		snprintf(err, errlen, "%s", rep.reason);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (rc < 0 || (fp = fdopen(fd, "r")) == NULL) {
+		errfmt(err, errlen, rc < 0 ? -rc : errno, "%s", d.conf_path);
+		if (rc == 0)
+			close(fd);
+		return -1;
+	}
+	return conf_load_fp(c, fp, d.conf_path, err, errlen);
+}
+
 static void
 reload_conf(void)
 {
@@ -820,17 +846,10 @@ reload_conf(void)
 	int i;
 
 	d.reload = false;
-	if (pe.on) {
-		/* the engine cannot read the file; the parent's settings
-		 * (the allow-list, the hooks) are its own anyway */
-		log_warnx(
-		    "SIGHUP: privsep mode does not reload yet; restart hv_vss_daemon to apply a new configuration");
-		return;
-	}
 	conf_defaults(&c);
 	/* required: a file gone at reload must not mean "the defaults"
 	 * (an empty mounts list would freeze every filesystem) */
-	if (conf_load(&c, d.conf_path, true, err, sizeof(err)) != 0)
+	if (load_conf(&c, err, sizeof(err)) != 0)
 		goto bad;
 	for (i = 0; i < d.noverrides; i++)
 		if (conf_set(&c, d.overrides[i], err, sizeof(err)) != 0)
@@ -1296,7 +1315,8 @@ static const struct thawguard_cb guard_cb = {
  */
 void
 daemon_start_engine(struct event_base *base, const struct conf *c,
-    int sock, pid_t guard_pid)
+    const char *conf_path, char *const *overrides, int noverrides, int sock,
+    pid_t guard_pid)
 {
 	static const struct engine_cb ecb = {priv_reply, priv_event, priv_gone,
 	    NULL};
@@ -1307,7 +1327,7 @@ daemon_start_engine(struct event_base *base, const struct conf *c,
 	if (engine_open(base, sock, &ecb, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	holds_set_comm(engine_comm);
-	daemon_start(base, c, NULL, NULL, 0);
+	daemon_start(base, c, conf_path, overrides, noverrides);
 }
 
 void

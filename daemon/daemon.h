@@ -23,7 +23,8 @@ void daemon_start(struct event_base *, const struct conf *c,
  * parent at the other end of sock (engine.h); guard_pid for the status.
  */
 void daemon_start_engine(struct event_base *, const struct conf *c,
-    int sock, pid_t guard_pid);
+    const char *conf_path, char *const *overrides, int noverrides, int sock,
+    pid_t guard_pid);
 int daemon_run(void);
 
 #endif /* HVVSS_DAEMON_H */

@@ -42,6 +42,7 @@ static bool to_stderr = true;
 static int verbosity;
 static void (*fatal_hook)(void);
 static int syslog_fd = -1;
+static bool no_reconnect; /* log_init_engine(): its filter has no connect */
 static unsigned int lost; /* lines the target could not take */
 
 /* (Re)connect to syslogd's socket (_PATH_LOG: /dev/log on Linux,
@@ -53,6 +54,8 @@ syslog_connect(void)
 
 	if (syslog_fd != -1)
 		return true;
+	if (no_reconnect)
+		return false;
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", _PATH_LOG);
 	syslog_fd =
 	    socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -110,6 +113,16 @@ log_init(bool foreground, int debug)
 	verbosity = debug;
 	if (!foreground)
 		(void)syslog_connect();
+}
+
+void
+log_init_engine(bool foreground, int debug)
+{
+	/* the descriptor the parent had was closed in the child: its
+	 * number may belong to something else by now */
+	syslog_fd = -1;
+	log_init(foreground, debug);
+	no_reconnect = true;
 }
 
 void

@@ -20,6 +20,13 @@
 #define LOG_LINE_MAX 480 /* bytes per line, truncated beyond */
 
 void log_init(bool foreground, int debug);
+/*
+ * The same in privsep's engine, in the child before its confinement:
+ * its own connection to syslogd (the parent's was closed), and no other
+ * afterwards (its seccomp list has no connect: a syslogd restart loses
+ * its lines until the engine restarts).
+ */
+void log_init_engine(bool foreground, int debug);
 void log_setdebug(int debug);
 int log_getdebug(void);
 

@@ -41,6 +41,7 @@
 #include "log.h"
 #include "os/sandbox.h"
 #include "parent.h"
+#include "priv.h"
 #include "privsep.h"
 #include "record.h"
 #include "sigs.h"
@@ -49,9 +50,17 @@
 #define GUARD_RESPAWN_MS 1000
 #define STOP_GRACE_MS 30000
 
+#define RELOAD_RETRY_MS 200
+
 static struct {
 	struct event_base *base;
-	const struct conf *c;
+	struct conf *c;
+	const char *conf_path;
+	char *const *overrides;
+	int noverrides;
+	struct conf next; /* SIGHUP's, until nothing is frozen */
+	bool next_valid;
+	struct event *reload_timer;
 	struct privsep *ps;
 	struct guard *guard;
 	struct record *record;
@@ -151,7 +160,7 @@ engine_before(int sock, void *arg)
 {
 	struct event_base *base;
 
-	log_init(p.foreground, p.c->debug); /* reopened: LOG_NDELAY */
+	log_init_engine(p.foreground, p.c->debug);
 	tzset(); /* /etc/localtime, read while it can be */
 	sigs_ignore_stray();
 #ifdef HVVSS_TEST_TRIGGERS
@@ -161,8 +170,8 @@ engine_before(int sock, void *arg)
 		log_warnx("engine: cannot create its event loop");
 		return -1;
 	}
-	daemon_start_engine(
-	    base, p.c, sock, p.guard != NULL ? guard_pid(p.guard) : 0);
+	daemon_start_engine(base, p.c, p.conf_path, p.overrides, p.noverrides,
+	    sock, p.guard != NULL ? guard_pid(p.guard) : 0);
 	return 0;
 }
 
@@ -186,6 +195,60 @@ stop_timer_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(p.base);
 }
 
+/*
+ * SIGHUP's configuration, for the parent's own use (the allow-list, the
+ * hooks, the lease's cap), once no stage runs and nothing is frozen: a
+ * plan is never made from one configuration and frozen by another.  The
+ * engine reloads its own (CONF).
+ */
+static void
+reload_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval tv = {0, RELOAD_RETRY_MS * 1000};
+
+	if (!p.next_valid)
+		return;
+	if (!privsep_idle(p.ps)) {
+		evtimer_add(p.reload_timer, &tv);
+		return;
+	}
+	conf_clear(p.c);
+	*p.c = p.next;
+	p.next_valid = false;
+	log_info("parent: configuration reloaded from %s", p.conf_path);
+}
+
+static void
+reload(void)
+{
+	char err[512];
+	int i;
+
+	if (p.next_valid)
+		conf_clear(&p.next);
+	p.next_valid = false;
+	conf_defaults(&p.next);
+	/* required: a file gone must not mean "the defaults" */
+	if (conf_load(&p.next, p.conf_path, true, err, sizeof(err)) != 0)
+		goto bad;
+	for (i = 0; i < p.noverrides; i++)
+		if (conf_set(&p.next, p.overrides[i], err, sizeof(err)) != 0)
+			goto bad;
+	/* what the engine, the sockets and the record were started with
+	 * stays until the next start (the engine says so) */
+	snprintf(p.next.run_dir, sizeof(p.next.run_dir), "%s", p.c->run_dir);
+	snprintf(p.next.privsep_user, sizeof(p.next.privsep_user), "%s",
+	    p.c->privsep_user);
+	p.next.privsep = p.c->privsep;
+	p.next_valid = true;
+	reload_cb(-1, 0, NULL);
+	return;
+bad:
+	log_warnx("parent: SIGHUP: %s; keeping the running configuration",
+	    err);
+	conf_clear(&p.next);
+}
+
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -193,6 +256,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	int rc;
 
 	if (sig == SIGHUP) {
+		reload();
 		if ((rc = privsep_signal(p.ps, SIGHUP)) < 0)
 			log_warnx("SIGHUP: no engine to pass it to: %s",
 			    strerror(-rc));
@@ -223,7 +287,8 @@ make_root(const struct conf *c)
 }
 
 int
-parent_run(struct event_base *base, const struct conf *c, bool foreground)
+parent_run(struct event_base *base, struct conf *c, const char *conf_path,
+    char *const *overrides, int noverrides, bool foreground)
 {
 	const int sigs[4] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP};
 	struct record_report *reports = NULL;
@@ -233,6 +298,10 @@ parent_run(struct event_base *base, const struct conf *c, bool foreground)
 
 	p.base = base;
 	p.c = c;
+	p.conf_path = conf_path;
+	p.overrides = overrides;
+	p.noverrides = noverrides;
+	priv_set_conf_path(conf_path);
 	p.foreground = foreground;
 	make_root(c);
 	if (record_recover(c->run_dir, &reports, &n, err, sizeof(err)) != 0)
@@ -249,7 +318,8 @@ parent_run(struct event_base *base, const struct conf *c, bool foreground)
 	log_info("%s", guard_note(p.guard));
 	p.helloed = true;
 	if ((p.guard_timer = evtimer_new(base, guard_timer_cb, NULL)) == NULL ||
-	    (p.stop_timer = evtimer_new(base, stop_timer_cb, NULL)) == NULL)
+	    (p.stop_timer = evtimer_new(base, stop_timer_cb, NULL)) == NULL ||
+	    (p.reload_timer = evtimer_new(base, reload_cb, NULL)) == NULL)
 		fatalx("out of memory");
 	guard_watch();
 	signal(SIGPIPE, SIG_IGN);
@@ -290,6 +360,9 @@ parent_run(struct event_base *base, const struct conf *c, bool foreground)
 		event_free(p.guard_ev);
 	event_free(p.guard_timer);
 	event_free(p.stop_timer);
+	event_free(p.reload_timer);
+	if (p.next_valid)
+		conf_clear(&p.next);
 	guard_free(p.guard);
 	record_close(p.record);
 	return 0;

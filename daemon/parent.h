@@ -13,9 +13,11 @@ struct event_base;
 
 /*
  * Run until SIGTERM, SIGINT or SIGQUIT, then stop the engine, thaw and
- * return the exit status.  c is kept (not copied).  Fatal if the engine
+ * return the exit status.  c is kept (not copied), and replaced by
+ * SIGHUP's reload (conf_path and the -o overrides) once idle.  Fatal if the engine
  * cannot be started (its user, privsep_user, unknown: no fallback).
  */
-int parent_run(struct event_base *, const struct conf *c, bool foreground);
+int parent_run(struct event_base *, struct conf *c, const char *conf_path,
+    char *const *overrides, int noverrides, bool foreground);
 
 #endif /* HVVSS_PARENT_H */

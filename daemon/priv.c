@@ -117,6 +117,13 @@ static struct mjob *metrics_next;
  * channel).
  */
 static int kept_dev = -1;
+static char conf_path[CONF_PATH_MAX]; /* CONF's file; "": none */
+
+void
+priv_set_conf_path(const char *path)
+{
+	snprintf(conf_path, sizeof(conf_path), "%s", path ? path : "");
+}
 
 void
 priv_set_record(struct priv *p, struct record *r)
@@ -137,6 +144,13 @@ priv_device_renew(const struct conf *c)
 		close(kept_dev);
 	kept_dev = open(c->device, O_RDWR | O_CLOEXEC);
 	return kept_dev >= 0 ? 0 : -errno;
+}
+
+bool
+priv_idle(const struct priv *p)
+{
+	return !p->st.busy && p->st.tx != PRIV_TX_FROZEN && !p->dead &&
+	    freezer_nfrozen(p->freezer) == 0;
 }
 
 uint64_t
@@ -789,6 +803,28 @@ do_metrics(struct priv *p, const struct priv_req *r, const unsigned char *text)
 	reply(p, PRIV_METRICS, 0, 0, r->arg, NULL, -1);
 }
 
+/* The configuration file, for the engine to read (it cannot open it). */
+static void
+do_conf(struct priv *p)
+{
+	char why[PRIV_REASON_MAX];
+	int fd;
+
+	if (conf_path[0] == '\0') {
+		reply(p, PRIV_CONF, 0, -ENOENT, 0, "no configuration file", -1);
+		return;
+	}
+	if ((fd = open(conf_path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+		int e = errno;
+
+		errfmt(why, sizeof(why), e, "%s", conf_path);
+		reply(p, PRIV_CONF, 0, -e, 0, why, -1);
+		return;
+	}
+	reply(p, PRIV_CONF, 0, 0, 0, NULL, fd);
+	close(fd);
+}
+
 static void
 do_side(struct priv *p, const struct priv_req *r, const unsigned char *buf)
 {
@@ -804,6 +840,9 @@ do_side(struct priv *p, const struct priv_req *r, const unsigned char *buf)
 		break;
 	case PRIV_METRICS:
 		do_metrics(p, r, buf + sizeof(*r));
+		break;
+	case PRIV_CONF:
+		do_conf(p);
 		break;
 	}
 }

@@ -19,6 +19,7 @@
 #ifndef HVVSS_PRIV_H
 #define HVVSS_PRIV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -79,6 +80,12 @@ void priv_set_record(struct priv *, struct record *);
 int priv_device_renew(const struct conf *);
 /* The same if it is open; 0 if not. */
 int priv_device_reopen(const struct conf *);
+
+/* No stage runs and nothing is frozen: the configuration may change. */
+bool priv_idle(const struct priv *);
+
+/* The configuration file CONF opens (hv_vss_daemon -c's); NULL: none. */
+void priv_set_conf_path(const char *);
 
 /* Requests done and refused so far (for tests and the log). */
 uint64_t priv_ndone(const struct priv *);

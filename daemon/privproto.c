@@ -27,6 +27,7 @@ static const char *const type_names[] = {
     [PRIV_COMM] = "COMM",
     [PRIV_PLAN] = "PLAN",
     [PRIV_METRICS] = "METRICS",
+    [PRIV_CONF] = "CONF",
 };
 
 static const char *const event_names[] = {
@@ -63,7 +64,7 @@ bool
 priv_is_side(unsigned int t)
 {
 	return t == PRIV_CANCEL || t == PRIV_COMM || t == PRIV_PLAN ||
-	    t == PRIV_METRICS;
+	    t == PRIV_METRICS || t == PRIV_CONF;
 }
 
 const char *
@@ -289,7 +290,8 @@ priv_check(const struct priv_state *st, const void *buf, size_t len,
 		/* FALLTHROUGH */
 	case PRIV_PLAN:
 	case PRIV_METRICS:
-		if (r.type == PRIV_PLAN &&
+	case PRIV_CONF:
+		if ((r.type == PRIV_PLAN || r.type == PRIV_CONF) &&
 		    (rc = check_noarg(&r, why, whylen)) != 0)
 			return rc;
 		if (r.txid != 0)

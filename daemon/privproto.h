@@ -79,7 +79,10 @@ enum priv_type {
 	              reply (see privproto.c, plan_text); txid 0, arg 0 */
 	PRIV_METRICS, /* write the text that follows (arg bytes) to the
 	                 parent's metrics_file; txid 0 */
-	PRIV_TYPE_MAX = PRIV_METRICS
+	PRIV_CONF, /* the configuration file, opened read-only, its fd
+	              in the reply (SCM_RIGHTS), for SIGHUP's reload;
+	              txid 0, arg 0 */
+	PRIV_TYPE_MAX = PRIV_CONF
 };
 
 /* Unasked messages from the parent (shaped as struct priv_rep). */

@@ -344,6 +344,12 @@ privsep_signal(const struct privsep *ps, int sig)
 	return kill(ps->pid, sig) == 0 ? 0 : -errno;
 }
 
+bool
+privsep_idle(const struct privsep *ps)
+{
+	return ps->priv == NULL || priv_idle(ps->priv);
+}
+
 void
 privsep_set_record(struct privsep *ps, struct record *r)
 {

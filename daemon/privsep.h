@@ -74,6 +74,9 @@ void privsep_stop(
 /* Send the running engine a signal (SIGHUP); -errno, -ESRCH if none. */
 int privsep_signal(const struct privsep *, int sig);
 
+/* No engine's stage runs and nothing is frozen (priv_idle()). */
+bool privsep_idle(const struct privsep *);
+
 /* The ownership record each frozen filesystem is named in (priv.h). */
 void privsep_set_record(struct privsep *, struct record *);
 
