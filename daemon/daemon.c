@@ -1175,13 +1175,16 @@ priv_reply(const struct priv_rep *rep, const struct priv_req *req, void *arg)
 		    ok ? NULL : priv_why(rep, why, sizeof(why)));
 		break;
 	case PRIV_THAW:
-		/* refused as "nothing of it is frozen": thawed already */
-		if (rep->status == PRIV_R_ORDER || rep->status == 0 ||
-		    rep->status == -ESTALE) {
+		/* refused as "nothing of it is frozen": thawed already;
+		 * done with a reason: thawed, but some had been thawed by
+		 * someone else before (the host must hear E_FAIL) */
+		if (rep->status == PRIV_R_ORDER || ok) {
 			pe.nfrozen = 0;
 			pe.paths[0] = '\0';
 		}
-		if (rep->status == PRIV_R_ORDER || ok)
+		if (ok && rep->reason[0] != '\0')
+			feed(TE_FS_THAWED, id, 0, false, rep->reason);
+		else if (rep->status == PRIV_R_ORDER || ok)
 			feed(TE_FS_THAWED, id, 0, true, NULL);
 		else
 			feed(TE_FS_THAWED, id, 0, false,

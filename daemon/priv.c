@@ -65,6 +65,10 @@
 #include "util.h"
 
 #define MOUNT_CHECK_MS 1000
+/* a plan made by one CHECK serves the next transaction's CHECK within
+ * this long, if the mount table did not change meanwhile (the FREEZE
+ * that follows a HOT_BACKUP; mountwatch.h) */
+#define PLAN_REUSE_MS 60000
 #define GUARD_AWAIT_MS 1000 /* a FREEZE waits this for a new guard */
 #define GUARD_POLL_MS 5
 /* the largest datagram the engine may send, and one byte to see more */
@@ -80,6 +84,9 @@ struct priv {
 	struct hooks *hooks;
 	struct plan plan;
 	bool planned; /* plan holds plan_build()'s result */
+	bool reusable; /* ... made by the last CHECK, not frozen by yet */
+	uint64_t planned_ms; /* monotonic, when made */
+	bool mounts_dirty; /* the table changed since (mounts_cb) */
 	struct priv_state st;
 	struct priv_req cur; /* the request being done */
 	size_t nfrozen; /* by the last FREEZE */
@@ -274,9 +281,7 @@ done(
 		gone_final(p);
 		return;
 	}
-	/* ok with a status < 0: done, with something to report (a THAW
-	 * that found some thawed already) */
-	reply(p, r.type, r.txid, status < 0 ? status : (ok ? 0 : -EIO), value,
+	reply(p, r.type, r.txid, ok ? 0 : (status < 0 ? status : -EIO), value,
 	    reason, -1);
 }
 
@@ -303,10 +308,13 @@ freeze_cb(const struct freeze_result *r, void *arg)
 			snprintf(why, sizeof(why),
 			    "%zu filesystem%s thawed by someone else before THAW (the thaw guard, or an admin): the snapshot may be inconsistent",
 			    r->nstale, r->nstale == 1 ? " was" : "s were");
-			done(p, true, -ESTALE, (uint32_t)p->nfrozen, why);
+			/* done (thawed), its reason says what the host
+			 * must hear: E_FAIL */
+			done(p, true, 0, (uint32_t)p->nfrozen, why);
 		} else
 			done(p, r->ok, r->ok ? 0 : -EIO,
-			    r->ok ? (uint32_t)p->nfrozen : 0, r->reason);
+			    r->ok ? (uint32_t)p->nfrozen : 0,
+			    r->ok ? NULL : r->reason);
 		if (r->ok)
 			p->nfrozen = 0;
 		return;
@@ -503,10 +511,23 @@ do_check(struct priv *p)
 {
 	char err[PRIV_REASON_MAX];
 
+	if (p->mw != NULL && mountwatch_changed(p->mw))
+		p->mounts_dirty = true;
+	if (p->planned && p->reusable && !p->plan.veto && p->mw != NULL &&
+	    !p->mounts_dirty && mono_ms() - p->planned_ms <= PLAN_REUSE_MS) {
+		/* the freezer checks each target's mount and device when
+		 * it opens it: a plan can never make it freeze another */
+		p->reusable = false;
+		log_debug("plan: the mount table is as at HOT_BACKUP");
+		done(p, true, 0, (uint32_t)p->plan.ntargets, NULL);
+		return;
+	}
 	if (p->planned) {
 		plan_free(&p->plan);
 		p->planned = false;
 	}
+	p->mounts_dirty = false;
+	p->planned_ms = mono_ms();
 	if (plan_build(&p->plan, p->c, NULL, devstack_system_root, true, err,
 	        sizeof(err)) == -1) {
 		log_warnx("priv: txn %llu: plan: %s",
@@ -515,6 +536,7 @@ do_check(struct priv *p)
 		return;
 	}
 	p->planned = true;
+	p->reusable = true;
 	log_plan(&p->plan);
 	if (p->plan.veto) {
 		log_warnx("priv: txn %llu: plan vetoed: %s",
@@ -547,6 +569,7 @@ do_request(struct priv *p)
 		do_check(p);
 		return;
 	case PRIV_FREEZE:
+		p->reusable = false; /* one FREEZE each */
 		p->gwait_until = mono_ms() + GUARD_AWAIT_MS;
 		if (p->guard != NULL && !guard_ready(p->guard)) {
 			gwait_cb(-1, 0, p);
@@ -1015,8 +1038,10 @@ mounts_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct priv *p = arg;
 
-	if (mountwatch_changed(p->mw))
+	if (mountwatch_changed(p->mw)) {
+		p->mounts_dirty = true;
 		event_to_engine(p, PRIV_EV_MOUNTS, 0, 0, "mount table changed");
+	}
 }
 
 struct priv *
