@@ -607,7 +607,7 @@ conf_defaults(struct conf *c)
 	c->max_frozen_ms = 60 * 1000;
 	c->hot_backup_veto_ok = true; /* hv_vss_daemon(8) says why */
 	c->presync = true;
-	c->privsep = false;
+	c->privsep = true;
 	strcpy(c->privsep_user, "hvvss");
 	c->debug = 0;
 	/* the device, and deadlines that fit the kernel's own timers */

@@ -61,7 +61,7 @@ struct conf {
 	unsigned int max_frozen_ms; /* max_frozen = 60 */
 
 	bool presync; /* presync = yes */
-	bool privsep; /* privsep = no: one root process */
+	bool privsep; /* privsep = yes: parent and engine */
 	char privsep_user[64]; /* privsep_user = hvvss: the engine's */
 	/* hot_backup_veto = ok: HOT_BACKUP always S_OK, the FREEZE fails */
 	bool hot_backup_veto_ok;

@@ -64,6 +64,8 @@ void hostchan_set_device(struct hostchan *, const char *);
  * fresh: the last one was lost, a new open is wanted (not the copy the
  * parent keeps).  NULL: open(2).
  */
+/* The backend can take its device from privsep's parent (Linux's). */
+extern const bool host_can_privsep;
 typedef int (*hostchan_open_fn)(const char *device, bool fresh, void *arg);
 void hostchan_set_opener(struct hostchan *, hostchan_open_fn, void *arg);
 

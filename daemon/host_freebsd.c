@@ -641,9 +641,11 @@ host_conf_apply(const struct conf *c)
 }
 
 /*
- * Privsep mode is Linux's only so far (main.c refuses it here, where the
- * engine would need both devices from its parent): nothing calls this.
+ * Privsep mode is Linux's only so far (the engine would need both
+ * devices from its parent): main.c runs one process with this backend.
  */
+const bool host_can_privsep = false;
+
 void
 hostchan_set_opener(struct hostchan *h, hostchan_open_fn fn, void *arg)
 {

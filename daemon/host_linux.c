@@ -37,6 +37,8 @@
 
 #define RETRY_SECONDS 1
 
+const bool host_can_privsep = true;
+
 struct hostchan {
 	struct event_base *base;
 	struct host_callbacks cb;

@@ -239,13 +239,6 @@ main(int argc, char *argv[])
 		    "hv_vss_daemon: must run as root (it freezes filesystems)\n");
 		exit(1);
 	}
-#ifdef __FreeBSD__
-	if (c.privsep) {
-		fprintf(stderr,
-		    "hv_vss_daemon: privsep = yes is not supported on FreeBSD yet\n");
-		exit(1);
-	}
-#endif
 	if (!guard_found) {
 		fprintf(stderr, "hv_vss_daemon: thaw guard: %s\n", guard_err);
 		exit(1);
@@ -257,6 +250,11 @@ main(int argc, char *argv[])
 	log_init(foreground, c.debug);
 	/* what the host backend's kernel cannot fit, said at start */
 	host_conf_apply(&c);
+	if (c.privsep && !host_can_privsep) {
+		log_info(
+		    "privsep: not with this host backend yet: one process (hv_vss_daemon(8), SECURITY)");
+		c.privsep = false;
+	}
 	event_set_log_callback(libevent_log);
 	event_set_fatal_callback(libevent_fatal);
 	prepare_dirs(&c);

@@ -107,6 +107,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
@@ -130,6 +132,8 @@
 #define SRCNAME "sandbox" /* source of every tmpfs and overlay */
 #define OLDROOT "/.sandbox-oldroot" /* the host's root, during setup */
 #define EMPTYDIR "/.sandbox-empty" /* second overlay layer, during setup */
+#define USERSDIR "/.sandbox-users" /* /etc's top layer: hvvss added */
+#define ENGINE_USER "hvvss" /* hv_vss_daemon's engine (privsep = yes) */
 #define PATH_RULE "an absolute path other than /, with no empty, . or .. part"
 #define SANDBOX_PATH "/usr/sbin:/usr/bin:/sbin:/bin"
 #define DEFAULT_TIMEOUT 600
@@ -719,6 +723,61 @@ do_mount(const char *dst, const char *fs, unsigned long flags, const char *data)
 	}
 }
 
+/* Copy host file from to to, then append line. */
+static void
+copy_append(const char *from, const char *to, const char *line)
+{
+	char buf[8192];
+	FILE *in, *out;
+	size_t n;
+
+	if ((in = fopen(from, "r")) == NULL)
+		die("open", from, errno);
+	if ((out = fopen(to, "w")) == NULL)
+		die("create", to, errno);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		if (fwrite(buf, 1, n, out) != n)
+			die("write", to, errno);
+	fputs(line, out);
+	if (fclose(out) != 0)
+		die("write", to, errno);
+	fclose(in);
+}
+
+/*
+ * hv_vss_daemon's engine runs as ENGINE_USER, which the package makes;
+ * a machine that runs the tests without it gets it in the sandbox's
+ * /etc only (a layer of its own over the host's), with an id no one
+ * else has.  NULL if the host has it already.
+ */
+static char *
+users_layer(const char *root)
+{
+	char *dir, *p, *line;
+	unsigned int id;
+
+	if (getpwnam(ENGINE_USER) != NULL)
+		return NULL;
+	for (id = 999; id > 100; id--)
+		if (getpwuid(id) == NULL && getgrgid(id) == NULL)
+			break;
+	dir = xasprintf("%s%s", root, USERSDIR);
+	if (mkdir(dir, 0755) == -1)
+		die("mkdir", dir, errno);
+	p = xasprintf("%s/passwd", dir);
+	line = xasprintf("%s:x:%u:%u:hvvss engine (sandbox):/:/usr/sbin/nologin\n",
+	    ENGINE_USER, id, id);
+	copy_append("/etc/passwd", p, line);
+	free(p);
+	free(line);
+	p = xasprintf("%s/group", dir);
+	line = xasprintf("%s:x:%u:\n", ENGINE_USER, id);
+	copy_append("/etc/group", p, line);
+	free(p);
+	free(line);
+	return dir;
+}
+
 /* A read-only overlay of host directory lower at dst (a path under root). */
 static void
 mount_overlay(const char *root, const char *lower, const char *dst)
@@ -816,8 +875,18 @@ build_root(const char *root)
 	info("/usr: read-only overlay of the host's");
 	free(p);
 	p = xasprintf("%s/etc", root);
-	mount_overlay(root, "/etc", p);
-	info("/etc: read-only overlay of the host's");
+	if ((q = users_layer(root)) != NULL) {
+		char *lower = xasprintf("%s:/etc", q);
+
+		mount_overlay(root, lower, p);
+		info("/etc: read-only overlay of the host's, with user %s",
+		    ENGINE_USER);
+		free(lower);
+		free(q);
+	} else {
+		mount_overlay(root, "/etc", p);
+		info("/etc: read-only overlay of the host's");
+	}
 	free(p);
 
 	for (i = 0; i < sizeof(usrlinks) / sizeof(usrlinks[0]); i++) {

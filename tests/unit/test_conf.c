@@ -1120,7 +1120,7 @@ test_dump_defaults(void **state)
 	    "max_frozen = 60\n"
 	    "presync = yes\n"
 	    "hot_backup_veto = ok\n"
-	    "privsep = no\n"
+	    "privsep = yes\n"
 	    "privsep_user = hvvss\n"
 	    "debug = 0\n");
 }
