@@ -119,12 +119,12 @@ static struct {
 
 static void pump(void);
 static void begin_txn(const struct txn_action *);
-static struct txn_event *feed(enum txn_event_kind, uint64_t, enum txn_op,
-    bool, const char *);
+static struct txn_event *
+feed(enum txn_event_kind, uint64_t, enum txn_op, bool, const char *);
 
 /* A request that cannot even be sent fails as its reply would. */
-static void priv_reply(
-    const struct priv_rep *, const struct priv_req *, void *);
+static void
+priv_reply(const struct priv_rep *, const struct priv_req *, void *);
 
 static void
 ask(enum priv_type type, uint64_t id, uint32_t arg)
@@ -602,8 +602,8 @@ plan_parse(char *text, struct plan *p)
 			f[n] = strsep(&line, "\t");
 		if (strcmp(f[0], "veto") == 0 && n >= 2) {
 			p->veto = true;
-			snprintf(p->veto_reason, sizeof(p->veto_reason), "%s",
-			    f[1]);
+			snprintf(
+			    p->veto_reason, sizeof(p->veto_reason), "%s", f[1]);
 		} else if (strcmp(f[0], "target") == 0 && n == 6) {
 			struct plan_target *t;
 
@@ -629,8 +629,8 @@ plan_parse(char *text, struct plan *p)
 
 			if (p->nskips == cap_s) {
 				cap_s = cap_s ? cap_s * 2 : 8;
-				if ((np = reallocarray(p->skips, cap_s,
-				         sizeof(*sk))) == NULL)
+				if ((np = reallocarray(
+				         p->skips, cap_s, sizeof(*sk))) == NULL)
 					return -1;
 				p->skips = np;
 			}
@@ -661,8 +661,8 @@ ctl_plan(bool json, struct evbuffer *out, void *arg)
 		evbuffer_add_printf(out, "cannot plan: out of memory\n");
 		return -1;
 	}
-	rc = engine_call(PRIV_PLAN, 0, 0, &rep, NULL, text, PRIV_PLAN_MAX + 1,
-	    5000);
+	rc = engine_call(
+	    PRIV_PLAN, 0, 0, &rep, NULL, text, PRIV_PLAN_MAX + 1, 5000);
 	if (rc < 0 || rep.status != 0) {
 		evbuffer_add_printf(out, "cannot plan: %s\n",
 		    rc < 0 ? strerror(-rc) : rep.reason);
@@ -915,8 +915,7 @@ send_metrics(void)
 		return;
 	if (len > 0 && len <= PRIV_METRICS_MAX &&
 	    (rc = engine_send(PRIV_METRICS, 0, (uint32_t)len, text, len)) < 0)
-		log_warnx("metrics %s: %s", d.conf.metrics_file,
-		    strerror(-rc));
+		log_warnx("metrics %s: %s", d.conf.metrics_file, strerror(-rc));
 	free(text);
 }
 
@@ -1091,8 +1090,8 @@ priv_why(const struct priv_rep *rep, char *buf, size_t len)
 	if (rep->reason[0] != '\0')
 		snprintf(buf, len, "%s", rep->reason);
 	else if (rep->status > 0)
-		snprintf(buf, len, "refused: %s",
-		    priv_refusal_name(rep->status));
+		snprintf(
+		    buf, len, "refused: %s", priv_refusal_name(rep->status));
 	else
 		snprintf(buf, len, "%s", strerror(-rep->status));
 	return buf;
@@ -1167,7 +1166,8 @@ priv_reply(const struct priv_rep *rep, const struct priv_req *req, void *arg)
 			pe.nfrozen = rep->value;
 			snprintf(pe.paths, sizeof(pe.paths), "%s", rep->reason);
 			clock_gettime(CLOCK_REALTIME, &d.frozen_since);
-			log_info("txn %llu: the parent froze %u filesystem%s: %s",
+			log_info(
+			    "txn %llu: the parent froze %u filesystem%s: %s",
 			    (unsigned long long)id, rep->value,
 			    rep->value == 1 ? "" : "s", rep->reason);
 		}
@@ -1245,8 +1245,8 @@ engine_device(const char *device, bool fresh, void *arg)
 	struct priv_rep rep;
 	int rc, fd;
 
-	rc = engine_call(PRIV_DEVICE, 0, fresh ? 1 : 0, &rep, &fd, NULL, 0,
-	    5000);
+	rc = engine_call(
+	    PRIV_DEVICE, 0, fresh ? 1 : 0, &rep, &fd, NULL, 0, 5000);
 	if (rc < 0)
 		return rc;
 	if (rep.status != 0 || fd < 0) {
@@ -1266,8 +1266,8 @@ engine_comm(pid_t pid, char *buf, size_t len)
 	snprintf(buf, len, "?");
 	if (pid <= 0 || pid > PRIV_PID_MAX)
 		return -EINVAL;
-	rc = engine_call(
-	    PRIV_COMM, 0, (uint32_t)pid, &rep, NULL, NULL, 0, 2000);
+	rc =
+	    engine_call(PRIV_COMM, 0, (uint32_t)pid, &rep, NULL, NULL, 0, 2000);
 	if (rc < 0)
 		return rc;
 	if (rep.status != 0)
@@ -1321,8 +1321,8 @@ daemon_start_engine(struct event_base *base, const struct conf *c,
     const char *conf_path, char *const *overrides, int noverrides, int sock,
     pid_t guard_pid)
 {
-	static const struct engine_cb ecb = {priv_reply, priv_event, priv_gone,
-	    NULL};
+	static const struct engine_cb ecb = {
+	    priv_reply, priv_event, priv_gone, NULL};
 	char err[256];
 
 	pe.on = true;

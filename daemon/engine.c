@@ -56,8 +56,8 @@ engine_on(void)
 static int
 send_req(const struct priv_req *r, const void *text, size_t len)
 {
-	struct iovec iov[2] = {{(void *)(uintptr_t)r, sizeof(*r)},
-	    {(void *)(uintptr_t)text, len}};
+	struct iovec iov[2] = {
+	    {(void *)(uintptr_t)r, sizeof(*r)}, {(void *)(uintptr_t)text, len}};
 	struct msghdr mh;
 
 	memset(&mh, 0, sizeof(mh));
@@ -148,8 +148,8 @@ recv_one(int *fd)
 		    cm->cmsg_len >= CMSG_LEN(sizeof(int)))
 			memcpy(fd, CMSG_DATA(cm), sizeof(int));
 	if (n > 0 && priv_msg_kind(e.buf, (size_t)n) < 0) {
-		log_warnx("engine: a message of %zd bytes from the parent that "
-			  "is neither a reply nor an event",
+		log_warnx(
+		    "engine: a message of %zd bytes from the parent that is neither a reply nor an event",
 		    n);
 		if (*fd >= 0)
 			close(*fd);
@@ -206,8 +206,8 @@ sock_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 int
-engine_send(enum priv_type type, uint64_t txid, uint32_t arg,
-    const void *text, size_t len)
+engine_send(enum priv_type type, uint64_t txid, uint32_t arg, const void *text,
+    size_t len)
 {
 	struct priv_req r;
 
@@ -323,8 +323,8 @@ engine_open(struct event_base *base, int sock, const struct engine_cb *cb,
 	e.sock = sock;
 	e.cb = *cb;
 	if ((e.buf = malloc(RECV_MAX)) == NULL ||
-	    (e.ev = event_new(base, sock, EV_READ | EV_PERSIST, sock_cb,
-	         NULL)) == NULL ||
+	    (e.ev = event_new(
+	         base, sock, EV_READ | EV_PERSIST, sock_cb, NULL)) == NULL ||
 	    (e.later = event_new(base, -1, 0, later_cb, NULL)) == NULL ||
 	    event_add(e.ev, NULL) != 0) {
 		errfmt(err, errlen, ENOMEM, "engine");

@@ -46,8 +46,8 @@ bool engine_on(void);
  * Ask: a stage waits for the ones before it, a side request goes now;
  * text/len: METRICS's text.  -errno if it cannot be queued or sent.
  */
-int engine_send(enum priv_type, uint64_t txid, uint32_t arg,
-    const void *text, size_t len);
+int engine_send(
+    enum priv_type, uint64_t txid, uint32_t arg, const void *text, size_t len);
 
 /* Is a stage of this type (and txid, 0: any) queued or running? */
 bool engine_pending(enum priv_type, uint64_t txid);
@@ -62,8 +62,8 @@ size_t engine_unqueue(enum priv_type, uint64_t txid);
  * for requests the parent answers at once, and only while no stage of
  * the same type runs.
  */
-int engine_call(enum priv_type, uint64_t txid, uint32_t arg,
-    struct priv_rep *rep, int *fd, char *text, size_t textmax,
-    unsigned int timeout_ms);
+int
+engine_call(enum priv_type, uint64_t txid, uint32_t arg, struct priv_rep *rep,
+    int *fd, char *text, size_t textmax, unsigned int timeout_ms);
 
 #endif /* HVVSS_ENGINE_H */

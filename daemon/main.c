@@ -272,8 +272,8 @@ main(int argc, char *argv[])
 	    c.privsep ? ", privilege separated" : "");
 	if (c.privsep) {
 		watch_strays(base);
-		i = parent_run(base, &c, conf_path, overrides, noverrides,
-		    foreground);
+		i = parent_run(
+		    base, &c, conf_path, overrides, noverrides, foreground);
 		unwatch_strays();
 		event_base_free(base);
 		log_info("exiting");

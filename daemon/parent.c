@@ -124,7 +124,8 @@ guard_cb(evutil_socket_t fd, short what, void *arg)
 		case GUARD_EV_DIED:
 			/* one that dies before its hello (a broken install)
 			 * is not restarted in a tight loop */
-			log_warnx("thaw guard died (status %d); restarting it%s",
+			log_warnx(
+			    "thaw guard died (status %d); restarting it%s",
 			    ev.status, p.helloed ? "" : " in 1 s");
 			event_free(p.guard_ev);
 			p.guard_ev = NULL;
@@ -244,8 +245,7 @@ reload(void)
 	reload_cb(-1, 0, NULL);
 	return;
 bad:
-	log_warnx("parent: SIGHUP: %s; keeping the running configuration",
-	    err);
+	log_warnx("parent: SIGHUP: %s; keeping the running configuration", err);
 	conf_clear(&p.next);
 }
 
@@ -282,7 +282,8 @@ make_root(const struct conf *c)
 	if (stat(p.root, &st) == -1)
 		fatal("%s", p.root);
 	if (st.st_uid != 0 || (st.st_mode & 022) != 0)
-		fatalx("%s: the engine's root must be root's and writable by no one else",
+		fatalx(
+		    "%s: the engine's root must be root's and writable by no one else",
 		    p.root);
 }
 
@@ -336,8 +337,8 @@ parent_run(struct event_base *base, struct conf *c, const char *conf_path,
 	pc.engine = engine_main;
 	if ((p.ps = privsep_start(base, c, p.guard, &pc, err, sizeof(err))) ==
 	    NULL)
-		fatalx("privsep: %s (privsep_user; etc/hvvss.sysusers makes "
-		       "the user, or set privsep = no)",
+		fatalx(
+		    "privsep: %s (privsep_user; etc/hvvss.sysusers makes the user, or set privsep = no)",
 		    err);
 	privsep_set_record(p.ps, p.record);
 	if (sandbox_parent(err, sizeof(err)) == -1)

@@ -413,8 +413,7 @@ handoff(struct priv *p)
 
 	if (freezer_nfrozen(p->freezer) == 0)
 		return;
-	log_warnx(
-	    "priv: txn %llu: a new thaw guard: handing it what is frozen",
+	log_warnx("priv: txn %llu: a new thaw guard: handing it what is frozen",
 	    (unsigned long long)p->st.txid);
 	for (i = 0; i < freezer_nfrozen(p->freezer); i++) {
 		slot = guard_hold(p->guard, freezer_frozen_fd(p->freezer, i),
@@ -443,7 +442,8 @@ start_freeze(struct priv *p)
 		return;
 	}
 	if (rc < 0) {
-		snprintf(why, sizeof(why), "%s", freezer_last_reason(p->freezer));
+		snprintf(
+		    why, sizeof(why), "%s", freezer_last_reason(p->freezer));
 		log_release();
 		done(p, false, rc, 0, why);
 	}

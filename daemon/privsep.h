@@ -68,8 +68,7 @@ void privsep_free(struct privsep *);
  * through us, exits), and once it is gone and reaped, done() is called
  * instead of another engine started.  done() at once if none runs.
  */
-void privsep_stop(
-    struct privsep *, int sig, void (*done)(void *), void *arg);
+void privsep_stop(struct privsep *, int sig, void (*done)(void *), void *arg);
 
 /* Send the running engine a signal (SIGHUP); -errno, -ESRCH if none. */
 int privsep_signal(const struct privsep *, int sig);

@@ -45,8 +45,8 @@ int plan_write(
 /* The same for a plan made elsewhere (the parent's, in privsep mode);
  * hooks: list hooks_dir's hooks (false: it cannot be read here). */
 struct plan;
-void plan_render(const struct plan *, const struct conf *,
-    const struct apps *, bool hooks, bool json, struct evbuffer *);
+void plan_render(const struct plan *, const struct conf *, const struct apps *,
+    bool hooks, bool json, struct evbuffer *);
 int history_write(unsigned int n, bool json, struct evbuffer *);
 /* s as a JSON string: UTF-8 kept, invalid bytes as U+FFFD (status.c) */
 void status_json_str(struct evbuffer *, const char *s);

@@ -765,8 +765,9 @@ users_layer(const char *root)
 	if (mkdir(dir, 0755) == -1)
 		die("mkdir", dir, errno);
 	p = xasprintf("%s/passwd", dir);
-	line = xasprintf("%s:x:%u:%u:hvvss engine (sandbox):/:/usr/sbin/nologin\n",
-	    ENGINE_USER, id, id);
+	line =
+	    xasprintf("%s:x:%u:%u:hvvss engine (sandbox):/:/usr/sbin/nologin\n",
+	        ENGINE_USER, id, id);
 	copy_append("/etc/passwd", p, line);
 	free(p);
 	free(line);
