@@ -167,7 +167,7 @@ help:
 	@echo "make freebsd    cross-build for FreeBSD into $(FB)/ (Zig cc)"
 	@echo "make install    install (PREFIX=$(PREFIX) DESTDIR= OS=$(OS))"
 	@echo "make deb        the Debian packages (debian/) into $(B)/deb/"
-	@echo "make lint       clang-format check, cppcheck, mandoc -Tlint"
+	@echo "make lint       clang-format, cppcheck, mandoc -Tlint, check-seams"
 	@echo "make check-seams  Linux-only headers and calls above the seams"
 
 deps:

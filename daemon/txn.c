@@ -522,6 +522,26 @@ idle_request(struct txn *t, enum txn_op op, bool local, unsigned int ms,
 	}
 }
 
+static void freeze_failed(struct txn *, struct txn_actions *, const char *);
+
+/*
+ * A RELEASE while the hold is still being taken calls it off: the agent
+ * gave up on its freeze (its script timed out or was killed) and will not
+ * release again, so the hold would otherwise last its whole lease.  The
+ * HOLD is answered E_FAIL, the applications and hooks told ABORT, and the
+ * RELEASE S_OK: nothing stays held.
+ */
+static void
+call_hold_off(struct txn *t, struct txn_actions *out)
+{
+	say(t, out, LOG_WARNING,
+	    "released while the applications were being held: calling the hold off");
+	freeze_failed(t, out,
+	    "released before the applications were held: the hold is called off");
+	answer_now(t, out, true, TXN_OP_RELEASE, true,
+	    "RELEASE of a hold being taken: called off, nothing held");
+}
+
 static void
 on_request(struct txn *t, enum txn_op op, bool local, unsigned int ms,
     struct txn_actions *out)
@@ -574,6 +594,13 @@ on_request(struct txn *t, enum txn_op op, bool local, unsigned int ms,
 			    "local %s refused: the applications are held (hv_vss_ctl hold); release them first",
 			    txn_op_name(op));
 		return;
+	case TXN_APPS_FREEZING:
+	case TXN_HOOKS_FREEZING:
+		if (local && t->hold && op == TXN_OP_RELEASE) {
+			call_hold_off(t, out);
+			return;
+		}
+		break;
 	case TXN_FS_THAWING:
 	case TXN_APPS_THAWING:
 	case TXN_HOOKS_THAWING:
