@@ -142,7 +142,7 @@ UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/unit/%)
 PROGS = $(B)/hv_vss_sim $(B)/hv_vss_daemon $(B)/hv_vss_guard $(B)/hv_vss_ctl \
 	$(B)/hv_vss_group
 TEST_PROGS = $(B)/tests/sandbox $(B)/tests/failfreeze.so $(UNIT_BINS) \
-	     $(B)/tests/guard_drive $(B)/tests/fbsd_cmds \
+	     $(B)/tests/guard_drive $(B)/tests/fbsd_cmds $(B)/tests/slow_guard \
 	     $(B)/tests/hv_vss_guard_trig $(B)/tests/hv_vss_priv \
 	     $(B)/tests/hv_vss_confine $(B)/tests/hv_vss_daemon_fbsdhost
 # bench/: the raw FIFREEZE floor and the write-stall writer (bench/run)
@@ -224,6 +224,11 @@ $(B)/tests/hv_vss_guard_trig: $(B)/tests/trig/hv_vss_guard.o \
     $(B)/guard/sandbox_linux.o $(B)/guard/filter.o $(GUARD_SIGS) \
     $(GUARD_OS_OBJS)
 	$(CC) $(LDFLAGS) $(GUARD_LDFLAGS) -o $@ $^ $(GUARD_LIBS)
+
+# a guard slow to say hello, for t_guard.sh
+$(B)/tests/slow_guard: tests/system/slow_guard.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $<
 
 $(B)/hv_vss_ctl: $(CTL_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^

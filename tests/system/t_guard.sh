@@ -35,7 +35,9 @@
 #      Then 400 backups while the guard is SIGKILLed every 40 ms (once a
 #      new one serves): every backup succeeds, every death is seen and
 #      the guard restarted within 1 s; and control requests go on while
-#      it restarts (the loop's longest round trip, 5 kills).
+#      it restarts (the loop's longest round trip, 5 kills); and with a
+#      guard that takes 1.5 s to say hello (slow_guard, beside a copy of
+#      the daemon), 3 kills: no round trip waits for that hello.
 #  (g) the daemon SIGKILLed while frozen: its guard thaws within 2 s.
 #  (h) the guard SIGKILLed while frozen: the new one is handed both
 #      filesystems (which stay frozen); the daemon SIGKILLed then: the
@@ -56,12 +58,19 @@ need_cmd mkfs.ext4 mkfs.xfs mkfs.btrfs fsfreeze nm
     bail "guard_drive is built ($B/tests/guard_drive)"
 [ -x "$B/tests/hv_vss_guard_trig" ] ||
     bail "hv_vss_guard_trig is built ($B/tests/hv_vss_guard_trig)"
+[ -x "$B/tests/slow_guard" ] ||
+    bail "slow_guard is built ($B/tests/slow_guard)"
 workdir
 # (i): the daemon starts the guard beside it: a copy of it beside the
 # test build of the guard
 mkdir "$WORK/trig" && cp "$B/hv_vss_daemon" "$WORK/trig/" &&
     cp "$B/tests/hv_vss_guard_trig" "$WORK/trig/hv_vss_guard" ||
     bail "copying the daemon and the test guard to $WORK/trig"
+# (f): a guard slow to say hello, the real one beside it
+mkdir "$WORK/slow" && cp "$B/hv_vss_daemon" "$WORK/slow/" &&
+    cp "$B/tests/slow_guard" "$WORK/slow/hv_vss_guard" &&
+    cp "$B/hv_vss_guard" "$WORK/slow/hv_vss_guard.real" ||
+    bail "copying the daemon and the slow guard to $WORK/slow"
 mkimage ext4 256M "$WORK/outer.img" || bail "mkfs.ext4"
 mkimage xfs 300M "$WORK/xfs.img" || bail "mkfs.xfs"
 mkimage btrfs 128M "$WORK/btrfs.img" || bail "mkfs.btrfs"
@@ -382,6 +391,22 @@ res f3.restarted "$(grep -c 'thaw guard died (status 9); restarting it$' \
     /tmp/f3.log)"
 wait "$sim"
 
+# the same with a guard that says hello 1.5 s after it is started: the
+# loop answers meanwhile (a wait for the hello on the loop would stall
+# every round by that long)
+SD="$SLOW/hv_vss_daemon -n -d -c /dev/null -o mounts=/mnt/xfs,/mnt/btrfs"
+$SIM -s sleep=14 -o /tmp/f4.json $dev -- $SD >/tmp/f4.log 2>&1 &
+sim=$!
+python3 "$GK" "$sim" stall 3 /run/hv_vss/ctl.sock >/tmp/f4.out 2>&1
+show f4 /tmp/f4.out
+res f4.stall_max "$(sed -n 's/^stall_ms //p' /tmp/f4.out | sort -n |
+    tail -n 1)"
+res f4.restarted "$(grep -c 'thaw guard died (status 9); restarting it$' \
+    /tmp/f4.log)"
+wait "$sim"
+res f4.hellos "$(grep -c 'thaw guard pid .*memory' /tmp/f4.log)"
+grep 'thaw guard' /tmp/f4.log | sed 's/^/f4.log /'
+
 # --- (g) the daemon SIGKILLed while frozen: its guard thaws ---------------
 $SIM -s hot,freeze,sleep=5,thaw -o /tmp/g.json $dev -- $DAEMON \
     >/tmp/g.log 2>&1 &
@@ -472,6 +497,7 @@ EOF2
 
 "$SANDBOX" -t 240 -r "$TOP" -r "$B" -r "$WORK" -e "B=$B" \
     -e "GK=$TOP/tests/system/guard_kill.py" -e "TRIG=$WORK/trig" \
+    -e "SLOW=$WORK/slow" \
     -m "$WORK/outer.img:/mnt/outer" -m "/mnt/outer/inner.img:/mnt/inner" \
     -m "$WORK/xfs.img:/mnt/xfs" -m "$WORK/btrfs.img:/mnt/btrfs" \
     -- sh "$WORK/inner.sh" >"$WORK/out" 2>"$WORK/err"
@@ -638,6 +664,10 @@ check_eq "(f) 5 kills while control requests run: 5 restarts" 5 \
     "$(get f3.restarted)"
 within "(f) ... no round trip took 250 ms (the loop never waits)" 0 250 \
     "$(get f3.stall_max | cut -d. -f1)"
+check_eq "(f) a guard 1.5 s slow to say hello, 3 kills: 3 restarts, 4 hellos" \
+    "3 4" "$(get f4.restarted) $(get f4.hellos)"
+within "(f) ... no round trip took 250 ms (nothing waits for the hello)" \
+    0 250 "$(get f4.stall_max | cut -d. -f1)"
 
 # (g)
 check_eq "(g) writers on xfs and btrfs blocked (D)" DD "$(get g.blocked)"
