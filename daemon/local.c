@@ -192,7 +192,8 @@ local_release_apps(struct ctl_conn *c, void *arg)
 	 */
 	if (l.local_conn != NULL) {
 		if (l.release_conn != NULL) {
-			ctl_done(c, false, "another local request is in progress");
+			ctl_done(
+			    c, false, "another local request is in progress");
 			return;
 		}
 		/* local_conn is owed: the machine answers it at once */
@@ -200,7 +201,8 @@ local_release_apps(struct ctl_conn *c, void *arg)
 		request(TXN_OP_RELEASE, 0);
 		if (l.release_conn == c) {
 			l.release_conn = NULL;
-			ctl_done(c, false, "another local request is in progress");
+			ctl_done(
+			    c, false, "another local request is in progress");
 		}
 		return;
 	}
@@ -299,7 +301,6 @@ local_settle(void)
 		    "the request was undone before it could be answered");
 		l.local_conn = NULL;
 	}
-
 }
 
 void

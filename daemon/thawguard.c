@@ -21,9 +21,8 @@
 #include "util.h"
 
 #define GUARD_HELLO_SECONDS 5 /* for a new thaw guard to say hello */
-#define GUARD_RESPAWN_US \
-	1000000 /* before another start, after one that
-                                  * failed or died before its hello */
+/* before another start, after one that failed or died before its hello */
+#define GUARD_RESPAWN_US 1000000
 
 static struct {
 	struct event_base *base;

@@ -502,8 +502,7 @@ world_reply(
 
 	/* the second hv_vss_ctl's release-apps: local.c gives it the
 	 * answer at once to a RELEASE (aside) that comes while it asks */
-	if (a->local && a->op == TXN_OP_RELEASE && a->aside &&
-	    owed(&w->rel)) {
+	if (a->local && a->op == TXN_OP_RELEASE && a->aside && owed(&w->rel)) {
 		p = &w->rel;
 		if (a->ok)
 			stats.called_off++;
