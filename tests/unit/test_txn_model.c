@@ -1608,6 +1608,10 @@ run_model(bool hot_backup_ok, int hooks_tier)
 	    (unsigned long long)stats.quiescent_frozen,
 	    (unsigned long long)stats.quiescent_held,
 	    (unsigned long long)stats.rejected, secs);
+	printf("txn model: a second client's release-apps: %llu holds "
+	       "being taken called off, %llu refused\n",
+	    (unsigned long long)stats.called_off,
+	    (unsigned long long)stats.rel_refused);
 	if (stats.loss_gap > 0)
 		printf("txn model: known gap (MODEL_STRICT_LOSS): %llu "
 		       "transitions answer S_OK to a THAW after the device was "
