@@ -709,7 +709,7 @@ pump(void)
 }
 
 static void
-on_request(enum host_req req, const char *name, void *arg)
+host_request_cb(enum host_req req, const char *name, void *arg)
 {
 	static const enum txn_op op[] = {[HOST_CHECK] = TXN_OP_CHECK,
 	    [HOST_FREEZE] = TXN_OP_FREEZE,
@@ -722,7 +722,7 @@ on_request(enum host_req req, const char *name, void *arg)
 }
 
 static void
-on_lost(const char *why, bool rejected, void *arg)
+host_lost_cb(const char *why, bool rejected, void *arg)
 {
 	log_warnx("host channel %s: %s; reconnecting once nothing is frozen",
 	    d.conf.device, why);
@@ -732,7 +732,7 @@ on_lost(const char *why, bool rejected, void *arg)
 }
 
 static void
-on_registered(uint32_t version, void *arg)
+host_registered_cb(uint32_t version, void *arg)
 {
 	log_info("registered with %s (kernel VSS protocol %u)", d.conf.device,
 	    version);
@@ -827,7 +827,7 @@ daemon_start(struct event_base *base, const struct conf *c,
     const char *conf_path, char *const *overrides, int noverrides)
 {
 	static const struct host_callbacks cb = {
-	    on_request, on_lost, on_registered};
+	    host_request_cb, host_lost_cb, host_registered_cb};
 	const int sigs[4] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP};
 	struct txn_limits lim = limits(c);
 	int i;
