@@ -65,12 +65,12 @@ DAEMON_OS_SRCS = daemon/os/peercred_linux.c daemon/os/proc_linux.c \
 	daemon/os/fsfreeze_linux.c daemon/os/mountid_linux.c \
 	daemon/os/mtab_linux.c daemon/os/devstack_linux.c \
 	daemon/os/devno_linux.c daemon/os/owner_linux.c \
-	daemon/os/sigtab_linux.c
+	daemon/os/sigtab_linux.c daemon/os/sandbox_linux.c
 DAEMON_LIB_SRCS = $(filter-out daemon/main.c daemon/%_freebsd.c, \
 	$(wildcard daemon/*.c)) $(DAEMON_OS_SRCS) \
 	common/hv_msg.c common/appproto.c common/util.c
 DAEMON_LIB_OBJS = $(DAEMON_LIB_SRCS:%.c=$(B)/%.o)
-DAEMON_PKGS = libevent libevent_pthreads mount
+DAEMON_PKGS = libevent libevent_pthreads mount libseccomp
 # libmount is the Linux mount table's alone: its headers for that file only
 DAEMON_CFLAGS_PKGS = libevent libevent_pthreads
 
@@ -144,7 +144,8 @@ PROGS = $(B)/hv_vss_sim $(B)/hv_vss_daemon $(B)/hv_vss_guard $(B)/hv_vss_ctl \
 TEST_PROGS = $(B)/tests/sandbox $(B)/tests/failfreeze.so $(UNIT_BINS) \
 	     $(B)/tests/guard_drive $(B)/tests/fbsd_cmds $(B)/tests/slow_guard \
 	     $(B)/tests/hv_vss_guard_trig $(B)/tests/hv_vss_priv \
-	     $(B)/tests/hv_vss_confine $(B)/tests/hv_vss_daemon_fbsdhost
+	     $(B)/tests/hv_vss_confine $(B)/tests/hv_vss_daemon_fbsdhost \
+	     $(B)/tests/hv_vss_privsep
 # bench/: the raw FIFREEZE floor and the write-stall writer (bench/run)
 BENCH_PROGS = $(B)/bench/rawfreeze $(B)/bench/stallwriter
 
@@ -311,11 +312,21 @@ $(B)/tests/hv_vss_confine: tests/system/confine_try.c \
 
 # the privileged parent's request handler alone, for t_priv.sh
 $(B)/tests/hv_vss_priv: tests/system/priv_serve.c $(DAEMON_LIB_OBJS) \
-    $(B)/daemon/os/sandbox_linux.o | $(B)/hv_vss_guard
+    | $(B)/hv_vss_guard
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Idaemon -Idaemon/os \
 	    $(call pc_cflags,$(DAEMON_PKGS)) $(LDFLAGS) -o $@ $^ \
-	    $(call pc_libs,$(DAEMON_PKGS) libseccomp) -lpthread
+	    $(call pc_libs,$(DAEMON_PKGS)) -lpthread
+
+# the supervisor (daemon/privsep.c) with a test engine, and the sandbox's
+# test trigger, for t_privsep.sh
+$(B)/tests/hv_vss_privsep: tests/system/privsep_try.c \
+    $(filter-out $(B)/daemon/os/sandbox_linux.o,$(DAEMON_LIB_OBJS)) \
+    $(B)/tests/trig/sandbox_linux.o | $(B)/hv_vss_guard
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DHVVSS_TEST_TRIGGERS -Idaemon -Idaemon/os \
+	    $(call pc_cflags,$(DAEMON_PKGS)) $(LDFLAGS) -o $@ $^ \
+	    $(call pc_libs,$(DAEMON_PKGS)) -lpthread
 
 $(B)/tests/unit/%: tests/unit/%.c $(DAEMON_LIB_OBJS)
 	@mkdir -p $(@D)
@@ -443,7 +454,8 @@ FB_DAEMON_OK = daemon/apps.c daemon/conf.c daemon/ctl.c daemon/daemon.c \
 	daemon/host_freebsd.c daemon/log.c daemon/main.c daemon/metrics.c \
 	daemon/mountwatch.c daemon/sigs.c daemon/status.c daemon/txn.c \
 	daemon/freeze.c daemon/plan.c daemon/plan_order.c \
-	daemon/plan_stack.c daemon/record.c
+	daemon/plan_stack.c daemon/record.c daemon/local.c \
+	daemon/thawguard.c daemon/priv.c daemon/privproto.c daemon/privsep.c
 FB_TRY	= $(filter-out $(FB_DAEMON_OK) daemon/%_linux.c,$(wildcard daemon/*.c))
 # the guard's FreeBSD sandbox (Capsicum), an object until hv_vss_guard.c
 # builds for FreeBSD

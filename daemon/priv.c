@@ -1,12 +1,18 @@
 /*
  * priv.c: the privileged parent's request handler (priv.h).
  *
- * One request at a time: a request is read, checked by privproto.c
- * against the transaction's state, and either refused at once or done;
- * while one is being done (a freeze or a hooks stage takes seconds, off
- * the loop) the socket is not read, so the engine's next request waits
- * in the socket and cannot race the one running.  The reply goes out
- * when it is done, and only then is the state moved on.
+ * One stage at a time: a request is read, checked by privproto.c
+ * against the transaction's state, and either refused at once or done.
+ * The socket is read all along, also while a stage runs (a freeze or a
+ * hooks stage takes seconds, off the loop), so that a CANCEL reaches
+ * it; privproto.c refuses any other stage meanwhile ("busy"), and the
+ * side requests (CANCEL, COMM, PLAN, METRICS) are answered at once and
+ * touch no transaction state.  A stage's reply goes out when it is
+ * done, and only then is the state moved on.
+ *
+ * Unasked, the parent tells the engine what the guard did (priv_guard()
+ * forwards its events) and that the mount table changed (a mountwatch
+ * looked at every second: O(1), POLLPRI on /proc/self/mountinfo).
  *
  * What the parent acts on is its own: the plan comes from its own
  * /proc/self/mountinfo and its configuration's allow-list (plan_build),
@@ -21,13 +27,21 @@
  * - Descriptors passed with a request (SCM_RIGHTS) are closed unread:
  *   the engine has nothing to hand the parent.
  * - The engine's end closing is the engine's death: thaw at once, on
- *   this thread, before anything else (freezer_thaw_now).
+ *   this thread, before anything else (freezer_thaw_now); a running
+ *   hooks stage is stopped; a running freeze job is cancelled (undone as
+ *   soon as it is back: a FIFREEZE cannot be interrupted) and only then,
+ *   with nothing frozen, is gone() called.
+ * - METRICS's file may be on a filesystem someone else froze: it is
+ *   written on a detached thread (as metrics.c does), one at a time.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,12 +55,17 @@
 #include "guard.h"
 #include "hooks.h"
 #include "log.h"
+#include "mountwatch.h"
+#include "os/devstack.h"
+#include "os/proc.h"
 #include "plan.h"
 #include "priv.h"
 #include "privproto.h"
 #include "util.h"
 
-#define MOUNTINFO "/proc/self/mountinfo"
+#define MOUNT_CHECK_MS 1000
+/* the largest datagram the engine may send, and one byte to see more */
+#define MSG_MAX (sizeof(struct priv_req) + PRIV_METRICS_MAX + 1)
 
 struct priv {
 	const struct conf *c;
@@ -62,9 +81,17 @@ struct priv {
 	struct priv_req cur; /* the request being done */
 	size_t nfrozen; /* by the last FREEZE */
 	uint64_t ndone, nrefused;
+	uint64_t nlost; /* replies not sent since the last one sent */
 	priv_gone_fn gone;
 	void *arg;
+	bool dead; /* the engine is gone: waiting for a job to end */
+	struct mountwatch *mw;
+	struct event *mtimer;
+	unsigned char *buf; /* MSG_MAX bytes */
 };
+
+/* A metrics write in flight (a detached thread). */
+static atomic_bool metrics_writing;
 
 uint64_t
 priv_ndone(const struct priv *p)
@@ -78,26 +105,31 @@ priv_nrefused(const struct priv *p)
 	return p->nrefused;
 }
 
-/* Send one reply, with fd (>= 0) as ancillary data. */
+/* Send one reply (or event), with fd (>= 0) as ancillary data, and
+ * text (PLAN) after it. */
 static void
-reply(struct priv *p, uint16_t type, uint64_t txid, int32_t status,
-    uint32_t value, const char *reason, int fd)
+reply_text(struct priv *p, uint16_t type, uint64_t txid, int32_t status,
+    uint32_t value, const char *reason, int fd, const char *text, size_t len)
 {
 	union {
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(sizeof(int))];
 	} u;
 	struct priv_rep rep;
-	struct iovec iov;
+	struct iovec iov[2];
 	struct msghdr mh;
 	struct cmsghdr *cm;
 
+	if (p->dead)
+		return;
 	priv_rep_make(&rep, type, txid, status, value, reason);
-	iov.iov_base = &rep;
-	iov.iov_len = sizeof(rep);
+	iov[0].iov_base = &rep;
+	iov[0].iov_len = sizeof(rep);
+	iov[1].iov_base = (void *)(uintptr_t)text;
+	iov[1].iov_len = len;
 	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
+	mh.msg_iov = iov;
+	mh.msg_iovlen = len > 0 ? 2 : 1;
 	if (fd >= 0) {
 		memset(&u, 0, sizeof(u));
 		mh.msg_control = u.buf;
@@ -108,10 +140,59 @@ reply(struct priv *p, uint16_t type, uint64_t txid, int32_t status,
 		cm->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
 	}
-	/* the engine reads its reply before it asks again: never full */
-	if (sendmsg(p->sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) == -1)
-		log_warn("priv: reply to %s txn %llu", priv_type_name(type),
-		    (unsigned long long)txid);
+	/* an engine that does not read its replies loses them, and no
+	 * more: the parent never blocks on it, and says so once a burst */
+	if (sendmsg(p->sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) == -1) {
+		if (p->nlost++ == 0)
+			log_warn("priv: reply to %s txn %llu",
+			    priv_type_name(type), (unsigned long long)txid);
+		return;
+	}
+	if (p->nlost > 0) {
+		log_warnx(
+		    "priv: %llu replies or events lost: the engine did not read them",
+		    (unsigned long long)p->nlost);
+		p->nlost = 0;
+	}
+}
+
+static void
+reply(struct priv *p, uint16_t type, uint64_t txid, int32_t status,
+    uint32_t value, const char *reason, int fd)
+{
+	reply_text(p, type, txid, status, value, reason, fd, NULL, 0);
+}
+
+/*
+ * The engine is gone and the last job is back: thaw; if freeze hooks
+ * ran and neither thaw nor abort hooks did, run abort (an application a
+ * hook paused must not stay paused for an engine that is gone); then
+ * say so.
+ */
+static void
+gone_final(struct priv *p)
+{
+	int rc;
+
+	freezer_thaw_now(p->freezer);
+	if (p->st.hooks_frozen) {
+		p->st.hooks_frozen = false;
+		log_warnx(
+		    "priv: txn %llu: the engine is gone after its freeze hooks: running the abort hooks",
+		    (unsigned long long)p->st.txid);
+		if ((rc = hooks_run(p->hooks, p->c->hooks_dir, HOOKS_ABORT,
+		         p->c->hook_timeout_ms, p->st.txid)) == 0)
+			return; /* hooks_cb() calls us again */
+		log_warnx("priv: txn %llu: abort hooks: %s",
+		    (unsigned long long)p->st.txid, strerror(-rc));
+	}
+	if (freezer_nfrozen(p->freezer) > 0)
+		log_warnx(
+		    "priv: %zu filesystem%s still frozen for the engine that is gone: the thaw guard holds them",
+		    freezer_nfrozen(p->freezer),
+		    freezer_nfrozen(p->freezer) == 1 ? "" : "s");
+	if (p->gone != NULL)
+		p->gone(p, p->arg);
 }
 
 /* The request being done is done: reply, move the state on, read on. */
@@ -122,14 +203,17 @@ done(
 	struct priv_req r = p->cur;
 
 	p->st.busy = false;
+	p->st.running = 0;
 	priv_apply(&p->st, &r, ok, mono_ms());
 	if (r.type == PRIV_FREEZE && ok && p->guard != NULL)
 		guard_arm(p->guard, p->c->max_frozen_ms);
 	p->ndone++;
+	if (p->dead) {
+		gone_final(p);
+		return;
+	}
 	reply(p, r.type, r.txid, ok ? 0 : (status < 0 ? status : -EIO), value,
 	    reason, -1);
-	if (p->ev != NULL)
-		event_add(p->ev, NULL);
 }
 
 static void
@@ -159,7 +243,15 @@ freeze_cb(const struct freeze_result *r, void *arg)
 	} else
 		log_warnx("priv: txn %llu: freeze failed: %s",
 		    (unsigned long long)r->id, r->reason);
-	done(p, r->ok, -EIO, (uint32_t)r->nfrozen, r->reason);
+	done(p, r->ok, r->cancelled ? -ECANCELED : -EIO, (uint32_t)r->nfrozen,
+	    r->reason);
+}
+
+static void
+emit_hook_output(
+    const char *hook, enum hooks_phase phase, const char *line, void *arg)
+{
+	log_info("priv: hook %s (%s): %s", hook, hooks_phase_name(phase), line);
 }
 
 static void
@@ -170,6 +262,15 @@ hooks_cb(const struct hooks_result *r, void *arg)
 	log_info("priv: txn %llu: %s hooks: %zu ran%s%s",
 	    (unsigned long long)r->txid, hooks_phase_name(r->phase), r->nran,
 	    r->ok ? "" : ": ", r->reason);
+	/* what the hooks printed, once nothing can be frozen (thaw and
+	 * abort are refused while frozen), as the daemon logs it */
+	if (r->phase != HOOKS_FREEZE)
+		hooks_output(p->hooks, emit_hook_output, NULL);
+	if (p->dead && !p->st.busy) {
+		/* gone_final()'s abort hooks */
+		gone_final(p);
+		return;
+	}
 	done(p, r->ok, -EIO, (uint32_t)r->nran, r->reason);
 }
 
@@ -212,10 +313,10 @@ do_device(struct priv *p)
 	}
 	/* done() without its reply, then the reply with the fd */
 	p->st.busy = false;
+	p->st.running = 0;
 	p->ndone++;
 	reply(p, PRIV_DEVICE, 0, 0, 0, NULL, fd);
 	close(fd);
-	event_add(p->ev, NULL);
 }
 
 static void
@@ -227,7 +328,7 @@ do_check(struct priv *p)
 		plan_free(&p->plan);
 		p->planned = false;
 	}
-	if (plan_build(&p->plan, p->c, MOUNTINFO, "/sys", true, err,
+	if (plan_build(&p->plan, p->c, NULL, devstack_system_root, true, err,
 	        sizeof(err)) == -1) {
 		log_warnx("priv: txn %llu: plan: %s",
 		    (unsigned long long)p->cur.txid, err);
@@ -257,6 +358,7 @@ do_request(struct priv *p)
 	int rc;
 
 	p->st.busy = true;
+	p->st.running = r->type;
 	switch (r->type) {
 	case PRIV_DEVICE:
 		do_device(p);
@@ -296,6 +398,232 @@ do_request(struct priv *p)
 		/* nothing frozen (privproto.c): the guard holds nothing */
 		done(p, true, 0, 0, NULL);
 		return;
+	default: /* side requests never come here */
+		done(p, false, -EINVAL, 0, "not a stage");
+		return;
+	}
+}
+
+/* Append one field: control bytes as '?', so no field breaks a line. */
+static size_t
+put_field(char *out, size_t room, const char *f, bool last)
+{
+	size_t n = 0;
+
+	for (; f != NULL && *f != '\0' && n + 1 < room; f++, n++)
+		out[n] = ((unsigned char)*f < 0x20 || *f == 0x7f) ? '?' : *f;
+	if (n + 1 > room)
+		return room;
+	out[n++] = last ? '\n' : '\t';
+	return n;
+}
+
+/* One line of fields, whole or not at all: its length, or 0. */
+static size_t
+put_line(char *out, size_t room, const char *const *f, size_t nf)
+{
+	size_t i, n = 0, k;
+
+	for (i = 0; i < nf; i++) {
+		k = put_field(out + n, room - n, f[i], i + 1 == nf);
+		if (n + k >= room ||
+		    out[n + k - 1] != (i + 1 == nf ? '\n' : '\t'))
+			return 0;
+		n += k;
+	}
+	return n;
+}
+
+size_t
+priv_plan_text(const struct plan *pl, char *out, size_t max)
+{
+	/* room kept for the last line: "more\t<n>\n" */
+	const size_t tail = 32;
+	char level[16], more[24];
+	const char *mf[] = {"more", more};
+	size_t i, n = 0, k, left = 0;
+
+	if (max <= tail)
+		return 0;
+	if (pl->veto) {
+		const char *f[] = {"veto", pl->veto_reason};
+
+		n += put_line(out + n, max - tail - n, f, 2);
+	}
+	for (i = 0; i < pl->ntargets; i++) {
+		const struct plan_target *t = &pl->targets[i];
+		const char *f[] = {"target", t->mountpoint, t->fstype,
+		    t->source, level, t->order_reason};
+
+		snprintf(level, sizeof(level), "%d", t->level);
+		if (left > 0 ||
+		    (k = put_line(out + n, max - tail - n, f, 6)) == 0)
+			left++;
+		else
+			n += k;
+	}
+	for (i = 0; i < pl->nskips; i++) {
+		const struct plan_skip *sk = &pl->skips[i];
+		const char *f[] = {
+		    "skip", sk->mountpoint, sk->fstype, sk->reason};
+
+		if (left > 0 ||
+		    (k = put_line(out + n, max - tail - n, f, 4)) == 0)
+			left++;
+		else
+			n += k;
+	}
+	if (left > 0) {
+		snprintf(more, sizeof(more), "%zu", left);
+		n += put_line(out + n, max - n, mf, 2);
+	}
+	return n;
+}
+
+static void
+do_cancel(struct priv *p, const struct priv_req *r)
+{
+	char why[PRIV_REASON_MAX];
+
+	snprintf(why, sizeof(why), "cancelling %s txn %llu",
+	    priv_type_name(p->st.running), (unsigned long long)r->txid);
+	log_warnx("priv: the engine cancels %s txn %llu",
+	    priv_type_name(p->st.running), (unsigned long long)r->txid);
+	reply(p, PRIV_CANCEL, r->txid, 0, 0, why, -1);
+	if (p->st.running == PRIV_FREEZE) {
+		/* undone once back: freeze_cb() replies -ECANCELED */
+		freezer_cancel(p->freezer);
+		return;
+	}
+	/* HOOKS: hooks_cancel() calls no one back */
+	hooks_cancel(p->hooks);
+	done(p, false, -ECANCELED, 0, "cancelled by the engine");
+}
+
+static void
+do_comm(struct priv *p, const struct priv_req *r)
+{
+	char comm[64], err[PRIV_REASON_MAX];
+	size_t i;
+	int rc;
+
+	if ((rc = proc_comm((pid_t)r->arg, comm, sizeof(comm))) < 0) {
+		errfmt(err, sizeof(err), -rc, "the command name of process %u",
+		    r->arg);
+		reply(p, PRIV_COMM, 0, rc, r->arg, err, -1);
+		return;
+	}
+	for (i = 0; comm[i] != '\0'; i++)
+		if (!isprint((unsigned char)comm[i]))
+			comm[i] = '?';
+	reply(p, PRIV_COMM, 0, 0, r->arg, comm, -1);
+}
+
+static void
+do_plan(struct priv *p)
+{
+	char err[PRIV_REASON_MAX], *text;
+	struct plan pl;
+	size_t n;
+
+	if (plan_build(&pl, p->c, NULL, devstack_system_root, true, err,
+	        sizeof(err)) == -1) {
+		reply(p, PRIV_PLAN, 0, -EIO, 0, err, -1);
+		return;
+	}
+	if ((text = malloc(PRIV_PLAN_MAX)) == NULL) {
+		plan_free(&pl);
+		reply(p, PRIV_PLAN, 0, -ENOMEM, 0, "plan text", -1);
+		return;
+	}
+	n = priv_plan_text(&pl, text, PRIV_PLAN_MAX);
+	reply_text(p, PRIV_PLAN, 0, 0, (uint32_t)n, NULL, -1, text, n);
+	free(text);
+	plan_free(&pl);
+}
+
+struct mjob {
+	char path[CONF_PATH_MAX];
+	size_t len;
+	char text[];
+};
+
+/* The writer thread: the file may sit on a filesystem someone froze. */
+static void *
+metrics_job(void *arg)
+{
+	struct mjob *j = arg;
+	char tmp[sizeof(j->path) + 8];
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", j->path);
+	(void)unlink(tmp); /* a leftover of a crash */
+	fd = open(
+	    tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd != -1) {
+		if (write(fd, j->text, j->len) != (ssize_t)j->len ||
+		    close(fd) != 0 || rename(tmp, j->path) != 0)
+			(void)unlink(tmp);
+	}
+	free(j);
+	atomic_store(&metrics_writing, false);
+	return NULL;
+}
+
+static void
+do_metrics(struct priv *p, const struct priv_req *r, const unsigned char *text)
+{
+	pthread_attr_t attr;
+	pthread_t tid;
+	struct mjob *j;
+	int rc;
+
+	if (p->c->metrics_file[0] == '\0') {
+		reply(p, PRIV_METRICS, 0, -ENOENT, 0, "no metrics_file", -1);
+		return;
+	}
+	if (atomic_exchange(&metrics_writing, true)) {
+		reply(p, PRIV_METRICS, 0, -EBUSY, 0,
+		    "the previous metrics write is still running", -1);
+		return;
+	}
+	if ((j = malloc(sizeof(*j) + r->arg)) == NULL) {
+		atomic_store(&metrics_writing, false);
+		reply(p, PRIV_METRICS, 0, -ENOMEM, 0, "metrics", -1);
+		return;
+	}
+	snprintf(j->path, sizeof(j->path), "%s", p->c->metrics_file);
+	j->len = r->arg;
+	memcpy(j->text, text, r->arg);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&tid, &attr, metrics_job, j);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		free(j);
+		atomic_store(&metrics_writing, false);
+		reply(p, PRIV_METRICS, 0, -rc, 0, "metrics thread", -1);
+		return;
+	}
+	reply(p, PRIV_METRICS, 0, 0, r->arg, NULL, -1);
+}
+
+static void
+do_side(struct priv *p, const struct priv_req *r, const unsigned char *buf)
+{
+	switch (r->type) {
+	case PRIV_CANCEL:
+		do_cancel(p, r);
+		break;
+	case PRIV_COMM:
+		do_comm(p, r);
+		break;
+	case PRIV_PLAN:
+		do_plan(p);
+		break;
+	case PRIV_METRICS:
+		do_metrics(p, r, buf + sizeof(*r));
+		break;
 	}
 }
 
@@ -327,15 +655,36 @@ gone(struct priv *p)
 		    "priv: the engine is gone while txn %llu holds %zu filesystem%s frozen: thawing",
 		    (unsigned long long)p->st.txid, freezer_nfrozen(p->freezer),
 		    freezer_nfrozen(p->freezer) == 1 ? "" : "s");
-	else
+	else if (!p->st.busy)
 		log_info("priv: the engine is gone");
 	freezer_thaw_now(p->freezer);
 	if (p->ev != NULL) {
 		event_free(p->ev);
 		p->ev = NULL;
 	}
-	if (p->gone != NULL)
-		p->gone(p, p->arg);
+	if (p->mtimer != NULL)
+		event_del(p->mtimer);
+	p->dead = true;
+	if (p->st.busy && p->st.running == PRIV_HOOKS) {
+		/* a hook killed in "freeze" counts as having seen it */
+		hooks_cancel(p->hooks);
+		priv_apply(&p->st, &p->cur, false, mono_ms());
+		p->st.busy = false;
+		p->st.running = 0;
+	}
+	if (p->st.busy &&
+	    (p->st.running == PRIV_FREEZE || p->st.running == PRIV_THAW)) {
+		/* back later: done() calls gone_final() */
+		log_warnx(
+		    "priv: the engine is gone during %s txn %llu: %s once it is back",
+		    priv_type_name(p->st.running),
+		    (unsigned long long)p->st.txid,
+		    p->st.running == PRIV_FREEZE ? "undone" : "thawed");
+		if (p->st.running == PRIV_FREEZE)
+			freezer_cancel(p->freezer);
+		return;
+	}
+	gone_final(p);
 }
 
 static void
@@ -346,9 +695,9 @@ sock_cb(evutil_socket_t fd, short what, void *arg)
 		char buf[CMSG_SPACE(sizeof(int) * 8)];
 	} u;
 	struct priv *p = arg;
-	struct priv_req buf[2]; /* room to see one too long */
+	struct priv_req r;
 	char why[PRIV_REASON_MAX];
-	struct iovec iov = {buf, sizeof(buf)};
+	struct iovec iov = {p->buf, MSG_MAX};
 	struct msghdr mh;
 	ssize_t n;
 	int rc;
@@ -372,20 +721,75 @@ sock_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	rc = priv_check(
-	    &p->st, buf, (size_t)n, mono_ms(), &p->cur, why, sizeof(why));
+	    &p->st, p->buf, (size_t)n, mono_ms(), &r, why, sizeof(why));
 	if (rc != 0) {
+		struct priv_req h;
+
+		memset(&h, 0, sizeof(h));
+		memcpy(
+		    &h, p->buf, (size_t)n < sizeof(h) ? (size_t)n : sizeof(h));
+		/* every refusal is answered; the log gets the first ones
+		 * and then every 1000th, so a flood cannot fill it */
+		if (p->nrefused < 100 || p->nrefused % 1000 == 0)
+			log_warnx("priv: refused: %s (%llu refused so far)",
+			    why, (unsigned long long)p->nrefused + 1);
 		p->nrefused++;
-		log_warnx("priv: refused: %s", why);
-		reply(p, n >= 4 ? buf[0].type : 0,
-		    (size_t)n >= sizeof(buf[0]) ? buf[0].txid : 0, rc, 0, why,
-		    -1);
+		/* an unknown type is not echoed: it could look like an
+		 * event to the engine */
+		reply(p, h.type <= PRIV_TYPE_MAX ? h.type : 0, h.txid, rc, 0,
+		    why, -1);
 		return;
 	}
-	log_debug("priv: %s txn %llu arg %u", priv_type_name(p->cur.type),
-	    (unsigned long long)p->cur.txid, p->cur.arg);
-	/* no reading until it is done: one request at a time */
-	event_del(p->ev);
+	log_debug("priv: %s txn %llu arg %u", priv_type_name(r.type),
+	    (unsigned long long)r.txid, r.arg);
+	if (priv_is_side(r.type)) {
+		do_side(p, &r, p->buf);
+		return;
+	}
+	p->cur = r;
 	do_request(p);
+}
+
+/* Tell the engine, unasked. */
+static void
+event_to_engine(struct priv *p, enum priv_event type, int32_t status,
+    uint32_t value, const char *reason)
+{
+	reply(p, (uint16_t)type, p->st.txid, status, value, reason, -1);
+}
+
+void
+priv_guard(struct priv *p, const struct guard_event *ev)
+{
+	char why[PRIV_REASON_MAX];
+
+	switch (ev->type) {
+	case GUARD_EV_THAWED:
+		event_to_engine(
+		    p, PRIV_EV_THAWED, -ev->err, (uint32_t)ev->slot, ev->path);
+		break;
+	case GUARD_EV_LEASE:
+		snprintf(why, sizeof(why),
+		    "%u thawed, %u found thawed, %u failed", ev->nthawed,
+		    ev->nnotfrozen, ev->nfailed);
+		event_to_engine(p, PRIV_EV_LEASE, 0, ev->nthawed, why);
+		break;
+	case GUARD_EV_DIED:
+		event_to_engine(p, PRIV_EV_GUARD_DIED, 0, (uint32_t)ev->status,
+		    "the thaw guard died");
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+mounts_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct priv *p = arg;
+
+	if (mountwatch_changed(p->mw))
+		event_to_engine(p, PRIV_EV_MOUNTS, 0, 0, "mount table changed");
 }
 
 struct priv *
@@ -414,9 +818,12 @@ priv_new(struct event_base *base, const struct conf *c, struct guard *guard,
 		free(p);
 		return NULL;
 	}
-	if ((p->freezer = freezer_new(base, freeze_cb, p)) == NULL ||
+	if ((p->buf = malloc(MSG_MAX)) == NULL ||
+	    (p->freezer = freezer_new(base, freeze_cb, p)) == NULL ||
 	    (p->hooks = hooks_new(base, hooks_cb, p)) == NULL ||
 	    (p->ev = event_new(base, sock, EV_READ | EV_PERSIST, sock_cb, p)) ==
+	        NULL ||
+	    (p->mtimer = event_new(base, -1, EV_PERSIST, mounts_cb, p)) ==
 	        NULL) {
 		errfmt(err, errlen, errno, "priv");
 		priv_free(p);
@@ -425,6 +832,14 @@ priv_new(struct event_base *base, const struct conf *c, struct guard *guard,
 	fh.arg = p;
 	freezer_set_hooks(p->freezer, &fh);
 	event_add(p->ev, NULL);
+	/* no watch (no /proc): no event, FREEZE re-checks every target */
+	if ((p->mw = mountwatch_open(NULL)) != NULL) {
+		struct timeval tv = {
+		    MOUNT_CHECK_MS / 1000, (MOUNT_CHECK_MS % 1000) * 1000};
+
+		(void)mountwatch_changed(p->mw); /* primed: now is known */
+		event_add(p->mtimer, &tv);
+	}
 	return p;
 }
 
@@ -441,9 +856,13 @@ priv_free(struct priv *p)
 		hooks_free(p->hooks);
 	if (p->ev != NULL)
 		event_free(p->ev);
+	if (p->mtimer != NULL)
+		event_free(p->mtimer);
+	mountwatch_close(p->mw);
 	if (p->planned)
 		plan_free(&p->plan);
 	if (p->sock >= 0)
 		close(p->sock);
+	free(p->buf);
 	free(p);
 }

@@ -19,14 +19,21 @@
 #ifndef HVVSS_PRIV_H
 #define HVVSS_PRIV_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct conf;
 struct event_base;
 struct guard;
+struct guard_event;
+struct plan;
 struct priv;
 
-/* The engine's end closed: nothing is frozen any more. */
+/*
+ * The engine's end closed, and nothing is frozen any more (or what is
+ * left could not be thawed, and the guard holds it); a job running then
+ * (a FIFREEZE) was waited for first.  priv may be freed now.
+ */
 typedef void (*priv_gone_fn)(struct priv *, void *);
 
 /*
@@ -40,6 +47,21 @@ priv_new(struct event_base *base, const struct conf *c, struct guard *guard,
 
 /* Thaw what is frozen, stop what runs, close the socket, free. */
 void priv_free(struct priv *);
+
+/* Tell the engine what the guard did (the caller reads the guard). */
+void priv_guard(struct priv *, const struct guard_event *);
+
+/*
+ * The plan as PLAN sends it: one line per item, tab-separated fields,
+ * control bytes in a field shown as '?':
+ *   veto <TAB> reason
+ *   target <TAB> mountpoint <TAB> fstype <TAB> source <TAB> level <TAB>
+ *       why there
+ *   skip <TAB> mountpoint <TAB> fstype <TAB> reason
+ *   more <TAB> n             (n items did not fit in max)
+ * Whole lines only, at most max bytes, no NUL; returns its length.
+ */
+size_t priv_plan_text(const struct plan *, char *out, size_t max);
 
 /* Requests done and refused so far (for tests and the log). */
 uint64_t priv_ndone(const struct priv *);

@@ -23,6 +23,17 @@ static const char *const type_names[] = {
     [PRIV_HOOKS] = "HOOKS",
     [PRIV_ARM] = "ARM",
     [PRIV_DISARM] = "DISARM",
+    [PRIV_CANCEL] = "CANCEL",
+    [PRIV_COMM] = "COMM",
+    [PRIV_PLAN] = "PLAN",
+    [PRIV_METRICS] = "METRICS",
+};
+
+static const char *const event_names[] = {
+    [PRIV_EV_LEASE - PRIV_EV_FIRST] = "LEASE",
+    [PRIV_EV_THAWED - PRIV_EV_FIRST] = "THAWED",
+    [PRIV_EV_GUARD_DIED - PRIV_EV_FIRST] = "GUARD_DIED",
+    [PRIV_EV_MOUNTS - PRIV_EV_FIRST] = "MOUNTS",
 };
 
 static const char *const refusal_names[] = {
@@ -35,14 +46,24 @@ static const char *const refusal_names[] = {
     [PRIV_R_ORDER] = "out of order",
     [PRIV_R_LEASE] = "lease out of bounds",
     [PRIV_R_BUSY] = "busy",
+    [PRIV_R_TEXT] = "not text",
 };
 
 const char *
 priv_type_name(unsigned int t)
 {
+	if (t >= PRIV_EV_FIRST && t <= PRIV_EV_MAX)
+		return event_names[t - PRIV_EV_FIRST];
 	if (t == 0 || t > PRIV_TYPE_MAX)
 		return "?";
 	return type_names[t];
+}
+
+bool
+priv_is_side(unsigned int t)
+{
+	return t == PRIV_CANCEL || t == PRIV_COMM || t == PRIV_PLAN ||
+	    t == PRIV_METRICS;
 }
 
 const char *
@@ -92,17 +113,37 @@ check_noarg(const struct priv_req *r, char *why, size_t whylen)
 	return 0;
 }
 
+/*
+ * METRICS's text: a Prometheus textfile is lines of printable text
+ * (UTF-8 label values allowed: bytes >= 0x80), each ending in \n.
+ */
+static int
+check_text(const unsigned char *t, size_t n, char *why, size_t whylen)
+{
+	size_t i;
+
+	if (n == 0 || t[n - 1] != '\n')
+		return refuse(PRIV_R_TEXT, why, whylen,
+		    "METRICS: %zu bytes not ending in a newline", n);
+	for (i = 0; i < n; i++)
+		if ((t[i] < 0x20 && t[i] != '\n') || t[i] == 0x7f)
+			return refuse(PRIV_R_TEXT, why, whylen,
+			    "METRICS: byte %#x at %zu", t[i], i);
+	return 0;
+}
+
 int
 priv_check(const struct priv_state *st, const void *buf, size_t len,
     uint64_t now_ms, struct priv_req *req, char *why, size_t whylen)
 {
 	struct priv_req r;
 	uint64_t left;
+	size_t want;
 	int rc;
 
 	if (why != NULL && whylen > 0)
 		why[0] = '\0';
-	if (buf == NULL || len != sizeof(r))
+	if (buf == NULL || len < sizeof(r))
 		return refuse(PRIV_R_LENGTH, why, whylen,
 		    "%zu bytes: a request is %zu", len, sizeof(r));
 	memcpy(&r, buf, sizeof(r));
@@ -116,10 +157,22 @@ priv_check(const struct priv_state *st, const void *buf, size_t len,
 		return refuse(PRIV_R_RESERVED, why, whylen,
 		    "%s: reserved field is %#llx", priv_type_name(r.type),
 		    (unsigned long long)r.reserved);
-	if (st->busy)
+	if (r.type == PRIV_METRICS) {
+		if (r.arg == 0 || r.arg > PRIV_METRICS_MAX)
+			return refuse(PRIV_R_ARG, why, whylen,
+			    "METRICS: %u bytes of text, at most %u", r.arg,
+			    PRIV_METRICS_MAX);
+		want = sizeof(r) + r.arg;
+	} else
+		want = sizeof(r);
+	if (len != want)
+		return refuse(PRIV_R_LENGTH, why, whylen,
+		    "%zu bytes: a request is %zu", len, want);
+	if (st->busy && !priv_is_side(r.type))
 		return refuse(PRIV_R_BUSY, why, whylen,
-		    "%s while the previous request is being done",
-		    priv_type_name(r.type));
+		    "%s while %s txn %llu is being done",
+		    priv_type_name(r.type), priv_type_name(st->running),
+		    (unsigned long long)st->txid);
 
 	switch (r.type) {
 	case PRIV_DEVICE:
@@ -213,6 +266,35 @@ priv_check(const struct priv_state *st, const void *buf, size_t len,
 			    "DISARM txn %llu: frozen, the lease stands",
 			    (unsigned long long)r.txid);
 		break;
+	case PRIV_CANCEL:
+		if ((rc = check_noarg(&r, why, whylen)) != 0 ||
+		    (rc = check_current(st, &r, why, whylen)) != 0)
+			return rc;
+		if (!st->busy ||
+		    (st->running != PRIV_FREEZE && st->running != PRIV_HOOKS))
+			return refuse(PRIV_R_ORDER, why, whylen,
+			    "CANCEL txn %llu: no FREEZE or HOOKS of it runs",
+			    (unsigned long long)r.txid);
+		break;
+	case PRIV_COMM:
+		if (r.arg == 0 || r.arg > PRIV_PID_MAX)
+			return refuse(
+			    PRIV_R_ARG, why, whylen, "COMM: pid %u", r.arg);
+		/* FALLTHROUGH */
+	case PRIV_PLAN:
+	case PRIV_METRICS:
+		if (r.type == PRIV_PLAN &&
+		    (rc = check_noarg(&r, why, whylen)) != 0)
+			return rc;
+		if (r.txid != 0)
+			return refuse(PRIV_R_TXID, why, whylen,
+			    "%s names no transaction (got %llu)",
+			    priv_type_name(r.type), (unsigned long long)r.txid);
+		if (r.type == PRIV_METRICS &&
+		    (rc = check_text((const unsigned char *)buf + sizeof(r),
+		         r.arg, why, whylen)) != 0)
+			return rc;
+		break;
 	}
 	if (req != NULL)
 		*req = r;
@@ -274,19 +356,50 @@ priv_rep_make(struct priv_rep *p, uint16_t type, uint64_t txid, int32_t status,
 		snprintf(p->reason, sizeof(p->reason), "%s", reason);
 }
 
+/* A reply or an event, its text after it (PLAN) not looked at. */
+static int
+rep_head(const void *buf, size_t len, struct priv_rep *p)
+{
+	if (buf == NULL || len < sizeof(*p))
+		return -EPROTO;
+	memcpy(p, buf, sizeof(*p));
+	if (p->version != PRIV_VERSION || p->reserved != 0 ||
+	    memchr(p->reason, '\0', sizeof(p->reason)) == NULL ||
+	    p->status > PRIV_R_MAX || p->status < -4095)
+		return -EPROTO;
+	return 0;
+}
+
 int
 priv_rep_check(const struct priv_req *req, const void *buf, size_t len)
 {
 	struct priv_rep p;
+	size_t text = 0;
 
-	if (buf == NULL || len != sizeof(p))
+	if (rep_head(buf, len, &p) != 0 || p.type >= PRIV_EV_FIRST)
 		return -EPROTO;
-	memcpy(&p, buf, sizeof(p));
-	if (p.version != PRIV_VERSION || p.reserved != 0 ||
-	    memchr(p.reason, '\0', sizeof(p.reason)) == NULL ||
-	    p.status > PRIV_R_MAX || p.status < -4095)
+	if (p.type == PRIV_PLAN && p.status == 0) {
+		if (p.value > PRIV_PLAN_MAX)
+			return -EPROTO;
+		text = p.value;
+	}
+	if (len != sizeof(p) + text ||
+	    memchr((const char *)buf + sizeof(p), '\0', text) != NULL)
 		return -EPROTO;
 	if (req != NULL && (p.type != req->type || p.txid != req->txid))
 		return -EPROTO;
+	return 0;
+}
+
+int
+priv_msg_kind(const void *buf, size_t len)
+{
+	struct priv_rep p;
+
+	if (rep_head(buf, len, &p) != 0)
+		return -EPROTO;
+	if (p.type >= PRIV_EV_FIRST)
+		return p.type <= PRIV_EV_MAX && len == sizeof(p) ? p.type
+		                                                 : -EPROTO;
 	return 0;
 }

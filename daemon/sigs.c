@@ -21,7 +21,16 @@ static const struct sigtab fixed[] = {{SIGUSR1, "SIGUSR1"},
 static const struct sigtab raised[] = {
     {SIGPIPE, "SIGPIPE"}, {SIGXFSZ, "SIGXFSZ"}};
 
+/* The rest of POSIX's, only named (a child's death, in the log). */
+static const struct sigtab other[] = {{SIGHUP, "SIGHUP"}, {SIGINT, "SIGINT"},
+    {SIGQUIT, "SIGQUIT"}, {SIGILL, "SIGILL"}, {SIGTRAP, "SIGTRAP"},
+    {SIGABRT, "SIGABRT"}, {SIGBUS, "SIGBUS"}, {SIGFPE, "SIGFPE"},
+    {SIGKILL, "SIGKILL"}, {SIGSEGV, "SIGSEGV"}, {SIGTERM, "SIGTERM"},
+    {SIGSYS, "SIGSYS"}, {SIGCHLD, "SIGCHLD"}, {SIGCONT, "SIGCONT"},
+    {SIGSTOP, "SIGSTOP"}, {SIGURG, "SIGURG"}, {SIGWINCH, "SIGWINCH"}};
+
 #define NFIXED (sizeof(fixed) / sizeof(fixed[0]))
+#define NOTHER (sizeof(other) / sizeof(other[0]))
 #define NRAISED (sizeof(raised) / sizeof(raised[0]))
 
 const char *
@@ -38,6 +47,9 @@ sigs_name(int sig, char *buf, size_t len)
 	for (i = 0; i < NRAISED; i++)
 		if (raised[i].sig == sig)
 			return raised[i].name;
+	for (i = 0; i < NOTHER; i++)
+		if (other[i].sig == sig)
+			return other[i].name;
 	if (sig >= SIGRTMIN && sig <= SIGRTMAX)
 		snprintf(buf, len, "SIGRTMIN+%d", sig - SIGRTMIN);
 	else

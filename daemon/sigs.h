@@ -37,7 +37,8 @@ size_t sigs_stray(int *sigs, bool *quiet, size_t max);
  */
 void sigs_ignore_stray(void);
 
-/* A stray's name ("SIGUSR1", "SIGRTMIN+3"), in buf if it must be made. */
+/* A signal's name ("SIGUSR1", "SIGSYS", "SIGRTMIN+3"), in buf if it must
+ * be made. */
 const char *sigs_name(int sig, char *buf, size_t len);
 
 #endif /* HVVSS_SIGS_H */

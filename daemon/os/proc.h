@@ -129,10 +129,10 @@ void proc_exec_image(int fd, char *const argv[], char *const envp[]);
 
 /*
  * The command name of process pid (at most 19 bytes on FreeBSD, 15 on
- * Linux) into buf, or "?" if it cannot be had (gone, or not ours to
- * see).  Never touches a filesystem that can be frozen: procfs, a
- * sysctl.
+ * Linux) into buf: 0, or -errno with "?" in buf if it cannot be had
+ * (-ENOENT/-ESRCH: gone; -EACCES: not ours to see).  Never touches a
+ * filesystem that can be frozen: procfs, a sysctl.
  */
-void proc_comm(pid_t pid, char *buf, size_t len);
+int proc_comm(pid_t pid, char *buf, size_t len);
 
 #endif /* HVVSS_PROC_H */

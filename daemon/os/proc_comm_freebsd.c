@@ -8,13 +8,14 @@
 #include <sys/sysctl.h>
 #include <sys/user.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 /* proc.h's, declared here rather than including it (see above) */
-void proc_comm(pid_t pid, char *buf, size_t len);
+int proc_comm(pid_t pid, char *buf, size_t len);
 
-void
+int
 proc_comm(pid_t pid, char *buf, size_t len)
 {
 	int mib[4] = {CTL_KERN, KERN_PROC, KERN_PROC_PID, (int)pid};
@@ -23,8 +24,10 @@ proc_comm(pid_t pid, char *buf, size_t len)
 
 	snprintf(buf, len, "?");
 	memset(&kp, 0, sizeof(kp));
-	if (sysctl(mib, 4, &kp, &n, NULL, 0) == -1 || n != sizeof(kp) ||
-	    kp.ki_pid != pid)
-		return;
+	if (sysctl(mib, 4, &kp, &n, NULL, 0) == -1)
+		return -errno;
+	if (n != sizeof(kp) || kp.ki_pid != pid)
+		return -ESRCH;
 	snprintf(buf, len, "%s", kp.ki_comm);
+	return 0;
 }

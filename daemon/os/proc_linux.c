@@ -231,23 +231,25 @@ proc_exec_image(int fd, char *const argv[], char *const envp[])
 	(void)execveat(fd, "", argv, envp, AT_EMPTY_PATH);
 }
 
-void
+int
 proc_comm(pid_t pid, char *buf, size_t len)
 {
 	char path[64];
 	ssize_t n;
-	int fd;
+	int fd, e;
 
 	snprintf(buf, len, "?");
 	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return;
+		return -errno;
 	n = read(fd, buf, len - 1);
+	e = n < 0 ? errno : ESRCH; /* empty: it went while we read */
 	close(fd);
 	if (n <= 0) {
 		snprintf(buf, len, "?");
-		return;
+		return -e;
 	}
 	buf[n] = '\0';
 	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
 }

@@ -15,11 +15,14 @@
  * process that made it with SIGSYS (SCMP_ACT_KILL_PROCESS).
  *
  *   Linux (sandbox_linux.c): libseccomp; chroot, setresuid and capset.
- *   FreeBSD: capsicum would take this place (not written yet).
+ *   FreeBSD (sandbox_freebsd.c): chroot, setresuid, then Capsicum's
+ *   capability mode for the engine, its violations trapped (SIGTRAP
+ *   kills it); the parent has no filter there (it says why).
  */
 #ifndef HVVSS_SANDBOX_H
 #define HVVSS_SANDBOX_H
 
+#include <sys/types.h>
 #include <stddef.h>
 
 #define SANDBOX_USER "hvvss" /* the engine's system user */
@@ -35,6 +38,17 @@
  */
 int
 sandbox_engine(const char *user, const char *root, char *err, size_t errlen);
+
+/*
+ * The same in two steps, for a parent that forks its engine from a
+ * threaded process: the user is looked up before the fork (NSS is no
+ * place for a child of a threaded process), the confinement done in the
+ * child.  sandbox_user(): -1 and err for an unknown user or root's ids.
+ */
+int sandbox_user(
+    const char *user, uid_t *uid, gid_t *gid, char *err, size_t errlen);
+int sandbox_engine_as(
+    uid_t uid, gid_t gid, const char *root, char *err, size_t errlen);
 
 /* The parent's own filter (no_new_privs first).  -1 and err. */
 int sandbox_parent(char *err, size_t errlen);

@@ -15,6 +15,8 @@
  *     setresuid(0) afterwards is checked to fail;
  *  5. the inheritable and ambient sets are cleared explicitly, and all
  *     five sets checked to be empty but the bounding one;
+ *  5b. the parent-death signal (SIGKILL), after the ids changed, which
+ *     clear it;
  *  6. no_new_privs (no execve can give anything back, whatever the
  *     bounding set; and the filter can be loaded without privilege),
  *     not dumpable (no core in a directory of someone else's, and no
@@ -53,6 +55,7 @@
 #include <linux/capability.h>
 #include <pwd.h>
 #include <seccomp.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -480,12 +483,9 @@ drop_caps(char *err, size_t errlen)
 }
 
 int
-sandbox_engine(const char *user, const char *root, char *err, size_t errlen)
+sandbox_user(const char *user, uid_t *uid, gid_t *gid, char *err, size_t errlen)
 {
 	struct passwd *pw;
-	uid_t uid, r, e, s;
-	gid_t gid;
-	int cap;
 
 	errno = 0;
 	if ((pw = getpwnam(user)) == NULL) {
@@ -493,11 +493,38 @@ sandbox_engine(const char *user, const char *root, char *err, size_t errlen)
 		    errno == 0 ? "no such user" : "getpwnam");
 		return -1;
 	}
-	uid = pw->pw_uid;
-	gid = pw->pw_gid;
-	if (uid == 0 || gid == 0) {
+	if (pw->pw_uid == 0 || pw->pw_gid == 0) {
 		errfmt(err, errlen, 0,
 		    "engine user %s: uid %u gid %u: not root's", user,
+		    (unsigned int)pw->pw_uid, (unsigned int)pw->pw_gid);
+		return -1;
+	}
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return 0;
+}
+
+int
+sandbox_engine(const char *user, const char *root, char *err, size_t errlen)
+{
+	uid_t uid;
+	gid_t gid;
+
+	if (sandbox_user(user, &uid, &gid, err, errlen) == -1)
+		return -1;
+	return sandbox_engine_as(uid, gid, root, err, errlen);
+}
+
+int
+sandbox_engine_as(
+    uid_t uid, gid_t gid, const char *root, char *err, size_t errlen)
+{
+	uid_t r, e, s;
+	pid_t ppid = getppid();
+	int cap;
+
+	if (uid == 0 || gid == 0) {
+		errfmt(err, errlen, 0, "engine uid %u gid %u: not root's",
 		    (unsigned int)uid, (unsigned int)gid);
 		return -1;
 	}
@@ -514,18 +541,33 @@ sandbox_engine(const char *user, const char *root, char *err, size_t errlen)
 			break;
 	if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||
 	    setresuid(uid, uid, uid) == -1) {
-		errfmt(err, errlen, errno, "engine user %s: uid %u gid %u",
-		    user, (unsigned int)uid, (unsigned int)gid);
+		errfmt(err, errlen, errno, "engine uid %u gid %u",
+		    (unsigned int)uid, (unsigned int)gid);
 		return -1;
 	}
 	if (setresuid(0, 0, 0) != -1 || getresuid(&r, &e, &s) == -1 ||
 	    r != uid || e != uid || s != uid) {
-		errfmt(err, errlen, 0,
-		    "engine user %s: could become root again", user);
+		errfmt(err, errlen, 0, "engine uid %u: could become root again",
+		    (unsigned int)uid);
 		return -1;
 	}
 	if (drop_caps(err, errlen) == -1)
 		return -1;
+	/*
+	 * The engine dies with its parent, rather than serve on with no one
+	 * to freeze.  Set here, after the ids changed: a change of ids
+	 * clears it (commit_creds()); and checked, for a parent that died
+	 * before.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1) {
+		errfmt(err, errlen, errno, "PR_SET_PDEATHSIG");
+		return -1;
+	}
+	if (getppid() != ppid) {
+		errfmt(err, errlen, 0, "the engine's parent (pid %d) is gone",
+		    (int)ppid);
+		return -1;
+	}
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1) {
 		errfmt(err, errlen, errno, "PR_SET_DUMPABLE");
 		return -1;

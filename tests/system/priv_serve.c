@@ -45,7 +45,10 @@ gone_cb(struct priv *p, void *arg)
 	event_base_loopbreak(arg);
 }
 
-/* The guard's reports, for the log (the lease passing above all). */
+static struct priv *served;
+
+/* The guard's reports, for the log (the lease passing above all), and
+ * for the engine (priv_guard). */
 static void
 guard_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -54,6 +57,8 @@ guard_cb(evutil_socket_t fd, short what, void *arg)
 	int rc;
 
 	while ((rc = guard_read(g, &ev)) == 1) {
+		if (served != NULL)
+			priv_guard(served, &ev);
 		switch (ev.type) {
 		case GUARD_EV_THAWED:
 			log_warnx("thaw guard: lease passed, thawed %s: %s",
@@ -137,6 +142,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "hv_vss_priv: %s\n", err);
 		return 1;
 	}
+	served = p;
 	if (filter) {
 		if (sandbox_parent(err, sizeof(err)) == -1) {
 			fprintf(stderr, "hv_vss_priv: %s\n", err);
@@ -149,6 +155,7 @@ main(int argc, char **argv)
 	log_info("done: %llu requests done, %llu refused",
 	    (unsigned long long)priv_ndone(p),
 	    (unsigned long long)priv_nrefused(p));
+	served = NULL;
 	priv_free(p);
 	if (gev != NULL)
 		event_free(gev);

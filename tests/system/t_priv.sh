@@ -46,6 +46,14 @@ cat >"$WORK/hooks/10-note" <<'EOF2'
 echo "hook $1"
 EOF2
 chmod 0755 "$WORK/hooks/10-note"
+mkdir -m 0755 "$WORK/hooks-slow"
+cat >"$WORK/hooks-slow/10-slow" <<'EOF2'
+#!/bin/sh
+echo $$ >/tmp/slowhook.pid
+[ "$1" = freeze ] && exec sleep 30
+exit 0
+EOF2
+chmod 0755 "$WORK/hooks-slow/10-slow"
 cat >"$WORK/inner.sh" <<'EOF2'
 #!/bin/sh
 # inside the sandbox; thaws the three on the way out whatever happened

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "plan.h"
+#include "priv.h"
 #include "privproto.h"
 
 #define MAXF 60000u
@@ -254,6 +256,197 @@ test_reply(void **state)
 	assert_string_equal(priv_refusal_name(0), "?");
 }
 
+/* A stage running: mark it as priv.c does. */
+static void
+run(struct priv_state *st, uint16_t type)
+{
+	st->busy = true;
+	st->running = type;
+}
+
+/* Side requests go through while a stage runs; other stages do not. */
+static void
+test_side(void **state)
+{
+	struct priv_state st = fresh();
+
+	assert_int_equal(ask(&st, PRIV_CHECK, 1, 0, 0), 0);
+	/* CANCEL: only of a running FREEZE or HOOKS, of the current txid */
+	assert_int_equal(ask(&st, PRIV_CANCEL, 1, 0, 0), PRIV_R_ORDER);
+	run(&st, PRIV_FREEZE);
+	assert_int_equal(ask(&st, PRIV_THAW, 1, 0, 0), PRIV_R_BUSY);
+	assert_int_equal(ask(&st, PRIV_CHECK, 2, 0, 0), PRIV_R_BUSY);
+	assert_int_equal(ask(&st, PRIV_HOOKS, 1, 0, 0), PRIV_R_BUSY);
+	assert_int_equal(ask(&st, PRIV_DEVICE, 0, 0, 0), PRIV_R_BUSY);
+	assert_int_equal(ask(&st, PRIV_CANCEL, 2, 0, 0), PRIV_R_TXID);
+	assert_int_equal(ask(&st, PRIV_CANCEL, 0, 0, 0), PRIV_R_TXID);
+	assert_int_equal(ask(&st, PRIV_CANCEL, 1, 3, 0), PRIV_R_ARG);
+	assert_int_equal(ask(&st, PRIV_CANCEL, 1, 0, 0), 0);
+	/* a side request moves no state: still planned, still busy */
+	assert_int_equal(st.tx, PRIV_TX_PLANNED);
+	assert_true(st.busy);
+	assert_int_equal(ask(&st, PRIV_COMM, 0, 1, 0), 0);
+	assert_int_equal(ask(&st, PRIV_PLAN, 0, 0, 0), 0);
+	run(&st, PRIV_HOOKS);
+	assert_int_equal(ask(&st, PRIV_CANCEL, 1, 0, 0), 0);
+	run(&st, PRIV_THAW);
+	assert_int_equal(ask(&st, PRIV_CANCEL, 1, 0, 0), PRIV_R_ORDER);
+	run(&st, PRIV_CHECK);
+	assert_int_equal(ask(&st, PRIV_CANCEL, 1, 0, 0), PRIV_R_ORDER);
+	/* COMM and PLAN: their arguments */
+	assert_int_equal(ask(&st, PRIV_COMM, 0, 0, 0), PRIV_R_ARG);
+	assert_int_equal(
+	    ask(&st, PRIV_COMM, 0, PRIV_PID_MAX + 1, 0), PRIV_R_ARG);
+	assert_int_equal(ask(&st, PRIV_COMM, 0, PRIV_PID_MAX, 0), 0);
+	assert_int_equal(ask(&st, PRIV_COMM, 1, 5, 0), PRIV_R_TXID);
+	assert_int_equal(ask(&st, PRIV_PLAN, 0, 1, 0), PRIV_R_ARG);
+	assert_int_equal(ask(&st, PRIV_PLAN, 1, 0, 0), PRIV_R_TXID);
+	assert_true(priv_is_side(PRIV_METRICS) && !priv_is_side(PRIV_THAW));
+}
+
+/* Check METRICS: header, then text of n bytes from t. */
+static int
+metrics(const struct priv_state *st, uint32_t arg, const char *t, size_t n)
+{
+	unsigned char buf[sizeof(struct priv_req) + 64];
+	struct priv_req r;
+	char why[PRIV_REASON_MAX];
+	int rc;
+
+	priv_req_make(&r, PRIV_METRICS, 0, arg);
+	memcpy(buf, &r, sizeof(r));
+	memcpy(buf + sizeof(r), t, n);
+	rc = priv_check(st, buf, sizeof(r) + n, 0, &r, why, sizeof(why));
+	assert_true(rc == 0 ? why[0] == '\0' : why[0] != '\0');
+	return rc;
+}
+
+static void
+test_metrics(void **state)
+{
+	struct priv_state st = fresh();
+	struct priv_req r;
+	char why[PRIV_REASON_MAX];
+
+	assert_int_equal(metrics(&st, 5, "a 1\n\n", 5), 0);
+	/* UTF-8 in a label value */
+	assert_int_equal(metrics(&st, 12, "x{a=\"\xc3\xa9\"} 1\n", 12), 0);
+	assert_int_equal(metrics(&st, 5, "a\0001\n\n", 5), PRIV_R_TEXT);
+	assert_int_equal(metrics(&st, 4, "a\t1\n", 4), PRIV_R_TEXT);
+	assert_int_equal(metrics(&st, 4, "a 1\x7f", 4), PRIV_R_TEXT);
+	assert_int_equal(metrics(&st, 3, "a 1", 3), PRIV_R_TEXT);
+	/* the length says what follows, exactly */
+	assert_int_equal(metrics(&st, 4, "a 1\n", 3), PRIV_R_LENGTH);
+	assert_int_equal(metrics(&st, 3, "a 1\n", 4), PRIV_R_LENGTH);
+	assert_int_equal(metrics(&st, 0, "", 0), PRIV_R_ARG);
+	assert_int_equal(
+	    metrics(&st, PRIV_METRICS_MAX + 1, "a\n", 2), PRIV_R_ARG);
+	/* busy does not stop it: a side request */
+	run(&st, PRIV_FREEZE);
+	assert_int_equal(metrics(&st, 4, "a 1\n", 4), 0);
+	/* every other type is still exactly one request long */
+	priv_req_make(&r, PRIV_PLAN, 0, 0);
+	assert_int_equal(
+	    priv_check(&st, &r, sizeof(r) - 1, 0, NULL, why, sizeof(why)),
+	    PRIV_R_LENGTH);
+}
+
+static void
+test_events(void **state)
+{
+	struct priv_req r;
+	unsigned char buf[sizeof(struct priv_rep) + 16];
+	struct priv_rep p;
+
+	priv_rep_make(&p, PRIV_EV_LEASE, 3, 0, 2, "2 thawed");
+	assert_int_equal(priv_msg_kind(&p, sizeof(p)), PRIV_EV_LEASE);
+	assert_int_equal(priv_msg_kind(&p, sizeof(p) + 1), -EPROTO);
+	/* an event is no reply, to any request */
+	priv_req_make(&r, PRIV_FREEZE, 3, 0);
+	assert_int_equal(priv_rep_check(NULL, &p, sizeof(p)), -EPROTO);
+	priv_rep_make(&p, PRIV_EV_MAX + 1, 3, 0, 0, NULL);
+	assert_int_equal(priv_msg_kind(&p, sizeof(p)), -EPROTO);
+	priv_rep_make(&p, PRIV_FREEZE, 3, 0, 2, NULL);
+	assert_int_equal(priv_msg_kind(&p, sizeof(p)), 0);
+	assert_int_equal(priv_rep_check(&r, &p, sizeof(p)), 0);
+	assert_string_equal(priv_type_name(PRIV_EV_MOUNTS), "MOUNTS");
+	assert_string_equal(priv_type_name(PRIV_CANCEL), "CANCEL");
+	/* PLAN's text: value bytes after the reply, no NUL in it */
+	priv_req_make(&r, PRIV_PLAN, 0, 0);
+	priv_rep_make(&p, PRIV_PLAN, 0, 0, 4, NULL);
+	memcpy(buf, &p, sizeof(p));
+	memcpy(buf + sizeof(p), "a\tb\n", 4);
+	assert_int_equal(priv_rep_check(&r, buf, sizeof(p) + 4), 0);
+	assert_int_equal(priv_rep_check(&r, buf, sizeof(p) + 3), -EPROTO);
+	assert_int_equal(priv_rep_check(&r, buf, sizeof(p)), -EPROTO);
+	buf[sizeof(p) + 1] = '\0';
+	assert_int_equal(priv_rep_check(&r, buf, sizeof(p) + 4), -EPROTO);
+	priv_rep_make(&p, PRIV_PLAN, 0, 0, PRIV_PLAN_MAX + 1, NULL);
+	assert_int_equal(priv_rep_check(&r, &p, sizeof(p)), -EPROTO);
+	/* a refused PLAN has no text */
+	priv_rep_make(&p, PRIV_PLAN, 0, PRIV_R_ARG, 0, "arg");
+	assert_int_equal(priv_rep_check(&r, &p, sizeof(p)), 0);
+}
+
+static void
+test_plan_text(void **state)
+{
+	struct plan_target t[40];
+	struct plan_skip sk[1];
+	struct plan pl;
+	char out[600], mp[40][32];
+	size_t n, i, nl, nmore = 0;
+	const char *more;
+
+	memset(&pl, 0, sizeof(pl));
+	memset(t, 0, sizeof(t));
+	for (i = 0; i < 40; i++) {
+		snprintf(mp[i], sizeof(mp[i]), "/mnt/%zu", i);
+		t[i].mountpoint = mp[i];
+		t[i].fstype = "ext4";
+		t[i].source = "/dev/loop0";
+		t[i].level = (int)i;
+	}
+	t[0].mountpoint = "/mnt/a\tb\nc"; /* a field cannot break a line */
+	snprintf(t[0].order_reason, sizeof(t[0].order_reason), "child of /");
+	sk[0].mountpoint = "/proc";
+	sk[0].fstype = "proc";
+	snprintf(sk[0].reason, sizeof(sk[0].reason), "pseudo");
+	pl.targets = t;
+	pl.ntargets = 2;
+	pl.skips = sk;
+	pl.nskips = 1;
+	n = priv_plan_text(&pl, out, sizeof(out));
+	assert_int_equal(n,
+	    strlen("target\t/mnt/a?b?c\text4\t/dev/loop0\t0\t"
+	           "child of /\n"
+	           "target\t/mnt/1\text4\t/dev/loop0\t1\t\n"
+	           "skip\t/proc\tproc\tpseudo\n"));
+	assert_memory_equal(out,
+	    "target\t/mnt/a?b?c\text4\t/dev/loop0\t0\tchild of /\n"
+	    "target\t/mnt/1\text4\t/dev/loop0\t1\t\n"
+	    "skip\t/proc\tproc\tpseudo\n",
+	    n);
+	/* too many for the room: whole lines, then how many were left */
+	pl.ntargets = 40;
+	pl.veto = true;
+	snprintf(pl.veto_reason, sizeof(pl.veto_reason), "vfat at /boot");
+	n = priv_plan_text(&pl, out, sizeof(out));
+	assert_true(n > 0 && n <= sizeof(out) && out[n - 1] == '\n');
+	assert_null(memchr(out, '\0', n));
+	assert_memory_equal(out, "veto\tvfat at /boot\n", 19);
+	for (i = nl = 0; i < n; i++)
+		nl += out[i] == '\n';
+	out[n - 1] = '\0';
+	more = strrchr(out, '\n');
+	assert_non_null(more);
+	assert_int_equal(sscanf(more + 1, "more\t%zu", &nmore), 1);
+	/* every item is either a line or counted as left out */
+	assert_int_equal(nl - 2 + nmore, 41);
+	/* no room at all: nothing */
+	assert_int_equal(priv_plan_text(&pl, out, 16), 0);
+}
+
 int
 main(void)
 {
@@ -264,6 +457,10 @@ main(void)
 	    cmocka_unit_test(test_lease),
 	    cmocka_unit_test(test_failures),
 	    cmocka_unit_test(test_reply),
+	    cmocka_unit_test(test_side),
+	    cmocka_unit_test(test_metrics),
+	    cmocka_unit_test(test_events),
+	    cmocka_unit_test(test_plan_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -127,7 +127,9 @@ test_names(void **state)
 	}
 	assert_string_equal(sigs_name(SIGPWR, buf, sizeof(buf)), "SIGPWR");
 	assert_string_equal(sigs_name(SIGPIPE, buf, sizeof(buf)), "SIGPIPE");
-	assert_string_equal(sigs_name(SIGHUP, buf, sizeof(buf)), "signal 1");
+	assert_string_equal(sigs_name(SIGHUP, buf, sizeof(buf)), "SIGHUP");
+	assert_string_equal(sigs_name(SIGSYS, buf, sizeof(buf)), "SIGSYS");
+	assert_string_equal(sigs_name(0, buf, sizeof(buf)), "signal 0");
 	/* every stray fits: SIGS_MAX is no limit in practice */
 	assert_true(n < SIGS_MAX);
 }
