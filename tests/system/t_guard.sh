@@ -37,7 +37,8 @@
 #      the guard restarted within 1 s; and control requests go on while
 #      it restarts (the loop's longest round trip, 5 kills); and with a
 #      guard that takes 1.5 s to say hello (slow_guard, beside a copy of
-#      the daemon), 3 kills: no round trip waits for that hello.
+#      the daemon), 3 kills: no round trip waits for that hello (none
+#      takes half of it).
 #  (g) the daemon SIGKILLed while frozen: its guard thaws within 2 s.
 #  (h) the guard SIGKILLed while frozen: the new one is handed both
 #      filesystems (which stay frozen); the daemon SIGKILLed then: the
@@ -666,8 +667,10 @@ within "(f) ... no round trip took 250 ms (the loop never waits)" 0 250 \
     "$(get f3.stall_max | cut -d. -f1)"
 check_eq "(f) a guard 1.5 s slow to say hello, 3 kills: 3 restarts, 4 hellos" \
     "3 4" "$(get f4.restarted) $(get f4.hellos)"
-within "(f) ... no round trip took 250 ms (nothing waits for the hello)" \
-    0 250 "$(get f4.stall_max | cut -d. -f1)"
+# half the hello's delay: a wait for it would take all of it; what is
+# less is the machine's load (f3 bounds the loop's own stalls)
+within "(f) ... no round trip took 750 ms (nothing waits for the 1.5 s hello)" \
+    0 750 "$(get f4.stall_max | cut -d. -f1)"
 
 # (g)
 check_eq "(g) writers on xfs and btrfs blocked (D)" DD "$(get g.blocked)"
