@@ -16,9 +16,9 @@
 
 #include "guard.h"
 
-/* Bumped with any change to struct gmsg or to what a type means. */
-#define GUARD_PROTO_VERSION 3 /* 2: HELLO_FILTERED, the hello's slot;
-                               * 3: GM_SUSPENDED, GM_RESUME */
+/* Bumped with any change to struct gmsg or to what a type means (2:
+ * HELLO_FILTERED, the hello's slot; 3: GM_SUSPENDED, GM_RESUME). */
+#define GUARD_PROTO_VERSION 3
 
 /* The guard's socket, the one fd it is started with. */
 #define GUARD_SOCK_FD 3
