@@ -709,15 +709,19 @@ pump(void)
 }
 
 static void
-on_request(enum host_req req, const char *name, void *arg)
+on_request(enum host_req req, const char *name, unsigned int budget_ms,
+    void *arg)
 {
 	static const enum txn_op op[] = {[HOST_CHECK] = TXN_OP_CHECK,
 	    [HOST_FREEZE] = TXN_OP_FREEZE,
 	    [HOST_THAW] = TXN_OP_THAW,
 	    [HOST_OTHER] = TXN_OP_OTHER};
 
-	log_debug("host: %s", name);
-	feed(TE_HOST_REQUEST, 0, op[req], false, NULL);
+	if (budget_ms > 0)
+		log_debug("host: %s, %u ms to answer", name, budget_ms);
+	else
+		log_debug("host: %s", name);
+	feed(TE_HOST_REQUEST, 0, op[req], false, NULL)->budget_ms = budget_ms;
 	pump();
 }
 

@@ -37,8 +37,12 @@ enum host_req {
 
 struct host_callbacks {
 	/* a request from the host; name is the channel's own name of it,
-	 * for the log */
-	void (*request)(enum host_req, const char *name, void *arg);
+	 * for the log; budget_ms: the time the kernel leaves to answer it,
+	 * what went before it already spent (FreeBSD's one 15 s timer, less
+	 * a legacy application's turn and a margin), 0: the backend's
+	 * kernel says none (Linux's timers are warned about at start) */
+	void (*request)(enum host_req, const char *name,
+	    unsigned int budget_ms, void *arg);
 	/* the channel failed or rejected an answer: answers owed are void */
 	void (*lost)(const char *why, bool rejected, void *arg);
 	/* the channel is up and requests will come; version is the

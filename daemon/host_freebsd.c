@@ -28,7 +28,10 @@
  * The kernel never says that it dropped our answer, so we keep its timer
  * ourselves: the msgid is the kernel's nanotime() when the host's packet
  * arrived, so the time left is known even after a legacy application's
- * turn.  If the daemon has not answered MARGIN_MS before the kernel's
+ * turn.  The daemon is handed what is left, less MARGIN_MS and
+ * ANSWER_MS, as the request's budget: its stages are clamped to it
+ * (txn_budget()), so a stage that overruns is answered failed in time.
+ * If the daemon still has not answered MARGIN_MS before the kernel's
  * timer fires, or the second turn has not come by then, the request is
  * lost (rejected): the daemon undoes what it did, and nothing is written.
  * Later turns of that msgid are acknowledged failed.
@@ -68,6 +71,10 @@
  * second turn's read and acknowledgement fit in it */
 #define MARGIN_MS 500
 #define BUDGET_MS (KERNEL_TIMER_MS - MARGIN_MS)
+/* the daemon's budget ends this long before our deadline: its failure,
+ * answered when a stage overruns the budget, is written before our
+ * deadline would take the request for lost */
+#define ANSWER_MS 250
 /* a msgid further than this from our clock is not the kernel's time */
 #define CLOCK_SLACK_MS 1000
 /* the devices are read this often; FAST_MS while a second turn is due */
@@ -257,7 +264,7 @@ turn(struct hostchan *h, int side, const struct hv_vss_opt_msg *m)
 	h->answered = true;
 	h->done_msgid = m->msgid;
 	h->done_ok = false;
-	if ((left = time_left(m->msgid)) <= MARGIN_MS) {
+	if ((left = time_left(m->msgid)) <= MARGIN_MS + ANSWER_MS) {
 		log_warnx(
 		    "%s: %s (msgid %llu) came with %u ms of the kernel's %d s left: answered failed without starting it",
 		    h->dev[side].path, opt_name(m->opt),
@@ -274,7 +281,9 @@ turn(struct hostchan *h, int side, const struct hv_vss_opt_msg *m)
 	evtimer_add(h->deadline_ev, &tv);
 	log_debug("%s: %s (msgid %llu), %u ms to answer", h->dev[side].path,
 	    opt_name(m->opt), (unsigned long long)m->msgid, left);
-	h->cb.request(request_of(m->opt), opt_name(m->opt), h->arg);
+	/* the machine fits its stages in what is left (txn_budget()) */
+	h->cb.request(
+	    request_of(m->opt), opt_name(m->opt), left - ANSWER_MS, h->arg);
 	return 0;
 }
 

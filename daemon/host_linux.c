@@ -160,7 +160,9 @@ read_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	h->req_flags = m.flags;
-	h->cb.request(request_of(m.op), hv_op_name(m.op), h->arg);
+	/* Linux's timers (30 s, 900 s) are warned about at start
+	 * (host_conf_apply()), not carried with the request */
+	h->cb.request(request_of(m.op), hv_op_name(m.op), 0, h->arg);
 }
 
 static bool

@@ -22,6 +22,14 @@
 #               deadline: it is refused and the daemon thaws at once
 #   killed      the daemon is killed -9 while frozen: the guard thaws, the
 #               kernel answers THAW E_FAIL itself
+#   legacybudget  a legacy application takes 10 s of the kernel's 15 s
+#               to acknowledge FREEZE, then an hvvss application takes 4 s:
+#               the daemon's turn comes with about 4.5 s left, which its
+#               request carries as a budget (host.h); the machine clamps
+#               its stages to it (txn_budget()), so the application stage
+#               overruns its share and FREEZE is answered failed, in time
+#               (no kernel timeout, not the channel-lost path), nothing
+#               frozen
 #   legacy*     an application written against /dev/hv_appvss_dev holds
 #               it (fbsd_legacy_app.py): with app_device empty the daemon
 #               takes the filesystem device's turns only; the
@@ -147,6 +155,9 @@ run legacyveto -o app_device= -- -b "\$LEGACY /tmp/legacyveto.alog FREEZE=fail" 
     -s hot,freeze,thaw
 run legacyslow -o app_device= -- \\
     -b "\$LEGACY /tmp/legacyslow.alog FREEZE=14.6" -s hot,freeze,sleep=1,thaw
+run legacybudget -o app_device= -- \\
+    -b "\$LEGACY /tmp/legacybudget.alog FREEZE=10 && sh $WORK/app.sh legacybudget 4" \\
+    -s hot,freeze,thaw
 run legacydup -o app_device= -- -b "\$LEGACY /tmp/legacydup.alog --dup" \\
     -s hot,freeze,thaw
 run busy first=/tmp/busy.alog -- -s hot,freeze,thaw
@@ -269,6 +280,17 @@ check "legacyslow: the daemon's turn came too late to start: refused at once" \
     grep -q "legacyslow.log .*hv_fsvss_dev: FREEZE (msgid [0-9]*) came with [0-9]* ms of the kernel's 15 s left: answered failed without starting it" "$out"
 check_eq "legacyslow: nothing frozen for it" "" \
     "$(grep 'legacyslow.log .*froze ' "$out")"
+check_eq "legacybudget: FREEZE E_FAIL, THAW S_OK" \
+    "HOT_BACKUP:S_OK,FREEZE:E_FAIL,THAW:S_OK" \
+    "$(get legacybudget.results)"
+check "legacybudget: the daemon's FREEZE came with a budget of under 5 s" \
+    grep -q "legacybudget.log .*host: FREEZE, [1-4][0-9][0-9][0-9] ms to answer" "$out"
+check "legacybudget: the application stage failed on its clamped deadline" \
+    grep -q "legacybudget.log .*FREEZE failed: app journal .*no answer to FREEZE within [0-9]* ms" "$out"
+check_eq "legacybudget: answered in time: no kernel timeout, no channel lost" "" \
+    "$(get legacybudget.events | tr ',' '\n' | grep -x kernel_timeout)$(grep "legacybudget.log .*not answered 500 ms before" "$out")"
+check_eq "legacybudget: nothing frozen" "" \
+    "$(grep -E 'legacybudget.log .*froze [0-9]' "$out")"
 check_eq "legacydup: all S_OK" "HOT_BACKUP:S_OK,FREEZE:S_OK,THAW:S_OK" \
     "$(get legacydup.results)"
 check_eq "legacydup: each duplicate dropped by the kernel, the application's only" \
@@ -295,5 +317,5 @@ check_eq "otherfs: ours never took hv_appvss_dev (the host's requests would go t
 
 # no case but dropped saw an acknowledgement the kernel did not want
 check_eq "the daemon never acknowledged late or twice" "" \
-    "$(grep -E '^(order|slowapp|slowhook|slowfs|killed|legacy|legacyveto|legacyslow|busy|dupfreeze)\.late_ack=' "$out")"
+    "$(grep -E '^(order|slowapp|slowhook|slowfs|killed|legacy|legacyveto|legacyslow|legacybudget|busy|dupfreeze)\.late_ack=' "$out")"
 finish
