@@ -635,16 +635,16 @@ host_conf_apply(const struct conf *c)
 		    HV_FBSD_APP_DEV, KERNEL_TIMER_MS / 1000);
 	if (c->check_timeout_ms > BUDGET_MS)
 		log_warnx(
-		    "check_timeout %u ms does not fit FreeBSD's %d s timer for HOT_BACKUP (%d ms usable): a slow check is failed by the kernel first",
+		    "check_timeout %u ms does not fit FreeBSD's %d s timer for HOT_BACKUP (%d ms usable): each check is cut to what the timer leaves",
 		    c->check_timeout_ms, KERNEL_TIMER_MS / 1000, BUDGET_MS);
 	if (freeze > BUDGET_MS)
 		log_warnx(
-		    "app_freeze_timeout %u ms + hook_timeout %u ms + fs_freeze_timeout %u ms = %u ms does not fit FreeBSD's %d s timer for FREEZE (%d ms usable): a slow stage is failed by the kernel first",
+		    "app_freeze_timeout %u ms + hook_timeout %u ms + fs_freeze_timeout %u ms = %u ms does not fit FreeBSD's %d s timer for FREEZE (%d ms usable): each FREEZE's stages are shortened together to what the timer leaves",
 		    c->app_freeze_timeout_ms, c->hook_timeout_ms,
 		    c->fs_freeze_timeout_ms, freeze, KERNEL_TIMER_MS / 1000,
 		    BUDGET_MS);
 	if (2 * c->thaw_timeout_ms > BUDGET_MS)
 		log_warnx(
-		    "thaw_timeout %u ms, twice (the filesystems, then the applications), does not fit FreeBSD's %d s timer for THAW (%d ms usable)",
+		    "thaw_timeout %u ms, twice (the filesystems, then the applications), does not fit FreeBSD's %d s timer for THAW (%d ms usable): each THAW's stages get half of what the timer leaves",
 		    c->thaw_timeout_ms, KERNEL_TIMER_MS / 1000, BUDGET_MS);
 }

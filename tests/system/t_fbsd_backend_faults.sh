@@ -23,8 +23,10 @@
 #   killed      the daemon is killed -9 while frozen: the guard thaws, the
 #               kernel answers THAW E_FAIL itself
 #   legacybudget  a legacy application takes 10 s of the kernel's 15 s
-#               to acknowledge FREEZE, then an hvvss application takes 4 s:
-#               the daemon's turn comes with about 4.5 s left, which its
+#               to acknowledge FREEZE, then an hvvss application takes 6 s
+#               (app_freeze_timeout=10, so that without a budget the
+#               daemon would wait for it past the kernel's timer): the
+#               daemon's turn comes with about 4.5 s left, which its
 #               request carries as a budget (host.h); the machine clamps
 #               its stages to it (txn_budget()), so the application stage
 #               overruns its share and FREEZE is answered failed, in time
@@ -155,8 +157,8 @@ run legacyveto -o app_device= -- -b "\$LEGACY /tmp/legacyveto.alog FREEZE=fail" 
     -s hot,freeze,thaw
 run legacyslow -o app_device= -- \\
     -b "\$LEGACY /tmp/legacyslow.alog FREEZE=14.6" -s hot,freeze,sleep=1,thaw
-run legacybudget -o app_device= -- \\
-    -b "\$LEGACY /tmp/legacybudget.alog FREEZE=10 && sh $WORK/app.sh legacybudget 4" \\
+run legacybudget -o app_device= -o app_freeze_timeout=10 -- \\
+    -b "\$LEGACY /tmp/legacybudget.alog FREEZE=10 && sh $WORK/app.sh legacybudget 6" \\
     -s hot,freeze,thaw
 run legacydup -o app_device= -- -b "\$LEGACY /tmp/legacydup.alog --dup" \\
     -s hot,freeze,thaw
