@@ -96,6 +96,9 @@ struct hostchan {
 	void *arg;
 	struct fdev dev[NDEV];
 	bool legacy; /* app_device empty: the application device is not ours */
+	/* a reload changed app_device: applied between requests */
+	bool app_change;
+	char app_device[CONF_PATH_MAX];
 
 	/* the request the daemon is working on: its first turn */
 	bool busy;
@@ -115,8 +118,6 @@ struct hostchan {
 	struct event *retry_ev;
 };
 
-/* host_conf_apply()'s: hostchan_new() comes later, and has no conf */
-static char app_device[CONF_PATH_MAX] = "/dev/" HV_FBSD_APP_DEV;
 
 static const char *const opt_names[HV_VSS_COUNT] = {
     "NONE", "CHECK", "FREEZE", "THAW"};
@@ -288,6 +289,7 @@ turn(struct hostchan *h, int side, const struct hv_vss_opt_msg *m)
 }
 
 static void retry_later(struct hostchan *);
+static void apply_app_device(struct hostchan *);
 
 /* Read the next tick in ms. */
 static void
@@ -348,6 +350,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	struct hostchan *h = arg;
 	int side;
 
+	apply_app_device(h);
 	/* the daemon's device first: its READ proves the devices */
 	for (side = 0; side < NDEV; side++)
 		if (h->dev[side].fd != -1 && drain(h, side) != 0)
@@ -560,7 +563,7 @@ hostchan_set_device(struct hostchan *h, const char *device)
 }
 
 struct hostchan *
-hostchan_new(struct event_base *base, const char *device,
+hostchan_new(struct event_base *base, const struct conf *c,
     const struct host_callbacks *cb, void *arg)
 {
 	struct hostchan *h;
@@ -572,9 +575,10 @@ hostchan_new(struct event_base *base, const char *device,
 	h->arg = arg;
 	h->dev[DEV_FS].fd = h->dev[DEV_APP].fd = -1;
 	h->await = -1;
-	h->legacy = app_device[0] == '\0';
-	hostchan_set_device(h, device);
-	set_path(&h->dev[DEV_APP].path, h->legacy ? "" : app_device);
+	snprintf(h->app_device, sizeof(h->app_device), "%s", c->app_device);
+	h->legacy = h->app_device[0] == '\0';
+	hostchan_set_device(h, c->device);
+	set_path(&h->dev[DEV_APP].path, h->app_device);
 	if ((h->retry_ev = evtimer_new(base, retry_cb, h)) == NULL ||
 	    (h->tick_ev = evtimer_new(base, tick_cb, h)) == NULL ||
 	    (h->deadline_ev = evtimer_new(base, deadline_cb, h)) == NULL) {
@@ -582,6 +586,45 @@ hostchan_new(struct event_base *base, const char *device,
 		return NULL;
 	}
 	return h;
+}
+
+/*
+ * A new app_device, once no request is under way: the kernel decides at
+ * each step of a request whether the application is asked, so the
+ * device is never let go or taken between the two turns of one.
+ */
+static void
+apply_app_device(struct hostchan *h)
+{
+	if (!h->app_change || h->busy || h->await != -1)
+		return;
+	h->app_change = false;
+	close_dev(&h->dev[DEV_APP]);
+	h->legacy = h->app_device[0] == '\0';
+	set_path(&h->dev[DEV_APP].path, h->app_device);
+	h->dev[DEV_APP].failed_logged = false;
+	if (h->legacy)
+		log_info(
+		    "app_device empty: /dev/%s let go, for an application written against it",
+		    HV_FBSD_APP_DEV);
+	else if (h->dev[DEV_FS].fd != -1 && open_dev(h, DEV_APP) == -1)
+		retry_later(h);
+	else if (h->dev[DEV_FS].fd != -1)
+		log_info("%s opened: hvvss's applications take its turns",
+		    h->app_device);
+}
+
+void
+hostchan_reconf(struct hostchan *h, const struct conf *c)
+{
+	if (strcmp(c->app_device, h->app_device) == 0)
+		return;
+	log_info("app_device changed from %s to %s",
+	    h->app_device[0] ? h->app_device : "(empty)",
+	    c->app_device[0] ? c->app_device : "(empty)");
+	snprintf(h->app_device, sizeof(h->app_device), "%s", c->app_device);
+	h->app_change = true;
+	apply_app_device(h);
 }
 
 void
@@ -628,7 +671,6 @@ host_conf_apply(const struct conf *c)
 	unsigned int freeze = c->app_freeze_timeout_ms + c->hook_timeout_ms +
 	    c->fs_freeze_timeout_ms;
 
-	snprintf(app_device, sizeof(app_device), "%s", c->app_device);
 	if (c->app_device[0] == '\0')
 		log_info(
 		    "app_device empty: legacy mode: /dev/%s is left to an application written against it, whose turn comes first out of the same %d s",

@@ -32,6 +32,11 @@
 #               overruns its share and FREEZE is answered failed, in time
 #               (no kernel timeout, not the channel-lost path), nothing
 #               frozen
+#   reload      SIGHUP between two backups, with a configuration that
+#               goes from app_device empty (legacy mode: the kernel skips
+#               the application's turns) to the default, and check_timeout
+#               to 20 s: the daemon takes hv_appvss_dev for the second
+#               backup, and warns that 20 s does not fit the 15 s timer
 #   legacy*     an application written against /dev/hv_appvss_dev holds
 #               it (fbsd_legacy_app.py): with app_device empty the daemon
 #               takes the filesystem device's turns only; the
@@ -75,6 +80,19 @@ for c in $(ps -e -o pid=,ppid=,comm= | awk -v s="$p" '$2 == s && $3 ~ /^hv_vss_d
 done
 sleep 0.5
 EOF2
+cat >"$WORK/hup.sh" <<'EOF2'
+# hv_vss_sim -x: a new configuration for the daemon of the hv_vss_sim
+# that runs this, and SIGHUP
+p=$$
+while [ "$p" -gt 1 ] && [ "$(cat /proc/$p/comm)" != hv_vss_sim ]; do
+	p=$(awk '{ print $4 }' /proc/$p/stat)
+done
+printf '[daemon]\ncheck_timeout = 20\n' >/tmp/reload.conf
+for c in $(ps -e -o pid=,ppid=,comm= | awk -v s="$p" '$2 == s && $3 ~ /^hv_vss_daemon/ { print $1 }'); do
+	kill -HUP "$c" && echo "hup $c" >&2
+done
+sleep 0.5
+EOF2
 cat >"$WORK/first.sh" <<EOF2
 # the guest command: fbsd_legacy_app.py opens DEVICE first (as a legacy
 # application, or as another filesystem daemon), then the daemon starts
@@ -102,6 +120,7 @@ run() {	# name [env=value ...] [-o key=value ...] -- sim-args
 	while [ "\$1" != -- ]; do
 		case \$1 in
 		-o) opts="\$opts -o \$2"; shift ;;
+		-c) opts="\$opts -c \$2"; shift ;;
 		first=*) first="sh $WORK/first.sh /dev/hv_appvss_dev \${1#first=}" ;;
 		firstfs=*) first="sh $WORK/first.sh /dev/hv_fsvss_dev \${1#firstfs=}" ;;
 		*) envs="\$envs \$1" ;;
@@ -160,6 +179,9 @@ run legacyslow -o app_device= -- \\
 run legacybudget -o app_device= -o app_freeze_timeout=10 -- \\
     -b "\$LEGACY /tmp/legacybudget.alog FREEZE=10 && sh $WORK/app.sh legacybudget 6" \\
     -s hot,freeze,thaw
+printf '[daemon]\napp_device =\n' >/tmp/reload.conf
+run reload -c /tmp/reload.conf -- -x "sh $WORK/hup.sh" \\
+    -s hot,freeze,thaw,exec,sleep=1,hot,freeze,thaw
 run legacydup -o app_device= -- -b "\$LEGACY /tmp/legacydup.alog --dup" \\
     -s hot,freeze,thaw
 run busy first=/tmp/busy.alog -- -s hot,freeze,thaw
@@ -293,6 +315,16 @@ check_eq "legacybudget: answered in time: no kernel timeout, no channel lost" ""
     "$(get legacybudget.events | tr ',' '\n' | grep -x kernel_timeout)$(grep "legacybudget.log .*not answered 500 ms before" "$out")"
 check_eq "legacybudget: nothing frozen" "" \
     "$(grep -E 'legacybudget.log .*froze [0-9]' "$out")"
+check_eq "reload: all S_OK" \
+    "HOT_BACKUP:S_OK,FREEZE:S_OK,THAW:S_OK,HOT_BACKUP:S_OK,FREEZE:S_OK,THAW:S_OK" \
+    "$(get reload.results)"
+check_eq "reload: the daemon's device alone, then both after SIGHUP" \
+    "hv_fsvss_dev took CHECK hv_fsvss_dev took FREEZE hv_fsvss_dev took THAW hv_appvss_dev took CHECK hv_fsvss_dev took CHECK hv_appvss_dev took FREEZE hv_fsvss_dev took FREEZE hv_fsvss_dev took THAW hv_appvss_dev took THAW" \
+    "$(get reload.notified | tr '\n' ' ' | sed 's/ $//')"
+check "reload: the daemon says app_device changed" \
+    grep -q 'reload.log .*app_device changed from (empty) to /dev/hv_appvss_dev' "$out"
+check "reload: the reloaded check_timeout is warned about" \
+    grep -q "reload.log .*check_timeout 20000 ms does not fit FreeBSD's 15 s timer" "$out"
 check_eq "legacydup: all S_OK" "HOT_BACKUP:S_OK,FREEZE:S_OK,THAW:S_OK" \
     "$(get legacydup.results)"
 check_eq "legacydup: each duplicate dropped by the kernel, the application's only" \
