@@ -713,8 +713,8 @@ pump(void)
 }
 
 static void
-on_request(enum host_req req, const char *name, unsigned int budget_ms,
-    void *arg)
+on_request(
+    enum host_req req, const char *name, unsigned int budget_ms, void *arg)
 {
 	static const enum txn_op op[] = {[HOST_CHECK] = TXN_OP_CHECK,
 	    [HOST_FREEZE] = TXN_OP_FREEZE,

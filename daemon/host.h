@@ -41,8 +41,8 @@ struct host_callbacks {
 	 * what went before it already spent (FreeBSD's one 15 s timer, less
 	 * a legacy application's turn and a margin), 0: the backend's
 	 * kernel says none (Linux's timers are warned about at start) */
-	void (*request)(enum host_req, const char *name,
-	    unsigned int budget_ms, void *arg);
+	void (*request)(
+	    enum host_req, const char *name, unsigned int budget_ms, void *arg);
 	/* the channel failed or rejected an answer: answers owed are void */
 	void (*lost)(const char *why, bool rejected, void *arg);
 	/* the channel is up and requests will come; version is the

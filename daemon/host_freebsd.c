@@ -118,7 +118,6 @@ struct hostchan {
 	struct event *retry_ev;
 };
 
-
 static const char *const opt_names[HV_VSS_COUNT] = {
     "NONE", "CHECK", "FREEZE", "THAW"};
 

@@ -459,8 +459,8 @@ vetoed_freeze(struct txn *t, struct txn_actions *out)
  * does its deadline: the thaw still has to end.
  */
 static void
-superseded(struct txn *t, enum txn_op op, unsigned int budget,
-    struct txn_actions *out)
+superseded(
+    struct txn *t, enum txn_op op, unsigned int budget, struct txn_actions *out)
 {
 	const bool local = false; /* only the kernel gives up on requests */
 
