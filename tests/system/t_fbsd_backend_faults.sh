@@ -8,13 +8,16 @@
 #   order       an hvvss application (journal_app.py) takes its FREEZE
 #               during hv_appvss_dev's turn, while the filesystems still
 #               take writes; THAW reaches it after they are thawed
-#   slowapp     an application answers FREEZE after 20 s: the kernel's
-#               15 s timer runs out mid-stage; the daemon gives up 0.5 s
-#               before it and writes nothing
+#   slowapp     an application answers FREEZE after 20 s, with
+#               app_freeze_timeout=30: the request's budget (what the
+#               kernel's 15 s timer leaves) shortens the stage to its
+#               share, and FREEZE is answered E_FAIL in time, before the
+#               kernel's timer (no kernel timeout, no channel lost)
 #   slowhook    a freeze hook that sleeps 20 s, hook_timeout=30: the same
-#   slowfs      every FIFREEZE takes 16 s (failfreeze.so): the timer runs
-#               out while the filesystems are being frozen, and they are
-#               thawed as soon as the stuck calls return
+#   slowfs      every FIFREEZE takes 16 s (failfreeze.so),
+#               fs_freeze_timeout=30: the same while the filesystems are
+#               being frozen, and they are thawed as soon as the stuck
+#               calls return
 #   dropped     the kernel's timer is 1 s (-T) and the application takes
 #               3 s: our acknowledgement is dropped without a word; the
 #               second turn never comes, and the daemon thaws
@@ -235,30 +238,30 @@ check "order: THAW thawed the filesystems in hv_fsvss_dev's turn, before hv_appv
 check "order: the application was told THAW" grep -q '^order.app THAWED' "$out"
 
 # the kernel's timer mid-stage
-check_eq "slowapp: FREEZE E_FAIL (the kernel's timer); served again after" \
+check_eq "slowapp: FREEZE E_FAIL (its share of the budget); served again after" \
     "HOT_BACKUP:S_OK,FREEZE:E_FAIL,HOT_BACKUP:S_OK" "$(get slowapp.results)"
 check "slowapp: the budget warning at start names the settings" \
     grep -q 'slowapp.log .*app_freeze_timeout 30000 ms + hook_timeout 3000 ms + fs_freeze_timeout 5000 ms = 38000 ms does not fit' "$out"
-check "slowapp: the daemon gave FREEZE up before the kernel's timer" \
-    grep -q "slowapp.log .*FREEZE (msgid [0-9]*) not answered 500 ms before the kernel's 15 s timer" "$out"
-check_eq "slowapp: the kernel's timeout, and no acknowledgement after it" \
-    "kernel_timeout" "$(get slowapp.events | tr ',' '\n' | grep -E 'kernel_timeout|late_ack' | tr '\n' ' ' | sed 's/ $//')"
-check_eq "slowhook: FREEZE E_FAIL (the kernel's timer); served again after" \
+check "slowapp: the application stage failed on its share of the budget" \
+    grep -q "slowapp.log .*FREEZE failed: app journal .*no answer to FREEZE within [0-9]* ms" "$out"
+check_eq "slowapp: answered in time: no kernel timeout, no channel lost, no late acknowledgement" \
+    "" "$(get slowapp.events | tr ',' '\n' | grep -E 'kernel_timeout|late_ack')$(grep 'slowapp.log .*not answered 500 ms before' "$out")"
+check_eq "slowhook: FREEZE E_FAIL (its share of the budget); served again after" \
     "HOT_BACKUP:S_OK,FREEZE:E_FAIL,HOT_BACKUP:S_OK" "$(get slowhook.results)"
 check "slowhook: the budget warning names hook_timeout" \
     grep -q 'slowhook.log .*app_freeze_timeout 5000 ms + hook_timeout 30000 ms + fs_freeze_timeout 5000 ms = 40000 ms does not fit' "$out"
-check "slowhook: given up before the kernel's timer, with the hook running" \
-    grep -q "slowhook.log .*FREEZE (msgid [0-9]*) not answered 500 ms before the kernel's 15 s timer" "$out"
-check_eq "slowhook: no acknowledgement after the timer" "" \
-    "$(get slowhook.events | tr ',' '\n' | grep late_ack)"
+check "slowhook: the hook was stopped on its share of the budget" \
+    grep -q "slowhook.log .*FREEZE failed: hook 10-slow: timed out after [0-9]* ms" "$out"
+check_eq "slowhook: answered in time: no kernel timeout, no channel lost, no late acknowledgement" \
+    "" "$(get slowhook.events | tr ',' '\n' | grep -E 'kernel_timeout|late_ack')$(grep 'slowhook.log .*not answered 500 ms before' "$out")"
 check_eq "slowfs: FREEZE E_FAIL; served again after" \
     "HOT_BACKUP:S_OK,FREEZE:E_FAIL,HOT_BACKUP:S_OK" "$(get slowfs.results)"
-check "slowfs: given up with a FIFREEZE under way, undone when it returned" \
-    grep -q "slowfs.log .*FREEZE (msgid [0-9]*) not answered 500 ms before" "$out"
-check "slowfs: what was frozen was thawed" \
-    grep -q 'slowfs.log .*thawed' "$out"
-check_eq "slowfs: no acknowledgement after the timer" "" \
-    "$(get slowfs.events | tr ',' '\n' | grep late_ack)"
+check "slowfs: failed on its share of the budget with a FIFREEZE under way" \
+    grep -q "slowfs.log .*FREEZE failed: freezing the filesystems took longer than [0-9]* ms; undoing when the stuck call returns" "$out"
+check "slowfs: undone when it returned" \
+    grep -q 'slowfs.log .*cancelled freeze undone' "$out"
+check_eq "slowfs: answered in time: no kernel timeout, no channel lost, no late acknowledgement" \
+    "" "$(get slowfs.events | tr ',' '\n' | grep -E 'kernel_timeout|late_ack')$(grep 'slowfs.log .*not answered 500 ms before' "$out")"
 
 # our acknowledgement dropped by the kernel
 check_eq "dropped: FREEZE E_FAIL (the 1 s timer); served again after" \
