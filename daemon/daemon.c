@@ -824,6 +824,9 @@ daemon_start(struct event_base *base, const struct conf *c,
 	d.noverrides = noverrides;
 	txn_init(&d.txn, &lim);
 	log_set_fatal_hook(emergency_thaw);
+	/* what the host backend's kernel cannot fit, said at start (and at
+	 * each reload) */
+	host_conf_apply(c);
 	if ((d.freezer = freezer_new(base, freeze_done, NULL)) == NULL ||
 	    (d.host = hostchan_new(base, c, &cb, NULL)) == NULL ||
 	    (d.deadline_ev = evtimer_new(base, deadline_cb, NULL)) == NULL ||
