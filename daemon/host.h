@@ -75,10 +75,11 @@ void hostchan_set_device(struct hostchan *, const char *);
  * called by conf_defaults(), after the common defaults, with the
  * device and, where the kernel's timers bound the stages, deadlines
  * that fit them.  host_conf_apply(): at start (daemon_start()) and at
- * each reload: logs a warning, naming the settings, for each that cannot work with this
- * kernel's timers (Linux: 30 s for HOT_BACKUP and THAW, 900 s for
- * FREEZE; FreeBSD: one 15 s timer for each request), and what the
- * configuration makes of the backend (FreeBSD: legacy mode).
+ * each reload: logs a warning, naming the settings, for each that
+ * cannot work with this kernel's timers (Linux: 30 s for HOT_BACKUP and
+ * THAW, 900 s for FREEZE; FreeBSD: one 15 s timer for each request),
+ * and what the configuration makes of the backend (FreeBSD: legacy
+ * mode).
  */
 void host_conf_defaults(struct conf *);
 void host_conf_apply(const struct conf *);
