@@ -317,6 +317,14 @@ $(B)/tests/unit/%: tests/unit/%.c $(DAEMON_LIB_OBJS)
 	$(CC) $(ALL_CFLAGS) -Idaemon $(call pc_cflags,cmocka $(DAEMON_PKGS)) \
 	    $(LDFLAGS) -o $@ $^ $(call pc_libs,cmocka $(DAEMON_PKGS)) -lpthread
 
+# freeze.c where closing a hold thaws (FreeBSD's), on a fake platform of
+# its own: not the Linux files the other tests link
+$(B)/tests/unit/test_freeze_close: tests/unit/test_freeze_close.c \
+    $(B)/daemon/freeze.o $(B)/common/util.o
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Idaemon $(call pc_cflags,cmocka $(DAEMON_CFLAGS_PKGS)) \
+	    $(LDFLAGS) -o $@ $^ $(call pc_libs,cmocka $(DAEMON_CFLAGS_PKGS)) -lpthread
+
 # the platform files' tests link the one file they test (and common/util.o)
 $(B)/tests/unit/test_peercred: $(B)/daemon/os/peercred_linux.o
 $(B)/tests/unit/test_proc: $(B)/daemon/os/proc_linux.o $(B)/common/util.o
