@@ -787,6 +787,13 @@ freezer_guard_lost(struct freezer *f)
 	struct target *t;
 	size_t i, n = 0;
 
+	/*
+	 * A job owns the targets (a freeze hands nothing over before it
+	 * ends; a thaw told the guard already, or says it could not, and
+	 * its retry finds them resumed).
+	 */
+	if (f->busy)
+		return 0;
 	for (i = 0; i < f->nfrozen; i++) {
 		t = &f->targets[f->order[i]];
 		if (t->hold != HOLD_GUARD)
