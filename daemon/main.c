@@ -23,7 +23,6 @@
 #include "conf.h"
 #include "daemon.h"
 #include "guard.h"
-#include "host.h"
 #include "log.h"
 #include "sigs.h"
 
@@ -247,8 +246,6 @@ main(int argc, char *argv[])
 	/* from the start: ignored dispositions are inherited by the guard */
 	sigs_ignore_stray();
 	log_init(foreground, c.debug);
-	/* what the host backend's kernel cannot fit, said at start */
-	host_conf_apply(&c);
 	event_set_log_callback(libevent_log);
 	event_set_fatal_callback(libevent_fatal);
 	prepare_dirs(&c);
