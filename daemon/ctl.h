@@ -1,8 +1,10 @@
 /*
  * ctl.h: the control socket (common/ctlproto.h is the protocol, 2): who
  * may ask what, one request per connection, and the replies, framed
- * here.  What a command does is the daemon's (daemon.c), through the
- * handlers below, which write plain text: ctl.c marks each line.
+ * here.  What a command does is the daemon's, through the handlers
+ * below (status, plan and history: daemon.c; the requests that go
+ * through the machine: local.c), which write plain text: ctl.c marks
+ * each line.
  */
 #ifndef HVVSS_CTL_H
 #define HVVSS_CTL_H

@@ -861,6 +861,10 @@ reload_conf(void)
 		hostchan_set_device(d.host, c.device);
 		d.reconnect = true;
 	}
+	/* the backend's own settings (FreeBSD: app_device), and what its
+	 * kernel's timers make of the deadlines, said again */
+	host_conf_apply(&c);
+	hostchan_reconf(d.host, &c);
 	/* what the sockets and the record were made with stays until the
 	 * next start: say so rather than pretend */
 	if (strcmp(c.run_dir, d.conf.run_dir) != 0 ||
@@ -1002,20 +1006,24 @@ pump(void)
 }
 
 static void
-on_request(enum host_req req, const char *name, void *arg)
+host_request_cb(
+    enum host_req req, const char *name, unsigned int budget_ms, void *arg)
 {
 	static const enum txn_op op[] = {[HOST_CHECK] = TXN_OP_CHECK,
 	    [HOST_FREEZE] = TXN_OP_FREEZE,
 	    [HOST_THAW] = TXN_OP_THAW,
 	    [HOST_OTHER] = TXN_OP_OTHER};
 
-	log_debug("host: %s", name);
-	feed(TE_HOST_REQUEST, 0, op[req], false, NULL);
+	if (budget_ms > 0)
+		log_debug("host: %s, %u ms to answer", name, budget_ms);
+	else
+		log_debug("host: %s", name);
+	feed(TE_HOST_REQUEST, 0, op[req], false, NULL)->budget_ms = budget_ms;
 	pump();
 }
 
 static void
-on_lost(const char *why, bool rejected, void *arg)
+host_lost_cb(const char *why, bool rejected, void *arg)
 {
 	log_warnx("host channel %s: %s; reconnecting once nothing is frozen",
 	    d.conf.device, why);
@@ -1025,7 +1033,7 @@ on_lost(const char *why, bool rejected, void *arg)
 }
 
 static void
-on_registered(uint32_t version, void *arg)
+host_registered_cb(uint32_t version, void *arg)
 {
 	log_info("registered with %s (kernel VSS protocol %u)", d.conf.device,
 	    version);
@@ -1056,29 +1064,6 @@ emergency_thaw(void)
 	/* privsep mode: the parent thaws when this process is gone */
 	if (d.freezer != NULL)
 		freezer_thaw_now(d.freezer);
-}
-
-/*
- * Linux answers the host E_FAIL itself after 30 s for HOT_BACKUP and THAW
- * and after 900 s for FREEZE, and rejects a later answer; a stage
- * deadline past that only delays the truth.
- */
-static void
-warn_timeouts(const struct conf *c)
-{
-	if (c->check_timeout_ms >= 30000)
-		log_warnx(
-		    "check_timeout %u ms: Linux gives up on HOT_BACKUP after 30 s",
-		    c->check_timeout_ms);
-	if (2 * c->thaw_timeout_ms >= 30000)
-		log_warnx(
-		    "thaw_timeout %u ms: a THAW may take it twice (the filesystems, then the applications); Linux gives up on THAW after 30 s",
-		    c->thaw_timeout_ms);
-	if (c->app_freeze_timeout_ms + c->hook_timeout_ms +
-	        c->fs_freeze_timeout_ms >=
-	    900000)
-		log_warnx(
-		    "app_freeze_timeout, hook_timeout and fs_freeze_timeout add up past the 900 s Linux waits for FREEZE");
 }
 
 /* --- privsep mode: the parent's replies and events ---------------------- */
@@ -1338,7 +1323,7 @@ daemon_start(struct event_base *base, const struct conf *c,
     const char *conf_path, char *const *overrides, int noverrides)
 {
 	static const struct host_callbacks cb = {
-	    on_request, on_lost, on_registered};
+	    host_request_cb, host_lost_cb, host_registered_cb};
 	const int sigs[4] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP};
 	struct txn_limits lim = limits(c);
 	int i;
@@ -1350,9 +1335,12 @@ daemon_start(struct event_base *base, const struct conf *c,
 	d.noverrides = noverrides;
 	txn_init(&d.txn, &lim);
 	log_set_fatal_hook(emergency_thaw);
+	/* what the host backend's kernel cannot fit, said at start (and at
+	 * each reload) */
+	host_conf_apply(c);
 	if ((!pe.on &&
 	        (d.freezer = freezer_new(base, freeze_done, NULL)) == NULL) ||
-	    (d.host = hostchan_new(base, c->device, &cb, NULL)) == NULL ||
+	    (d.host = hostchan_new(base, c, &cb, NULL)) == NULL ||
 	    (d.deadline_ev = evtimer_new(base, deadline_cb, NULL)) == NULL ||
 	    (d.lease_ev = evtimer_new(base, lease_cb, NULL)) == NULL)
 		fatalx("out of memory");
@@ -1371,7 +1359,6 @@ daemon_start(struct event_base *base, const struct conf *c,
 		hostchan_set_opener(d.host, engine_device, NULL);
 	else
 		thawguard_start(base, d.freezer, c->run_dir, &guard_cb);
-	warn_timeouts(c);
 	/* without it every FREEZE reads the mount table anew: slower with
 	 * many mounts, never wrong (privsep: the parent watches) */
 	if (!pe.on && (d.mounts = mountwatch_open(NULL)) == NULL)

@@ -66,10 +66,19 @@
 #include "os/fsfreeze.h"
 #include "util.h"
 
+/*
+ * Where closing a hold thaws (FreeBSD), the thaw guard holds the only
+ * reference once frozen (freezer_hand_hold()): the target is thawed
+ * through the resume hook, on the loop, before the thaw job runs.
+ */
+#define HOLD_GUARD (-2)
+
 struct target {
 	char *path;
 	int fd; /* its directory (fsfreeze_open()) */
-	int hold; /* what fsfreeze_thaw() takes, while frozen; else -1 */
+	int hold; /* what fsfreeze_thaw() takes, while frozen; else -1;
+	           * HOLD_GUARD: the guard has the only reference */
+	bool lost; /* resumed by the guard's death, not by our thaw */
 	int level;
 	int err; /* errno of its freeze, 0 */
 	bool frozen; /* frozen by us */
@@ -174,6 +183,26 @@ thaw_all(struct freezer *f, char *reason, size_t len)
 	for (k = f->nfrozen; k-- > 0;) {
 		t = &f->targets[f->order[k]];
 		append(f->result.order, sizeof(f->result.order), t->path);
+		if (t->hold == HOLD_GUARD) {
+			/* the guard holds it and was not told to resume
+			 * (resume_guarded()): it stays frozen, ours */
+			if (first == 0) {
+				first = EAGAIN;
+				snprintf(reason, len,
+				    "%s %s: the thaw guard holds it and could not be told to resume it",
+				    fsfreeze_op_thaw, t->path);
+			}
+			continue;
+		}
+		if (t->hold == -1) {
+			/* resumed by the guard's close: on our word, or by
+			 * its death (then the snapshot is not to be trusted) */
+			if (t->lost)
+				f->result.nstale++;
+			t->lost = false;
+			t->frozen = false;
+			continue;
+		}
 		if ((rc = fsfreeze_thaw(&t->hold)) != 0) {
 			if (rc == -EINVAL) {
 				/* thawed under us: by the guard, or an admin;
@@ -650,11 +679,32 @@ freezer_cancel(struct freezer *f)
 	pthread_mutex_unlock(&f->mu);
 }
 
+/*
+ * Tell the guard to close each hold it alone has, newest first (on the
+ * loop: the guard is the loop's).  What it could not be told stays
+ * HOLD_GUARD, and thaw_all() reports it.
+ */
+static void
+resume_guarded(struct freezer *f)
+{
+	struct target *t;
+	size_t k;
+
+	for (k = f->nfrozen; k-- > 0;) {
+		t = &f->targets[f->order[k]];
+		if (t->hold != HOLD_GUARD || f->hooks.resume == NULL)
+			continue;
+		if (f->hooks.resume(t->slot, f->hooks.arg) == 0)
+			t->hold = -1;
+	}
+}
+
 int
 freezer_thaw(struct freezer *f, uint64_t id)
 {
 	if (f->busy)
 		return -EBUSY;
+	resume_guarded(f);
 	return start(f, thaw_job, id, true);
 }
 
@@ -666,6 +716,7 @@ freezer_thaw_now(struct freezer *f)
 	/* a running worker owns the targets; only thaw when idle */
 	if (f->busy)
 		return;
+	resume_guarded(f);
 	if (thaw_all(f, why, sizeof(why)) == 0)
 		release(f);
 }
@@ -699,6 +750,59 @@ freezer_set_slot(struct freezer *f, size_t i, int slot)
 {
 	if (i < f->nfrozen)
 		f->targets[f->order[i]].slot = slot;
+}
+
+int
+freezer_frozen_slot(const struct freezer *f, size_t i)
+{
+	return i < f->nfrozen ? f->targets[f->order[i]].slot : -1;
+}
+
+int
+freezer_frozen_hold(const struct freezer *f, size_t i)
+{
+	const struct target *t;
+
+	if (!fsfreeze_close_thaws || f->busy || i >= f->nfrozen)
+		return -1;
+	t = &f->targets[f->order[i]];
+	return t->hold >= 0 && t->hold != t->fd ? t->hold : -1;
+}
+
+void
+freezer_hold_handed(struct freezer *f, size_t i)
+{
+	struct target *t;
+
+	if (freezer_frozen_hold(f, i) < 0)
+		return;
+	t = &f->targets[f->order[i]];
+	close(t->hold);
+	t->hold = HOLD_GUARD;
+}
+
+size_t
+freezer_guard_lost(struct freezer *f)
+{
+	struct target *t;
+	size_t i, n = 0;
+
+	/*
+	 * A job owns the targets (a freeze hands nothing over before it
+	 * ends; a thaw told the guard already, or says it could not, and
+	 * its retry finds them resumed).
+	 */
+	if (f->busy)
+		return 0;
+	for (i = 0; i < f->nfrozen; i++) {
+		t = &f->targets[f->order[i]];
+		if (t->hold != HOLD_GUARD)
+			continue;
+		t->hold = -1;
+		t->lost = true;
+		n++;
+	}
+	return n;
 }
 
 const char *

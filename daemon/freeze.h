@@ -49,6 +49,10 @@ struct freezer_hooks {
 	int (*prepare)(int fd, const char *path, dev_t dev, void *arg);
 	void (*released)(void *arg);
 	void *arg;
+	/* where closing a hold thaws: have the guard close slot's hold
+	 * (freezer_hold_handed()), newest first, on the loop, as a thaw
+	 * begins; 0 once told */
+	int (*resume)(int slot, void *arg);
 };
 
 struct freezer *freezer_new(struct event_base *, freeze_done_fn, void *);
@@ -80,5 +84,21 @@ const char *freezer_frozen_path(const struct freezer *, size_t);
 int freezer_frozen_fd(const struct freezer *, size_t);
 /* Its new slot number, after the guard was restarted. */
 void freezer_set_slot(struct freezer *, size_t, int);
+int freezer_frozen_slot(const struct freezer *, size_t);
+
+/*
+ * Where closing a hold thaws (os/fsfreeze.h: FreeBSD), the thaw guard
+ * takes each hold once frozen and is its last reference, so that the
+ * guard's death or close resumes it.  freezer_frozen_hold(): the i-th
+ * frozen filesystem's hold while still ours alone (else -1; always -1
+ * on Linux, or while a job runs); freezer_hold_handed(): the guard has
+ * it, ours is closed; from then on the thaw goes through the resume
+ * hook.  freezer_guard_lost(): the guard died, and with it the holds
+ * it had: those filesystems are resumed, and the next thaw says so
+ * (nstale).  Returns how many.
+ */
+int freezer_frozen_hold(const struct freezer *, size_t);
+void freezer_hold_handed(struct freezer *, size_t);
+size_t freezer_guard_lost(struct freezer *);
 
 #endif /* HVVSS_FREEZE_H */

@@ -476,6 +476,31 @@ guard_drop(struct guard *g, int slot)
 }
 
 int
+guard_suspended(struct guard *g, int slot, int hold, const char *path)
+{
+	struct gmsg m;
+
+	if (hold < 0)
+		return -EBADF;
+	memset(&m, 0, sizeof(m));
+	m.type = GM_SUSPENDED;
+	m.slot = slot;
+	snprintf(m.path, sizeof(m.path), "%s", path);
+	return d_send(g, &m, hold);
+}
+
+int
+guard_resume(struct guard *g, int slot)
+{
+	struct gmsg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = GM_RESUME;
+	m.slot = slot;
+	return d_send(g, &m, -1);
+}
+
+int
 guard_arm(struct guard *g, unsigned int lease_ms)
 {
 	struct gmsg m;

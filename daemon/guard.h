@@ -148,6 +148,19 @@ int guard_drop(struct guard *g, int slot);
  */
 int guard_arm(struct guard *g, unsigned int lease_ms);
 
+/*
+ * Where closing a hold thaws (os/fsfreeze.h, fsfreeze_close_thaws:
+ * FreeBSD): hand the guard the hold of slot's filesystem, once frozen.
+ * The caller then closes its own copy, so that the guard's is the last
+ * reference: from then on the guard's close resumes it (guard_resume(),
+ * the lease, or the guard's death), and nothing else can.  0 or -errno,
+ * as guard_hold(); on failure the caller keeps its copy.
+ */
+int guard_suspended(struct guard *g, int slot, int hold, const char *path);
+
+/* Resume slot's filesystem: the guard closes the hold it was handed. */
+int guard_resume(struct guard *g, int slot);
+
 /* Everything held was thawed by us: the guard closes its fds, disarms. */
 int guard_thawed(struct guard *g);
 

@@ -16,8 +16,9 @@
 
 #include "guard.h"
 
-/* Bumped with any change to struct gmsg or to what a type means. */
-#define GUARD_PROTO_VERSION 2 /* 2: HELLO_FILTERED, the hello's slot */
+/* Bumped with any change to struct gmsg or to what a type means (2:
+ * HELLO_FILTERED, the hello's slot; 3: GM_SUSPENDED, GM_RESUME). */
+#define GUARD_PROTO_VERSION 3
 
 /* The guard's socket, the one fd it is started with. */
 #define GUARD_SOCK_FD 3
@@ -28,6 +29,15 @@ enum gmsg_type {
 	GM_DROP, /* slot */
 	GM_ARM, /* arg[0]: lease ms, 0 disarms */
 	GM_THAWED, /* (nothing) */
+	/*
+	 * Where closing a hold thaws (os/fsfreeze.h: FreeBSD's
+	 * /dev/ufssuspend): slot, path; one fd in SCM_RIGHTS, the hold of
+	 * the slot's filesystem, once frozen.  It replaces the slot's
+	 * directory, and the daemon closes its own copy: the guard's is the
+	 * last reference, so the guard's death, or its close, resumes.
+	 */
+	GM_SUSPENDED,
+	GM_RESUME, /* slot: close its hold now (the daemon's thaw) */
 	/* guard -> daemon */
 	GM_HELLO = 100, /* arg[0]: HELLO_* flags, arg[1]: version, arg[2]:
 	                 * sizeof(struct gmsg); err: mlockall's errno;

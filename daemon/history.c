@@ -27,7 +27,8 @@ history_stage_name(enum hist_stage s)
 	return s < HS_NSTAGES ? stage_names[s] : "?";
 }
 
-struct hist_entry *
+/* Start an entry (the oldest of CTL_HISTORY_MAX goes). */
+static struct hist_entry *
 history_begin(uint64_t id, bool local, const char *kind)
 {
 	struct hist_entry *e = &ring[next];
@@ -44,7 +45,8 @@ history_begin(uint64_t id, bool local, const char *kind)
 	return e;
 }
 
-struct hist_entry *
+/* The entry of transaction id, or NULL if it is gone. */
+static struct hist_entry *
 history_find(uint64_t id)
 {
 	unsigned int i;
@@ -59,7 +61,8 @@ history_find(uint64_t id)
 	return NULL;
 }
 
-void
+/* Stage s of id ended now (its time is measured from the previous). */
+static void
 history_stage(uint64_t id, enum hist_stage s)
 {
 	struct hist_entry *e = history_find(id);
@@ -85,15 +88,6 @@ history_end(uint64_t id, bool ok, const char *culprit)
 	e->ok = ok;
 	if (culprit != NULL && e->culprit[0] == '\0')
 		snprintf(e->culprit, sizeof(e->culprit), "%s", culprit);
-}
-
-void
-history_lease(uint64_t id)
-{
-	struct hist_entry *e = history_find(id);
-
-	if (e != NULL)
-		e->lease_expired = true;
 }
 
 void

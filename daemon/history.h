@@ -38,15 +38,8 @@ struct hist_entry {
 	char who[256]; /* a detached hold's holder (holds.h) */
 };
 
-/* Start an entry (the oldest of CTL_HISTORY_MAX goes). */
-struct hist_entry *history_begin(uint64_t id, bool local, const char *kind);
-/* The entry of transaction id, or NULL if it is gone. */
-struct hist_entry *history_find(uint64_t id);
-/* Stage s of id ended now (its time is measured from the previous). */
-void history_stage(uint64_t id, enum hist_stage s);
-/* The transaction ended; culprit may be NULL. */
+/* The transaction ended; culprit may be NULL (the first one stays). */
 void history_end(uint64_t id, bool ok, const char *culprit);
-void history_lease(uint64_t id);
 /* Registered apps gone since the transaction before id (apps_news()). */
 void history_gone(uint64_t id, const char *text);
 /* Who asked for transaction id (a detached hold's holder). */

@@ -1,7 +1,7 @@
 /*
  * holds.c: the holder of a detached hold (see holds.h).  Formatting
  * only: what the hold does is the transaction machine's (txn.c), and
- * daemon.c says when it starts and ends.
+ * local.c says when it starts and ends.
  */
 #include <sys/types.h>
 

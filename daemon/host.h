@@ -37,8 +37,12 @@ enum host_req {
 
 struct host_callbacks {
 	/* a request from the host; name is the channel's own name of it,
-	 * for the log */
-	void (*request)(enum host_req, const char *name, void *arg);
+	 * for the log; budget_ms: the time the kernel leaves to answer it,
+	 * what went before it already spent (FreeBSD's one 15 s timer, less
+	 * a legacy application's turn and a margin), 0: the backend's
+	 * kernel says none (Linux's timers are warned about at start) */
+	void (*request)(
+	    enum host_req, const char *name, unsigned int budget_ms, void *arg);
 	/* the channel failed or rejected an answer: answers owed are void */
 	void (*lost)(const char *why, bool rejected, void *arg);
 	/* the channel is up and requests will come; version is the
@@ -46,9 +50,16 @@ struct host_callbacks {
 	void (*registered)(uint32_t version, void *arg);
 };
 
-/* device: the channel's device path (its first device, if it has two) */
-struct hostchan *hostchan_new(struct event_base *, const char *device,
+/* c: the device paths (device; FreeBSD: app_device too), kept */
+struct hostchan *hostchan_new(struct event_base *, const struct conf *c,
     const struct host_callbacks *, void *);
+/*
+ * A reloaded configuration (SIGHUP): what the backend reads beyond the
+ * device (FreeBSD: app_device, taken or let go between requests, never
+ * between the two turns of one).  The device itself is
+ * hostchan_set_device()'s, once the daemon has closed the channel.
+ */
+void hostchan_reconf(struct hostchan *, const struct conf *c);
 void hostchan_free(struct hostchan *);
 /* Open and register; on failure retry every second until it works. */
 void hostchan_connect(struct hostchan *);
@@ -73,10 +84,12 @@ void hostchan_set_opener(struct hostchan *, hostchan_open_fn, void *arg);
  * The settings the backend's kernel decides.  host_conf_defaults():
  * called by conf_defaults(), after the common defaults, with the
  * device and, where the kernel's timers bound the stages, deadlines
- * that fit them.  host_conf_apply(): once at start, before
- * hostchan_new(): keeps what the backend reads beyond the device
- * (FreeBSD: app_device) and logs a warning, naming the settings, for
- * each that cannot work with this kernel.
+ * that fit them.  host_conf_apply(): at start (daemon_start()) and at
+ * each reload: logs a warning, naming the settings, for each that
+ * cannot work with this kernel's timers (Linux: 30 s for HOT_BACKUP and
+ * THAW, 900 s for FREEZE; FreeBSD: one 15 s timer for each request),
+ * and what the configuration makes of the backend (FreeBSD: legacy
+ * mode).
  */
 void host_conf_defaults(struct conf *);
 void host_conf_apply(const struct conf *);

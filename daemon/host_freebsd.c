@@ -28,7 +28,10 @@
  * The kernel never says that it dropped our answer, so we keep its timer
  * ourselves: the msgid is the kernel's nanotime() when the host's packet
  * arrived, so the time left is known even after a legacy application's
- * turn.  If the daemon has not answered MARGIN_MS before the kernel's
+ * turn.  The daemon is handed what is left, less MARGIN_MS and
+ * ANSWER_MS, as the request's budget: its stages are clamped to it
+ * (txn_budget()), so a stage that overruns is answered failed in time.
+ * If the daemon still has not answered MARGIN_MS before the kernel's
  * timer fires, or the second turn has not come by then, the request is
  * lost (rejected): the daemon undoes what it did, and nothing is written.
  * Later turns of that msgid are acknowledged failed.
@@ -68,6 +71,10 @@
  * second turn's read and acknowledgement fit in it */
 #define MARGIN_MS 500
 #define BUDGET_MS (KERNEL_TIMER_MS - MARGIN_MS)
+/* the daemon's budget ends this long before our deadline: its failure,
+ * answered when a stage overruns the budget, is written before our
+ * deadline would take the request for lost */
+#define ANSWER_MS 250
 /* a msgid further than this from our clock is not the kernel's time */
 #define CLOCK_SLACK_MS 1000
 /* the devices are read this often; FAST_MS while a second turn is due */
@@ -89,6 +96,9 @@ struct hostchan {
 	void *arg;
 	struct fdev dev[NDEV];
 	bool legacy; /* app_device empty: the application device is not ours */
+	/* a reload changed app_device: applied between requests */
+	bool app_change;
+	char app_device[CONF_PATH_MAX];
 
 	/* the request the daemon is working on: its first turn */
 	bool busy;
@@ -107,9 +117,6 @@ struct hostchan {
 	struct event *deadline_ev; /* the kernel's timer, less MARGIN_MS */
 	struct event *retry_ev;
 };
-
-/* host_conf_apply()'s: hostchan_new() comes later, and has no conf */
-static char app_device[CONF_PATH_MAX] = "/dev/" HV_FBSD_APP_DEV;
 
 static const char *const opt_names[HV_VSS_COUNT] = {
     "NONE", "CHECK", "FREEZE", "THAW"};
@@ -257,7 +264,7 @@ turn(struct hostchan *h, int side, const struct hv_vss_opt_msg *m)
 	h->answered = true;
 	h->done_msgid = m->msgid;
 	h->done_ok = false;
-	if ((left = time_left(m->msgid)) <= MARGIN_MS) {
+	if ((left = time_left(m->msgid)) <= MARGIN_MS + ANSWER_MS) {
 		log_warnx(
 		    "%s: %s (msgid %llu) came with %u ms of the kernel's %d s left: answered failed without starting it",
 		    h->dev[side].path, opt_name(m->opt),
@@ -274,11 +281,14 @@ turn(struct hostchan *h, int side, const struct hv_vss_opt_msg *m)
 	evtimer_add(h->deadline_ev, &tv);
 	log_debug("%s: %s (msgid %llu), %u ms to answer", h->dev[side].path,
 	    opt_name(m->opt), (unsigned long long)m->msgid, left);
-	h->cb.request(request_of(m->opt), opt_name(m->opt), h->arg);
+	/* the machine fits its stages in what is left (txn_budget()) */
+	h->cb.request(
+	    request_of(m->opt), opt_name(m->opt), left - ANSWER_MS, h->arg);
 	return 0;
 }
 
 static void retry_later(struct hostchan *);
+static void apply_app_device(struct hostchan *);
 
 /* Read the next tick in ms. */
 static void
@@ -339,6 +349,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	struct hostchan *h = arg;
 	int side;
 
+	apply_app_device(h);
 	/* the daemon's device first: its READ proves the devices */
 	for (side = 0; side < NDEV; side++)
 		if (h->dev[side].fd != -1 && drain(h, side) != 0)
@@ -551,7 +562,7 @@ hostchan_set_device(struct hostchan *h, const char *device)
 }
 
 struct hostchan *
-hostchan_new(struct event_base *base, const char *device,
+hostchan_new(struct event_base *base, const struct conf *c,
     const struct host_callbacks *cb, void *arg)
 {
 	struct hostchan *h;
@@ -563,9 +574,10 @@ hostchan_new(struct event_base *base, const char *device,
 	h->arg = arg;
 	h->dev[DEV_FS].fd = h->dev[DEV_APP].fd = -1;
 	h->await = -1;
-	h->legacy = app_device[0] == '\0';
-	hostchan_set_device(h, device);
-	set_path(&h->dev[DEV_APP].path, h->legacy ? "" : app_device);
+	snprintf(h->app_device, sizeof(h->app_device), "%s", c->app_device);
+	h->legacy = h->app_device[0] == '\0';
+	hostchan_set_device(h, c->device);
+	set_path(&h->dev[DEV_APP].path, h->app_device);
 	if ((h->retry_ev = evtimer_new(base, retry_cb, h)) == NULL ||
 	    (h->tick_ev = evtimer_new(base, tick_cb, h)) == NULL ||
 	    (h->deadline_ev = evtimer_new(base, deadline_cb, h)) == NULL) {
@@ -573,6 +585,45 @@ hostchan_new(struct event_base *base, const char *device,
 		return NULL;
 	}
 	return h;
+}
+
+/*
+ * A new app_device, once no request is under way: the kernel decides at
+ * each step of a request whether the application is asked, so the
+ * device is never let go or taken between the two turns of one.
+ */
+static void
+apply_app_device(struct hostchan *h)
+{
+	if (!h->app_change || h->busy || h->await != -1)
+		return;
+	h->app_change = false;
+	close_dev(&h->dev[DEV_APP]);
+	h->legacy = h->app_device[0] == '\0';
+	set_path(&h->dev[DEV_APP].path, h->app_device);
+	h->dev[DEV_APP].failed_logged = false;
+	if (h->legacy)
+		log_info(
+		    "app_device empty: /dev/%s let go, for an application written against it",
+		    HV_FBSD_APP_DEV);
+	else if (h->dev[DEV_FS].fd != -1 && open_dev(h, DEV_APP) == -1)
+		retry_later(h);
+	else if (h->dev[DEV_FS].fd != -1)
+		log_info("%s opened: hvvss's applications take its turns",
+		    h->app_device);
+}
+
+void
+hostchan_reconf(struct hostchan *h, const struct conf *c)
+{
+	if (strcmp(c->app_device, h->app_device) == 0)
+		return;
+	log_info("app_device changed from %s to %s",
+	    h->app_device[0] ? h->app_device : "(empty)",
+	    c->app_device[0] ? c->app_device : "(empty)");
+	snprintf(h->app_device, sizeof(h->app_device), "%s", c->app_device);
+	h->app_change = true;
+	apply_app_device(h);
 }
 
 void
@@ -619,24 +670,23 @@ host_conf_apply(const struct conf *c)
 	unsigned int freeze = c->app_freeze_timeout_ms + c->hook_timeout_ms +
 	    c->fs_freeze_timeout_ms;
 
-	snprintf(app_device, sizeof(app_device), "%s", c->app_device);
 	if (c->app_device[0] == '\0')
 		log_info(
 		    "app_device empty: legacy mode: /dev/%s is left to an application written against it, whose turn comes first out of the same %d s",
 		    HV_FBSD_APP_DEV, KERNEL_TIMER_MS / 1000);
 	if (c->check_timeout_ms > BUDGET_MS)
 		log_warnx(
-		    "check_timeout %u ms does not fit FreeBSD's %d s timer for HOT_BACKUP (%d ms usable): a slow check is failed by the kernel first",
+		    "check_timeout %u ms does not fit FreeBSD's %d s timer for HOT_BACKUP (%d ms usable): each check is cut to what the timer leaves",
 		    c->check_timeout_ms, KERNEL_TIMER_MS / 1000, BUDGET_MS);
 	if (freeze > BUDGET_MS)
 		log_warnx(
-		    "app_freeze_timeout %u ms + hook_timeout %u ms + fs_freeze_timeout %u ms = %u ms does not fit FreeBSD's %d s timer for FREEZE (%d ms usable): a slow stage is failed by the kernel first",
+		    "app_freeze_timeout %u ms + hook_timeout %u ms + fs_freeze_timeout %u ms = %u ms does not fit FreeBSD's %d s timer for FREEZE (%d ms usable): each FREEZE's stages are shortened together to what the timer leaves",
 		    c->app_freeze_timeout_ms, c->hook_timeout_ms,
 		    c->fs_freeze_timeout_ms, freeze, KERNEL_TIMER_MS / 1000,
 		    BUDGET_MS);
 	if (2 * c->thaw_timeout_ms > BUDGET_MS)
 		log_warnx(
-		    "thaw_timeout %u ms, twice (the filesystems, then the applications), does not fit FreeBSD's %d s timer for THAW (%d ms usable)",
+		    "thaw_timeout %u ms, twice (the filesystems, then the applications), does not fit FreeBSD's %d s timer for THAW (%d ms usable): each THAW's stages get half of what the timer leaves",
 		    c->thaw_timeout_ms, KERNEL_TIMER_MS / 1000, BUDGET_MS);
 }
 

@@ -166,7 +166,9 @@ read_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	h->req_flags = m.flags;
-	h->cb.request(request_of(m.op), hv_op_name(m.op), h->arg);
+	/* Linux's timers (30 s, 900 s) are warned about at start
+	 * (host_conf_apply()), not carried with the request */
+	h->cb.request(request_of(m.op), hv_op_name(m.op), 0, h->arg);
 }
 
 static bool
@@ -315,7 +317,7 @@ hostchan_set_device(struct hostchan *h, const char *device)
 }
 
 struct hostchan *
-hostchan_new(struct event_base *base, const char *device,
+hostchan_new(struct event_base *base, const struct conf *c,
     const struct host_callbacks *cb, void *arg)
 {
 	struct hostchan *h;
@@ -326,7 +328,7 @@ hostchan_new(struct event_base *base, const char *device,
 	h->cb = *cb;
 	h->arg = arg;
 	h->fd = -1;
-	hostchan_set_device(h, device);
+	hostchan_set_device(h, c->device);
 	if ((h->retry_ev = evtimer_new(base, retry_cb, h)) == NULL) {
 		free(h->device);
 		free(h);
@@ -343,7 +345,12 @@ host_conf_defaults(struct conf *c)
 	c->app_device[0] = '\0'; /* Linux has no application device */
 }
 
-/* Linux's limits are warned about by daemon.c (warn_timeouts()). */
+/*
+ * Linux answers the host E_FAIL itself after 30 s for HOT_BACKUP and THAW
+ * and after 900 s for FREEZE, and rejects a later answer; a stage
+ * deadline past that only delays the truth.  At start and at each
+ * reload.
+ */
 void
 host_conf_apply(const struct conf *c)
 {
@@ -351,6 +358,28 @@ host_conf_apply(const struct conf *c)
 		log_warnx(
 		    "app_device %s: FreeBSD's; Linux has no application device: ignored",
 		    c->app_device);
+	if (c->check_timeout_ms >= 30000)
+		log_warnx(
+		    "check_timeout %u ms: Linux gives up on HOT_BACKUP after 30 s",
+		    c->check_timeout_ms);
+	if (2 * c->thaw_timeout_ms >= 30000)
+		log_warnx(
+		    "thaw_timeout %u ms: a THAW may take it twice (the filesystems, then the applications); Linux gives up on THAW after 30 s",
+		    c->thaw_timeout_ms);
+	if (c->app_freeze_timeout_ms + c->hook_timeout_ms +
+	        c->fs_freeze_timeout_ms >=
+	    900000)
+		log_warnx(
+		    "app_freeze_timeout, hook_timeout and fs_freeze_timeout add up past the 900 s Linux waits for FREEZE");
+}
+
+/* Linux has one device: nothing but it, which hostchan_set_device()
+ * changes. */
+void
+hostchan_reconf(struct hostchan *h, const struct conf *c)
+{
+	(void)h;
+	(void)c;
 }
 
 void

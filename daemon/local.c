@@ -21,6 +21,9 @@ static struct {
 	local_feed_fn feed;
 	struct ctl_conn *local_conn; /* awaits the local reply */
 	struct ctl_conn *hold_conn; /* holds a local freeze */
+	/* a release-apps that came while another request was owed: the
+	 * machine answers it (it may call a hold being taken off) */
+	struct ctl_conn *release_conn;
 	uint64_t hold_txid; /* ... of this transaction */
 	uint64_t local_txid; /* the transaction local_conn awaits */
 	bool local_hold; /* the local FREEZE is a hold */
@@ -46,6 +49,16 @@ request(enum txn_op op, unsigned int ms)
 	    .kind = TE_HOST_REQUEST, .op = op, .local = true, .ms = ms};
 
 	l.feed(&ev);
+}
+
+/* c asks op of the machine, and awaits its answer. */
+static void
+ask(struct ctl_conn *c, enum txn_op op, unsigned int ms)
+{
+	l.local_conn = c;
+	request(op, ms);
+	if (l.local_conn == c)
+		l.local_txid = l.txn->id;
 }
 
 /* The local requester is gone, or gave up. */
@@ -82,6 +95,13 @@ local_reply(const struct txn_action *a)
 	const char *why = a->text;
 	char gone[sizeof(l.release_why)];
 
+	if (l.release_conn != NULL && a->op == TXN_OP_RELEASE && a->aside) {
+		/* the answer at once to the release-apps being passed on */
+		c = l.release_conn;
+		l.release_conn = NULL;
+		ctl_done(c, ok, ok ? NULL : why[0] ? why : "refused");
+		return;
+	}
 	/* the RELEASE's answer, whoever is left to read it */
 	snprintf(gone, sizeof(gone), "%s", l.release_why);
 	l.release_why[0] = '\0';
@@ -111,11 +131,8 @@ local_freeze(struct ctl_conn *c, unsigned int ms, bool hold, void *arg)
 		ctl_done(c, false, "another local request is in progress");
 		return;
 	}
-	l.local_conn = c;
 	l.local_hold = hold;
-	request(TXN_OP_FREEZE, ms);
-	if (l.local_conn == c)
-		l.local_txid = l.txn->id;
+	ask(c, TXN_OP_FREEZE, ms);
 }
 
 /* hv_vss_ctl hold: the apps and hooks alone, detached (holds.h). */
@@ -135,13 +152,10 @@ local_hold_apps(
 	/* a hold refused leaves the one in place its holder */
 	prev = l.holder;
 	holder_ask(&l.holder, uid, pid, label, ms);
-	l.local_conn = c;
 	l.local_hold = false;
-	request(TXN_OP_HOLD, ms);
+	ask(c, TXN_OP_HOLD, ms);
 	if (l.holder.txid == 0) /* no transaction of its own was begun */
 		l.holder = prev;
-	if (l.local_conn == c)
-		l.local_txid = l.txn->id;
 }
 
 /*
@@ -171,43 +185,29 @@ held_gone(void)
 void
 local_release_apps(struct ctl_conn *c, void *arg)
 {
-	struct ctl_conn *taker = l.local_conn;
-
 	/*
-	 * A release while the hold is still being taken calls it off: the
-	 * agent gave up on its freeze (its script timed out or was killed)
-	 * and will not release again; the hold would last its whole lease.
+	 * Another request is owed (a hold being taken, say): the release
+	 * still goes to the machine, which decides (a hold being taken is
+	 * called off; anything else refuses it) and answers it at once.
 	 */
-	if (taker != NULL && l.txn->local && l.txn->hold &&
-	    (l.txn->state == TXN_APPS_FREEZING ||
-	        l.txn->state == TXN_HOOKS_FREEZING) &&
-	    l.txn->id == l.local_txid) {
-		log_warnx(
-		    "txn %llu: released while the applications were being held: calling the hold off",
-		    (unsigned long long)l.txn->id);
-		l.local_conn = NULL;
-		ctl_done(taker, false,
-		    "released before the applications were held: the hold is called off");
-		lost("released while being taken");
-	}
 	if (l.local_conn != NULL) {
-		ctl_done(c, false, "another local request is in progress");
+		if (l.release_conn != NULL) {
+			ctl_done(
+			    c, false, "another local request is in progress");
+			return;
+		}
+		/* local_conn is owed: the machine answers it at once */
+		l.release_conn = c;
+		request(TXN_OP_RELEASE, 0);
+		if (l.release_conn == c) {
+			l.release_conn = NULL;
+			ctl_done(
+			    c, false, "another local request is in progress");
+		}
 		return;
 	}
-	l.local_conn = c;
 	held_gone();
-	request(TXN_OP_RELEASE, 0);
-	if (l.local_conn == c)
-		l.local_txid = l.txn->id;
-}
-
-static void
-thaw(struct ctl_conn *c)
-{
-	l.local_conn = c;
-	request(TXN_OP_THAW, 0);
-	if (l.local_conn == c)
-		l.local_txid = l.txn->id;
+	ask(c, TXN_OP_RELEASE, 0);
 }
 
 void
@@ -223,7 +223,7 @@ local_thaw(struct ctl_conn *c, void *arg)
 		    "a snapshot held by another hv_vss_ctl is in progress; it thaws when that one ends");
 		return;
 	}
-	thaw(c);
+	ask(c, TXN_OP_THAW, 0);
 }
 
 /* True while the hold's own transaction is still frozen. */
@@ -245,7 +245,7 @@ local_release(struct ctl_conn *c, void *arg)
 		    "the snapshot was thawed before the release: its timeout passed, or the daemon is stopping");
 		return;
 	}
-	thaw(c);
+	ask(c, TXN_OP_THAW, 0);
 }
 
 /*

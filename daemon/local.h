@@ -3,7 +3,9 @@
  * freeze and thaw, a held freeze tied to its connection (hold), and a
  * detached hold of the applications (hold-apps, release-apps), with
  * their answers on the control connection (ctl.h) and the holder of a
- * detached hold (holds.h).  One local request is outstanding at a time.
+ * detached hold (holds.h).  One local request is outstanding at a time,
+ * but for a release-apps, which the machine answers at once whatever is
+ * owed (it calls off a hold still being taken).
  *
  * What is decided about a request is the machine's; here is who asked,
  * on which connection, and what that connection is still owed.

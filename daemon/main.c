@@ -248,8 +248,6 @@ main(int argc, char *argv[])
 	/* from the start: ignored dispositions are inherited by the guard */
 	sigs_ignore_stray();
 	log_init(foreground, c.debug);
-	/* what the host backend's kernel cannot fit, said at start */
-	host_conf_apply(&c);
 	if (c.privsep && !host_can_privsep) {
 		log_info(
 		    "privsep: not with this host backend yet: one process (hv_vss_daemon(8), SECURITY)");
@@ -270,6 +268,7 @@ main(int argc, char *argv[])
 	log_info("starting: device %s, %s plan%s", c.device,
 	    c.nmounts > 0 ? "allow-listed" : "automatic",
 	    c.privsep ? ", privilege separated" : "");
+#ifndef __FreeBSD__ /* the split is Linux's only so far (host.h) */
 	if (c.privsep) {
 		watch_strays(base);
 		i = parent_run(
@@ -279,6 +278,7 @@ main(int argc, char *argv[])
 		log_info("exiting");
 		return i;
 	}
+#endif
 	daemon_start(base, &c, conf_path, overrides, noverrides);
 	watch_strays(base);
 	i = daemon_run();

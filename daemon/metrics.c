@@ -4,12 +4,12 @@
  * so the collector never reads half a file.  The caller writes only when
  * nothing of ours is frozen, but metrics_file may live on a filesystem
  * someone else froze: the write runs on a detached thread, never on the
- * loop, and a write still stuck makes the next one wait its turn.
+ * loop, and a write asked for while one is still under way (or stuck)
+ * waits its turn, the newest replacing any older one that waited.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,13 +164,29 @@ struct job {
 	size_t len;
 };
 
-static atomic_bool writing;
+/*
+ * One writer at a time.  A write asked for while one is under way (slow,
+ * or stuck on a frozen target) waits in `next`, replacing any older one
+ * that waited: the counters only grow, so the newest text is the one to
+ * keep, and the writer takes it when it is done.
+ */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static bool writing;
+static struct job *next;
 
-/* The writer thread: the file may sit on a filesystem someone froze. */
-static void *
-write_job(void *arg)
+static void
+job_free(struct job *j)
 {
-	struct job *j = arg;
+	if (j != NULL) {
+		free(j->text);
+		free(j);
+	}
+}
+
+/* One job: a temporary file beside the target, renamed over it. */
+static void
+write_one(struct job *j)
+{
 	char tmp[sizeof(j->path) + 8];
 	int fd;
 
@@ -183,10 +199,25 @@ write_job(void *arg)
 		    close(fd) != 0 || rename(tmp, j->path) != 0)
 			(void)unlink(tmp);
 	}
-	free(j->text);
-	free(j);
-	atomic_store(&writing, false);
-	return NULL;
+}
+
+/* The writer thread: the file may sit on a filesystem someone froze. */
+static void *
+write_job(void *arg)
+{
+	struct job *j = arg;
+
+	for (;;) {
+		write_one(j);
+		job_free(j);
+		pthread_mutex_lock(&lock);
+		if ((j = next) == NULL)
+			writing = false;
+		next = NULL;
+		pthread_mutex_unlock(&lock);
+		if (j == NULL)
+			return NULL;
+	}
 }
 
 char *
@@ -211,43 +242,47 @@ metrics_write(const char *path)
 {
 	pthread_attr_t attr;
 	pthread_t tid;
-	struct job *j;
+	struct job *j, *old = NULL;
 	FILE *f;
 	int rc;
 
-	/* a write still stuck (a frozen target): skip this one */
-	if (atomic_exchange(&writing, true))
-		return -EBUSY;
 	if ((j = calloc(1, sizeof(*j))) == NULL)
-		goto nomem;
+		return -ENOMEM;
 	if (snprintf(j->path, sizeof(j->path), "%s", path) >=
 	    (int)sizeof(j->path)) {
 		free(j);
-		atomic_store(&writing, false);
 		return -ENAMETOOLONG;
 	}
 	if ((f = open_memstream(&j->text, &j->len)) == NULL) {
 		free(j);
-		goto nomem;
+		return -ENOMEM;
 	}
 	format(f);
 	if (fclose(f) != 0) {
-		free(j->text);
-		free(j);
-		goto nomem;
+		job_free(j);
+		return -ENOMEM;
 	}
+	pthread_mutex_lock(&lock);
+	if (writing) {
+		/* the writer under way takes it when it is done */
+		old = next;
+		next = j;
+		pthread_mutex_unlock(&lock);
+		job_free(old);
+		return 0;
+	}
+	writing = true;
+	pthread_mutex_unlock(&lock);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	rc = pthread_create(&tid, &attr, write_job, j);
 	pthread_attr_destroy(&attr);
 	if (rc != 0) {
-		free(j->text);
-		free(j);
-		atomic_store(&writing, false);
+		job_free(j);
+		pthread_mutex_lock(&lock);
+		writing = false;
+		pthread_mutex_unlock(&lock);
 		return -rc;
 	}
 	return 0;
-nomem:
-	atomic_store(&writing, false);
-	return -ENOMEM;
 }

@@ -1048,7 +1048,8 @@ struct priv *
 priv_new(struct event_base *base, const struct conf *c, struct guard *guard,
     int sock, priv_gone_fn gonefn, void *arg, char *err, size_t errlen)
 {
-	static const struct freezer_hooks fh0 = {fs_prepare, fs_released, NULL};
+	static const struct freezer_hooks fh0 = {
+	    fs_prepare, fs_released, NULL, NULL};
 	struct freezer_hooks fh = fh0;
 	struct priv *p;
 	int fl;

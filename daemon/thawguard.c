@@ -21,9 +21,8 @@
 #include "util.h"
 
 #define GUARD_HELLO_SECONDS 5 /* for a new thaw guard to say hello */
-#define GUARD_RESPAWN_US \
-	1000000 /* before another start, after one that
-                                  * failed or died before its hello */
+/* before another start, after one that failed or died before its hello */
+#define GUARD_RESPAWN_US 1000000
 
 static struct {
 	struct event_base *base;
@@ -57,6 +56,34 @@ thawguard_lease(enum txn_guard how, unsigned int ms)
 		guard_arm(g.guard, g.arm_ms);
 }
 
+/*
+ * Where closing a hold thaws (FreeBSD): the guard takes each hold once
+ * frozen, and ours is closed, so that the guard's death or close resumes
+ * it (os/fsfreeze.h).  What it will not take (starting, dead) stays ours
+ * until the next hello hands it over.
+ */
+static void
+hand_holds(void)
+{
+	size_t i;
+	int hold, rc;
+
+	if (g.guard == NULL || !guard_ready(g.guard))
+		return;
+	for (i = 0; i < freezer_nfrozen(g.freezer); i++) {
+		if ((hold = freezer_frozen_hold(g.freezer, i)) < 0)
+			continue;
+		rc = guard_suspended(g.guard, freezer_frozen_slot(g.freezer, i),
+		    hold, freezer_frozen_path(g.freezer, i));
+		if (rc == 0)
+			freezer_hold_handed(g.freezer, i);
+		else
+			log_warnx(
+			    "thaw guard: cannot hand it the hold of %s: %s; the daemon keeps it",
+			    freezer_frozen_path(g.freezer, i), strerror(-rc));
+	}
+}
+
 /* Hand a guard that said hello what is frozen now, in freeze order. */
 static void
 handoff(void)
@@ -69,6 +96,7 @@ handoff(void)
 		    freezer_frozen_path(g.freezer, i));
 		freezer_set_slot(g.freezer, i, slot);
 	}
+	hand_holds();
 	/* and armed as the machine last said (TA_LEASE) */
 	if (g.arm_ms > 0)
 		guard_arm(g.guard, g.arm_ms);
@@ -94,7 +122,8 @@ thawguard_frozen(uint64_t txid)
 		    "txn %llu: the thaw guard restarted while freezing: handing the new one what is frozen",
 		    (unsigned long long)txid);
 		handoff();
-	}
+	} else
+		hand_holds();
 }
 
 /* Freezer hooks: the guard holds each fd, the record names it. */
@@ -113,6 +142,15 @@ fs_prepare(int fd, const char *path, dev_t dev, void *arg)
 		return slot;
 	g.prepared_gen = g.gen;
 	return slot;
+}
+
+/* The daemon's thaw where closing thaws: the guard closes the hold. */
+static int
+fs_resume(int slot, void *arg)
+{
+	if (g.guard == NULL)
+		return -EPIPE;
+	return guard_resume(g.guard, slot);
 }
 
 static void
@@ -243,6 +281,7 @@ guard_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct timeval tv = {0, GUARD_RESPAWN_US};
 	struct guard_event ev;
+	size_t n;
 	int rc;
 
 	while ((rc = guard_read(g.guard, &ev)) == 1) {
@@ -277,6 +316,12 @@ guard_cb(evutil_socket_t fd, short what, void *arg)
 				    "thaw guard rejected a message (bug)");
 			break;
 		case GUARD_EV_DIED:
+			/* where closing thaws, what it alone held is resumed:
+			 * the next THAW must not call the snapshot good */
+			if ((n = freezer_guard_lost(g.freezer)) > 0)
+				log_warnx(
+				    "thaw guard died holding %zu suspended filesystem%s: its death resumed them",
+				    n, n == 1 ? "" : "s");
 			event_free(g.ev);
 			g.ev = NULL;
 			evtimer_del(g.timer_ev);
@@ -302,7 +347,8 @@ void
 thawguard_start(struct event_base *base, struct freezer *freezer,
     const char *run_dir, const struct thawguard_cb *cb)
 {
-	static const struct freezer_hooks fh = {fs_prepare, fs_released, NULL};
+	static const struct freezer_hooks fh = {
+	    fs_prepare, fs_released, NULL, fs_resume};
 	struct record_report *reports = NULL;
 	size_t n = 0, i;
 	char err[512], line[512];

@@ -66,13 +66,67 @@ txn_init(struct txn *t, const struct txn_limits *limits)
 {
 	memset(t, 0, sizeof(*t));
 	t->state = TXN_IDLE;
-	t->limits = *limits;
+	t->limits = t->conf = *limits;
 }
 
 void
 txn_set_limits(struct txn *t, const struct txn_limits *limits)
 {
-	t->limits = *limits;
+	t->conf = *limits;
+	if (t->state == TXN_IDLE)
+		t->limits = *limits;
+}
+
+/* v * num / den, at least 1 (a zero deadline would disarm) */
+static unsigned int
+scale(unsigned int v, unsigned int num, unsigned int den)
+{
+	uint64_t r = (uint64_t)v * num / (den ? den : 1);
+
+	return r > 0 ? (unsigned int)r : 1;
+}
+
+void
+txn_budget(struct txn_limits *lim, enum txn_op op, unsigned int budget)
+{
+	unsigned int sum;
+
+	if (budget == 0)
+		return;
+	switch (op) {
+	case TXN_OP_CHECK:
+		if (lim->check_ms > budget)
+			lim->check_ms = budget;
+		break;
+	case TXN_OP_FREEZE:
+		/* one stage after the other: the machine keeps no clock,
+		 * so each gets its share of the budget whatever the one
+		 * before it used */
+		sum = lim->app_freeze_ms + lim->hook_ms + lim->fs_freeze_ms;
+		if (sum <= budget)
+			break;
+		lim->app_freeze_ms = scale(lim->app_freeze_ms, budget, sum);
+		lim->hook_ms = scale(lim->hook_ms, budget, sum);
+		lim->fs_freeze_ms = scale(lim->fs_freeze_ms, budget, sum);
+		break;
+	case TXN_OP_THAW:
+		/* the filesystems' stage, then the applications' */
+		if (2 * (uint64_t)lim->thaw_ms > budget)
+			lim->thaw_ms = budget / 2 > 0 ? budget / 2 : 1;
+		if (lim->hook_ms > lim->thaw_ms)
+			lim->hook_ms = lim->thaw_ms;
+		break;
+	default:
+		break;
+	}
+}
+
+/* The limits of a request that starts stages now: budget_ms is its. */
+static void
+use_budget(struct txn *t, enum txn_op op, unsigned int budget_ms)
+{
+	t->limits = t->conf;
+	txn_budget(&t->limits, op, budget_ms);
 }
 
 bool
@@ -370,8 +424,8 @@ start_release(struct txn *t, struct txn_actions *out, bool ok)
 	start_apps_thaw(t, out);
 }
 
-static void idle_request(
-    struct txn *, enum txn_op, bool, unsigned int, struct txn_actions *);
+static void idle_request(struct txn *, enum txn_op, bool, unsigned int,
+    unsigned int, struct txn_actions *);
 
 /*
  * hot_backup_veto = ok: the HOT_BACKUP before this FREEZE was refused by
@@ -405,7 +459,8 @@ vetoed_freeze(struct txn *t, struct txn_actions *out)
  * does its deadline: the thaw still has to end.
  */
 static void
-superseded(struct txn *t, enum txn_op op, struct txn_actions *out)
+superseded(
+    struct txn *t, enum txn_op op, unsigned int budget, struct txn_actions *out)
 {
 	const bool local = false; /* only the kernel gives up on requests */
 
@@ -417,14 +472,14 @@ superseded(struct txn *t, enum txn_op op, struct txn_actions *out)
 	case TXN_CHECKING:
 		timer(t, out, TA_DEADLINE, 0);
 		t->state = TXN_IDLE;
-		idle_request(t, op, local, 0, out);
+		idle_request(t, op, local, 0, budget, out);
 		break;
 	case TXN_APPS_FREEZING:
 	case TXN_HOOKS_FREEZING:
 		timer(t, out, TA_DEADLINE, 0);
 		release_apps(t, out);
 		t->state = TXN_IDLE;
-		idle_request(t, op, local, 0, out);
+		idle_request(t, op, local, 0, budget, out);
 		break;
 	case TXN_FS_FREEZING:
 		timer(t, out, TA_DEADLINE, 0);
@@ -460,8 +515,11 @@ begin(struct txn *t, struct txn_actions *out, enum txn_op op, bool local)
 
 static void
 idle_request(struct txn *t, enum txn_op op, bool local, unsigned int ms,
-    struct txn_actions *out)
+    unsigned int budget, struct txn_actions *out)
 {
+	/* the host's request: its stages end within what its kernel
+	 * leaves (budget); a local one's within the configured limits */
+	use_budget(t, op, local ? 0 : budget);
 	if (local && op != TXN_OP_FREEZE && op != TXN_OP_THAW &&
 	    op != TXN_OP_HOLD && op != TXN_OP_RELEASE) {
 		answer_now(t, out, local, op, false,
@@ -522,9 +580,29 @@ idle_request(struct txn *t, enum txn_op op, bool local, unsigned int ms,
 	}
 }
 
+static void freeze_failed(struct txn *, struct txn_actions *, const char *);
+
+/*
+ * A RELEASE while the hold is still being taken calls it off: the agent
+ * gave up on its freeze (its script timed out or was killed) and will not
+ * release again, so the hold would otherwise last its whole lease.  The
+ * HOLD is answered E_FAIL, the applications and hooks told ABORT, and the
+ * RELEASE S_OK: nothing stays held.
+ */
+static void
+call_hold_off(struct txn *t, struct txn_actions *out)
+{
+	say(t, out, LOG_WARNING,
+	    "released while the applications were being held: calling the hold off");
+	freeze_failed(t, out,
+	    "released before the applications were held: the hold is called off");
+	answer_now(t, out, true, TXN_OP_RELEASE, true,
+	    "RELEASE of a hold being taken: called off, nothing held");
+}
+
 static void
 on_request(struct txn *t, enum txn_op op, bool local, unsigned int ms,
-    struct txn_actions *out)
+    unsigned int budget, struct txn_actions *out)
 {
 	if ((unsigned int)op >= TXN_NOPS)
 		op = TXN_OP_OTHER;
@@ -549,12 +627,13 @@ on_request(struct txn *t, enum txn_op op, bool local, unsigned int ms,
 	}
 	switch (t->state) {
 	case TXN_IDLE:
-		idle_request(t, op, local, ms, out);
+		idle_request(t, op, local, ms, budget, out);
 		return;
 	case TXN_FROZEN:
 		if (op == TXN_OP_THAW) {
 			t->op = op;
 			t->owe_reply = true;
+			use_budget(t, op, local ? 0 : budget);
 			start_thaw(t, out);
 		} else if (op == TXN_OP_FREEZE && !local)
 			answer_now(t, out, local, op, true,
@@ -574,6 +653,13 @@ on_request(struct txn *t, enum txn_op op, bool local, unsigned int ms,
 			    "local %s refused: the applications are held (hv_vss_ctl hold); release them first",
 			    txn_op_name(op));
 		return;
+	case TXN_APPS_FREEZING:
+	case TXN_HOOKS_FREEZING:
+		if (local && t->hold && op == TXN_OP_RELEASE) {
+			call_hold_off(t, out);
+			return;
+		}
+		break;
 	case TXN_FS_THAWING:
 	case TXN_APPS_THAWING:
 	case TXN_HOOKS_THAWING:
@@ -584,6 +670,7 @@ on_request(struct txn *t, enum txn_op op, bool local, unsigned int ms,
 			 * deadline may have passed: it gets one of its own */
 			t->op = op;
 			t->owe_reply = true;
+			use_budget(t, op, local ? 0 : budget);
 			timer(t, out, TA_DEADLINE, t->limits.thaw_ms);
 			return;
 		}
@@ -592,7 +679,7 @@ on_request(struct txn *t, enum txn_op op, bool local, unsigned int ms,
 		break;
 	}
 	if (t->owe_reply && !local) {
-		superseded(t, op, out);
+		superseded(t, op, budget, out);
 		return;
 	}
 	answer_now(t, out, local, op, false, "%s refused: busy %s",
@@ -703,6 +790,7 @@ on_lease(struct txn *t, struct txn_actions *out)
 		    "frozen for max_frozen (%u ms) without a THAW: thawing now; the next THAW will be answered E_FAIL",
 		    t->lease_ms);
 	t->owe_reply = false;
+	use_budget(t, TXN_OP_THAW, 0); /* nobody waits on this one */
 	start_thaw(t, out);
 }
 
@@ -755,6 +843,7 @@ on_lost(struct txn *t, bool local, bool rejected, struct txn_actions *out)
 		 */
 		if (!local && !rejected)
 			t->lease_expired[0] = true;
+		use_budget(t, TXN_OP_THAW, 0); /* nobody waits on it */
 		start_thaw(t, out);
 		break;
 	default:
@@ -958,7 +1047,7 @@ step(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 {
 	switch (ev->kind) {
 	case TE_HOST_REQUEST:
-		on_request(t, ev->op, ev->local, ev->ms, out);
+		on_request(t, ev->op, ev->local, ev->ms, ev->budget_ms, out);
 		return;
 	case TE_HOST_LOST:
 	case TE_LOCAL_LOST:

@@ -121,6 +121,10 @@ struct txn_event {
 	bool local; /* TE_HOST_REQUEST from hv_vss_ctl, not the host */
 	unsigned int ms; /* a local FREEZE or HOLD: its lease;
 	                  * TE_APPS_FROZEN: how long the part took */
+	/* TE_HOST_REQUEST from the host: the time its kernel leaves us to
+	 * answer (FreeBSD's one 15 s timer, less what went before: a
+	 * legacy application's turn, the poll); 0: none */
+	unsigned int budget_ms;
 	bool ok;
 	const char *reason;
 };
@@ -201,7 +205,9 @@ struct txn_limits {
 
 struct txn {
 	enum txn_state state;
+	/* the request's own: conf, clamped to its budget (txn_budget()) */
 	struct txn_limits limits;
+	struct txn_limits conf; /* as configured */
 	uint64_t id; /* transaction number, for the logs */
 	enum txn_op op; /* the request being served */
 	bool local; /* its requester is hv_vss_ctl */
@@ -233,6 +239,13 @@ void txn_init(struct txn *, const struct txn_limits *);
 void txn_step(struct txn *, const struct txn_event *, struct txn_actions *out);
 /* New limits (SIGHUP, applied while idle). */
 void txn_set_limits(struct txn *, const struct txn_limits *);
+/*
+ * lim clamped to budget_ms for op's stages, all of which must end within
+ * it (0: lim as it is): CHECK's check; FREEZE's applications and hooks,
+ * then filesystems, scaled together; THAW's two stages (and each hook)
+ * half of it each.  Exported for the tests.
+ */
+void txn_budget(struct txn_limits *lim, enum txn_op op, unsigned int budget_ms);
 /* Nothing in progress: a reload, a reconnect or a stop may go ahead. */
 bool txn_idle(const struct txn *);
 /* True while filesystems may be frozen (for the log and the guard). */

@@ -39,6 +39,11 @@
  *   reason a held filesystem whose image lies on a filesystem frozen by
  *   someone else cannot be thawed by the guard (it blocks, as the daemon
  *   would).
+ * - Where closing a hold thaws (FreeBSD's /dev/ufssuspend, os/fsfreeze.h)
+ *   the daemon hands over each hold once frozen (GM_SUSPENDED) and
+ *   closes its own copy: the guard's is then the last reference, so its
+ *   thaw is a close, its death resumes everything, and the daemon's own
+ *   thaw is GM_RESUME.  No ioctl is needed in capability mode.
  * - EINVAL from FITHAW: not frozen (any more); fine.  EBUSY from the
  *   daemon's FIFREEZE means someone else froze it: the daemon must then
  *   drop it, or the guard would thaw another's freeze if the daemon died
@@ -97,6 +102,7 @@
 struct held {
 	int fd; /* -1: dropped or released */
 	int slot;
+	bool suspended; /* fd is a hold whose close thaws (GM_SUSPENDED) */
 	char path[GUARD_PATH_MAX];
 };
 
@@ -170,9 +176,15 @@ g_thaw_all(struct gstate *g, bool report)
 		h = &g->held[i];
 		if (h->fd == -1)
 			continue;
-		/* FITHAW on Linux (the one ioctl filter.c allows); on
-		 * FreeBSD the close of the hold itself resumes */
-		err = -fsfreeze_thaw(&h->fd);
+		/* FITHAW on Linux (the one ioctl filter.c allows); where
+		 * closing thaws (FreeBSD) the close of the last reference
+		 * resumes, and a directory not yet suspended thaws nothing */
+		if (fsfreeze_close_thaws) {
+			close(h->fd);
+			h->fd = -1;
+			err = h->suspended ? 0 : EINVAL;
+		} else
+			err = -fsfreeze_thaw(&h->fd);
 		if (err == 0)
 			nthawed++;
 		else if (err == EINVAL)
@@ -280,7 +292,7 @@ g_handle(struct gstate *g, struct gmsg *m, int fd)
 	struct held *h;
 	size_t i;
 
-	if (fd != -1 && m->type != GM_HOLD)
+	if (fd != -1 && m->type != GM_HOLD && m->type != GM_SUSPENDED)
 		g_protocol_error(g, fd, EPROTO);
 	switch (m->type) {
 	case GM_HOLD:
@@ -291,8 +303,39 @@ g_handle(struct gstate *g, struct gmsg *m, int fd)
 		h = &g->held[g->nheld++];
 		h->fd = fd;
 		h->slot = m->slot;
+		h->suspended = false;
 		m->path[sizeof(m->path) - 1] = '\0';
 		memcpy(h->path, m->path, sizeof(h->path));
+		break;
+	case GM_SUSPENDED:
+		/* the slot's directory gives way to its hold; a slot we do
+		 * not know (handed before a restart) is held anew: never
+		 * close a hold we were given, that would resume it */
+		if (fd == -1)
+			g_protocol_error(g, fd, EPROTO);
+		for (i = 0, h = NULL; i < g->nheld && h == NULL; i++)
+			if (g->held[i].fd != -1 && g->held[i].slot == m->slot)
+				h = &g->held[i];
+		if (h == NULL) {
+			if (g->nheld == GUARD_MAX_FDS)
+				g_protocol_error(g, fd, ENOSPC);
+			h = &g->held[g->nheld++];
+			h->slot = m->slot;
+			m->path[sizeof(m->path) - 1] = '\0';
+			memcpy(h->path, m->path, sizeof(h->path));
+		} else
+			close(h->fd);
+		h->fd = fd;
+		h->suspended = true;
+		break;
+	case GM_RESUME:
+		/* the daemon's thaw where closing thaws: an unknown slot is
+		 * one the lease resumed already */
+		for (i = 0; i < g->nheld; i++)
+			if (g->held[i].fd != -1 && g->held[i].slot == m->slot) {
+				close(g->held[i].fd);
+				g->held[i].fd = -1;
+			}
 		break;
 	case GM_DROP:
 		/* an unknown slot is a drop racing a lease thaw: fine */

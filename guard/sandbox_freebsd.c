@@ -13,14 +13,14 @@
  *   descriptors held.  Serving needs nothing else: poll, recvmsg and
  *   send on fd 3 (whose rights are cut to those), the descriptors the
  *   daemon hands over with all their rights (ioctl and close), the
- *   clock and exit are all allowed in capability mode.  A guard that
- *   suspends (UFSSUSPEND, doc/FREEBSD.md "How the guard and the record
- *   map onto closing resumes") must then get its /dev/ufssuspend
- *   descriptors from somewhere it can still reach: from the daemon in
- *   SCM_RIGHTS (which must close its own copy at once, or the guard's
- *   death would not resume the filesystem), or by openat(2) beneath a
- *   /dev descriptor opened before cap_enter(); and the fsid to check
- *   comes in the message, as statfs(2) of a path is refused.
+ *   clock and exit are all allowed in capability mode.  The guard does
+ *   not suspend: the daemon hands it each /dev/ufssuspend descriptor
+ *   once frozen (GM_SUSPENDED, in SCM_RIGHTS, which recvmsg(2) takes in
+ *   capability mode) and closes its own copy, so that the guard's is
+ *   the last reference; the guard's thaw is close(2) of it, which
+ *   capability mode allows on any descriptor, and needs no ioctl right
+ *   (doc/FREEBSD.md, "How the guard and the record map onto closing
+ *   resumes").
  */
 #include <sys/types.h>
 #include <sys/capsicum.h>

@@ -30,15 +30,13 @@
  *   parent's copy holds it).  doc/FREEBSD.md, "The UFS freezer", has
  *   the kernel's lines.
  *
- *   Not done yet: the thaw guard gets the directories (prepare(), before
- *   the freeze) as on Linux, not the holds, so on FreeBSD it cannot end
- *   a suspension: a daemon that dies resumes everything by itself (its
- *   last references close), but one that hangs alive keeps them until it
- *   is killed.  What is left is to hand each hold to the guard once
- *   frozen (GM_HOLD of the hold's descriptor, which the guard keeps and
- *   resumes with fsfreeze_thaw(), UFSRESUME on its copy of the same open
- *   file); the guard program itself is Linux-only today (its seccomp
- *   filter, prctl).
+ *   The thaw guard gets the directories before the freeze (prepare()),
+ *   as on Linux, and then each hold once frozen (guard_suspended(),
+ *   thawguard.c), and the daemon closes its own copy: the guard's is
+ *   the last reference, so a daemon that hangs is resumed by the
+ *   guard's lease (a close), a guard that dies resumes by its death, and
+ *   the daemon's own thaw asks the guard to close (guard_resume(),
+ *   freeze.c's resume hook).
  */
 #ifndef HVVSS_FSFREEZE_H
 #define HVVSS_FSFREEZE_H

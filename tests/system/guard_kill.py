@@ -16,7 +16,9 @@ and again while the daemon serves backups, and time each restart.
         waiting in poll(2), which it does only after its hello (its
         memory locked then, except in a sanitizer build);
         "restart_ms X" for each (or "restart_ms never"), then sleep
-        INTERVAL_MS.  "kills N" at the end.
+        INTERVAL_MS.  "kills N" at the end: every SIGKILL delivered,
+        after "last_kill_at_exit 1" if the daemon exited before a new
+        guard served (the daemon may have seen that death or not).
     guard_kill.py SIM_PID stall KILLS CTL_SOCKET
         the event loop's stall while a guard restarts: "status" on the
         control socket over and over, 300 ms each round, its longest
@@ -166,7 +168,9 @@ def kill_loop(d, interval_ms, most):
         new = wait_guard(d, g)
         if new is None:
             if comm(d) != "hv_vss_daemon":
-                n -= 1  # the daemon ended with the backups
+                # the daemon ended with the backups: it may or may not
+                # have seen this death (and logged it) before it exited
+                print("last_kill_at_exit 1")
                 break
             print("restart_ms never")
         else:

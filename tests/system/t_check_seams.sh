@@ -8,6 +8,8 @@
 # string are; an escaped quote does not end a string early; a Markdown
 # citation must name a file of the repository (from the top or from the
 # citing file), and "/work/shared" and "../shared" are always reported;
+# a citation of a section of doc/DESIGN.md (by its quoted title, over
+# lines, by number, or a man page's .Dq) must name a heading there;
 # a clean tree exits 0 and prints nothing.  And on this repository it
 # reports nothing in the files that went behind the process seams (apps,
 # ctl, hooks, holds, log, sigs, main, guard.c, hv_vss_ctl).
@@ -40,7 +42,13 @@ cat >guard/filter.c <<'C'
 #include <sys/prctl.h>
 int h(void) { return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); }
 C
-echo 'see doc/DESIGN.md and FREEBSD.md' >doc/DESIGN.md
+printf '# d\n## 5. Control socket (protocol 2)\n### Hooks\nsee doc/DESIGN.md and FREEBSD.md\n' >doc/DESIGN.md
+cat >daemon/sec.h <<'C'
+/* sec.h: (doc/DESIGN.md, "Control socket
+ * (protocol 2)"), doc/DESIGN.md section 5 and
+ * (doc/DESIGN.md in the sources, "Hooks") */
+C
+printf '.Sh SEE ALSO\ndoc/DESIGN.md,\n.Dq Hooks .\n' >daemon/sec.8
 echo 'sibling: DESIGN.md' >doc/FREEBSD.md
 echo 'sim/x.c: not checked for calls: FIFREEZE' >sim/x.c
 git add -A
@@ -65,6 +73,8 @@ const char *c(int s) { return sigabbrev_np(s); }
 C
 echo 'as /work/shared/DESIGN.md says, and ../shared/STYLE.md' >common/cite.h
 echo 'see DESIGN.md (the old one) and doc/NOPE.md' >guard/cite.c
+printf '# doc/DESIGN.md, "Hooks and more"\n# doc/DESIGN.md section 7\n' >guard/sec.sh
+printf 'doc/DESIGN.md,\n.Dq Hookz ,\n' >guard/sec.8
 git add -A
 out=$(sh tools/check-seams 2>&1)
 rc=$?
@@ -79,7 +89,10 @@ daemon/bad.c:7: names a path in /sys, Linux'"'"'s sysfs
 daemon/bad.c:8: uses SIGPWR, Linux'"'"'s
 daemon/bad.c:8: uses SIGSTKFLT, Linux'"'"'s
 guard/cite.c:1: cites DESIGN.md, not a file of the repository
-guard/cite.c:1: cites doc/NOPE.md, not a file of the repository'
+guard/cite.c:1: cites doc/NOPE.md, not a file of the repository
+guard/sec.8:1: cites doc/DESIGN.md, "Hookz": no such section
+guard/sec.sh:1: cites doc/DESIGN.md, "Hooks and more": no such section
+guard/sec.sh:2: cites doc/DESIGN.md section 7: no such section'
 check_eq "violations: each named by file and line" "$want" "$out"
 
 # this repository: the process side is behind its seams

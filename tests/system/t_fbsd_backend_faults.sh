@@ -8,13 +8,16 @@
 #   order       an hvvss application (journal_app.py) takes its FREEZE
 #               during hv_appvss_dev's turn, while the filesystems still
 #               take writes; THAW reaches it after they are thawed
-#   slowapp     an application answers FREEZE after 20 s: the kernel's
-#               15 s timer runs out mid-stage; the daemon gives up 0.5 s
-#               before it and writes nothing
+#   slowapp     an application answers FREEZE after 20 s, with
+#               app_freeze_timeout=30: the request's budget (what the
+#               kernel's 15 s timer leaves) shortens the stage to its
+#               share, and FREEZE is answered E_FAIL in time, before the
+#               kernel's timer (no kernel timeout, no channel lost)
 #   slowhook    a freeze hook that sleeps 20 s, hook_timeout=30: the same
-#   slowfs      every FIFREEZE takes 16 s (failfreeze.so): the timer runs
-#               out while the filesystems are being frozen, and they are
-#               thawed as soon as the stuck calls return
+#   slowfs      every FIFREEZE takes 16 s (failfreeze.so),
+#               fs_freeze_timeout=30: the same while the filesystems are
+#               being frozen, and they are thawed as soon as the stuck
+#               calls return
 #   dropped     the kernel's timer is 1 s (-T) and the application takes
 #               3 s: our acknowledgement is dropped without a word; the
 #               second turn never comes, and the daemon thaws
@@ -22,6 +25,21 @@
 #               deadline: it is refused and the daemon thaws at once
 #   killed      the daemon is killed -9 while frozen: the guard thaws, the
 #               kernel answers THAW E_FAIL itself
+#   legacybudget  a legacy application takes 10 s of the kernel's 15 s
+#               to acknowledge FREEZE, then an hvvss application takes 6 s
+#               (app_freeze_timeout=10, so that without a budget the
+#               daemon would wait for it past the kernel's timer): the
+#               daemon's turn comes with about 4.5 s left, which its
+#               request carries as a budget (host.h); the machine clamps
+#               its stages to it (txn_budget()), so the application stage
+#               overruns its share and FREEZE is answered failed, in time
+#               (no kernel timeout, not the channel-lost path), nothing
+#               frozen
+#   reload      SIGHUP between two backups, with a configuration that
+#               goes from app_device empty (legacy mode: the kernel skips
+#               the application's turns) to the default, and check_timeout
+#               to 20 s: the daemon takes hv_appvss_dev for the second
+#               backup, and warns that 20 s does not fit the 15 s timer
 #   legacy*     an application written against /dev/hv_appvss_dev holds
 #               it (fbsd_legacy_app.py): with app_device empty the daemon
 #               takes the filesystem device's turns only; the
@@ -65,6 +83,19 @@ for c in $(ps -e -o pid=,ppid=,comm= | awk -v s="$p" '$2 == s && $3 ~ /^hv_vss_d
 done
 sleep 0.5
 EOF2
+cat >"$WORK/hup.sh" <<'EOF2'
+# hv_vss_sim -x: a new configuration for the daemon of the hv_vss_sim
+# that runs this, and SIGHUP
+p=$$
+while [ "$p" -gt 1 ] && [ "$(cat /proc/$p/comm)" != hv_vss_sim ]; do
+	p=$(awk '{ print $4 }' /proc/$p/stat)
+done
+printf '[daemon]\ncheck_timeout = 20\n' >/tmp/reload.conf
+for c in $(ps -e -o pid=,ppid=,comm= | awk -v s="$p" '$2 == s && $3 ~ /^hv_vss_daemon/ { print $1 }'); do
+	kill -HUP "$c" && echo "hup $c" >&2
+done
+sleep 0.5
+EOF2
 cat >"$WORK/first.sh" <<EOF2
 # the guest command: fbsd_legacy_app.py opens DEVICE first (as a legacy
 # application, or as another filesystem daemon), then the daemon starts
@@ -92,6 +123,7 @@ run() {	# name [env=value ...] [-o key=value ...] -- sim-args
 	while [ "\$1" != -- ]; do
 		case \$1 in
 		-o) opts="\$opts -o \$2"; shift ;;
+		-c) opts="\$opts -c \$2"; shift ;;
 		first=*) first="sh $WORK/first.sh /dev/hv_appvss_dev \${1#first=}" ;;
 		firstfs=*) first="sh $WORK/first.sh /dev/hv_fsvss_dev \${1#firstfs=}" ;;
 		*) envs="\$envs \$1" ;;
@@ -147,6 +179,12 @@ run legacyveto -o app_device= -- -b "\$LEGACY /tmp/legacyveto.alog FREEZE=fail" 
     -s hot,freeze,thaw
 run legacyslow -o app_device= -- \\
     -b "\$LEGACY /tmp/legacyslow.alog FREEZE=14.6" -s hot,freeze,sleep=1,thaw
+run legacybudget -o app_device= -o app_freeze_timeout=10 -- \\
+    -b "\$LEGACY /tmp/legacybudget.alog FREEZE=10 && sh $WORK/app.sh legacybudget 6" \\
+    -s hot,freeze,thaw
+printf '[daemon]\napp_device =\n' >/tmp/reload.conf
+run reload -c /tmp/reload.conf -- -x "sh $WORK/hup.sh" \\
+    -s hot,freeze,thaw,exec,sleep=1,hot,freeze,thaw
 run legacydup -o app_device= -- -b "\$LEGACY /tmp/legacydup.alog --dup" \\
     -s hot,freeze,thaw
 run busy first=/tmp/busy.alog -- -s hot,freeze,thaw
@@ -200,30 +238,30 @@ check "order: THAW thawed the filesystems in hv_fsvss_dev's turn, before hv_appv
 check "order: the application was told THAW" grep -q '^order.app THAWED' "$out"
 
 # the kernel's timer mid-stage
-check_eq "slowapp: FREEZE E_FAIL (the kernel's timer); served again after" \
+check_eq "slowapp: FREEZE E_FAIL (its share of the budget); served again after" \
     "HOT_BACKUP:S_OK,FREEZE:E_FAIL,HOT_BACKUP:S_OK" "$(get slowapp.results)"
 check "slowapp: the budget warning at start names the settings" \
     grep -q 'slowapp.log .*app_freeze_timeout 30000 ms + hook_timeout 3000 ms + fs_freeze_timeout 5000 ms = 38000 ms does not fit' "$out"
-check "slowapp: the daemon gave FREEZE up before the kernel's timer" \
-    grep -q "slowapp.log .*FREEZE (msgid [0-9]*) not answered 500 ms before the kernel's 15 s timer" "$out"
-check_eq "slowapp: the kernel's timeout, and no acknowledgement after it" \
-    "kernel_timeout" "$(get slowapp.events | tr ',' '\n' | grep -E 'kernel_timeout|late_ack' | tr '\n' ' ' | sed 's/ $//')"
-check_eq "slowhook: FREEZE E_FAIL (the kernel's timer); served again after" \
+check "slowapp: the application stage failed on its share of the budget" \
+    grep -q "slowapp.log .*FREEZE failed: app journal .*no answer to FREEZE within [0-9]* ms" "$out"
+check_eq "slowapp: answered in time: no kernel timeout, no channel lost, no late acknowledgement" \
+    "" "$(get slowapp.events | tr ',' '\n' | grep -E 'kernel_timeout|late_ack')$(grep 'slowapp.log .*not answered 500 ms before' "$out")"
+check_eq "slowhook: FREEZE E_FAIL (its share of the budget); served again after" \
     "HOT_BACKUP:S_OK,FREEZE:E_FAIL,HOT_BACKUP:S_OK" "$(get slowhook.results)"
 check "slowhook: the budget warning names hook_timeout" \
     grep -q 'slowhook.log .*app_freeze_timeout 5000 ms + hook_timeout 30000 ms + fs_freeze_timeout 5000 ms = 40000 ms does not fit' "$out"
-check "slowhook: given up before the kernel's timer, with the hook running" \
-    grep -q "slowhook.log .*FREEZE (msgid [0-9]*) not answered 500 ms before the kernel's 15 s timer" "$out"
-check_eq "slowhook: no acknowledgement after the timer" "" \
-    "$(get slowhook.events | tr ',' '\n' | grep late_ack)"
+check "slowhook: the hook was stopped on its share of the budget" \
+    grep -q "slowhook.log .*FREEZE failed: hook 10-slow: timed out after [0-9]* ms" "$out"
+check_eq "slowhook: answered in time: no kernel timeout, no channel lost, no late acknowledgement" \
+    "" "$(get slowhook.events | tr ',' '\n' | grep -E 'kernel_timeout|late_ack')$(grep 'slowhook.log .*not answered 500 ms before' "$out")"
 check_eq "slowfs: FREEZE E_FAIL; served again after" \
     "HOT_BACKUP:S_OK,FREEZE:E_FAIL,HOT_BACKUP:S_OK" "$(get slowfs.results)"
-check "slowfs: given up with a FIFREEZE under way, undone when it returned" \
-    grep -q "slowfs.log .*FREEZE (msgid [0-9]*) not answered 500 ms before" "$out"
-check "slowfs: what was frozen was thawed" \
-    grep -q 'slowfs.log .*thawed' "$out"
-check_eq "slowfs: no acknowledgement after the timer" "" \
-    "$(get slowfs.events | tr ',' '\n' | grep late_ack)"
+check "slowfs: failed on its share of the budget with a FIFREEZE under way" \
+    grep -q "slowfs.log .*FREEZE failed: freezing the filesystems took longer than [0-9]* ms; undoing when the stuck call returns" "$out"
+check "slowfs: undone when it returned" \
+    grep -q 'slowfs.log .*cancelled freeze undone' "$out"
+check_eq "slowfs: answered in time: no kernel timeout, no channel lost, no late acknowledgement" \
+    "" "$(get slowfs.events | tr ',' '\n' | grep -E 'kernel_timeout|late_ack')$(grep 'slowfs.log .*not answered 500 ms before' "$out")"
 
 # our acknowledgement dropped by the kernel
 check_eq "dropped: FREEZE E_FAIL (the 1 s timer); served again after" \
@@ -269,6 +307,27 @@ check "legacyslow: the daemon's turn came too late to start: refused at once" \
     grep -q "legacyslow.log .*hv_fsvss_dev: FREEZE (msgid [0-9]*) came with [0-9]* ms of the kernel's 15 s left: answered failed without starting it" "$out"
 check_eq "legacyslow: nothing frozen for it" "" \
     "$(grep 'legacyslow.log .*froze ' "$out")"
+check_eq "legacybudget: FREEZE E_FAIL, THAW S_OK" \
+    "HOT_BACKUP:S_OK,FREEZE:E_FAIL,THAW:S_OK" \
+    "$(get legacybudget.results)"
+check "legacybudget: the daemon's FREEZE came with a budget of under 5 s" \
+    grep -q "legacybudget.log .*host: FREEZE, [1-4][0-9][0-9][0-9] ms to answer" "$out"
+check "legacybudget: the application stage failed on its clamped deadline" \
+    grep -q "legacybudget.log .*FREEZE failed: app journal .*no answer to FREEZE within [0-9]* ms" "$out"
+check_eq "legacybudget: answered in time: no kernel timeout, no channel lost" "" \
+    "$(get legacybudget.events | tr ',' '\n' | grep -x kernel_timeout)$(grep "legacybudget.log .*not answered 500 ms before" "$out")"
+check_eq "legacybudget: nothing frozen" "" \
+    "$(grep -E 'legacybudget.log .*froze [0-9]' "$out")"
+check_eq "reload: all S_OK" \
+    "HOT_BACKUP:S_OK,FREEZE:S_OK,THAW:S_OK,HOT_BACKUP:S_OK,FREEZE:S_OK,THAW:S_OK" \
+    "$(get reload.results)"
+check_eq "reload: the daemon's device alone, then both after SIGHUP" \
+    "hv_fsvss_dev took CHECK hv_fsvss_dev took FREEZE hv_fsvss_dev took THAW hv_appvss_dev took CHECK hv_fsvss_dev took CHECK hv_appvss_dev took FREEZE hv_fsvss_dev took FREEZE hv_fsvss_dev took THAW hv_appvss_dev took THAW" \
+    "$(get reload.notified | tr '\n' ' ' | sed 's/ $//')"
+check "reload: the daemon says app_device changed" \
+    grep -q 'reload.log .*app_device changed from (empty) to /dev/hv_appvss_dev' "$out"
+check "reload: the reloaded check_timeout is warned about" \
+    grep -q "reload.log .*check_timeout 20000 ms does not fit FreeBSD's 15 s timer" "$out"
 check_eq "legacydup: all S_OK" "HOT_BACKUP:S_OK,FREEZE:S_OK,THAW:S_OK" \
     "$(get legacydup.results)"
 check_eq "legacydup: each duplicate dropped by the kernel, the application's only" \
@@ -295,5 +354,5 @@ check_eq "otherfs: ours never took hv_appvss_dev (the host's requests would go t
 
 # no case but dropped saw an acknowledgement the kernel did not want
 check_eq "the daemon never acknowledged late or twice" "" \
-    "$(grep -E '^(order|slowapp|slowhook|slowfs|killed|legacy|legacyveto|legacyslow|busy|dupfreeze)\.late_ack=' "$out")"
+    "$(grep -E '^(order|slowapp|slowhook|slowfs|killed|legacy|legacyveto|legacyslow|legacybudget|busy|dupfreeze)\.late_ack=' "$out")"
 finish

@@ -4,8 +4,10 @@
 # checked on Linux through DESTDIR.
 #
 # What it proves:
-#  (a) with OS=FreeBSD, make install puts the daemon and its guard in
-#      PREFIX/sbin, the configuration under PREFIX/etc/hv_vss (ports'
+#  (a) with OS=FreeBSD, make install puts the daemon, its guard and
+#      hv_vss_ctl that "make freebsd" built (FreeBSD executables, run if
+#      missing) in PREFIX/sbin, libhvvss.so.1 (FreeBSD's) in PREFIX/lib,
+#      no hv_vss_sim and no hv_vss_group, the configuration under PREFIX/etc/hv_vss (ports'
 #      place, not /etc), the rc.d script as PREFIX/etc/rc.d/hv_vss_daemon
 #      (mode 555) with every @VARIABLE@ substituted, and the devd rule
 #      as PREFIX/etc/devd/hv_vss.conf, byte for byte etc/hyperv-vss.devd;
@@ -33,16 +35,23 @@
 #
 # What it cannot prove here, with no FreeBSD: that rc.subr, devd and
 # service(8) themselves behave as their source says (doc/FREEBSD.md
-# cites it); the binaries installed are this machine's.
+# cites it), nor run the FreeBSD binaries installed: configtest runs this
+# machine's build of the daemon.
 #
 # sh tests/system/t_install_freebsd.sh (HVVSS_BUILD=build dir).
 
 . "$(dirname "$0")/lib.sh"
 
-need_cmd make sed cmp find stat
+need_cmd make sed cmp find stat file
 for p in hv_vss_daemon hv_vss_guard hv_vss_ctl hv_vss_sim; do
 	[ -x "$B/$p" ] || bail "$B/$p is built (make)"
 done
+# what OS=FreeBSD installs is what "make freebsd" built
+FB=${HVVSS_FREEBSD_BUILD:-$TOP/build-freebsd}
+if [ ! -x "$FB/hv_vss_daemon" ] || [ ! -x "$FB/hv_vss_guard" ]; then
+	make -C "$TOP" --no-print-directory freebsd >/dev/null 2>&1 ||
+	    bail "make freebsd failed"
+fi
 workdir
 
 inst() {	# destdir make-arguments...
@@ -68,15 +77,24 @@ while read -r mode path src; do
 		check "$path is $src" cmp -s "$D/$path" "$src"
 	fi
 done <<EOF2
-755 usr/local/sbin/hv_vss_daemon $B/hv_vss_daemon
-755 usr/local/sbin/hv_vss_guard $B/hv_vss_guard
-755 usr/local/sbin/hv_vss_ctl $B/hv_vss_ctl
+755 usr/local/sbin/hv_vss_daemon $FB/hv_vss_daemon
+755 usr/local/sbin/hv_vss_guard $FB/hv_vss_guard
+755 usr/local/sbin/hv_vss_ctl $FB/hv_vss_ctl
+755 usr/local/lib/libhvvss.so.1 $FB/libhvvss.so.1
 644 usr/local/etc/hv_vss/hv_vss.conf $TOP/etc/hv_vss.conf
 644 usr/local/etc/hv_vss/hooks.d/README $TOP/etc/hooks.d/README
 555 usr/local/etc/rc.d/hv_vss_daemon
 644 usr/local/etc/devd/hv_vss.conf $TOP/etc/hyperv-vss.devd
 644 usr/local/share/man/man8/hv_vss_daemon.8 $TOP/daemon/hv_vss_daemon.8
 EOF2
+for p in hv_vss_daemon hv_vss_guard hv_vss_ctl; do
+	case $(file -b "$D/usr/local/sbin/$p") in
+	*"for FreeBSD"*) pass "installed $p is FreeBSD's executable" ;;
+	*) fail "installed $p: $(file -b "$D/usr/local/sbin/$p")" ;;
+	esac
+done
+check_eq "no hv_vss_sim, no hv_vss_group (Linux's: FUSE, libcurl)" "" \
+    "$(cd "$D" && find . -name 'hv_vss_sim*' -o -name 'hv_vss_group*')"
 check_eq "no systemd unit, no udev rule, nothing in /etc" "" \
     "$(cd "$D" && find lib etc -print 2>/dev/null)"
 RC=$D/usr/local/etc/rc.d/hv_vss_daemon
@@ -138,8 +156,10 @@ sed "s|^\. /etc/rc\.subr\$|. $WORK/rc/rc.subr|" "$RC" >"$WORK/rc/script"
 check "the rc.d script sources /etc/rc.subr (the stand-in replaced it)" \
     grep -q "^\. $WORK/rc/rc.subr\$" "$WORK/rc/script"
 cp "$D/usr/local/etc/hv_vss/hv_vss.conf" "$WORK/rc/good.conf"
+# the installed daemon is FreeBSD's: its configtest runs this machine's
+# build of the same source (hv_vss_daemon_program, as rc.subr allows)
 printf 'hv_vss_daemon_program=%s\nhv_vss_daemon_config=%s\n' \
-    "$D/usr/local/sbin/hv_vss_daemon" "$WORK/rc/good.conf" >"$WORK/rc/rc.conf"
+    "$B/hv_vss_daemon" "$WORK/rc/good.conf" >"$WORK/rc/rc.conf"
 out=$(RCCONF=$WORK/rc/rc.conf sh "$WORK/rc/script" configtest 2>&1)
 printf '%s\n' "$out" | sed 's/^/# rc: /'
 get() { printf '%s\n' "$out" | sed -n "s/^$1=//p"; }
@@ -160,7 +180,7 @@ check "configtest runs the daemon's -t on the configuration and passes" \
     eval 'printf "%s\n" "$out" | grep -qx "configtest.rc=0"'
 echo "no_such_key = 1" >"$WORK/rc/bad.conf"
 printf 'hv_vss_daemon_program=%s\nhv_vss_daemon_config=%s\n' \
-    "$D/usr/local/sbin/hv_vss_daemon" "$WORK/rc/bad.conf" >"$WORK/rc/rc.conf"
+    "$B/hv_vss_daemon" "$WORK/rc/bad.conf" >"$WORK/rc/rc.conf"
 bad=$(RCCONF=$WORK/rc/rc.conf sh "$WORK/rc/script" configtest 2>&1)
 printf '%s\n' "$bad" | grep -v '^[a-z_]*=' | sed 's/^/# rc: /'
 check "configtest fails on a broken configuration, naming it" \

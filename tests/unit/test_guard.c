@@ -15,6 +15,7 @@
  * the daemon dies, are tests/system/t_guard.sh.
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
@@ -447,6 +448,78 @@ async_spawn(void **state)
 }
 
 /* A missing, a non-executable, and a wrong program: each named. */
+/* Has the other end of pipe p (the guard's copy too) been closed?  Waits
+ * up to ms for it. */
+static bool
+closed_within(int rfd, int ms)
+{
+	struct pollfd pfd = {rfd, POLLIN, 0};
+	char c;
+
+	if (poll(&pfd, 1, ms) != 1)
+		return false;
+	return read(rfd, &c, 1) == 0;
+}
+
+/*
+ * Where closing a hold thaws (FreeBSD's /dev/ufssuspend), the daemon
+ * hands each hold over once frozen (guard_suspended()) and closes its
+ * own copy: the guard's is the last reference.  The holds here are the
+ * write ends of pipes, whose read end sees EOF when the guard's last
+ * copy goes: guard_resume() closes exactly that slot's, the others stay;
+ * a slot unknown to the guard (handed before a restart) is held, not
+ * closed; the guard's death closes what is left.
+ */
+static void
+suspended_holds(void **state)
+{
+	struct guard_event ev;
+	struct guard *g;
+	char err[512];
+	int dir[2], a[2], b[2], c[2], s0, s1, st;
+	pid_t pid;
+
+	assert_non_null(g = guard_start(GRACE_MS, err, sizeof(err)));
+	assert_int_equal(pipe(dir), 0);
+	assert_int_equal(pipe(a), 0);
+	assert_int_equal(pipe(b), 0);
+	assert_int_equal(pipe(c), 0);
+	assert_true((s0 = guard_hold(g, dir[0], "/mnt/a")) >= 0);
+	assert_true((s1 = guard_hold(g, dir[0], "/mnt/b")) >= 0);
+	assert_int_equal(guard_suspended(g, s0, a[1], "/mnt/a"), 0);
+	assert_int_equal(guard_suspended(g, s1, b[1], "/mnt/b"), 0);
+	assert_int_equal(guard_suspended(g, 77, c[1], "/mnt/c"), 0);
+	assert_int_equal(guard_suspended(g, s0, -1, "/mnt/a"), -EBADF);
+	/* the daemon's copies go: the guard's are the last */
+	close(a[1]);
+	close(b[1]);
+	close(c[1]);
+	assert_false(closed_within(a[0], 100));
+	assert_int_equal(guard_resume(g, s1), 0);
+	assert_true(closed_within(b[0], 2000));
+	assert_false(closed_within(a[0], 100));
+	assert_false(closed_within(c[0], 0));
+	/* an unknown slot (resumed by a lease already): nothing closes */
+	assert_int_equal(guard_resume(g, 12345), 0);
+	assert_false(closed_within(a[0], 100));
+	assert_int_equal(next_event(g, &ev, 0), 0);
+	/* killed: its copies close, which is what resumes */
+	pid = guard_pid(g);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_true(closed_within(a[0], 2000));
+	assert_true(closed_within(c[0], 2000));
+	assert_int_equal(next_event(g, &ev, 2000), 1);
+	assert_int_equal(ev.type, GUARD_EV_DIED);
+	st = ev.status;
+	assert_true(WIFSIGNALED(st));
+	guard_free(g);
+	close(dir[0]);
+	close(dir[1]);
+	close(a[0]);
+	close(b[0]);
+	close(c[0]);
+}
+
 static void
 bad_images(void **state)
 {
@@ -475,6 +548,7 @@ main(void)
 	    cmocka_unit_test(died_and_restart),
 	    cmocka_unit_test(exec_image),
 	    cmocka_unit_test(async_spawn),
+	    cmocka_unit_test(suspended_holds),
 	    cmocka_unit_test(bad_images),
 	};
 

@@ -1166,10 +1166,114 @@ test_progress_and_stages(void **state)
 	assert_int_equal(nprogress, 0);
 }
 
+/* A host request with a budget (host.h's budget_ms). */
+static void
+feed_budget(enum txn_op op, unsigned int budget_ms)
+{
+	struct txn_event ev = {
+	    .kind = TE_HOST_REQUEST, .op = op, .budget_ms = budget_ms};
+
+	out.n = 0;
+	step_into_out(&ev);
+	complete_hooks();
+}
+
+/* The last TA_DEADLINE armed by the last feed(), 0 if none. */
+static unsigned int
+deadline_ms(void)
+{
+	unsigned int ms = 0;
+	size_t i;
+
+	for (i = 0; i < out.n; i++)
+		if (out.a[i].kind == TA_DEADLINE)
+			ms = out.a[i].ms;
+	return ms;
+}
+
+/* The deadlines of a and b are the same (not memcmp: padding). */
+static void
+assert_same_limits(const struct txn_limits *a, const struct txn_limits *b)
+{
+	assert_int_equal(a->check_ms, b->check_ms);
+	assert_int_equal(a->app_freeze_ms, b->app_freeze_ms);
+	assert_int_equal(a->fs_freeze_ms, b->fs_freeze_ms);
+	assert_int_equal(a->thaw_ms, b->thaw_ms);
+	assert_int_equal(a->max_frozen_ms, b->max_frozen_ms);
+	assert_int_equal(a->hook_ms, b->hook_ms);
+}
+
+/*
+ * The kernel's timer left budget_ms for a request (FreeBSD): the stages
+ * of that request end within it, whatever the configuration says; one
+ * after it, or a local one, gets the configured limits back; 0 is none.
+ */
+static void
+test_budget(void **state)
+{
+	struct txn_limits l = limits;
+	unsigned int apps, fs;
+
+	/* txn_budget() itself */
+	txn_budget(&l, TXN_OP_CHECK, 4000);
+	assert_int_equal(l.check_ms, 4000);
+	l = limits;
+	txn_budget(&l, TXN_OP_FREEZE, 7500); /* 10 + 5 + 60 s: a tenth */
+	assert_int_equal(l.app_freeze_ms, 1000);
+	assert_int_equal(l.hook_ms, 500);
+	assert_int_equal(l.fs_freeze_ms, 6000);
+	l = limits;
+	txn_budget(&l, TXN_OP_THAW, 9000);
+	assert_int_equal(l.thaw_ms, 4500);
+	assert_int_equal(l.hook_ms, 4500);
+	l = limits;
+	txn_budget(&l, TXN_OP_FREEZE, 0);
+	assert_same_limits(&l, &limits);
+	txn_budget(&l, TXN_OP_FREEZE, 1000000); /* fits: unchanged */
+	assert_same_limits(&l, &limits);
+	txn_budget(&l, TXN_OP_FREEZE, 1); /* never a 0, which disarms */
+	assert_true(
+	    l.app_freeze_ms >= 1 && l.hook_ms >= 1 && l.fs_freeze_ms >= 1);
+
+	/* HOT_BACKUP: its check within the budget */
+	feed_budget(TXN_OP_CHECK, 3000);
+	assert_int_equal(deadline_ms(), 3000);
+	assert_true(first(TA_CHECK)->ms <= 3000);
+	feed(TE_CHECK_DONE, 0, true);
+	/* FREEZE: the apps' and hooks' stage, then the filesystems' */
+	feed_budget(TXN_OP_FREEZE, 7500);
+	apps = deadline_ms();
+	assert_int_equal(apps, 1000 + 500);
+	assert_true(first(TA_APPS_FREEZE)->ms <= 1000);
+	feed(TE_APPS_FROZEN, 0, true);
+	fs = deadline_ms();
+	assert_int_equal(fs, 6000);
+	assert_true(apps + fs <= 7500);
+	/* the filesystems overrun their share: E_FAIL at once */
+	feed(TE_DEADLINE, 0, false);
+	assert_false(first(TA_REPLY)->ok);
+	assert_non_null(strstr(first(TA_REPLY)->text, "6000 ms"));
+	feed(TE_FS_FROZEN, 0, false);
+	/* THAW with nothing frozen; then a FREEZE without a budget gets the
+	 * configured limits back */
+	feed_budget(TXN_OP_THAW, 2000);
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
+	assert_int_equal(deadline_ms(), limits.app_freeze_ms + limits.hook_ms);
+	feed(TE_APPS_FROZEN, 0, true);
+	assert_int_equal(deadline_ms(), limits.fs_freeze_ms);
+	feed(TE_FS_FROZEN, 0, true);
+	/* THAW with a budget: each stage half of it */
+	feed_budget(TXN_OP_THAW, 3000);
+	assert_int_equal(deadline_ms(), 1500);
+	feed(TE_FS_THAWED, 0, true);
+	assert_true(deadline_ms() <= 1500);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup(test_budget, setup),
 	    cmocka_unit_test_setup(test_hot_backup, setup),
 	    cmocka_unit_test_setup(test_full_backup, setup),
 	    cmocka_unit_test_setup(test_thaw_idle, setup),

@@ -7,8 +7,10 @@
  * abstract world that plays everything around it faithfully:
  *
  * - two requesters, each with its own current request: the host, and
- *   hv_vss_ctl (a local request; daemon.c lets one be outstanding at a
- *   time, and its client may go away, TE_LOCAL_LOST);
+ *   hv_vss_ctl (a local request; local.c lets one be outstanding at a
+ *   time, and its client may go away, TE_LOCAL_LOST), except that a
+ *   second client's release-apps is passed on whatever is owed (it calls
+ *   a hold being taken off, or is refused), answered in its own step;
  * - the kernel's view of host requests: one current request, which is
  *   owed, answered, timed out (the kernel gave up on it and answered the
  *   host E_FAIL itself; the machine cannot know until it replies and the
@@ -142,6 +144,9 @@
 #define OP_UNKNOWN TXN_OP_OTHER /* a host request txn does not serve */
 #define LOCAL_MS 5000 /* the lease a local FREEZE asks for */
 #define EV_KERNEL_TIMEOUT TE_NKINDS /* the world's own: txn never sees it */
+/* a local RELEASE's .ms: from a second hv_vss_ctl, while the first one's
+ * request is owed (local.c passes a release-apps on whatever is owed) */
+#define REL_ASIDE_MS 1
 
 /*
  * The device lost while FROZEN after the host had our S_OK: the machine
@@ -214,6 +219,9 @@ struct party {
 struct world {
 	bool connected; /* the host's device */
 	struct party host, loc;
+	/* a release-apps from a second hv_vss_ctl while loc's request is
+	 * owed: answered within the step it came in, so not in the key */
+	struct party rel;
 	enum snap_state loc_hold; /* hv_vss_ctl hold: HELD from its S_OK */
 	/* hot_backup_veto = ok: the host's HOT_BACKUP was refused by its
 	 * check and answered S_OK; the FREEZE that follows it must fail */
@@ -275,6 +283,8 @@ static struct {
 	uint64_t stray_deadline; /* idle with a deadline still armed */
 	uint64_t rejected; /* replies after the kernel gave up */
 	uint64_t loss_gap; /* see MODEL_STRICT_LOSS */
+	uint64_t called_off; /* a hold being taken, called off by a RELEASE */
+	uint64_t rel_refused; /* a RELEASE while another request is owed */
 	size_t max_actions; /* in one step */
 } stats;
 
@@ -386,9 +396,9 @@ stage_ms(enum txn_state st)
 
 /* The world takes in a request, as its requester sees it. */
 static void
-world_request(struct sys *s, uint8_t op, bool local)
+world_request(struct sys *s, uint8_t op, bool local, bool aside)
 {
-	struct party *p = local ? &s->w.loc : &s->w.host;
+	struct party *p = local ? aside ? &s->w.rel : &s->w.loc : &s->w.host;
 
 	if (owed(p))
 		p->req = RQ_VOID; /* the kernel gave up on it */
@@ -423,7 +433,9 @@ world_event(struct sys *s, const struct txn_event *ev)
 
 	switch (ev->kind) {
 	case TE_HOST_REQUEST:
-		world_request(s, ev->op, ev->local);
+		world_request(s, ev->op, ev->local,
+		    ev->local && ev->op == TXN_OP_RELEASE &&
+		        ev->ms == REL_ASIDE_MS);
 		break;
 	case EV_KERNEL_TIMEOUT:
 		w->host.req = RQ_TIMED_OUT;
@@ -487,6 +499,16 @@ world_reply(
 	struct world *w = &s->w;
 	struct party *p = a->local ? &w->loc : &w->host;
 	const char *who = a->local ? "local" : "host";
+
+	/* the second hv_vss_ctl's release-apps: local.c gives it the
+	 * answer at once to a RELEASE (aside) that comes while it asks */
+	if (a->local && a->op == TXN_OP_RELEASE && a->aside && owed(&w->rel)) {
+		p = &w->rel;
+		if (a->ok)
+			stats.called_off++;
+		else
+			stats.rel_refused++;
+	}
 
 	/* every request is answered at most once, and a void one never */
 	CHECK(s, owed(p),
@@ -928,7 +950,14 @@ step(struct sys *s, const struct txn_event *ev)
 			    txn_state_name(s->t.state));
 		world_action(s, &out.a[i], ev, id_before);
 	}
-	CHECK(s, nreply <= 1, "%zu replies in one step", nreply);
+	/* one, or two when a release-apps calls a hold being taken off
+	 * (the HOLD's E_FAIL and the RELEASE's S_OK) */
+	CHECK(s, nreply <= (s->w.rel.req != RQ_NONE ? 2u : 1u),
+	    "%zu replies in one step", nreply);
+	CHECK(s, !owed(&s->w.rel),
+	    "a release-apps that came while another local request was owed "
+	    "was not answered at once");
+	memset(&s->w.rel, 0, sizeof(s->w.rel));
 	if (ev->kind == TE_HOST_REQUEST &&
 	    owed(ev->local ? &s->w.loc : &s->w.host))
 		CHECK(s, s->t.state != TXN_IDLE || before != TXN_IDLE,
@@ -998,7 +1027,8 @@ events(const struct sys *s, struct mev *m)
 			add(m, &n, (enum txn_event_kind)EV_KERNEL_TIMEOUT, 0, 0,
 			    false, "kernel gives up (its timeout)", s);
 	}
-	/* daemon.c refuses a second local request while one is owed */
+	/* local.c refuses a second local request while one is owed, but
+	 * for a release-apps */
 	if (!owed(&w->loc)) {
 		add(m, &n, TE_HOST_REQUEST, 0, TXN_OP_FREEZE, false,
 		    "local FREEZE", s)
@@ -1020,6 +1050,12 @@ events(const struct sys *s, struct mev *m)
 		add(m, &n, TE_HOST_REQUEST, 0, TXN_OP_RELEASE, false,
 		    "local RELEASE", s)
 		    ->ev.local = true;
+	} else {
+		/* a second client's release-apps: local.c passes it on */
+		e = add(m, &n, TE_HOST_REQUEST, 0, TXN_OP_RELEASE, false,
+		    "local RELEASE, another owed", s);
+		e->ev.local = true;
+		e->ev.ms = REL_ASIDE_MS;
 	}
 	/* a client awaiting an answer, or holding a freeze, may go; a
 	 * detached hold's only when the daemon stops */
@@ -1572,6 +1608,10 @@ run_model(bool hot_backup_ok, int hooks_tier)
 	    (unsigned long long)stats.quiescent_frozen,
 	    (unsigned long long)stats.quiescent_held,
 	    (unsigned long long)stats.rejected, secs);
+	printf("txn model: a second client's release-apps: %llu holds "
+	       "being taken called off, %llu refused\n",
+	    (unsigned long long)stats.called_off,
+	    (unsigned long long)stats.rel_refused);
 	if (stats.loss_gap > 0)
 		printf("txn model: known gap (MODEL_STRICT_LOSS): %llu "
 		       "transitions answer S_OK to a THAW after the device was "
@@ -1581,6 +1621,9 @@ run_model(bool hot_backup_ok, int hooks_tier)
 	assert_true(stats.states > 100);
 	assert_true(stats.quiescent_frozen > 0);
 	assert_true(stats.quiescent_held > 0);
+	/* a release-apps while a hold is taken calls it off; else refused */
+	assert_true(stats.called_off > 0);
+	assert_true(stats.rel_refused > 0);
 	table_free(&seen);
 	free(counts);
 	counts = NULL;
