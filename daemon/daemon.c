@@ -1225,7 +1225,8 @@ priv_gone(void *arg)
 }
 
 static int
-engine_device(const char *device, bool fresh, void *arg)
+engine_device(
+    const char *device, bool fresh, char *why, size_t whylen, void *arg)
 {
 	struct priv_rep rep;
 	int rc, fd;
@@ -1237,6 +1238,8 @@ engine_device(const char *device, bool fresh, void *arg)
 	if (rep.status != 0 || fd < 0) {
 		if (fd >= 0)
 			close(fd);
+		if (rep.status == -EBUSY)
+			snprintf(why, whylen, "%s", rep.reason);
 		return rep.status < 0 ? rep.status : -EAGAIN;
 	}
 	return fd;

@@ -73,11 +73,15 @@ void hostchan_set_device(struct hostchan *, const char *);
  * How the device is opened: open(2) by default; in privsep mode the
  * engine gets it from its parent.  fn returns a descriptor or -errno;
  * fresh: the last one was lost, a new open is wanted (not the copy the
- * parent keeps).  NULL: open(2).
+ * parent keeps); why: on EBUSY, who holds it ("unknown" if that cannot be
+ * told).  NULL: open(2).
  */
+/* Who holds device open ("pid N (comm)", or "unknown"): for EBUSY. */
+void host_device_holder(const char *device, char *out, size_t len);
 /* The backend can take its device from privsep's parent (Linux's). */
 extern const bool host_can_privsep;
-typedef int (*hostchan_open_fn)(const char *device, bool fresh, void *arg);
+typedef int (*hostchan_open_fn)(
+    const char *device, bool fresh, char *why, size_t whylen, void *arg);
 void hostchan_set_opener(struct hostchan *, hostchan_open_fn, void *arg);
 
 /*

@@ -57,8 +57,8 @@ struct hostchan {
 };
 
 /* Who holds the device open?  Scan /proc for an fd on the same inode. */
-static void
-find_holder(const char *device, char *out, size_t len)
+void
+host_device_holder(const char *device, char *out, size_t len)
 {
 	struct stat dst, st;
 	struct dirent *pe, *fe;
@@ -180,7 +180,9 @@ try_open(struct hostchan *h)
 	int fd, err;
 
 	if (h->open_fn != NULL) {
-		fd = h->open_fn(h->device, h->fresh, h->open_arg);
+		snprintf(holder, sizeof(holder), "unknown");
+		fd = h->open_fn(
+		    h->device, h->fresh, holder, sizeof(holder), h->open_arg);
 		if (fd < 0) {
 			errno = -fd;
 			fd = -1;
@@ -195,10 +197,10 @@ try_open(struct hostchan *h)
 		/* the parent's open: it cannot be looked into from here */
 		if (err == EBUSY && h->open_fn != NULL)
 			log_warnx(
-			    "%s is busy: another VSS daemon holds it; retrying every %d s",
-			    h->device, RETRY_SECONDS);
+			    "%s is busy: another VSS daemon holds it (%s); retrying every %d s",
+			    h->device, holder, RETRY_SECONDS);
 		else if (err == EBUSY) {
-			find_holder(h->device, holder, sizeof(holder));
+			host_device_holder(h->device, holder, sizeof(holder));
 			log_warnx(
 			    "%s is busy: another VSS daemon holds it (%s); retrying every %d s",
 			    h->device, holder, RETRY_SECONDS);

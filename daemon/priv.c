@@ -54,6 +54,7 @@
 #include "freeze.h"
 #include "guard.h"
 #include "hooks.h"
+#include "host.h"
 #include "log.h"
 #include "mountwatch.h"
 #include "os/devstack.h"
@@ -478,7 +479,12 @@ do_device(struct priv *p)
 
 	if ((kept_dev < 0 || p->cur.arg == 1) &&
 	    (rc = priv_device_renew(p->c)) < 0) {
-		errfmt(why, sizeof(why), -rc, "%s", p->c->device);
+		/* busy: the reason names who holds it (the engine cannot
+		 * look into /proc) */
+		if (rc == -EBUSY)
+			host_device_holder(p->c->device, why, sizeof(why));
+		else
+			errfmt(why, sizeof(why), -rc, "%s", p->c->device);
 		done(p, false, rc, 0, why);
 		return;
 	}

@@ -343,11 +343,15 @@ sandbox_parent_calls(void)
 
 /*
  * Load an allow-list: every other call kills the process.  Calls this
- * architecture does not have (open on arm64) are left out.
+ * architecture does not have (open on arm64) are left out.  soft: a
+ * socket of another family than AF_UNIX fails with EAFNOSUPPORT instead
+ * (the parent's: its hooks inherit the filter, and PAM's runuser opens
+ * an audit netlink socket, whose failure it takes in its stride, as it
+ * does under the unit's RestrictAddressFamilies).
  */
 static int
-load(const struct call *c, size_t n, const struct newcall *nc, const char *what,
-    char *err, size_t errlen)
+load(const struct call *c, size_t n, const struct newcall *nc, bool soft,
+    const char *what, char *err, size_t errlen)
 {
 	scmp_filter_ctx ctx;
 	size_t i;
@@ -379,6 +383,17 @@ load(const struct call *c, size_t n, const struct newcall *nc, const char *what,
 			return -1;
 		}
 	}
+	if (soft &&
+	    ((rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT),
+	          SCMP_SYS(socket), 1,
+	          SCMP_CMP32(0, SCMP_CMP_NE, (unsigned int)AF_UNIX))) < 0 ||
+	        (rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT),
+	             SCMP_SYS(socketpair), 1,
+	             SCMP_CMP32(0, SCMP_CMP_NE, (unsigned int)AF_UNIX))) < 0)) {
+		errfmt(err, errlen, -rc, "%s filter: socket", what);
+		seccomp_release(ctx);
+		return -1;
+	}
 	for (; nc != NULL && nc->name != NULL; nc++) {
 		if ((nr = seccomp_syscall_resolve_name(nc->name)) ==
 		    __NR_SCMP_ERROR)
@@ -402,8 +417,8 @@ load(const struct call *c, size_t n, const struct newcall *nc, const char *what,
 int
 sandbox_parent(char *err, size_t errlen)
 {
-	return load(parent_calls, NCALLS(parent_calls), parent_new, "parent",
-	    err, errlen);
+	return load(parent_calls, NCALLS(parent_calls), parent_new, true,
+	    "parent", err, errlen);
 }
 
 /* An empty directory owned by root and writable by no one else. */
@@ -572,8 +587,8 @@ sandbox_engine_as(
 		errfmt(err, errlen, errno, "PR_SET_DUMPABLE");
 		return -1;
 	}
-	return load(
-	    engine_calls, NCALLS(engine_calls), NULL, "engine", err, errlen);
+	return load(engine_calls, NCALLS(engine_calls), NULL, false, "engine",
+	    err, errlen);
 }
 
 #ifdef HVVSS_TEST_TRIGGERS
