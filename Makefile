@@ -65,7 +65,8 @@ DAEMON_OS_SRCS = daemon/os/peercred_linux.c daemon/os/proc_linux.c \
 	daemon/os/fsfreeze_linux.c daemon/os/mountid_linux.c \
 	daemon/os/mtab_linux.c daemon/os/devstack_linux.c \
 	daemon/os/devno_linux.c daemon/os/owner_linux.c \
-	daemon/os/sigtab_linux.c daemon/os/sandbox_linux.c
+	daemon/os/sigtab_linux.c daemon/os/sandbox_linux.c \
+	daemon/os/sandbox_common.c
 DAEMON_LIB_SRCS = $(filter-out daemon/main.c daemon/%_freebsd.c, \
 	$(wildcard daemon/*.c)) $(DAEMON_OS_SRCS) \
 	common/hv_msg.c common/appproto.c common/util.c
@@ -128,7 +129,8 @@ endif
 # tests; FreeBSD's by "make freebsd"; devstack_md.c (pure) by both.
 OS_LINUX_SRCS = $(wildcard daemon/os/*_linux.c) daemon/os/devstack_md.c
 OS_LINUX_OBJS = $(OS_LINUX_SRCS:%.c=$(B)/%.o)
-OS_FREEBSD_SRCS = $(wildcard daemon/os/*_freebsd.c) daemon/os/devstack_md.c
+OS_FREEBSD_SRCS = $(wildcard daemon/os/*_freebsd.c) daemon/os/devstack_md.c \
+	daemon/os/sandbox_common.c
 OS_UNIT	= $(B)/tests/unit/test_peercred $(B)/tests/unit/test_proc \
 	  $(B)/tests/unit/test_devstack
 
@@ -318,7 +320,8 @@ $(B)/tests/trig/sandbox_linux.o: daemon/os/sandbox_linux.c
 	$(CC) $(ALL_CFLAGS) -DHVVSS_TEST_TRIGGERS -MMD -MP -c $< -o $@
 
 $(B)/tests/hv_vss_confine: tests/system/confine_try.c \
-    $(B)/tests/trig/sandbox_linux.o $(B)/common/util.o
+    $(B)/tests/trig/sandbox_linux.o $(B)/daemon/os/sandbox_common.o \
+    $(B)/common/util.o
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -DHVVSS_TEST_TRIGGERS -Idaemon/os \
 	    $(call pc_cflags,libevent) $(LDFLAGS) -o $@ $^ \

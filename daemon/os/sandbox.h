@@ -50,6 +50,10 @@ int sandbox_user(
 int sandbox_engine_as(
     uid_t uid, gid_t gid, const char *root, char *err, size_t errlen);
 
+/* root is an empty directory, root's, writable by no one else: 0, or -1
+ * and err (sandbox_common.c; sandbox_engine_as() checks it first). */
+int sandbox_check_root(const char *root, char *err, size_t errlen);
+
 /* The parent's own filter (no_new_privs first).  -1 and err. */
 int sandbox_parent(char *err, size_t errlen);
 
