@@ -30,6 +30,7 @@
 #include "holds.h"
 #include "log.h"
 #include "os/peercred.h"
+#include "sockgroup.h"
 
 #define CTL_REQUEST_SECONDS 5 /* to send the request line */
 #define CTL_MAX_CONNS 32
@@ -498,14 +499,6 @@ ctl_new(struct event_base *base, const struct conf *conf,
 	if (mkdir(conf->run_dir, 0755) == -1 && errno != EEXIST)
 		log_warn("mkdir %s", conf->run_dir);
 	(void)unlink(sun.sun_path); /* one daemon per device: ours */
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd == -1 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		log_warn("control socket %s", sun.sun_path);
-		if (fd != -1)
-			close(fd);
-		free(ctl);
-		return NULL;
-	}
 	if (conf->ctl_group[0] != '\0') {
 		if ((gr = getgrnam(conf->ctl_group)) == NULL)
 			log_warnx(
@@ -513,9 +506,16 @@ ctl_new(struct event_base *base, const struct conf *conf,
 		else {
 			ctl->ro_gid = gr->gr_gid;
 			mode = 0660;
-			if (chown(sun.sun_path, 0, gr->gr_gid) == -1)
-				log_warn("chown %s", sun.sun_path);
 		}
+	}
+	/* born in the group: no CAP_CHOWN (sockgroup.c) */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1 || sock_bind_group(fd, &sun, ctl->ro_gid) == -1) {
+		log_warn("control socket %s", sun.sun_path);
+		if (fd != -1)
+			close(fd);
+		free(ctl);
+		return NULL;
 	}
 	if (chmod(sun.sun_path, mode) == -1 || listen(fd, 16) == -1) {
 		log_warn("control socket %s", sun.sun_path);
