@@ -36,7 +36,7 @@
 #include "apps.h"
 #include "log.h"
 #include "os/peercred.h"
-#include "sockgroup.h"
+#include "os/sockgroup.h"
 #include "util.h"
 
 /* glibc's <sys/queue.h> lacks it */
@@ -967,6 +967,7 @@ bind_socket(struct apps *as, const struct conf *c)
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct group *gr;
 	gid_t gid;
+	int gerr;
 	struct stat st;
 	int fd;
 
@@ -1006,12 +1007,15 @@ bind_socket(struct apps *as, const struct conf *c)
 		else
 			gid = gr->gr_gid;
 	}
-	/* born in the group: no CAP_CHOWN (sockgroup.c) */
-	if (sock_bind_group(fd, &sun, gid) == -1) {
+	/* born in the group: no CAP_CHOWN (os/sockgroup.h) */
+	if (sock_bind_group(fd, &sun, gid, &gerr) == -1) {
 		log_warn("bind %s", sun.sun_path);
 		close(fd);
 		return -1;
 	}
+	if (gerr != 0)
+		log_warnx("%s: app_socket_group %s: %s", sun.sun_path,
+		    c->app_socket_group, strerror(gerr));
 	if (chmod(sun.sun_path, c->app_socket_mode) == -1)
 		log_warn("chmod %s", sun.sun_path);
 	if (listen(fd, 128) == -1) {

@@ -30,7 +30,7 @@
 #include "holds.h"
 #include "log.h"
 #include "os/peercred.h"
-#include "sockgroup.h"
+#include "os/sockgroup.h"
 
 #define CTL_REQUEST_SECONDS 5 /* to send the request line */
 #define CTL_MAX_CONNS 32
@@ -486,7 +486,7 @@ ctl_new(struct event_base *base, const struct conf *conf,
 	struct group *gr;
 	struct ctl *ctl;
 	mode_t mode = 0600;
-	int fd;
+	int fd, gerr;
 
 	if ((ctl = calloc(1, sizeof(*ctl))) == NULL)
 		return NULL;
@@ -508,15 +508,18 @@ ctl_new(struct event_base *base, const struct conf *conf,
 			mode = 0660;
 		}
 	}
-	/* born in the group: no CAP_CHOWN (sockgroup.c) */
+	/* born in the group: no CAP_CHOWN (os/sockgroup.h) */
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd == -1 || sock_bind_group(fd, &sun, ctl->ro_gid) == -1) {
+	if (fd == -1 || sock_bind_group(fd, &sun, ctl->ro_gid, &gerr) == -1) {
 		log_warn("control socket %s", sun.sun_path);
 		if (fd != -1)
 			close(fd);
 		free(ctl);
 		return NULL;
 	}
+	if (gerr != 0)
+		log_warnx("%s: ctl_group %s: %s", sun.sun_path, conf->ctl_group,
+		    strerror(gerr));
 	if (chmod(sun.sun_path, mode) == -1 || listen(fd, 16) == -1) {
 		log_warn("control socket %s", sun.sun_path);
 		close(fd);

@@ -256,13 +256,16 @@ check_eq "and adds nothing" "0" "$(cin diff \
     /etc/systemd/system/hv_vss_daemon.service | grep -c '^>')"
 
 # Nothing of this machine's own filesystems in the container (but
-# read-only ones): nspawn binds /run/host/* from the host's root.
+# read-only superblocks): nspawn binds /run/host/* from the host's root,
+# read-only mounts the plan would freeze (their superblock is not).
 hostdevs=$(stat -c '%d' / /tmp /work 2>/dev/null | sort -u)
 hostmm=$(for d in $hostdevs; do echo "$((d >> 8)):$((d & 255))"; done)
-shared() {	# the container's rw mounts on a device of this machine's
+shared() {	# the container's mounts of a read-write superblock of this
+	# machine's: the plan freezes a read-only bind of one too
 	cin cat /proc/1/mountinfo | awk -v devs="$hostmm" '
 	    BEGIN { n = split(devs, d, "\n"); for (i = 1; i <= n; i++) h[d[i]] = 1 }
-	    ($3 in h) && $6 ~ /(^|,)rw(,|$)/ { print $5 }' | sort -r
+	    { for (i = 7; i < NF && $i != "-"; i++) ; sb = $(i + 3) }
+	    ($3 in h) && sb ~ /(^|,)rw(,|$)/ { print $5 }' | sort -r
 }
 for m in $(shared); do
 	cin umount "$m" || cin umount -l "$m"
@@ -270,7 +273,7 @@ done
 for m in $(shared); do	# stacked mounts: once more
 	cin umount "$m" || cin umount -l "$m"
 done
-check_eq "no rw mount of this machine's /, /tmp or /work left in the container" \
+check_eq "no mount of this machine's read-write /, /tmp or /work left in the container" \
     "" "$(shared)"
 [ -z "$(shared)" ] || bail "refusing to start a freezing daemon"
 
