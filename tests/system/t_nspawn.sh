@@ -363,6 +363,14 @@ check "its /tmp is private (PrivateTmp)" \
 check "it holds no CAP_SYS_PTRACE nor CAP_IPC_LOCK (CapBnd)" \
     eval 'b=$(cin sed -n "s/^CapBnd:\t//p" /proc/$mpid/status) &&
     [ $(((0x$b >> 19) & 1)) -eq 0 ] && [ $(((0x$b >> 14) & 1)) -eq 0 ]'
+check "nor CAP_CHOWN nor CAP_SYS_RESOURCE (CapBnd)" \
+    eval 'b=$(cin sed -n "s/^CapBnd:\t//p" /proc/$mpid/status) &&
+    [ $((0x$b & 1)) -eq 0 ] && [ $(((0x$b >> 24) & 1)) -eq 0 ]'
+check_eq "the daemon (and so its hooks) at oom_score_adj 0 (choom)" 0 \
+    "$(cin cat /proc/$mpid/oom_score_adj)"
+check_eq "its / read-only, /var given back (ProtectSystem=strict)" "/ ro /var rw" \
+    "$(cin awk '{ top[$5] = substr($6, 1, 2) }
+    END { print "/", top["/"], "/var", top["/var"] }' /proc/$mpid/mountinfo)"
 cin journalctl -q -u hv_vss_daemon --no-pager -o cat >"$WORK/j1" 2>&1
 sed 's/^/# journal: /' "$WORK/j1"
 check "the journal has the unit's backup: froze /srv/t, thawed it" \
@@ -370,6 +378,8 @@ check "the journal has the unit's backup: froze /srv/t, thawed it" \
     grep -q "thawed in .*/srv/t" "$WORK/j1"'
 check "the thaw guard locked its memory (within the unit's LimitMEMLOCK)" \
     grep -q "thaw guard pid [0-9]*, memory locked" "$WORK/j1"
+check "the thaw guard is OOM killer exempt without CAP_SYS_RESOURCE" \
+    grep -q "thaw guard pid [0-9]*, .*OOM killer exempt" "$WORK/j1"
 
 # ------------------------------------------------------------- (d) --
 # The host holds the guest frozen (the window command sleeps 50 s, under
