@@ -66,7 +66,7 @@ DAEMON_OS_SRCS = daemon/os/peercred_linux.c daemon/os/proc_linux.c \
 	daemon/os/mtab_linux.c daemon/os/devstack_linux.c \
 	daemon/os/devno_linux.c daemon/os/owner_linux.c \
 	daemon/os/sigtab_linux.c daemon/os/sandbox_linux.c \
-	daemon/os/sandbox_common.c
+	daemon/os/sandbox_common.c daemon/os/sockgroup_linux.c
 DAEMON_LIB_SRCS = $(filter-out daemon/main.c daemon/%_freebsd.c, \
 	$(wildcard daemon/*.c)) $(DAEMON_OS_SRCS) \
 	common/hv_msg.c common/appproto.c common/util.c

@@ -36,6 +36,7 @@
 #include "apps.h"
 #include "log.h"
 #include "os/peercred.h"
+#include "os/sockgroup.h"
 #include "util.h"
 
 /* glibc's <sys/queue.h> lacks it */
@@ -965,6 +966,8 @@ bind_socket(struct apps *as, const struct conf *c)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct group *gr;
+	gid_t gid;
+	int gerr;
 	struct stat st;
 	int fd;
 
@@ -995,19 +998,24 @@ bind_socket(struct apps *as, const struct conf *c)
 	if ((fd = socket(
 	         AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1)
 		return -1;
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		log_warn("bind %s", sun.sun_path);
-		close(fd);
-		return -1;
-	}
+	gid = (gid_t)-1;
 	if (c->app_socket_group[0] != '\0') {
 		if ((gr = getgrnam(c->app_socket_group)) == NULL)
 			log_warnx(
 			    "app_socket_group %s: no such group; the socket stays root's",
 			    c->app_socket_group);
-		else if (chown(sun.sun_path, 0, gr->gr_gid) == -1)
-			log_warn("chown %s", sun.sun_path);
+		else
+			gid = gr->gr_gid;
 	}
+	/* born in the group: no CAP_CHOWN (os/sockgroup.h) */
+	if (sock_bind_group(fd, &sun, gid, &gerr) == -1) {
+		log_warn("bind %s", sun.sun_path);
+		close(fd);
+		return -1;
+	}
+	if (gerr != 0)
+		log_warnx("%s: app_socket_group %s: %s", sun.sun_path,
+		    c->app_socket_group, strerror(gerr));
 	if (chmod(sun.sun_path, c->app_socket_mode) == -1)
 		log_warn("chmod %s", sun.sun_path);
 	if (listen(fd, 128) == -1) {

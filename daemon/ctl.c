@@ -30,6 +30,7 @@
 #include "holds.h"
 #include "log.h"
 #include "os/peercred.h"
+#include "os/sockgroup.h"
 
 #define CTL_REQUEST_SECONDS 5 /* to send the request line */
 #define CTL_MAX_CONNS 32
@@ -485,7 +486,7 @@ ctl_new(struct event_base *base, const struct conf *conf,
 	struct group *gr;
 	struct ctl *ctl;
 	mode_t mode = 0600;
-	int fd;
+	int fd, gerr;
 
 	if ((ctl = calloc(1, sizeof(*ctl))) == NULL)
 		return NULL;
@@ -498,14 +499,6 @@ ctl_new(struct event_base *base, const struct conf *conf,
 	if (mkdir(conf->run_dir, 0755) == -1 && errno != EEXIST)
 		log_warn("mkdir %s", conf->run_dir);
 	(void)unlink(sun.sun_path); /* one daemon per device: ours */
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd == -1 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		log_warn("control socket %s", sun.sun_path);
-		if (fd != -1)
-			close(fd);
-		free(ctl);
-		return NULL;
-	}
 	if (conf->ctl_group[0] != '\0') {
 		if ((gr = getgrnam(conf->ctl_group)) == NULL)
 			log_warnx(
@@ -513,10 +506,20 @@ ctl_new(struct event_base *base, const struct conf *conf,
 		else {
 			ctl->ro_gid = gr->gr_gid;
 			mode = 0660;
-			if (chown(sun.sun_path, 0, gr->gr_gid) == -1)
-				log_warn("chown %s", sun.sun_path);
 		}
 	}
+	/* born in the group: no CAP_CHOWN (os/sockgroup.h) */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1 || sock_bind_group(fd, &sun, ctl->ro_gid, &gerr) == -1) {
+		log_warn("control socket %s", sun.sun_path);
+		if (fd != -1)
+			close(fd);
+		free(ctl);
+		return NULL;
+	}
+	if (gerr != 0)
+		log_warnx("%s: ctl_group %s: %s", sun.sun_path, conf->ctl_group,
+		    strerror(gerr));
 	if (chmod(sun.sun_path, mode) == -1 || listen(fd, 16) == -1) {
 		log_warn("control socket %s", sun.sun_path);
 		close(fd);

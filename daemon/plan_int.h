@@ -29,7 +29,7 @@ struct ment {
 	int id;
 	int parent_id;
 	size_t parent; /* index of the parent mount, or NONE */
-	bool ro; /* per-mount or superblock "ro" */
+	bool ro; /* superblock "ro" (os/mtab.h) */
 	bool covered; /* another mount sits on the same path */
 	bool visible; /* reachable by its path */
 };

@@ -46,7 +46,7 @@ struct mtab_entry {
 	struct fsfreeze_id fsid; /* FreeBSD f_fsid; Linux id and dev */
 	int id; /* unique in this table, > 0 */
 	int parent_id; /* the mount it sits on, 0 for the root */
-	bool ro;
+	bool ro; /* the filesystem is read-only (Linux: its superblock) */
 	bool local; /* not a network filesystem */
 };
 

@@ -108,8 +108,16 @@ mtab_read_file(struct mtab *t, const char *path, char *err, size_t errlen)
 		m->parent_id = mnt_fs_get_parent_id(fs);
 		m->fsid.val[0] = (uint32_t)m->id;
 		m->fsid.val[1] = mountid_encode_dev(m->dev);
-		m->ro = has_opt(mnt_fs_get_vfs_options(fs), "ro") ||
-		    has_opt(mnt_fs_get_fs_options(fs), "ro");
+		/*
+		 * The superblock's "ro" alone, not this mount's: FIFREEZE
+		 * acts on the superblock and works through a read-only
+		 * mount, and a filesystem seen here only through read-only
+		 * mounts (a read-only bind, ProtectSystem= in the systemd
+		 * unit) may be written through a read-write one elsewhere
+		 * (another namespace, the rest of the system): it must be
+		 * frozen.
+		 */
+		m->ro = has_opt(mnt_fs_get_fs_options(fs), "ro");
 		m->local = !mnt_fs_is_netfs(fs);
 	}
 	rc = 0;

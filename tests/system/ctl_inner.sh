@@ -108,11 +108,19 @@ wait_idle() {	# name [ctl args]: until status says idle, not frozen (5 s)
 }
 
 # --- A ---------------------------------------------------------------------
-$B/hv_vss_sim -s sleep=300 $DEV -- $DAEMON -o ctl_group=nogroup \
+# Without CAP_CHOWN, as the systemd unit runs it: both sockets are
+# born in their group (daemon/sockgroup.c), not chown()-ed to it.
+setpriv --bounding-set=-chown --inh-caps=-chown \
+    $B/hv_vss_sim -s sleep=300 $DEV -- $DAEMON -o ctl_group=nogroup \
+    -o app_socket_group=nogroup -o app_socket_mode=0660 \
     -o metrics_file=$METRICS >/tmp/A.json 2>/tmp/A.log &
 sim=$!
 wait_sock /run/hv_vss/ctl.sock
 say A.sockmode "$(stat -c '%a %U:%G' /run/hv_vss/ctl.sock)"
+say A.appsockmode "$(stat -c '%a %U:%G' /run/hv_vss/app.sock)"
+dpid=$(pgrep -P "$sim" -x hv_vss_daemon | head -n 1)
+bnd=$(sed -n 's/^CapBnd:[[:space:]]*//p' "/proc/$dpid/status")
+say A.capbnd_chown $(( 0x$bnd & 1 ))	# bit 0: CAP_CHOWN
 
 ctl status "$CTL" status
 say status.text "$(tr '\n' '|' </tmp/status.out)"

@@ -31,6 +31,10 @@ check_eq "no case left /mnt/a frozen" "" \
 # --- status, plan, history -----------------------------------------------
 check_eq "ctl_group: the socket is 0660 root:nogroup" "660 root:nogroup" \
     "$(get A.sockmode)"
+check_eq "app_socket_group: the socket is 0660 root:nogroup" \
+    "660 root:nogroup" "$(get A.appsockmode)"
+check_eq "the daemon ran without CAP_CHOWN (as under the unit)" 0 \
+    "$(get A.capbnd_chown)"
 check_eq "status: exit 0" 0 "$(get status.rc)"
 case $(get status.text) in
 "hv_vss_daemon 0.1.0|state:   idle|device:  /dev/vmbus/hv_vss, connected|guard:   alive (pid "*")|apps:    0 registered|")

@@ -236,12 +236,15 @@ check_eq "dpkg records hvvss's conffiles with their md5sums" \
     " /etc/hv_vss/hooks.d/README $(md5sum <"$TOP/etc/hooks.d/README" |
     cut -d' ' -f1)| /etc/hv_vss/hv_vss.conf $(md5sum <"$TOP/etc/hv_vss.conf" |
     cut -d' ' -f1)" "$(q '${Conffiles}' hvvss | sed '/^$/d' | paste -sd'|' -)"
-check_eq "the installed unit runs the daemon from /usr/libexec/hvvss" \
-    "ExecStart=/usr/libexec/hvvss/hv_vss_daemon -n" \
+check_eq "the installed unit runs the daemon from /usr/libexec/hvvss (through choom)" \
+    "ExecStart=/usr/bin/choom -n 0 -- /usr/libexec/hvvss/hv_vss_daemon -n" \
     "$(grep '^ExecStart=' "$R/lib/systemd/system/hv_vss_daemon.service")"
 check "the unit runs a file that is there, and is the daemon" \
     eval '"$R/usr/libexec/hvvss/hv_vss_daemon" -h 2>&1 | grep -q "usage: hv_vss_daemon"'
 check "no /usr/sbin/hv_vss_daemon" test ! -e "$R/usr/sbin/hv_vss_daemon"
+check "choom, which the unit runs first, comes with util-linux (Essential)" \
+    eval 'dpkg -S /usr/bin/choom | grep -q "^util-linux:" &&
+    [ "$(dpkg-query -W -f "\${Essential}" util-linux)" = yes ]'
 check "the conffile is the repository's hv_vss.conf" \
     cmp -s "$R/etc/hv_vss/hv_vss.conf" "$TOP/etc/hv_vss.conf"
 

@@ -137,8 +137,8 @@ check_eq "nothing installed is writable by group or others, or not root's" \
     ! -group root \) -print)"
 
 UNIT=$D/lib/systemd/system/hv_vss_daemon.service
-check_eq "the unit runs the installed daemon in the foreground" \
-    "ExecStart=/usr/local/sbin/hv_vss_daemon -n" \
+check_eq "the unit runs the installed daemon in the foreground, at OOM score 0" \
+    "ExecStart=/usr/bin/choom -n 0 -- /usr/local/sbin/hv_vss_daemon -n" \
     "$(grep '^ExecStart=' "$UNIT")"
 sed 's|@SBINDIR@|/usr/local/sbin|g' "$TOP/etc/hv_vss_daemon.service" \
     >"$WORK/expected.service"
@@ -172,7 +172,7 @@ check "make install PREFIX=/opt/hvvss, units and rules in /etc" \
     inst "$D2" PREFIX=/opt/hvvss SYSTEMDUNITDIR=/etc/systemd/system \
     UDEVRULESDIR=/etc/udev/rules.d
 check_eq "ExecStart follows PREFIX" \
-    "ExecStart=/opt/hvvss/sbin/hv_vss_daemon -n" \
+    "ExecStart=/usr/bin/choom -n 0 -- /opt/hvvss/sbin/hv_vss_daemon -n" \
     "$(grep '^ExecStart=' "$D2/etc/systemd/system/hv_vss_daemon.service" \
     2>/dev/null)"
 check "the daemon is at PREFIX/sbin" \
@@ -189,7 +189,7 @@ check "nothing in the default unit and rules directories" \
 # looking for Documentation= among the installed pages.
 mkdir -p "$WORK/verify" "$WORK/noman"
 V=$WORK/verify/hv_vss_daemon.service
-sed "s|^ExecStart=/usr/local/sbin/|ExecStart=$D/usr/local/sbin/|" "$UNIT" >"$V"
+sed "s|^\(ExecStart=.* -- \)/usr/local/sbin/|\1$D/usr/local/sbin/|" "$UNIT" >"$V"
 check_eq "the checked copy differs from the installed unit in ExecStart only" \
     "1" "$(diff "$UNIT" "$V" | grep -c '^>')"
 

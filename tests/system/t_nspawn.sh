@@ -256,13 +256,16 @@ check_eq "and adds nothing" "0" "$(cin diff \
     /etc/systemd/system/hv_vss_daemon.service | grep -c '^>')"
 
 # Nothing of this machine's own filesystems in the container (but
-# read-only ones): nspawn binds /run/host/* from the host's root.
+# read-only superblocks): nspawn binds /run/host/* from the host's root,
+# read-only mounts the plan would freeze (their superblock is not).
 hostdevs=$(stat -c '%d' / /tmp /work 2>/dev/null | sort -u)
 hostmm=$(for d in $hostdevs; do echo "$((d >> 8)):$((d & 255))"; done)
-shared() {	# the container's rw mounts on a device of this machine's
+shared() {	# the container's mounts of a read-write superblock of this
+	# machine's: the plan freezes a read-only bind of one too
 	cin cat /proc/1/mountinfo | awk -v devs="$hostmm" '
 	    BEGIN { n = split(devs, d, "\n"); for (i = 1; i <= n; i++) h[d[i]] = 1 }
-	    ($3 in h) && $6 ~ /(^|,)rw(,|$)/ { print $5 }' | sort -r
+	    { for (i = 7; i < NF && $i != "-"; i++) ; sb = $(i + 3) }
+	    ($3 in h) && sb ~ /(^|,)rw(,|$)/ { print $5 }' | sort -r
 }
 for m in $(shared); do
 	cin umount "$m" || cin umount -l "$m"
@@ -270,7 +273,7 @@ done
 for m in $(shared); do	# stacked mounts: once more
 	cin umount "$m" || cin umount -l "$m"
 done
-check_eq "no rw mount of this machine's /, /tmp or /work left in the container" \
+check_eq "no mount of this machine's read-write /, /tmp or /work left in the container" \
     "" "$(shared)"
 [ -z "$(shared)" ] || bail "refusing to start a freezing daemon"
 
@@ -360,6 +363,14 @@ check "its /tmp is private (PrivateTmp)" \
 check "it holds no CAP_SYS_PTRACE nor CAP_IPC_LOCK (CapBnd)" \
     eval 'b=$(cin sed -n "s/^CapBnd:\t//p" /proc/$mpid/status) &&
     [ $(((0x$b >> 19) & 1)) -eq 0 ] && [ $(((0x$b >> 14) & 1)) -eq 0 ]'
+check "nor CAP_CHOWN nor CAP_SYS_RESOURCE (CapBnd)" \
+    eval 'b=$(cin sed -n "s/^CapBnd:\t//p" /proc/$mpid/status) &&
+    [ $((0x$b & 1)) -eq 0 ] && [ $(((0x$b >> 24) & 1)) -eq 0 ]'
+check_eq "the daemon (and so its hooks) at oom_score_adj 0 (choom)" 0 \
+    "$(cin cat /proc/$mpid/oom_score_adj)"
+check_eq "its / read-only, /var given back (ProtectSystem=strict)" "/ ro /var rw" \
+    "$(cin awk '{ top[$5] = substr($6, 1, 2) }
+    END { print "/", top["/"], "/var", top["/var"] }' /proc/$mpid/mountinfo)"
 cin journalctl -q -u hv_vss_daemon --no-pager -o cat >"$WORK/j1" 2>&1
 sed 's/^/# journal: /' "$WORK/j1"
 check "the journal has the unit's backup: froze /srv/t, thawed it" \
@@ -367,6 +378,15 @@ check "the journal has the unit's backup: froze /srv/t, thawed it" \
     grep -q "thawed in .*/srv/t" "$WORK/j1"'
 check "the thaw guard locked its memory (within the unit's LimitMEMLOCK)" \
     grep -q "thaw guard pid [0-9]*, memory locked" "$WORK/j1"
+# Only where this machine's systemd may set the unit's OOMScoreAdjust
+# floor at all (it ignores the failure in a container without
+# CAP_SYS_RESOURCE, and then nothing can be exempt).
+if [ $(((0x$(sed -n 's/^CapBnd:\t//p' /proc/self/status) >> 24) & 1)) -eq 1 ]; then
+	check "the thaw guard is OOM killer exempt without CAP_SYS_RESOURCE" \
+	    grep -q "thaw guard pid [0-9]*, .*OOM killer exempt" "$WORK/j1"
+else
+	echo "ok - # SKIP the guard's OOM exemption: this machine has no CAP_SYS_RESOURCE to give"
+fi
 
 # ------------------------------------------------------------- (d) --
 # The host holds the guest frozen (the window command sleeps 50 s, under

@@ -256,7 +256,7 @@ test_bind_mounts(void **state)
 
 	build(&p, c, "mountinfo-bind", NULL);
 	expect_targets(&p, w, NWANT(w));
-	assert_int_equal(target_of(&p, "/")->nmounts, 3);
+	assert_int_equal(target_of(&p, "/")->nmounts, 4);
 	assert_true(target_of(&p, "/")->dev == makedev(254, 0));
 	assert_string_equal(target_of(&p, "/")->source, "/dev/mapper/vg-root");
 	assert_int_equal(target_of(&p, "/data")->nmounts, 2);
@@ -269,10 +269,46 @@ test_bind_mounts(void **state)
 	    "bind mount of / (same superblock 254:0)");
 	expect_skip(&p, "/srv/shared", "xfs",
 	    "bind mount of /data (same superblock 254:1)");
-	/* a read-only bind of a read-write filesystem: frozen anyway */
+	/*
+	 * a read-only bind of a read-write filesystem: read-only is the
+	 * superblock's say (os/mtab.h), so it is one more bind of /
+	 */
 	expect_skip(
-	    &p, "/home", "ext4", "read-only; its filesystem is frozen at /");
+	    &p, "/home", "ext4", "bind mount of / (same superblock 254:0)");
 	assert_int_equal(p.nskips, 5);
+	assert_false(p.veto);
+	plan_free(&p);
+}
+
+/*
+ * What systemd's ProtectSystem=full and ProtectHome=read-only leave the
+ * daemon: /usr, /boot, /etc and /home seen only through read-only binds
+ * (the read-write mounts beneath are covered), while the rest of the
+ * system writes to them.  Each superblock is frozen, through its
+ * read-only mount; a superblock that is read-only itself is not.
+ */
+static void
+test_ro_binds_of_rw_superblocks(void **state)
+{
+	const struct want w[] = {
+	    {"/boot", 0, ""},
+	    {"/home", 0, ""},
+	    {"/usr", 0, ""},
+	    {"/", 1, "after /boot: mounted under it"},
+	};
+	struct conf *c = *state;
+	struct plan p;
+
+	build(&p, c, "mountinfo-protect", NULL);
+	expect_targets(&p, w, NWANT(w));
+	/* through the read-only mount on top, the one reachable by path */
+	assert_int_equal(target_of(&p, "/usr")->mount_id, 61);
+	assert_int_equal(target_of(&p, "/boot")->mount_id, 62);
+	assert_int_equal(target_of(&p, "/home")->mount_id, 63);
+	assert_int_equal(target_of(&p, "/")->mount_id, 21);
+	expect_skip(
+	    &p, "/etc", "ext4", "bind mount of / (same superblock 254:0)");
+	expect_skip(&p, "/srv/ro", "ext4", "read-only");
 	assert_false(p.veto);
 	plan_free(&p);
 }
@@ -288,7 +324,8 @@ test_exclude_bind(void **state)
 	build(&p, c, "mountinfo-bind", NULL);
 	expect_skip(&p, "/var/www", "ext4",
 	    "excluded by path (/var/www); its filesystem is frozen at /");
-	assert_int_equal(target_of(&p, "/")->nmounts, 2);
+	/* /, /mnt/rootbind and the read-only bind at /home */
+	assert_int_equal(target_of(&p, "/")->nmounts, 3);
 	plan_free(&p);
 }
 
@@ -481,6 +518,7 @@ test_skip_reasons(void **state)
 {
 	const struct want w[] = {
 	    {"/mnt/data", 0, ""},
+	    {"/ro-mnt", 0, ""},
 	    {"/", 1, "after /mnt/data: mounted under it"},
 	};
 	struct conf *c = *state;
@@ -501,7 +539,7 @@ test_skip_reasons(void **state)
 	expect_skip(&p, "/media/win", "fuseblk",
 	    "cannot freeze (fuseblk): skipped by unfreezable=skip");
 	expect_skip(&p, "/ro-sb", "ext4", "read-only"); /* superblock */
-	expect_skip(&p, "/ro-mnt", "xfs", "read-only"); /* this mount */
+	/* /ro-mnt: a read-only mount of a read-write superblock, frozen */
 	expect_skip(&p, "/snap/core/1", "squashfs", "read-only");
 	expect_skip(
 	    &p, "/tank", "zfs", "type zfs: not known to support freezing");
@@ -513,7 +551,7 @@ test_skip_reasons(void **state)
 	    "cannot freeze (exfat): skipped by unfreezable=skip");
 	expect_skip(&p, "/proc/sys/fs/binfmt_misc", "binfmt_misc",
 	    "pseudo filesystem (binfmt_misc)");
-	assert_int_equal(p.nskips, 17);
+	assert_int_equal(p.nskips, 16);
 	assert_false(p.veto);
 	plan_free(&p);
 
@@ -1003,6 +1041,7 @@ main(void)
 	    T(test_loop_over_disk),
 	    T(test_dm_over_loop),
 	    T(test_device_stacks),
+	    T(test_ro_binds_of_rw_superblocks),
 	    T(test_skip_reasons),
 	    T(test_space_in_path),
 	    T(test_nesting_levels),
