@@ -14,8 +14,9 @@
  * and it ends (applied) after that one.  Broken properties abort:
  *  - an accepted datagram is exactly one request, of a known type, with
  *    zero reserved field and the txid rules kept;
- *  - FREEZE only of the planned current transaction, THAW only of the
- *    frozen one; nothing planned or frozen after a refusal that was not;
+ *  - CHECK only of a newer transaction or, planned anew, of the planned
+ *    one; FREEZE only of the planned current transaction, THAW only of
+ *    the frozen one; nothing planned or frozen after a refusal that was not;
  *  - an accepted ARM ends within max_frozen of the FREEZE;
  *  - while a stage runs, only side requests are accepted, and CANCEL
  *    only of a running FREEZE or HOOKS of the current transaction;
@@ -117,11 +118,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		check(len == sizeof(r));
 		switch (r.type) {
-		case PRIV_DEVICE:
-			check(r.txid == 0 && r.arg == 0);
+		case PRIV_DEVICE: /* arg 0: the kept device, 1: a new one */
+			check(r.txid == 0 && r.arg <= 1);
 			break;
-		case PRIV_CHECK:
-			check(r.txid > st.txid && st.tx != PRIV_TX_FROZEN);
+		case PRIV_CHECK: /* a new transaction, or the planned one
+				  * planned anew */
+			check(st.tx != PRIV_TX_FROZEN &&
+			    (r.txid > st.txid ||
+			        (r.txid == st.txid &&
+			            st.tx == PRIV_TX_PLANNED)));
 			break;
 		case PRIV_FREEZE:
 			check(r.txid == st.txid && st.tx == PRIV_TX_PLANNED);
