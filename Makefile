@@ -474,12 +474,10 @@ FB_CFLAGS = $(CPPFLAGS) $(WARN) -Werror -O2 -g -I$(FB_DEPS)/include
 FB_COMMON_OBJS = $(patsubst %.c,$(FB)/%.o,$(wildcard common/*.c))
 FB_LIB_OBJS = $(addprefix $(FB)/lib/,$(notdir $(LIB_SRCS:.c=.o)))
 # the daemon: every daemon/*.c but Linux's backends (*_linux.c: FreeBSD's
-# are *_freebsd.c) and the privilege split's parent (Linux's first:
-# tried only; the engine's side, engine.c and privproto.c, is linked)
-FB_PRIV	= daemon/priv.c daemon/privsep.c daemon/parent.c
-FB_DAEMON_SRCS = $(filter-out daemon/%_linux.c $(FB_PRIV), \
-	$(wildcard daemon/*.c))
-FB_TRY	= $(FB_PRIV)
+# are *_freebsd.c).  The privilege split's parent is linked but not run:
+# FreeBSD's host backend says host_can_privsep = false, one process
+FB_DAEMON_SRCS = $(filter-out daemon/%_linux.c,$(wildcard daemon/*.c))
+FB_TRY	=
 # daemon/os/*_freebsd.c: the FreeBSD platform files, each its own object
 # and all linked into tests/osprobe, which runs each once on FreeBSD
 FB_OS_OBJS = $(OS_FREEBSD_SRCS:%.c=$(FB)/%.o)

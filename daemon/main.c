@@ -268,8 +268,7 @@ main(int argc, char *argv[])
 	log_info("starting: device %s, %s plan%s", c.device,
 	    c.nmounts > 0 ? "allow-listed" : "automatic",
 	    c.privsep ? ", privilege separated" : "");
-#ifndef __FreeBSD__ /* the split is Linux's only so far (host.h) */
-	if (c.privsep) {
+	if (c.privsep) { /* never on FreeBSD yet: host_can_privsep */
 		watch_strays(base);
 		i = parent_run(
 		    base, &c, conf_path, overrides, noverrides, foreground);
@@ -278,7 +277,6 @@ main(int argc, char *argv[])
 		log_info("exiting");
 		return i;
 	}
-#endif
 	daemon_start(base, &c, conf_path, overrides, noverrides);
 	watch_strays(base);
 	i = daemon_run();

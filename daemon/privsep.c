@@ -27,9 +27,6 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#ifdef __FreeBSD__
-#include <sys/procctl.h>
-#endif
 
 #include <errno.h>
 #include <signal.h>
@@ -128,12 +125,8 @@ child(struct privsep *ps, int sock)
 	sigset_t all;
 	int sig;
 
-	/* Linux: sandbox_engine_as() sets PR_SET_PDEATHSIG, after the ids
-	 * changed (which clear it) */
-#ifdef __FreeBSD__
-	sig = SIGKILL;
-	(void)procctl(P_PID, 0, PROC_PDEATHSIG_CTL, &sig);
-#endif
+	/* the engine dies with its parent: sandbox_engine_as() asks for
+	 * that (Linux: after the ids changed, which clear it) */
 	/* nothing of the parent's signal handling: its pipe is closed */
 	for (sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)

@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -66,8 +67,13 @@ sandbox_engine_as(
     uid_t uid, gid_t gid, const char *root, char *err, size_t errlen)
 {
 	uid_t r, e, s;
-	int trap = PROC_TRAPCAP_CTL_ENABLE;
+	int trap = PROC_TRAPCAP_CTL_ENABLE, sig = SIGKILL;
 
+	/* dies with its parent; changing ids does not clear it here */
+	if (procctl(P_PID, 0, PROC_PDEATHSIG_CTL, &sig) == -1) {
+		errfmt(err, errlen, errno, "procctl PROC_PDEATHSIG_CTL");
+		return -1;
+	}
 	if (uid == 0 || gid == 0) {
 		errfmt(err, errlen, 0, "engine uid %u gid %u: not root's",
 		    (unsigned int)uid, (unsigned int)gid);
