@@ -53,7 +53,7 @@ check_eq "sandbox exit" 0 "$rc"
 check_eq "four backups, every request S_OK, the daemon stopped" 0 \
     "$(sed -n 's/^sim.rc=//p' "$out")"
 check "both filesystems frozen in each backup" test \
-    "$(grep -c 'froze 2 filesystems' "$out")" -eq 4
+    "$(grep -c ': froze 2 filesystems' "$out")" -eq 4
 check_eq "a thread list from each frozen window" 4 \
     "$(grep -c '^tasks\.[1-4]=' "$out")"
 first=$(sed -n 's/^tasks\.1=//p' "$out")
