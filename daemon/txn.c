@@ -313,22 +313,13 @@ release_apps(struct txn *t, struct txn_actions *out)
 	t->hooks_frozen = false;
 }
 
+/* Ask the applications of tiers from..to (a descending range: thaw) to
+ * freeze (TA_APPS_FREEZE) or thaw (TA_APPS_THAW) within ms. */
 static void
-apps_freeze(
-    struct txn *t, struct txn_actions *out, unsigned int ms, int from, int to)
+apps_stage(struct txn *t, struct txn_actions *out, enum txn_action_kind kind,
+    unsigned int ms, int from, int to)
 {
-	struct txn_action *a = act(t, out, TA_APPS_FREEZE);
-
-	a->ms = ms;
-	a->from = from;
-	a->to = to;
-}
-
-static void
-apps_thaw(
-    struct txn *t, struct txn_actions *out, unsigned int ms, int from, int to)
-{
-	struct txn_action *a = act(t, out, TA_APPS_THAW);
+	struct txn_action *a = act(t, out, kind);
 
 	a->ms = ms;
 	a->from = from;
@@ -354,7 +345,7 @@ start_apps_freeze(struct txn *t, struct txn_actions *out)
 	t->after_hooks = false;
 	t->apps_left_ms = 0;
 	timer(t, out, TA_DEADLINE, t->limits.app_freeze_ms + t->limits.hook_ms);
-	apps_freeze(t, out, app_ms(t->limits.app_freeze_ms), 0,
+	apps_stage(t, out, TA_APPS_FREEZE, app_ms(t->limits.app_freeze_ms), 0,
 	    t->limits.hooks_tier - 1);
 }
 
@@ -396,7 +387,8 @@ start_apps_thaw(struct txn *t, struct txn_actions *out)
 		return;
 	}
 	t->state = TXN_APPS_THAWING;
-	apps_thaw(t, out, thaw_part_ms(t), TXN_TIERS - 1, t->limits.hooks_tier);
+	apps_stage(t, out, TA_APPS_THAW, thaw_part_ms(t), TXN_TIERS - 1,
+	    t->limits.hooks_tier);
 }
 
 static void
@@ -744,7 +736,7 @@ on_deadline(struct txn *t, struct txn_actions *out)
 			 * for the hooks' sake */
 			say(t, out, LOG_WARNING,
 			    "its thaw hooks outlasted the transaction; the applications after them are told THAW now");
-			apps_thaw(t, out, thaw_part_ms(t),
+			apps_stage(t, out, TA_APPS_THAW, thaw_part_ms(t),
 			    t->limits.hooks_tier - 1, 0);
 		}
 		/* the hooks still get their "thaw", whatever the apps do
@@ -926,8 +918,8 @@ on_hooks_frozen(
 	}
 	t->state = TXN_APPS_FREEZING;
 	t->after_hooks = true;
-	apps_freeze(
-	    t, out, t->apps_left_ms, t->limits.hooks_tier, TXN_TIERS - 1);
+	apps_stage(t, out, TA_APPS_FREEZE, t->apps_left_ms,
+	    t->limits.hooks_tier, TXN_TIERS - 1);
 }
 
 static void
@@ -1022,7 +1014,8 @@ on_hooks_thawed(
 	/* then the tiers below hooks_tier, tier hooks_tier-1 first */
 	t->state = TXN_APPS_THAWING;
 	t->after_hooks = true;
-	apps_thaw(t, out, thaw_part_ms(t), t->limits.hooks_tier - 1, 0);
+	apps_stage(
+	    t, out, TA_APPS_THAW, thaw_part_ms(t), t->limits.hooks_tier - 1, 0);
 }
 
 static void
