@@ -104,7 +104,6 @@ static struct {
 static struct {
 	bool on;
 	uint64_t planned; /* the txid the parent planned */
-	bool mounts_changed; /* since that plan (PRIV_EV_MOUNTS) */
 	uint64_t check_id; /* TA_CHECK's CHECK in flight */
 	unsigned int check_ms;
 	uint64_t hooks_id; /* its freeze hooks were asked for */
@@ -143,15 +142,13 @@ ask(enum priv_type type, uint64_t id, uint32_t arg)
 	priv_reply(&rep, &req, NULL);
 }
 
-/* The parent plans txn id before its first privileged stage, and anew
- * if the mount table changed since. */
+/* The parent plans txn id before its first privileged stage (and anew
+ * at its FREEZE, itself, if the mount table changed since). */
 static void
 ensure_planned(uint64_t id)
 {
-	if ((pe.planned == id && !pe.mounts_changed) ||
-	    engine_pending(PRIV_CHECK, id))
+	if (pe.planned == id || engine_pending(PRIV_CHECK, id))
 		return;
-	pe.mounts_changed = false;
 	ask(PRIV_CHECK, id, 0);
 }
 
@@ -1208,9 +1205,6 @@ priv_event(const struct priv_rep *ev, void *arg)
 	case PRIV_EV_GUARD_DIED:
 		pe.guard_dead = true;
 		log_warnx("thaw guard died (status %u)", ev->value);
-		break;
-	case PRIV_EV_MOUNTS:
-		pe.mounts_changed = true;
 		break;
 	}
 }

@@ -11,8 +11,8 @@
  * done, and only then is the state moved on.
  *
  * Unasked, the parent tells the engine what the guard did (priv_guard()
- * forwards its events) and that the mount table changed (a mountwatch
- * looked at every second: O(1), POLLPRI on /proc/self/mountinfo).
+ * forwards its events).  The mount table it asks only when a plan is
+ * about to be used (CHECK, FREEZE): nothing wakes it while idle.
  *
  * What the parent acts on is its own: the plan comes from its own
  * /proc/self/mountinfo and its configuration's allow-list (plan_build),
@@ -65,7 +65,6 @@
 #include "record.h"
 #include "util.h"
 
-#define MOUNT_CHECK_MS 1000
 /* a plan made by one CHECK serves the next transaction's CHECK within
  * this long, if the mount table did not change meanwhile (the FREEZE
  * that follows a HOT_BACKUP; mountwatch.h) */
@@ -87,7 +86,6 @@ struct priv {
 	bool planned; /* plan holds plan_build()'s result */
 	bool reusable; /* ... made by the last CHECK, not frozen by yet */
 	uint64_t planned_ms; /* monotonic, when made */
-	bool mounts_dirty; /* the table changed since (mounts_cb) */
 	struct priv_state st;
 	struct priv_req cur; /* the request being done */
 	size_t nfrozen; /* by the last FREEZE */
@@ -97,7 +95,6 @@ struct priv {
 	void *arg;
 	bool dead; /* the engine is gone: waiting for a job to end */
 	struct mountwatch *mw;
-	struct event *mtimer;
 	struct record *record; /* NULL: none (tests) */
 	struct event *gwait; /* a FREEZE waiting for the guard's hello */
 	uint64_t gwait_until; /* monotonic ms */
@@ -512,45 +509,61 @@ log_plan(const struct plan *pl)
 		    pl->skips[i].fstype, pl->skips[i].reason);
 }
 
-static void
-do_check(struct priv *p)
+/* The plan, made anew from the mount table: 0, or -1 with the reply
+ * (a failure) sent. */
+static int
+plan_anew(struct priv *p)
 {
 	char err[PRIV_REASON_MAX];
 
-	if (p->mw != NULL && mountwatch_changed(p->mw))
-		p->mounts_dirty = true;
-	if (p->planned && p->reusable && !p->plan.veto && p->mw != NULL &&
-	    !p->mounts_dirty && mono_ms() - p->planned_ms <= PLAN_REUSE_MS) {
-		/* the freezer checks each target's mount and device when
-		 * it opens it: a plan can never make it freeze another */
-		p->reusable = false;
-		log_debug("plan: the mount table is as at HOT_BACKUP");
-		done(p, true, 0, (uint32_t)p->plan.ntargets, NULL);
-		return;
-	}
 	if (p->planned) {
 		plan_free(&p->plan);
 		p->planned = false;
 	}
-	p->mounts_dirty = false;
 	p->planned_ms = mono_ms();
 	if (plan_build(&p->plan, p->c, NULL, devstack_system_root, true, err,
 	        sizeof(err)) == -1) {
 		log_warnx("priv: txn %llu: plan: %s",
 		    (unsigned long long)p->cur.txid, err);
 		done(p, false, -EIO, 0, err);
-		return;
+		return -1;
 	}
 	p->planned = true;
-	p->reusable = true;
 	log_plan(&p->plan);
 	if (p->plan.veto) {
 		log_warnx("priv: txn %llu: plan vetoed: %s",
 		    (unsigned long long)p->cur.txid, p->plan.veto_reason);
 		done(p, false, -EPERM, 0, p->plan.veto_reason);
+		return -1;
+	}
+	return 0;
+}
+
+/* Has the mount table changed since it was last asked (no watch: it
+ * may have)?  Asked only when a plan is about to be used: no timer. */
+static bool
+mounts_changed(struct priv *p)
+{
+	return p->mw == NULL || mountwatch_changed(p->mw);
+}
+
+static void
+do_check(struct priv *p)
+{
+	/* the mount table as at HOT_BACKUP: its plan serves (the freezer
+	 * checks each target's mount and device when it opens it: a plan
+	 * can never make it freeze another) */
+	if (!mounts_changed(p) && p->planned && p->reusable &&
+	    mono_ms() - p->planned_ms <= PLAN_REUSE_MS) {
+		p->reusable = false;
+		log_debug("plan: the mount table is as at HOT_BACKUP");
+		done(p, true, 0, (uint32_t)p->plan.ntargets, NULL);
 		return;
 	}
-	done(p, true, 0, (uint32_t)p->plan.ntargets, NULL);
+	if (plan_anew(p) == 0) {
+		p->reusable = true;
+		done(p, true, 0, (uint32_t)p->plan.ntargets, NULL);
+	}
 }
 
 static void
@@ -576,6 +589,14 @@ do_request(struct priv *p)
 		return;
 	case PRIV_FREEZE:
 		p->reusable = false; /* one FREEZE each */
+		/* hooks may have run for seconds since this txn's CHECK */
+		if (p->mw != NULL && mountwatch_changed(p->mw)) {
+			log_info(
+			    "priv: txn %llu: the mount table changed since its plan: planned anew",
+			    (unsigned long long)p->cur.txid);
+			if (plan_anew(p) == -1)
+				return;
+		}
 		p->gwait_until = mono_ms() + GUARD_AWAIT_MS;
 		if (p->guard != NULL && !guard_ready(p->guard)) {
 			gwait_cb(-1, 0, p);
@@ -911,8 +932,6 @@ gone(struct priv *p)
 		event_free(p->ev);
 		p->ev = NULL;
 	}
-	if (p->mtimer != NULL)
-		event_del(p->mtimer);
 	p->dead = true;
 	if (p->st.busy && p->st.running == PRIV_HOOKS) {
 		/* a hook killed in "freeze" counts as having seen it */
@@ -1039,17 +1058,6 @@ priv_guard(struct priv *p, const struct guard_event *ev)
 	}
 }
 
-static void
-mounts_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct priv *p = arg;
-
-	if (mountwatch_changed(p->mw)) {
-		p->mounts_dirty = true;
-		event_to_engine(p, PRIV_EV_MOUNTS, 0, 0, "mount table changed");
-	}
-}
-
 struct priv *
 priv_new(struct event_base *base, const struct conf *c, struct guard *guard,
     int sock, priv_gone_fn gonefn, void *arg, char *err, size_t errlen)
@@ -1082,8 +1090,6 @@ priv_new(struct event_base *base, const struct conf *c, struct guard *guard,
 	    (p->hooks = hooks_new(base, hooks_cb, p)) == NULL ||
 	    (p->ev = event_new(base, sock, EV_READ | EV_PERSIST, sock_cb, p)) ==
 	        NULL ||
-	    (p->mtimer = event_new(base, -1, EV_PERSIST, mounts_cb, p)) ==
-	        NULL ||
 	    (p->gwait = evtimer_new(base, gwait_cb, p)) == NULL) {
 		errfmt(err, errlen, errno, "priv");
 		priv_free(p);
@@ -1093,13 +1099,8 @@ priv_new(struct event_base *base, const struct conf *c, struct guard *guard,
 	freezer_set_hooks(p->freezer, &fh);
 	event_add(p->ev, NULL);
 	/* no watch (no /proc): no event, FREEZE re-checks every target */
-	if ((p->mw = mountwatch_open(NULL)) != NULL) {
-		struct timeval tv = {
-		    MOUNT_CHECK_MS / 1000, (MOUNT_CHECK_MS % 1000) * 1000};
-
+	if ((p->mw = mountwatch_open(NULL)) != NULL)
 		(void)mountwatch_changed(p->mw); /* primed: now is known */
-		event_add(p->mtimer, &tv);
-	}
 	return p;
 }
 
@@ -1116,8 +1117,6 @@ priv_free(struct priv *p)
 		hooks_free(p->hooks);
 	if (p->ev != NULL)
 		event_free(p->ev);
-	if (p->mtimer != NULL)
-		event_free(p->mtimer);
 	if (p->gwait != NULL)
 		event_free(p->gwait);
 	mountwatch_close(p->mw);

@@ -34,7 +34,6 @@ static const char *const event_names[] = {
     [PRIV_EV_LEASE - PRIV_EV_FIRST] = "LEASE",
     [PRIV_EV_THAWED - PRIV_EV_FIRST] = "THAWED",
     [PRIV_EV_GUARD_DIED - PRIV_EV_FIRST] = "GUARD_DIED",
-    [PRIV_EV_MOUNTS - PRIV_EV_FIRST] = "MOUNTS",
 };
 
 static const char *const refusal_names[] = {

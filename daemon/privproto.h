@@ -94,9 +94,7 @@ enum priv_event {
 	                   status 0 or -errno */
 	PRIV_EV_GUARD_DIED, /* the guard is gone (value: its wait status);
 	                       ARM fails until another runs */
-	PRIV_EV_MOUNTS, /* the mount table changed: a plan made before may
-	                   be stale (FREEZE re-checks every target) */
-	PRIV_EV_MAX = PRIV_EV_MOUNTS
+	PRIV_EV_MAX = PRIV_EV_GUARD_DIED
 };
 
 /* PRIV_HOOKS's arg: hooks.h's phases, fixed here for the wire. */
