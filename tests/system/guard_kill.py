@@ -23,8 +23,9 @@ and again while the daemon serves backups, and time each restart.
         the event loop's stall while a guard restarts: "status" on the
         control socket over and over, 300 ms each round, its longest
         round trip: "base_ms X" for a round without a kill, then per
-        kill (the guard SIGKILLed as the round starts, once it serves)
-        "stall_ms X".
+        kill (the guard SIGKILLed as the round starts, once it serves,
+        10 s at most) "stall_ms X"; before each round "guard_wait_ms X",
+        how long the guard took to serve.
 
 Times are CLOCK_MONOTONIC.  Exit status 0, or 1 with an "error" line.
 """
@@ -194,8 +195,13 @@ def status_rtt(path):
 
 
 def stall(d, kills, path):
+    # a guard may take its time to serve (t_guard's slow one sleeps
+    # 1.5 s before it starts): 10 s, and the wait is printed, so that a
+    # loaded machine shows as such and not as a lost restart
     def round_ms(kill):
-        g = wait_guard(d)
+        t0 = time.monotonic()
+        g = wait_guard(d, None, 10.0)
+        print("guard_wait_ms %.1f" % ((time.monotonic() - t0) * 1000))
         if g is None:
             return None
         if kill:
@@ -206,11 +212,19 @@ def stall(d, kills, path):
             m = max(m, status_rtt(path))
         return m
 
-    print("base_ms %.1f" % round_ms(False))
-    for _ in range(kills):
-        m = round_ms(True)
-        print("stall_ms %s" % ("never" if m is None else "%.1f" % m))
-        sys.stdout.flush()
+    try:
+        m = round_ms(False)
+        if m is None:
+            print("error no thaw guard served under daemon %d" % d)
+            return 1
+        print("base_ms %.1f" % m)
+        for _ in range(kills):
+            m = round_ms(True)
+            print("stall_ms %s" % ("never" if m is None else "%.1f" % m))
+            sys.stdout.flush()
+    except OSError as e:
+        print("error %s: %s" % (path, e))
+        return 1
     return 0
 
 
