@@ -20,7 +20,9 @@
  *   the sockets the engine may not.  A stop that does not end within
  *   STOP_GRACE_MS is forced (privsep_free(): thaw, then SIGKILL).
  * - The engine's empty root is <run_dir>/empty, made here: a directory
- *   owned by root and writable by no one else (sandbox.h checks it).
+ *   owned by root and writable by no one else (sandbox.h checks it),
+ *   if we may chroot at all; the systemd unit does not let us (it says
+ *   why), and the engine's filter alone keeps it off the filesystem.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -304,7 +306,8 @@ parent_run(struct event_base *base, struct conf *c, const char *conf_path,
 	p.noverrides = noverrides;
 	priv_set_conf_path(conf_path);
 	p.foreground = foreground;
-	make_root(c);
+	if (sandbox_may_chroot())
+		make_root(c);
 	if (record_recover(c->run_dir, &reports, &n, err, sizeof(err)) != 0)
 		log_warnx("recovery from %s: %s", c->run_dir, err);
 	for (i = 0; i < n; i++) {
@@ -332,7 +335,7 @@ parent_run(struct event_base *base, struct conf *c, const char *conf_path,
 
 	memset(&pc, 0, sizeof(pc));
 	pc.user = c->privsep_user;
-	pc.root = p.root;
+	pc.root = p.root[0] != '\0' ? p.root : NULL;
 	pc.before = engine_before;
 	pc.engine = engine_main;
 	if ((p.ps = privsep_start(base, c, p.guard, &pc, err, sizeof(err))) ==

@@ -50,7 +50,7 @@ struct privsep {
 	const struct conf *c;
 	struct guard *guard;
 	struct privsep_conf pc;
-	char root[4096];
+	char root[4096]; /* "" for no chroot */
 	uid_t uid;
 	gid_t gid;
 	struct priv *priv;
@@ -136,8 +136,9 @@ child(struct privsep *ps, int sock)
 	close_others(sock, ps->pc.keep, ps->pc.nkeep);
 	if (ps->pc.before != NULL && ps->pc.before(sock, ps->pc.arg) == -1)
 		_exit(1);
-	if (sandbox_engine_as(ps->uid, ps->gid, ps->root, err, sizeof(err)) ==
-	    -1) {
+	if (sandbox_engine_as(ps->uid, ps->gid,
+	        ps->root[0] != '\0' ? ps->root : NULL, err,
+	        sizeof(err)) == -1) {
 		log_warnx("privsep: the engine cannot confine itself: %s", err);
 		_exit(1);
 	}
@@ -178,8 +179,14 @@ spawn(struct privsep *ps, char *err, size_t errlen)
 		return -1;
 	}
 	priv_set_record(ps->priv, ps->record);
-	log_info("privsep: engine pid %d started (user uid %u, root %s)",
-	    (int)pid, (unsigned int)ps->uid, ps->root);
+	if (ps->root[0] != '\0')
+		log_info(
+		    "privsep: engine pid %d started (user uid %u, root %s)",
+		    (int)pid, (unsigned int)ps->uid, ps->root);
+	else
+		log_info(
+		    "privsep: engine pid %d started (user uid %u, not chrooted: no CAP_SYS_CHROOT; its filter reaches no path)",
+		    (int)pid, (unsigned int)ps->uid);
 	return 0;
 }
 
@@ -265,7 +272,7 @@ privsep_start(struct event_base *base, const struct conf *c,
 	struct privsep *ps;
 
 	if (pc->nkeep > PRIVSEP_KEEP_MAX || pc->engine == NULL ||
-	    pc->user == NULL || pc->root == NULL) {
+	    pc->user == NULL) {
 		errfmt(err, errlen, EINVAL, "privsep");
 		return NULL;
 	}
@@ -279,7 +286,8 @@ privsep_start(struct event_base *base, const struct conf *c,
 	ps->pc = *pc;
 	ps->pid = -1;
 	ps->backoff_ms = PRIVSEP_BACKOFF_MIN_MS;
-	snprintf(ps->root, sizeof(ps->root), "%s", pc->root);
+	snprintf(
+	    ps->root, sizeof(ps->root), "%s", pc->root != NULL ? pc->root : "");
 	if (sandbox_user(pc->user, &ps->uid, &ps->gid, err, errlen) == -1) {
 		free(ps);
 		return NULL;

@@ -8,8 +8,8 @@
  * control sockets the parent bound); the child closes every other
  * descriptor, calls before() (e.g. to open its log while /dev/log can
  * still be reached), confines itself (sandbox_engine_as(): its own user,
- * chroot to an empty directory, no capabilities, no new privileges, its
- * seccomp list) and runs engine().  The parent serves the other end
+ * chroot to an empty directory where the parent may chroot, no
+ * capabilities, no new privileges, its seccomp list) and runs engine().  The parent serves the other end
  * with priv_new().
  *
  * The engine's death is its end of the socket closing (exit, a signal,
@@ -41,7 +41,7 @@ struct record;
 
 struct privsep_conf {
 	const char *user; /* the engine's user (SANDBOX_USER) */
-	const char *root; /* its empty root directory */
+	const char *root; /* its empty root directory, NULL for none */
 	int keep[PRIVSEP_KEEP_MAX]; /* descriptors the engine keeps */
 	size_t nkeep;
 	/* in the child, before confinement (sock: its end); -1 ends it

@@ -60,7 +60,6 @@ sandbox_check_root(const char *root, char *err, size_t errlen)
 	return 0;
 }
 
-/* Empty every capability set we can; -1 if one is left. */
 int
 sandbox_user(const char *user, uid_t *uid, gid_t *gid, char *err, size_t errlen)
 {

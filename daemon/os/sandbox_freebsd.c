@@ -61,7 +61,12 @@ sandbox_parent(char *err, size_t errlen)
 	return 0;
 }
 
-/* An empty directory owned by root and writable by no one else. */
+bool
+sandbox_may_chroot(void)
+{
+	return geteuid() == 0;
+}
+
 int
 sandbox_engine_as(
     uid_t uid, gid_t gid, const char *root, char *err, size_t errlen)
@@ -79,9 +84,9 @@ sandbox_engine_as(
 		    (unsigned int)uid, (unsigned int)gid);
 		return -1;
 	}
-	if (sandbox_check_root(root, err, errlen) == -1)
+	if (root != NULL && sandbox_check_root(root, err, errlen) == -1)
 		return -1;
-	if (chroot(root) == -1 || chdir("/") == -1) {
+	if (root != NULL && (chroot(root) == -1 || chdir("/") == -1)) {
 		errfmt(err, errlen, errno, "chroot %s", root);
 		return -1;
 	}

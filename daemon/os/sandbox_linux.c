@@ -4,9 +4,10 @@
  *
  * Order in sandbox_engine(), and why:
  *  1. the user is looked up first, while /etc/passwd can be read;
- *  2. the new root is checked (a directory owned by root, writable by
- *     no one else, empty: nothing to read, nowhere to write, no device
- *     node, no set-user-ID file), then chroot() and chdir("/");
+ *  2. if given one, the new root is checked (a directory owned by root,
+ *     writable by no one else, empty: nothing to read, nowhere to
+ *     write, no device node, no set-user-ID file), then chroot() and
+ *     chdir("/");
  *  3. the bounding set is emptied while we still may (CAP_SETPCAP; the
  *     systemd unit does not grant it, and then the set stays as the
  *     unit left it, which no longer matters: see 6);
@@ -27,9 +28,10 @@
  * eventfd, its internal pipe, a socketpair for signals, FIONREAD on
  * sockets) serving Unix sockets needs, and malloc and stdio on the
  * descriptors it holds.  No open, no exec, no fork, no kill of anyone
- * else, no socket but AF_UNIX, no ioctl but FIONREAD and TCGETS: a subverted engine can
- * talk to its sockets and to its parent, which re-checks everything
- * (privproto.c).  Parent: its hooks inherit its filter (a filter
+ * else, no bind, connect or socket (socketpair only), no ioctl but
+ * FIONREAD and TCGETS: a subverted engine can talk to its sockets and
+ * to its parent, which re-checks everything (privproto.c), and reach no
+ * file, socket or program by its name, chrooted or not.  Parent: its hooks inherit its filter (a filter
  * survives fork and execve), so it allows what an ordinary program run
  * as a hook needs (files, processes, identities for runuser, SysV IPC,
  * Unix sockets), plus what the parent itself does (ioctl: FIFREEZE,
@@ -94,7 +96,6 @@ struct newcall {
 	    {"epoll_wait", ANY, 0, NULL}, {"epoll_pwait", ANY, 0, NULL}, \
 	    {"poll", ANY, 0, NULL}, {"ppoll", ANY, 0, NULL}, \
 	    {"eventfd2", ANY, 0, NULL}, \
-	    {"socket", 0, AF_UNIX, "socket(AF_UNIX)"}, \
 	    {"socketpair", 0, AF_UNIX, "socketpair(AF_UNIX)"}, \
 	    {"accept", ANY, 0, NULL}, {"accept4", ANY, 0, NULL}, \
 	    {"recvmsg", ANY, 0, NULL}, {"sendmsg", ANY, 0, NULL}, \
@@ -124,6 +125,8 @@ static const struct call engine_calls[] = {
 
 static const struct call parent_calls[] = {
     COMMON_CALLS,
+    /* the sockets it binds for its engine, and its hooks' */
+    {"socket", 0, AF_UNIX, "socket(AF_UNIX)"},
     /* FIFREEZE, FITHAW, LOOP_GET_STATUS64, and whatever a hook asks */
     {"ioctl", ANY, 0, NULL},
     /* files */
@@ -412,6 +415,18 @@ load(const struct call *c, size_t n, const struct newcall *nc, bool soft,
 	return 0;
 }
 
+bool
+sandbox_may_chroot(void)
+{
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &h, data) == -1)
+		return false;
+	return (data[CAP_TO_INDEX(CAP_SYS_CHROOT)].effective &
+	           CAP_TO_MASK(CAP_SYS_CHROOT)) != 0;
+}
+
 int
 sandbox_parent(char *err, size_t errlen)
 {
@@ -419,7 +434,7 @@ sandbox_parent(char *err, size_t errlen)
 	    "parent", err, errlen);
 }
 
-/* An empty directory owned by root and writable by no one else. */
+/* Empty every capability set we can; -1 if one is left. */
 static int
 drop_caps(char *err, size_t errlen)
 {
@@ -463,9 +478,9 @@ sandbox_engine_as(
 		    (unsigned int)uid, (unsigned int)gid);
 		return -1;
 	}
-	if (sandbox_check_root(root, err, errlen) == -1)
+	if (root != NULL && sandbox_check_root(root, err, errlen) == -1)
 		return -1;
-	if (chroot(root) == -1 || chdir("/") == -1) {
+	if (root != NULL && (chroot(root) == -1 || chdir("/") == -1)) {
 		errfmt(err, errlen, errno, "chroot %s", root);
 		return -1;
 	}

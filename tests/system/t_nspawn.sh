@@ -368,6 +368,18 @@ check "nor CAP_CHOWN nor CAP_SYS_RESOURCE (CapBnd)" \
     [ $((0x$b & 1)) -eq 0 ] && [ $(((0x$b >> 24) & 1)) -eq 0 ]'
 check_eq "the daemon (and so its hooks) at oom_score_adj 0 (choom)" 0 \
     "$(cin cat /proc/$mpid/oom_score_adj)"
+# its engine (privsep = yes): the one process run as hvvss
+epid=$(cin sh -c 'for d in /proc/[0-9]*; do
+    [ "$(stat -c %U "$d" 2>/dev/null)" = hvvss ] && echo "${d#/proc/}"
+    done' | head -n 1)
+check_eq "its engine runs as hvvss, a child of the daemon" "$mpid" \
+    "$(cin awk '/^PPid:/ { print $2 }' "/proc/${epid:-0}/status")"
+check_eq "... with no capabilities, no new privileges, under its filter" \
+    "0000000000000000 1 2" \
+    "$(cin awk '/^CapEff:/ { c = $2 } /^NoNewPrivs:/ { n = $2 }
+    /^Seccomp:/ { f = $2 } END { print c, n, f }' "/proc/${epid:-0}/status")"
+check_eq "... not chrooted: the unit grants no CAP_SYS_CHROOT" / \
+    "$(cin readlink "/proc/${epid:-0}/root")"
 check_eq "its / read-only, /var given back (ProtectSystem=strict)" "/ ro /var rw" \
     "$(cin awk '{ top[$5] = substr($6, 1, 2) }
     END { print "/", top["/"], "/var", top["/var"] }' /proc/$mpid/mountinfo)"
@@ -378,6 +390,8 @@ check "the journal has the unit's backup: froze /srv/t, thawed it" \
     grep -q "thawed in .*/srv/t" "$WORK/j1"'
 check "the thaw guard locked its memory (within the unit's LimitMEMLOCK)" \
     grep -q "thaw guard pid [0-9]*, memory locked" "$WORK/j1"
+check "... and the engine said so" \
+    grep -q "privsep: engine pid ${epid:-0} started (user uid [0-9]*, not chrooted: no CAP_SYS_CHROOT" "$WORK/j1"
 # Only where this machine's systemd may set the unit's OOMScoreAdjust
 # floor at all (it ignores the failure in a container without
 # CAP_SYS_RESOURCE, and then nothing can be exempt).
