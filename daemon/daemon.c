@@ -1184,6 +1184,19 @@ priv_reply(const struct priv_rep *rep, const struct priv_req *req, void *arg)
 	pump();
 }
 
+/*
+ * Who ran it died in its frozen window, and it was thawed behind the
+ * host's back: the host's THAW for that snapshot, if it comes, says so.
+ */
+static void
+thawed_behind(size_t n, const char *who)
+{
+	log_warnx(
+	    "%s died with %zu filesystem%s frozen, thawed since: the host's THAW for that snapshot, if it comes, will be answered E_FAIL",
+	    who, n, n == 1 ? "" : "s");
+	txn_thawed_behind(&d.txn);
+}
+
 static void
 priv_event(const struct priv_rep *ev, void *arg)
 {
@@ -1201,6 +1214,10 @@ priv_event(const struct priv_rep *ev, void *arg)
 		log_warnx("thaw guard thawed %s%s%s", ev->reason,
 		    ev->status ? ": " : "",
 		    ev->status ? strerror(-ev->status) : "");
+		break;
+	case PRIV_EV_THAWED_BEHIND:
+		thawed_behind(
+		    ev->value, "the engine or daemon before this one");
 		break;
 	case PRIV_EV_GUARD_DIED:
 		pe.guard_dead = true;
@@ -1323,6 +1340,7 @@ daemon_start(struct event_base *base, const struct conf *c,
 	    host_request_cb, host_lost_cb, host_registered_cb};
 	const int sigs[4] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP};
 	struct txn_limits lim = limits(c);
+	size_t n;
 	int i;
 
 	d.base = base;
@@ -1354,8 +1372,9 @@ daemon_start(struct event_base *base, const struct conf *c,
 		fatalx("cannot serve hv_vss_ctl on %s", c->ctl_socket);
 	if (pe.on)
 		hostchan_set_opener(d.host, engine_device, NULL);
-	else
-		thawguard_start(base, d.freezer, c->run_dir, &guard_cb);
+	else if ((n = thawguard_start(base, d.freezer, c->run_dir, &guard_cb)) >
+	    0)
+		thawed_behind(n, "the daemon before this one");
 	/* without it every FREEZE reads the mount table anew: slower with
 	 * many mounts, never wrong (privsep: the parent watches) */
 	if (!pe.on && (d.mounts = mountwatch_open(NULL)) == NULL)

@@ -297,7 +297,7 @@ parent_run(struct event_base *base, struct conf *c, const char *conf_path,
 	struct record_report *reports = NULL;
 	struct privsep_conf pc;
 	char err[512], line[512];
-	size_t n = 0, i;
+	size_t n = 0, i, behind;
 
 	p.base = base;
 	p.c = c;
@@ -314,6 +314,7 @@ parent_run(struct event_base *base, struct conf *c, const char *conf_path,
 		record_describe(&reports[i], line, sizeof(line));
 		log_warnx("recovery: %s", line);
 	}
+	behind = record_thawed_behind(reports, n);
 	free(reports);
 	if ((p.record = record_open(c->run_dir, err, sizeof(err))) == NULL)
 		fatalx("ownership record: %s", err);
@@ -336,6 +337,7 @@ parent_run(struct event_base *base, struct conf *c, const char *conf_path,
 	memset(&pc, 0, sizeof(pc));
 	pc.user = c->privsep_user;
 	pc.root = p.root[0] != '\0' ? p.root : NULL;
+	pc.thawed_behind = (unsigned int)behind;
 	pc.before = engine_before;
 	pc.engine = engine_main;
 	if ((p.ps = privsep_start(base, c, p.guard, &pc, err, sizeof(err))) ==

@@ -94,6 +94,8 @@ struct priv {
 	priv_gone_fn gone;
 	void *arg;
 	bool dead; /* the engine is gone: waiting for a job to end */
+	bool behind; /* ... in its frozen window (priv_thawed_behind()) */
+	unsigned int nbehind; /* what was frozen then */
 	struct mountwatch *mw;
 	struct record *record; /* NULL: none (tests) */
 	struct event *gwait; /* a FREEZE waiting for the guard's hello */
@@ -920,6 +922,9 @@ close_passed(struct msghdr *mh)
 static void
 gone(struct priv *p)
 {
+	p->behind = p->st.tx == PRIV_TX_FROZEN &&
+	    !(p->st.busy && p->st.running == PRIV_FREEZE);
+	p->nbehind = (unsigned int)freezer_nfrozen(p->freezer);
 	if (freezer_nfrozen(p->freezer) > 0)
 		log_warnx(
 		    "priv: the engine is gone while txn %llu holds %zu filesystem%s frozen: thawing",
@@ -1024,6 +1029,20 @@ event_to_engine(struct priv *p, enum priv_event type, int32_t status,
     uint32_t value, const char *reason)
 {
 	reply(p, (uint16_t)type, p->st.txid, status, value, reason, -1);
+}
+
+bool
+priv_thawed_behind(const struct priv *p, unsigned int *n)
+{
+	*n = p->nbehind;
+	return p->dead && p->behind;
+}
+
+void
+priv_tell_thawed_behind(struct priv *p, unsigned int n)
+{
+	event_to_engine(p, PRIV_EV_THAWED_BEHIND, 0, n,
+	    "a previous engine or daemon died in its frozen window");
 }
 
 void

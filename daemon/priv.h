@@ -54,6 +54,15 @@ void priv_free(struct priv *);
 void priv_guard(struct priv *, const struct guard_event *);
 
 /*
+ * Its engine gone: whether it went in its frozen window (FROZEN, or
+ * thawing; not while freezing, a FREEZE the kernel fails itself), and
+ * so left the host's THAW owed an E_FAIL; *n: what was frozen then.
+ */
+bool priv_thawed_behind(const struct priv *, unsigned int *n);
+/* Tell a new engine so (PRIV_EV_THAWED_BEHIND), before anything else. */
+void priv_tell_thawed_behind(struct priv *, unsigned int n);
+
+/*
  * The plan as PLAN sends it: one line per item, tab-separated fields,
  * control bytes in a field shown as '?':
  *   veto <TAB> reason

@@ -34,6 +34,7 @@ static const char *const event_names[] = {
     [PRIV_EV_LEASE - PRIV_EV_FIRST] = "LEASE",
     [PRIV_EV_THAWED - PRIV_EV_FIRST] = "THAWED",
     [PRIV_EV_GUARD_DIED - PRIV_EV_FIRST] = "GUARD_DIED",
+    [PRIV_EV_THAWED_BEHIND - PRIV_EV_FIRST] = "THAWED_BEHIND",
 };
 
 static const char *const refusal_names[] = {

@@ -31,8 +31,8 @@
  *
  * Events.  The parent also sends, unasked, what the engine must know
  * (the guard's lease passed, the guard thawed a filesystem, the guard
- * died, the mount table changed): a message shaped as a reply, its type
- * PRIV_EV_FIRST or above.
+ * died, a dead predecessor's frozen window was thawed behind the host's
+ * back): a message shaped as a reply, its type PRIV_EV_FIRST or above.
  *
  * Sizes.  A request is sizeof(struct priv_req) bytes, but METRICS, which
  * is followed by its text (arg bytes, at most PRIV_METRICS_MAX).  A reply
@@ -94,7 +94,12 @@ enum priv_event {
 	                   status 0 or -errno */
 	PRIV_EV_GUARD_DIED, /* the guard is gone (value: its wait status);
 	                       ARM fails until another runs */
-	PRIV_EV_MAX = PRIV_EV_GUARD_DIED
+	PRIV_EV_THAWED_BEHIND, /* sent first, to a new engine: its
+	                          predecessor (or the daemon before this
+	                          one) died in a frozen window, now thawed
+	                          (value: filesystems); the host's THAW for
+	                          it must say E_FAIL */
+	PRIV_EV_MAX = PRIV_EV_THAWED_BEHIND
 };
 
 /* PRIV_HOOKS's arg: hooks.h's phases, fixed here for the wire. */

@@ -61,6 +61,10 @@ struct privsep {
 	struct event *reap; /* the engine is gone: reap it */
 	struct event *restart; /* the backoff passed: start another */
 	struct record *record;
+	/* the last engine (or the daemon before us) died in its frozen
+	 * window: the next engine is told first (PRIV_EV_THAWED_BEHIND) */
+	bool behind;
+	unsigned int nbehind;
 	void (*stopped)(void *); /* stopping: called once it is gone */
 	void *stopped_arg;
 };
@@ -179,6 +183,10 @@ spawn(struct privsep *ps, char *err, size_t errlen)
 		return -1;
 	}
 	priv_set_record(ps->priv, ps->record);
+	if (ps->behind) {
+		priv_tell_thawed_behind(ps->priv, ps->nbehind);
+		ps->behind = false;
+	}
 	if (ps->root[0] != '\0')
 		log_info(
 		    "privsep: engine pid %d started (user uid %u, root %s)",
@@ -221,7 +229,12 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 	uint64_t lived;
 	int status = 0;
 	pid_t pid = ps->pid;
+	unsigned int n;
 
+	if (priv_thawed_behind(ps->priv, &n)) {
+		ps->behind = true;
+		ps->nbehind = n;
+	}
 	priv_free(ps->priv);
 	ps->priv = NULL;
 	/* one that closed its end and lives on is killed now */
@@ -286,6 +299,8 @@ privsep_start(struct event_base *base, const struct conf *c,
 	ps->pc = *pc;
 	ps->pid = -1;
 	ps->backoff_ms = PRIVSEP_BACKOFF_MIN_MS;
+	ps->behind = pc->thawed_behind > 0;
+	ps->nbehind = pc->thawed_behind;
 	snprintf(
 	    ps->root, sizeof(ps->root), "%s", pc->root != NULL ? pc->root : "");
 	if (sandbox_user(pc->user, &ps->uid, &ps->gid, err, errlen) == -1) {

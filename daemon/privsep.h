@@ -42,6 +42,9 @@ struct record;
 struct privsep_conf {
 	const char *user; /* the engine's user (SANDBOX_USER) */
 	const char *root; /* its empty root directory, NULL for none */
+	/* filesystems the daemon before us left frozen, thawed by recovery
+	 * or its guard (record_thawed_behind()): the first engine is told */
+	unsigned int thawed_behind;
 	int keep[PRIVSEP_KEEP_MAX]; /* descriptors the engine keeps */
 	size_t nkeep;
 	/* in the child, before confinement (sock: its end); -1 ends it

@@ -819,6 +819,18 @@ record_outcome_name(enum record_outcome o)
 	return "?";
 }
 
+size_t
+record_thawed_behind(const struct record_report *reports, size_t n)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++)
+		if (reports[i].outcome == RECORD_THAWED ||
+		    reports[i].outcome == RECORD_NOT_FROZEN)
+			k++;
+	return k;
+}
+
 void
 record_describe(const struct record_report *rep, char *buf, size_t len)
 {

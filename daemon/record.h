@@ -129,6 +129,14 @@ struct record_report {
 int record_recover(const char *run_dir, struct record_report **reports,
     size_t *nreports, char *err, size_t errlen);
 
+/*
+ * How many of the reports are filesystems a dead daemon of ours had
+ * frozen (or was freezing) and that are thawed now, by recovery or
+ * already by its guard: it died in its frozen window, and the host's
+ * THAW for that snapshot, if it comes, must be answered E_FAIL.
+ */
+size_t record_thawed_behind(const struct record_report *, size_t n);
+
 /* "thawed", "not frozen", ...: one word or two, for logs. */
 const char *record_outcome_name(enum record_outcome o);
 /* A whole log line for one report. */

@@ -343,14 +343,14 @@ guard_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-void
+size_t
 thawguard_start(struct event_base *base, struct freezer *freezer,
     const char *run_dir, const struct thawguard_cb *cb)
 {
 	static const struct freezer_hooks fh = {
 	    fs_prepare, fs_released, NULL, fs_resume};
 	struct record_report *reports = NULL;
-	size_t n = 0, i;
+	size_t n = 0, i, behind;
 	char err[512], line[512];
 
 	g.base = base;
@@ -362,6 +362,7 @@ thawguard_start(struct event_base *base, struct freezer *freezer,
 		record_describe(&reports[i], line, sizeof(line));
 		log_warnx("recovery: %s", line);
 	}
+	behind = record_thawed_behind(reports, n);
 	free(reports);
 	if ((g.record = record_open(run_dir, err, sizeof(err))) == NULL)
 		fatalx("ownership record: %s", err);
@@ -378,6 +379,7 @@ thawguard_start(struct event_base *base, struct freezer *freezer,
 	if (g.ev == NULL || event_add(g.ev, NULL) != 0)
 		fatalx("cannot watch the thaw guard");
 	freezer_set_hooks(freezer, &fh);
+	return behind;
 }
 
 void

@@ -39,9 +39,11 @@ struct thawguard_cb {
  * says which; nothing else is touched), open the record, start the
  * guard (waiting for its hello: a daemon without one must not run), and
  * become freezer's prepare and released hooks.  Fatal on failure.
+ * Returns how many filesystems the daemon before us had frozen, thawed
+ * now (record_thawed_behind()).
  */
-void thawguard_start(struct event_base *, struct freezer *, const char *run_dir,
-    const struct thawguard_cb *);
+size_t thawguard_start(struct event_base *, struct freezer *,
+    const char *run_dir, const struct thawguard_cb *);
 void thawguard_free(void);
 /* TA_LEASE's guard part. */
 void thawguard_lease(enum txn_guard, unsigned int ms);

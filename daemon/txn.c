@@ -135,6 +135,13 @@ txn_idle(const struct txn *t)
 	return t->state == TXN_IDLE;
 }
 
+void
+txn_thawed_behind(struct txn *t)
+{
+	if (t->state == TXN_IDLE)
+		t->lease_expired[0] = true;
+}
+
 bool
 txn_may_be_frozen(const struct txn *t)
 {

@@ -237,6 +237,14 @@ void txn_init(struct txn *, const struct txn_limits *);
  * transaction's is stale and ignored.
  */
 void txn_step(struct txn *, const struct txn_event *, struct txn_actions *out);
+/*
+ * A transaction this machine never saw froze filesystems that are thawed
+ * now: the daemon, or the privilege split's engine, that ran it died in
+ * its frozen window.  The host may have taken its snapshot after that
+ * thaw, so its THAW, if it comes, is answered E_FAIL, as after a lease;
+ * a FREEZE forgets it.  Only while idle (it is a start-up fact).
+ */
+void txn_thawed_behind(struct txn *);
 /* New limits (SIGHUP, applied while idle). */
 void txn_set_limits(struct txn *, const struct txn_limits *);
 /*

@@ -58,6 +58,8 @@ $B/hv_vss_sim -n 2 -s hot,freeze,exec,sleep=0.5,thaw,sleep=1 \
     >/tmp/sim.json 2>/tmp/daemon.log
 say sim.rc $?
 say backup1 "$(python3 -c 'import json,sys; r=json.load(open("/tmp/sim.json")); print(r["backups"][0]["verdict"])')"
+say thaw1 "$(python3 -c 'import json,sys; r=json.load(open("/tmp/sim.json")); print(",".join(q["op"] + ":" + q["result"] for q in r["backups"][0]["requests"]))')"
+say told "$(grep -c 'the engine or daemon before this one died with 1 filesystem frozen, thawed since: the host.s THAW for that snapshot, if it comes, will be answered E_FAIL' /tmp/daemon.log)"
 say backup2 "$(python3 -c 'import json,sys; r=json.load(open("/tmp/sim.json")); print(r["backups"][1]["verdict"])')"
 say restarted "$(grep -c 'privsep: engine pid [0-9]* started' /tmp/daemon.log)"
 say death "$(sed -n 's/.*privsep: the engine (pid [0-9]*) \(killed by SIG[A-Z]*\).*/\1/p' /tmp/daemon.log | head -n 1)"

@@ -5,7 +5,9 @@
 #      CapEff 0, NoNewPrivs 1, Seccomp 2, chrooted to run_dir/empty; the
 #      parent (root) and the guard have their filters (Seccomp 2);
 #  (b) the engine killed -9 in the frozen window: /mnt/a thawed by the
-#      parent at once, another engine started, and the next backup good;
+#      parent at once, another engine started and told so, which answers
+#      the host's THAW for that snapshot E_FAIL (taken after the thaw, it
+#      may be inconsistent), and the next backup good;
 #  (c) the same with the engine's forbidden system call (SIGUSR2 in the
 #      test build, build/tests/hv_vss_daemon_trig): it dies by SIGSYS.
 # privsep_daemon_inner.sh runs inside the sandbox.
@@ -55,6 +57,10 @@ for how in kill sys; do
 	check "$how: another engine started" \
 	    test -n "$(get engine.pid2)" -a "$(get engine.pid2)" != "$(get engine.pid1)"
 	check_eq "$how: nothing left frozen once it died" no "$(get left_frozen)"
+	check_eq "$how: the new engine was told its predecessor died frozen" 1 \
+	    "$(get told)"
+	check_eq "$how: so the host's THAW for that snapshot failed" \
+	    "HOT_BACKUP:S_OK,FREEZE:S_OK,THAW:E_FAIL" "$(get thaw1)"
 	check_eq "$how: two engines started in all" 2 "$(get restarted)"
 	check_eq "$how: the next backup good" ok "$(get backup2)"
 	check_eq "$how: nothing frozen at the end" no "$(get left_frozen_end)"

@@ -676,6 +676,8 @@ recover_leaves_alone(void **state)
 	assert_string_equal(desc, "record line 4: not a record line; ignored");
 	assert_string_equal(
 	    record_outcome_name(RECORD_OWNER_ALIVE), "owner alive");
+	/* none of these was a dead daemon's frozen window */
+	assert_int_equal(record_thawed_behind(reps, n), 0);
 	free(reps);
 
 	/* only the live owner's entry is kept */
@@ -801,12 +803,30 @@ recover_distrusts(void **state)
 	assert_int_equal(access(fx->file, F_OK), -1);
 }
 
+/* What a dead daemon had frozen and is thawed now: by recovery
+ * (THAWED) or already by its guard (NOT_FROZEN); nothing else. */
+static void
+thawed_behind(void **state)
+{
+	struct record_report r[7];
+	int o;
+
+	memset(r, 0, sizeof(r));
+	for (o = RECORD_THAWED; o <= RECORD_BAD_LINE; o++)
+		r[o - RECORD_THAWED].outcome = (enum record_outcome)o;
+	assert_int_equal(record_thawed_behind(r, 7), 2);
+	assert_int_equal(record_thawed_behind(r, 1), 1);
+	assert_int_equal(record_thawed_behind(r + 2, 5), 0);
+	assert_int_equal(record_thawed_behind(NULL, 0), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(round_trip),
 	    cmocka_unit_test(garbage_lines),
+	    cmocka_unit_test(thawed_behind),
 	    cmocka_unit_test_setup_teardown(tmpfs_only, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        dir_must_be_private, setup, teardown),

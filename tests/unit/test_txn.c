@@ -226,6 +226,35 @@ test_thaw_idle(void **state)
 	assert_int_equal(t.state, TXN_IDLE);
 }
 
+/* An engine or daemon before this one died frozen: the host's THAW for
+ * its snapshot says E_FAIL, once; a FREEZE forgets it; not while busy. */
+static void
+test_thawed_behind(void **state)
+{
+	txn_thawed_behind(&t);
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
+	assert_int_equal(replied(), R_FAIL);
+	assert_true(logged("the snapshot may be inconsistent"));
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
+	assert_int_equal(replied(), R_OK);
+
+	setup(NULL);
+	txn_thawed_behind(&t);
+	to_frozen(); /* a new backup instead */
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
+	feed(TE_FS_THAWED, 0, true);
+	feed(TE_APPS_THAWED, 0, true);
+	assert_int_equal(replied(), R_OK);
+
+	setup(NULL);
+	to_frozen();
+	txn_thawed_behind(&t); /* not idle: not ours to say */
+	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
+	feed(TE_FS_THAWED, 0, true);
+	feed(TE_APPS_THAWED, 0, true);
+	assert_int_equal(replied(), R_OK);
+}
+
 static void
 test_freeze_while_frozen(void **state)
 {
@@ -1277,6 +1306,7 @@ main(void)
 	    cmocka_unit_test_setup(test_hot_backup, setup),
 	    cmocka_unit_test_setup(test_full_backup, setup),
 	    cmocka_unit_test_setup(test_thaw_idle, setup),
+	    cmocka_unit_test_setup(test_thawed_behind, setup),
 	    cmocka_unit_test_setup(test_freeze_while_frozen, setup),
 	    cmocka_unit_test_setup(test_unknown_op, setup),
 	    cmocka_unit_test_setup(test_app_veto, setup),
