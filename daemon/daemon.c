@@ -5,9 +5,11 @@
  * result, a timer) is queued and fed to txn_step(); the history is kept
  * from the event and its actions (history_note()), and each action is
  * handed to the module of its role: the host channel or local.c for a
- * reply, the plan and apps.c for a check, apps.c and hooks.c for their
- * stages (the tiers and budgets as the action says), freeze.c for the
- * filesystems, thawguard.c and the lease timer for TA_LEASE.  Nothing
+ * reply, apps.c for the applications' stages (the tiers and budgets as
+ * the action says), the lease timer for TA_LEASE, and the privileged
+ * work (plan, hooks, freeze, thaw, the guard's lease) to work.h's ops,
+ * in process (work_local.c) or asked of the privsep parent
+ * (work_priv.c), picked at start.  Nothing
  * here decides what a transaction does next.  A stage that finishes at
  * once feeds its result through the same queue, so txn_step() is never
  * re-entered.
@@ -34,29 +36,18 @@
 #include "conf.h"
 #include "ctl.h"
 #include "daemon.h"
-#include "engine.h"
-#include "freeze.h"
 #include "history.h"
-#include "holds.h"
-#include "hooks.h"
 #include "host.h"
 #include "local.h"
 #include "log.h"
 #include "metrics.h"
-#include "mountwatch.h"
-#include "os/devstack.h"
-#include "plan.h"
-#include "privproto.h"
 #include "status.h"
-#include "thawguard.h"
 #include "txn.h"
 #include "util.h"
+#include "work.h"
 
 #define RETHAW_SECONDS 2 /* between tries of a thaw that failed */
 #define QUEUE_MAX 16
-/* a plan made at HOT_BACKUP serves the FREEZE that follows within this
- * long, if the mount table did not change meanwhile (mountwatch.h) */
-#define PLAN_REUSE_MS 60000
 
 static struct {
 	struct event_base *base;
@@ -65,21 +56,13 @@ static struct {
 	char *const *overrides;
 	int noverrides;
 	struct txn txn;
-	struct freezer *freezer;
+	bool priv; /* privsep mode: the parent does the work */
+	const struct work_ops *work; /* work_local() or work_priv() */
 	struct hostchan *host;
 	struct apps *apps;
-	struct hooks *hooks;
 	struct ctl *ctl;
-	struct mountwatch *mounts; /* NULL: always read the table */
-	struct plan checked; /* made at the last HOT_BACKUP */
-	bool checked_valid; /* ... and not used or outdated since */
-	uint64_t checked_us; /* monotonic, when made */
-	struct timespec frozen_since; /* wall clock */
 	uint64_t lease_until_us; /* monotonic; 0: no lease */
-	struct event *abort_retry_ev; /* hooks "abort" after a cancel */
 	struct event *rethaw_ev; /* what failed to thaw, tried again */
-	uint64_t abort_txid;
-	unsigned int abort_ms;
 	struct event *deadline_ev, *lease_ev;
 	uint64_t deadline_id, lease_id;
 	struct event *sig_ev[4];
@@ -95,76 +78,10 @@ static struct {
 	uint64_t apps_t0; /* monotonic ms, when an app freeze started */
 } d;
 
-/*
- * Privsep mode (daemon_start_engine()): this process is the engine, and
- * its parent plans, freezes, thaws, runs the hooks and keeps the guard
- * and the record (engine.h, priv.h).  What the parent did is mirrored
- * here, for the status and for nothing_frozen().
- */
-static struct {
-	bool on;
-	uint64_t planned; /* the txid the parent planned */
-	uint64_t check_id; /* TA_CHECK's CHECK in flight */
-	unsigned int check_ms;
-	uint64_t hooks_id; /* its freeze hooks were asked for */
-	uint64_t hooks_cancelled; /* its freeze hooks' stage cancelled */
-	uint64_t freezing; /* a FREEZE asked for, not answered */
-	uint64_t frozen_id; /* what the parent holds frozen */
-	size_t nfrozen;
-	char paths[PRIV_REASON_MAX];
-	pid_t guard_pid;
-	bool guard_dead;
-} pe;
-
 static void pump(void);
 static void begin_txn(const struct txn_action *);
 static struct txn_event *
 feed(enum txn_event_kind, uint64_t, enum txn_op, bool, const char *);
-
-/* A request that cannot even be sent fails as its reply would. */
-static void
-priv_reply(const struct priv_rep *, const struct priv_req *, void *);
-
-static void
-ask(enum priv_type type, uint64_t id, uint32_t arg)
-{
-	struct priv_req req;
-	struct priv_rep rep;
-	char why[128];
-	int rc;
-
-	if ((rc = engine_send(type, id, arg, NULL, 0)) == 0)
-		return;
-	snprintf(why, sizeof(why), "cannot ask the privileged parent: %s",
-	    strerror(-rc));
-	priv_req_make(&req, type, id, arg);
-	priv_rep_make(&rep, (uint16_t)type, id, rc, 0, why);
-	priv_reply(&rep, &req, NULL);
-}
-
-/* The parent plans txn id before its first privileged stage (and anew
- * at its FREEZE, itself, if the mount table changed since). */
-static void
-ensure_planned(uint64_t id)
-{
-	if (pe.planned == id || engine_pending(PRIV_CHECK, id))
-		return;
-	ask(PRIV_CHECK, id, 0);
-}
-
-static bool
-fs_busy(void)
-{
-	if (pe.on)
-		return pe.freezing != 0 || engine_pending(PRIV_THAW, 0);
-	return freezer_busy(d.freezer);
-}
-
-static size_t
-fs_nfrozen(void)
-{
-	return pe.on ? pe.nfrozen : freezer_nfrozen(d.freezer);
-}
 
 static struct txn_event *
 feed(enum txn_event_kind kind, uint64_t id, enum txn_op op, bool ok,
@@ -209,108 +126,6 @@ lease_cb(evutil_socket_t fd, short what, void *arg)
 	pump();
 }
 
-/* Build the plan now; false (with the reason) if it refuses a backup. */
-static bool
-make_plan(struct plan *p, char *why, size_t len)
-{
-	char err[256];
-
-	/* before the table is read: a change made meanwhile then shows at
-	 * the next look, and the plan is made anew (mountwatch.h) */
-	if (d.mounts != NULL)
-		(void)mountwatch_changed(d.mounts);
-	if (plan_build(p, &d.conf, NULL, devstack_system_root, true, err,
-	        sizeof(err)) != 0) {
-		snprintf(why, len, "cannot read the mount table: %s", err);
-		return false;
-	}
-	if (p->veto) {
-		snprintf(why, len, "%s", p->veto_reason);
-		plan_free(p);
-		return false;
-	}
-	return true;
-}
-
-/* The HOT_BACKUP's plan is no longer to be trusted. */
-static void
-forget_checked_plan(void)
-{
-	if (d.checked_valid)
-		plan_free(&d.checked);
-	d.checked_valid = false;
-}
-
-/*
- * The plan for a FREEZE: the one HOT_BACKUP made, if the mount table has
- * not changed since and it is recent, else a new one.  With thousands of
- * unrelated mounts (a container host), reading the table is most of a
- * FREEZE's own time, and it is spent while the applications hold.
- * Either way the freezer checks each target's mount and device when it
- * opens it, so a plan can never make it freeze something else.
- */
-static bool
-freeze_plan(struct plan *p, char *why, size_t len)
-{
-	bool reuse = d.checked_valid && d.mounts != NULL &&
-	    mono_us() - d.checked_us <= PLAN_REUSE_MS * 1000ULL &&
-	    !mountwatch_changed(d.mounts);
-
-	if (reuse) {
-		*p = d.checked;
-		d.checked_valid = false; /* one FREEZE each; ours to free */
-		log_debug("plan: the mount table is as at HOT_BACKUP");
-		return true;
-	}
-	forget_checked_plan();
-	return make_plan(p, why, len);
-}
-
-static void
-log_plan(const struct plan *p)
-{
-	size_t i;
-
-	for (i = 0; i < p->ntargets; i++)
-		log_debug("plan: freeze %s (%s, level %d)%s%s",
-		    p->targets[i].mountpoint, p->targets[i].fstype,
-		    p->targets[i].level,
-		    p->targets[i].order_reason[0] ? ": " : "",
-		    p->targets[i].order_reason);
-	for (i = 0; i < p->nskips; i++)
-		log_debug("plan: skip %s (%s): %s", p->skips[i].mountpoint,
-		    p->skips[i].fstype, p->skips[i].reason);
-}
-
-static void
-do_check(uint64_t id, unsigned int ms)
-{
-	struct plan p;
-	char why[TXN_TEXT_MAX];
-
-	if (pe.on) {
-		/* the parent plans; the apps are asked once it has */
-		pe.check_id = id;
-		pe.check_ms = ms;
-		ask(PRIV_CHECK, id, 0);
-		return;
-	}
-	forget_checked_plan();
-	if (!make_plan(&p, why, sizeof(why))) {
-		feed(TE_CHECK_DONE, id, 0, false, why);
-		return;
-	}
-	log_plan(&p);
-	if (p.ntargets == 0)
-		log_warnx(
-		    "HOT_BACKUP: no filesystem to freeze; the snapshot will be crash-consistent only");
-	d.checked = p; /* for the FREEZE that follows */
-	d.checked_valid = true;
-	d.checked_us = mono_us();
-	/* then every application: apps_done() feeds TE_CHECK_DONE */
-	apps_check(d.apps, id, ms);
-}
-
 /* An application stage ended: the machine decides what follows. */
 static void
 apps_done(
@@ -335,242 +150,33 @@ apps_done(
 	pump();
 }
 
-/* Start a hooks stage; one that cannot start ends at once, failed. */
-static void
-run_hooks(enum hooks_phase phase, uint64_t id, unsigned int ms)
-{
-	int rc;
-
-	if (pe.on) {
-		if (phase == HOOKS_FREEZE) {
-			ensure_planned(id);
-			pe.hooks_id = id;
-			ask(PRIV_HOOKS, id, PRIV_PHASE_FREEZE);
-		} else if (pe.hooks_id != id)
-			/* no hook saw "freeze": none is owed "thaw" */
-			feed(TE_HOOKS_THAWED, id, 0, true, NULL);
-		else
-			ask(PRIV_HOOKS, id, PRIV_PHASE_THAW);
-		return;
-	}
-	if ((rc = hooks_run(d.hooks, d.conf.hooks_dir, phase, ms, id)) == 0)
-		return;
-	log_warnx("txn %llu: hooks %s: %s", (unsigned long long)id,
-	    hooks_phase_name(phase), strerror(-rc));
-	feed(phase == HOOKS_FREEZE ? TE_HOOKS_FROZEN : TE_HOOKS_THAWED, id, 0,
-	    false, "cannot run the hooks");
-}
-
-static void
-hooks_done(const struct hooks_result *r, void *arg)
-{
-	switch (r->phase) {
-	case HOOKS_FREEZE:
-		feed(TE_HOOKS_FROZEN, r->txid, 0, r->ok, r->reason);
-		break;
-	case HOOKS_THAW:
-		feed(TE_HOOKS_THAWED, r->txid, 0, r->ok, r->reason);
-		break;
-	case HOOKS_ABORT:
-		/* nobody waits for an abort: only the log hears of it */
-		if (!r->ok)
-			log_warnx("txn %llu: hooks abort: %s",
-			    (unsigned long long)r->txid, r->reason);
-		return;
-	}
-	pump();
-}
-
-/*
- * "abort" to the hooks that saw "freeze" (the machine's TA_HOOKS_ABORT);
- * after a cancel, once the killed hook is reaped.
- */
-static void
-abort_hooks(uint64_t id, unsigned int ms)
-{
-	struct timeval tv = {0, 100 * 1000};
-
-	if (pe.on) {
-		/* a freeze stage not started yet never will; one running
-		 * is stopped (its reply then counts for nothing) */
-		if (engine_unqueue(PRIV_HOOKS, id) == 0 &&
-		    engine_pending(PRIV_HOOKS, id)) {
-			pe.hooks_cancelled = id;
-			(void)engine_send(PRIV_CANCEL, id, 0, NULL, 0);
-		}
-		if (pe.hooks_id == id)
-			ask(PRIV_HOOKS, id, PRIV_PHASE_ABORT);
-		d.abort_txid = id;
-		d.abort_ms = ms;
-		return;
-	}
-	if (hooks_busy(d.hooks))
-		hooks_cancel(d.hooks);
-	if (hooks_pending(d.hooks, id, HOOKS_ABORT) == 0)
-		return;
-	if (hooks_run(d.hooks, d.conf.hooks_dir, HOOKS_ABORT, ms, id) ==
-	    -EBUSY) {
-		d.abort_txid = id; /* a killed hook not yet reaped */
-		d.abort_ms = ms;
-		evtimer_add(d.abort_retry_ev, &tv);
-	}
-}
-
-static void
-abort_retry_cb(evutil_socket_t fd, short what, void *arg)
-{
-	if (pe.on) {
-		ask(PRIV_HOOKS, d.abort_txid, PRIV_PHASE_ABORT);
-		return;
-	}
-	abort_hooks(d.abort_txid, d.abort_ms);
-}
-
-static void
-emit_hook_output(
-    const char *hook, enum hooks_phase phase, const char *line, void *arg)
-{
-	log_info("hook %s (%s): %s", hook, hooks_phase_name(phase), line);
-}
-
-static void
-do_fs_freeze(uint64_t id)
-{
-	struct plan p;
-	char why[TXN_TEXT_MAX];
-	int rc;
-
-	if (pe.on) {
-		ensure_planned(id);
-		clock_gettime(CLOCK_REALTIME, &d.frozen_since);
-		log_hold();
-		pe.freezing = id;
-		ask(PRIV_FREEZE, id, 0);
-		return;
-	}
-	/* nothing is frozen that no guard holds: a guard that is starting
-	 * is waited for (thawguard_wait()), not the freeze refused */
-	if (thawguard_wait(id, 0))
-		return;
-	/* the mount table may have changed since HOT_BACKUP */
-	if (!freeze_plan(&p, why, sizeof(why))) {
-		feed(TE_FS_FROZEN, id, 0, false, why);
-		return;
-	}
-	log_plan(&p);
-	/* what status shows while the freezer works (freeze_done sets it
-	 * again once all is frozen): the window may open from now on */
-	clock_gettime(CLOCK_REALTIME, &d.frozen_since);
-	log_hold(); /* from here on nothing may touch a file */
-	thawguard_freezing(id);
-	rc = freezer_freeze(d.freezer, &p, d.conf.presync, id);
-	plan_free(&p);
-	/* a guard restarting: wait for it on the loop, then try again */
-	if (rc < 0 && thawguard_wait(id, rc))
-		return;
-	if (rc < 0) {
-		snprintf(why, sizeof(why), "%s",
-		    freezer_last_reason(d.freezer)[0]
-		        ? freezer_last_reason(d.freezer)
-		        : strerror(-rc));
-		feed(TE_FS_FROZEN, id, 0, false, why);
-	}
-}
-
-static void
-freeze_done(const struct freeze_result *r, void *arg)
-{
-	if (r->thaw) {
-		if (r->ok && r->nstale > 0) {
-			char why[TXN_TEXT_MAX];
-
-			snprintf(why, sizeof(why),
-			    "%zu filesystem%s thawed by someone else before THAW (the thaw guard, or an admin): the snapshot may be inconsistent",
-			    r->nstale, r->nstale == 1 ? " was" : "s were");
-			feed(TE_FS_THAWED, r->id, 0, false, why);
-			pump();
-			return;
-		}
-		if (r->ok)
-			log_info("txn %llu: thawed in %.1f ms: %s",
-			    (unsigned long long)r->id, r->freeze_us / 1000.0,
-			    r->order[0] ? r->order : "nothing was frozen");
-		feed(TE_FS_THAWED, r->id, 0, r->ok, r->reason);
-	} else {
-		if (r->ok) {
-			log_info(
-			    "txn %llu: froze %zu filesystem%s in %.1f ms (presync %.1f ms): %s",
-			    (unsigned long long)r->id, r->nfrozen,
-			    r->nfrozen == 1 ? "" : "s", r->freeze_us / 1000.0,
-			    r->sync_us / 1000.0, r->order);
-		} else if (r->order[0])
-			log_info("txn %llu: thawed again: %s",
-			    (unsigned long long)r->id, r->order);
-		if (r->ok) {
-			clock_gettime(CLOCK_REALTIME, &d.frozen_since);
-			thawguard_frozen(r->id);
-		}
-		feed(TE_FS_FROZEN, r->id, 0, r->ok, r->reason);
-	}
-	pump();
-}
-
-static void
-do_fs_thaw(uint64_t id)
-{
-	int rc;
-
-	if (pe.on) {
-		if (pe.nfrozen == 0 && pe.freezing == 0)
-			feed(TE_FS_THAWED, id, 0, true, NULL);
-		else
-			ask(PRIV_THAW, pe.freezing ? pe.freezing : pe.frozen_id,
-			    0);
-		return;
-	}
-	if ((rc = freezer_thaw(d.freezer, id)) < 0)
-		feed(TE_FS_THAWED, id, 0, false, strerror(-rc));
-}
-
 static void
 view(struct daemon_view *v, char *paths, size_t len)
 {
 	uint64_t now = mono_us();
-	size_t i, n;
 
 	memset(v, 0, sizeof(*v));
 	v->state = txn_state_name(d.txn.state);
 	v->txid = d.txn.id;
 	v->local = d.txn.local;
-	v->frozen = !fs_busy() && fs_nfrozen() > 0;
-	v->frozen_since = d.frozen_since;
+	v->frozen = !d.work->busy() && d.work->nfrozen() > 0;
 	v->lease_left_ms = d.lease_until_us > now
 	    ? (long long)(d.lease_until_us - now) / 1000
 	    : -1;
 	v->device = d.conf.device;
 	v->connected = hostchan_connected(d.host);
-	v->guard_pid = pe.on ? pe.guard_pid : thawguard_pid();
-	v->guard_alive = pe.on ? !pe.guard_dead : thawguard_alive();
 	v->apps = d.apps;
 	local_hold_view(v->hold_text, sizeof(v->hold_text), v->hold_json,
 	    sizeof(v->hold_json));
 	paths[0] = '\0';
 	v->frozen_paths = paths;
+	d.work->view(v, paths, len);
 	/* a running job changes what is frozen under us: say so, and read
 	 * nothing its threads write */
-	if (fs_busy()) {
+	if (d.work->busy()) {
 		v->frozen = txn_may_be_frozen(&d.txn);
 		snprintf(paths, len, "(a freeze or thaw is in progress)");
-		return;
 	}
-	if (pe.on) {
-		if (pe.nfrozen > 0)
-			snprintf(paths, len, "%s", pe.paths);
-		return;
-	}
-	for (i = 0, n = 0; i < freezer_nfrozen(d.freezer); i++)
-		n += snprintf(paths + n, n < len ? len - n : 0, "%s%s",
-		    i ? " " : "", freezer_frozen_path(d.freezer, i));
 }
 
 static int
@@ -583,115 +189,16 @@ ctl_status(bool json, struct evbuffer *out, void *arg)
 	return status_write(&v, json, out);
 }
 
-/* PLAN's text (priv.h, priv_plan_text()) back into a plan. */
-static int
-plan_parse(char *text, struct plan *p)
-{
-	char *line, *next, *f[6];
-	size_t n, cap_t = 0, cap_s = 0;
-	void *np;
-
-	memset(p, 0, sizeof(*p));
-	for (line = text; line != NULL && *line != '\0'; line = next) {
-		if ((next = strchr(line, '\n')) != NULL)
-			*next++ = '\0';
-		for (n = 0; n < 6 && line != NULL; n++)
-			f[n] = strsep(&line, "\t");
-		if (strcmp(f[0], "veto") == 0 && n >= 2) {
-			p->veto = true;
-			snprintf(
-			    p->veto_reason, sizeof(p->veto_reason), "%s", f[1]);
-		} else if (strcmp(f[0], "target") == 0 && n == 6) {
-			struct plan_target *t;
-
-			if (p->ntargets == cap_t) {
-				cap_t = cap_t ? cap_t * 2 : 8;
-				if ((np = reallocarray(p->targets, cap_t,
-				         sizeof(*t))) == NULL)
-					return -1;
-				p->targets = np;
-			}
-			t = &p->targets[p->ntargets++];
-			memset(t, 0, sizeof(*t));
-			t->mountpoint = strdup(f[1]);
-			t->fstype = strdup(f[2]);
-			t->source = strdup(f[3]);
-			t->level = atoi(f[4]);
-			snprintf(t->order_reason, sizeof(t->order_reason), "%s",
-			    f[5]);
-			if (!t->mountpoint || !t->fstype || !t->source)
-				return -1;
-		} else if (strcmp(f[0], "skip") == 0 && n >= 4) {
-			struct plan_skip *sk;
-
-			if (p->nskips == cap_s) {
-				cap_s = cap_s ? cap_s * 2 : 8;
-				if ((np = reallocarray(
-				         p->skips, cap_s, sizeof(*sk))) == NULL)
-					return -1;
-				p->skips = np;
-			}
-			sk = &p->skips[p->nskips++];
-			memset(sk, 0, sizeof(*sk));
-			sk->mountpoint = strdup(f[1]);
-			sk->fstype = strdup(f[2]);
-			snprintf(sk->reason, sizeof(sk->reason), "%s", f[3]);
-			if (!sk->mountpoint || !sk->fstype)
-				return -1;
-		}
-	}
-	return 0;
-}
-
 static int
 ctl_plan(bool json, struct evbuffer *out, void *arg)
 {
-	struct priv_rep rep;
-	struct plan p;
-	char *text;
-	int rc;
-
-	if (!pe.on)
-		return plan_write(&d.conf, d.apps, json, out);
-	/* the parent's plan: the one it would freeze by */
-	if ((text = malloc(PRIV_PLAN_MAX + 1)) == NULL) {
-		evbuffer_add_printf(out, "cannot plan: out of memory\n");
-		return -1;
-	}
-	rc = engine_call(
-	    PRIV_PLAN, 0, 0, &rep, NULL, text, PRIV_PLAN_MAX + 1, 5000);
-	if (rc < 0 || rep.status != 0) {
-		evbuffer_add_printf(out, "cannot plan: %s\n",
-		    rc < 0 ? strerror(-rc) : rep.reason);
-		free(text);
-		return -1;
-	}
-	rc = plan_parse(text, &p);
-	free(text);
-	if (rc == 0)
-		plan_render(&p, &d.conf, d.apps, false, json, out);
-	else
-		evbuffer_add_printf(out, "cannot plan: out of memory\n");
-	plan_free(&p);
-	return rc;
+	return d.work->plan(json, out);
 }
 
 static int
 ctl_history(unsigned int n, bool json, struct evbuffer *out, void *arg)
 {
 	return history_write(n, json, out);
-}
-
-/* TA_FS_CANCEL in privsep mode: a FREEZE not sent yet never is; one
- * running is cancelled (its reply, undone, follows). */
-static void
-fs_cancel(uint64_t id)
-{
-	if (engine_unqueue(PRIV_FREEZE, id) > 0) {
-		pe.freezing = 0;
-		feed(TE_FS_FROZEN, id, 0, false, "cancelled before it started");
-	} else if (pe.freezing == id)
-		(void)engine_send(PRIV_CANCEL, id, 0, NULL, 0);
 }
 
 static void
@@ -710,7 +217,7 @@ execute(const struct txn_actions *acts)
 				(void)hostchan_reply(d.host, a->ok);
 			break;
 		case TA_CHECK:
-			do_check(a->id, a->ms);
+			d.work->check(a->id, a->ms);
 			break;
 		case TA_APPS_FREEZE:
 			d.apps_t0 = mono_ms();
@@ -723,13 +230,13 @@ execute(const struct txn_actions *acts)
 			apps_thaw_tiers(d.apps, a->id, a->ms, a->from, a->to);
 			break;
 		case TA_HOOKS_FREEZE:
-			run_hooks(HOOKS_FREEZE, a->id, a->ms);
+			d.work->hooks(HOOKS_FREEZE, a->id, a->ms);
 			break;
 		case TA_HOOKS_ABORT:
-			abort_hooks(a->id, a->ms);
+			d.work->hooks_abort(a->id, a->ms);
 			break;
 		case TA_HOOKS_THAW:
-			run_hooks(HOOKS_THAW, a->id, a->ms);
+			d.work->hooks(HOOKS_THAW, a->id, a->ms);
 			break;
 		case TA_BEGIN:
 			begin_txn(a);
@@ -740,37 +247,20 @@ execute(const struct txn_actions *acts)
 			local_progress(a->text);
 			break;
 		case TA_FS_FREEZE:
-			do_fs_freeze(a->id);
+			d.work->freeze(a->id);
 			break;
 		case TA_FS_CANCEL:
-			if (pe.on) {
-				fs_cancel(a->id);
-				break;
-			}
-			/* one that waits for the guard ends now, undone */
-			if (thawguard_cancel_wait())
-				feed(TE_FS_FROZEN, a->id, 0, false,
-				    "cancelled while waiting for the thaw guard");
-			else
-				freezer_cancel(d.freezer);
+			d.work->cancel(a->id);
 			break;
 		case TA_FS_THAW:
-			do_fs_thaw(a->id);
+			d.work->thaw(a->id);
 			break;
 		case TA_DEADLINE:
 			arm(d.deadline_ev, &d.deadline_id, a->id, a->ms);
 			break;
 		case TA_LEASE:
 			arm(d.lease_ev, &d.lease_id, a->id, a->ms);
-			/* the parent armed its guard with max_frozen at the
-			 * FREEZE: the lease may shorten that, never stretch
-			 * it, and the parent's thaw disarms it */
-			if (pe.on && a->guard == TXN_GUARD_ARM &&
-			    a->guard_ms > 0 && (pe.nfrozen > 0 || pe.freezing))
-				(void)engine_send(
-				    PRIV_ARM, a->id, a->guard_ms, NULL, 0);
-			else if (!pe.on)
-				thawguard_lease(a->guard, a->guard_ms);
+			d.work->lease(a->id, a->guard, a->guard_ms);
 			break;
 		case TA_LOG:
 			if (a->prio <= LOG_WARNING)
@@ -787,7 +277,8 @@ execute(const struct txn_actions *acts)
 static bool
 nothing_frozen(void)
 {
-	return !txn_may_be_frozen(&d.txn) && !fs_busy() && fs_nfrozen() == 0;
+	return !txn_may_be_frozen(&d.txn) && !d.work->busy() &&
+	    d.work->nfrozen() == 0;
 }
 
 /* The transaction's deadlines and stage order from the configuration. */
@@ -808,32 +299,6 @@ limits(const struct conf *c)
 	return l;
 }
 
-/* The configuration file into c; the engine has its parent open it. */
-static int
-load_conf(struct conf *c, char *err, size_t errlen)
-{
-	struct priv_rep rep;
-	FILE *fp;
-	int rc, fd;
-
-	if (!pe.on)
-		return conf_load(c, d.conf_path, true, err, errlen);
-	rc = engine_call(PRIV_CONF, 0, 0, &rep, &fd, NULL, 0, 5000);
-	if (rc == 0 && (rep.status != 0 || fd < 0)) {
-		snprintf(err, errlen, "%s", rep.reason);
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	if (rc < 0 || (fp = fdopen(fd, "r")) == NULL) {
-		errfmt(err, errlen, rc < 0 ? -rc : errno, "%s", d.conf_path);
-		if (rc == 0)
-			close(fd);
-		return -1;
-	}
-	return conf_load_fp(c, fp, d.conf_path, err, errlen);
-}
-
 static void
 reload_conf(void)
 {
@@ -846,7 +311,7 @@ reload_conf(void)
 	conf_defaults(&c);
 	/* required: a file gone at reload must not mean "the defaults"
 	 * (an empty mounts list would freeze every filesystem) */
-	if (load_conf(&c, err, sizeof(err)) != 0)
+	if (d.work->load_conf(&c, d.conf_path, err, sizeof(err)) != 0)
 		goto bad;
 	for (i = 0; i < d.noverrides; i++)
 		if (conf_set(&c, d.overrides[i], err, sizeof(err)) != 0)
@@ -878,7 +343,7 @@ reload_conf(void)
 	d.conf = c;
 	lim = limits(&c);
 	txn_set_limits(&d.txn, &lim);
-	forget_checked_plan(); /* made with the old allow-list */
+	d.work->reconf(); /* a plan made with the old allow-list */
 	log_setdebug(c.debug > log_getdebug() ? c.debug : log_getdebug());
 	log_info("configuration reloaded from %s", d.conf_path);
 	return;
@@ -894,30 +359,8 @@ bad:
 static void
 rethaw_cb(evutil_socket_t fd, short what, void *arg)
 {
-	if (pe.on) {
-		if (txn_idle(&d.txn) && !fs_busy() && pe.nfrozen > 0)
-			ask(PRIV_THAW, pe.frozen_id, 0);
-		return;
-	}
-	if (txn_idle(&d.txn) && !freezer_busy(d.freezer) &&
-	    freezer_nfrozen(d.freezer) > 0)
-		(void)freezer_thaw(d.freezer, 0);
-}
-
-/* The parent writes the metrics file; the engine has the counters. */
-static void
-send_metrics(void)
-{
-	size_t len;
-	char *text;
-	int rc;
-
-	if ((text = metrics_text(&len)) == NULL)
-		return;
-	if (len > 0 && len <= PRIV_METRICS_MAX &&
-	    (rc = engine_send(PRIV_METRICS, 0, (uint32_t)len, text, len)) < 0)
-		log_warnx("metrics %s: %s", d.conf.metrics_file, strerror(-rc));
-	free(text);
+	if (txn_idle(&d.txn) && !d.work->busy())
+		d.work->rethaw();
 }
 
 /* After each batch: release the log, reconnect, reload, stop. */
@@ -927,24 +370,16 @@ settle(void)
 	struct timeval tv = {RETHAW_SECONDS, 0};
 
 	if (!nothing_frozen()) {
-		if (txn_idle(&d.txn) && !fs_busy() &&
+		if (txn_idle(&d.txn) && !d.work->busy() &&
 		    !evtimer_pending(d.rethaw_ev, NULL))
 			evtimer_add(d.rethaw_ev, &tv);
 		return;
 	}
 	if (log_held())
 		log_release();
-	if (!pe.on)
-		hooks_output(d.hooks, emit_hook_output, NULL);
-	if (pe.on && d.metrics_due && d.conf.metrics_file[0] != '\0')
-		send_metrics();
-	else if (d.metrics_due && d.conf.metrics_file[0] != '\0') {
-		int rc = metrics_write(d.conf.metrics_file);
-
-		if (rc < 0)
-			log_warnx("metrics %s: %s", d.conf.metrics_file,
-			    strerror(-rc));
-	}
+	d.work->settle();
+	if (d.metrics_due && d.conf.metrics_file[0] != '\0')
+		d.work->metrics(d.conf.metrics_file);
 	d.metrics_due = false;
 	if (!txn_idle(&d.txn))
 		return;
@@ -1058,221 +493,8 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 static void
 emergency_thaw(void)
 {
-	/* privsep mode: the parent thaws when this process is gone */
-	if (d.freezer != NULL)
-		freezer_thaw_now(d.freezer);
-}
-
-/* --- privsep mode: the parent's replies and events ---------------------- */
-
-/* A stage's failure as the machine hears it: the parent's reason. */
-static const char *
-priv_why(const struct priv_rep *rep, char *buf, size_t len)
-{
-	if (rep->reason[0] != '\0')
-		snprintf(buf, len, "%s", rep->reason);
-	else if (rep->status > 0)
-		snprintf(
-		    buf, len, "refused: %s", priv_refusal_name(rep->status));
-	else
-		snprintf(buf, len, "%s", strerror(-rep->status));
-	return buf;
-}
-
-/* txn id's CHECK failed: what was queued behind it fails with it. */
-static void
-plan_failed(uint64_t id, const char *why)
-{
-	if (engine_unqueue(PRIV_HOOKS, id) > 0)
-		feed(TE_HOOKS_FROZEN, id, 0, false, why);
-	if (engine_unqueue(PRIV_FREEZE, id) > 0) {
-		pe.freezing = 0;
-		feed(TE_FS_FROZEN, id, 0, false, why);
-	}
-}
-
-static void
-priv_reply(const struct priv_rep *rep, const struct priv_req *req, void *arg)
-{
-	char why[TXN_TEXT_MAX];
-	bool ok = rep->status == 0;
-	uint64_t id = rep->txid;
-
-	if (req == NULL) { /* a side request's */
-		if (rep->status != 0 && rep->type != PRIV_CANCEL)
-			log_warnx("parent: %s: %s", priv_type_name(rep->type),
-			    priv_why(rep, why, sizeof(why)));
-		return;
-	}
-	switch (req->type) {
-	case PRIV_CHECK:
-		pe.planned = ok ? id : 0;
-		if (ok && rep->value == 0 && pe.check_id == id)
-			log_warnx(
-			    "HOT_BACKUP: no filesystem to freeze; the snapshot will be crash-consistent only");
-		if (pe.check_id == id) {
-			pe.check_id = 0;
-			if (ok)
-				apps_check(d.apps, id, pe.check_ms);
-			else
-				feed(TE_CHECK_DONE, id, 0, false,
-				    priv_why(rep, why, sizeof(why)));
-		} else if (!ok)
-			plan_failed(id, priv_why(rep, why, sizeof(why)));
-		break;
-	case PRIV_HOOKS:
-		if (req->arg == PRIV_PHASE_ABORT) {
-			if (rep->status == -EBUSY) {
-				/* a killed hook not yet reaped */
-				struct timeval tv = {0, 100 * 1000};
-
-				evtimer_add(d.abort_retry_ev, &tv);
-			} else if (!ok)
-				log_warnx("txn %llu: hooks abort: %s",
-				    (unsigned long long)id,
-				    priv_why(rep, why, sizeof(why)));
-			return;
-		}
-		if (req->arg == PRIV_PHASE_FREEZE && pe.hooks_cancelled == id) {
-			pe.hooks_cancelled = 0;
-			return; /* the machine moved on: abort_hooks() */
-		}
-		feed(req->arg == PRIV_PHASE_FREEZE ? TE_HOOKS_FROZEN
-		                                   : TE_HOOKS_THAWED,
-		    id, 0, ok, ok ? NULL : priv_why(rep, why, sizeof(why)));
-		break;
-	case PRIV_FREEZE:
-		pe.freezing = 0;
-		if (ok) {
-			pe.frozen_id = id;
-			pe.nfrozen = rep->value;
-			snprintf(pe.paths, sizeof(pe.paths), "%s", rep->reason);
-			clock_gettime(CLOCK_REALTIME, &d.frozen_since);
-			log_info(
-			    "txn %llu: the parent froze %u filesystem%s: %s",
-			    (unsigned long long)id, rep->value,
-			    rep->value == 1 ? "" : "s", rep->reason);
-		}
-		feed(TE_FS_FROZEN, id, 0, ok,
-		    ok ? NULL : priv_why(rep, why, sizeof(why)));
-		break;
-	case PRIV_THAW:
-		/* refused as "nothing of it is frozen": thawed already;
-		 * done with a reason: thawed, but some had been thawed by
-		 * someone else before (the host must hear E_FAIL) */
-		if (rep->status == PRIV_R_ORDER || ok) {
-			pe.nfrozen = 0;
-			pe.paths[0] = '\0';
-		}
-		if (ok && rep->reason[0] != '\0')
-			feed(TE_FS_THAWED, id, 0, false, rep->reason);
-		else if (rep->status == PRIV_R_ORDER || ok)
-			feed(TE_FS_THAWED, id, 0, true, NULL);
-		else
-			feed(TE_FS_THAWED, id, 0, false,
-			    priv_why(rep, why, sizeof(why)));
-		break;
-	case PRIV_ARM:
-		if (!ok)
-			log_debug("txn %llu: lease not re-armed: %s",
-			    (unsigned long long)id,
-			    priv_why(rep, why, sizeof(why)));
-		return;
-	default:
-		return;
-	}
-	pump();
-}
-
-/*
- * Who ran it died in its frozen window, and it was thawed behind the
- * host's back: the host's THAW for that snapshot, if it comes, says so.
- */
-static void
-thawed_behind(size_t n, const char *who)
-{
-	log_warnx(
-	    "%s died with %zu filesystem%s frozen, thawed since: the host's THAW for that snapshot, if it comes, will be answered E_FAIL",
-	    who, n, n == 1 ? "" : "s");
-	txn_thawed_behind(&d.txn);
-}
-
-static void
-priv_event(const struct priv_rep *ev, void *arg)
-{
-	switch (ev->type) {
-	case PRIV_EV_LEASE:
-		log_warnx(
-		    "thaw guard: the daemon did not thaw in time; the guard thawed what it held (%s)",
-		    ev->reason);
-		metrics_guard_thaw();
-		/* as the lease: the next THAW must say E_FAIL */
-		feed(TE_LEASE_EXPIRED, d.lease_id, 0, false, NULL);
-		pump();
-		break;
-	case PRIV_EV_THAWED:
-		log_warnx("thaw guard thawed %s%s%s", ev->reason,
-		    ev->status ? ": " : "",
-		    ev->status ? strerror(-ev->status) : "");
-		break;
-	case PRIV_EV_THAWED_BEHIND:
-		thawed_behind(
-		    ev->value, "the engine or daemon before this one");
-		break;
-	case PRIV_EV_GUARD_DIED:
-		pe.guard_dead = true;
-		log_warnx("thaw guard died (status %u)", ev->value);
-		break;
-	}
-}
-
-/* The parent is gone: nothing can be frozen or thawed any more. */
-static void
-priv_gone(void *arg)
-{
-	log_warnx("the privileged parent is gone: exiting");
-	d.stopping = true;
-	event_base_loopbreak(d.base);
-}
-
-static int
-engine_device(
-    const char *device, bool fresh, char *why, size_t whylen, void *arg)
-{
-	struct priv_rep rep;
-	int rc, fd;
-
-	rc = engine_call(
-	    PRIV_DEVICE, 0, fresh ? 1 : 0, &rep, &fd, NULL, 0, 5000);
-	if (rc < 0)
-		return rc;
-	if (rep.status != 0 || fd < 0) {
-		if (fd >= 0)
-			close(fd);
-		if (rep.status == -EBUSY)
-			snprintf(why, whylen, "%s", rep.reason);
-		return rep.status < 0 ? rep.status : -EAGAIN;
-	}
-	return fd;
-}
-
-static int
-engine_comm(pid_t pid, char *buf, size_t len)
-{
-	struct priv_rep rep;
-	int rc;
-
-	snprintf(buf, len, "?");
-	if (pid <= 0 || pid > PRIV_PID_MAX)
-		return -EINVAL;
-	rc =
-	    engine_call(PRIV_COMM, 0, (uint32_t)pid, &rep, NULL, NULL, 0, 2000);
-	if (rc < 0)
-		return rc;
-	if (rep.status != 0)
-		return rep.status < 0 ? rep.status : -EINVAL;
-	snprintf(buf, len, "%s", rep.reason);
-	return 0;
+	if (d.work != NULL)
+		d.work->emergency_thaw();
 }
 
 static const struct ctl_handlers ctl_handlers = {ctl_status, ctl_plan,
@@ -1291,24 +513,36 @@ local_feed(const struct txn_event *ev)
 	pump();
 }
 
-/* The guard thawed on its own: as the lease (the next THAW says E_FAIL). */
-static void
-guard_lease_passed(void *arg)
+/* The privileged work's results (work.h): queued as any other event. */
+static struct txn_event *
+work_feed(enum txn_event_kind kind, uint64_t id, bool ok, const char *reason)
 {
-	feed(TE_LEASE_EXPIRED, d.lease_id, 0, false, NULL);
-	pump();
+	return feed(kind, id, 0, ok, reason);
 }
 
-/* A freeze that waited for the thaw guard to come up tries again. */
+/* The privileged parent is gone: nothing can be frozen or thawed. */
 static void
-guard_retry_freeze(uint64_t id, void *arg)
+work_gone(void)
 {
-	do_fs_freeze(id);
-	pump();
+	d.stopping = true;
+	event_base_loopbreak(d.base);
 }
 
-static const struct thawguard_cb guard_cb = {
-    guard_lease_passed, guard_retry_freeze, NULL};
+/*
+ * Who ran it died in its frozen window, and it was thawed behind the
+ * host's back: the host's THAW for that snapshot, if it comes, says so.
+ */
+static void
+work_thawed_behind(size_t n, const char *who)
+{
+	log_warnx(
+	    "%s died with %zu filesystem%s frozen, thawed since: the host's THAW for that snapshot, if it comes, will be answered E_FAIL",
+	    who, n, n == 1 ? "" : "s");
+	txn_thawed_behind(&d.txn);
+}
+
+static const struct work_cb work_cb = {
+    work_feed, pump, work_gone, work_thawed_behind};
 
 /*
  * The engine's start, in the child of the parent, as root still (the
@@ -1320,15 +554,8 @@ daemon_start_engine(struct event_base *base, const struct conf *c,
     const char *conf_path, char *const *overrides, int noverrides, int sock,
     pid_t guard_pid)
 {
-	static const struct engine_cb ecb = {
-	    priv_reply, priv_event, priv_gone, NULL};
-	char err[256];
-
-	pe.on = true;
-	pe.guard_pid = guard_pid;
-	if (engine_open(base, sock, &ecb, err, sizeof(err)) == -1)
-		fatalx("%s", err);
-	holds_set_comm(engine_comm);
+	d.priv = true;
+	work_priv_open(base, sock, guard_pid);
 	daemon_start(base, c, conf_path, overrides, noverrides);
 }
 
@@ -1340,7 +567,6 @@ daemon_start(struct event_base *base, const struct conf *c,
 	    host_request_cb, host_lost_cb, host_registered_cb};
 	const int sigs[4] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP};
 	struct txn_limits lim = limits(c);
-	size_t n;
 	int i;
 
 	d.base = base;
@@ -1353,32 +579,18 @@ daemon_start(struct event_base *base, const struct conf *c,
 	/* what the host backend's kernel cannot fit, said at start (and at
 	 * each reload) */
 	host_conf_apply(c);
-	if ((!pe.on &&
-	        (d.freezer = freezer_new(base, freeze_done, NULL)) == NULL) ||
-	    (d.host = hostchan_new(base, c, &cb, NULL)) == NULL ||
+	if ((d.host = hostchan_new(base, c, &cb, NULL)) == NULL ||
 	    (d.deadline_ev = evtimer_new(base, deadline_cb, NULL)) == NULL ||
-	    (d.lease_ev = evtimer_new(base, lease_cb, NULL)) == NULL)
-		fatalx("out of memory");
-	if ((d.rethaw_ev = evtimer_new(base, rethaw_cb, NULL)) == NULL)
-		fatalx("out of memory");
-	if ((!pe.on && (d.hooks = hooks_new(base, hooks_done, NULL)) == NULL) ||
-	    (d.abort_retry_ev = evtimer_new(base, abort_retry_cb, NULL)) ==
-	        NULL)
+	    (d.lease_ev = evtimer_new(base, lease_cb, NULL)) == NULL ||
+	    (d.rethaw_ev = evtimer_new(base, rethaw_cb, NULL)) == NULL)
 		fatalx("out of memory");
 	if ((d.apps = apps_new(base, c, apps_done, NULL)) == NULL)
 		fatalx("cannot serve applications on %s", c->app_socket);
 	local_init(&d.txn, d.apps, local_feed);
 	if ((d.ctl = ctl_new(base, c, &ctl_handlers, NULL)) == NULL)
 		fatalx("cannot serve hv_vss_ctl on %s", c->ctl_socket);
-	if (pe.on)
-		hostchan_set_opener(d.host, engine_device, NULL);
-	else if ((n = thawguard_start(base, d.freezer, c->run_dir, &guard_cb)) >
-	    0)
-		thawed_behind(n, "the daemon before this one");
-	/* without it every FREEZE reads the mount table anew: slower with
-	 * many mounts, never wrong (privsep: the parent watches) */
-	if (!pe.on && (d.mounts = mountwatch_open(NULL)) == NULL)
-		log_warn("cannot watch the mount table for changes");
+	d.work = d.priv ? work_priv(base, &d.conf, d.apps, d.host, &work_cb)
+	                : work_local(base, &d.conf, d.apps, &work_cb);
 	/* a client gone mid-write must not kill us */
 	signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < 4; i++) {
@@ -1413,23 +625,15 @@ daemon_run(void)
 	emergency_thaw();
 	if (log_held())
 		log_release();
-	if (pe.on) {
-		/* the process ends now: the parent unlinks the sockets (the
-		 * engine may not) and thaws whatever is left */
-		engine_close();
+	/* privsep mode: the process ends now (the parent unlinks the
+	 * sockets, which the engine may not, and thaws what is left) */
+	if (d.work->end())
 		return 0;
-	}
-	hooks_output(d.hooks, emit_hook_output, NULL);
 	hostchan_free(d.host);
 	ctl_free(d.ctl);
 	apps_free(d.apps);
-	hooks_free(d.hooks);
-	event_free(d.abort_retry_ev);
 	event_free(d.rethaw_ev);
-	freezer_free(d.freezer);
-	thawguard_free();
-	forget_checked_plan();
-	mountwatch_close(d.mounts);
+	d.work->free();
 	event_free(d.deadline_ev);
 	event_free(d.lease_ev);
 	conf_clear(&d.conf);
