@@ -63,6 +63,7 @@
 #include "priv.h"
 #include "privproto.h"
 #include "record.h"
+#include "status.h"
 #include "util.h"
 
 /* a plan made by one CHECK serves the next transaction's CHECK within
@@ -714,6 +715,21 @@ priv_plan_text(const struct plan *pl, char *out, size_t max)
 	return n;
 }
 
+size_t
+priv_hooks_text(char *const *hooks, char *out, size_t max)
+{
+	size_t i, n = 0, k;
+
+	for (i = 0; hooks[i] != NULL; i++) {
+		const char *f[] = {"hook", hooks[i]};
+
+		if ((k = put_line(out + n, max - n, f, 2)) == 0)
+			break;
+		n += k;
+	}
+	return n;
+}
+
 static void
 do_cancel(struct priv *p, const struct priv_req *r)
 {
@@ -756,22 +772,31 @@ do_comm(struct priv *p, const struct priv_req *r)
 static void
 do_plan(struct priv *p)
 {
-	char err[PRIV_REASON_MAX], *text;
+	char err[PRIV_REASON_MAX], *text, **hooks;
+	char htext[PRIV_PLAN_MAX / 4];
 	struct plan pl;
-	size_t n;
+	size_t n, h;
 
 	if (plan_build(&pl, p->c, NULL, devstack_system_root, true, err,
 	        sizeof(err)) == -1) {
 		reply(p, PRIV_PLAN, 0, -EIO, 0, err, -1);
 		return;
 	}
-	if ((text = malloc(PRIV_PLAN_MAX)) == NULL) {
+	if ((text = malloc(PRIV_PLAN_MAX)) == NULL ||
+	    (hooks = plan_hooks(p->c->hooks_dir)) == NULL) {
+		free(text);
 		plan_free(&pl);
 		reply(p, PRIV_PLAN, 0, -ENOMEM, 0, "plan text", -1);
 		return;
 	}
-	n = priv_plan_text(&pl, text, PRIV_PLAN_MAX);
-	reply_text(p, PRIV_PLAN, 0, 0, (uint32_t)n, NULL, -1, text, n);
+	/* the hooks last, in a quarter of the room at most: the
+	 * filesystems are what the plan is for */
+	h = priv_hooks_text(hooks, htext, sizeof(htext));
+	n = priv_plan_text(&pl, text, PRIV_PLAN_MAX - h);
+	memcpy(text + n, htext, h);
+	reply_text(
+	    p, PRIV_PLAN, 0, 0, (uint32_t)(n + h), NULL, -1, text, n + h);
+	plan_hooks_free(hooks);
 	free(text);
 	plan_free(&pl);
 }

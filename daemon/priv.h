@@ -73,6 +73,10 @@ void priv_tell_thawed_behind(struct priv *, unsigned int n);
  * Whole lines only, at most max bytes, no NUL; returns its length.
  */
 size_t priv_plan_text(const struct plan *, char *out, size_t max);
+/* The hooks the parent would run (NULL-terminated names), one
+ *   hook <TAB> name
+ * line each, whole lines only, at most max bytes; its length. */
+size_t priv_hooks_text(char *const *hooks, char *out, size_t max);
 
 /*
  * The ownership record (record.h) each filesystem is named in before it

@@ -248,34 +248,55 @@ status_write(const struct daemon_view *v, bool json, struct evbuffer *b)
 	return 0;
 }
 
-/* The hooks directory's entries that look like hooks, in name order. */
-static void
-list_hooks(const char *dir, struct evbuffer *b, bool json)
+char **
+plan_hooks(const char *dir)
 {
 	struct dirent **names;
-	int i, n;
-	bool first = true;
+	char **out;
+	int i, n, k = 0;
 
-	n = scandir(dir, &names, NULL, alphasort);
+	if ((n = scandir(dir, &names, NULL, alphasort)) < 0)
+		n = 0;
+	if ((out = calloc((size_t)n + 1, sizeof(*out))) != NULL)
+		for (i = 0; i < n; i++)
+			if (names[i]->d_name[0] != '.' &&
+			    (out[k] = strdup(names[i]->d_name)) != NULL)
+				k++;
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	if (n > 0)
+		free(names);
+	return out;
+}
+
+void
+plan_hooks_free(char **hooks)
+{
+	size_t i;
+
+	for (i = 0; hooks != NULL && hooks[i] != NULL; i++)
+		free(hooks[i]);
+	free(hooks);
+}
+
+/* The hooks, in name order, as a list or as a JSON array. */
+static void
+list_hooks(const char *dir, char *const *hooks, struct evbuffer *b, bool json)
+{
+	size_t i;
+
 	if (json)
 		evbuffer_add_printf(b, "[");
-	for (i = 0; i < n; i++) {
-		if (names[i]->d_name[0] != '.') {
-			if (json) {
-				evbuffer_add_printf(b, "%s", first ? "" : ", ");
-				status_json_str(b, names[i]->d_name);
-			} else
-				evbuffer_add_printf(
-				    b, "  %s/%s\n", dir, names[i]->d_name);
-			first = false;
-		}
-		free(names[i]);
+	for (i = 0; hooks[i] != NULL; i++) {
+		if (json) {
+			evbuffer_add_printf(b, "%s", i ? ", " : "");
+			status_json_str(b, hooks[i]);
+		} else
+			evbuffer_add_printf(b, "  %s/%s\n", dir, hooks[i]);
 	}
-	if (n >= 0)
-		free(names);
 	if (json)
 		evbuffer_add_printf(b, "]");
-	else if (first)
+	else if (i == 0)
 		evbuffer_add_printf(b, "  (none in %s)\n", dir);
 }
 
@@ -284,21 +305,27 @@ plan_write(const struct conf *c, const struct apps *apps, bool json,
     struct evbuffer *b)
 {
 	struct plan p;
-	char err[256];
+	char err[256], **hooks;
 
 	if (plan_build(&p, c, NULL, devstack_system_root, true, err,
 	        sizeof(err)) != 0) {
 		evbuffer_add_printf(b, "cannot plan: %s\n", err);
 		return -1;
 	}
-	plan_render(&p, c, apps, true, json, b);
+	if ((hooks = plan_hooks(c->hooks_dir)) == NULL) {
+		plan_free(&p);
+		evbuffer_add_printf(b, "cannot plan: out of memory\n");
+		return -1;
+	}
+	plan_render(&p, c, apps, hooks, json, b);
+	plan_hooks_free(hooks);
 	plan_free(&p);
 	return 0;
 }
 
 void
 plan_render(const struct plan *pl, const struct conf *c,
-    const struct apps *apps, bool hooks, bool json, struct evbuffer *b)
+    const struct apps *apps, char *const *hooks, bool json, struct evbuffer *b)
 {
 	struct app_rows rows = {b, json, true, -1};
 	const struct plan p = *pl;
@@ -335,10 +362,7 @@ plan_render(const struct plan *pl, const struct conf *c,
 		evbuffer_add_printf(b, "], \"apps\": [");
 		apps_foreach(apps, app_row, &rows);
 		evbuffer_add_printf(b, "], \"hooks\": ");
-		if (hooks)
-			list_hooks(c->hooks_dir, b, true);
-		else
-			evbuffer_add_printf(b, "null");
+		list_hooks(c->hooks_dir, hooks, b, true);
 		/* hot_backup_veto = ok: S_OK, and the FREEZE fails on it */
 		evbuffer_add_printf(b,
 		    ", \"hot_backup\": {\"answer\": \"%s\", "
@@ -376,12 +400,7 @@ plan_render(const struct plan *pl, const struct conf *c,
 	for (rows.tier = 0; rows.tier <= 9; rows.tier++)
 		apps_foreach(apps, app_row, &rows);
 	evbuffer_add_printf(b, "hooks:\n");
-	if (hooks)
-		list_hooks(c->hooks_dir, b, false);
-	else
-		evbuffer_add_printf(b,
-		    "  (those of %s: the engine cannot list them, the parent runs them)\n",
-		    c->hooks_dir);
+	list_hooks(c->hooks_dir, hooks, b, false);
 	if (p.veto && c->hot_backup_veto_ok)
 		evbuffer_add_printf(b,
 		    "HOT_BACKUP now: S_OK (hot_backup_veto = ok), then "

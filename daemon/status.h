@@ -42,11 +42,18 @@ int status_write(const struct daemon_view *, bool json, struct evbuffer *);
  */
 int plan_write(
     const struct conf *, const struct apps *, bool json, struct evbuffer *);
-/* The same for a plan made elsewhere (the parent's, in privsep mode);
- * hooks: list hooks_dir's hooks (false: it cannot be read here). */
+/* The same for a plan made elsewhere (the parent's, in privsep mode),
+ * with the hooks it would run: names in hooks_dir, NULL-terminated. */
 struct plan;
 void plan_render(const struct plan *, const struct conf *, const struct apps *,
-    bool hooks, bool json, struct evbuffer *);
+    char *const *hooks, bool json, struct evbuffer *);
+/*
+ * The entries of dir that look like hooks (no leading dot), in name
+ * order, NULL-terminated; none if it cannot be read.  NULL only if out
+ * of memory.  Free with plan_hooks_free().
+ */
+char **plan_hooks(const char *dir);
+void plan_hooks_free(char **);
 int history_write(unsigned int n, bool json, struct evbuffer *);
 /* s as a JSON string: UTF-8 kept, invalid bytes as U+FFFD (status.c) */
 void status_json_str(struct evbuffer *, const char *s);

@@ -199,15 +199,18 @@ pw_view(struct daemon_view *v, char *paths, size_t len)
 		snprintf(paths, len, "%s", pe.paths);
 }
 
-/* PLAN's text (priv.h, priv_plan_text()) back into a plan. */
+/* PLAN's text (priv.h, priv_plan_text(), priv_hooks_text()) back into
+ * a plan and its hooks (NULL-terminated, *hooks never NULL on 0). */
 static int
-plan_parse(char *text, struct plan *p)
+plan_parse(char *text, struct plan *p, char ***hooks)
 {
 	char *line, *next, *f[6];
-	size_t n, cap_t = 0, cap_s = 0;
+	size_t n, cap_t = 0, cap_s = 0, nh = 0, cap_h = 1;
 	void *np;
 
 	memset(p, 0, sizeof(*p));
+	if ((*hooks = calloc(cap_h, sizeof(**hooks))) == NULL)
+		return -1;
 	for (line = text; line != NULL && *line != '\0'; line = next) {
 		if ((next = strchr(line, '\n')) != NULL)
 			*next++ = '\0';
@@ -237,6 +240,17 @@ plan_parse(char *text, struct plan *p)
 			    f[5]);
 			if (!t->mountpoint || !t->fstype || !t->source)
 				return -1;
+		} else if (strcmp(f[0], "hook") == 0 && n == 2) {
+			if (nh + 1 == cap_h) {
+				cap_h *= 2;
+				if ((np = reallocarray(*hooks, cap_h,
+				         sizeof(**hooks))) == NULL)
+					return -1;
+				*hooks = np;
+			}
+			if (((*hooks)[nh] = strdup(f[1])) == NULL)
+				return -1;
+			(*hooks)[++nh] = NULL;
 		} else if (strcmp(f[0], "skip") == 0 && n >= 4) {
 			struct plan_skip *sk;
 
@@ -265,7 +279,7 @@ pw_plan(bool json, struct evbuffer *out)
 {
 	struct priv_rep rep;
 	struct plan p;
-	char *text;
+	char *text, **hooks = NULL;
 	int rc;
 
 	if ((text = malloc(PRIV_PLAN_MAX + 1)) == NULL) {
@@ -280,12 +294,13 @@ pw_plan(bool json, struct evbuffer *out)
 		free(text);
 		return -1;
 	}
-	rc = plan_parse(text, &p);
+	rc = plan_parse(text, &p, &hooks);
 	free(text);
 	if (rc == 0)
-		plan_render(&p, pe.conf, pe.apps, false, json, out);
+		plan_render(&p, pe.conf, pe.apps, hooks, json, out);
 	else
 		evbuffer_add_printf(out, "cannot plan: out of memory\n");
+	plan_hooks_free(hooks);
 	plan_free(&p);
 	return rc;
 }

@@ -110,8 +110,15 @@ wait_idle() {	# name [ctl args]: until status says idle, not frozen (5 s)
 # --- A ---------------------------------------------------------------------
 # Without CAP_CHOWN, as the systemd unit runs it: both sockets are
 # born in their group (daemon/sockgroup.c), not chown()-ed to it.
+# two hooks, which plan lists (this session runs no backup)
+mkdir -p -m 0755 /tmp/hooks.d
+for h in 20-web 10-db .hidden; do
+	printf '#!/bin/sh\nexit 0\n' >/tmp/hooks.d/$h
+	chmod 0755 /tmp/hooks.d/$h
+done
 setpriv --bounding-set=-chown --inh-caps=-chown \
     $B/hv_vss_sim -s sleep=300 $DEV -- $DAEMON -o ctl_group=nogroup \
+    -o hooks_dir=/tmp/hooks.d \
     -o app_socket_group=nogroup -o app_socket_mode=0660 \
     -o metrics_file=$METRICS >/tmp/A.json 2>/tmp/A.log &
 sim=$!
@@ -135,9 +142,11 @@ ctl plan "$CTL" plan
 say plan.first "$(sed -n 2p /tmp/plan.out | tr -s ' ')"
 say plan.hot "$(grep '^HOT_BACKUP now' /tmp/plan.out)"
 say plan.skipsdev "$(grep -c 'not in mounts allow-list' /tmp/plan.out)"
+say plan.hooks "$(sed -n '/^hooks:/,/^HOT_BACKUP/p' /tmp/plan.out | sed '1d;$d' | tr -s ' ' | tr '\n' '|')"
 ctl planj "$CTL" plan --json
 json planj.parsed /tmp/planj.out \
     '"%s %s %s" % ([f["mountpoint"] for f in d["filesystems"]], d["hot_backup"]["answer"], all(s["reason"] for s in d["skipped"]))'
+json planj.hooks /tmp/planj.out 'd["hooks"]'
 
 # the wire itself (protocol 2), raw: the greeting, every payload line
 # marked, the final line last; a protocol 1 client and a newer one told

@@ -55,6 +55,10 @@ check "plan: every other mount skipped, with the reason" \
     test "$(get plan.skipsdev)" -ge 5
 check_eq "plan --json: filesystems, answer, a reason for every skip" \
     "['/mnt/a'] S_OK True" "$(get planj.parsed)"
+check_eq "plan: the hooks the privileged parent would run, in name order" \
+    " /tmp/hooks.d/10-db| /tmp/hooks.d/20-web|" "$(get plan.hooks)"
+check_eq "plan --json: the same hooks" "['10-db', '20-web']" \
+    "$(get planj.hooks)"
 # --- the wire: protocol 2 ---------------------------------------------------
 for r in plan statusjson; do
 	check_eq "raw $r: the greeting first" "HVVSS-CTL 2" "$(get raw.$r.greet)"

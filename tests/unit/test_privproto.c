@@ -450,6 +450,22 @@ test_plan_text(void **state)
 	assert_int_equal(priv_plan_text(&pl, out, 16), 0);
 }
 
+/* The hooks' lines: whole ones only, a name cannot break a line. */
+static void
+test_hooks_text(void **state)
+{
+	char *const hooks[] = {"10-db", "20-a\tb\nc", "30-web", NULL};
+	char *const none[] = {NULL};
+	char out[64];
+
+	assert_int_equal(priv_hooks_text(hooks, out, sizeof(out)), 37);
+	assert_memory_equal(
+	    out, "hook\t10-db\nhook\t20-a?b?c\nhook\t30-web\n", 37);
+	assert_int_equal(priv_hooks_text(hooks, out, 20), 11);
+	assert_int_equal(priv_hooks_text(hooks, out, 11), 0);
+	assert_int_equal(priv_hooks_text(none, out, sizeof(out)), 0);
+}
+
 int
 main(void)
 {
@@ -464,6 +480,7 @@ main(void)
 	    cmocka_unit_test(test_metrics),
 	    cmocka_unit_test(test_events),
 	    cmocka_unit_test(test_plan_text),
+	    cmocka_unit_test(test_hooks_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
