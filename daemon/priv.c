@@ -496,22 +496,6 @@ do_device(struct priv *p)
 	reply(p, PRIV_DEVICE, 0, 0, 0, NULL, kept_dev);
 }
 
-static void
-log_plan(const struct plan *pl)
-{
-	size_t i;
-
-	for (i = 0; i < pl->ntargets; i++)
-		log_debug("plan: freeze %s (%s, level %d)%s%s",
-		    pl->targets[i].mountpoint, pl->targets[i].fstype,
-		    pl->targets[i].level,
-		    pl->targets[i].order_reason[0] ? ": " : "",
-		    pl->targets[i].order_reason);
-	for (i = 0; i < pl->nskips; i++)
-		log_debug("plan: skip %s (%s): %s", pl->skips[i].mountpoint,
-		    pl->skips[i].fstype, pl->skips[i].reason);
-}
-
 /* The plan, made anew from the mount table: 0, or -1 with the reply
  * (a failure) sent. */
 static int
@@ -532,7 +516,7 @@ plan_anew(struct priv *p)
 		return -1;
 	}
 	p->planned = true;
-	log_plan(&p->plan);
+	plan_log(&p->plan);
 	if (p->plan.veto) {
 		log_warnx("priv: txn %llu: plan vetoed: %s",
 		    (unsigned long long)p->cur.txid, p->plan.veto_reason);

@@ -15,6 +15,7 @@
 
 #include "apps.h"
 #include "history.h"
+#include "log.h"
 #include "os/devstack.h"
 #include "plan.h"
 #include "status.h"
@@ -246,6 +247,22 @@ status_write(const struct daemon_view *v, bool json, struct evbuffer *b)
 		apps_foreach_gone(v->apps, gone_row, &rows);
 	}
 	return 0;
+}
+
+void
+plan_log(const struct plan *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->ntargets; i++)
+		log_debug("plan: freeze %s (%s, level %d)%s%s",
+		    p->targets[i].mountpoint, p->targets[i].fstype,
+		    p->targets[i].level,
+		    p->targets[i].order_reason[0] ? ": " : "",
+		    p->targets[i].order_reason);
+	for (i = 0; i < p->nskips; i++)
+		log_debug("plan: skip %s (%s): %s", p->skips[i].mountpoint,
+		    p->skips[i].fstype, p->skips[i].reason);
 }
 
 char **

@@ -53,6 +53,8 @@ void plan_render(const struct plan *, const struct conf *, const struct apps *,
  * of memory.  Free with plan_hooks_free().
  */
 char **plan_hooks(const char *dir);
+/* The plan's targets and skips, one debug line each. */
+void plan_log(const struct plan *);
 void plan_hooks_free(char **);
 int history_write(unsigned int n, bool json, struct evbuffer *);
 /* s as a JSON string: UTF-8 kept, invalid bytes as U+FFFD (status.c) */

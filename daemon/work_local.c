@@ -107,22 +107,6 @@ freeze_plan(struct plan *p, char *why, size_t len)
 }
 
 static void
-log_plan(const struct plan *p)
-{
-	size_t i;
-
-	for (i = 0; i < p->ntargets; i++)
-		log_debug("plan: freeze %s (%s, level %d)%s%s",
-		    p->targets[i].mountpoint, p->targets[i].fstype,
-		    p->targets[i].level,
-		    p->targets[i].order_reason[0] ? ": " : "",
-		    p->targets[i].order_reason);
-	for (i = 0; i < p->nskips; i++)
-		log_debug("plan: skip %s (%s): %s", p->skips[i].mountpoint,
-		    p->skips[i].fstype, p->skips[i].reason);
-}
-
-static void
 lw_check(uint64_t id, unsigned int ms)
 {
 	struct plan p;
@@ -133,7 +117,7 @@ lw_check(uint64_t id, unsigned int ms)
 		w.cb->feed(TE_CHECK_DONE, id, false, why);
 		return;
 	}
-	log_plan(&p);
+	plan_log(&p);
 	if (p.ntargets == 0)
 		log_warnx(
 		    "HOT_BACKUP: no filesystem to freeze; the snapshot will be crash-consistent only");
@@ -226,7 +210,7 @@ lw_freeze(uint64_t id)
 		w.cb->feed(TE_FS_FROZEN, id, false, why);
 		return;
 	}
-	log_plan(&p);
+	plan_log(&p);
 	/* what status shows while the freezer works (freeze_done sets it
 	 * again once all is frozen): the window may open from now on */
 	clock_gettime(CLOCK_REALTIME, &w.frozen_since);
