@@ -753,8 +753,9 @@ def rule_fbsd_busy(build):
     """A host request that arrives while another is queued is ignored,
     never answered; the pending request's reply is then built from the
     ignored packet's bytes (the driver's one shared buffer)."""
-    sim = FbsdSim(build, ["-T", "all=1", "-f", "overlap", "-s",
-                          "hot,freeze"])
+    # the host gives up on the ignored FREEZE 1 s past its timer, not 10
+    sim = FbsdSim(build, ["-T", "all=1", "-T", "margin=1", "-f", "overlap",
+                          "-s", "hot,freeze"])
     (fs,) = opens(FS_DEV)
     log = serve(sim, {"fs": fs}, lambda s, o, n: (0.3, 0))
     closeall([fs])
@@ -821,7 +822,9 @@ def rule_fbsd_kernel_answers(build):
     """GET_DM_INFO is answered by the kernel (S_OK, flags 0); CREATE,
     DELETE, BU_COMPLETE, AUTO_RECOVER and unknown ops are never
     answered; none reaches a device."""
-    sim = FbsdSim(build, ["-T", "all=0.1", "-s",
+    # the host gives up on each 1.1 s after sending it (all= covers
+    # the unknown op too), not 10.1 s and 40 s
+    sim = FbsdSim(build, ["-T", "all=0.1", "-T", "margin=1", "-s",
                           "create+,delete+,bu_complete+,auto_recover+,8+,"
                           "get_dm_info"])
     fs, app = opens(FS_DEV, APP_DEV)
@@ -843,7 +846,8 @@ def rule_fbsd_negotiation(build):
     the daemon's device is first opened; then the highest host version
     not above ours is chosen (4.0 is taken, unlike Linux), and with none
     the packet goes back with an errno (45, EOPNOTSUPP) as status."""
-    rc, rep = FbsdSim(build, ["-w", "0"]).report()
+    # the host gives the negotiation 1 s (-T nego), not 5
+    rc, rep = FbsdSim(build, ["-w", "0", "-T", "nego=1"]).report()
     check(not rep["negotiation"]["answered"], "answered with no daemon: %r"
           % rep["negotiation"])
     sim = FbsdSim(build, ["-O", "vss=4.0,3.0", "-s", "get_dm_info"])
@@ -945,9 +949,11 @@ def main():
         name = rule.__name__[5:]
         if only and name not in only:
             continue
+        t0 = time.monotonic()
         try:
             rule(build)
-            print("ok - %s" % name, flush=True)
+            print("ok - %s (%.1f s)" % (name, time.monotonic() - t0),
+                  flush=True)
         except Exception as e:       # a crash is a failure too, named
             failed += 1
             print("not ok - %s: %s: %s" % (name, type(e).__name__, e),
