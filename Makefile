@@ -471,8 +471,15 @@ bench: deps
 # what file(1) says of each output.  libevent is built from its Debian
 # source package by tools/freebsd-deps into $(FB)/deps. ----
 FB	= build-freebsd
-# Zig's caches too live in $(FB), not in the user's ~/.cache
-FB_ZIG	= env ZIG_GLOBAL_CACHE_DIR=$(CURDIR)/$(FB)/zig-cache python3 -m ziglang
+# Zig's caches too live in $(FB), not in the user's ~/.cache.  The zig
+# that "python3 -m ziglang" execs, named once, spares a Python start per
+# compile (the sub-make of "make freebsd" looks it up after tools/deps)
+ifneq ($(filter freebsd $(FB)/%,$(MAKECMDGOALS)),)
+FB_ZIG_EXE := $(shell python3 -c 'import os, ziglang; \
+	print(os.path.join(os.path.dirname(ziglang.__file__), "zig"))' 2>/dev/null)
+endif
+FB_ZIG	= env ZIG_GLOBAL_CACHE_DIR=$(CURDIR)/$(FB)/zig-cache \
+	  $(or $(FB_ZIG_EXE),python3 -m ziglang)
 FB_CC	= $(FB_ZIG) cc -target x86_64-freebsd
 FB_AR	= $(FB_ZIG) ar
 FB_DEPS	= $(FB)/deps
