@@ -610,10 +610,10 @@ hostchan_new(struct event_base *base, const struct conf *c,
 		return NULL;
 	h->base = base;
 	h->cb = *cb;
-	(void)kernel_timer_ms(); /* a test build's says so now */
 	h->arg = arg;
 	h->dev[DEV_FS].fd = h->dev[DEV_APP].fd = -1;
 	h->await = -1;
+	(void)kernel_timer_ms(); /* a test build's says so now */
 	snprintf(h->app_device, sizeof(h->app_device), "%s", c->app_device);
 	h->legacy = h->app_device[0] == '\0';
 	hostchan_set_device(h, c->device);
