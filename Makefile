@@ -203,10 +203,17 @@ $(B)/hv_vss_daemon: $(B)/daemon/main.o $(DAEMON_LIB_OBJS)
 
 # the daemon with FreeBSD's host backend (daemon/host_freebsd.c) in
 # place of Linux's, for the tests against hv_vss_sim -F; one backend per
-# binary.  Its guard is looked for beside it: a copy
+# binary.  Its guard is looked for beside it: a copy.  Built with
+# HVVSS_TEST_TRIGGERS: HVVSS_TEST_FBSD_TIMER shortens the kernel's timer
+# as it knows it, to match hv_vss_sim -F -T all= (make freebsd's never)
+$(B)/tests/trig/host_freebsd.o: daemon/host_freebsd.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DHVVSS_TEST_TRIGGERS \
+	    $(call pc_cflags,$(DAEMON_CFLAGS_PKGS)) -MMD -MP -c $< -o $@
+
 $(B)/tests/hv_vss_daemon_fbsdhost: $(B)/daemon/main.o \
     $(filter-out $(B)/daemon/host_linux.o,$(DAEMON_LIB_OBJS)) \
-    $(B)/daemon/host_freebsd.o | $(B)/tests/hv_vss_guard
+    $(B)/tests/trig/host_freebsd.o | $(B)/tests/hv_vss_guard
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) \
 	    $(call pc_libs,$(DAEMON_PKGS)) -lpthread
 
@@ -464,8 +471,15 @@ bench: deps
 # what file(1) says of each output.  libevent is built from its Debian
 # source package by tools/freebsd-deps into $(FB)/deps. ----
 FB	= build-freebsd
-# Zig's caches too live in $(FB), not in the user's ~/.cache
-FB_ZIG	= env ZIG_GLOBAL_CACHE_DIR=$(CURDIR)/$(FB)/zig-cache python3 -m ziglang
+# Zig's caches too live in $(FB), not in the user's ~/.cache.  The zig
+# that "python3 -m ziglang" execs, named once, spares a Python start per
+# compile (the sub-make of "make freebsd" looks it up after tools/deps)
+ifneq ($(filter freebsd $(FB)/%,$(MAKECMDGOALS)),)
+FB_ZIG_EXE := $(shell python3 -c 'import os, ziglang; \
+	print(os.path.join(os.path.dirname(ziglang.__file__), "zig"))' 2>/dev/null)
+endif
+FB_ZIG	= env ZIG_GLOBAL_CACHE_DIR=$(CURDIR)/$(FB)/zig-cache \
+	  $(or $(FB_ZIG_EXE),python3 -m ziglang)
 FB_CC	= $(FB_ZIG) cc -target x86_64-freebsd
 FB_AR	= $(FB_ZIG) ar
 FB_DEPS	= $(FB)/deps

@@ -70,7 +70,7 @@
 /* answered this long before the kernel's timer, or not at all: the
  * second turn's read and acknowledgement fit in it */
 #define MARGIN_MS 500
-#define BUDGET_MS (KERNEL_TIMER_MS - MARGIN_MS)
+#define BUDGET_MS (kernel_timer_ms() - MARGIN_MS)
 /* the daemon's budget ends this long before our deadline: its failure,
  * answered when a stage overruns the budget, is written before our
  * deadline would take the request for lost */
@@ -118,6 +118,43 @@ struct hostchan {
 	struct event *retry_ev;
 };
 
+/*
+ * The kernel's timer.  A test build (HVVSS_TEST_TRIGGERS: the tests'
+ * hv_vss_daemon_fbsdhost, never installed) takes a shorter one, in whole
+ * seconds, from HVVSS_TEST_FBSD_TIMER, to match hv_vss_sim -F -T all=:
+ * the tests that wait the timer out then wait seconds, not 15 each.
+ */
+static unsigned int
+kernel_timer_ms(void)
+{
+#ifdef HVVSS_TEST_TRIGGERS
+	static unsigned int ms;
+	const char *s;
+	char *end;
+	unsigned long v;
+
+	if (ms != 0)
+		return ms;
+	ms = KERNEL_TIMER_MS;
+	if ((s = getenv("HVVSS_TEST_FBSD_TIMER")) == NULL)
+		return ms;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	/* whole seconds: the messages say "the kernel's N s timer" */
+	if (errno != 0 || end == s || *end != '\0' || v < 2 ||
+	    v > KERNEL_TIMER_MS / 1000)
+		fatalx("HVVSS_TEST_FBSD_TIMER=%s: not 2 to %d seconds", s,
+		    KERNEL_TIMER_MS / 1000);
+	ms = (unsigned int)v * 1000;
+	log_info(
+	    "test build: the kernel's timer is taken for %u s (HVVSS_TEST_FBSD_TIMER)",
+	    ms / 1000);
+	return ms;
+#else
+	return KERNEL_TIMER_MS;
+#endif
+}
+
 static const char *const opt_names[HV_VSS_COUNT] = {
     "NONE", "CHECK", "FREEZE", "THAW"};
 
@@ -150,23 +187,24 @@ request_of(uint32_t opt)
 static unsigned int
 time_left(uint64_t msgid)
 {
+	unsigned int timer = kernel_timer_ms();
 	struct timespec ts;
 	uint64_t now;
 	int64_t age;
 
 	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
-		return KERNEL_TIMER_MS;
+		return timer;
 	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	age = (int64_t)(now - msgid) / 1000000;
-	if (age < -CLOCK_SLACK_MS || age > KERNEL_TIMER_MS + CLOCK_SLACK_MS) {
+	if (age < -CLOCK_SLACK_MS || age > (int64_t)timer + CLOCK_SLACK_MS) {
 		log_debug(
 		    "msgid %llu is not the kernel's clock (%lld ms from ours): timing from now",
 		    (unsigned long long)msgid, (long long)age);
-		return KERNEL_TIMER_MS;
+		return timer;
 	}
 	if (age < 0)
 		age = 0;
-	return age >= KERNEL_TIMER_MS ? 0 : KERNEL_TIMER_MS - (unsigned int)age;
+	return age >= timer ? 0 : timer - (unsigned int)age;
 }
 
 static void
@@ -266,9 +304,10 @@ turn(struct hostchan *h, int side, const struct hv_vss_opt_msg *m)
 	h->done_ok = false;
 	if ((left = time_left(m->msgid)) <= MARGIN_MS + ANSWER_MS) {
 		log_warnx(
-		    "%s: %s (msgid %llu) came with %u ms of the kernel's %d s left: answered failed without starting it",
+		    "%s: %s (msgid %llu) came with %u ms of the kernel's %u s left: answered failed without starting it",
 		    h->dev[side].path, opt_name(m->opt),
-		    (unsigned long long)m->msgid, left, KERNEL_TIMER_MS / 1000);
+		    (unsigned long long)m->msgid, left,
+		    kernel_timer_ms() / 1000);
 		return ack(h, side, m->opt, m->msgid, false);
 	}
 	h->busy = true;
@@ -366,15 +405,15 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 	h->done_ok = false;
 	if (h->busy) {
 		snprintf(why, sizeof(why),
-		    "%s (msgid %llu) not answered %d ms before the kernel's %d s timer: the kernel answers the host failed",
+		    "%s (msgid %llu) not answered %d ms before the kernel's %u s timer: the kernel answers the host failed",
 		    opt_name(h->opt), (unsigned long long)h->msgid, MARGIN_MS,
-		    KERNEL_TIMER_MS / 1000);
+		    kernel_timer_ms() / 1000);
 		h->busy = false;
 	} else if (h->await != -1)
 		snprintf(why, sizeof(why),
-		    "the kernel never passed msgid %llu on to %s: our answer came after its %d s timer, and the host was answered failed",
+		    "the kernel never passed msgid %llu on to %s: our answer came after its %u s timer, and the host was answered failed",
 		    (unsigned long long)h->done_msgid, h->dev[h->await].path,
-		    KERNEL_TIMER_MS / 1000);
+		    kernel_timer_ms() / 1000);
 	else
 		return;
 	h->await = -1;
@@ -574,6 +613,7 @@ hostchan_new(struct event_base *base, const struct conf *c,
 	h->arg = arg;
 	h->dev[DEV_FS].fd = h->dev[DEV_APP].fd = -1;
 	h->await = -1;
+	(void)kernel_timer_ms(); /* a test build's says so now */
 	snprintf(h->app_device, sizeof(h->app_device), "%s", c->app_device);
 	h->legacy = h->app_device[0] == '\0';
 	hostchan_set_device(h, c->device);
@@ -672,22 +712,22 @@ host_conf_apply(const struct conf *c)
 
 	if (c->app_device[0] == '\0')
 		log_info(
-		    "app_device empty: legacy mode: /dev/%s is left to an application written against it, whose turn comes first out of the same %d s",
-		    HV_FBSD_APP_DEV, KERNEL_TIMER_MS / 1000);
+		    "app_device empty: legacy mode: /dev/%s is left to an application written against it, whose turn comes first out of the same %u s",
+		    HV_FBSD_APP_DEV, kernel_timer_ms() / 1000);
 	if (c->check_timeout_ms > BUDGET_MS)
 		log_warnx(
-		    "check_timeout %u ms does not fit FreeBSD's %d s timer for HOT_BACKUP (%d ms usable): each check is cut to what the timer leaves",
-		    c->check_timeout_ms, KERNEL_TIMER_MS / 1000, BUDGET_MS);
+		    "check_timeout %u ms does not fit FreeBSD's %u s timer for HOT_BACKUP (%u ms usable): each check is cut to what the timer leaves",
+		    c->check_timeout_ms, kernel_timer_ms() / 1000, BUDGET_MS);
 	if (freeze > BUDGET_MS)
 		log_warnx(
-		    "app_freeze_timeout %u ms + hook_timeout %u ms + fs_freeze_timeout %u ms = %u ms does not fit FreeBSD's %d s timer for FREEZE (%d ms usable): each FREEZE's stages are shortened together to what the timer leaves",
+		    "app_freeze_timeout %u ms + hook_timeout %u ms + fs_freeze_timeout %u ms = %u ms does not fit FreeBSD's %u s timer for FREEZE (%u ms usable): each FREEZE's stages are shortened together to what the timer leaves",
 		    c->app_freeze_timeout_ms, c->hook_timeout_ms,
-		    c->fs_freeze_timeout_ms, freeze, KERNEL_TIMER_MS / 1000,
+		    c->fs_freeze_timeout_ms, freeze, kernel_timer_ms() / 1000,
 		    BUDGET_MS);
 	if (2 * c->thaw_timeout_ms > BUDGET_MS)
 		log_warnx(
-		    "thaw_timeout %u ms, twice (the filesystems, then the applications), does not fit FreeBSD's %d s timer for THAW (%d ms usable): each THAW's stages get half of what the timer leaves",
-		    c->thaw_timeout_ms, KERNEL_TIMER_MS / 1000, BUDGET_MS);
+		    "thaw_timeout %u ms, twice (the filesystems, then the applications), does not fit FreeBSD's %u s timer for THAW (%u ms usable): each THAW's stages get half of what the timer leaves",
+		    c->thaw_timeout_ms, kernel_timer_ms() / 1000, BUDGET_MS);
 }
 
 /*

@@ -29,8 +29,6 @@
 #include "le.h"
 #include "sim.h"
 
-#define HOST_REPLY_MARGIN_MS 10000 /* past the kernel's own timeout */
-#define HOST_NEGO_TIMEOUT_MS 5000
 #define HOST_REREGISTER_MS 10000 /* after a fake hibernation THAW */
 #define HOST_RELEASE_MS 5000 /* for the daemon to close a removed device */
 #define HOST_TICK_MS 2
@@ -123,7 +121,8 @@ send_request(struct host *h, uint8_t op)
 		/* body.flags (-H), which Linux sends back as they are */
 		put_le32(pkt + IC_HDR_SIZE + 8, h->cfg->hot_flags);
 	}
-	tmo = op < HV_OP_COUNT ? h->cfg->timeout_ms[op] : SIM_UTIL_TIMEOUT_MS;
+	tmo = op < HV_OP_COUNT ? h->cfg->timeout_ms[op]
+	                       : h->cfg->unknown_timeout_ms;
 	p = &h->out[h->nout++];
 	p->reqid = ++h->reqid;
 	p->nego = false;
@@ -132,7 +131,7 @@ send_request(struct host *h, uint8_t op)
 	p->len = len;
 	p->sent_us = mono_us();
 	p->deadline_us =
-	    p->sent_us + ((uint64_t)tmo + HOST_REPLY_MARGIN_MS) * 1000;
+	    p->sent_us + ((uint64_t)tmo + h->cfg->margin_ms) * 1000;
 	h->gk.channel_send(h->gk.k, pkt, len, p->reqid);
 }
 
@@ -157,7 +156,7 @@ send_negotiation(struct host *h)
 	p->txid = h->txid;
 	p->len = len;
 	p->sent_us = mono_us();
-	p->deadline_us = p->sent_us + HOST_NEGO_TIMEOUT_MS * 1000ULL;
+	p->deadline_us = p->sent_us + h->cfg->nego_timeout_ms * 1000ULL;
 	h->gk.channel_send(h->gk.k, pkt, len, p->reqid);
 }
 

@@ -249,13 +249,23 @@ parse_timeout(struct sim_cfg *cfg, const char *arg)
 	if (strcmp(name, "all") == 0) {
 		for (i = 0; i < HV_OP_COUNT; i++)
 			cfg->timeout_ms[i] = ms;
+		cfg->unknown_timeout_ms = ms;
+		return;
+	}
+	/* the host's own patience, not the kernel's */
+	if (strcmp(name, "margin") == 0) {
+		cfg->margin_ms = ms;
+		return;
+	}
+	if (strcmp(name, "nego") == 0) {
+		cfg->nego_timeout_ms = ms;
 		return;
 	}
 	if (strcmp(name, "hot") == 0)
 		op = HV_OP_HOT_BACKUP;
 	else if (hv_op_parse(name, &op) != 0 || !hv_op_reaches_daemon(op)) {
 		fprintf(stderr,
-		    "hv_vss_sim: -T: not hot_backup, freeze, thaw or all: %s\n",
+		    "hv_vss_sim: -T: not hot_backup, freeze, thaw, all, margin or nego: %s\n",
 		    name);
 		exit(2);
 	}
@@ -392,6 +402,9 @@ main(int argc, char *argv[])
 	/* UINT_MAX: not set by -T or -f, the kernel's default once known */
 	for (i = 0; i < HV_OP_COUNT; i++)
 		cfg.timeout_ms[i] = UINT_MAX;
+	cfg.unknown_timeout_ms = SIM_UTIL_TIMEOUT_MS;
+	cfg.margin_ms = SIM_REPLY_MARGIN_MS;
+	cfg.nego_timeout_ms = SIM_NEGO_TIMEOUT_MS;
 	cfg.offer_fw[0] = IC_FW_VERSION_GUEST;
 	cfg.noffer_fw = 1;
 	cfg.offer_msg[0] = IC_VSS_VERSION_GUEST;

@@ -43,6 +43,10 @@ struct hv_vss_opt_msg;
 /* Kernel timeouts, as Linux has them: FREEZE 15 min, the others 30 s. */
 #define SIM_FREEZE_TIMEOUT_MS (15 * 60 * 1000)
 #define SIM_UTIL_TIMEOUT_MS (30 * 1000)
+/* The host's patience: a request unanswered this long past the kernel's
+ * timeout for it, or a negotiation unanswered this long, is given up */
+#define SIM_REPLY_MARGIN_MS (10 * 1000)
+#define SIM_NEGO_TIMEOUT_MS (5 * 1000)
 
 #define SIM_MAX_STEPS 64
 
@@ -72,6 +76,9 @@ struct sim_cfg {
 	unsigned int repeat;
 	unsigned int wait_register_ms;
 	unsigned int timeout_ms[HV_OP_COUNT]; /* kernel timeouts */
+	unsigned int unknown_timeout_ms; /* for an op past HV_OP_COUNT */
+	unsigned int margin_ms; /* SIM_REPLY_MARGIN_MS unless -T margin= */
+	unsigned int nego_timeout_ms; /* SIM_NEGO_TIMEOUT_MS unless -T nego= */
 	struct step steps[SIM_MAX_STEPS];
 	unsigned int nsteps;
 	uint32_t hot_flags; /* in the host's HOT_BACKUP requests */

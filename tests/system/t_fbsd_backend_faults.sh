@@ -5,31 +5,39 @@
 # emulated host scenario; after each, a write to every test filesystem
 # must land at once (and the case fails, after thawing, if one does not).
 #
+# The cases that wait the kernel's timer out (timer=N) shorten it from
+# 15 s to N s, both the emulated kernel's (hv_vss_sim -T all=N) and the
+# daemon's knowledge of it (HVVSS_TEST_FBSD_TIMER, which only this test
+# build of the daemon reads); their delays are scaled to it, keeping
+# which side of the timer and of the daemon's budget each falls on.
+#
 #   order       an hvvss application (journal_app.py) takes its FREEZE
 #               during hv_appvss_dev's turn, while the filesystems still
 #               take writes; THAW reaches it after they are thawed
-#   slowapp     an application answers FREEZE after 20 s, with
-#               app_freeze_timeout=30: the request's budget (what the
-#               kernel's 15 s timer leaves) shortens the stage to its
-#               share, and FREEZE is answered E_FAIL in time, before the
-#               kernel's timer (no kernel timeout, no channel lost)
-#   slowhook    a freeze hook that sleeps 20 s, hook_timeout=30: the same
-#   slowfs      every FIFREEZE takes 16 s (failfreeze.so),
+#   slowapp     an application answers FREEZE after 6 s, with
+#               app_freeze_timeout=30 and a 4 s timer: the request's
+#               budget (what the kernel's timer leaves) shortens the stage
+#               to its share, and FREEZE is answered E_FAIL in time,
+#               before the kernel's timer (no kernel timeout, no channel
+#               lost)
+#   slowhook    a freeze hook that sleeps 6 s, hook_timeout=30: the same
+#   slowfs      every FIFREEZE takes 5 s (failfreeze.so),
 #               fs_freeze_timeout=30: the same while the filesystems are
 #               being frozen, and they are thawed as soon as the stuck
 #               calls return
-#   dropped     the kernel's timer is 1 s (-T) and the application takes
-#               3 s: our acknowledgement is dropped without a word; the
-#               second turn never comes, and the daemon thaws
+#   dropped     the kernel's FREEZE timer is 1 s (-T) and the application
+#               takes 1.5 s, well within its share of the 5 s the daemon
+#               counts on: our acknowledgement is dropped without a word;
+#               the second turn never comes, and the daemon thaws
 #   dropped2    the same, and the host's next request comes before our
 #               deadline: it is refused and the daemon thaws at once
 #   killed      the daemon is killed -9 while frozen: the guard thaws, the
 #               kernel answers THAW E_FAIL itself
-#   legacybudget  a legacy application takes 10 s of the kernel's 15 s
-#               to acknowledge FREEZE, then an hvvss application takes 6 s
+#   legacybudget  a legacy application takes 1.5 s of the kernel's 4 s
+#               to acknowledge FREEZE, then an hvvss application takes 4 s
 #               (app_freeze_timeout=10, so that without a budget the
 #               daemon would wait for it past the kernel's timer): the
-#               daemon's turn comes with about 4.5 s left, which its
+#               daemon's turn comes with about 2.5 s left, which its
 #               request carries as a budget (host.h); the machine clamps
 #               its stages to it (txn_budget()), so the application stage
 #               overruns its share and FREEZE is answered failed, in time
@@ -43,8 +51,9 @@
 #   legacy*     an application written against /dev/hv_appvss_dev holds
 #               it (fbsd_legacy_app.py): with app_device empty the daemon
 #               takes the filesystem device's turns only; the
-#               application's veto, its slowness (the daemon's turn comes
-#               with less than 0.5 s left: refused without starting), its
+#               application's veto, its slowness (3.6 s of a 4 s timer:
+#               the daemon's turn comes with less than 0.75 s left,
+#               refused without starting), its
 #               duplicate acknowledgements; and without legacy mode, the
 #               daemon serves as filesystem daemon and says who holds it
 #   dupfreeze   the host's FREEZE twice
@@ -112,7 +121,7 @@ cat >"$WORK/inner.sh" <<EOF2
 DAEMON="$B/tests/hv_vss_daemon_fbsdhost -n -d -c /dev/null -o mounts=/mnt/ext4,/mnt/xfs"
 LEGACY="python3 $TOP/tests/system/fbsd_legacy_app.py /dev/hv_appvss_dev"
 
-run() {	# name [env=value ...] [-o key=value ...] -- sim-args
+run() {	# name [timer=N] [env=value ...] [-o key=value ...] -- sim-args
 	name=\$1
 	shift
 	# FBSD_CASES="a b": only those (when looking into a failure)
@@ -120,18 +129,21 @@ run() {	# name [env=value ...] [-o key=value ...] -- sim-args
 	envs=
 	opts=
 	first=
+	simt=
 	while [ "\$1" != -- ]; do
 		case \$1 in
 		-o) opts="\$opts -o \$2"; shift ;;
 		-c) opts="\$opts -c \$2"; shift ;;
 		first=*) first="sh $WORK/first.sh /dev/hv_appvss_dev \${1#first=}" ;;
 		firstfs=*) first="sh $WORK/first.sh /dev/hv_fsvss_dev \${1#firstfs=}" ;;
+		timer=*) envs="\$envs HVVSS_TEST_FBSD_TIMER=\${1#timer=}"
+		    simt="-T all=\${1#timer=}" ;;
 		*) envs="\$envs \$1" ;;
 		esac
 		shift
 	done
 	shift
-	$B/hv_vss_sim -F /dev/hv_appvss_dev "\$@" /dev/hv_fsvss_dev -- \\
+	$B/hv_vss_sim -F /dev/hv_appvss_dev \$simt "\$@" /dev/hv_fsvss_dev -- \\
 	    \$first env \$envs \$DAEMON \$opts >/tmp/\$name.json 2>/tmp/\$name.log
 	echo "\$name.rc=\$?"
 	python3 - /tmp/\$name.json \$name <<'EOF3'
@@ -160,27 +172,28 @@ EOF3
 }
 
 run order -- -b "sh $WORK/app.sh order" -s hot,freeze,thaw
-run slowapp -o app_freeze_timeout=30 -- -b "sh $WORK/app.sh slowapp 20" \\
-    -s hot,freeze,sleep=7,hot
+run slowapp timer=4 -o app_freeze_timeout=30 -- \\
+    -b "sh $WORK/app.sh slowapp 6" -s hot,freeze,sleep=2.5,hot
 mkdir -p /tmp/slowhooks
-printf '#!/bin/sh\n[ "\$1" = freeze ] && sleep 20\nexit 0\n' >/tmp/slowhooks/10-slow
+printf '#!/bin/sh\n[ "\$1" = freeze ] && sleep 6\nexit 0\n' >/tmp/slowhooks/10-slow
 chmod 0755 /tmp/slowhooks /tmp/slowhooks/10-slow
-run slowhook -o hooks_dir=/tmp/slowhooks -o hook_timeout=30 -- \
-    -s hot,freeze,sleep=7,hot
-run slowfs LD_PRELOAD=$B/tests/failfreeze.so HVVSS_FREEZE_DELAY_MS=16000 \\
-    -o fs_freeze_timeout=30 -- -s hot,freeze,sleep=6,hot
-run dropped -- -T freeze=1 -b "sh $WORK/app.sh dropped 3" \\
-    -s hot,freeze,sleep=16,hot
+run slowhook timer=4 -o hooks_dir=/tmp/slowhooks -o hook_timeout=30 -- \
+    -s hot,freeze,sleep=2.5,hot
+run slowfs timer=4 LD_PRELOAD=$B/tests/failfreeze.so \\
+    HVVSS_FREEZE_DELAY_MS=5000 -o fs_freeze_timeout=30 -- \\
+    -s hot,freeze,sleep=3.5,hot
+run dropped timer=5 -o app_freeze_timeout=30 -- -T freeze=1 \\
+    -b "sh $WORK/app.sh dropped 1.5" -s hot,freeze,sleep=5,hot
 run dropped2 -- -T freeze=1 -b "sh $WORK/app.sh dropped2 3" \
     -s hot,freeze,sleep=3,hot,sleep=2,hot
 run killed -- -x "sh $WORK/kill.sh" -s hot,freeze,exec,thaw
 run legacy -o app_device= -- -b "\$LEGACY /tmp/legacy.alog" -s hot,freeze,thaw
 run legacyveto -o app_device= -- -b "\$LEGACY /tmp/legacyveto.alog FREEZE=fail" \\
     -s hot,freeze,thaw
-run legacyslow -o app_device= -- \\
-    -b "\$LEGACY /tmp/legacyslow.alog FREEZE=14.6" -s hot,freeze,sleep=1,thaw
-run legacybudget -o app_device= -o app_freeze_timeout=10 -- \\
-    -b "\$LEGACY /tmp/legacybudget.alog FREEZE=10 && sh $WORK/app.sh legacybudget 6" \\
+run legacyslow timer=4 -o app_device= -- \\
+    -b "\$LEGACY /tmp/legacyslow.alog FREEZE=3.6" -s hot,freeze,sleep=1,thaw
+run legacybudget timer=4 -o app_device= -o app_freeze_timeout=10 -- \\
+    -b "\$LEGACY /tmp/legacybudget.alog FREEZE=1.5 && sh $WORK/app.sh legacybudget 4" \\
     -s hot,freeze,thaw
 printf '[daemon]\napp_device =\n' >/tmp/reload.conf
 run reload -c /tmp/reload.conf -- -x "sh $WORK/hup.sh" \\
@@ -240,8 +253,10 @@ check "order: the application was told THAW" grep -q '^order.app THAWED' "$out"
 # the kernel's timer mid-stage
 check_eq "slowapp: FREEZE E_FAIL (its share of the budget); served again after" \
     "HOT_BACKUP:S_OK,FREEZE:E_FAIL,HOT_BACKUP:S_OK" "$(get slowapp.results)"
+check "slowapp: the test build takes the kernel's timer for 4 s" \
+    grep -q "slowapp.log .*test build: the kernel's timer is taken for 4 s" "$out"
 check "slowapp: the budget warning at start names the settings" \
-    grep -q 'slowapp.log .*app_freeze_timeout 30000 ms + hook_timeout 3000 ms + fs_freeze_timeout 5000 ms = 38000 ms does not fit' "$out"
+    grep -q "slowapp.log .*app_freeze_timeout 30000 ms + hook_timeout 3000 ms + fs_freeze_timeout 5000 ms = 38000 ms does not fit FreeBSD's 4 s timer for FREEZE (3500 ms usable)" "$out"
 check "slowapp: the application stage failed on its share of the budget" \
     grep -q "slowapp.log .*FREEZE failed: app journal .*no answer to FREEZE within [0-9]* ms" "$out"
 check_eq "slowapp: answered in time: no kernel timeout, no channel lost, no late acknowledgement" \
@@ -264,7 +279,7 @@ check_eq "slowfs: answered in time: no kernel timeout, no channel lost, no late 
     "" "$(get slowfs.events | tr ',' '\n' | grep -E 'kernel_timeout|late_ack')$(grep 'slowfs.log .*not answered 500 ms before' "$out")"
 
 # our acknowledgement dropped by the kernel
-check_eq "dropped: FREEZE E_FAIL (the 1 s timer); served again after" \
+check_eq "dropped: FREEZE E_FAIL (the 1 s FREEZE timer); served again after" \
     "HOT_BACKUP:S_OK,FREEZE:E_FAIL,HOT_BACKUP:S_OK" "$(get dropped.results)"
 check_eq "dropped: the kernel dropped the application device's acknowledgement" \
     "hv_appvss_dev: ack of" "$(get dropped.late_ack)"
@@ -304,14 +319,16 @@ check_eq "legacyveto: the daemon never saw FREEZE" "" \
 check_eq "legacyslow: FREEZE E_FAIL" "HOT_BACKUP:S_OK,FREEZE:E_FAIL,THAW:S_OK" \
     "$(get legacyslow.results)"
 check "legacyslow: the daemon's turn came too late to start: refused at once" \
-    grep -q "legacyslow.log .*hv_fsvss_dev: FREEZE (msgid [0-9]*) came with [0-9]* ms of the kernel's 15 s left: answered failed without starting it" "$out"
+    grep -q "legacyslow.log .*hv_fsvss_dev: FREEZE (msgid [0-9]*) came with [0-9]* ms of the kernel's 4 s left: answered failed without starting it" "$out"
 check_eq "legacyslow: nothing frozen for it" "" \
     "$(grep 'legacyslow.log .*froze ' "$out")"
 check_eq "legacybudget: FREEZE E_FAIL, THAW S_OK" \
     "HOT_BACKUP:S_OK,FREEZE:E_FAIL,THAW:S_OK" \
     "$(get legacybudget.results)"
-check "legacybudget: the daemon's FREEZE came with a budget of under 5 s" \
-    grep -q "legacybudget.log .*host: FREEZE, [1-4][0-9][0-9][0-9] ms to answer" "$out"
+# what the legacy application's 1.5 s left of the 4 s, less the margins
+b=$(sed -n 's/^legacybudget.log .*host: FREEZE, \([0-9]*\) ms to answer.*/\1/p' "$out" | head -n 1)
+check "legacybudget: the daemon's FREEZE came with a budget of under 2.5 s (${b:-none} ms)" \
+    test "${b:-0}" -gt 0 -a "${b:-0}" -lt 2500
 check "legacybudget: the application stage failed on its clamped deadline" \
     grep -q "legacybudget.log .*FREEZE failed: app journal .*no answer to FREEZE within [0-9]* ms" "$out"
 check_eq "legacybudget: answered in time: no kernel timeout, no channel lost" "" \

@@ -103,6 +103,8 @@ check_eq "hv_vss_daemon needs no Linux call" "" \
     "$(printf '%s\n' "$und" | grep -E '^(signalfd|pidfd_open|pidfd_send_signal|mnt_new_table|syncfs|prctl)$')"
 check "hv_vss_daemon is FreeBSD's host backend (the two devices)" \
     eval 'strings "$FB/hv_vss_daemon" | grep -q hv_fsvss_dev'
+check_eq "hv_vss_daemon reads no test knob (HVVSS_TEST_FBSD_TIMER is the test build's)" \
+    "" "$(strings "$FB/hv_vss_daemon" | grep HVVSS_TEST_)"
 # the guard: its sandbox is Capsicum, it thaws by closing what it holds
 und=$(nm -u "$FB/hv_vss_guard" 2>/dev/null | awk '{print $2}' | sed 's/@.*//')
 for sym in cap_enter procctl mlockall recvmsg; do
