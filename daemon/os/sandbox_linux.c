@@ -31,12 +31,13 @@
  * else, no bind, connect or socket (socketpair only), no ioctl but
  * FIONREAD and TCGETS: a subverted engine can talk to its sockets and
  * to its parent, which re-checks everything (privproto.c), and reach no
- * file, socket or program by its name, chrooted or not.  Parent: its hooks inherit its filter (a filter
- * survives fork and execve), so it allows what an ordinary program run
- * as a hook needs (files, processes, identities for runuser, SysV IPC,
- * Unix sockets), plus what the parent itself does (ioctl: FIFREEZE,
- * FITHAW, LOOP_GET_STATUS64; chroot, setres[ug]id, capset, prctl and
- * seccomp, to confine an engine it restarts; mlockall and seccomp for
+ * file, socket or program by its name, chrooted or not.  Parent: its
+ * hooks inherit its filter (a filter survives fork and execve), so it
+ * allows what an ordinary program run as a hook needs (files,
+ * processes, identities for runuser, SysV IPC, Unix sockets), plus what
+ * the parent itself does (ioctl: FIFREEZE, FITHAW, LOOP_GET_STATUS64;
+ * chroot where it may, setres[ug]id, capset, prctl and seccomp, to
+ * confine an engine it restarts; mlockall and seccomp for
  * the guard it starts).  Out of both: mount and pivot_root, ptrace and
  * process_vm_*, module and kexec calls, bpf, perf_event_open, clock and
  * time setting, reboot and swap, unshare and setns, open_by_handle_at,
