@@ -924,7 +924,7 @@ apps_foreach_gone(const struct apps *as,
 }
 
 size_t
-apps_news(struct apps *as, char *buf, size_t len)
+apps_news_peek(const struct apps *as, char *buf, size_t len)
 {
 	size_t n = as->news_n;
 
@@ -933,8 +933,22 @@ apps_news(struct apps *as, char *buf, size_t len)
 		    buf, len, "%s; and %zu more", as->news, n - as->news_told);
 	else
 		snprintf(buf, len, "%s", as->news);
+	return n;
+}
+
+void
+apps_news_clear(struct apps *as)
+{
 	as->news[0] = '\0';
 	as->news_n = as->news_told = 0;
+}
+
+size_t
+apps_news(struct apps *as, char *buf, size_t len)
+{
+	size_t n = apps_news_peek(as, buf, len);
+
+	apps_news_clear(as);
 	return n;
 }
 

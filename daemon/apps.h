@@ -95,5 +95,8 @@ void apps_foreach_gone(
  * the first without them.
  */
 size_t apps_news(struct apps *, char *buf, size_t len);
+/* The same without forgetting them; and forgetting them alone. */
+size_t apps_news_peek(const struct apps *, char *buf, size_t len);
+void apps_news_clear(struct apps *);
 
 #endif /* HVVSS_APPS_H */

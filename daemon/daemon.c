@@ -243,6 +243,9 @@ execute(const struct txn_actions *acts)
 			break;
 		case TA_STAGE: /* for history_note() */
 			break;
+		case TA_FORGET_GONE:
+			apps_news_clear(d.apps);
+			break;
 		case TA_PROGRESS:
 			local_progress(a->text);
 			break;
@@ -510,6 +513,7 @@ local_feed(const struct txn_event *ev)
 
 	q->local = ev->local;
 	q->ms = ev->ms;
+	q->ngone = ev->ngone;
 	pump();
 }
 

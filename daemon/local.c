@@ -28,7 +28,6 @@ static struct {
 	uint64_t local_txid; /* the transaction local_conn awaits */
 	bool local_hold; /* the local FREEZE is a hold */
 	struct holder holder; /* of the last detached hold (holds.h) */
-	char release_why[APPS_REASON_MAX + 96]; /* held_gone()'s, or "" */
 } l;
 
 void
@@ -51,14 +50,23 @@ request(enum txn_op op, unsigned int ms)
 	l.feed(&ev);
 }
 
-/* c asks op of the machine, and awaits its answer. */
+/* c asks the machine (ev, a local request), and awaits its answer. */
+static void
+ask_event(struct ctl_conn *c, const struct txn_event *ev)
+{
+	l.local_conn = c;
+	l.feed(ev);
+	if (l.local_conn == c)
+		l.local_txid = l.txn->id;
+}
+
 static void
 ask(struct ctl_conn *c, enum txn_op op, unsigned int ms)
 {
-	l.local_conn = c;
-	request(op, ms);
-	if (l.local_conn == c)
-		l.local_txid = l.txn->id;
+	struct txn_event ev = {
+	    .kind = TE_HOST_REQUEST, .op = op, .local = true, .ms = ms};
+
+	ask_event(c, &ev);
 }
 
 /* The local requester is gone, or gave up. */
@@ -93,7 +101,6 @@ local_reply(const struct txn_action *a)
 	uint64_t id = a->id;
 	bool ok = a->ok;
 	const char *why = a->text;
-	char gone[sizeof(l.release_why)];
 
 	if (l.release_conn != NULL && a->op == TXN_OP_RELEASE && a->aside) {
 		/* the answer at once to the release-apps being passed on */
@@ -101,13 +108,6 @@ local_reply(const struct txn_action *a)
 		l.release_conn = NULL;
 		ctl_done(c, ok, ok ? NULL : why[0] ? why : "refused");
 		return;
-	}
-	/* the RELEASE's answer, whoever is left to read it */
-	snprintf(gone, sizeof(gone), "%s", l.release_why);
-	l.release_why[0] = '\0';
-	if (ok && gone[0] != '\0') {
-		ok = false;
-		why = gone;
 	}
 	l.local_conn = NULL;
 	if (c == NULL)
@@ -158,33 +158,15 @@ local_hold_apps(
 		l.holder = prev;
 }
 
-/*
- * Applications gone while the hold held them (closed, dropped): the
- * library thaws one whose connection fails while frozen, and a hold
- * freezes no filesystem under it, so the backup taken meanwhile is not
- * consistent for it.  The RELEASE says so (E_FAIL); the next transaction
- * would say it only after that backup was kept.
- */
-static void
-held_gone(void)
-{
-	char gone[APPS_REASON_MAX];
-	size_t n;
-
-	l.release_why[0] = '\0';
-	if (!l.txn->local || !l.txn->hold || l.txn->state != TXN_HELD ||
-	    (n = apps_news(l.apps, gone, sizeof(gone))) == 0)
-		return;
-	snprintf(l.release_why, sizeof(l.release_why),
-	    "%zu registered app%s gone while held, not part of the backup taken meanwhile: %s",
-	    n, n == 1 ? "" : "s", gone);
-	log_warnx("txn %llu: %s", (unsigned long long)l.txn->id, l.release_why);
-	history_end(l.txn->id, false, l.release_why);
-}
-
 void
 local_release_apps(struct ctl_conn *c, void *arg)
 {
+	char gone[APPS_REASON_MAX];
+	struct txn_event ev = {.kind = TE_HOST_REQUEST,
+	    .op = TXN_OP_RELEASE,
+	    .local = true,
+	    .reason = gone};
+
 	/*
 	 * Another request is owed (a hold being taken, say): the release
 	 * still goes to the machine, which decides (a hold being taken is
@@ -206,8 +188,9 @@ local_release_apps(struct ctl_conn *c, void *arg)
 		}
 		return;
 	}
-	held_gone();
-	ask(c, TXN_OP_RELEASE, 0);
+	/* the apps gone since the hold began: the machine judges */
+	ev.ngone = (unsigned int)apps_news_peek(l.apps, gone, sizeof(gone));
+	ask_event(c, &ev);
 }
 
 void

@@ -599,10 +599,39 @@ call_hold_off(struct txn *t, struct txn_actions *out)
 	    "RELEASE of a hold being taken: called off, nothing held");
 }
 
+/*
+ * A detached hold's RELEASE.  Applications gone while it held them
+ * (closed, dropped) were thawed by their library when their connection
+ * failed, and a hold freezes no filesystem under them: the backup taken
+ * meanwhile is not consistent for them, and the RELEASE says so
+ * (E_FAIL), naming them; the next transaction would say it only after
+ * that backup was kept.
+ */
 static void
-on_request(struct txn *t, enum txn_op op, bool local, unsigned int ms,
-    unsigned int budget, struct txn_actions *out)
+release_hold(struct txn *t, struct txn_actions *out, unsigned int ngone,
+    const char *gone)
 {
+	t->op = TXN_OP_RELEASE;
+	t->owe_reply = true;
+	if (ngone == 0) {
+		start_release(t, out, true);
+		return;
+	}
+	snprintf(t->why, sizeof(t->why),
+	    "%u registered app%s gone while held, not part of the backup taken meanwhile: %s",
+	    ngone, ngone == 1 ? "" : "s", gone != NULL ? gone : "");
+	say(t, out, LOG_WARNING, "%s", t->why);
+	act(t, out, TA_FORGET_GONE);
+	start_release(t, out, false);
+}
+
+static void
+on_request(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
+{
+	enum txn_op op = ev->op;
+	bool local = ev->local;
+	unsigned int ms = ev->ms, budget = ev->budget_ms;
+
 	if ((unsigned int)op >= TXN_NOPS)
 		op = TXN_OP_OTHER;
 	if (t->state == TXN_HELD && !local) {
@@ -643,11 +672,9 @@ on_request(struct txn *t, enum txn_op op, bool local, unsigned int ms,
 			    txn_op_name(op));
 		return;
 	case TXN_HELD:
-		if (op == TXN_OP_RELEASE) {
-			t->op = op;
-			t->owe_reply = true;
-			start_release(t, out, true);
-		} else
+		if (op == TXN_OP_RELEASE)
+			release_hold(t, out, ev->ngone, ev->reason);
+		else
 			answer_now(t, out, local, op, false,
 			    "local %s refused: the applications are held (hv_vss_ctl hold); release them first",
 			    txn_op_name(op));
@@ -1047,7 +1074,7 @@ step(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 {
 	switch (ev->kind) {
 	case TE_HOST_REQUEST:
-		on_request(t, ev->op, ev->local, ev->ms, ev->budget_ms, out);
+		on_request(t, ev, out);
 		return;
 	case TE_HOST_LOST:
 	case TE_LOCAL_LOST:

@@ -126,7 +126,10 @@ struct txn_event {
 	 * legacy application's turn, the poll); 0: none */
 	unsigned int budget_ms;
 	bool ok;
+	/* completions: why not ok; a local RELEASE: the registered apps
+	 * gone since its hold began (apps_news_peek()) */
 	const char *reason;
+	unsigned int ngone; /* a local RELEASE: how many (0: none) */
 };
 
 enum txn_action_kind {
@@ -148,6 +151,8 @@ enum txn_action_kind {
 	TA_PROGRESS, /* .text: a stage done, for the local requester */
 	TA_BEGIN, /* a new transaction .id, serving .op for .local */
 	TA_STAGE, /* .stage of the transaction ended (history, metrics) */
+	TA_FORGET_GONE, /* the apps gone named in a RELEASE are in its
+	                 * verdict: forget them (apps_news()) */
 	TA_NKINDS
 };
 

@@ -131,6 +131,7 @@ kinds(void)
 	    [TA_HOOKS_FREEZE] = 'H',
 	    [TA_HOOKS_ABORT] = 'B',
 	    [TA_HOOKS_THAW] = 'h',
+	    [TA_FORGET_GONE] = 'g',
 	    [TA_LOG] = 0, /* and TA_BEGIN, TA_STAGE, TA_PROGRESS */
 	};
 	size_t i, n = 0;
@@ -769,6 +770,53 @@ test_hold(void **state)
 	assert_string_equal(kinds(), "dF");
 }
 
+/* Apps gone while held: the RELEASE says E_FAIL, naming them, and has
+ * their departures forgotten; none gone, or no hold: S_OK, kept. */
+static void
+test_hold_apps_gone(void **state)
+{
+	struct txn_event rel = {.kind = TE_HOST_REQUEST,
+	    .op = TXN_OP_RELEASE,
+	    .local = true,
+	    .ngone = 2,
+	    .reason = "app db (pid 41, uid 26): closed; app web (pid 42, "
+	              "uid 33): dropped"};
+
+	feed_local(TXN_OP_HOLD, 30000);
+	feed(TE_APPS_FROZEN, 0, true);
+	assert_int_equal(t.state, TXN_HELD);
+	out.n = 0;
+	step_into_out(&rel);
+	complete_hooks();
+	assert_string_equal(kinds(), "gldhT");
+	assert_true(logged("2 registered apps gone while held, not part of "
+	                   "the backup taken meanwhile: app db (pid 41"));
+	feed(TE_APPS_THAWED, 0, true);
+	assert_int_equal(replied(), R_FAIL);
+	assert_true(replied_local());
+	assert_non_null(
+	    strstr(reply_text(), "2 registered apps gone while held"));
+	assert_int_equal(t.state, TXN_IDLE);
+
+	/* nothing held: nothing to judge, nothing forgotten */
+	out.n = 0;
+	step_into_out(&rel);
+	assert_string_equal(kinds(), "R");
+	assert_int_equal(replied(), R_OK);
+
+	/* held, none gone: S_OK */
+	rel.ngone = 0;
+	rel.reason = "";
+	feed_local(TXN_OP_HOLD, 30000);
+	feed(TE_APPS_FROZEN, 0, true);
+	out.n = 0;
+	step_into_out(&rel);
+	complete_hooks();
+	assert_string_equal(kinds(), "ldhT");
+	feed(TE_APPS_THAWED, 0, true);
+	assert_int_equal(replied(), R_OK);
+}
+
 /* The hold's lease releases the apps; the late RELEASE says E_FAIL. */
 static void
 test_hold_lease(void **state)
@@ -1307,6 +1355,7 @@ main(void)
 	    cmocka_unit_test_setup(test_full_backup, setup),
 	    cmocka_unit_test_setup(test_thaw_idle, setup),
 	    cmocka_unit_test_setup(test_thawed_behind, setup),
+	    cmocka_unit_test_setup(test_hold_apps_gone, setup),
 	    cmocka_unit_test_setup(test_freeze_while_frozen, setup),
 	    cmocka_unit_test_setup(test_unknown_op, setup),
 	    cmocka_unit_test_setup(test_app_veto, setup),

@@ -241,6 +241,9 @@ struct world {
 	struct job hook_freeze, hook_thaw; /* a hooks stage runs */
 	bool fs_thaw; /* the fs job is a thaw */
 	struct job deadline, lease;
+	/* the RELEASE being fed named apps gone while held (in its step
+	 * only, so not in the key) */
+	bool rel_gone;
 };
 
 struct sys {
@@ -441,6 +444,13 @@ world_event(struct sys *s, const struct txn_event *ev)
 		world_request(s, ev->op, ev->local,
 		    ev->local && ev->op == TXN_OP_RELEASE &&
 		        ev->ms == REL_ASIDE_MS);
+		w->rel_gone =
+		    ev->local && ev->op == TXN_OP_RELEASE && ev->ngone > 0;
+		/* an app that left a hold was thawed by its library: the
+		 * other agent's backup is not consistent for it */
+		if (w->rel_gone && ev->ms != REL_ASIDE_MS &&
+		    w->loc.thaw_into == SNAP_HELD)
+			w->loc.thaw_into = SNAP_BROKEN;
 		break;
 	case EV_KERNEL_TIMEOUT:
 		w->host.req = RQ_TIMED_OUT;
@@ -565,7 +575,8 @@ world_reply(
 		    w->apps_hold, w->hooks_owe);
 		CHECK(s, p->thaw_into != SNAP_BROKEN,
 		    "RELEASE answered S_OK, but the apps were released before "
-		    "it came: the other agent's backup may be inconsistent");
+		    "it came, or left while held: the other agent's backup "
+		    "may be inconsistent");
 		break;
 	case TXN_OP_FREEZE:
 		CHECK(s,
@@ -709,6 +720,11 @@ world_action(struct sys *s, const struct txn_action *a,
 		break;
 	case TA_STAGE:
 		CHECK(s, a->stage <= TXN_STAGE_END, "stage %d", a->stage);
+		break;
+	case TA_FORGET_GONE:
+		CHECK(s, w->rel_gone,
+		    "apps' departures forgotten, but no "
+		    "RELEASE named any");
 		break;
 	case TA_PROGRESS:
 		CHECK(s, s->t.local && owed(&w->loc) && a->text[0] != '\0',
@@ -1055,6 +1071,11 @@ events(const struct sys *s, struct mev *m)
 		add(m, &n, TE_HOST_REQUEST, 0, TXN_OP_RELEASE, false,
 		    "local RELEASE", s)
 		    ->ev.local = true;
+		e = add(m, &n, TE_HOST_REQUEST, 0, TXN_OP_RELEASE, false,
+		    "local RELEASE, an app gone while held", s);
+		e->ev.local = true;
+		e->ev.ngone = 1;
+		e->ev.reason = "app db (pid 41, uid 26): closed";
 	} else {
 		/* a second client's release-apps: local.c passes it on */
 		e = add(m, &n, TE_HOST_REQUEST, 0, TXN_OP_RELEASE, false,
