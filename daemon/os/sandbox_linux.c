@@ -126,7 +126,8 @@ static const struct call engine_calls[] = {
 
 static const struct call parent_calls[] = {
     COMMON_CALLS,
-    /* the sockets it binds for its engine, and its hooks' */
+    /* the sockets a restarted engine binds before it confines itself
+     * (it inherits this filter), and its hooks' */
     {"socket", 0, AF_UNIX, "socket(AF_UNIX)"},
     /* FIFREEZE, FITHAW, LOOP_GET_STATUS64, and whatever a hook asks */
     {"ioctl", ANY, 0, NULL},
