@@ -237,31 +237,15 @@ metrics_text(size_t *len)
 	return text;
 }
 
-int
-metrics_write(const char *path)
+/* Hand j to the writer, or to the one under way. */
+static int
+queue_job(struct job *j)
 {
 	pthread_attr_t attr;
 	pthread_t tid;
-	struct job *j, *old = NULL;
-	FILE *f;
+	struct job *old;
 	int rc;
 
-	if ((j = calloc(1, sizeof(*j))) == NULL)
-		return -ENOMEM;
-	if (snprintf(j->path, sizeof(j->path), "%s", path) >=
-	    (int)sizeof(j->path)) {
-		free(j);
-		return -ENAMETOOLONG;
-	}
-	if ((f = open_memstream(&j->text, &j->len)) == NULL) {
-		free(j);
-		return -ENOMEM;
-	}
-	format(f);
-	if (fclose(f) != 0) {
-		job_free(j);
-		return -ENOMEM;
-	}
 	pthread_mutex_lock(&lock);
 	if (writing) {
 		/* the writer under way takes it when it is done */
@@ -285,4 +269,55 @@ metrics_write(const char *path)
 		return -rc;
 	}
 	return 0;
+}
+
+/* A job for path, its text to be filled in; NULL and *rc if none. */
+static struct job *
+new_job(const char *path, int *rc)
+{
+	struct job *j;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		*rc = -ENOMEM;
+		return NULL;
+	}
+	if (snprintf(j->path, sizeof(j->path), "%s", path) >=
+	    (int)sizeof(j->path)) {
+		free(j);
+		*rc = -ENAMETOOLONG;
+		return NULL;
+	}
+	return j;
+}
+
+int
+metrics_write(const char *path)
+{
+	struct job *j;
+	int rc;
+
+	if ((j = new_job(path, &rc)) == NULL)
+		return rc;
+	if ((j->text = metrics_text(&j->len)) == NULL) {
+		job_free(j);
+		return -ENOMEM;
+	}
+	return queue_job(j);
+}
+
+int
+metrics_write_text(const char *path, const char *text, size_t len)
+{
+	struct job *j;
+	int rc;
+
+	if ((j = new_job(path, &rc)) == NULL)
+		return rc;
+	if ((j->text = malloc(len > 0 ? len : 1)) == NULL) {
+		job_free(j);
+		return -ENOMEM;
+	}
+	memcpy(j->text, text, len);
+	j->len = len;
+	return queue_job(j);
 }

@@ -18,8 +18,14 @@
 void metrics_backup(bool backup, bool local, bool ok, const char *culprit,
     uint64_t freeze_us, uint64_t frozen_us, bool lease_expired);
 void metrics_guard_thaw(void);
-/* Write them to path atomically; -errno. */
+/*
+ * Write them to path atomically, on a thread of its own (the file may
+ * sit on a filesystem someone froze); a write asked for while one is
+ * under way replaces any that waited.  0 or -errno.
+ */
 int metrics_write(const char *path);
+/* The same for text made elsewhere (the engine's, in the parent). */
+int metrics_write_text(const char *path, const char *text, size_t len);
 /* The textfile's text (malloc'd, *len bytes), for another process to
  * write (the privileged parent); NULL on failure. */
 char *metrics_text(size_t *len);

@@ -40,7 +40,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -56,6 +55,7 @@
 #include "hooks.h"
 #include "host.h"
 #include "log.h"
+#include "metrics.h"
 #include "mountwatch.h"
 #include "os/devstack.h"
 #include "os/proc.h"
@@ -106,16 +106,6 @@ struct priv {
 	unsigned int arm_ms; /* the lease last armed, for a new guard */
 	unsigned char *buf; /* MSG_MAX bytes */
 };
-
-/*
- * A metrics write in flight (a detached thread), and the text that came
- * meanwhile: the newest only, written when the one in flight is done
- * (so a burst of transactions ends with the file as the last one left
- * it, and a write stuck on a frozen filesystem holds one text, no more).
- */
-static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
-static bool metrics_writing;
-static struct mjob *metrics_next;
 
 /*
  * The host device, kept open by the parent across its engines: a
@@ -785,80 +775,19 @@ do_plan(struct priv *p)
 	plan_free(&pl);
 }
 
-struct mjob {
-	char path[CONF_PATH_MAX];
-	size_t len;
-	char text[];
-};
-
-/* The writer thread: the file may sit on a filesystem someone froze. */
-static void *
-metrics_job(void *arg)
-{
-	struct mjob *j = arg;
-	char tmp[sizeof(j->path) + 8];
-	int fd;
-
-	while (j != NULL) {
-		snprintf(tmp, sizeof(tmp), "%s.tmp", j->path);
-		(void)unlink(tmp); /* a leftover of a crash */
-		fd = open(tmp,
-		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-		if (fd != -1) {
-			if (write(fd, j->text, j->len) != (ssize_t)j->len ||
-			    close(fd) != 0 || rename(tmp, j->path) != 0)
-				(void)unlink(tmp);
-		}
-		free(j);
-		pthread_mutex_lock(&metrics_lock);
-		if ((j = metrics_next) == NULL)
-			metrics_writing = false;
-		metrics_next = NULL;
-		pthread_mutex_unlock(&metrics_lock);
-	}
-	return NULL;
-}
-
+/* The engine's text, to the parent's own metrics_file (metrics.c). */
 static void
 do_metrics(struct priv *p, const struct priv_req *r, const unsigned char *text)
 {
-	pthread_attr_t attr;
-	pthread_t tid;
-	struct mjob *j;
 	int rc;
 
 	if (p->c->metrics_file[0] == '\0') {
 		reply(p, PRIV_METRICS, 0, -ENOENT, 0, "no metrics_file", -1);
 		return;
 	}
-	if ((j = malloc(sizeof(*j) + r->arg)) == NULL) {
-		reply(p, PRIV_METRICS, 0, -ENOMEM, 0, "metrics", -1);
-		return;
-	}
-	snprintf(j->path, sizeof(j->path), "%s", p->c->metrics_file);
-	j->len = r->arg;
-	memcpy(j->text, text, r->arg);
-	pthread_mutex_lock(&metrics_lock);
-	if (metrics_writing) {
-		/* the writer takes it when it is done */
-		free(metrics_next);
-		metrics_next = j;
-		pthread_mutex_unlock(&metrics_lock);
-		reply(p, PRIV_METRICS, 0, 0, r->arg, "queued", -1);
-		return;
-	}
-	metrics_writing = true;
-	pthread_mutex_unlock(&metrics_lock);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	rc = pthread_create(&tid, &attr, metrics_job, j);
-	pthread_attr_destroy(&attr);
-	if (rc != 0) {
-		free(j);
-		pthread_mutex_lock(&metrics_lock);
-		metrics_writing = false;
-		pthread_mutex_unlock(&metrics_lock);
-		reply(p, PRIV_METRICS, 0, -rc, 0, "metrics thread", -1);
+	if ((rc = metrics_write_text(
+	         p->c->metrics_file, (const char *)text, r->arg)) < 0) {
+		reply(p, PRIV_METRICS, 0, rc, 0, "metrics", -1);
 		return;
 	}
 	reply(p, PRIV_METRICS, 0, 0, r->arg, NULL, -1);
