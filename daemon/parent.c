@@ -218,6 +218,7 @@ reload_cb(evutil_socket_t fd, short what, void *arg)
 	conf_clear(p.c);
 	*p.c = p.next;
 	p.next_valid = false;
+	privsep_conf_changed(p.ps);
 	log_info("parent: configuration reloaded from %s", p.conf_path);
 }
 

@@ -147,8 +147,19 @@ priv_device_renew(const struct conf *c)
 bool
 priv_idle(const struct priv *p)
 {
-	return !p->st.busy && p->st.tx != PRIV_TX_FROZEN && !p->dead &&
-	    freezer_nfrozen(p->freezer) == 0;
+	/* not between the freeze hooks and the thaw (or abort) hooks
+	 * either: those must come from one hooks_dir */
+	return !p->st.busy && p->st.tx != PRIV_TX_FROZEN &&
+	    !p->st.hooks_frozen && !p->dead && freezer_nfrozen(p->freezer) == 0;
+}
+
+void
+priv_conf_changed(struct priv *p)
+{
+	if (p->planned)
+		plan_free(&p->plan);
+	p->planned = false;
+	p->reusable = false;
 }
 
 uint64_t
@@ -566,10 +577,12 @@ do_request(struct priv *p)
 		return;
 	case PRIV_FREEZE:
 		p->reusable = false; /* one FREEZE each */
-		/* hooks may have run for seconds since this txn's CHECK */
-		if (p->mw != NULL && mountwatch_changed(p->mw)) {
+		/* hooks may have run for seconds since this txn's CHECK; a
+		 * SIGHUP meanwhile dropped its plan (priv_conf_changed()) */
+		if (!p->planned ||
+		    (p->mw != NULL && mountwatch_changed(p->mw))) {
 			log_info(
-			    "priv: txn %llu: the mount table changed since its plan: planned anew",
+			    "priv: txn %llu: the mount table or the configuration changed since its plan: planned anew",
 			    (unsigned long long)p->cur.txid);
 			if (plan_anew(p) == -1)
 				return;

@@ -94,8 +94,12 @@ int priv_device_renew(const struct conf *);
 /* The same if it is open; 0 if not. */
 int priv_device_reopen(const struct conf *);
 
-/* No stage runs and nothing is frozen: the configuration may change. */
+/* No stage runs, nothing is frozen, no hook owes its thaw: the
+ * configuration may change. */
 bool priv_idle(const struct priv *);
+/* It did (SIGHUP): a plan made by the old one is dropped, and the next
+ * FREEZE plans anew (CHECK and FREEZE may straddle the reload). */
+void priv_conf_changed(struct priv *);
 
 /* The configuration file CONF opens (hv_vss_daemon -c's); NULL: none. */
 void priv_set_conf_path(const char *);

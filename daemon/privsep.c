@@ -367,6 +367,13 @@ privsep_idle(const struct privsep *ps)
 }
 
 void
+privsep_conf_changed(struct privsep *ps)
+{
+	if (ps->priv != NULL)
+		priv_conf_changed(ps->priv);
+}
+
+void
 privsep_set_record(struct privsep *ps, struct record *r)
 {
 	ps->record = r;

@@ -78,6 +78,8 @@ int privsep_signal(const struct privsep *, int sig);
 
 /* No engine's stage runs and nothing is frozen (priv_idle()). */
 bool privsep_idle(const struct privsep *);
+/* The parent's configuration was swapped (priv_conf_changed()). */
+void privsep_conf_changed(struct privsep *);
 
 /* The ownership record each frozen filesystem is named in (priv.h). */
 void privsep_set_record(struct privsep *, struct record *);

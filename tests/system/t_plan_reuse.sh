@@ -3,10 +3,12 @@
 # the mount table stays as it was (daemon/mountwatch.h); any mount,
 # unmount or remount in between makes it read the table again.
 #
-# Three backups of /mnt/a and /mnt/b, each with a command run between
+# Four backups of /mnt/a and /mnt/b, each with a command run between
 # HOT_BACKUP and FREEZE (-s hot,exec,freeze,exec,thaw): nothing; a tmpfs
 # mounted elsewhere; /mnt/b remounted read-only, which the new plan must
-# leave out (a stale plan would try to freeze it).
+# leave out (a stale plan would try to freeze it); the configuration
+# changed to allow /mnt/a alone and SIGHUP, which the FREEZE must obey
+# (the privilege split's parent once froze by the HOT_BACKUP's plan).
 . "$(dirname "$0")/lib.sh"
 need_root
 need_cmd mkfs.ext4 python3
@@ -24,16 +26,26 @@ case $CHANGE in
 none) ;;
 tmpfs) mkdir -p /tmp/x && mount -t tmpfs none /tmp/x ;;
 ro) mount -o remount,ro /mnt/b ;;
+hup)
+	printf '[daemon]\nmounts = /mnt/a\n' >/tmp/hup.conf
+	kill -HUP "$(cat /tmp/daemon.pid)"
+	# the parent applies it at once, being idle between the two
+	i=0
+	while ! grep -q 'configuration reloaded' /tmp/hup.log && [ $i -lt 40 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done ;;
 esac
 EOF2
 
 cat >"$WORK/inner.sh" <<EOF2
 #!/bin/sh
-for change in none tmpfs ro; do
+for change in none tmpfs hup ro; do
 	rm -f /tmp/between.done
+	printf '[daemon]\\nmounts = /mnt/a,/mnt/b\\n' >/tmp/\$change.conf
 	CHANGE=\$change $B/hv_vss_sim -s hot,exec,freeze,exec,thaw \\
 	    -x "sh $WORK/between.sh" /dev/vmbus/hv_vss -- \\
-	    $B/hv_vss_daemon -n -d -c /dev/null -o mounts=/mnt/a,/mnt/b \\
+	    sh -c "echo \\\$\\\$ >/tmp/daemon.pid; exec $B/hv_vss_daemon -n -d -c /tmp/\$change.conf" \\
 	    >/tmp/\$change.json 2>/tmp/\$change.log
 	echo "\$change.rc=\$?"
 	python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sys.argv[2] + ".results=" + ",".join(q["op"]+":"+q["result"] for q in r["backups"][0]["requests"]))' /tmp/\$change.json \$change
@@ -51,7 +63,7 @@ reused() { grep -q "^$1.log .*plan: the mount table is as at HOT_BACKUP" "$out";
 froze() { sed -n "s/^$1.log .*froze [0-9]* filesystems* in .*: //p" "$out"; }
 grep -v 'plan: skip /[a-z]* (\(overlay\|tmpfs\|proc\))' "$out" | sed 's/^/# /'
 check_eq "sandbox exit" 0 "$rc"
-for c in none tmpfs ro; do
+for c in none tmpfs hup ro; do
 	check_eq "$c: every request answered S_OK" \
 	    "HOT_BACKUP:S_OK,FREEZE:S_OK,THAW:S_OK" "$(get $c.results)"
 done
@@ -65,4 +77,8 @@ check "/mnt/b remounted read-only: the plan is made anew" \
 check_eq "/mnt/b remounted read-only: only /mnt/a frozen" "/mnt/a" "$(froze ro)"
 check "/mnt/b remounted read-only: the new plan says why it is left out" \
     grep -q '^ro.log .*plan: skip /mnt/b (ext4): read-only' "$out"
+check "SIGHUP between: the parent reloaded before the FREEZE" \
+    grep -q '^hup.log .*configuration reloaded' "$out"
+check_eq "SIGHUP to mounts = /mnt/a between: only /mnt/a frozen" "/mnt/a" \
+    "$(froze hup)"
 finish
