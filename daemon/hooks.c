@@ -170,6 +170,15 @@ set_why(struct hooks_entry *e, enum hooks_status status, const char *fmt, ...)
 }
 
 /* [A-Za-z0-9_][A-Za-z0-9_.-]*, as run-parts(8) and cron take them. */
+static bool valid_name(const char *);
+static bool leftover(const char *);
+
+bool
+hooks_name_ok(const char *name)
+{
+	return valid_name(name) && !leftover(name);
+}
+
 static bool
 valid_name(const char *name)
 {

@@ -166,6 +166,12 @@ size_t hooks_pending(const struct hooks *, uint64_t txid, enum hooks_phase);
  */
 void hooks_output(struct hooks *, hooks_emit_fn, void *);
 
+/*
+ * Whether a directory entry's name is a hook's (the rule at the top, by
+ * name only: it may still be refused when looked at, or skipped).
+ */
+bool hooks_name_ok(const char *name);
+
 /* "freeze", "thaw", "abort". */
 const char *hooks_phase_name(enum hooks_phase);
 

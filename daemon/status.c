@@ -15,6 +15,7 @@
 
 #include "apps.h"
 #include "history.h"
+#include "hooks.h"
 #include "log.h"
 #include "os/devstack.h"
 #include "plan.h"
@@ -273,16 +274,15 @@ plan_hooks(const char *dir)
 	int i, n, k = 0;
 
 	if ((n = scandir(dir, &names, NULL, alphasort)) < 0)
-		n = 0;
+		return calloc(1, sizeof(*out));
 	if ((out = calloc((size_t)n + 1, sizeof(*out))) != NULL)
 		for (i = 0; i < n; i++)
-			if (names[i]->d_name[0] != '.' &&
+			if (hooks_name_ok(names[i]->d_name) &&
 			    (out[k] = strdup(names[i]->d_name)) != NULL)
 				k++;
 	for (i = 0; i < n; i++)
 		free(names[i]);
-	if (n > 0)
-		free(names);
+	free(names);
 	return out;
 }
 

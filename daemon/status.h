@@ -48,8 +48,9 @@ struct plan;
 void plan_render(const struct plan *, const struct conf *, const struct apps *,
     char *const *hooks, bool json, struct evbuffer *);
 /*
- * The entries of dir that look like hooks (no leading dot), in name
- * order, NULL-terminated; none if it cannot be read.  NULL only if out
+ * The entries of dir named as hooks (hooks_name_ok(): no editor or
+ * package leftovers), in name order, NULL-terminated; none if it cannot
+ * be read.  NULL only if out
  * of memory.  Free with plan_hooks_free().
  */
 char **plan_hooks(const char *dir);

@@ -110,9 +110,10 @@ wait_idle() {	# name [ctl args]: until status says idle, not frozen (5 s)
 # --- A ---------------------------------------------------------------------
 # Without CAP_CHOWN, as the systemd unit runs it: both sockets are
 # born in their group (daemon/sockgroup.c), not chown()-ed to it.
-# two hooks, which plan lists (this session runs no backup)
+# two hooks, which plan lists (this session runs no backup), and what is
+# no hook: a dot file, a package's and an editor's leftovers
 mkdir -p -m 0755 /tmp/hooks.d
-for h in 20-web 10-db .hidden; do
+for h in 20-web 10-db .hidden 10-db.dpkg-old 20-web~; do
 	printf '#!/bin/sh\nexit 0\n' >/tmp/hooks.d/$h
 	chmod 0755 /tmp/hooks.d/$h
 done

@@ -55,7 +55,7 @@ check "plan: every other mount skipped, with the reason" \
     test "$(get plan.skipsdev)" -ge 5
 check_eq "plan --json: filesystems, answer, a reason for every skip" \
     "['/mnt/a'] S_OK True" "$(get planj.parsed)"
-check_eq "plan: the hooks the privileged parent would run, in name order" \
+check_eq "plan: the hooks the privileged parent would run, in name order, no leftovers" \
     " /tmp/hooks.d/10-db| /tmp/hooks.d/20-web|" "$(get plan.hooks)"
 check_eq "plan --json: the same hooks" "['10-db', '20-web']" \
     "$(get planj.hooks)"
