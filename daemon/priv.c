@@ -97,6 +97,7 @@ struct priv {
 	bool dead; /* the engine is gone: waiting for a job to end */
 	bool behind; /* ... in its frozen window (priv_thawed_behind()) */
 	unsigned int nbehind; /* what was frozen then */
+	unsigned int told; /* told of one behind, no FREEZE since: 0 none */
 	struct mountwatch *mw;
 	struct record *record; /* NULL: none (tests) */
 	struct event *gwait; /* a FREEZE waiting for the guard's hello */
@@ -577,6 +578,7 @@ do_request(struct priv *p)
 		return;
 	case PRIV_FREEZE:
 		p->reusable = false; /* one FREEZE each */
+		p->told = 0; /* the engine forgot what it was told */
 		/* hooks may have run for seconds since this txn's CHECK; a
 		 * SIGHUP meanwhile dropped its plan (priv_conf_changed()) */
 		if (!p->planned ||
@@ -985,13 +987,21 @@ event_to_engine(struct priv *p, enum priv_event type, int32_t status,
 bool
 priv_thawed_behind(const struct priv *p, unsigned int *n)
 {
-	*n = p->nbehind;
-	return p->dead && p->behind;
+	if (p->dead && p->behind) {
+		*n = p->nbehind;
+		return true;
+	}
+	/* told and gone before a FREEZE: the host's THAW may still come,
+	 * so the next engine is told again (if the told one answered it,
+	 * a second THAW gets E_FAIL too: the safe side) */
+	*n = p->told;
+	return p->dead && p->told > 0;
 }
 
 void
 priv_tell_thawed_behind(struct priv *p, unsigned int n)
 {
+	p->told = n > 0 ? n : 1;
 	event_to_engine(p, PRIV_EV_THAWED_BEHIND, 0, n,
 	    "a previous engine or daemon died in its frozen window");
 }
