@@ -4,7 +4,9 @@
 # (twice) that successor is killed too before the THAW, or (hup) the
 # parent gets SIGHUP: the host's THAW for that snapshot must still be
 # E_FAIL, not S_OK (the told state dies with the engine that was told),
-# and the next backup is good.  thawed_twice_inner.sh runs in the sandbox.
+# and the next backup is good.  Also (daemon) with privsep = no and yes:
+# the whole daemon killed in the window, and the one started again
+# killed too once told, before the THAW; a third one must still fail it.  thawed_twice_inner.sh runs in the sandbox.
 . "$(dirname "$0")/lib.sh"
 need_root
 need_cmd mkfs.ext4 fsfreeze python3
@@ -12,9 +14,9 @@ workdir
 if id -u hvvss >/dev/null 2>&1; then USER_=hvvss; else USER_=nobody; fi
 mkimage ext4 32M "$WORK/a.img" || bail "mkfs.ext4"
 
-for k in twice hup; do
+for k in yes.twice yes.hup no.daemon yes.daemon; do
 	"$SANDBOX" -t 60 -r "$TOP" -r "$B" -e B="$B" -e USER_="$USER_" \
-	    -e KILL=$k -m "$WORK/a.img:/mnt/a" -- \
+	    -e PRIVSEP=${k%.*} -e KILL=${k#*.} -m "$WORK/a.img:/mnt/a" -- \
 	    sh "$TOP/tests/system/thawed_twice_inner.sh" >"$WORK/out.$k" 2>&1
 	rc=$?
 	get() { sed -n "s/^$1=//p" "$WORK/out.$k" | head -n 1; }
