@@ -607,6 +607,22 @@ call_hold_off(struct txn *t, struct txn_actions *out)
  * (E_FAIL), naming them; the next transaction would say it only after
  * that backup was kept.
  */
+/*
+ * The names did not fit: end at the last whole one, not in the middle of
+ * a name, and say that more are left out (the count says how many).
+ */
+static void
+cut_names(char *why, size_t len)
+{
+	static const char more[] = "; and more";
+	char *p;
+
+	why[len - sizeof(more)] = '\0';
+	if ((p = strrchr(why, ';')) != NULL)
+		*p = '\0';
+	snprintf(why + strlen(why), len - strlen(why), "%s", more);
+}
+
 static void
 release_hold(struct txn *t, struct txn_actions *out, unsigned int ngone,
     const char *gone)
@@ -617,9 +633,11 @@ release_hold(struct txn *t, struct txn_actions *out, unsigned int ngone,
 		start_release(t, out, true);
 		return;
 	}
-	snprintf(t->why, sizeof(t->why),
-	    "%u registered app%s gone while held, not part of the backup taken meanwhile: %s",
-	    ngone, ngone == 1 ? "" : "s", gone != NULL ? gone : "");
+	if ((size_t)snprintf(t->why, sizeof(t->why),
+	        "%u registered app%s gone while held, not part of the backup taken meanwhile: %s",
+	        ngone, ngone == 1 ? "" : "s",
+	        gone != NULL ? gone : "") >= sizeof(t->why))
+		cut_names(t->why, sizeof(t->why));
 	say(t, out, LOG_WARNING, "%s", t->why);
 	act(t, out, TA_FORGET_GONE);
 	start_release(t, out, false);
