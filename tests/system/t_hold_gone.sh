@@ -4,7 +4,7 @@
 # that fit, whole, and "and more" (the reason was once cut in the middle
 # of a name, the rest lost without a word); one gone while another
 # registers: the release names the gone one; two releases at once: one
-# names the gone app, the other is refused, both fail; a release after
+# names the gone app; a release after
 # the hold's lease fails saying so; an app gone while the hold waits for
 # its FROZEN fails the hold, naming it; the next hold is good.
 # hold_gone_inner.sh runs inside the sandbox.
@@ -35,8 +35,10 @@ check_eq "one gone, another registered: hold 0, release 1" "0 1" \
 check "... naming the gone one only" grep -q \
     "^swap.err=hv_vss_ctl: 1 registered app gone while held, not part of the backup taken meanwhile: app journal (pid [0-9]*, uid 0): closed *$" \
     "$out"
-check_eq "two releases at once: both fail" "0 1 1" \
-    "$(get twice.hold.rc) $(get twice.a.rc) $(get twice.b.rc)"
+# the other: refused while the first runs, or, if it comes after, S_OK
+# for a release with nothing held (as a THAW with nothing frozen)
+check_eq "two releases at once: the hold 0, at least one fails" "0 yes" \
+    "$(get twice.hold.rc) $([ "$(get twice.a.rc)$(get twice.b.rc)" != 00 ] && echo yes || echo no)"
 check "... one of them names the gone app" grep -q \
     "^twice\.[ab]\.err=hv_vss_ctl: 1 registered app gone while held" "$out"
 check_eq "a release after the lease: fails" "0 1" \
