@@ -6,7 +6,8 @@
 # the THAW will fail, then (KILL=twice) kill that one too before the
 # host's THAW, or (KILL=hup) send the parent SIGHUP; or (KILL=daemon,
 # PRIVSEP no or yes) kill -9 the whole daemon, and the one started
-# again (as Restart= would) once it has been told, and start a third.
+# again (as Restart= would) once it has been told, and start a third;
+# or (KILL=once) kill the engine once, in the sim's STEPS.
 set -u
 DEV=/dev/vmbus/hv_vss
 OUT=/tmp/keys
@@ -28,6 +29,8 @@ if [ "$KILL" = daemon ]; then
 	kill -9 \$(cat /tmp/daemon.pid.2)
 	for i in \$(seq 1 100); do [ -s /tmp/daemon.pid.3 ] && break; sleep 0.05; done
 	sleep 0.3
+elif [ "$KILL" = once ]; then
+	for i in \$(seq 1 40); do [ \$(engines) -ge 2 ] && break; sleep 0.05; done
 elif [ "$KILL" = twice ]; then
 	kill -9 \$(engine)
 	for i in \$(seq 1 100); do [ \$(engines) -ge 3 ] && break; sleep 0.05; done
@@ -47,7 +50,7 @@ for n in 1 2 3; do
 done
 EOF2
 
-$B/hv_vss_sim -n 2 -s hot,freeze,exec,sleep=1,thaw,sleep=0.5 \
+$B/hv_vss_sim -n 2 -s ${STEPS:-hot,freeze,exec,sleep=1,thaw},sleep=0.5 \
     -x "sh /tmp/window.sh" $DEV -- \
     sh /tmp/loop.sh \
     >/tmp/sim.json 2>/tmp/daemon.log
