@@ -600,14 +600,6 @@ call_hold_off(struct txn *t, struct txn_actions *out)
 }
 
 /*
- * A detached hold's RELEASE.  Applications gone while it held them
- * (closed, dropped) were thawed by their library when their connection
- * failed, and a hold freezes no filesystem under them: the backup taken
- * meanwhile is not consistent for them, and the RELEASE says so
- * (E_FAIL), naming them; the next transaction would say it only after
- * that backup was kept.
- */
-/*
  * The names did not fit: end at the last whole one, not in the middle of
  * a name, and say that more are left out (the count says how many).
  */
@@ -623,6 +615,14 @@ cut_names(char *why, size_t len)
 	snprintf(why + strlen(why), len - strlen(why), "%s", more);
 }
 
+/*
+ * A detached hold's RELEASE.  Applications gone while it held them
+ * (closed, dropped) were thawed by their library when their connection
+ * failed, and a hold freezes no filesystem under them: the backup taken
+ * meanwhile is not consistent for them, and the RELEASE says so
+ * (E_FAIL), naming them; the next transaction would say it only after
+ * that backup was kept.
+ */
 static void
 release_hold(struct txn *t, struct txn_actions *out, unsigned int ngone,
     const char *gone)
