@@ -46,7 +46,6 @@
 #include "util.h"
 #include "work.h"
 
-#define RETHAW_SECONDS 2 /* between tries of a thaw that failed */
 #define QUEUE_MAX 16
 
 static struct {
@@ -62,9 +61,8 @@ static struct {
 	struct apps *apps;
 	struct ctl *ctl;
 	uint64_t lease_until_us; /* monotonic; 0: no lease */
-	struct event *rethaw_ev; /* what failed to thaw, tried again */
-	struct event *deadline_ev, *lease_ev;
-	uint64_t deadline_id, lease_id;
+	struct event *deadline_ev, *lease_ev, *rethaw_ev;
+	uint64_t deadline_id, lease_id, rethaw_id;
 	struct event *sig_ev[4];
 
 	struct txn_event queue[QUEUE_MAX];
@@ -123,6 +121,13 @@ static void
 lease_cb(evutil_socket_t fd, short what, void *arg)
 {
 	feed(TE_LEASE_EXPIRED, d.lease_id, 0, false, NULL);
+	pump();
+}
+
+static void
+rethaw_cb(evutil_socket_t fd, short what, void *arg)
+{
+	feed(TE_RETHAW_DUE, d.rethaw_id, 0, false, NULL);
 	pump();
 }
 
@@ -265,6 +270,9 @@ execute(const struct txn_actions *acts)
 			arm(d.lease_ev, &d.lease_id, a->id, a->ms);
 			d.work->lease(a->id, a->guard, a->guard_ms);
 			break;
+		case TA_RETHAW_TIMER:
+			arm(d.rethaw_ev, &d.rethaw_id, a->id, a->ms);
+			break;
 		case TA_LOG:
 			if (a->prio <= LOG_WARNING)
 				log_warnx("%s", a->text);
@@ -355,29 +363,12 @@ bad:
 	conf_clear(&c);
 }
 
-/*
- * A FITHAW that failed left filesystems frozen (and still held by the
- * guard and the record): try again every few seconds while idle.
- */
-static void
-rethaw_cb(evutil_socket_t fd, short what, void *arg)
-{
-	if (txn_idle(&d.txn) && !d.work->busy())
-		d.work->rethaw();
-}
-
 /* After each batch: release the log, reconnect, reload, stop. */
 static void
 settle(void)
 {
-	struct timeval tv = {RETHAW_SECONDS, 0};
-
-	if (!nothing_frozen()) {
-		if (txn_idle(&d.txn) && !d.work->busy() &&
-		    !evtimer_pending(d.rethaw_ev, NULL))
-			evtimer_add(d.rethaw_ev, &tv);
+	if (!nothing_frozen())
 		return;
-	}
 	if (log_held())
 		log_release();
 	d.work->settle();

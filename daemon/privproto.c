@@ -236,7 +236,8 @@ priv_check(const struct priv_state *st, const void *buf, size_t len,
 			    (unsigned long long)r.txid,
 			    st->hooks_frozen ? "ran already"
 			                     : "only between CHECK and FREEZE");
-		if (r.arg != PRIV_PHASE_FREEZE && st->tx == PRIV_TX_FROZEN)
+		if (r.arg != PRIV_PHASE_FREEZE && st->tx == PRIV_TX_FROZEN &&
+		    !st->thaw_failed)
 			return refuse(PRIV_R_ORDER, why, whylen,
 			    "HOOKS %s txn %llu: still frozen, THAW first",
 			    r.arg == PRIV_PHASE_THAW ? "thaw" : "abort",
@@ -323,6 +324,7 @@ priv_apply(
 	case PRIV_FREEZE:
 		/* a failed freeze was undone by the freezer */
 		st->tx = ok ? PRIV_TX_FROZEN : PRIV_TX_IDLE;
+		st->thaw_failed = false;
 		if (ok)
 			st->frozen_at_ms = now_ms;
 		break;
@@ -330,6 +332,7 @@ priv_apply(
 		/* a failed thaw may be tried again (the guard holds) */
 		if (ok)
 			st->tx = PRIV_TX_IDLE;
+		st->thaw_failed = !ok;
 		break;
 	case PRIV_HOOKS:
 		/* a failed freeze stage ran some: abort must follow */

@@ -159,6 +159,10 @@ struct priv_state {
 	uint64_t txid; /* the current transaction (0: none yet) */
 	enum priv_txstate tx;
 	bool hooks_frozen; /* its freeze hooks ran: thaw/abort may run */
+	/* its THAW failed: still frozen (the guard holds, and THAW may be
+	 * tried again), but the applications and the hooks go on with
+	 * their thaw, as without the privilege split */
+	bool thaw_failed;
 	bool busy; /* a stage is being done */
 	uint16_t running; /* its type, while busy */
 	uint64_t frozen_at_ms; /* monotonic, when FREEZE was done */

@@ -62,19 +62,21 @@ txn_op_name(enum txn_op op)
 }
 
 void
+txn_set_limits(struct txn *t, const struct txn_limits *limits)
+{
+	t->conf = *limits;
+	if (t->conf.rethaw_ms == 0)
+		t->conf.rethaw_ms = TXN_RETHAW_MS;
+	if (t->state == TXN_IDLE)
+		t->limits = t->conf;
+}
+
+void
 txn_init(struct txn *t, const struct txn_limits *limits)
 {
 	memset(t, 0, sizeof(*t));
 	t->state = TXN_IDLE;
-	t->limits = t->conf = *limits;
-}
-
-void
-txn_set_limits(struct txn *t, const struct txn_limits *limits)
-{
-	t->conf = *limits;
-	if (t->state == TXN_IDLE)
-		t->limits = *limits;
+	txn_set_limits(t, limits);
 }
 
 /* v * num / den, at least 1 (a zero deadline would disarm) */
@@ -145,6 +147,8 @@ txn_thawed_behind(struct txn *t)
 bool
 txn_may_be_frozen(const struct txn *t)
 {
+	if (t->thaw_owed)
+		return true;
 	switch (t->state) {
 	case TXN_FS_FREEZING:
 	case TXN_FROZEN:
@@ -512,6 +516,40 @@ begin(struct txn *t, struct txn_actions *out, enum txn_op op, bool local)
 	a->local = local;
 }
 
+/*
+ * Idle, with filesystems of ours still frozen after a thaw that failed
+ * (it is tried again every rethaw_ms): nothing may freeze or hold again
+ * until it succeeds, and a THAW is no news to the host.  True if op was
+ * answered here.
+ */
+static bool
+still_frozen(struct txn *t, enum txn_op op, bool local, struct txn_actions *out)
+{
+	const unsigned int s = (t->limits.rethaw_ms + 999) / 1000;
+
+	switch (op) {
+	case TXN_OP_CHECK:
+	case TXN_OP_FREEZE:
+	case TXN_OP_HOLD:
+		/* a refused HOT_BACKUP's FREEZE is refused here too, and
+		 * starts no transaction: the retry's result keeps its id */
+		if (!local)
+			t->vetoed = false;
+		answer_now(t, out, local, op, false,
+		    "%s%s refused: filesystems a thaw failed on are still frozen (the thaw is tried again every %u s, and the guard thaws them at its lease's end)",
+		    local ? "local " : "", txn_op_name(op), s);
+		return true;
+	case TXN_OP_THAW:
+		t->lease_expired[local] = false;
+		answer_now(t, out, local, op, false,
+		    "THAW failed: filesystems a thaw failed on are still frozen (the thaw is tried again every %u s, and the guard thaws them at its lease's end)",
+		    s);
+		return true;
+	default:
+		return false;
+	}
+}
+
 static void
 idle_request(struct txn *t, enum txn_op op, bool local, unsigned int ms,
     unsigned int budget, struct txn_actions *out)
@@ -528,6 +566,8 @@ idle_request(struct txn *t, enum txn_op op, bool local, unsigned int ms,
 	}
 	if (!local && (op == TXN_OP_HOLD || op == TXN_OP_RELEASE))
 		op = TXN_OP_OTHER; /* not the host's: an unknown op */
+	if (t->thaw_owed && still_frozen(t, op, local, out))
+		return;
 	if (!local && (op == TXN_OP_CHECK || op == TXN_OP_FREEZE) &&
 	    t->vetoed) {
 		t->vetoed = false;
@@ -1003,14 +1043,32 @@ on_fs_frozen(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 	reply(t, out, true);
 }
 
+/* The thaw a failed one left owed, tried again (on_rethaw_due()). */
+static void
+on_rethawed(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
+{
+	t->rethawing = false;
+	if (!ev->ok)
+		return; /* txn_step() sets the timer again */
+	t->thaw_owed = false;
+	say(t, out, LOG_INFO,
+	    "the thaw that failed was tried again and succeeded: nothing of ours is frozen");
+	lease(t, out, 0, TXN_GUARD_DISARM, 0);
+}
+
 static void
 on_fs_thawed(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 {
+	if (t->state == TXN_IDLE && t->rethawing) {
+		on_rethawed(t, ev, out);
+		return;
+	}
 	if (t->state != TXN_FS_THAWING)
 		return;
 	if (!ev->ok) {
 		/* the guard keeps what could not be thawed, on its clock;
-		 * the daemon tries again once idle */
+		 * it is tried again once idle (txn_step()) */
+		t->thaw_owed = true;
 		t->result = false;
 		set_why(t, ev->reason);
 		say(t, out, LOG_WARNING, "THAW failed: %s", t->why);
@@ -1073,6 +1131,19 @@ on_hooks_thawed(
 static void
 step(struct txn *t, const struct txn_event *ev, struct txn_actions *out);
 
+/* Idle, and the time came to try the failed thaw again. */
+static void
+on_rethaw_due(struct txn *t, struct txn_actions *out)
+{
+	if (!t->rethaw_armed)
+		return;
+	t->rethaw_armed = false;
+	if (t->state != TXN_IDLE || !t->thaw_owed || t->rethawing)
+		return;
+	t->rethawing = true;
+	act(t, out, TA_FS_THAW);
+}
+
 void
 txn_step(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 {
@@ -1085,6 +1156,15 @@ txn_step(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 	 * begun the next: that one is not) */
 	if (before != TXN_IDLE && t->state == TXN_IDLE && t->id == id)
 		stage(t, out, TXN_STAGE_END);
+	/* what a failed thaw left frozen is tried again while idle (a
+	 * timer set under an older id fires stale) */
+	if (t->id != id)
+		t->rethaw_armed = false;
+	if (t->state == TXN_IDLE && t->thaw_owed && !t->rethawing &&
+	    !t->rethaw_armed) {
+		t->rethaw_armed = true;
+		timer(t, out, TA_RETHAW_TIMER, t->limits.rethaw_ms);
+	}
 }
 
 static void
@@ -1139,6 +1219,9 @@ step(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 		return;
 	case TE_LEASE_EXPIRED:
 		on_lease(t, out);
+		return;
+	case TE_RETHAW_DUE:
+		on_rethaw_due(t, out);
 		return;
 	default:
 		return;

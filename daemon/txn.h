@@ -33,7 +33,12 @@
  * taken by Linux as the answer to whatever request is current.
  * Every path ends with nothing frozen, no application holding and no
  * hook owed its "thaw" or "abort", except FROZEN and HELD themselves,
- * which the lease bounds.
+ * which the lease bounds, and a thaw that failed: what it could not
+ * thaw stays frozen under the guard's clock, and the machine tries
+ * again every rethaw_ms while idle (TA_RETHAW_TIMER, TE_RETHAW_DUE,
+ * TA_FS_THAW) until it succeeds; until then it refuses what would
+ * freeze or hold again, and a THAW is told that filesystems are still
+ * frozen.
  *
  * Every decision is the machine's, the shell only carries it out: which
  * stage comes next, each stage's budget (.ms: the shell never reads the
@@ -111,6 +116,7 @@ enum txn_event_kind {
 	TE_HOST_LOST, /* the device failed (ok: only a reply was rejected,
 	                * the kernel gave up on it): owed replies are void */
 	TE_LOCAL_LOST, /* the local requester went away */
+	TE_RETHAW_DUE, /* TA_RETHAW_TIMER's time came */
 	TE_NKINDS
 };
 
@@ -153,6 +159,8 @@ enum txn_action_kind {
 	TA_STAGE, /* .stage of the transaction ended (history, metrics) */
 	TA_FORGET_GONE, /* the apps gone named in a RELEASE are in its
 	                 * verdict: forget them (apps_news()) */
+	TA_RETHAW_TIMER, /* TE_RETHAW_DUE in .ms: a thaw failed, and what
+	                  * it left frozen is thawed again then */
 	TA_NKINDS
 };
 
@@ -197,6 +205,8 @@ struct txn_limits {
 	unsigned int max_frozen_ms;
 	unsigned int hook_ms; /* each hook's */
 	int hooks_tier; /* 0..TXN_TIERS: the hooks run before this tier */
+	/* between tries of a thaw that failed; 0: TXN_RETHAW_MS */
+	unsigned int rethaw_ms;
 	/*
 	 * hot_backup_veto = ok: a HOT_BACKUP is never answered E_FAIL (as
 	 * Linux's own daemon never does); what would have refused it is
@@ -207,6 +217,7 @@ struct txn_limits {
 };
 
 #define TXN_TIERS 10 /* application tiers, 0..9 (appproto.h) */
+#define TXN_RETHAW_MS 2000
 
 struct txn {
 	enum txn_state state;
@@ -232,6 +243,11 @@ struct txn {
 	/* hot_backup_ok said S_OK to a HOT_BACKUP its check refused (why
 	 * says why): the host's next FREEZE fails on it */
 	bool vetoed;
+	/* a thaw failed: filesystems of ours are still frozen (the guard
+	 * keeps them, on its clock); tried again while idle */
+	bool thaw_owed;
+	bool rethaw_armed; /* TA_RETHAW_TIMER set for this id */
+	bool rethawing; /* its TA_FS_THAW runs */
 	char why[TXN_TEXT_MAX]; /* reason of a failure */
 };
 

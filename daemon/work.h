@@ -46,8 +46,8 @@ struct work_ops {
 	void (*hooks_abort)(uint64_t id, unsigned int ms);
 	void (*freeze)(uint64_t id); /* TE_FS_FROZEN */
 	void (*cancel)(uint64_t id); /* the freeze in flight, undone */
-	void (*thaw)(uint64_t id); /* TE_FS_THAWED */
-	void (*rethaw)(void); /* idle, and a thaw had failed: again */
+	/* TE_FS_THAWED; also the retry of a thaw that failed, while idle */
+	void (*thaw)(uint64_t id);
 	/* TA_LEASE: the guard's part of it */
 	void (*lease)(uint64_t id, enum txn_guard, unsigned int guard_ms);
 	bool (*busy)(void); /* a freeze or thaw in progress */

@@ -289,13 +289,6 @@ lw_thaw(uint64_t id)
 }
 
 static void
-lw_rethaw(void)
-{
-	if (freezer_nfrozen(w.freezer) > 0)
-		(void)freezer_thaw(w.freezer, 0);
-}
-
-static void
 lw_lease(uint64_t id, enum txn_guard guard, unsigned int guard_ms)
 {
 	w.lease_id = id;
@@ -408,7 +401,6 @@ static const struct work_ops ops = {
     .freeze = lw_freeze,
     .cancel = lw_cancel,
     .thaw = lw_thaw,
-    .rethaw = lw_rethaw,
     .lease = lw_lease,
     .busy = lw_busy,
     .nfrozen = lw_nfrozen,

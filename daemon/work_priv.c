@@ -159,13 +159,6 @@ pw_thaw(uint64_t id)
 		ask(PRIV_THAW, pe.freezing ? pe.freezing : pe.frozen_id, 0);
 }
 
-static void
-pw_rethaw(void)
-{
-	if (pe.nfrozen > 0)
-		ask(PRIV_THAW, pe.frozen_id, 0);
-}
-
 /* The parent armed its guard with max_frozen at the FREEZE: the lease
  * may shorten that, never stretch it, and the parent's thaw disarms it. */
 static void
@@ -564,7 +557,6 @@ static const struct work_ops ops = {
     .freeze = pw_freeze,
     .cancel = pw_cancel,
     .thaw = pw_thaw,
-    .rethaw = pw_rethaw,
     .lease = pw_lease,
     .busy = pw_busy,
     .nfrozen = pw_nfrozen,

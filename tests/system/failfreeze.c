@@ -6,7 +6,10 @@
  * every other filesystem, goes to the real one.  This gives a freeze that
  * fails part-way, after other filesystems were really frozen, so a test
  * can check that they are all really thawed before the host hears
- * E_FAIL.  With HVVSS_FREEZE_DELAY_MS set, every FIFREEZE first sleeps
+ * E_FAIL.  FITHAW on the mount point named in HVVSS_FAIL_THAW fails
+ * with EIO, the first HVVSS_FAIL_THAW_TIMES times in each process (every
+ * time if unset): a thaw that fails, then works when tried again.
+ * With HVVSS_FREEZE_DELAY_MS set, every FIFREEZE first sleeps
  * that long: a slow filesystem, so that a test can look at the daemon
  * while its freezer is busy.  Only the tests load it; the daemon has no
  * test hooks.
@@ -62,14 +65,42 @@ syscall(long n, ...)
 	return real(n, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
+/* fd is open on path (as the kernel names it) */
+static int
+names(int fd, const char *path)
+{
+	char link[64], got[PATH_MAX];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	if ((n = readlink(link, got, sizeof(got) - 1)) <= 0)
+		return 0;
+	got[n] = '\0';
+	return strcmp(got, path) == 0;
+}
+
+/* HVVSS_FAIL_THAW: this FITHAW fails (and is counted) */
+static int
+thaw_fails(int fd)
+{
+	static long failed;
+	const char *victim = getenv("HVVSS_FAIL_THAW");
+	const char *times = getenv("HVVSS_FAIL_THAW_TIMES");
+
+	if (victim == NULL || !names(fd, victim))
+		return 0;
+	if (times != NULL && failed >= atol(times))
+		return 0;
+	failed++;
+	return 1;
+}
+
 int
 ioctl(int fd, unsigned long req, ...)
 {
 	static int (*real)(int, unsigned long, void *);
 	const char *victim = getenv("HVVSS_FAIL_FREEZE");
 	const char *e = getenv("HVVSS_FAIL_ERRNO");
-	char link[64], path[PATH_MAX];
-	ssize_t n;
 	va_list ap;
 	void *arg;
 
@@ -87,16 +118,13 @@ ioctl(int fd, unsigned long req, ...)
 		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 			;
 	}
-	if (req == FIFREEZE && victim != NULL) {
-		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-		n = readlink(link, path, sizeof(path) - 1);
-		if (n > 0) {
-			path[n] = '\0';
-			if (strcmp(path, victim) == 0) {
-				errno = e != NULL ? atoi(e) : EIO;
-				return -1;
-			}
-		}
+	if (req == FIFREEZE && victim != NULL && names(fd, victim)) {
+		errno = e != NULL ? atoi(e) : EIO;
+		return -1;
+	}
+	if (req == FITHAW && thaw_fails(fd)) {
+		errno = EIO;
+		return -1;
 	}
 	return real(fd, req, arg);
 }

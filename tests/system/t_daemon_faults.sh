@@ -55,6 +55,23 @@ run ktimeout -- -f timeout=freeze -s hot,freeze,sleep=1,thaw,hot
 run hibernate -- -f hibernate
 # no THAW within max_frozen: thawed by the lease, the late THAW E_FAIL
 run lease -- -s hot,freeze,sleep=2,thaw -- 
+# a FITHAW fails twice: THAW E_FAIL naming it, a FREEZE meanwhile
+# refused, the thaw tried again (every 2 s) until it works, then a
+# normal backup; a hook sees "thaw" after the failed one, as do the apps
+# (with the privilege split, the default, and without)
+mkdir -m 700 /tmp/rethaw-hooks
+printf '#!/bin/sh\necho "\$1" >>/tmp/rethaw-hook.log\n' >/tmp/rethaw-hooks/10-log
+chmod 755 /tmp/rethaw-hooks/10-log
+save=\$DAEMON
+for c in rethaw:yes rethaw1:no; do
+	DAEMON="\$save -o hooks_dir=/tmp/rethaw-hooks -o privsep=\${c#*:}"
+	rm -f /tmp/rethaw-hook.log
+	run \${c%:*} LD_PRELOAD=$B/tests/failfreeze.so HVVSS_FAIL_THAW=/mnt/c \\
+	    HVVSS_FAIL_THAW_TIMES=2 -- \\
+	    -s hot,freeze,thaw,freeze,sleep=6,hot,freeze,thaw
+	echo "\${c%:*}.hook=\$(tr '\n' , </tmp/rethaw-hook.log)"
+done
+DAEMON=\$save
 # odd sequences
 run thawidle -- -s thaw,hot,freeze,thaw
 run dupfreeze -- -f dup-freeze
@@ -101,6 +118,21 @@ check_eq "lease: THAW after max_frozen answered E_FAIL" \
 check "lease: the expiry logged with its reason" \
     grep -q 'lease.log .*frozen for max_frozen (1000 ms) without a THAW' "$out"
 
+for c in rethaw rethaw1; do
+	[ $c = rethaw ] && how="privsep" || how="no privsep"
+	check_eq "failed thaw ($how): THAW E_FAIL, FREEZE refused until the retry thawed" \
+	    "HOT_BACKUP:S_OK,FREEZE:S_OK,THAW:E_FAIL,FREEZE:E_FAIL,HOT_BACKUP:S_OK,FREEZE:S_OK,THAW:S_OK" \
+	    "$(get $c.results)"
+	check "failed thaw ($how): the culprit named" \
+	    grep -q "$c.log .*THAW failed: FITHAW /mnt/c: Input/output error" "$out"
+	check "failed thaw ($how): the FREEZE meanwhile refused, saying why" \
+	    grep -q "$c.log .*FREEZE refused: filesystems a thaw failed on are still frozen" "$out"
+	check_eq "failed thaw ($how): the hook told freeze, thaw, then the next backup's" \
+	    "freeze,thaw,freeze,thaw," "$(get $c.hook)"
+	check "failed thaw ($how): tried again until it worked" \
+	    grep -q "$c.log .*the thaw that failed was tried again and succeeded" "$out"
+done
+
 check_eq "THAW with nothing frozen: S_OK, then a normal backup" \
     "THAW:S_OK,HOT_BACKUP:S_OK,FREEZE:S_OK,THAW:S_OK" "$(get thawidle.results)"
 check_eq "FREEZE while frozen: S_OK (already frozen)" \
@@ -111,7 +143,8 @@ check_eq "FREEZE sent while HOT_BACKUP in flight: both served in order" \
     "HOT_BACKUP:S_OK,FREEZE:S_OK,THAW:S_OK" "$(get overlap.results)"
 check_eq "unknown op: answered by the kernel, backup fine" \
     "UNKNOWN:S_OK,HOT_BACKUP:S_OK,FREEZE:S_OK,THAW:S_OK" "$(get unknown.results)"
-for c in partway ktimeout hibernate lease thawidle dupfreeze overlap unknown; do
+for c in partway ktimeout hibernate lease rethaw rethaw1 thawidle \
+    dupfreeze overlap unknown; do
 	check_eq "$c: sim ran to its end" "" "$(get $c.rc | grep -v '^[01]$')"
 done
 

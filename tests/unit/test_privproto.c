@@ -221,10 +221,18 @@ test_failures(void **state)
 	assert_int_equal(ask(&st, PRIV_FREEZE, 2, 0, 0), PRIV_R_ORDER);
 	/* a failed THAW may be tried again */
 	assert_int_equal(ask(&st, PRIV_CHECK, 3, 0, 0), 0);
+	assert_int_equal(ask(&st, PRIV_HOOKS, 3, PRIV_PHASE_FREEZE, 0), 0);
 	assert_int_equal(ask(&st, PRIV_FREEZE, 3, 0, 0), 0);
+	/* thaw hooks wait for the filesystems' THAW ... */
+	assert_int_equal(
+	    ask(&st, PRIV_HOOKS, 3, PRIV_PHASE_THAW, 0), PRIV_R_ORDER);
 	priv_req_make(&r, PRIV_THAW, 3, 0);
 	priv_apply(&st, &r, false, 0);
+	/* ... and run after it, even when it failed (the machine goes on
+	 * with the applications' and hooks' thaw as without privsep) */
+	assert_int_equal(ask(&st, PRIV_HOOKS, 3, PRIV_PHASE_THAW, 0), 0);
 	assert_int_equal(ask(&st, PRIV_THAW, 3, 0, 0), 0);
+	assert_false(st.thaw_failed);
 	/* failed freeze hooks ran some: abort may follow */
 	assert_int_equal(ask(&st, PRIV_CHECK, 4, 0, 0), 0);
 	priv_req_make(&r, PRIV_HOOKS, 4, PRIV_PHASE_FREEZE);

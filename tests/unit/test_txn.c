@@ -132,6 +132,7 @@ kinds(void)
 	    [TA_HOOKS_ABORT] = 'B',
 	    [TA_HOOKS_THAW] = 'h',
 	    [TA_FORGET_GONE] = 'g',
+	    [TA_RETHAW_TIMER] = 'r',
 	    [TA_LOG] = 0, /* and TA_BEGIN, TA_STAGE, TA_PROGRESS */
 	};
 	size_t i, n = 0;
@@ -168,6 +169,8 @@ logged(const char *needle)
 			return true;
 	return false;
 }
+
+static void feed_local(enum txn_op, unsigned int);
 
 static void
 to_frozen(void)
@@ -446,11 +449,42 @@ test_host_lost(void **state)
 static void
 test_thaw_fails(void **state)
 {
+	static const enum txn_op refused[] = {
+	    TXN_OP_CHECK, TXN_OP_FREEZE, TXN_OP_THAW};
+	size_t i;
+
 	to_frozen();
 	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);
 	feed(TE_FS_THAWED, 0, false);
+	assert_true(txn_may_be_frozen(&t));
 	feed(TE_APPS_THAWED, 0, true);
 	assert_int_equal(replied(), R_FAIL);
+	/* what it left frozen is tried again, rethaw_ms on */
+	assert_string_equal(kinds(), "dRr");
+	assert_int_equal(first(TA_RETHAW_TIMER)->ms, TXN_RETHAW_MS);
+	assert_int_equal(t.state, TXN_IDLE);
+	assert_true(txn_may_be_frozen(&t));
+	/* meanwhile, nothing freezes again and no THAW is told S_OK */
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		feed(TE_HOST_REQUEST, refused[i], false);
+		assert_int_equal(replied(), R_FAIL);
+		assert_true(logged("a thaw failed on are still frozen"));
+	}
+	feed_local(TXN_OP_HOLD, 30000);
+	assert_int_equal(replied(), R_FAIL);
+	feed(TE_RETHAW_DUE, 0, false);
+	assert_string_equal(kinds(), "t");
+	feed(TE_FS_THAWED, 0, false); /* again: the timer again */
+	assert_string_equal(kinds(), "r");
+	assert_true(txn_may_be_frozen(&t));
+	feed(TE_RETHAW_DUE, 0, false);
+	feed(TE_FS_THAWED, 0, true);
+	assert_string_equal(kinds(), "l");
+	assert_int_equal(first(TA_LEASE)->guard, TXN_GUARD_DISARM);
+	assert_true(logged("tried again and succeeded"));
+	assert_false(txn_may_be_frozen(&t));
+	feed(TE_RETHAW_DUE, 0, false); /* one too many: nothing */
+	assert_int_equal(out.n, 0);
 	/* apps late to confirm THAW: reported, not fatal */
 	to_frozen();
 	feed(TE_HOST_REQUEST, TXN_OP_THAW, false);

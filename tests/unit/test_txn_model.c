@@ -31,13 +31,14 @@
  * - the thaw guard: armed or not by TA_LEASE, and left armed by a thaw
  *   that failed (it keeps what could not be thawed);
  * - what is frozen and who holds: filesystems frozen when a freeze
- *   succeeds, thawed when it fails or a thaw ends (a failed thaw is the
- *   freezer having tried everything: it forgets them too); applications
- *   hold once their freeze succeeds (or partly, once it fails) until
- *   they are sent ABORT or THAW;
- * - the two timers, a deadline and a lease, each a single slot that a
- *   TA_DEADLINE or TA_LEASE re-arms or disarms, firing with the id of the
- *   action that armed it;
+ *   succeeds, thawed when it fails or a thaw succeeds; a thaw that fails
+ *   leaves them frozen, the guard's, until a thaw tried again succeeds;
+ *   applications hold once their freeze succeeds (or partly, once it
+ *   fails) until they are sent ABORT or THAW;
+ * - the three timers, a deadline, a lease and the retry of a failed
+ *   thaw, each a single slot that a TA_DEADLINE, TA_LEASE or
+ *   TA_RETHAW_TIMER re-arms or disarms, firing with the id of the action
+ *   that armed it;
  * - each requester's snapshot: held from its FREEZE answered S_OK (and
  *   not rejected) until its THAW, broken if a thaw starts before that
  *   THAW arrives; a local client that goes away takes its snapshot with
@@ -65,11 +66,15 @@
  *   FREEZE's with filesystems frozen and apps holding, a THAW's with
  *   nothing frozen and nobody holding, and never into a snapshot broken
  *   by an earlier thaw (the lease's);
- * - nothing stays frozen: after the natural completions the machine is
- *   IDLE or FROZEN, and nothing is frozen, no app holds, no hook is owed
- *   its "thaw" or "abort" and the guard is disarmed unless it is FROZEN
- *   with its lease and the guard armed after a FREEZE answered S_OK
- *   (or HELD: the guard is left as it is, a failed thaw's);
+ * - nothing stays frozen: after the natural completions (the retry of a
+ *   failed thaw among them, and succeeding) the machine is IDLE or
+ *   FROZEN, and nothing is frozen, no app holds, no hook is owed its
+ *   "thaw" or "abort" and the guard is disarmed unless it is FROZEN with
+ *   its lease and the guard armed after a FREEZE answered S_OK (or HELD:
+ *   the guard is left as it is);
+ * - what a failed thaw left frozen is tried again: idle with it, the
+ *   retry's timer is armed (rethaw_ms) or its thaw runs; nothing freezes
+ *   or holds meanwhile, and no THAW is answered S_OK;
  * - the guard is armed whenever filesystems are frozen or a freezer job
  *   runs (before TA_FS_FREEZE, with the freeze's deadline and the lease,
  *   then with the lease), and never disarmed while they are frozen;
@@ -180,6 +185,7 @@ static struct txn_limits limits = {.check_ms = 1001,
     .max_frozen_ms = 60000,
     .hook_ms = 1005,
     .hooks_tier = 5,
+    .rethaw_ms = 1006,
     .hot_backup_ok = false};
 
 /* txn.h's promise: an application part's budget, inside the deadline */
@@ -238,6 +244,7 @@ struct world {
 	bool guard_armed; /* the thaw guard's clock runs */
 	bool guard_left; /* a thaw failed: the guard keeps what is left */
 	struct job check, app_freeze, app_thaw, fs;
+	struct job rethaw; /* the timer of a failed thaw's retry */
 	struct job hook_freeze, hook_thaw; /* a hooks stage runs */
 	bool fs_thaw; /* the fs job is a thaw */
 	struct job deadline, lease;
@@ -482,9 +489,13 @@ world_event(struct sys *s, const struct txn_event *ev)
 		w->fs.on = false;
 		break;
 	case TE_FS_THAWED:
-		w->fs_frozen = false;
+		/* failed: what it could not thaw stays frozen, the guard's */
+		w->fs_frozen = w->fs_frozen && !ev->ok;
 		w->fs.on = false;
-		w->guard_left = !ev->ok;
+		w->guard_left = w->fs_frozen;
+		break;
+	case TE_RETHAW_DUE:
+		w->rethaw.on = false;
 		break;
 	case TE_APPS_THAWED:
 		w->app_thaw.on = false;
@@ -749,6 +760,12 @@ world_action(struct sys *s, const struct txn_action *a,
 		break;
 	case TA_FS_THAW:
 		CHECK(s, !w->fs.on, "FS_THAW with a freezer job running");
+		/* idle: the retry of a failed thaw, and only of one */
+		if (s->t.state == TXN_IDLE)
+			CHECK(s, w->fs_frozen && w->guard_left,
+			    "FS_THAW while idle, with filesystems frozen %d "
+			    "(left by a failed thaw %d)",
+			    w->fs_frozen, w->guard_left);
 		w->fs = (struct job){true, false, a->id};
 		w->fs_thaw = true;
 		if (w->host.snap == SNAP_HELD)
@@ -759,6 +776,16 @@ world_action(struct sys *s, const struct txn_action *a,
 		break;
 	case TA_DEADLINE:
 		w->deadline = (struct job){a->ms > 0, false, a->id};
+		break;
+	case TA_RETHAW_TIMER:
+		CHECK(s,
+		    a->ms == limits.rethaw_ms && s->t.state == TXN_IDLE &&
+		        w->fs_frozen && w->guard_left,
+		    "retry of a thaw in %u ms, in %s, filesystems frozen %d, "
+		    "left by a failed thaw %d",
+		    a->ms, txn_state_name(s->t.state), w->fs_frozen,
+		    w->guard_left);
+		w->rethaw = (struct job){true, false, a->id};
 		break;
 	case TA_LEASE:
 		CHECK(s,
@@ -836,6 +863,10 @@ check_state(const struct sys *s)
 	CHECK(s, t->hooks_frozen == w->hooks_owe,
 	    "the machine thinks hooks owed %d, the world %d", t->hooks_frozen,
 	    w->hooks_owe);
+	CHECK(s, t->thaw_owed == w->guard_left,
+	    "the machine thinks a failed thaw left filesystems frozen %d, "
+	    "the world %d",
+	    t->thaw_owed, w->guard_left);
 
 	/* a request the kernel waits for is answered by a deadline at the
 	 * latest */
@@ -851,6 +882,18 @@ check_state(const struct sys *s)
 	case TXN_IDLE:
 		if (w->deadline.on && w->deadline.id == t->id)
 			stats.stray_deadline++;
+		/* what a failed thaw left is tried again, by the timer or
+		 * now; no other freezer job runs idle */
+		if (w->fs_frozen)
+			CHECK(s,
+			    armed_now(s, &w->rethaw) ||
+			        (armed_now(s, &w->fs) && w->fs_thaw),
+			    "idle with filesystems frozen, and no retry of "
+			    "their thaw armed or running");
+		if (w->fs.on)
+			CHECK(s, w->fs_thaw && t->rethawing,
+			    "idle with a freezer job running that is not the "
+			    "retry of a thaw");
 		break;
 	case TXN_CHECKING:
 		CHECK(s, armed_now(s, &w->check), "checking, no check runs");
@@ -879,7 +922,7 @@ check_state(const struct sys *s)
 		    "running thaw hooks, none runs");
 		CHECK(s, armed_now(s, &w->deadline),
 		    "running thaw hooks, no deadline");
-		CHECK(s, !w->fs_frozen && !w->fs.on,
+		CHECK(s, (!w->fs_frozen || w->guard_left) && !w->fs.on,
 		    "running thaw hooks with filesystems frozen");
 		break;
 	case TXN_FS_FREEZING:
@@ -1018,7 +1061,7 @@ add(struct mev *m, size_t *n, enum txn_event_kind kind, uint64_t id,
 	else
 		snprintf(e->label, LABEL_MAX, "%s%s (%s id)", label,
 		    kind == TE_DEADLINE || kind == TE_LEASE_EXPIRED ||
-		            kind == TE_APPS_THAWED
+		            kind == TE_APPS_THAWED || kind == TE_RETHAW_DUE
 		        ? ""
 		        : ok ? " ok"
 		             : " fail",
@@ -1133,6 +1176,9 @@ events(const struct sys *s, struct mev *m)
 	if (w->lease.on)
 		add(m, &n, TE_LEASE_EXPIRED, w->lease.id, 0, false,
 		    "LEASE_EXPIRED", s);
+	if (w->rethaw.on)
+		add(m, &n, TE_RETHAW_DUE, w->rethaw.id, 0, false, "RETHAW_DUE",
+		    s);
 	return n;
 }
 
@@ -1191,6 +1237,7 @@ state_key(const struct sys *s, uint8_t *k)
 	k[n++] = rel(s, &w->lease);
 	k[n++] = rel(s, &w->hook_freeze);
 	k[n++] = rel(s, &w->hook_thaw);
+	k[n++] = rel(s, &w->rethaw);
 }
 
 /* realloc(), or the test fails */
@@ -1299,7 +1346,8 @@ check_stale(const struct sys *s)
 {
 	static const enum txn_event_kind kinds[] = {TE_CHECK_DONE,
 	    TE_APPS_FROZEN, TE_HOOKS_FROZEN, TE_FS_FROZEN, TE_FS_THAWED,
-	    TE_APPS_THAWED, TE_HOOKS_THAWED, TE_DEADLINE, TE_LEASE_EXPIRED};
+	    TE_APPS_THAWED, TE_HOOKS_THAWED, TE_DEADLINE, TE_LEASE_EXPIRED,
+	    TE_RETHAW_DUE};
 	const uint64_t ids[] = {s->t.id + 1, s->t.id - 1};
 	struct txn_actions out;
 	struct txn_event ev;
@@ -1372,6 +1420,11 @@ drain_natural(const struct sys *from)
 			j = &s.w.hook_thaw;
 			ev.kind = TE_HOOKS_THAWED;
 			push("(drain) HOOKS_THAWED ok");
+		} else if (s.w.rethaw.on) {
+			/* the retry of a failed thaw: it succeeds */
+			j = &s.w.rethaw;
+			ev.kind = TE_RETHAW_DUE;
+			push("(drain) RETHAW_DUE");
 		} else
 			break;
 		CHECK(&s, n < DRAIN_MAX, "no quiescence after %zu completions",
