@@ -319,6 +319,9 @@ parent_run(struct event_base *base, struct conf *c, const char *conf_path,
 	free(reports);
 	if ((p.record = record_open(c->run_dir, err, sizeof(err))) == NULL)
 		fatalx("ownership record: %s", err);
+	behind = record_start_behind(p.record, behind, err, sizeof(err));
+	if (err[0] != '\0')
+		log_warnx("%s", err);
 	if ((p.guard = guard_start(0, err, sizeof(err))) == NULL)
 		fatalx("thaw guard: %s", err);
 	log_info("%s", guard_note(p.guard));

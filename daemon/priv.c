@@ -875,6 +875,8 @@ close_passed(struct msghdr *mh)
 static void
 gone(struct priv *p)
 {
+	int rc;
+
 	p->behind = p->st.tx == PRIV_TX_FROZEN &&
 	    !(p->st.busy && p->st.running == PRIV_FREEZE);
 	p->nbehind = (unsigned int)freezer_nfrozen(p->freezer);
@@ -886,6 +888,12 @@ gone(struct priv *p)
 	else if (!p->st.busy)
 		log_info("priv: the engine is gone");
 	freezer_thaw_now(p->freezer);
+	/* kept in run_dir too (after the thaw, which clears the record):
+	 * this parent may die before the host's THAW */
+	if (p->behind && p->record != NULL &&
+	    (rc = record_set_behind(p->record, p->nbehind)) != 0)
+		log_warnx(
+		    "priv: keeping what was thawed behind: %s", strerror(-rc));
 	if (p->ev != NULL) {
 		event_free(p->ev);
 		p->ev = NULL;

@@ -81,6 +81,9 @@ struct record {
 	pid_t pid; /* us */
 	uint64_t pstart;
 	int lockfd; /* run_dir, holding our owner lock */
+	char behind_path[PATH_MAX];
+	unsigned int behind; /* run_dir/thawed-behind's count; 0: none */
+	char behind_note[PATH_MAX + 128]; /* why it was dropped */
 	struct record_entry *e;
 	size_t n, cap;
 	char *line; /* RECORD_LINE_MAX + 1 */
@@ -589,6 +592,97 @@ out:
 	return rc;
 }
 
+/*
+ * run_dir/thawed-behind into r->behind (record.h).  What cannot be
+ * trusted or read is warned about and dropped: a THAW answered S_OK
+ * that should have failed is the cost, the same as without the file.
+ */
+static void
+read_behind(struct record *r)
+{
+	char *buf, *end;
+	unsigned long n;
+	size_t len;
+	int rc;
+
+	r->behind = 0;
+	if ((buf = read_record(r->behind_path, &len, &rc, r->behind_note,
+	         sizeof(r->behind_note))) == NULL)
+		return;
+	if (len > strlen(RECORD_BEHIND_MAGIC) + 1 &&
+	    strncmp(buf, RECORD_BEHIND_MAGIC "\n",
+	        strlen(RECORD_BEHIND_MAGIC) + 1) == 0) {
+		errno = 0;
+		n = strtoul(buf + strlen(RECORD_BEHIND_MAGIC) + 1, &end, 10);
+		if (errno == 0 && *end == '\n' && end[1] == '\0' && n > 0 &&
+		    n <= RECORD_MAX)
+			r->behind = (unsigned int)n;
+	}
+	if (r->behind == 0) {
+		snprintf(r->behind_note, sizeof(r->behind_note),
+		    "%s: not a count of filesystems thawed behind the host's back; dropped",
+		    r->behind_path);
+		(void)unlink(r->behind_path);
+	}
+	free(buf);
+}
+
+unsigned int
+record_behind(const struct record *r, const char **note)
+{
+	*note = r->behind_note[0] != '\0' ? r->behind_note : NULL;
+	return r->behind;
+}
+
+int
+record_set_behind(struct record *r, unsigned int n)
+{
+	char buf[64], tmp[PATH_MAX];
+	int fd, k, rc = 0;
+
+	if (n == 0)
+		n = 1;
+	else if (n > RECORD_MAX)
+		n = RECORD_MAX;
+	k = snprintf(buf, sizeof(buf), "%s\n%u\n", RECORD_BEHIND_MAGIC, n);
+	if (snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", r->dir,
+	        RECORD_BEHIND_FILE) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
+		return -errno;
+	if (fchmod(fd, 0644) == -1)
+		rc = -errno;
+	if (rc == 0)
+		rc = write_all(fd, buf, (size_t)k);
+	if (close(fd) == -1 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, r->behind_path) == -1)
+		rc = -errno;
+	if (rc != 0)
+		(void)unlink(tmp);
+	else
+		r->behind = n;
+	return rc;
+}
+
+unsigned int
+record_start_behind(
+    struct record *r, size_t recovered, char *err, size_t errlen)
+{
+	const char *note;
+	unsigned int kept = record_behind(r, &note);
+	int rc;
+
+	err[0] = '\0';
+	if (note != NULL)
+		snprintf(err, errlen, "%s", note);
+	if (recovered == 0)
+		return kept;
+	if ((rc = record_set_behind(r, (unsigned int)recovered)) != 0)
+		errfmt(err, errlen, -rc, "%s", r->behind_path);
+	return (unsigned int)recovered;
+}
+
 struct record *
 record_open(const char *run_dir, char *err, size_t errlen)
 {
@@ -609,7 +703,9 @@ record_open(const char *run_dir, char *err, size_t errlen)
 	if (snprintf(r->dir, sizeof(r->dir), "%s", run_dir) >=
 	        (int)sizeof(r->dir) ||
 	    snprintf(r->path, sizeof(r->path), "%s/%s", run_dir, RECORD_FILE) >=
-	        (int)sizeof(r->path)) {
+	        (int)sizeof(r->path) ||
+	    snprintf(r->behind_path, sizeof(r->behind_path), "%s/%s", run_dir,
+	        RECORD_BEHIND_FILE) >= (int)sizeof(r->behind_path)) {
 		errfmt(err, errlen, 0, "%s: path too long", run_dir);
 		goto fail;
 	}
@@ -634,6 +730,7 @@ record_open(const char *run_dir, char *err, size_t errlen)
 		errfmt(err, errlen, -rc, "locking %s", run_dir);
 		goto fail;
 	}
+	read_behind(r);
 
 	/* keep what is there already (what recovery could not finish) */
 	if ((buf = read_record(r->path, &len, &rc, err, errlen)) == NULL) {
@@ -782,7 +879,15 @@ record_remove(struct record *r, dev_t dev)
 int
 record_clear(struct record *r)
 {
-	return remove_where(r, match_ours, 0);
+	bool froze = r->n > 0;
+	int rc = remove_where(r, match_ours, 0);
+
+	/* a backup since was frozen and is thawed: no THAW is owed for
+	 * the one thawed behind any more (record.h) */
+	if (rc == 0 && froze && r->behind > 0 &&
+	    (unlink(r->behind_path) == 0 || errno == ENOENT))
+		r->behind = 0;
+	return rc;
 }
 
 size_t

@@ -8,7 +8,8 @@
  * change rewrites the whole file atomically (a temporary file renamed
  * over it), so a reader sees the old record or the new one, never half.
  * At start-up, before the first freeze, record_recover() thaws what a
- * dead daemon left frozen.
+ * dead daemon left frozen; run_dir/thawed-behind (record_behind()) keeps
+ * that its snapshot's THAW is owed E_FAIL.
  *
  * The file (one line each, '\n'-terminated, single spaces):
  *
@@ -34,6 +35,8 @@
 
 #define RECORD_FILE "frozen" /* in run_dir */
 #define RECORD_MAGIC "hvvss-frozen 1"
+#define RECORD_BEHIND_FILE "thawed-behind" /* in run_dir */
+#define RECORD_BEHIND_MAGIC "hvvss-thawed-behind 1"
 #define RECORD_MAX 256 /* entries in one record */
 /* a line: five numbers and a mount point, each byte possibly escaped */
 #define RECORD_LINE_MAX (4 * PATH_MAX + 128)
@@ -136,6 +139,31 @@ int record_recover(const char *run_dir, struct record_report **reports,
  * THAW for that snapshot, if it comes, must be answered E_FAIL.
  */
 size_t record_thawed_behind(const struct record_report *, size_t n);
+
+/*
+ * That fact outlives the daemon that learnt it: run_dir/thawed-behind
+ * ("hvvss-thawed-behind 1", then the count) says that a snapshot was
+ * thawed behind the host's back and its THAW is still to be answered
+ * E_FAIL, so that a daemon killed before that THAW (and the next, and
+ * the next) leaves it to the one after.  record_open() reads it; a file
+ * that is not ours alone, or not that, is ignored, and *note (else NULL)
+ * says so;
+ * record_set_behind() writes it (n > 0); it stays until a backup that
+ * froze something is thawed (record_clear()), which is when no THAW is
+ * owed for the old snapshot any more.  Not removed at the FREEZE: that
+ * unlink would come right before the FIFREEZE, and cost a cold freeze a
+ * grace period (write_record()).
+ */
+unsigned int record_behind(const struct record *r, const char **note);
+int record_set_behind(struct record *r, unsigned int n);
+/*
+ * At start, after record_recover() and record_open(): what recovery
+ * found thawed behind (record_thawed_behind()) is kept in the file, and
+ * returned; with none, what an earlier daemon kept there.  0: no THAW is
+ * owed E_FAIL.  err: a problem to log (else empty).
+ */
+unsigned int record_start_behind(
+    struct record *r, size_t recovered, char *err, size_t errlen);
 
 /* "thawed", "not frozen", ...: one word or two, for logs. */
 const char *record_outcome_name(enum record_outcome o);

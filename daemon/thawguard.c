@@ -366,6 +366,9 @@ thawguard_start(struct event_base *base, struct freezer *freezer,
 	free(reports);
 	if ((g.record = record_open(run_dir, err, sizeof(err))) == NULL)
 		fatalx("ownership record: %s", err);
+	behind = record_start_behind(g.record, behind, err, sizeof(err));
+	if (err[0] != '\0')
+		log_warnx("%s", err);
 	/* at start, waiting for it: a daemon without one must not run */
 	if ((g.guard = guard_start(0, err, sizeof(err))) == NULL)
 		fatalx("thaw guard: %s", err);

@@ -4,9 +4,9 @@
 # (twice) that successor is killed too before the THAW, or (hup) the
 # parent gets SIGHUP: the host's THAW for that snapshot must still be
 # E_FAIL, not S_OK (the told state dies with the engine that was told),
-# and the next backup is good.  (The whole daemon killed twice the same
-# way is not covered: the daemon started after the first death consumes
-# the recovery record, and a third one answers S_OK: not fixed yet.)
+# and the next backup is good.  The same with the whole daemon killed
+# twice (daemon, with privsep = yes and no): the third one started must
+# still answer E_FAIL (run_dir/thawed-behind keeps it, record.h).
 # And the engine killed once: then two THAWs (E_FAIL once), a new
 # HOT_BACKUP and FREEZE instead of the THAW (all S_OK), or killed after
 # the THAW's answer (a stray THAW S_OK).  thawed_twice_inner.sh runs in the sandbox.
@@ -17,7 +17,8 @@ workdir
 if id -u hvvss >/dev/null 2>&1; then USER_=hvvss; else USER_=nobody; fi
 mkimage ext4 32M "$WORK/a.img" || bail "mkfs.ext4"
 
-for k in yes.twice yes.hup yes.thaw2 yes.refreeze yes.afterthaw; do
+for k in yes.twice yes.hup yes.daemon no.daemon yes.thaw2 yes.refreeze \
+    yes.afterthaw; do
 	case ${k#*.} in
 	thaw2) st=hot,freeze,exec,sleep=1,thaw,thaw ;;
 	refreeze) st=hot,freeze,exec,sleep=1,hot,freeze,thaw ;;

@@ -395,6 +395,69 @@ dir_must_be_private(void **state)
 	rmdir(sub);
 }
 
+/*
+ * What was thawed behind the host's back outlives the daemon that learnt
+ * it, until a backup since has frozen and thawed; a file that does not
+ * say it is dropped, and said so.
+ */
+static void
+behind_kept(void **state)
+{
+	struct fx *fx = *state;
+	char path[PATH_MAX + 32];
+	const char *note;
+	struct record *r;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", fx->dir, RECORD_BEHIND_FILE);
+	assert_non_null(r = record_open(fx->dir, fx->err, sizeof(fx->err)));
+	assert_int_equal(record_behind(r, &note), 0);
+	assert_null(note);
+	/* nothing recovered, nothing kept: none */
+	assert_int_equal(
+	    record_start_behind(r, 0, fx->err, sizeof(fx->err)), 0);
+	assert_string_equal(fx->err, "");
+	assert_int_equal(access(path, F_OK), -1);
+	/* recovered: kept, and read by the next daemon */
+	assert_int_equal(
+	    record_start_behind(r, 2, fx->err, sizeof(fx->err)), 2);
+	record_close(r);
+	assert_non_null(r = record_open(fx->dir, fx->err, sizeof(fx->err)));
+	assert_int_equal(
+	    record_start_behind(r, 0, fx->err, sizeof(fx->err)), 2);
+	/* a clear with nothing of ours frozen keeps it ... */
+	assert_int_equal(record_clear(r), 0);
+	assert_int_equal(access(path, F_OK), 0);
+	/* ... one after a backup froze something ends it */
+	assert_int_equal(record_add(r, makedev(7, 1), "/mnt/a", 9), 0);
+	assert_int_equal(record_clear(r), 0);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(record_behind(r, &note), 0);
+	record_close(r);
+	/* garbage: dropped, with a note naming the file */
+	assert_non_null(f = fopen(path, "w"));
+	fputs(RECORD_BEHIND_MAGIC "\nmany\n", f);
+	fclose(f);
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_non_null(r = record_open(fx->dir, fx->err, sizeof(fx->err)));
+	assert_int_equal(
+	    record_start_behind(r, 0, fx->err, sizeof(fx->err)), 0);
+	assert_non_null(strstr(fx->err, RECORD_BEHIND_FILE));
+	assert_non_null(strstr(fx->err, "dropped"));
+	assert_int_equal(access(path, F_OK), -1);
+	record_close(r);
+	/* writable by others: not trusted */
+	assert_non_null(f = fopen(path, "w"));
+	fputs(RECORD_BEHIND_MAGIC "\n1\n", f);
+	fclose(f);
+	assert_int_equal(chmod(path, 0666), 0);
+	assert_non_null(r = record_open(fx->dir, fx->err, sizeof(fx->err)));
+	assert_int_equal(
+	    record_start_behind(r, 0, fx->err, sizeof(fx->err)), 0);
+	assert_non_null(strstr(fx->err, "not trusted"));
+	record_close(r);
+}
+
 /* --- the file ---------------------------------------------------------- */
 
 static void
@@ -836,6 +899,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        recover_leaves_alone, setup, teardown),
 	    cmocka_unit_test_setup_teardown(owner_is_the_lock, setup, teardown),
+	    cmocka_unit_test_setup_teardown(behind_kept, setup, teardown),
 	    cmocka_unit_test_setup_teardown(recover_distrusts, setup, teardown),
 	};
 
