@@ -113,6 +113,7 @@ static const struct conf_key conf_keys[] = {
     {"thaw_timeout", CK_SECONDS, CONF_FIELD(thaw_timeout_ms), 0, 1, 86400000},
     {"max_frozen", CK_SECONDS, CONF_FIELD(max_frozen_ms), 0, 1000, 3600000},
     {"presync", CK_BOOL, CONF_FIELD(presync), 0, 0, 0},
+    {"expedite_freeze", CK_BOOL, CONF_FIELD(expedite_freeze), 0, 0, 0},
     {"hot_backup_veto", CK_VETO, CONF_FIELD(hot_backup_veto_ok), 0, 0, 0},
     {"privsep", CK_BOOL, CONF_FIELD(privsep), 0, 0, 0},
     {"privsep_user", CK_GROUP, CONF_FIELD(privsep_user), 0, 0, 0},
@@ -607,6 +608,7 @@ conf_defaults(struct conf *c)
 	c->max_frozen_ms = 60 * 1000;
 	c->hot_backup_veto_ok = true; /* hv_vss_daemon(8) says why */
 	c->presync = true;
+	c->expedite_freeze = true;
 	c->privsep = true;
 	strcpy(c->privsep_user, "hvvss");
 	c->debug = 0;

@@ -61,6 +61,8 @@ struct conf {
 	unsigned int max_frozen_ms; /* max_frozen = 60 */
 
 	bool presync; /* presync = yes */
+	/* expedite_freeze = yes: RCU grace periods expedited for FIFREEZE */
+	bool expedite_freeze;
 	bool privsep; /* privsep = yes: parent and engine */
 	char privsep_user[64]; /* privsep_user = hvvss: the engine's */
 	/* hot_backup_veto = ok: HOT_BACKUP always S_OK, the FREEZE fails */

@@ -127,6 +127,8 @@ struct freezer {
 	size_t *order; /* indexes, in freeze completion order */
 	size_t nfrozen;
 	bool presync;
+	bool expedite; /* freezer_set_expedite() */
+	bool expediting; /* hooks.expediting(true) said, (false) owed */
 	struct freeze_result result;
 };
 
@@ -346,8 +348,11 @@ freeze_job(struct freezer *f)
 	wait_workers(f, -1);
 	r->sync_us = mono_us() - t0;
 
-	/* 2. freeze level by level; stop at the first failure */
+	/* 2. freeze level by level, with grace periods expedited if asked
+	 * (each level's FIFREEZE waits for three); stop at the first
+	 * failure */
 	t0 = mono_us();
+	r->expedited = f->expediting ? fsfreeze_expedite(true) : 0;
 	for (level = 0; level <= maxlevel && r->ok; level++) {
 		f->turn = level;
 		pthread_cond_broadcast(&f->cv);
@@ -381,6 +386,8 @@ freeze_job(struct freezer *f)
 	pthread_cond_broadcast(&f->cv);
 	wait_workers(f, INT_MAX);
 	pthread_mutex_unlock(&f->mu);
+	if (r->expedited == 1)
+		(void)fsfreeze_expedite(false);
 	r->freeze_us = mono_us() - t0;
 
 	for (i = 0; i < f->nfrozen; i++)
@@ -505,6 +512,12 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 	r = f->result;
 	pthread_mutex_unlock(&f->mu);
 	f->busy = false;
+	if (!r.thaw && f->expediting) {
+		/* the job put grace periods back to normal before it ended */
+		f->expediting = false;
+		if (f->hooks.expediting != NULL)
+			f->hooks.expediting(false, f->hooks.arg);
+	}
 	if (!r.thaw && r.ok && f->cancel) {
 		/* cancelled after the worker's last look: undo now, and
 		 * report the freeze once that is done */
@@ -660,8 +673,15 @@ freezer_freeze(
 		}
 	}
 	f->presync = presync;
-	if ((err = start(f, freeze_job, id, false)) < 0)
+	f->expediting = f->expedite;
+	if (f->expediting && f->hooks.expediting != NULL)
+		f->hooks.expediting(true, f->hooks.arg);
+	if ((err = start(f, freeze_job, id, false)) < 0) {
+		if (f->expediting && f->hooks.expediting != NULL)
+			f->hooks.expediting(false, f->hooks.arg);
+		f->expediting = false;
 		return refuse(f, -err);
+	}
 	return 0;
 }
 
@@ -737,6 +757,26 @@ void
 freezer_set_hooks(struct freezer *f, const struct freezer_hooks *h)
 {
 	f->hooks = *h;
+}
+
+void
+freezer_set_expedite(struct freezer *f, bool on)
+{
+	f->expedite = on;
+}
+
+const char *
+freezer_expedite_note(const struct freeze_result *r)
+{
+	static char note[96]; /* the loop's, one line at a time */
+
+	if (r->expedited == 1)
+		return ", grace periods expedited";
+	if (r->expedited == 0)
+		return "";
+	snprintf(note, sizeof(note), ", grace periods not expedited: %s",
+	    strerror(-r->expedited));
+	return note;
 }
 
 int

@@ -33,6 +33,9 @@ struct freeze_result {
 	char order[FREEZE_REASON_MAX]; /* as frozen / thawed */
 	uint64_t sync_us; /* presync time */
 	uint64_t freeze_us; /* FIFREEZE time, all levels */
+	/* freeze: grace periods were expedited for it (1), or could not
+	 * be (-errno: why), or were not (0) (fsfreeze_expedite()) */
+	int expedited;
 };
 
 typedef void (*freeze_done_fn)(const struct freeze_result *, void *);
@@ -53,10 +56,26 @@ struct freezer_hooks {
 	 * (freezer_hold_handed()), newest first, on the loop, as a thaw
 	 * begins; 0 once told */
 	int (*resume)(int slot, void *arg);
+	/* freezer_set_expedite(): grace periods may be made expedited for
+	 * the freeze about to start (on), or are back to normal (off): a
+	 * daemon killed in between must have them put back at its next
+	 * start, so it notes that on */
+	void (*expediting)(bool on, void *arg);
 };
 
 struct freezer *freezer_new(struct event_base *, freeze_done_fn, void *);
 void freezer_set_hooks(struct freezer *, const struct freezer_hooks *);
+/*
+ * expedite_freeze: make the kernel's grace periods expedited while the
+ * FIFREEZEs of a freeze job run (fsfreeze_expedite()), and normal again
+ * before it reports.
+ */
+void freezer_set_expedite(struct freezer *, bool);
+/*
+ * For the log line of a freeze: ", grace periods expedited", or why
+ * they could not be (", grace periods not expedited: ..."), or "".
+ */
+const char *freezer_expedite_note(const struct freeze_result *r);
 void freezer_free(struct freezer *);
 
 /*

@@ -322,6 +322,8 @@ parent_run(struct event_base *base, struct conf *c, const char *conf_path,
 	behind = record_start_behind(p.record, behind, err, sizeof(err));
 	if (err[0] != '\0')
 		log_warnx("%s", err);
+	if (record_start_expedited(p.record, err, sizeof(err)))
+		log_warnx("%s", err);
 	if ((p.guard = guard_start(0, err, sizeof(err))) == NULL)
 		fatalx("thaw guard: %s", err);
 	log_info("%s", guard_note(p.guard));

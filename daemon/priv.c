@@ -328,10 +328,10 @@ freeze_cb(const struct freeze_result *r, void *arg)
 	if (r->ok) {
 		p->nfrozen = r->nfrozen;
 		log_info(
-		    "priv: txn %llu: froze %zu filesystem%s in %.1f ms (presync %.1f ms): %s",
+		    "priv: txn %llu: froze %zu filesystem%s in %.1f ms (presync %.1f ms%s): %s",
 		    (unsigned long long)r->id, r->nfrozen,
 		    r->nfrozen == 1 ? "" : "s", r->freeze_us / 1000.0,
-		    r->sync_us / 1000.0, r->order);
+		    r->sync_us / 1000.0, freezer_expedite_note(r), r->order);
 	} else {
 		log_warnx("priv: txn %llu: freeze failed: %s",
 		    (unsigned long long)r->id, r->reason);
@@ -395,6 +395,21 @@ fs_prepare(int fd, const char *path, dev_t dev, void *arg)
 	return slot;
 }
 
+/* expedite_freeze: noted, for a parent killed in between */
+static void
+fs_expediting(bool on, void *arg)
+{
+	struct priv *p = arg;
+	int rc;
+
+	if (p->record != NULL &&
+	    (rc = record_note_expedited(p->record, on)) < 0)
+		log_warnx("priv: %s: %s",
+		    on ? "noting expedited grace periods"
+		       : "expedited grace periods over",
+		    strerror(-rc));
+}
+
 static void
 fs_released(void *arg)
 {
@@ -435,6 +450,7 @@ start_freeze(struct priv *p)
 	struct timeval tv = {0, GUARD_POLL_MS * 1000};
 
 	log_hold(); /* from here on the log may sit on a frozen fs */
+	freezer_set_expedite(p->freezer, p->c->expedite_freeze);
 	rc = freezer_freeze(p->freezer, &p->plan, p->c->presync, p->cur.txid);
 	/* the guard died a moment ago (its death not read yet), or a new
 	 * one is not up yet: wait for it, within the window */
@@ -1051,7 +1067,7 @@ priv_new(struct event_base *base, const struct conf *c, struct guard *guard,
     int sock, priv_gone_fn gonefn, void *arg, char *err, size_t errlen)
 {
 	static const struct freezer_hooks fh0 = {
-	    fs_prepare, fs_released, NULL, NULL};
+	    fs_prepare, fs_released, NULL, NULL, fs_expediting};
 	struct freezer_hooks fh = fh0;
 	struct priv *p;
 	int fl;

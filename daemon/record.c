@@ -84,6 +84,8 @@ struct record {
 	char behind_path[PATH_MAX];
 	unsigned int behind; /* run_dir/thawed-behind's count; 0: none */
 	char behind_note[PATH_MAX + 128]; /* why it was dropped */
+	char expedited_path[PATH_MAX];
+	bool expedited_left; /* found by record_open() */
 	struct record_entry *e;
 	size_t n, cap;
 	char *line; /* RECORD_LINE_MAX + 1 */
@@ -665,6 +667,49 @@ record_set_behind(struct record *r, unsigned int n)
 	return rc;
 }
 
+int
+record_note_expedited(struct record *r, bool on)
+{
+	int fd;
+
+	if (!on) {
+		r->expedited_left = false;
+		return unlink(r->expedited_path) == 0 || errno == ENOENT
+		    ? 0
+		    : -errno;
+	}
+	fd = open(r->expedited_path,
+	    O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd == -1)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+bool
+record_expedited_left(const struct record *r)
+{
+	return r->expedited_left;
+}
+
+int
+record_start_expedited(struct record *r, char *err, size_t errlen)
+{
+	int rc;
+
+	if (!r->expedited_left)
+		return 0;
+	if ((rc = fsfreeze_expedite(false)) != 0)
+		errfmt(err, errlen, -rc,
+		    "the daemon before this one died while the kernel's grace periods were expedited for its freeze; putting them back");
+	else {
+		snprintf(err, errlen,
+		    "the daemon before this one died while the kernel's grace periods were expedited for its freeze: put back to normal");
+		(void)record_note_expedited(r, false);
+	}
+	return 1;
+}
+
 unsigned int
 record_start_behind(
     struct record *r, size_t recovered, char *err, size_t errlen)
@@ -692,6 +737,7 @@ record_open(const char *run_dir, char *err, size_t errlen)
 	unsigned int *lines = NULL;
 	char *buf = NULL;
 	size_t len = 0, ne = 0, nrep = 0, nlines, i;
+	struct stat st;
 	int rc;
 
 	if ((r = calloc(1, sizeof(*r))) != NULL)
@@ -705,7 +751,10 @@ record_open(const char *run_dir, char *err, size_t errlen)
 	    snprintf(r->path, sizeof(r->path), "%s/%s", run_dir, RECORD_FILE) >=
 	        (int)sizeof(r->path) ||
 	    snprintf(r->behind_path, sizeof(r->behind_path), "%s/%s", run_dir,
-	        RECORD_BEHIND_FILE) >= (int)sizeof(r->behind_path)) {
+	        RECORD_BEHIND_FILE) >= (int)sizeof(r->behind_path) ||
+	    snprintf(r->expedited_path, sizeof(r->expedited_path), "%s/%s",
+	        run_dir,
+	        RECORD_EXPEDITED_FILE) >= (int)sizeof(r->expedited_path)) {
 		errfmt(err, errlen, 0, "%s: path too long", run_dir);
 		goto fail;
 	}
@@ -731,6 +780,8 @@ record_open(const char *run_dir, char *err, size_t errlen)
 		goto fail;
 	}
 	read_behind(r);
+	r->expedited_left = lstat(r->expedited_path, &st) == 0 &&
+	    S_ISREG(st.st_mode) && st.st_uid == geteuid();
 
 	/* keep what is there already (what recovery could not finish) */
 	if ((buf = read_record(r->path, &len, &rc, err, errlen)) == NULL) {

@@ -37,6 +37,7 @@
 #define RECORD_MAGIC "hvvss-frozen 1"
 #define RECORD_BEHIND_FILE "thawed-behind" /* in run_dir */
 #define RECORD_BEHIND_MAGIC "hvvss-thawed-behind 1"
+#define RECORD_EXPEDITED_FILE "expedited" /* in run_dir */
 #define RECORD_MAX 256 /* entries in one record */
 /* a line: five numbers and a mount point, each byte possibly escaped */
 #define RECORD_LINE_MAX (4 * PATH_MAX + 128)
@@ -164,6 +165,22 @@ int record_set_behind(struct record *r, unsigned int n);
  */
 unsigned int record_start_behind(
     struct record *r, size_t recovered, char *err, size_t errlen);
+
+/*
+ * run_dir/expedited (empty): the kernel's grace periods may be expedited
+ * for a freeze under way (expedite_freeze, freezer_set_expedite()).  A
+ * daemon killed then leaves them so for everyone; the next one finds
+ * the file (record_expedited_left(), read by record_open()) and puts
+ * them back.  on: made (in place, as it comes right before the
+ * FIFREEZEs: see write_record()); off: removed.  0 or -errno.
+ */
+int record_note_expedited(struct record *r, bool on);
+bool record_expedited_left(const struct record *r);
+/*
+ * At start, after record_open(): if the daemon before died expediting,
+ * put grace periods back to normal and say so in err (1); else 0.
+ */
+int record_start_expedited(struct record *r, char *err, size_t errlen);
 
 /* "thawed", "not frozen", ...: one word or two, for logs. */
 const char *record_outcome_name(enum record_outcome o);

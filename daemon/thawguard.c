@@ -153,6 +153,19 @@ fs_resume(int slot, void *arg)
 	return guard_resume(g.guard, slot);
 }
 
+/* expedite_freeze: noted, for a daemon killed in between */
+static void
+fs_expediting(bool on, void *arg)
+{
+	int rc;
+
+	if (g.record != NULL && (rc = record_note_expedited(g.record, on)) < 0)
+		log_warnx("%s: %s",
+		    on ? "noting expedited grace periods"
+		       : "expedited grace periods over",
+		    strerror(-rc));
+}
+
 static void
 fs_released(void *arg)
 {
@@ -348,7 +361,7 @@ thawguard_start(struct event_base *base, struct freezer *freezer,
     const char *run_dir, const struct thawguard_cb *cb)
 {
 	static const struct freezer_hooks fh = {
-	    fs_prepare, fs_released, NULL, fs_resume};
+	    fs_prepare, fs_released, NULL, fs_resume, fs_expediting};
 	struct record_report *reports = NULL;
 	size_t n = 0, i, behind;
 	char err[512], line[512];
@@ -368,6 +381,8 @@ thawguard_start(struct event_base *base, struct freezer *freezer,
 		fatalx("ownership record: %s", err);
 	behind = record_start_behind(g.record, behind, err, sizeof(err));
 	if (err[0] != '\0')
+		log_warnx("%s", err);
+	if (record_start_expedited(g.record, err, sizeof(err)))
 		log_warnx("%s", err);
 	/* at start, waiting for it: a daemon without one must not run */
 	if ((g.guard = guard_start(0, err, sizeof(err))) == NULL)

@@ -216,6 +216,7 @@ lw_freeze(uint64_t id)
 	clock_gettime(CLOCK_REALTIME, &w.frozen_since);
 	log_hold(); /* from here on nothing may touch a file */
 	thawguard_freezing(id);
+	freezer_set_expedite(w.freezer, w.conf->expedite_freeze);
 	rc = freezer_freeze(w.freezer, &p, w.conf->presync, id);
 	plan_free(&p);
 	/* a guard restarting: wait for it on the loop, then try again */
@@ -252,10 +253,11 @@ freeze_done(const struct freeze_result *r, void *arg)
 	} else {
 		if (r->ok) {
 			log_info(
-			    "txn %llu: froze %zu filesystem%s in %.1f ms (presync %.1f ms): %s",
+			    "txn %llu: froze %zu filesystem%s in %.1f ms (presync %.1f ms%s): %s",
 			    (unsigned long long)r->id, r->nfrozen,
 			    r->nfrozen == 1 ? "" : "s", r->freeze_us / 1000.0,
-			    r->sync_us / 1000.0, r->order);
+			    r->sync_us / 1000.0, freezer_expedite_note(r),
+			    r->order);
 		} else if (r->order[0])
 			log_info("txn %llu: thawed again: %s",
 			    (unsigned long long)r->id, r->order);

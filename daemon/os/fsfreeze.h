@@ -141,6 +141,21 @@ int fsfreeze_devs(const int *fds, size_t n, dev_t *devs, int *errs);
 int fsfreeze_sync(int fd);
 
 /*
+ * A cold FIFREEZE waits for a grace period of the kernel's RCU at each
+ * of its three freeze levels, about 8 ms each on the machines measured;
+ * expedited, one takes well under a millisecond (bench/README.md).
+ * fsfreeze_expedite(true) makes every grace period expedited, for the
+ * whole system, unless they are already: 1 if it changed that (then
+ * fsfreeze_expedite(false) puts it back, and nothing else should), 0 if
+ * there was nothing to change (already expedited; no such knob, as on
+ * FreeBSD), or -errno.  fsfreeze_expedite(false): back to normal grace
+ * periods, 0 or -errno.  Linux: /sys/kernel/rcu_expedited;
+ * fsfreeze_expedite_at() is the same on another file, for the tests.
+ */
+int fsfreeze_expedite(bool on);
+int fsfreeze_expedite_at(const char *knob, bool on);
+
+/*
  * Freeze the filesystem the open directory fd is on, from any thread.
  * 0 with *hold; -EBUSY (frozen already, by someone else), or what the
  * kernel says.  May block while it writes back.

@@ -398,6 +398,21 @@ fsfreeze_sync(int fd)
 	return 0;
 }
 
+/* UFS suspension waits for no grace period: nothing to hurry */
+int
+fsfreeze_expedite_at(const char *knob, bool on)
+{
+	(void)knob;
+	(void)on;
+	return 0;
+}
+
+int
+fsfreeze_expedite(bool on)
+{
+	return fsfreeze_expedite_at(NULL, on);
+}
+
 int
 fsfreeze_freeze(int fd, int *hold)
 {

@@ -122,6 +122,45 @@ fsfreeze_sync(int fd)
 	return syncfs(fd) == 0 ? 0 : -errno;
 }
 
+#define RCU_EXPEDITED "/sys/kernel/rcu_expedited"
+
+int
+fsfreeze_expedite_at(const char *knob, bool on)
+{
+	char buf[16];
+	ssize_t n;
+	int fd, rc = 0;
+
+	if (on) {
+		/* someone else's 1 is theirs to put back, not ours */
+		if ((fd = open(knob, O_RDONLY | O_CLOEXEC)) == -1)
+			return -errno;
+		n = read(fd, buf, sizeof(buf) - 1);
+		rc = n == -1 ? -errno : 0;
+		close(fd);
+		if (rc != 0)
+			return rc;
+		buf[n > 0 ? n : 0] = '\0';
+		if (strcmp(buf, "0\n") != 0 && strcmp(buf, "0") != 0)
+			return strcmp(buf, "1\n") == 0 || strcmp(buf, "1") == 0
+			    ? 0
+			    : -EINVAL;
+	}
+	if ((fd = open(knob, O_WRONLY | O_TRUNC | O_CLOEXEC)) == -1)
+		return -errno;
+	if ((n = write(fd, on ? "1\n" : "0\n", 2)) != 2)
+		rc = n == -1 ? -errno : -EIO;
+	if (close(fd) == -1 && rc == 0)
+		rc = -errno;
+	return rc == 0 && on ? 1 : rc;
+}
+
+int
+fsfreeze_expedite(bool on)
+{
+	return fsfreeze_expedite_at(RCU_EXPEDITED, on);
+}
+
 int
 fsfreeze_freeze(int fd, int *hold)
 {

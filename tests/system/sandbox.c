@@ -24,6 +24,9 @@
  *	/tmp, /run, /var/tmp, /root
  *			plain directories on the root tmpfs
  *	-r dirs		read-only overlays of host directories (the build tree)
+ *	-k		the host's /sys/kernel/rcu_expedited, bound read-write
+ *			at the same path: the one file of /sys (bench/run, for
+ *			hv_vss_daemon's expedite_freeze on the real kernel)
  *	-m dirs		loop-mounted test filesystems (ext2/3/4, xfs, btrfs)
  *
  * and no /sys at all: Debian's hv_vss_daemon skips loop-backed devices by
@@ -33,7 +36,7 @@
  * filesystems.
  *
  * Usage:
- *	sandbox [-v] [-t seconds] [-m image:dir[:fstype[:options]]]...
+ *	sandbox [-kv] [-t seconds] [-m image:dir[:fstype[:options]]]...
  *	    [-r hostdir[:dir]]... [-e name=value]... -- command [arg ...]
  *
  *	-v	say on stderr what is set up and torn down.
@@ -177,6 +180,8 @@ struct minfo {
 };
 
 static int verbose;
+static int bind_knob; /* -k */
+#define RCU_KNOB "/sys/kernel/rcu_expedited"
 static unsigned int timeout_s = DEFAULT_TIMEOUT;
 static struct image *images;
 static size_t nimages;
@@ -249,7 +254,7 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: sandbox [-v] [-t seconds] "
+	    "usage: sandbox [-kv] [-t seconds] "
 	    "[-m image:dir[:fstype[:options]]]... [-r hostdir[:dir]]... "
 	    "[-e name=value]... -- command [arg ...]\n");
 	exit(EXIT_SETUP);
@@ -853,6 +858,7 @@ build_root(const char *root)
 	char *p, *q, target[PATH_MAX];
 	ssize_t n;
 	size_t i;
+	int fd;
 
 	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		p = xasprintf("%s/%s", root, dirs[i].name);
@@ -933,6 +939,21 @@ build_root(const char *root)
 	do_mount(p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 	info("/proc: fresh proc");
 	free(p);
+
+	if (bind_knob) {
+		/* a sysfs file: never a freeze target, nor a /dev source */
+		p = xasprintf("%s" RCU_KNOB, root);
+		q = xasprintf("%s/sys/kernel", root);
+		mkdir_p(q, 0755);
+		if ((fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) == -1)
+			die("create", p, errno);
+		close(fd);
+		if (mount(RCU_KNOB, p, NULL, MS_BIND, NULL) == -1)
+			die("bind", RCU_KNOB, errno);
+		info("%s: the host's, read-write", RCU_KNOB);
+		free(q);
+		free(p);
+	}
 
 	p = xasprintf("%s/dev", root);
 	do_mount(p, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755");
@@ -1678,8 +1699,11 @@ main(int argc, char *argv[])
 		add_env(xasprintf("TERM=%s", term));
 
 	opterr = 0;
-	while ((ch = getopt(argc, argv, "+:vt:m:r:e:")) != -1) {
+	while ((ch = getopt(argc, argv, "+:kvt:m:r:e:")) != -1) {
 		switch (ch) {
+		case 'k':
+			bind_knob = 1;
+			break;
 		case 'v':
 			verbose = 1;
 			break;

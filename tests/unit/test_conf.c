@@ -1119,6 +1119,7 @@ test_dump_defaults(void **state)
 	    "thaw_timeout = 20\n"
 	    "max_frozen = 60\n"
 	    "presync = yes\n"
+	    "expedite_freeze = yes\n"
 	    "hot_backup_veto = ok\n"
 	    "privsep = yes\n"
 	    "privsep_user = hvvss\n"

@@ -82,10 +82,26 @@ fsfreeze_sync(int fd)
 	return 0;
 }
 
+/* grace periods as fsfreeze_expedite() left them; what it answers */
+static bool expedited;
+static int expedite_answer = 1;
+static int nfroze_expedited; /* fsfreeze_freeze() calls while expedited */
+
+int
+fsfreeze_expedite(bool on)
+{
+	if (on && expedite_answer != 1)
+		return expedite_answer;
+	expedited = on;
+	return on ? 1 : 0;
+}
+
 int
 fsfreeze_freeze(int fd, int *hold)
 {
 	int p[2];
+
+	nfroze_expedited += expedited;
 
 	if (pipe2(p, O_CLOEXEC) == -1)
 		return -errno;
@@ -124,6 +140,18 @@ static int resumed[MAXH]; /* the slots it was told to resume, in order */
 static int nresumed;
 static bool guard_deaf; /* the resume hook fails (-EAGAIN) */
 static int nreleased;
+static char expediting_said[8]; /* hooks.expediting(): '+' on, '-' off */
+
+static void
+expediting(bool on, void *arg)
+{
+	size_t n = strlen(expediting_said);
+
+	if (n + 1 < sizeof(expediting_said)) {
+		expediting_said[n] = on ? '+' : '-';
+		expediting_said[n + 1] = '\0';
+	}
+}
 
 static int
 prepare(int fd, const char *path, dev_t dev, void *arg)
@@ -192,13 +220,18 @@ static struct plan plan = {targets, 2, NULL, 0, false, ""};
 static int
 setup(void **state)
 {
-	static const struct freezer_hooks h = {prepare, released, NULL, resume};
+	static const struct freezer_hooks h = {
+	    prepare, released, NULL, resume, expediting};
 	int i;
 
 	for (i = 0; i < MAXH; i++)
 		guard_copy[i] = -1;
 	nresumed = nthawed_here = nreleased = nfroze = 0;
 	guard_deaf = false;
+	expedited = false;
+	expedite_answer = 1;
+	nfroze_expedited = 0;
+	expediting_said[0] = '\0';
 	targets[0].mountpoint = "/img";
 	targets[0].level = 0;
 	targets[1].mountpoint = "/img/inner";
@@ -330,6 +363,43 @@ not_handed_thaws_here(void **state)
 	assert_int_equal(freezer_nfrozen(fz), 0);
 }
 
+/*
+ * expedite_freeze: every FIFREEZE runs with grace periods expedited, and
+ * they are normal again before the freeze reports; the owner is told
+ * around it (to note it for a daemon killed in between).  Already
+ * expedited (someone else's): left alone.  Cannot be: frozen anyway.
+ */
+static void
+expedite(void **state)
+{
+	static const int answers[] = {1, 0, -EROFS};
+	size_t i;
+
+	for (i = 0; i < sizeof(answers) / sizeof(answers[0]); i++) {
+		expedite_answer = answers[i];
+		nfroze_expedited = 0;
+		expediting_said[0] = '\0';
+		freezer_set_expedite(fz, true);
+		assert_int_equal(freezer_freeze(fz, &plan, false, 1), 0);
+		wait_done();
+		assert_true(last.ok);
+		assert_int_equal(last.expedited, answers[i]);
+		assert_int_equal(nfroze_expedited, answers[i] == 1 ? 2 : 0);
+		assert_false(expedited);
+		assert_string_equal(expediting_said, "+-");
+		freezer_thaw_now(fz);
+	}
+	/* not asked: not touched, nothing said */
+	expedite_answer = 1;
+	expediting_said[0] = '\0';
+	freezer_set_expedite(fz, false);
+	assert_int_equal(freezer_freeze(fz, &plan, false, 1), 0);
+	wait_done();
+	assert_int_equal(last.expedited, 0);
+	assert_string_equal(expediting_said, "");
+	freezer_thaw_now(fz);
+}
+
 int
 main(void)
 {
@@ -341,6 +411,7 @@ main(void)
 	        guard_deaf_keeps_frozen, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        not_handed_thaws_here, setup, teardown),
+	    cmocka_unit_test_setup_teardown(expedite, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -171,11 +171,41 @@ test_encode(void **state)
 	assert_int_equal(mountid_encode_dev(makedev(7, 256)), 0x100700);
 }
 
+/* The knob of fsfreeze_expedite(), on a file of ours. */
+static void
+test_expedite(void **state)
+{
+	char path[] = "/tmp/test_fsfreeze.XXXXXX", buf[8];
+	int fd;
+
+	assert_true((fd = mkstemp(path)) >= 0);
+	assert_int_equal(write(fd, "0\n", 2), 2);
+	/* 0: set, and told so; then back to 0 */
+	assert_int_equal(fsfreeze_expedite_at(path, true), 1);
+	assert_int_equal(pread(fd, buf, sizeof(buf), 0), 2);
+	assert_memory_equal(buf, "1\n", 2);
+	/* 1 already (someone else's): left alone, nothing to put back */
+	assert_int_equal(fsfreeze_expedite_at(path, true), 0);
+	assert_int_equal(fsfreeze_expedite_at(path, false), 0);
+	assert_int_equal(pread(fd, buf, sizeof(buf), 0), 2);
+	assert_memory_equal(buf, "0\n", 2);
+	/* not a 0 or a 1: not ours to touch */
+	assert_int_equal(pwrite(fd, "7\n", 2, 0), 2);
+	assert_int_equal(fsfreeze_expedite_at(path, true), -EINVAL);
+	assert_int_equal(pread(fd, buf, sizeof(buf), 0), 2);
+	assert_memory_equal(buf, "7\n", 2);
+	close(fd);
+	unlink(path);
+	/* no knob */
+	assert_int_equal(fsfreeze_expedite_at(path, true), -ENOENT);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_kind),
+	    cmocka_unit_test(test_expedite),
 	    cmocka_unit_test(test_check),
 	    cmocka_unit_test(test_open_missing),
 	    cmocka_unit_test(test_pipe),
