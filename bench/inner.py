@@ -64,7 +64,8 @@ def daemon_argv(which, mounts, device=DEV):
     p = progs()
     if which == "debian":
         return [p["debian"], "-n"]
-    extra = ["-o", "presync=no"] if which == "hvvss-nosync" else []
+    extra = {"hvvss-nosync": ["-o", "presync=no"],
+             "hvvss-noexp": ["-o", "expedite_freeze=no"]}.get(which, [])
     # an explicit allow-list, always; no hooks (the host's /etc could
     # hold some); everything else is the default configuration
     return [p["hvvss"], "-n", "-c", "/dev/null", "-D", device,
@@ -74,7 +75,7 @@ def daemon_argv(which, mounts, device=DEV):
 
 # --- our daemon's log lines ------------------------------------------------
 FROZE = re.compile(r"txn (\d+): froze (\d+) filesystems? in ([\d.]+) ms "
-                   r"\(presync ([\d.]+) ms\)")
+                   r"\(presync ([\d.]+) ms[^)]*\)")
 THAWED = re.compile(r"txn (\d+): thawed in ([\d.]+) ms")
 
 
@@ -547,7 +548,11 @@ def proc_sample(pid):
         except OSError:
             continue
         ctx += sum(s.values())
-    return {"pid": pid, "rss_kb": st.get("VmRSS", 0),
+    try:
+        exe = os.path.basename(os.path.realpath("/proc/%d/exe" % pid))
+    except OSError:
+        exe = ""
+    return {"pid": pid, "exe": exe, "rss_kb": st.get("VmRSS", 0),
             "hwm_kb": st.get("VmHWM", 0), "pss_kb": pss.get("Pss", 0),
             "cpu_ms": cpu_ms, "ctxsw": ctx,
             "threads": len(os.listdir("/proc/%d/task" % pid))}
@@ -556,7 +561,9 @@ def proc_sample(pid):
 def sample(exe):
     d = find_daemon(exe)
     s = proc_sample(d)
-    # its children (the thaw guard, if any) are part of the daemon
+    # its children are part of the daemon: the thaw guard, and with the
+    # privilege split the engine (the parent is d: the daemon's binary
+    # that hv_vss_sim started)
     s["children"] = [proc_sample(c) for c in children(d)]
     s["t"] = time.monotonic()
     # the backup just done (0: before the first), from hv_vss_sim

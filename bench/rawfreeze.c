@@ -4,7 +4,7 @@
  * plan; a presync only with -S), timing each call; one JSON object on
  * stdout.
  *
- *	rawfreeze [-pStx] [-g ms] [-n count] [-w dir] mountpoint ...
+ *	rawfreeze [-pStx] [-g ms] [-n count] [-w | -c | -o dir] mountpoint ...
  *
  *	-p	parallel: one thread per mount point, all released at once
  *		for each phase (the threads are made before the first
@@ -28,6 +28,11 @@
  *		dir (a tmpfs such as /run), fsync it and rename it into
  *		place, as hvvss's ownership record is written; it is removed
  *		after the thaw.  Neither is timed.
+ *	-c	the same, but created in place (O_EXCL), not renamed: as
+ *		hvvss wrote the record of a backup's first filesystem.
+ *	-o	the same, but overwritten in place in a file that stays
+ *		(made before the first iteration, removed at the end): as
+ *		hvvss writes its record now.
  *
  * Run it only inside the sandbox (tests/system/sandbox.c) on its -m
  * mounts: it really freezes them.  Hazards:
@@ -81,7 +86,7 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: rawfreeze [-pStx] [-g ms] [-n count] [-w dir] "
+	    "usage: rawfreeze [-pStx] [-g ms] [-n count] [-w | -c | -o dir] "
 	    "mountpoint ...\n");
 	exit(2);
 }
@@ -122,21 +127,25 @@ nothing(void *arg)
 	return arg;
 }
 
-/* -w: a record written as hvvss writes its own (see -w above) */
+/* -w, -c, -o: a record written as hvvss writes its own (see above) */
 static void
-write_record(const char *tmp, const char *path)
+write_record(int how, const char *tmp, const char *path)
 {
-	int fd;
+	const char *name = how == 'w' ? tmp : path;
+	int fd, flags = O_WRONLY | O_CLOEXEC;
 
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) ==
-	    -1) {
-		fprintf(stderr, "rawfreeze: %s: %s\n", tmp, strerror(errno));
+	if (how == 'w')
+		flags |= O_CREAT | O_TRUNC;
+	else if (how == 'c')
+		flags |= O_CREAT | O_EXCL;
+	if ((fd = open(name, flags, 0600)) == -1) {
+		fprintf(stderr, "rawfreeze: %s: %s\n", name, strerror(errno));
 		return;
 	}
-	if (write(fd, "rawfreeze\n", 10) != 10 || fsync(fd) == -1)
-		fprintf(stderr, "rawfreeze: %s: %s\n", tmp, strerror(errno));
+	if (pwrite(fd, "rawfreeze\n", 10, 0) != 10 || fsync(fd) == -1)
+		fprintf(stderr, "rawfreeze: %s: %s\n", name, strerror(errno));
 	close(fd);
-	if (rename(tmp, path) == -1)
+	if (how == 'w' && rename(tmp, path) == -1)
 		fprintf(
 		    stderr, "rawfreeze: rename %s: %s\n", tmp, strerror(errno));
 }
@@ -221,16 +230,19 @@ main(int argc, char *argv[])
 	int was[MAX_FS];
 	long count = 1, gap_ms = 0;
 	struct timespec gap;
-	int c, i, it, parallel = 0, presync = 0, exited = 0, rc = 0;
+	int c, i, it, parallel = 0, presync = 0, exited = 0, rc = 0, how = 0;
 	char *end, *dir = NULL, tmp[4096], rec[4096];
 	pthread_t tid;
 
-	while ((c = getopt(argc, argv, "pStxg:n:w:")) != -1) {
+	while ((c = getopt(argc, argv, "pStxg:n:w:c:o:")) != -1) {
 		switch (c) {
 		case 'x':
 			exited = 1;
 			break;
 		case 'w':
+		case 'c':
+		case 'o':
+			how = c;
 			dir = optarg;
 			if (snprintf(tmp, sizeof(tmp), "%s/.rawfreeze.tmp",
 			        dir) >= (int)sizeof(tmp) ||
@@ -277,6 +289,16 @@ main(int argc, char *argv[])
 		}
 	}
 	nfs = argc;
+	if (how == 'o') {
+		/* the file that stays */
+		if ((c = open(rec, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		         0600)) == -1) {
+			fprintf(stderr, "rawfreeze: %s: %s\n", rec,
+			    strerror(errno));
+			return 1;
+		}
+		close(c);
+	}
 
 	/* blocked here, inherited by every worker */
 	sigemptyset(&stop);
@@ -319,7 +341,7 @@ main(int argc, char *argv[])
 		if (exited && pthread_create(&tid, NULL, nothing, NULL) == 0)
 			pthread_join(tid, NULL);
 		if (dir != NULL)
-			write_record(tmp, rec);
+			write_record(how, tmp, rec);
 		fus = phase(FIFREEZE, parallel);
 		for (i = 0; i < nfs; i++) {
 			fs_freeze[i] = fss[i].us;
@@ -333,7 +355,7 @@ main(int argc, char *argv[])
 			rc = 1;
 		}
 		tus = phase(FITHAW, parallel);
-		if (dir != NULL)
+		if (dir != NULL && how != 'o')
 			(void)unlink(rec);
 		for (i = 0; i < nfs; i++) {
 			fs_thaw[i] = was[i] ? fss[i].us : 0;
@@ -373,5 +395,7 @@ main(int argc, char *argv[])
 	}
 	for (i = 0; i < nfs; i++)
 		close(fss[i].fd);
+	if (how == 'o')
+		(void)unlink(rec);
 	return rc;
 }
