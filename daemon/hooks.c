@@ -173,12 +173,6 @@ set_why(struct hooks_entry *e, enum hooks_status status, const char *fmt, ...)
 static bool valid_name(const char *);
 static bool leftover(const char *);
 
-bool
-hooks_name_ok(const char *name)
-{
-	return valid_name(name) && !leftover(name);
-}
-
 static bool
 valid_name(const char *name)
 {
@@ -415,6 +409,44 @@ plan_freeze(struct hooks *h)
 	for (i = 0; i < h->nitems; i++)
 		if (h->items[i].done && h->items[i].e.status == HOOK_REFUSED)
 			h->stop = true;
+}
+
+int
+hooks_preview(const char *dir, char ***names, char *why, size_t whylen)
+{
+	struct hooks *h;
+	size_t i, k = 0;
+	int rc = 0;
+
+	why[0] = '\0';
+	*names = NULL;
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return -ENOMEM;
+	h->dirfd = -1;
+	snprintf(h->dir, sizeof(h->dir), "%s", dir);
+	plan_freeze(h);
+	if (h->dirfd != -1)
+		close(h->dirfd);
+	if (h->dir_why[0] != '\0')
+		snprintf(why, whylen, "%s", h->dir_why);
+	if ((*names = calloc(h->nitems + 1, sizeof(**names))) == NULL)
+		rc = -ENOMEM;
+	for (i = 0; rc == 0 && i < h->nitems; i++) {
+		const struct item *it = &h->items[i];
+
+		/* a refused hook vetoes the stage before anything runs */
+		if (it->done && it->e.status == HOOK_REFUSED && why[0] == '\0')
+			snprintf(
+			    why, whylen, "hook %s: %s", it->e.name, it->e.why);
+		if (it->done)
+			continue; /* refused or skipped: never run */
+		if (((*names)[k] = strdup(it->e.name)) == NULL)
+			rc = -ENOMEM;
+		else
+			k++;
+	}
+	free(h);
+	return rc;
 }
 
 /*

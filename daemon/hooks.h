@@ -167,10 +167,15 @@ size_t hooks_pending(const struct hooks *, uint64_t txid, enum hooks_phase);
 void hooks_output(struct hooks *, hooks_emit_fn, void *);
 
 /*
- * Whether a directory entry's name is a hook's (the rule at the top, by
- * name only: it may still be refused when looked at, or skipped).
+ * What a FREEZE's hooks stage would make of dir now, running nothing
+ * (hv_vss_ctl plan): the hooks it would run, in their order, into *names
+ * (NULL-terminated; free each and it); and into why, what would fail
+ * every FREEZE on them ("hooks directory ...: more than 128 hooks",
+ * "hook 20-db: refused: writable by others"), "" if nothing.  The same
+ * checks as the stage's, so that the plan promises nothing the FREEZE
+ * refuses.  0, or -ENOMEM.
  */
-bool hooks_name_ok(const char *name);
+int hooks_preview(const char *dir, char ***names, char *why, size_t whylen);
 
 /* "freeze", "thaw", "abort". */
 const char *hooks_phase_name(enum hooks_phase);

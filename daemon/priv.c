@@ -721,16 +721,32 @@ priv_plan_text(const struct plan *pl, char *out, size_t max)
 }
 
 size_t
-priv_hooks_text(char *const *hooks, char *out, size_t max)
+priv_hooks_text(const struct plan_hooks *ph, char *out, size_t max)
 {
-	size_t i, n = 0, k;
+	/* room kept for the last line: "hooks_more\t<n>\n" */
+	const size_t tail = 40;
+	const char *ff[] = {"hooks_fail", ph->why};
+	char more[24];
+	const char *mf[] = {"hooks_more", more};
+	size_t i, n = 0, k, left = 0;
 
-	for (i = 0; hooks[i] != NULL; i++) {
-		const char *f[] = {"hook", hooks[i]};
+	if (max <= tail)
+		return 0;
+	if (ph->why[0] != '\0')
+		n += put_line(out, max - tail, ff, 2);
+	for (i = 0; ph->names != NULL && ph->names[i] != NULL; i++) {
+		const char *f[] = {"hook", ph->names[i]};
 
-		if ((k = put_line(out + n, max - n, f, 2)) == 0)
-			break;
+		if (left > 0 ||
+		    (k = put_line(out + n, max - tail - n, f, 2)) == 0) {
+			left++;
+			continue;
+		}
 		n += k;
+	}
+	if (left > 0) {
+		snprintf(more, sizeof(more), "%zu", left);
+		n += put_line(out + n, max - n, mf, 2);
 	}
 	return n;
 }
@@ -777,8 +793,9 @@ do_comm(struct priv *p, const struct priv_req *r)
 static void
 do_plan(struct priv *p)
 {
-	char err[PRIV_REASON_MAX], *text, **hooks;
+	char err[PRIV_REASON_MAX], *text;
 	char htext[PRIV_PLAN_MAX / 4];
+	struct plan_hooks ph;
 	struct plan pl;
 	size_t n, h;
 
@@ -788,20 +805,21 @@ do_plan(struct priv *p)
 		return;
 	}
 	if ((text = malloc(PRIV_PLAN_MAX)) == NULL ||
-	    (hooks = plan_hooks(p->c->hooks_dir)) == NULL) {
+	    plan_hooks_read(p->c->hooks_dir, &ph) != 0) {
 		free(text);
+		plan_hooks_clear(&ph);
 		plan_free(&pl);
 		reply(p, PRIV_PLAN, 0, -ENOMEM, 0, "plan text", -1);
 		return;
 	}
 	/* the hooks last, in a quarter of the room at most: the
 	 * filesystems are what the plan is for */
-	h = priv_hooks_text(hooks, htext, sizeof(htext));
+	h = priv_hooks_text(&ph, htext, sizeof(htext));
 	n = priv_plan_text(&pl, text, PRIV_PLAN_MAX - h);
 	memcpy(text + n, htext, h);
 	reply_text(
 	    p, PRIV_PLAN, 0, 0, (uint32_t)(n + h), NULL, -1, text, n + h);
-	plan_hooks_free(hooks);
+	plan_hooks_clear(&ph);
 	free(text);
 	plan_free(&pl);
 }

@@ -73,10 +73,13 @@ void priv_tell_thawed_behind(struct priv *, unsigned int n);
  * Whole lines only, at most max bytes, no NUL; returns its length.
  */
 size_t priv_plan_text(const struct plan *, char *out, size_t max);
-/* The hooks the parent would run (NULL-terminated names), one
- *   hook <TAB> name
- * line each, whole lines only, at most max bytes; its length. */
-size_t priv_hooks_text(char *const *hooks, char *out, size_t max);
+/* The hooks the parent would run (status.h, plan_hooks_read()):
+ *   hooks_fail <TAB> why     (what fails every FREEZE on them, if any)
+ *   hook <TAB> name          (one each, in their order)
+ *   hooks_more <TAB> n       (n names did not fit in max)
+ * Whole lines only, at most max bytes; its length. */
+struct plan_hooks;
+size_t priv_hooks_text(const struct plan_hooks *, char *out, size_t max);
 
 /*
  * The ownership record (record.h) each filesystem is named in before it

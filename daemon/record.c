@@ -893,7 +893,8 @@ remove_where(struct record *r,
 
 	if ((old = calloc(oldn + 1, sizeof(*old))) == NULL)
 		return -ENOMEM;
-	memcpy(old, r->e, oldn * sizeof(*old));
+	if (oldn > 0) /* r->e may still be NULL */
+		memcpy(old, r->e, oldn * sizeof(*old));
 	for (i = 0; i < oldn; i++)
 		if (!match(r, &old[i], dev))
 			r->e[n++] = old[i];

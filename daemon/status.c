@@ -266,40 +266,35 @@ plan_log(const struct plan *p)
 		    p->skips[i].fstype, p->skips[i].reason);
 }
 
-char **
-plan_hooks(const char *dir)
+int
+plan_hooks_read(const char *dir, struct plan_hooks *ph)
 {
-	struct dirent **names;
-	char **out;
-	int i, n, k = 0;
-
-	if ((n = scandir(dir, &names, NULL, alphasort)) < 0)
-		return calloc(1, sizeof(*out));
-	if ((out = calloc((size_t)n + 1, sizeof(*out))) != NULL)
-		for (i = 0; i < n; i++)
-			if (hooks_name_ok(names[i]->d_name) &&
-			    (out[k] = strdup(names[i]->d_name)) != NULL)
-				k++;
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	return out;
+	memset(ph, 0, sizeof(*ph));
+	return hooks_preview(dir, &ph->names, ph->why, sizeof(ph->why));
 }
 
 void
-plan_hooks_free(char **hooks)
+plan_hooks_clear(struct plan_hooks *ph)
 {
 	size_t i;
 
-	for (i = 0; hooks != NULL && hooks[i] != NULL; i++)
-		free(hooks[i]);
-	free(hooks);
+	for (i = 0; ph->names != NULL && ph->names[i] != NULL; i++)
+		free(ph->names[i]);
+	free(ph->names);
+	memset(ph, 0, sizeof(*ph));
 }
 
-/* The hooks, in name order, as a list or as a JSON array. */
+/*
+ * The hooks, in their order, as a list or as JSON (the "hooks" array,
+ * then "hooks_more" and "freeze_fails"); and what would fail every
+ * FREEZE on them.
+ */
 static void
-list_hooks(const char *dir, char *const *hooks, struct evbuffer *b, bool json)
+list_hooks(
+    const char *dir, const struct plan_hooks *ph, struct evbuffer *b, bool json)
 {
+	char *const none[] = {NULL};
+	char *const *hooks = ph->names != NULL ? ph->names : none;
 	size_t i;
 
 	if (json)
@@ -311,10 +306,21 @@ list_hooks(const char *dir, char *const *hooks, struct evbuffer *b, bool json)
 		} else
 			evbuffer_add_printf(b, "  %s/%s\n", dir, hooks[i]);
 	}
-	if (json)
-		evbuffer_add_printf(b, "]");
-	else if (i == 0)
+	if (json) {
+		evbuffer_add_printf(
+		    b, "], \"hooks_more\": %zu, \"freeze_fails\": ", ph->more);
+		if (ph->why[0] != '\0')
+			status_json_str(b, ph->why);
+		else
+			evbuffer_add_printf(b, "null");
+		return;
+	}
+	if (ph->more > 0)
+		evbuffer_add_printf(b, "  ... and %zu more\n", ph->more);
+	else if (i == 0 && ph->why[0] == '\0')
 		evbuffer_add_printf(b, "  (none in %s)\n", dir);
+	if (ph->why[0] != '\0')
+		evbuffer_add_printf(b, "  every FREEZE fails: %s\n", ph->why);
 }
 
 int
@@ -322,27 +328,30 @@ plan_write(const struct conf *c, const struct apps *apps, bool json,
     struct evbuffer *b)
 {
 	struct plan p;
-	char err[256], **hooks;
+	struct plan_hooks ph;
+	char err[256];
 
 	if (plan_build(&p, c, NULL, devstack_system_root, true, err,
 	        sizeof(err)) != 0) {
 		evbuffer_add_printf(b, "cannot plan: %s\n", err);
 		return -1;
 	}
-	if ((hooks = plan_hooks(c->hooks_dir)) == NULL) {
+	if (plan_hooks_read(c->hooks_dir, &ph) != 0) {
+		plan_hooks_clear(&ph);
 		plan_free(&p);
 		evbuffer_add_printf(b, "cannot plan: out of memory\n");
 		return -1;
 	}
-	plan_render(&p, c, apps, hooks, json, b);
-	plan_hooks_free(hooks);
+	plan_render(&p, c, apps, &ph, json, b);
+	plan_hooks_clear(&ph);
 	plan_free(&p);
 	return 0;
 }
 
 void
 plan_render(const struct plan *pl, const struct conf *c,
-    const struct apps *apps, char *const *hooks, bool json, struct evbuffer *b)
+    const struct apps *apps, const struct plan_hooks *hooks, bool json,
+    struct evbuffer *b)
 {
 	struct app_rows rows = {b, json, true, -1};
 	const struct plan p = *pl;

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "conf.h"
+#include "hooks.h"
 
 struct evbuffer;
 struct apps;
@@ -42,21 +43,27 @@ int status_write(const struct daemon_view *, bool json, struct evbuffer *);
  */
 int plan_write(
     const struct conf *, const struct apps *, bool json, struct evbuffer *);
+/*
+ * The hooks a FREEZE would run, as the plan shows them: names in their
+ * order, NULL-terminated (never NULL once read); more: how many did
+ * not fit in the privilege split's PLAN text; why: what would fail
+ * every FREEZE on them, "" if nothing (hooks_preview()).
+ */
+struct plan_hooks {
+	char **names;
+	size_t more;
+	char why[HOOKS_REASON_MAX];
+};
+/* hooks_preview() of dir.  0, or -ENOMEM. */
+int plan_hooks_read(const char *dir, struct plan_hooks *);
+void plan_hooks_clear(struct plan_hooks *);
 /* The same for a plan made elsewhere (the parent's, in privsep mode),
- * with the hooks it would run: names in hooks_dir, NULL-terminated. */
+ * with the hooks it would run. */
 struct plan;
 void plan_render(const struct plan *, const struct conf *, const struct apps *,
-    char *const *hooks, bool json, struct evbuffer *);
-/*
- * The entries of dir named as hooks (hooks_name_ok(): no editor or
- * package leftovers), in name order, NULL-terminated; none if it cannot
- * be read.  NULL only if out
- * of memory.  Free with plan_hooks_free().
- */
-char **plan_hooks(const char *dir);
+    const struct plan_hooks *, bool json, struct evbuffer *);
 /* The plan's targets and skips, one debug line each. */
 void plan_log(const struct plan *);
-void plan_hooks_free(char **);
 int history_write(unsigned int n, bool json, struct evbuffer *);
 /* s as a JSON string: UTF-8 kept, invalid bytes as U+FFFD (status.c) */
 void status_json_str(struct evbuffer *, const char *s);

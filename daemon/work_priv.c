@@ -193,15 +193,16 @@ pw_view(struct daemon_view *v, char *paths, size_t len)
 }
 
 /* PLAN's text (priv.h, priv_plan_text(), priv_hooks_text()) back into
- * a plan and its hooks (NULL-terminated, *hooks never NULL on 0). */
+ * a plan and its hooks (their names never NULL on 0). */
 static int
-plan_parse(char *text, struct plan *p, char ***hooks)
+plan_parse(char *text, struct plan *p, struct plan_hooks *ph)
 {
-	char *line, *next, *f[6];
+	char *line, *next, *f[6], ***hooks = &ph->names;
 	size_t n, cap_t = 0, cap_s = 0, nh = 0, cap_h = 1;
 	void *np;
 
 	memset(p, 0, sizeof(*p));
+	memset(ph, 0, sizeof(*ph));
 	if ((*hooks = calloc(cap_h, sizeof(**hooks))) == NULL)
 		return -1;
 	for (line = text; line != NULL && *line != '\0'; line = next) {
@@ -244,6 +245,10 @@ plan_parse(char *text, struct plan *p, char ***hooks)
 			if (((*hooks)[nh] = strdup(f[1])) == NULL)
 				return -1;
 			(*hooks)[++nh] = NULL;
+		} else if (strcmp(f[0], "hooks_fail") == 0 && n == 2) {
+			snprintf(ph->why, sizeof(ph->why), "%s", f[1]);
+		} else if (strcmp(f[0], "hooks_more") == 0 && n == 2) {
+			ph->more = strtoul(f[1], NULL, 10);
 		} else if (strcmp(f[0], "skip") == 0 && n >= 4) {
 			struct plan_skip *sk;
 
@@ -271,8 +276,9 @@ static int
 pw_plan(bool json, struct evbuffer *out)
 {
 	struct priv_rep rep;
+	struct plan_hooks ph;
 	struct plan p;
-	char *text, **hooks = NULL;
+	char *text;
 	int rc;
 
 	if ((text = malloc(PRIV_PLAN_MAX + 1)) == NULL) {
@@ -287,13 +293,13 @@ pw_plan(bool json, struct evbuffer *out)
 		free(text);
 		return -1;
 	}
-	rc = plan_parse(text, &p, &hooks);
+	rc = plan_parse(text, &p, &ph);
 	free(text);
 	if (rc == 0)
-		plan_render(&p, pe.conf, pe.apps, hooks, json, out);
+		plan_render(&p, pe.conf, pe.apps, &ph, json, out);
 	else
 		evbuffer_add_printf(out, "cannot plan: out of memory\n");
-	plan_hooks_free(hooks);
+	plan_hooks_clear(&ph);
 	plan_free(&p);
 	return rc;
 }

@@ -29,6 +29,11 @@ unreadable)
 file)
 	printf '#!/bin/sh\nexit 0\n' >$H
 	;;
+refused)
+	mkdir -p -m 0755 $H
+	printf '#!/bin/sh\nexit 0\n' >$H/10-a
+	chmod 0757 $H/10-a
+	;;
 esac
 $B/hv_vss_sim -s sleep=300 $DEV -- $B/hv_vss_daemon -n -d -c /dev/null \
     -o mounts=/mnt/a -o privsep=yes -o privsep_user=$USER_ \
@@ -44,12 +49,13 @@ say plan.err "$(tr '\n' '|' </tmp/plan.err)"
 say plan.hooks "$(sed -n '/^hooks:/,/^HOT_BACKUP/p' /tmp/plan.out | sed '1d;$d' | wc -l)"
 say plan.hookhead "$(sed -n '/^hooks:/,/^HOT_BACKUP/p' /tmp/plan.out | head -n 6 | tr '\t\n' '>|')"
 say plan.hot "$(grep -c '^HOT_BACKUP' /tmp/plan.out)"
-say plan.says "$(grep -c -e 'more than 128 hooks' -e 'Not a directory' /tmp/plan.out)"
+say plan.says "$(grep -c -e 'every FREEZE fails: .*more than 128 hooks' -e 'every FREEZE fails: .*Not a directory' -e 'every FREEZE fails: hook 10-a: refused' /tmp/plan.out)"
 "$CTL" plan --json >/tmp/planj.out 2>/tmp/planj.err
 say planj.rc $?
 say planj.err "$(tr '\n' '|' </tmp/planj.err)"
 say planj.hooks "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); h=d["hooks"]; print(len(h), repr(h[:4]) if isinstance(h, list) else repr(h))' /tmp/planj.out 2>&1 | tr '\n' '|' | cut -c1-400)"
 say planj.odd "$(python3 -c 'import json,re,sys; d=json.load(open(sys.argv[1])); print(sum(1 for n in d["hooks"] if not re.fullmatch(r"[A-Za-z0-9_.-]+", n)))' /tmp/planj.out 2>&1)"
+say planj.fails "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["freeze_fails"])' /tmp/planj.out 2>&1 | tr '\n' '|')"
 say planj.fs "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print([f["mountpoint"] for f in d["filesystems"]])' /tmp/planj.out 2>&1 | tr '\n' '|')"
 "$CTL" status >/dev/null 2>&1
 say status.rc $?

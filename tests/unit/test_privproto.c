@@ -13,11 +13,13 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <string.h>
+#include <stdio.h>
 #include <cmocka.h>
 
 #include "plan.h"
 #include "priv.h"
 #include "privproto.h"
+#include "status.h"
 
 #define MAXF 60000u
 
@@ -462,16 +464,26 @@ test_plan_text(void **state)
 static void
 test_hooks_text(void **state)
 {
-	char *const hooks[] = {"10-db", "20-a\tb\nc", "30-web", NULL};
-	char *const none[] = {NULL};
-	char out[64];
+	char *hooks[] = {"10-db", "20-a\tb\nc", "30-web", NULL};
+	char *none[] = {NULL};
+	struct plan_hooks ph = {.names = hooks}, empty = {.names = none};
+	char out[256];
 
-	assert_int_equal(priv_hooks_text(hooks, out, sizeof(out)), 37);
+	assert_int_equal(priv_hooks_text(&ph, out, sizeof(out)), 37);
 	assert_memory_equal(
 	    out, "hook\t10-db\nhook\t20-a?b?c\nhook\t30-web\n", 37);
-	assert_int_equal(priv_hooks_text(hooks, out, 20), 11);
-	assert_int_equal(priv_hooks_text(hooks, out, 11), 0);
-	assert_int_equal(priv_hooks_text(none, out, sizeof(out)), 0);
+	/* what does not fit is counted, on a line of its own */
+	assert_int_equal(priv_hooks_text(&ph, out, 60), 24);
+	assert_memory_equal(out, "hook\t10-db\nhooks_more\t2\n", 24);
+	assert_int_equal(priv_hooks_text(&ph, out, 40), 0);
+	assert_int_equal(priv_hooks_text(&empty, out, sizeof(out)), 0);
+	/* what fails every FREEZE comes first */
+	snprintf(
+	    ph.why, sizeof(ph.why), "hooks directory /h: more than 128 hooks");
+	assert_int_equal(priv_hooks_text(&ph, out, sizeof(out)), 88);
+	assert_memory_equal(out,
+	    "hooks_fail\thooks directory /h: more than 128 hooks\nhook\t10-db\n",
+	    62);
 }
 
 int
