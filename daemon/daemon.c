@@ -255,7 +255,7 @@ execute(const struct txn_actions *acts)
 			local_progress(a->text);
 			break;
 		case TA_FS_FREEZE:
-			d.work->freeze(a->id);
+			d.work->freeze(a->id, !a->local);
 			break;
 		case TA_FS_CANCEL:
 			d.work->cancel(a->id);

@@ -128,7 +128,9 @@ struct freezer {
 	size_t nfrozen;
 	bool presync;
 	bool expedite; /* freezer_set_expedite() */
-	bool expediting; /* hooks.expediting(true) said, (false) owed */
+	bool knob_ours; /* grace periods expedited by us, until put back */
+	int expedited; /* this freeze job's: freeze_result.expedited */
+	int restore_err; /* putting them back failed: freeze_result's */
 	struct freeze_result result;
 };
 
@@ -348,11 +350,8 @@ freeze_job(struct freezer *f)
 	wait_workers(f, -1);
 	r->sync_us = mono_us() - t0;
 
-	/* 2. freeze level by level, with grace periods expedited if asked
-	 * (each level's FIFREEZE waits for three); stop at the first
-	 * failure */
+	/* 2. freeze level by level; stop at the first failure */
 	t0 = mono_us();
-	r->expedited = f->expediting ? fsfreeze_expedite(true) : 0;
 	for (level = 0; level <= maxlevel && r->ok; level++) {
 		f->turn = level;
 		pthread_cond_broadcast(&f->cv);
@@ -386,8 +385,6 @@ freeze_job(struct freezer *f)
 	pthread_cond_broadcast(&f->cv);
 	wait_workers(f, INT_MAX);
 	pthread_mutex_unlock(&f->mu);
-	if (r->expedited == 1)
-		(void)fsfreeze_expedite(false);
 	r->freeze_us = mono_us() - t0;
 
 	for (i = 0; i < f->nfrozen; i++)
@@ -497,6 +494,51 @@ spawn(struct freezer *f, size_t n)
 
 static int start(struct freezer *, void (*)(struct freezer *), uint64_t, bool);
 
+/* Grace periods normal again, if we expedited them (on the loop). */
+static void
+expedite_end(struct freezer *f)
+{
+	int rc;
+
+	if (!f->knob_ours)
+		return;
+	if ((rc = fsfreeze_expedite(false)) != 0) {
+		f->restore_err = rc; /* the owner's note stays */
+		return;
+	}
+	f->knob_ours = false;
+	f->restore_err = 0;
+	if (f->hooks.expediting != NULL)
+		(void)f->hooks.expediting(false, f->hooks.arg);
+}
+
+/*
+ * Before a freeze job (on the loop): grace periods expedited, if asked
+ * and they are normal; noted by the owner first, so that a daemon killed
+ * from then on leaves the note for the next to put them back.
+ */
+static void
+expedite_begin(struct freezer *f)
+{
+	int rc;
+
+	f->expedited = 0;
+	expedite_end(f); /* a restore that failed: again */
+	if (f->knob_ours) {
+		f->expedited = f->restore_err;
+		return;
+	}
+	if (!f->expedite || (rc = fsfreeze_expedited()) == 1)
+		return;
+	if (rc == 0 && f->hooks.expediting != NULL)
+		rc = f->hooks.expediting(true, f->hooks.arg);
+	if (rc == 0 && (rc = fsfreeze_expedite(true)) != 0 &&
+	    f->hooks.expediting != NULL)
+		(void)f->hooks.expediting(false, f->hooks.arg);
+	f->expedited = rc == 0 ? 1 : rc;
+	f->knob_ours = rc == 0;
+}
+
 /* On the loop: the coordinator finished a job. */
 static void
 done_cb(evutil_socket_t fd, short what, void *arg)
@@ -512,11 +554,10 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 	r = f->result;
 	pthread_mutex_unlock(&f->mu);
 	f->busy = false;
-	if (!r.thaw && f->expediting) {
-		/* the job put grace periods back to normal before it ended */
-		f->expediting = false;
-		if (f->hooks.expediting != NULL)
-			f->hooks.expediting(false, f->hooks.arg);
+	if (!r.thaw) {
+		expedite_end(f);
+		r.expedited = f->expedited;
+		r.restore_err = f->restore_err;
 	}
 	if (!r.thaw && r.ok && f->cancel) {
 		/* cancelled after the worker's last look: undo now, and
@@ -673,13 +714,9 @@ freezer_freeze(
 		}
 	}
 	f->presync = presync;
-	f->expediting = f->expedite;
-	if (f->expediting && f->hooks.expediting != NULL)
-		f->hooks.expediting(true, f->hooks.arg);
+	expedite_begin(f);
 	if ((err = start(f, freeze_job, id, false)) < 0) {
-		if (f->expediting && f->hooks.expediting != NULL)
-			f->hooks.expediting(false, f->hooks.arg);
-		f->expediting = false;
+		expedite_end(f);
 		return refuse(f, -err);
 	}
 	return 0;
@@ -697,6 +734,8 @@ freezer_cancel(struct freezer *f)
 	pthread_mutex_lock(&f->mu);
 	f->cancel = true;
 	pthread_mutex_unlock(&f->mu);
+	/* a FIFREEZE stuck past its deadline keeps nobody else expedited */
+	expedite_end(f);
 }
 
 /*
@@ -768,14 +807,20 @@ freezer_set_expedite(struct freezer *f, bool on)
 const char *
 freezer_expedite_note(const struct freeze_result *r)
 {
-	static char note[96]; /* the loop's, one line at a time */
+	static char note[192]; /* the loop's, one line at a time */
 
-	if (r->expedited == 1)
+	if (r->restore_err != 0)
+		snprintf(note, sizeof(note),
+		    ", grace periods expedited, and NOT put back to normal: %s (tried again before the next freeze)",
+		    strerror(-r->restore_err));
+	else if (r->expedited == 1)
 		return ", grace periods expedited";
-	if (r->expedited == 0)
+	else if (r->expedited == 0)
 		return "";
-	snprintf(note, sizeof(note), ", grace periods not expedited: %s",
-	    strerror(-r->expedited));
+	else
+		snprintf(note, sizeof(note),
+		    ", grace periods not expedited: %s",
+		    strerror(-r->expedited));
 	return note;
 }
 
@@ -884,6 +929,7 @@ freezer_free(struct freezer *f)
 
 	if (f == NULL)
 		return;
+	expedite_end(f);
 	if (f->ev != NULL)
 		event_free(f->ev);
 	f->ev = NULL;

@@ -34,8 +34,11 @@ struct freeze_result {
 	uint64_t sync_us; /* presync time */
 	uint64_t freeze_us; /* FIFREEZE time, all levels */
 	/* freeze: grace periods were expedited for it (1), or could not
-	 * be (-errno: why), or were not (0) (fsfreeze_expedite()) */
+	 * be (-errno: why), or were not (0) (freezer_set_expedite()) */
 	int expedited;
+	/* putting them back to normal failed (-errno): tried again before
+	 * the next freeze, and by the next daemon to start */
+	int restore_err;
 };
 
 typedef void (*freeze_done_fn)(const struct freeze_result *, void *);
@@ -56,19 +59,20 @@ struct freezer_hooks {
 	 * (freezer_hold_handed()), newest first, on the loop, as a thaw
 	 * begins; 0 once told */
 	int (*resume)(int slot, void *arg);
-	/* freezer_set_expedite(): grace periods may be made expedited for
-	 * the freeze about to start (on), or are back to normal (off): a
-	 * daemon killed in between must have them put back at its next
-	 * start, so it notes that on */
-	void (*expediting)(bool on, void *arg);
+	/* freezer_set_expedite(): grace periods are about to be made
+	 * expedited (on; not if this fails: 0 or -errno), or are normal
+	 * again (off).  A daemon killed in between must have them put back
+	 * at its next start: the owner notes it. */
+	int (*expediting)(bool on, void *arg);
 };
 
 struct freezer *freezer_new(struct event_base *, freeze_done_fn, void *);
 void freezer_set_hooks(struct freezer *, const struct freezer_hooks *);
 /*
- * expedite_freeze: make the kernel's grace periods expedited while the
- * FIFREEZEs of a freeze job run (fsfreeze_expedite()), and normal again
- * before it reports.
+ * expedite_freeze: make the kernel's grace periods expedited (os/
+ * fsfreeze.h) from just before a freeze job starts until it reports or
+ * is cancelled, on the loop, if they are normal (somebody else's
+ * expedited ones are theirs: never written).
  */
 void freezer_set_expedite(struct freezer *, bool);
 /*

@@ -277,6 +277,12 @@ done(
 	p->st.busy = false;
 	p->st.running = 0;
 	priv_apply(&p->st, &r, ok, mono_ms());
+	/* a failed freeze whose undo failed too: still frozen, and the
+	 * engine's THAW (tried again) and thaw hooks are let through */
+	if (r.type == PRIV_FREEZE && !ok && freezer_nfrozen(p->freezer) > 0) {
+		p->st.tx = PRIV_TX_FROZEN;
+		p->st.thaw_failed = true;
+	}
 	if (r.type == PRIV_FREEZE && ok && p->guard != NULL)
 		guard_arm(p->guard, p->c->max_frozen_ms);
 	p->ndone++;
@@ -294,6 +300,8 @@ static void
 freeze_cb(const struct freeze_result *r, void *arg)
 {
 	struct priv *p = arg;
+	const char *note;
+	int rc;
 
 	if (r->thaw) {
 		char why[PRIV_REASON_MAX];
@@ -327,6 +335,13 @@ freeze_cb(const struct freeze_result *r, void *arg)
 		handoff(p);
 	if (r->ok) {
 		p->nfrozen = r->nfrozen;
+		/* a host FREEZE froze: the host moved on from a snapshot
+		 * thawed behind its back (record.h) */
+		if (p->cur.arg == 0 && p->record != NULL &&
+		    record_behind(p->record, &note) > 0 &&
+		    (rc = record_set_behind(p->record, 0)) != 0)
+			log_warnx(
+			    "priv: %s: %s", RECORD_BEHIND_FILE, strerror(-rc));
 		log_info(
 		    "priv: txn %llu: froze %zu filesystem%s in %.1f ms (presync %.1f ms%s): %s",
 		    (unsigned long long)r->id, r->nfrozen,
@@ -395,19 +410,16 @@ fs_prepare(int fd, const char *path, dev_t dev, void *arg)
 	return slot;
 }
 
-/* expedite_freeze: noted, for a parent killed in between */
-static void
+/* expedite_freeze: noted, for a parent killed in between (record.h) */
+static int
 fs_expediting(bool on, void *arg)
 {
 	struct priv *p = arg;
-	int rc;
+	int rc = p->record != NULL ? record_note_expedited(p->record, on) : 0;
 
-	if (p->record != NULL &&
-	    (rc = record_note_expedited(p->record, on)) < 0)
-		log_warnx("priv: %s: %s",
-		    on ? "noting expedited grace periods"
-		       : "expedited grace periods over",
-		    strerror(-rc));
+	if (rc < 0 && !on)
+		log_warnx("priv: %s: %s", RECORD_EXPEDITED_FILE, strerror(-rc));
+	return rc;
 }
 
 static void
@@ -594,7 +606,10 @@ do_request(struct priv *p)
 		return;
 	case PRIV_FREEZE:
 		p->reusable = false; /* one FREEZE each */
-		p->told = 0; /* the engine forgot what it was told */
+		/* the host's FREEZE: the engine forgot what it was told (a
+		 * local one's does not end what the host is owed) */
+		if (r->arg == 0)
+			p->told = 0;
 		/* hooks may have run for seconds since this txn's CHECK; a
 		 * SIGHUP meanwhile dropped its plan (priv_conf_changed()) */
 		if (!p->planned ||
@@ -795,7 +810,7 @@ do_plan(struct priv *p)
 {
 	char err[PRIV_REASON_MAX], *text;
 	char htext[PRIV_PLAN_MAX / 4];
-	struct plan_hooks ph;
+	struct plan_hooks ph = {0};
 	struct plan pl;
 	size_t n, h;
 

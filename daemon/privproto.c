@@ -205,8 +205,11 @@ priv_check(const struct priv_state *st, const void *buf, size_t len,
 			    (unsigned long long)st->txid);
 		break;
 	case PRIV_FREEZE:
-		if ((rc = check_noarg(&r, why, whylen)) != 0 ||
-		    (rc = check_current(st, &r, why, whylen)) != 0)
+		if (r.arg > 1)
+			return refuse(PRIV_R_ARG, why, whylen,
+			    "FREEZE: arg %u (0: the host's, 1: a local one)",
+			    r.arg);
+		if ((rc = check_current(st, &r, why, whylen)) != 0)
 			return rc;
 		if (st->tx != PRIV_TX_PLANNED)
 			return refuse(PRIV_R_ORDER, why, whylen,

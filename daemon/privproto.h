@@ -61,8 +61,9 @@ enum priv_type {
 	                    opened anew (the engine lost the channel) */
 	PRIV_CHECK, /* plan transaction txid (a new one, above every
 	               earlier one); value: targets planned */
-	PRIV_FREEZE, /* freeze txid's plan; value: filesystems frozen;
-	                the guard is armed with max_frozen */
+	PRIV_FREEZE, /* freeze txid's plan (arg: 0 the host's, 1 hv_vss_ctl's);
+	                value: filesystems frozen; the guard is armed with
+	                max_frozen */
 	PRIV_THAW, /* thaw what txid froze; value: filesystems thawed */
 	PRIV_HOOKS, /* run the hooks, arg: enum priv_phase; value: ran */
 	PRIV_ARM, /* re-arm the guard: arg: lease in ms, > 0, and the

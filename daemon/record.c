@@ -642,9 +642,13 @@ record_set_behind(struct record *r, unsigned int n)
 	char buf[64], tmp[PATH_MAX];
 	int fd, k, rc = 0;
 
-	if (n == 0)
-		n = 1;
-	else if (n > RECORD_MAX)
+	if (n == 0) {
+		if (unlink(r->behind_path) == -1 && errno != ENOENT)
+			return -errno;
+		r->behind = 0;
+		return 0;
+	}
+	if (n > RECORD_MAX)
 		n = RECORD_MAX;
 	k = snprintf(buf, sizeof(buf), "%s\n%u\n", RECORD_BEHIND_MAGIC, n);
 	if (snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", r->dir,
@@ -931,15 +935,7 @@ record_remove(struct record *r, dev_t dev)
 int
 record_clear(struct record *r)
 {
-	bool froze = r->n > 0;
-	int rc = remove_where(r, match_ours, 0);
-
-	/* a backup since was frozen and is thawed: no THAW is owed for
-	 * the one thawed behind any more (record.h) */
-	if (rc == 0 && froze && r->behind > 0 &&
-	    (unlink(r->behind_path) == 0 || errno == ENOENT))
-		r->behind = 0;
-	return rc;
+	return remove_where(r, match_ours, 0);
 }
 
 size_t

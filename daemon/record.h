@@ -148,12 +148,12 @@ size_t record_thawed_behind(const struct record_report *, size_t n);
  * E_FAIL, so that a daemon killed before that THAW (and the next, and
  * the next) leaves it to the one after.  record_open() reads it; a file
  * that is not ours alone, or not that, is ignored, and *note (else NULL)
- * says so;
- * record_set_behind() writes it (n > 0); it stays until a backup that
- * froze something is thawed (record_clear()), which is when no THAW is
- * owed for the old snapshot any more.  Not removed at the FREEZE: that
- * unlink would come right before the FIFREEZE, and cost a cold freeze a
- * grace period (write_record()).
+ * says so.  record_set_behind() writes it (n > 0), or removes it (0):
+ * its owner does once a host FREEZE since has frozen (the host has moved
+ * on, no THAW is owed for the old snapshot any more; hv_vss_ctl's local
+ * freeze is not that).  Not as that FREEZE starts: the unlink would
+ * come right before its FIFREEZE, and cost a cold freeze a grace period
+ * (write_record()).
  */
 unsigned int record_behind(const struct record *r, const char **note);
 int record_set_behind(struct record *r, unsigned int n);

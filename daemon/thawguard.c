@@ -37,6 +37,7 @@ static struct {
 	unsigned int arm_ms; /* the machine's last arming; 0: disarmed */
 	struct record *record;
 	uint64_t txid; /* the freeze in progress, for the record */
+	bool host; /* ... is the host's (thawguard_freezing()) */
 	/* a freeze that waits for a new guard's hello */
 	struct event *wait_ev;
 	uint64_t wait_txid; /* 0: none */
@@ -103,14 +104,27 @@ handoff(void)
 }
 
 void
-thawguard_freezing(uint64_t txid)
+thawguard_freezing(uint64_t txid, bool host)
 {
 	g.txid = txid;
+	g.host = host;
+}
+
+bool
+thawguard_host(void)
+{
+	return g.host;
 }
 
 void
 thawguard_frozen(uint64_t txid)
 {
+	const char *note;
+	int rc;
+
+	if (g.host && g.record != NULL && record_behind(g.record, &note) > 0 &&
+	    (rc = record_set_behind(g.record, 0)) != 0)
+		log_warnx("%s: %s", RECORD_BEHIND_FILE, strerror(-rc));
 	/*
 	 * A guard that said hello while the job ran holds none of it (the
 	 * one handed the fds died): hand it all, or the daemon's death
@@ -153,17 +167,15 @@ fs_resume(int slot, void *arg)
 	return guard_resume(g.guard, slot);
 }
 
-/* expedite_freeze: noted, for a daemon killed in between */
-static void
+/* expedite_freeze: noted, for a daemon killed in between (record.h) */
+static int
 fs_expediting(bool on, void *arg)
 {
-	int rc;
+	int rc = g.record != NULL ? record_note_expedited(g.record, on) : 0;
 
-	if (g.record != NULL && (rc = record_note_expedited(g.record, on)) < 0)
-		log_warnx("%s: %s",
-		    on ? "noting expedited grace periods"
-		       : "expedited grace periods over",
-		    strerror(-rc));
+	if (rc < 0 && !on)
+		log_warnx("%s: %s", RECORD_EXPEDITED_FILE, strerror(-rc));
+	return rc;
 }
 
 static void

@@ -47,9 +47,16 @@ size_t thawguard_start(struct event_base *, struct freezer *,
 void thawguard_free(void);
 /* TA_LEASE's guard part. */
 void thawguard_lease(enum txn_guard, unsigned int ms);
-/* The freeze of txid starts: what the record names it with. */
-void thawguard_freezing(uint64_t txid);
-/* It froze: a guard that restarted meanwhile is handed all of it. */
+/* The freeze of txid starts: what the record names it with; host: the
+ * host's FREEZE, not hv_vss_ctl's. */
+void thawguard_freezing(uint64_t txid, bool host);
+/* That freeze's host. */
+bool thawguard_host(void);
+/*
+ * It froze: a guard that restarted meanwhile is handed all of it; a
+ * host FREEZE ends what was owed for a snapshot thawed behind
+ * (record_set_behind()).
+ */
 void thawguard_frozen(uint64_t txid);
 /*
  * The guard is not up (or a hold was refused for it: err, -EAGAIN or

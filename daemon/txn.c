@@ -953,7 +953,7 @@ apps_held(struct txn *t, struct txn_actions *out)
 	/* nothing is frozen that the guard does not hold and thaw on its
 	 * own if we are stuck past the freeze's deadline plus the lease */
 	lease(t, out, 0, TXN_GUARD_ARM, t->limits.fs_freeze_ms + t->lease_ms);
-	act(t, out, TA_FS_FREEZE);
+	act(t, out, TA_FS_FREEZE)->local = t->local;
 }
 
 /* An application or hook stage of the freeze failed: undo it. */
@@ -1014,14 +1014,35 @@ on_hooks_frozen(
 	    t->limits.hooks_tier, TXN_TIERS - 1);
 }
 
+/*
+ * A freeze that failed, or was cancelled, came back undone (say: what
+ * to log then): nothing of it stays frozen and the guard is disarmed;
+ * unless its undo failed too: then, as after a failed thaw, what is
+ * left stays the guard's and is tried again once idle (txn_step()).
+ */
+static void
+undone(struct txn *t, const struct txn_event *ev, struct txn_actions *out,
+    const char *said)
+{
+	if (!ev->left_frozen) {
+		if (said != NULL)
+			say(t, out, LOG_INFO, "%s", said);
+		lease(t, out, 0, TXN_GUARD_DISARM, 0);
+		return;
+	}
+	t->thaw_owed = true;
+	say(t, out, LOG_WARNING,
+	    "the freeze could not all be undone: what is left stays frozen, the thaw guard's, and its thaw is tried again every %u s",
+	    (t->limits.rethaw_ms + 999) / 1000);
+}
+
 static void
 on_fs_frozen(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 {
 	if (t->state == TXN_ABORTING) {
 		/* the cancelled freeze came back, undone */
 		stage(t, out, TXN_STAGE_FS);
-		say(t, out, LOG_INFO, "cancelled freeze undone");
-		lease(t, out, 0, TXN_GUARD_DISARM, 0);
+		undone(t, ev, out, "cancelled freeze undone");
 		t->state = TXN_IDLE;
 		return;
 	}
@@ -1030,8 +1051,7 @@ on_fs_frozen(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 	stage(t, out, TXN_STAGE_FS);
 	timer(t, out, TA_DEADLINE, 0);
 	if (!ev->ok) {
-		/* not ok: nothing stays frozen (txn_event) */
-		lease(t, out, 0, TXN_GUARD_DISARM, 0);
+		undone(t, ev, out, NULL);
 		release_apps(t, out);
 		fail(t, out, "FREEZE", ev->reason);
 		t->state = TXN_IDLE;
@@ -1048,9 +1068,18 @@ static void
 on_rethawed(struct txn *t, const struct txn_event *ev, struct txn_actions *out)
 {
 	t->rethawing = false;
-	if (!ev->ok)
+	if (!ev->ok) {
+		/* once: the next tries go on quietly */
+		if (!t->rethaw_said)
+			say(t, out, LOG_WARNING,
+			    "the thaw tried again failed too: %s; trying again every %u s until it works",
+			    ev->reason != NULL ? ev->reason : "failed",
+			    (t->limits.rethaw_ms + 999) / 1000);
+		t->rethaw_said = true;
 		return; /* txn_step() sets the timer again */
+	}
 	t->thaw_owed = false;
+	t->rethaw_said = false;
 	say(t, out, LOG_INFO,
 	    "the thaw that failed was tried again and succeeded: nothing of ours is frozen");
 	lease(t, out, 0, TXN_GUARD_DISARM, 0);

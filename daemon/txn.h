@@ -107,7 +107,8 @@ enum txn_event_kind {
 	TE_APPS_FROZEN, /* .ok, .reason (the culprit when not ok), .ms the
 	                 * part took */
 	TE_HOOKS_FROZEN, /* the freeze hooks ran: .ok, .reason */
-	TE_FS_FROZEN, /* .ok, .reason; not ok: nothing stays frozen */
+	TE_FS_FROZEN, /* .ok, .reason; not ok: nothing stays frozen, unless
+	               * .left_frozen */
 	TE_FS_THAWED, /* .ok, .reason */
 	TE_APPS_THAWED, /* apps answered, or their deadline passed */
 	TE_HOOKS_THAWED, /* the thaw hooks ran: .ok, .reason */
@@ -136,6 +137,9 @@ struct txn_event {
 	 * gone since its hold began (apps_news_peek()) */
 	const char *reason;
 	unsigned int ngone; /* a local RELEASE: how many (0: none) */
+	/* TE_FS_FROZEN not ok: undoing it failed too, and some stay frozen,
+	 * the guard's (then as after a failed thaw: tried again) */
+	bool left_frozen;
 };
 
 enum txn_action_kind {
@@ -147,7 +151,8 @@ enum txn_action_kind {
 	TA_HOOKS_FREEZE, /* run the hooks "freeze", each within .ms */
 	TA_HOOKS_ABORT, /* stop them; "abort" to those that saw "freeze" */
 	TA_HOOKS_THAW, /* "thaw" to those that froze, each within .ms */
-	TA_FS_FREEZE, /* sync, then freeze the plan's filesystems */
+	TA_FS_FREEZE, /* sync, then freeze the plan's filesystems (.local:
+	               * for hv_vss_ctl, not the host) */
 	TA_FS_CANCEL, /* undo the freeze in progress when it ends */
 	TA_FS_THAW, /* thaw what we froze, in reverse order */
 	TA_DEADLINE, /* arm the stage deadline (.ms), 0: disarm */
@@ -169,7 +174,8 @@ enum txn_action_kind {
 struct txn_action {
 	enum txn_action_kind kind;
 	uint64_t id; /* the transaction; echo it in results */
-	bool local; /* TA_REPLY, TA_BEGIN: hv_vss_ctl's, not the host's */
+	bool local; /* TA_REPLY, TA_BEGIN, TA_FS_FREEZE: hv_vss_ctl's, not
+	             * the host's */
 	bool ok; /* TA_REPLY */
 	/* TA_REPLY: an answer at once to a request that started nothing:
 	 * not the outcome of transaction .id */
@@ -248,6 +254,7 @@ struct txn {
 	bool thaw_owed;
 	bool rethaw_armed; /* TA_RETHAW_TIMER set for this id */
 	bool rethawing; /* its TA_FS_THAW runs */
+	bool rethaw_said; /* a retry failed, and the log said so */
 	char why[TXN_TEXT_MAX]; /* reason of a failure */
 };
 

@@ -44,7 +44,9 @@ struct work_ops {
 	void (*hooks)(enum hooks_phase, uint64_t id, unsigned int ms);
 	/* "abort" to the hooks that saw "freeze"; nobody waits for it */
 	void (*hooks_abort)(uint64_t id, unsigned int ms);
-	void (*freeze)(uint64_t id); /* TE_FS_FROZEN */
+	/* TE_FS_FROZEN; host: the host's FREEZE (once it froze, no THAW is
+	 * owed for a snapshot thawed behind: record_set_behind()) */
+	void (*freeze)(uint64_t id, bool host);
 	void (*cancel)(uint64_t id); /* the freeze in flight, undone */
 	/* TE_FS_THAWED; also the retry of a thaw that failed, while idle */
 	void (*thaw)(uint64_t id);

@@ -195,7 +195,7 @@ emit_hook_output(
 }
 
 static void
-lw_freeze(uint64_t id)
+lw_freeze(uint64_t id, bool host)
 {
 	struct plan p;
 	char why[TXN_TEXT_MAX];
@@ -215,7 +215,7 @@ lw_freeze(uint64_t id)
 	 * again once all is frozen): the window may open from now on */
 	clock_gettime(CLOCK_REALTIME, &w.frozen_since);
 	log_hold(); /* from here on nothing may touch a file */
-	thawguard_freezing(id);
+	thawguard_freezing(id, host);
 	freezer_set_expedite(w.freezer, w.conf->expedite_freeze);
 	rc = freezer_freeze(w.freezer, &p, w.conf->presync, id);
 	plan_free(&p);
@@ -265,7 +265,8 @@ freeze_done(const struct freeze_result *r, void *arg)
 			clock_gettime(CLOCK_REALTIME, &w.frozen_since);
 			thawguard_frozen(r->id);
 		}
-		w.cb->feed(TE_FS_FROZEN, r->id, r->ok, r->reason);
+		w.cb->feed(TE_FS_FROZEN, r->id, r->ok, r->reason)->left_frozen =
+		    !r->ok && r->nfrozen > 0;
 	}
 	w.cb->pump();
 }
@@ -389,7 +390,7 @@ guard_lease_passed(void *arg)
 static void
 guard_retry_freeze(uint64_t id, void *arg)
 {
-	lw_freeze(id);
+	lw_freeze(id, thawguard_host());
 	w.cb->pump();
 }
 

@@ -128,13 +128,13 @@ abort_retry_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-pw_freeze(uint64_t id)
+pw_freeze(uint64_t id, bool host)
 {
 	ensure_planned(id);
 	clock_gettime(CLOCK_REALTIME, &pe.frozen_since);
 	log_hold();
 	pe.freezing = id;
-	ask(PRIV_FREEZE, id, 0);
+	ask(PRIV_FREEZE, id, host ? 0 : 1);
 }
 
 /* A FREEZE not sent yet never is; one running is cancelled (its reply,
@@ -446,8 +446,15 @@ priv_reply(const struct priv_rep *rep, const struct priv_req *req, void *arg)
 			    (unsigned long long)id, rep->value,
 			    rep->value == 1 ? "" : "s", rep->reason);
 		}
-		pe.cb->feed(TE_FS_FROZEN, id, ok,
-		    ok ? NULL : priv_why(rep, why, sizeof(why)));
+		if (!ok && rep->value > 0) {
+			/* its undo failed too: thawed as after a THAW */
+			pe.frozen_id = id;
+			pe.nfrozen = rep->value;
+		}
+		pe.cb
+		    ->feed(TE_FS_FROZEN, id, ok,
+		        ok ? NULL : priv_why(rep, why, sizeof(why)))
+		    ->left_frozen = !ok && rep->value > 0;
 		break;
 	case PRIV_THAW:
 		/* refused as "nothing of it is frozen": thawed already;

@@ -144,15 +144,17 @@ int fsfreeze_sync(int fd);
  * A cold FIFREEZE waits for a grace period of the kernel's RCU at each
  * of its three freeze levels, about 8 ms each on the machines measured;
  * expedited, one takes well under a millisecond (bench/README.md).
- * fsfreeze_expedite(true) makes every grace period expedited, for the
- * whole system, unless they are already: 1 if it changed that (then
- * fsfreeze_expedite(false) puts it back, and nothing else should), 0 if
- * there was nothing to change (already expedited; no such knob, as on
- * FreeBSD), or -errno.  fsfreeze_expedite(false): back to normal grace
- * periods, 0 or -errno.  Linux: /sys/kernel/rcu_expedited;
- * fsfreeze_expedite_at() is the same on another file, for the tests.
+ * fsfreeze_expedited(): 0 if grace periods are normal, 1 if they are
+ * expedited already (somebody else's doing: theirs to put back) or
+ * there is nothing to expedite (FreeBSD), or -errno.
+ * fsfreeze_expedite(): every grace period expedited (on), for the whole
+ * system, or normal again (off); 0 or -errno.  Linux:
+ * /sys/kernel/rcu_expedited; the _at() forms do the same on another
+ * file, for the tests.
  */
+int fsfreeze_expedited(void);
 int fsfreeze_expedite(bool on);
+int fsfreeze_expedited_at(const char *knob);
 int fsfreeze_expedite_at(const char *knob, bool on);
 
 /*

@@ -125,34 +125,48 @@ fsfreeze_sync(int fd)
 #define RCU_EXPEDITED "/sys/kernel/rcu_expedited"
 
 int
+fsfreeze_expedited_at(const char *knob)
+{
+	char buf[16], *end;
+	ssize_t n;
+	long v;
+	int fd, rc = 0;
+
+	if ((fd = open(knob, O_RDONLY | O_CLOEXEC)) == -1)
+		return -errno;
+	if ((n = read(fd, buf, sizeof(buf) - 1)) == -1)
+		rc = -errno;
+	close(fd);
+	if (rc != 0)
+		return rc;
+	buf[n] = '\0';
+	errno = 0;
+	v = strtol(buf, &end, 10);
+	if (end == buf || errno != 0 || (*end != '\0' && *end != '\n'))
+		return -EINVAL;
+	/* the kernel takes any other number as "expedited" too */
+	return v != 0;
+}
+
+int
 fsfreeze_expedite_at(const char *knob, bool on)
 {
-	char buf[16];
 	ssize_t n;
 	int fd, rc = 0;
 
-	if (on) {
-		/* someone else's 1 is theirs to put back, not ours */
-		if ((fd = open(knob, O_RDONLY | O_CLOEXEC)) == -1)
-			return -errno;
-		n = read(fd, buf, sizeof(buf) - 1);
-		rc = n == -1 ? -errno : 0;
-		close(fd);
-		if (rc != 0)
-			return rc;
-		buf[n > 0 ? n : 0] = '\0';
-		if (strcmp(buf, "0\n") != 0 && strcmp(buf, "0") != 0)
-			return strcmp(buf, "1\n") == 0 || strcmp(buf, "1") == 0
-			    ? 0
-			    : -EINVAL;
-	}
 	if ((fd = open(knob, O_WRONLY | O_TRUNC | O_CLOEXEC)) == -1)
 		return -errno;
 	if ((n = write(fd, on ? "1\n" : "0\n", 2)) != 2)
 		rc = n == -1 ? -errno : -EIO;
 	if (close(fd) == -1 && rc == 0)
 		rc = -errno;
-	return rc == 0 && on ? 1 : rc;
+	return rc;
+}
+
+int
+fsfreeze_expedited(void)
+{
+	return fsfreeze_expedited_at(RCU_EXPEDITED);
 }
 
 int

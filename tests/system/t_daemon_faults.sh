@@ -72,6 +72,16 @@ for c in rethaw:yes rethaw1:no; do
 	echo "\${c%:*}.hook=\$(tr '\n' , </tmp/rethaw-hook.log)"
 done
 DAEMON=\$save
+# a FIFREEZE fails part-way and its undo fails too (the FITHAW of
+# /mnt/inner, twice): FREEZE E_FAIL, a FREEZE meanwhile refused, the
+# thaw tried again until it works; with and without the split
+for c in undofail:yes undofail1:no; do
+	DAEMON="\$save -o privsep=\${c#*:}"
+	run \${c%:*} LD_PRELOAD=$B/tests/failfreeze.so \\
+	    HVVSS_FAIL_FREEZE=/mnt/outer HVVSS_FAIL_THAW=/mnt/inner \\
+	    HVVSS_FAIL_THAW_TIMES=2 -- -s hot,freeze,freeze,sleep=6,thaw
+done
+DAEMON=\$save
 # odd sequences
 run thawidle -- -s thaw,hot,freeze,thaw
 run dupfreeze -- -f dup-freeze
@@ -133,6 +143,17 @@ for c in rethaw rethaw1; do
 	    grep -q "$c.log .*the thaw that failed was tried again and succeeded" "$out"
 done
 
+for c in undofail undofail1; do
+	[ $c = undofail ] && how="privsep" || how="no privsep"
+	check_eq "undo failed ($how): FREEZE E_FAIL, FREEZE refused, THAW S_OK after the retry" \
+	    "HOT_BACKUP:S_OK,FREEZE:E_FAIL,FREEZE:E_FAIL,THAW:S_OK" \
+	    "$(get $c.results)"
+	check "undo failed ($how): said" \
+	    grep -q "$c.log .*the freeze could not all be undone" "$out"
+	check "undo failed ($how): tried again until it worked" \
+	    grep -q "$c.log .*the thaw that failed was tried again and succeeded" "$out"
+done
+
 check_eq "THAW with nothing frozen: S_OK, then a normal backup" \
     "THAW:S_OK,HOT_BACKUP:S_OK,FREEZE:S_OK,THAW:S_OK" "$(get thawidle.results)"
 check_eq "FREEZE while frozen: S_OK (already frozen)" \
@@ -143,8 +164,8 @@ check_eq "FREEZE sent while HOT_BACKUP in flight: both served in order" \
     "HOT_BACKUP:S_OK,FREEZE:S_OK,THAW:S_OK" "$(get overlap.results)"
 check_eq "unknown op: answered by the kernel, backup fine" \
     "UNKNOWN:S_OK,HOT_BACKUP:S_OK,FREEZE:S_OK,THAW:S_OK" "$(get unknown.results)"
-for c in partway ktimeout hibernate lease rethaw rethaw1 thawidle \
-    dupfreeze overlap unknown; do
+for c in partway ktimeout hibernate lease rethaw rethaw1 undofail \
+    undofail1 thawidle dupfreeze overlap unknown; do
 	check_eq "$c: sim ran to its end" "" "$(get $c.rc | grep -v '^[01]$')"
 done
 

@@ -82,18 +82,24 @@ fsfreeze_sync(int fd)
 	return 0;
 }
 
-/* grace periods as fsfreeze_expedite() left them; what it answers */
-static bool expedited;
-static int expedite_answer = 1;
+/* the knob of grace periods: 0 normal, 1 expedited; or an error
+ * reading it, or writing it back to 0 */
+static int knob, knob_err, restore_err;
 static int nfroze_expedited; /* fsfreeze_freeze() calls while expedited */
+
+int
+fsfreeze_expedited(void)
+{
+	return knob_err != 0 ? knob_err : knob;
+}
 
 int
 fsfreeze_expedite(bool on)
 {
-	if (on && expedite_answer != 1)
-		return expedite_answer;
-	expedited = on;
-	return on ? 1 : 0;
+	if (!on && restore_err != 0)
+		return restore_err;
+	knob = on;
+	return 0;
 }
 
 int
@@ -101,7 +107,7 @@ fsfreeze_freeze(int fd, int *hold)
 {
 	int p[2];
 
-	nfroze_expedited += expedited;
+	nfroze_expedited += knob;
 
 	if (pipe2(p, O_CLOEXEC) == -1)
 		return -errno;
@@ -142,7 +148,7 @@ static bool guard_deaf; /* the resume hook fails (-EAGAIN) */
 static int nreleased;
 static char expediting_said[8]; /* hooks.expediting(): '+' on, '-' off */
 
-static void
+static int
 expediting(bool on, void *arg)
 {
 	size_t n = strlen(expediting_said);
@@ -151,6 +157,7 @@ expediting(bool on, void *arg)
 		expediting_said[n] = on ? '+' : '-';
 		expediting_said[n + 1] = '\0';
 	}
+	return 0;
 }
 
 static int
@@ -228,8 +235,7 @@ setup(void **state)
 		guard_copy[i] = -1;
 	nresumed = nthawed_here = nreleased = nfroze = 0;
 	guard_deaf = false;
-	expedited = false;
-	expedite_answer = 1;
+	knob = knob_err = restore_err = 0;
 	nfroze_expedited = 0;
 	expediting_said[0] = '\0';
 	targets[0].mountpoint = "/img";
@@ -363,41 +369,68 @@ not_handed_thaws_here(void **state)
 	assert_int_equal(freezer_nfrozen(fz), 0);
 }
 
+/* One freeze with expedite_freeze as asked, thawed; the knob after. */
+static void
+expedite_one(bool ask)
+{
+	nfroze_expedited = 0;
+	expediting_said[0] = '\0';
+	freezer_set_expedite(fz, ask);
+	assert_int_equal(freezer_freeze(fz, &plan, false, 1), 0);
+	wait_done();
+	assert_true(last.ok);
+	freezer_thaw_now(fz);
+}
+
 /*
  * expedite_freeze: every FIFREEZE runs with grace periods expedited, and
- * they are normal again before the freeze reports; the owner is told
- * around it (to note it for a daemon killed in between).  Already
- * expedited (someone else's): left alone.  Cannot be: frozen anyway.
+ * they are normal again before the freeze reports; the owner notes it
+ * around that (for a daemon killed in between).  Someone else's 1: never
+ * written, nothing noted.  No knob: frozen anyway, saying why.  A
+ * restore that fails: said, the note kept, tried again next time.
  */
 static void
 expedite(void **state)
 {
-	static const int answers[] = {1, 0, -EROFS};
-	size_t i;
+	expedite_one(true);
+	assert_int_equal(last.expedited, 1);
+	assert_int_equal(nfroze_expedited, 2);
+	assert_int_equal(knob, 0);
+	assert_string_equal(expediting_said, "+-");
 
-	for (i = 0; i < sizeof(answers) / sizeof(answers[0]); i++) {
-		expedite_answer = answers[i];
-		nfroze_expedited = 0;
-		expediting_said[0] = '\0';
-		freezer_set_expedite(fz, true);
-		assert_int_equal(freezer_freeze(fz, &plan, false, 1), 0);
-		wait_done();
-		assert_true(last.ok);
-		assert_int_equal(last.expedited, answers[i]);
-		assert_int_equal(nfroze_expedited, answers[i] == 1 ? 2 : 0);
-		assert_false(expedited);
-		assert_string_equal(expediting_said, "+-");
-		freezer_thaw_now(fz);
-	}
-	/* not asked: not touched, nothing said */
-	expedite_answer = 1;
-	expediting_said[0] = '\0';
-	freezer_set_expedite(fz, false);
-	assert_int_equal(freezer_freeze(fz, &plan, false, 1), 0);
-	wait_done();
+	knob = 1;
+	expedite_one(true);
 	assert_int_equal(last.expedited, 0);
+	assert_int_equal(knob, 1);
 	assert_string_equal(expediting_said, "");
-	freezer_thaw_now(fz);
+	knob = 0;
+
+	knob_err = -ENOENT;
+	expedite_one(true);
+	assert_int_equal(last.expedited, -ENOENT);
+	assert_int_equal(nfroze_expedited, 0);
+	assert_string_equal(expediting_said, "");
+	knob_err = 0;
+
+	restore_err = -EROFS;
+	expedite_one(true);
+	assert_int_equal(last.expedited, 1);
+	assert_int_equal(last.restore_err, -EROFS);
+	assert_int_equal(knob, 1);
+	assert_string_equal(expediting_said, "+");
+	/* tried again before the next: put back, then expedited anew */
+	restore_err = 0;
+	expedite_one(true);
+	assert_int_equal(last.expedited, 1);
+	assert_int_equal(last.restore_err, 0);
+	assert_int_equal(knob, 0);
+	assert_string_equal(expediting_said, "-+-");
+
+	/* not asked: not touched, nothing said */
+	expedite_one(false);
+	assert_int_equal(last.expedited, 0);
+	assert_int_equal(nfroze_expedited, 0);
+	assert_string_equal(expediting_said, "");
 }
 
 int

@@ -180,23 +180,24 @@ test_expedite(void **state)
 
 	assert_true((fd = mkstemp(path)) >= 0);
 	assert_int_equal(write(fd, "0\n", 2), 2);
-	/* 0: set, and told so; then back to 0 */
-	assert_int_equal(fsfreeze_expedite_at(path, true), 1);
+	assert_int_equal(fsfreeze_expedited_at(path), 0);
+	assert_int_equal(fsfreeze_expedite_at(path, true), 0);
 	assert_int_equal(pread(fd, buf, sizeof(buf), 0), 2);
 	assert_memory_equal(buf, "1\n", 2);
-	/* 1 already (someone else's): left alone, nothing to put back */
-	assert_int_equal(fsfreeze_expedite_at(path, true), 0);
+	assert_int_equal(fsfreeze_expedited_at(path), 1);
 	assert_int_equal(fsfreeze_expedite_at(path, false), 0);
 	assert_int_equal(pread(fd, buf, sizeof(buf), 0), 2);
 	assert_memory_equal(buf, "0\n", 2);
-	/* not a 0 or a 1: not ours to touch */
+	/* any other number is expedited too, as the kernel takes it */
 	assert_int_equal(pwrite(fd, "7\n", 2, 0), 2);
-	assert_int_equal(fsfreeze_expedite_at(path, true), -EINVAL);
-	assert_int_equal(pread(fd, buf, sizeof(buf), 0), 2);
-	assert_memory_equal(buf, "7\n", 2);
+	assert_int_equal(fsfreeze_expedited_at(path), 1);
+	/* not a number: not to be trusted either way */
+	assert_int_equal(pwrite(fd, "x\n", 2, 0), 2);
+	assert_int_equal(fsfreeze_expedited_at(path), -EINVAL);
 	close(fd);
 	unlink(path);
 	/* no knob */
+	assert_int_equal(fsfreeze_expedited_at(path), -ENOENT);
 	assert_int_equal(fsfreeze_expedite_at(path, true), -ENOENT);
 }
 

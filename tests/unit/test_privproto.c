@@ -173,8 +173,8 @@ test_args(void **state)
 	assert_int_equal(ask(&st, PRIV_CHECK, 1, 0, 0), 0);
 	assert_int_equal(ask(&st, PRIV_HOOKS, 1, 3, 0), PRIV_R_ARG);
 	assert_int_equal(ask(&st, PRIV_HOOKS, 1, 0xffffffffu, 0), PRIV_R_ARG);
-	assert_int_equal(ask(&st, PRIV_FREEZE, 1, 1, 0), PRIV_R_ARG);
-	assert_int_equal(ask(&st, PRIV_FREEZE, 1, 0, 0), 0);
+	assert_int_equal(ask(&st, PRIV_FREEZE, 1, 2, 0), PRIV_R_ARG);
+	assert_int_equal(ask(&st, PRIV_FREEZE, 1, 1, 0), 0);
 	assert_int_equal(ask(&st, PRIV_THAW, 1, 2, 0), PRIV_R_ARG);
 	assert_int_equal(ask(&st, PRIV_DISARM, 1, 2, 0), PRIV_R_ARG);
 }

@@ -397,8 +397,8 @@ dir_must_be_private(void **state)
 
 /*
  * What was thawed behind the host's back outlives the daemon that learnt
- * it, until a backup since has frozen and thawed; a file that does not
- * say it is dropped, and said so.
+ * it, until its owner says a host FREEZE since has frozen; a file that
+ * does not say it is dropped, and said so.
  */
 static void
 behind_kept(void **state)
@@ -425,14 +425,14 @@ behind_kept(void **state)
 	assert_non_null(r = record_open(fx->dir, fx->err, sizeof(fx->err)));
 	assert_int_equal(
 	    record_start_behind(r, 0, fx->err, sizeof(fx->err)), 2);
-	/* a clear with nothing of ours frozen keeps it ... */
-	assert_int_equal(record_clear(r), 0);
-	assert_int_equal(access(path, F_OK), 0);
-	/* ... one after a backup froze something ends it */
+	/* a thaw leaves it: the owner ends it once a host FREEZE froze */
 	assert_int_equal(record_add(r, makedev(7, 1), "/mnt/a", 9), 0);
 	assert_int_equal(record_clear(r), 0);
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(record_set_behind(r, 0), 0);
 	assert_int_equal(access(path, F_OK), -1);
 	assert_int_equal(record_behind(r, &note), 0);
+	assert_int_equal(record_set_behind(r, 0), 0); /* none: still 0 */
 	record_close(r);
 	/* garbage: dropped, with a note naming the file */
 	assert_non_null(f = fopen(path, "w"));

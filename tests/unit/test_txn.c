@@ -476,7 +476,11 @@ test_thaw_fails(void **state)
 	assert_string_equal(kinds(), "t");
 	feed(TE_FS_THAWED, 0, false); /* again: the timer again */
 	assert_string_equal(kinds(), "r");
+	assert_true(logged("tried again failed too"));
 	assert_true(txn_may_be_frozen(&t));
+	feed(TE_RETHAW_DUE, 0, false);
+	feed(TE_FS_THAWED, 0, false); /* said once */
+	assert_false(logged("tried again failed too"));
 	feed(TE_RETHAW_DUE, 0, false);
 	feed(TE_FS_THAWED, 0, true);
 	assert_string_equal(kinds(), "l");
@@ -493,6 +497,39 @@ test_thaw_fails(void **state)
 	assert_int_equal(replied(), R_OK);
 	assert_true(logged("did not all confirm THAW"));
 	assert_int_equal(t.state, TXN_IDLE);
+}
+
+/*
+ * A freeze that failed and could not all be undone (a FITHAW of the undo
+ * failed): E_FAIL, the guard kept armed, and what is left tried again
+ * as after a failed thaw.
+ */
+static void
+test_undo_fails(void **state)
+{
+	struct txn_event ev = {.kind = TE_FS_FROZEN,
+	    .ok = false,
+	    .reason = "FIFREEZE /b: EIO; undo failed: FITHAW /a: EIO",
+	    .left_frozen = true};
+	size_t i;
+
+	feed(TE_HOST_REQUEST, TXN_OP_FREEZE, false);
+	feed(TE_APPS_FROZEN, 0, true);
+	ev.id = t.id;
+	out.n = 0;
+	step_into_out(&ev);
+	assert_int_equal(replied(), R_FAIL);
+	assert_true(logged("could not all be undone"));
+	for (i = 0; i < out.n; i++)
+		assert_false(out.a[i].kind == TA_LEASE &&
+		    out.a[i].guard == TXN_GUARD_DISARM);
+	assert_non_null(first(TA_RETHAW_TIMER));
+	assert_true(txn_may_be_frozen(&t));
+	feed(TE_RETHAW_DUE, 0, false);
+	assert_string_equal(kinds(), "t");
+	feed(TE_FS_THAWED, 0, true);
+	assert_int_equal(first(TA_LEASE)->guard, TXN_GUARD_DISARM);
+	assert_false(txn_may_be_frozen(&t));
 }
 
 /*
@@ -1400,6 +1437,7 @@ main(void)
 	    cmocka_unit_test_setup(test_lease, setup),
 	    cmocka_unit_test_setup(test_host_lost, setup),
 	    cmocka_unit_test_setup(test_thaw_fails, setup),
+	    cmocka_unit_test_setup(test_undo_fails, setup),
 	    cmocka_unit_test_setup(test_local_snapshot, setup),
 	    cmocka_unit_test_setup(test_local_refused_during_host, setup),
 	    cmocka_unit_test_setup(test_local_lost, setup),

@@ -485,7 +485,9 @@ world_event(struct sys *s, const struct txn_event *ev)
 		w->app_freeze.on = false;
 		break;
 	case TE_FS_FROZEN:
-		w->fs_frozen = ev->ok && !w->fs.flag;
+		/* not ok: undone, unless the undo failed too */
+		w->fs_frozen = (ev->ok && !w->fs.flag) || ev->left_frozen;
+		w->guard_left = w->guard_left || ev->left_frozen;
 		w->fs.on = false;
 		break;
 	case TE_FS_THAWED:
@@ -1150,6 +1152,9 @@ events(const struct sys *s, struct mev *m)
 			add(m, &n, TE_FS_FROZEN, w->fs.id, 0, true, "FS_FROZEN",
 			    s);
 		add(m, &n, TE_FS_FROZEN, w->fs.id, 0, false, "FS_FROZEN", s);
+		add(m, &n, TE_FS_FROZEN, w->fs.id, 0, false,
+		    "FS_FROZEN, undo failed too", s)
+		    ->ev.left_frozen = true;
 	}
 	if (w->fs.on && w->fs_thaw) {
 		add(m, &n, TE_FS_THAWED, w->fs.id, 0, true, "FS_THAWED", s);
