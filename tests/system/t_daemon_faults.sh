@@ -58,28 +58,32 @@ run lease -- -s hot,freeze,sleep=2,thaw --
 # a FITHAW fails twice: THAW E_FAIL naming it, a FREEZE meanwhile
 # refused, the thaw tried again (every 2 s) until it works, then a
 # normal backup; a hook sees "thaw" after the failed one, as do the apps
-# (with the privilege split, the default, and without)
+# (with the privilege split, the default, and without: there the THAW
+# fails once only, and its first retry works)
 mkdir -m 700 /tmp/rethaw-hooks
 printf '#!/bin/sh\necho "\$1" >>/tmp/rethaw-hook.log\n' >/tmp/rethaw-hooks/10-log
 chmod 755 /tmp/rethaw-hooks/10-log
 save=\$DAEMON
-for c in rethaw:yes rethaw1:no; do
-	DAEMON="\$save -o hooks_dir=/tmp/rethaw-hooks -o privsep=\${c#*:}"
+for c in rethaw:yes:2:6 rethaw1:no:1:3; do
+	set -- \$(echo \$c | tr : ' ')
+	DAEMON="\$save -o hooks_dir=/tmp/rethaw-hooks -o privsep=\$2"
 	rm -f /tmp/rethaw-hook.log
-	run \${c%:*} LD_PRELOAD=$B/tests/failfreeze.so HVVSS_FAIL_THAW=/mnt/c \\
-	    HVVSS_FAIL_THAW_TIMES=2 -- \\
-	    -s hot,freeze,thaw,freeze,sleep=6,hot,freeze,thaw
-	echo "\${c%:*}.hook=\$(tr '\n' , </tmp/rethaw-hook.log)"
+	run \$1 LD_PRELOAD=$B/tests/failfreeze.so HVVSS_FAIL_THAW=/mnt/c \\
+	    HVVSS_FAIL_THAW_TIMES=\$3 -- \\
+	    -s hot,freeze,thaw,freeze,sleep=\$4,hot,freeze,thaw
+	echo "\$1.hook=\$(tr '\n' , </tmp/rethaw-hook.log)"
 done
 DAEMON=\$save
 # a FIFREEZE fails part-way and its undo fails too (the FITHAW of
 # /mnt/inner, twice): FREEZE E_FAIL, a FREEZE meanwhile refused, the
-# thaw tried again until it works; with and without the split
-for c in undofail:yes undofail1:no; do
-	DAEMON="\$save -o privsep=\${c#*:}"
-	run \${c%:*} LD_PRELOAD=$B/tests/failfreeze.so \\
+# thaw tried again until it works; with and without the split (there
+# the undo fails once, and the first retry works)
+for c in undofail:yes:2:6 undofail1:no:1:3; do
+	set -- \$(echo \$c | tr : ' ')
+	DAEMON="\$save -o privsep=\$2"
+	run \$1 LD_PRELOAD=$B/tests/failfreeze.so \\
 	    HVVSS_FAIL_FREEZE=/mnt/outer HVVSS_FAIL_THAW=/mnt/inner \\
-	    HVVSS_FAIL_THAW_TIMES=2 -- -s hot,freeze,freeze,sleep=6,thaw
+	    HVVSS_FAIL_THAW_TIMES=\$3 -- -s hot,freeze,freeze,sleep=\$4,thaw
 done
 DAEMON=\$save
 # odd sequences
