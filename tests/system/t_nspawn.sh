@@ -38,6 +38,12 @@
 #    of the packaged unit in /etc/systemd/system that lacks exactly those
 #    two lines (checked: nothing else differs).  Everything else is the
 #    packaged unit: ExecStart, the hardening, KillMode, Conflicts=.
+#  - The container's /sys is writable (SYSTEMD_NSPAWN_API_VFS_WRITABLE):
+#    nspawn mounts it read-only, which no real machine does, and the
+#    unit's one writable file there, ReadWritePaths=
+#    /sys/kernel/rcu_expedited under ProtectKernelTunables=yes, is
+#    checked to work (expedite_freeze: the daemon sets it to 1 while
+#    freezing, and back to 0; it is this machine's, like all of /sys).
 #  - The container is given CAP_IPC_LOCK: nspawn's own seccomp filter
 #    denies the mlock calls to a container without it, which no real
 #    machine's systemd does.  The unit itself does not keep it (checked
@@ -158,7 +164,9 @@ echo "# root unpacked onto its image in $(($(now_ms) - start)) ms"
 # ---------------------------------------------------------------- boot --
 machine=hvvss-$(basename "$WORK" | tr -cd 'a-zA-Z0-9')
 start=$(now_ms)
-systemd-nspawn --register=no --keep-unit -q -M "$machine" -D "$WORK/root" \
+knob=$(cat /sys/kernel/rcu_expedited 2>/dev/null)
+SYSTEMD_NSPAWN_API_VFS_WRITABLE=1 \
+    systemd-nspawn --register=no --keep-unit -q -M "$machine" -D "$WORK/root" \
     --private-network --resolv-conf=off --timezone=off --link-journal=no \
     --capability=CAP_IPC_LOCK --bind="$WORK/t:/srv/t" --bind=/dev/fuse \
     --console=pipe -b </dev/null >"$WORK/nspawn.log" 2>&1 &
@@ -388,6 +396,17 @@ sed 's/^/# journal: /' "$WORK/j1"
 check "the journal has the unit's backup: froze /srv/t, thawed it" \
     eval 'grep -q "froze 1 filesystem.*/srv/t" "$WORK/j1" &&
     grep -q "thawed in .*/srv/t" "$WORK/j1"'
+# someone else's 1 is never written: then there is nothing to see
+if [ "$knob" = 0 ]; then
+	check_eq "its /sys read-only but rcu_expedited (ProtectKernelTunables, ReadWritePaths)" \
+	    "/sys ro /sys/kernel/rcu_expedited rw" \
+	    "$(cin awk '{ top[$5] = substr($6, 1, 2) }
+	    END { print "/sys", top["/sys"], "/sys/kernel/rcu_expedited",
+	    top["/sys/kernel/rcu_expedited"] }' /proc/$mpid/mountinfo)"
+	check "the unit may write rcu_expedited alone of /sys: the freeze was expedited" \
+	    grep -q "froze 1 filesystem in .* ms (presync .* ms, grace periods expedited): /srv/t" "$WORK/j1"
+	check_eq "... and it is back to 0" 0 "$(cat /sys/kernel/rcu_expedited)"
+fi
 check "the thaw guard locked its memory (within the unit's LimitMEMLOCK)" \
     grep -q "thaw guard pid [0-9]*, memory locked" "$WORK/j1"
 check "... and the engine said so" \
