@@ -710,8 +710,17 @@ freezer_freeze(
 			snprintf(f->result.reason, sizeof(f->result.reason),
 			    "cannot hand %s to the thaw guard: %s", t->path,
 			    strerror(err));
+			if (f->hooks.prepared != NULL)
+				(void)f->hooks.prepared(false, f->hooks.arg);
 			return refuse(f, err);
 		}
+	}
+	if (f->prepared && f->hooks.prepared != NULL &&
+	    (err = f->hooks.prepared(true, f->hooks.arg)) < 0) {
+		snprintf(f->result.reason, sizeof(f->result.reason),
+		    "cannot record what is about to be frozen: %s",
+		    strerror(-err));
+		return refuse(f, -err);
 	}
 	f->presync = presync;
 	expedite_begin(f);

@@ -64,6 +64,10 @@ struct freezer_hooks {
 	 * again (off).  A daemon killed in between must have them put back
 	 * at its next start: the owner notes it. */
 	int (*expediting)(bool on, void *arg);
+	/* after prepare() for every target (ok: a -errno refuses the
+	 * freeze), or after one failed (!ok): the owner commits, or drops,
+	 * what prepare() staged (record_begin()) */
+	int (*prepared)(bool ok, void *arg);
 };
 
 struct freezer *freezer_new(struct event_base *, freeze_done_fn, void *);

@@ -395,10 +395,12 @@ fs_prepare(int fd, const char *path, dev_t dev, void *arg)
 	struct priv *p = arg;
 	int slot;
 
-	/* named in the record first: a parent that dies now is followed by
-	 * one that thaws it at its start */
+	/* named in the record first (staged, and written for all of them
+	 * before anything is frozen: fs_prepared()): a parent that dies
+	 * from then on is followed by one that thaws it at its start */
 	if (p->record != NULL &&
-	    record_add(p->record, dev, path, p->cur.txid) < 0)
+	    (record_begin(p->record) < 0 ||
+	        record_add(p->record, dev, path, p->cur.txid) < 0))
 		return -EIO;
 	if (p->guard == NULL)
 		return 0;
@@ -408,6 +410,21 @@ fs_prepare(int fd, const char *path, dev_t dev, void *arg)
 	/* stuck in the freeze itself: the guard thaws after this */
 	guard_arm(p->guard, p->c->fs_freeze_timeout_ms + p->c->max_frozen_ms);
 	return slot;
+}
+
+/* Every target staged in the record: written (or dropped) at once. */
+static int
+fs_prepared(bool ok, void *arg)
+{
+	struct priv *p = arg;
+
+	if (p->record == NULL)
+		return 0;
+	if (!ok) {
+		record_rollback(p->record);
+		return 0;
+	}
+	return record_commit(p->record);
 }
 
 /* expedite_freeze: noted, for a parent killed in between (record.h) */
@@ -1100,7 +1117,7 @@ priv_new(struct event_base *base, const struct conf *c, struct guard *guard,
     int sock, priv_gone_fn gonefn, void *arg, char *err, size_t errlen)
 {
 	static const struct freezer_hooks fh0 = {
-	    fs_prepare, fs_released, NULL, NULL, fs_expediting};
+	    fs_prepare, fs_released, NULL, NULL, fs_expediting, fs_prepared};
 	struct freezer_hooks fh = fh0;
 	struct priv *p;
 	int fl;

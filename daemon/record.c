@@ -89,6 +89,11 @@ struct record {
 	struct record_entry *e;
 	size_t n, cap;
 	char *line; /* RECORD_LINE_MAX + 1 */
+	/* record_begin(): record_add() only stages, and the entries as
+	 * they were are kept for record_rollback() */
+	bool batch;
+	struct record_entry *saved;
+	size_t nsaved;
 };
 
 int
@@ -829,6 +834,7 @@ record_close(struct record *r)
 		return;
 	if (r->lockfd != -1)
 		close(r->lockfd);
+	free(r->saved);
 	free(r->e);
 	free(r->line);
 	free(r);
@@ -873,6 +879,8 @@ record_add(struct record *r, dev_t dev, const char *mountpoint, uint64_t txid)
 			r->cap = cap;
 		}
 		r->e[r->n++] = t;
+		if (r->batch)
+			return 0;
 		if ((rc = write_record(r->dir, r->path, r->e, r->n, r->line)) !=
 		    0)
 			r->n--;
@@ -880,9 +888,59 @@ record_add(struct record *r, dev_t dev, const char *mountpoint, uint64_t txid)
 	}
 	back = r->e[i];
 	r->e[i] = t;
+	if (r->batch)
+		return 0;
 	if ((rc = write_record(r->dir, r->path, r->e, r->n, r->line)) != 0)
 		r->e[i] = back;
 	return rc;
+}
+
+int
+record_begin(struct record *r)
+{
+	if (r->batch)
+		return 0;
+	if ((r->saved = calloc(r->n + 1, sizeof(*r->saved))) == NULL)
+		return -ENOMEM;
+	if (r->n > 0)
+		memcpy(r->saved, r->e, r->n * sizeof(*r->saved));
+	r->nsaved = r->n;
+	r->batch = true;
+	return 0;
+}
+
+void
+record_rollback(struct record *r)
+{
+	if (!r->batch)
+		return;
+	/* the staged entries were only added or replaced: the array still
+	 * has room for what it held */
+	if (r->nsaved > 0)
+		memcpy(r->e, r->saved, r->nsaved * sizeof(*r->e));
+	r->n = r->nsaved;
+	r->batch = false;
+	free(r->saved);
+	r->saved = NULL;
+}
+
+int
+record_commit(struct record *r)
+{
+	int rc;
+
+	if (!r->batch)
+		return 0;
+	/* one write for the whole freeze: the first, with no record, in
+	 * place (write_record()) */
+	if ((rc = write_record(r->dir, r->path, r->e, r->n, r->line)) != 0) {
+		record_rollback(r);
+		return rc;
+	}
+	r->batch = false;
+	free(r->saved);
+	r->saved = NULL;
+	return 0;
 }
 
 /* Remove the entries that match, and write; all or nothing. */

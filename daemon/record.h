@@ -82,6 +82,18 @@ void record_close(struct record *r);
  */
 int
 record_add(struct record *r, dev_t dev, const char *mountpoint, uint64_t txid);
+/*
+ * A freeze's filesystems in one write: after record_begin(),
+ * record_add() only stages (0 or -errno, nothing written), and
+ * record_commit() writes the record with all of them (on failure, 0 or
+ * -errno, as if record_begin() had not been called), or
+ * record_rollback() drops them.  A record rewritten once per filesystem
+ * was most of the time a 64-filesystem FREEZE spent outside its
+ * FIFREEZEs (bench/README.md).
+ */
+int record_begin(struct record *r);
+int record_commit(struct record *r);
+void record_rollback(struct record *r);
 /* dev is thawed (or was never frozen by us: EBUSY, a failure). */
 int record_remove(struct record *r, dev_t dev);
 /* Remove every entry of ours (after a thaw); others' stay. */

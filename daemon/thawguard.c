@@ -146,7 +146,11 @@ fs_prepare(int fd, const char *path, dev_t dev, void *arg)
 {
 	int slot;
 
-	if (g.record != NULL && record_add(g.record, dev, path, g.txid) < 0)
+	/* staged, and written for all of them once all are (fs_prepared()),
+	 * before anything is frozen */
+	if (g.record != NULL &&
+	    (record_begin(g.record) < 0 ||
+	        record_add(g.record, dev, path, g.txid) < 0))
 		return -EIO;
 	if (g.guard == NULL)
 		return 0;
@@ -165,6 +169,19 @@ fs_resume(int slot, void *arg)
 	if (g.guard == NULL)
 		return -EPIPE;
 	return guard_resume(g.guard, slot);
+}
+
+/* Every target staged in the record: written (or dropped) at once. */
+static int
+fs_prepared(bool ok, void *arg)
+{
+	if (g.record == NULL)
+		return 0;
+	if (!ok) {
+		record_rollback(g.record);
+		return 0;
+	}
+	return record_commit(g.record);
 }
 
 /* expedite_freeze: noted, for a daemon killed in between (record.h) */
@@ -372,8 +389,8 @@ size_t
 thawguard_start(struct event_base *base, struct freezer *freezer,
     const char *run_dir, const struct thawguard_cb *cb)
 {
-	static const struct freezer_hooks fh = {
-	    fs_prepare, fs_released, NULL, fs_resume, fs_expediting};
+	static const struct freezer_hooks fh = {fs_prepare, fs_released, NULL,
+	    fs_resume, fs_expediting, fs_prepared};
 	struct record_report *reports = NULL;
 	size_t n = 0, i, behind;
 	char err[512], line[512];

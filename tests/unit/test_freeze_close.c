@@ -147,6 +147,15 @@ static int nresumed;
 static bool guard_deaf; /* the resume hook fails (-EAGAIN) */
 static int nreleased;
 static char expediting_said[8]; /* hooks.expediting(): '+' on, '-' off */
+static int nprepared; /* hooks.prepared(true) calls */
+static int prepared_err; /* what it answers */
+
+static int
+prepared(bool ok, void *arg)
+{
+	nprepared += ok;
+	return ok ? prepared_err : 0;
+}
 
 static int
 expediting(bool on, void *arg)
@@ -228,7 +237,7 @@ static int
 setup(void **state)
 {
 	static const struct freezer_hooks h = {
-	    prepare, released, NULL, resume, expediting};
+	    prepare, released, NULL, resume, expediting, prepared};
 	int i;
 
 	for (i = 0; i < MAXH; i++)
@@ -236,6 +245,7 @@ setup(void **state)
 	nresumed = nthawed_here = nreleased = nfroze = 0;
 	guard_deaf = false;
 	knob = knob_err = restore_err = 0;
+	nprepared = prepared_err = 0;
 	nfroze_expedited = 0;
 	expediting_said[0] = '\0';
 	targets[0].mountpoint = "/img";
@@ -433,6 +443,26 @@ expedite(void **state)
 	assert_string_equal(expediting_said, "");
 }
 
+/* Every target prepared, then committed once; a commit that fails
+ * refuses the freeze before anything is frozen. */
+static void
+prepared_once(void **state)
+{
+	int froze;
+
+	assert_int_equal(freezer_freeze(fz, &plan, false, 1), 0);
+	wait_done();
+	assert_true(last.ok);
+	assert_int_equal(nprepared, 1);
+	freezer_thaw_now(fz);
+	prepared_err = -EIO;
+	froze = nfroze;
+	assert_int_equal(freezer_freeze(fz, &plan, false, 2), -EIO);
+	assert_int_equal(nfroze, froze);
+	assert_non_null(strstr(freezer_last_reason(fz), "cannot record"));
+	assert_int_equal(freezer_nfrozen(fz), 0);
+}
+
 int
 main(void)
 {
@@ -445,6 +475,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        not_handed_thaws_here, setup, teardown),
 	    cmocka_unit_test_setup_teardown(expedite, setup, teardown),
+	    cmocka_unit_test_setup_teardown(prepared_once, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

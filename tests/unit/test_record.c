@@ -458,6 +458,48 @@ behind_kept(void **state)
 	record_close(r);
 }
 
+/* A freeze's filesystems staged, then written at once, or dropped. */
+static void
+batch(void **state)
+{
+	struct fx *fx = *state;
+	struct record *r;
+	struct stat st;
+
+	assert_non_null(r = record_open(fx->dir, fx->err, sizeof(fx->err)));
+	assert_int_equal(record_begin(r), 0);
+	assert_int_equal(record_add(r, makedev(7, 1), "/mnt/a", 5), 0);
+	assert_int_equal(record_add(r, makedev(7, 2), "/mnt/b", 5), 0);
+	assert_int_equal(record_begin(r), 0); /* once is enough */
+	assert_int_equal(record_add(r, makedev(7, 3), "/mnt/c", 5), 0);
+	/* staged: nothing written yet */
+	assert_int_equal(stat(fx->file, &st), -1);
+	assert_int_equal(record_count(r), 3);
+	assert_int_equal(record_commit(r), 0);
+	assert_int_equal(stat(fx->file, &st), 0);
+	record_close(r);
+	/* a new daemon reads all three back */
+	assert_non_null(r = record_open(fx->dir, fx->err, sizeof(fx->err)));
+	assert_int_equal(record_count(r), 3);
+	assert_string_equal(record_get(r, 2)->mountpoint, "/mnt/c");
+	/* dropped: as before, on disk and in memory */
+	assert_int_equal(record_begin(r), 0);
+	assert_int_equal(record_add(r, makedev(7, 4), "/mnt/d", 6), 0);
+	assert_int_equal(record_add(r, makedev(7, 1), "/mnt/a2", 6), 0);
+	record_rollback(r);
+	assert_int_equal(record_count(r), 3);
+	assert_string_equal(record_get(r, 0)->mountpoint, "/mnt/a");
+	record_close(r);
+	assert_non_null(r = record_open(fx->dir, fx->err, sizeof(fx->err)));
+	assert_int_equal(record_count(r), 3);
+	/* outside a batch, a commit or rollback does nothing */
+	assert_int_equal(record_commit(r), 0);
+	record_rollback(r);
+	assert_int_equal(record_count(r), 3);
+	assert_int_equal(record_clear(r), 0);
+	record_close(r);
+}
+
 /* --- the file ---------------------------------------------------------- */
 
 static void
@@ -900,6 +942,7 @@ main(void)
 	        recover_leaves_alone, setup, teardown),
 	    cmocka_unit_test_setup_teardown(owner_is_the_lock, setup, teardown),
 	    cmocka_unit_test_setup_teardown(behind_kept, setup, teardown),
+	    cmocka_unit_test_setup_teardown(batch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(recover_distrusts, setup, teardown),
 	};
 
