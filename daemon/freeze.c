@@ -671,6 +671,7 @@ freezer_freeze(
 	int err;
 
 	f->result.reason[0] = '\0';
+	expedite_end(f); /* a restore that failed: again, refused or not */
 	if (f->busy || f->nfrozen > 0) {
 		snprintf(f->result.reason, sizeof(f->result.reason),
 		    f->busy

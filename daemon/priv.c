@@ -417,6 +417,7 @@ static int
 fs_prepared(bool ok, void *arg)
 {
 	struct priv *p = arg;
+	int rc;
 
 	if (p->record == NULL)
 		return 0;
@@ -424,7 +425,12 @@ fs_prepared(bool ok, void *arg)
 		record_rollback(p->record);
 		return 0;
 	}
-	return record_commit(p->record);
+	/* -EIO, as fs_prepare(): -EAGAIN and -EPIPE mean "the guard" */
+	if ((rc = record_commit(p->record)) < 0) {
+		log_warnx("priv: %s: %s", RECORD_FILE, strerror(-rc));
+		return -EIO;
+	}
+	return 0;
 }
 
 /* expedite_freeze: noted, for a parent killed in between (record.h) */

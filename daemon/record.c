@@ -9,18 +9,20 @@
  *
  * Decisions and hazards:
  * - run_dir must be a tmpfs or ramfs; anything else is refused, not
- *   warned about.  The record is rewritten right before each FIFREEZE,
- *   when earlier filesystems of the same backup are frozen already; if
- *   run_dir were on one of them the write would block, and the daemon
- *   with it, holding everything frozen.  "It is not one of the planned
+ *   warned about.  The record is written while filesystems may be
+ *   frozen (removals after a thaw, a failed thaw's leftovers, another
+ *   freeze's entries); if run_dir were on one of them the write would
+ *   block, and the daemon with it, holding everything frozen.  "It is not one of the planned
  *   filesystems" is not enough either: the plan changes with the mount
  *   table and the config.  And a record on disk would survive a reboot
  *   and name freezes that no longer exist.  tmpfs cannot be frozen and
  *   dies with the boot; systemd makes /run one everywhere.
+ * - Once per freeze: every filesystem of it is staged and written at
+ *   once (record_begin(), record_commit()), before anything is frozen.
  * - Atomic: a new file beside the old one, fsync'd (harmless on tmpfs),
  *   renamed over it.  A crash leaves the old record or the new one, and
- *   a temporary file no reader looks at.  Except the first entry, when
- *   there is no record (nothing of ours is frozen): that one is written
+ *   a temporary file no reader looks at.  Except when there is no record
+ *   (nothing of ours is frozen, as before a backup): then it is written
  *   in place, since the rename would cost the freeze that follows a
  *   grace period (write_record()).  A crash in that write leaves a torn
  *   record that names nothing frozen; recovery reports its bad line and
@@ -277,8 +279,9 @@ write_record(const char *dir, const char *path, const struct record_entry *e,
 	if (n == 0)
 		return unlink(path) == -1 && errno != ENOENT ? -errno : 0;
 	/*
-	 * No record yet (the first entry of a backup): written in place.  A
-	 * rename into the name frees its negative dentry through an RCU
+	 * No record yet (a backup's filesystems, before any is frozen):
+	 * written in place.  A rename into the name frees its negative
+	 * dentry through an RCU
 	 * callback, right before the FIFREEZE this record is written for; a
 	 * cold FIFREEZE that starts while that callback's grace period runs
 	 * waits a whole grace period more, about 8 ms (bench/README.md).
@@ -953,6 +956,10 @@ remove_where(struct record *r,
 	size_t i, n = 0, oldn = r->n;
 	int rc;
 
+	/* a freeze's entries are being staged (record_begin()): this write
+	 * would put them on disk before their commit */
+	if (r->batch)
+		return -EBUSY;
 	if ((old = calloc(oldn + 1, sizeof(*old))) == NULL)
 		return -ENOMEM;
 	if (oldn > 0) /* r->e may still be NULL */

@@ -175,13 +175,20 @@ fs_resume(int slot, void *arg)
 static int
 fs_prepared(bool ok, void *arg)
 {
+	int rc;
+
 	if (g.record == NULL)
 		return 0;
 	if (!ok) {
 		record_rollback(g.record);
 		return 0;
 	}
-	return record_commit(g.record);
+	/* -EIO, as fs_prepare(): -EAGAIN and -EPIPE mean "the guard" */
+	if ((rc = record_commit(g.record)) < 0) {
+		log_warnx("%s: %s", RECORD_FILE, strerror(-rc));
+		return -EIO;
+	}
+	return 0;
 }
 
 /* expedite_freeze: noted, for a daemon killed in between (record.h) */

@@ -59,12 +59,12 @@ run lease -- -s hot,freeze,sleep=2,thaw --
 # refused, the thaw tried again (every 2 s) until it works, then a
 # normal backup; a hook sees "thaw" after the failed one, as do the apps
 # (with the privilege split, the default, and without: there the THAW
-# fails once only, and its first retry works)
+# fails once only, its first retry 2 s on works, and 4 s are waited)
 mkdir -m 700 /tmp/rethaw-hooks
 printf '#!/bin/sh\necho "\$1" >>/tmp/rethaw-hook.log\n' >/tmp/rethaw-hooks/10-log
 chmod 755 /tmp/rethaw-hooks/10-log
 save=\$DAEMON
-for c in rethaw:yes:2:6 rethaw1:no:1:3; do
+for c in rethaw:yes:2:6 rethaw1:no:1:4; do
 	set -- \$(echo \$c | tr : ' ')
 	DAEMON="\$save -o hooks_dir=/tmp/rethaw-hooks -o privsep=\$2"
 	rm -f /tmp/rethaw-hook.log
@@ -78,7 +78,7 @@ DAEMON=\$save
 # /mnt/inner, twice): FREEZE E_FAIL, a FREEZE meanwhile refused, the
 # thaw tried again until it works; with and without the split (there
 # the undo fails once, and the first retry works)
-for c in undofail:yes:2:6 undofail1:no:1:3; do
+for c in undofail:yes:2:6 undofail1:no:1:4; do
 	set -- \$(echo \$c | tr : ' ')
 	DAEMON="\$save -o privsep=\$2"
 	run \$1 LD_PRELOAD=$B/tests/failfreeze.so \\

@@ -38,12 +38,16 @@
 #    of the packaged unit in /etc/systemd/system that lacks exactly those
 #    two lines (checked: nothing else differs).  Everything else is the
 #    packaged unit: ExecStart, the hardening, KillMode, Conflicts=.
-#  - The container's /sys is writable (SYSTEMD_NSPAWN_API_VFS_WRITABLE):
-#    nspawn mounts it read-only, which no real machine does, and the
-#    unit's one writable file there, ReadWritePaths=
-#    /sys/kernel/rcu_expedited under ProtectKernelTunables=yes, is
-#    checked to work (expedite_freeze: the daemon sets it to 1 while
-#    freezing, and back to 0; it is this machine's, like all of /sys).
+#  - nspawn mounts the container's /sys read-only, which no real machine
+#    does; the one file the unit may write there is bound in
+#    (this machine's /sys/kernel read-only at /run/host-sys-kernel, and
+#    its rcu_expedited bound from there onto the container's and made
+#    read-write), so that the unit's ReadWritePaths= under
+#    ProtectKernelTunables=yes is checked to work (expedite_freeze: the
+#    daemon sets it to 1 while freezing, and back to 0; teardown puts
+#    back a 1 a killed container left).  The rest of /sys and /proc/sys
+#    stays read-only: the container's systemd must not set this
+#    machine's sysctls.
 #  - The container is given CAP_IPC_LOCK: nspawn's own seccomp filter
 #    denies the mlock calls to a container without it, which no real
 #    machine's systemd does.  The unit itself does not keep it (checked
@@ -76,6 +80,8 @@ teardown() {
 		fsfreeze -u "$WORK/t" 2>/dev/null &&
 		    echo "not ok - teardown: $WORK/t was still frozen"
 	fi
+	# the knob as it was, if a killed daemon left it expedited
+	[ "${knob:-}" = 0 ] && echo 0 >/sys/kernel/rcu_expedited
 	if [ -n "$NSPAWN_PID" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
 		kill -TERM "$NSPAWN_PID"	# a clean shutdown of the container
 		_n=0
@@ -165,10 +171,10 @@ echo "# root unpacked onto its image in $(($(now_ms) - start)) ms"
 machine=hvvss-$(basename "$WORK" | tr -cd 'a-zA-Z0-9')
 start=$(now_ms)
 knob=$(cat /sys/kernel/rcu_expedited 2>/dev/null)
-SYSTEMD_NSPAWN_API_VFS_WRITABLE=1 \
-    systemd-nspawn --register=no --keep-unit -q -M "$machine" -D "$WORK/root" \
+systemd-nspawn --register=no --keep-unit -q -M "$machine" -D "$WORK/root" \
     --private-network --resolv-conf=off --timezone=off --link-journal=no \
     --capability=CAP_IPC_LOCK --bind="$WORK/t:/srv/t" --bind=/dev/fuse \
+    --bind-ro=/sys/kernel:/run/host-sys-kernel \
     --console=pipe -b </dev/null >"$WORK/nspawn.log" 2>&1 &
 NSPAWN_PID=$!
 C=
@@ -198,6 +204,13 @@ cin() {
 	nsenter -t "$C" -m -u -i -n -p -- "$@"
 }
 check_eq "its PID 1 is systemd" systemd "$(cin cat /proc/1/comm)"
+# the knob, bound in: read-write as on a machine (nspawn made it ro)
+if [ "$knob" = 0 ]; then
+	cin sh -c 'mount --bind /run/host-sys-kernel/rcu_expedited \
+	    /sys/kernel/rcu_expedited &&
+	    mount -o remount,bind,rw /sys/kernel/rcu_expedited' ||
+	    echo "# the knob could not be bound in"
+fi
 check_eq "its root is the loop image, not this machine's" \
     "$(stat -c %d "$WORK/root")" "$(cin stat -c %d /)"
 
