@@ -267,6 +267,37 @@ record_parse(const char *line, struct record_entry *e)
  * Replace the file at path (in dir) with these entries, atomically; no
  * entry: remove it.  line is a RECORD_LINE_MAX + 1 scratch buffer.
  */
+/* A new file beside run_dir/file, to be renamed over it: its fd, with
+ * its name in tmp (PATH_MAX), or -errno. */
+static int
+open_tmp(const char *dir, const char *file, char *tmp)
+{
+	int fd;
+
+	if (snprintf(tmp, PATH_MAX, "%s/.%s.XXXXXX", dir, file) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
+		return -errno;
+	return fd;
+}
+
+/*
+ * The end of a file written through fd as name (rc: how the writing
+ * went): closed and, if name is a temporary one, renamed over path; on
+ * any failure it is removed.  0 or -errno.
+ */
+static int
+close_into(int fd, int rc, const char *name, const char *path)
+{
+	if (close(fd) == -1 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && strcmp(name, path) != 0 && rename(name, path) == -1)
+		rc = -errno;
+	if (rc != 0)
+		(void)unlink(name);
+	return rc;
+}
+
 static int
 write_record(const char *dir, const char *path, const struct record_entry *e,
     size_t n, char *line)
@@ -281,12 +312,11 @@ write_record(const char *dir, const char *path, const struct record_entry *e,
 	/*
 	 * No record yet (a backup's filesystems, before any is frozen):
 	 * written in place.  A rename into the name frees its negative
-	 * dentry through an RCU
-	 * callback, right before the FIFREEZE this record is written for; a
-	 * cold FIFREEZE that starts while that callback's grace period runs
-	 * waits a whole grace period more, about 8 ms (bench/README.md).
-	 * Nothing of ours is frozen while there is no record, so a torn
-	 * write names nothing frozen.
+	 * dentry through an RCU callback, right before the FIFREEZE this
+	 * record is written for; a cold FIFREEZE that starts while that
+	 * callback's grace period runs waits a whole grace period more,
+	 * about 8 ms (bench/README.md).  Nothing of ours is frozen while
+	 * there is no record, so a torn write names nothing frozen.
 	 */
 	fd = open(
 	    path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -294,14 +324,8 @@ write_record(const char *dir, const char *path, const struct record_entry *e,
 		name = path;
 	else if (errno != EEXIST)
 		return -errno;
-	else {
-		k = snprintf(
-		    tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, RECORD_FILE);
-		if (k < 0 || (size_t)k >= sizeof(tmp))
-			return -ENAMETOOLONG;
-		if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
-			return -errno;
-	}
+	else if ((fd = open_tmp(dir, RECORD_FILE, tmp)) < 0)
+		return fd;
 	if (fchmod(fd, 0644) == -1)
 		rc = -errno;
 	if (rc == 0)
@@ -316,13 +340,7 @@ write_record(const char *dir, const char *path, const struct record_entry *e,
 	}
 	if (rc == 0 && fsync(fd) == -1)
 		rc = -errno;
-	if (close(fd) == -1 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && name == tmp && rename(tmp, path) == -1)
-		rc = -errno;
-	if (rc != 0)
-		unlink(name);
-	return rc;
+	return close_into(fd, rc, name, path);
 }
 
 /*
@@ -659,22 +677,13 @@ record_set_behind(struct record *r, unsigned int n)
 	if (n > RECORD_MAX)
 		n = RECORD_MAX;
 	k = snprintf(buf, sizeof(buf), "%s\n%u\n", RECORD_BEHIND_MAGIC, n);
-	if (snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", r->dir,
-	        RECORD_BEHIND_FILE) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
-		return -errno;
+	if ((fd = open_tmp(r->dir, RECORD_BEHIND_FILE, tmp)) < 0)
+		return fd;
 	if (fchmod(fd, 0644) == -1)
 		rc = -errno;
 	if (rc == 0)
 		rc = write_all(fd, buf, (size_t)k);
-	if (close(fd) == -1 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && rename(tmp, r->behind_path) == -1)
-		rc = -errno;
-	if (rc != 0)
-		(void)unlink(tmp);
-	else
+	if ((rc = close_into(fd, rc, tmp, r->behind_path)) == 0)
 		r->behind = n;
 	return rc;
 }
